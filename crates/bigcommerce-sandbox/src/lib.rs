@@ -1,0 +1,244 @@
+#![recursion_limit = "256"]
+//! # The BigCommerce sandbox
+//!
+//! An HTTP emulator of the BigCommerce REST API that every Cenports test, benchmark and the demo
+//! runs against, because nothing here can reach the real BigCommerce. It is built from the
+//! public API descriptions: paths under `/stores/{store_hash}/v2|v3`, store-level API accounts
+//! with BigCommerce's OAuth scopes, the per-store request quota with its `X-Rate-Limit-*`
+//! headers, v2 orders (bare arrays, RFC 2822 dates, decimal strings, `204` for an empty page,
+//! resource links), the v3 catalog (`{data, meta}` envelope), v3 webhooks signed with the
+//! Standard Webhooks scheme, a seeded generator of a living store, and faults on demand.
+//!
+//! Tests drive it through the control API under `/_sandbox` (or the same operations on
+//! [`Sandbox`] in-process): create stores, place and change orders, read the request log, turn
+//! faults on.
+//!
+//! ```no_run
+//! # async fn example() -> std::io::Result<()> {
+//! use bigcommerce_sandbox::{Sandbox, SandboxConfig, StoreSpec};
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let sandbox = Sandbox::start(listener, SandboxConfig::default()).await?;
+//! let store = sandbox.create_store(StoreSpec { orders: 100, ..StoreSpec::default() });
+//! println!("{}", sandbox.api_path(&store.hash));
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod credentials;
+pub mod faults;
+pub mod generate;
+pub mod live;
+pub mod log;
+pub mod model;
+pub mod ratelimit;
+pub mod store;
+pub mod webhooks;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use faults::{FaultKind, FaultRule};
+pub use model::{ApiAccount, Scope};
+pub use ratelimit::{Plan, RateLimit};
+pub use store::{Event, NewOrder, NewOrderLine, StoreData};
+
+use crate::faults::FaultPlan;
+use crate::log::RequestLog;
+use crate::ratelimit::RateWindow;
+
+/// Settings of a sandbox server.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// How much faster than BigCommerce's schedule webhook retries run (1.0 = real time:
+    /// 60 s, 180 s, ... 86,400 s). Tests use e.g. 1/6000 to retry after 10 ms.
+    pub webhook_retry_scale: f64,
+    /// Timeout of a webhook delivery.
+    pub webhook_timeout_ms: u64,
+    /// How many request-log entries each store keeps (oldest dropped first).
+    pub request_log_capacity: usize,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            webhook_retry_scale: 1.0,
+            webhook_timeout_ms: 10_000,
+            request_log_capacity: 100_000,
+        }
+    }
+}
+
+/// How to build a store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StoreSpec {
+    /// The store hash; derived from the seed when absent.
+    pub hash: Option<String>,
+    /// Seed of the generator: the same seed gives the same store.
+    pub seed: u64,
+    /// Catalog products to generate.
+    pub products: usize,
+    /// Historical orders to generate.
+    pub orders: usize,
+    pub plan: Plan,
+    /// Overrides the plan's quota and window (tests use short windows).
+    pub rate_limit: Option<RateLimit>,
+    /// Store name (`GET /v2/store`).
+    pub name: Option<String>,
+}
+
+impl Default for StoreSpec {
+    fn default() -> Self {
+        StoreSpec {
+            hash: None,
+            seed: 1,
+            products: 50,
+            orders: 0,
+            plan: Plan::Standard,
+            rate_limit: None,
+            name: None,
+        }
+    }
+}
+
+/// What a caller needs to talk to a store: its hash and API accounts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoreInfo {
+    pub hash: String,
+    pub name: String,
+    pub plan: Plan,
+    pub rate_limit: RateLimit,
+    pub accounts: Vec<ApiAccount>,
+}
+
+impl StoreInfo {
+    /// The account of a profile (`merchant-guide`, `read-only`, `missing-orders-modify`, ...).
+    pub fn account(&self, profile: &str) -> Option<&ApiAccount> {
+        self.accounts.iter().find(|a| a.profile == profile)
+    }
+}
+
+/// One store and everything the server keeps about it.
+#[derive(Debug)]
+pub struct StoreHandle {
+    pub hash: String,
+    pub plan: Plan,
+    pub data: RwLock<StoreData>,
+    pub rate: Mutex<RateWindow>,
+    pub faults: Mutex<FaultPlan>,
+    pub log: Mutex<RequestLog>,
+}
+
+/// State shared by every request of one sandbox server.
+#[derive(Debug)]
+pub struct SandboxState {
+    /// `http://127.0.0.1:PORT`: what resource links and `API PATH` point at.
+    pub base_url: String,
+    pub config: SandboxConfig,
+    pub stores: RwLock<HashMap<String, Arc<StoreHandle>>>,
+    pub webhooks: webhooks::Dispatcher,
+    pub live: live::LiveControl,
+}
+
+impl SandboxState {
+    /// The store with this hash.
+    pub fn store(&self, hash: &str) -> Option<Arc<StoreHandle>> {
+        self.stores.read().get(hash).cloned()
+    }
+}
+
+/// A running sandbox server. Dropping it does not stop the server; call [`Sandbox::shutdown`].
+#[derive(Clone)]
+pub struct Sandbox {
+    state: Arc<SandboxState>,
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Sandbox {
+    /// Serves the sandbox on `listener` (bind port 0 in tests) until [`Sandbox::shutdown`].
+    pub async fn start(listener: TcpListener, config: SandboxConfig) -> std::io::Result<Sandbox> {
+        let addr = listener.local_addr()?;
+        let base_url = format!("http://{addr}");
+        let (shutdown, mut shutdown_rx) = watch::channel(false);
+        let state = Arc::new(SandboxState {
+            base_url,
+            webhooks: webhooks::Dispatcher::new(&config),
+            live: live::LiveControl::default(),
+            config,
+            stores: RwLock::new(HashMap::new()),
+        });
+        state.webhooks.start(Arc::downgrade(&state), shutdown.subscribe());
+        let app = api::router(state.clone());
+        tokio::spawn(async move {
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = shutdown_rx.wait_for(|stop| *stop).await;
+                })
+                .await;
+            if let Err(error) = result {
+                tracing::error!(%error, "sandbox server stopped");
+            }
+        });
+        Ok(Sandbox {
+            state,
+            addr,
+            shutdown,
+        })
+    }
+
+    /// The socket the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`: the API base URL to give a client instead of
+    /// `https://api.bigcommerce.com`.
+    pub fn base_url(&self) -> &str {
+        &self.state.base_url
+    }
+
+    /// The `API PATH` of a store, as BigCommerce's credentials file prints it.
+    pub fn api_path(&self, hash: &str) -> String {
+        format!("{}/stores/{hash}/v3/", self.state.base_url)
+    }
+
+    /// Shared state, for in-process inspection.
+    pub fn state(&self) -> &Arc<SandboxState> {
+        &self.state
+    }
+
+    /// Creates (or replaces) a store built from `spec`.
+    pub fn create_store(&self, spec: StoreSpec) -> StoreInfo {
+        api::control::create_store(&self.state, spec)
+    }
+
+    /// The store with this hash.
+    pub fn store(&self, hash: &str) -> Option<Arc<StoreHandle>> {
+        self.state.store(hash)
+    }
+
+    /// Runs `change` on a store's data and delivers the webhooks it fires.
+    pub fn with_store<T>(
+        &self,
+        hash: &str,
+        change: impl FnOnce(&mut StoreData, &mut Vec<Event>) -> T,
+    ) -> Option<T> {
+        let store = self.state.store(hash)?;
+        let mut events = Vec::new();
+        let result = change(&mut store.data.write(), &mut events);
+        self.state.webhooks.publish(&store, events);
+        Some(result)
+    }
+
+    /// Stops the server and the background tasks.
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
