@@ -278,6 +278,15 @@ pub struct ErrorBody {
     pub errors: Vec<FieldError>,
 }
 
+impl ErrorBody {
+    /// One line describing the error: the title, else the first message.
+    pub fn summary(&self) -> Option<String> {
+        self.title
+            .clone()
+            .or_else(|| self.errors.first().map(|e| e.message.clone()))
+    }
+}
+
 /// Parses an error body.
 ///
 /// v3 sends `{"status": 422, "title": "...", "type": "...", "errors": {"field": "message"}}`;
@@ -291,7 +300,7 @@ pub fn parse_error_body(body: &[u8]) -> ErrorBody {
         Value::Array(items) => {
             let errors: Vec<FieldError> = items.iter().filter_map(v2_error).collect();
             ErrorBody {
-                title: errors.first().map(|e| e.message.clone()),
+                title: None,
                 errors,
             }
         }
@@ -419,7 +428,8 @@ mod tests {
             parsed.errors[0].message,
             "The field 'product_id' is not supported by this resource. (invalid_reason: product_id)"
         );
-        assert_eq!(parsed.title.as_deref(), Some(parsed.errors[0].message.as_str()));
+        assert_eq!(parsed.title, None);
+        assert_eq!(parsed.summary().as_deref(), Some(parsed.errors[0].message.as_str()));
     }
 
     #[test]

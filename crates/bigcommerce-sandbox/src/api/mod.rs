@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, OriginalUri, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -55,7 +55,9 @@ pub fn router(state: AppState) -> Router {
         .merge(v2_orders::routes())
         .merge(v3_catalog::routes())
         .merge(v3_hooks::routes())
-        .route_layer(middleware::from_fn_with_state(state.clone(), gate));
+        .fallback(unknown_path)
+        // `layer`, not `route_layer`: unknown paths also need a valid token, as at BigCommerce.
+        .layer(middleware::from_fn_with_state(state.clone(), gate));
     Router::new()
         .nest("/stores/{store_hash}", api)
         .nest("/_sandbox", control::routes())
@@ -63,8 +65,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn unknown_path(request: Request) -> Response {
-    let version = ApiVersion::of_path(request.uri().path());
+async fn unknown_path(OriginalUri(uri): OriginalUri) -> Response {
+    let version = ApiVersion::of_path(uri.path());
     errors::error(version, StatusCode::NOT_FOUND, "The requested resource was not found.")
 }
 
@@ -107,8 +109,14 @@ fn required_scope(api_path: &str, method: &Method) -> Required {
 async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let query = request.uri().query().unwrap_or("").to_string();
+    // Inside `nest` the URI is stripped of `/stores/{store_hash}`; the original has it.
+    let uri = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map(|o| o.0.clone())
+        .unwrap_or_else(|| request.uri().clone());
+    let path = uri.path().to_string();
+    let query = uri.query().unwrap_or("").to_string();
     let version = ApiVersion::of_path(&path);
     let hash = path.split('/').nth(2).unwrap_or("").to_string();
     let api_path = path
@@ -154,6 +162,23 @@ async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -
         })
     };
 
+    // If the client gives up (a hang fault, a timeout), the request is still logged, as 499.
+    let mut pending = PendingLog {
+        store: store.clone(),
+        record: Some(RequestRecord {
+            seq: 0,
+            at_ms: chrono::Utc::now().timestamp_millis(),
+            method: method.to_string(),
+            path,
+            query,
+            endpoint,
+            status: 499,
+            profile: caller.as_ref().map(|(c, _)| c.profile.clone()),
+            fault: None,
+            duration_us: 0,
+        }),
+        started,
+    };
     let mut fault_name = None;
     let mut send_rate_headers = true;
     let response = if rate.limited {
@@ -180,6 +205,7 @@ async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -
                 match before {
                     Some(rule) if rule.kind != FaultKind::Latency => {
                         fault_name = Some(format!("{:?}", rule.kind));
+                        pending.set_fault(&fault_name);
                         send_rate_headers = rule.kind != FaultKind::TooManyRequestsNoHeaders;
                         fault_response(&rule, version, None).await
                     }
@@ -194,6 +220,7 @@ async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -
                         match after {
                             Some(rule) => {
                                 fault_name = Some(format!("{:?} after effect", rule.kind));
+                                pending.set_fault(&fault_name);
                                 send_rate_headers =
                                     rule.kind != FaultKind::TooManyRequestsNoHeaders;
                                 fault_response(&rule, version, Some(response)).await
@@ -210,19 +237,39 @@ async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -
     if send_rate_headers {
         add_rate_headers(response.headers_mut(), &rate);
     }
-    store.log.lock().push(RequestRecord {
-        seq: 0,
-        at_ms: chrono::Utc::now().timestamp_millis(),
-        method: method.to_string(),
-        path,
-        query,
-        endpoint,
-        status: response.status().as_u16(),
-        profile: caller.map(|(c, _)| c.profile),
-        fault: fault_name,
-        duration_us: started.elapsed().as_micros() as u64,
-    });
+    pending.finish(response.status().as_u16(), fault_name);
     response
+}
+
+/// A request record that is written when the request ends, however it ends.
+struct PendingLog {
+    store: Arc<crate::StoreHandle>,
+    record: Option<RequestRecord>,
+    started: Instant,
+}
+
+impl PendingLog {
+    fn set_fault(&mut self, fault: &Option<String>) {
+        if let Some(record) = self.record.as_mut() {
+            record.fault = fault.clone();
+        }
+    }
+
+    fn finish(&mut self, status: u16, fault: Option<String>) {
+        if let Some(record) = self.record.as_mut() {
+            record.status = status;
+            record.fault = fault;
+        }
+    }
+}
+
+impl Drop for PendingLog {
+    fn drop(&mut self) {
+        if let Some(mut record) = self.record.take() {
+            record.duration_us = self.started.elapsed().as_micros() as u64;
+            self.store.log.lock().push(record);
+        }
+    }
 }
 
 fn add_rate_headers(headers: &mut HeaderMap, rate: &RateStatus) {

@@ -1,0 +1,181 @@
+//! Helpers shared by the sandbox's black-box tests.
+#![allow(dead_code)]
+
+pub mod openapi;
+
+use bigcommerce_sandbox::model::{Address, InventoryTracking, OptionValue, Product, Variant};
+use bigcommerce_sandbox::{NewOrder, NewOrderLine, Sandbox, SandboxConfig, StoreInfo, StoreSpec};
+use rust_decimal::Decimal;
+
+/// A sandbox on a random loopback port.
+pub async fn sandbox() -> Sandbox {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    Sandbox::start(
+        listener,
+        SandboxConfig {
+            webhook_retry_scale: 0.0001,
+            ..SandboxConfig::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// A store with a small hand-made catalog (one product per tracking mode) and no history.
+pub fn small_store(sandbox: &Sandbox, seed: u64) -> StoreInfo {
+    let store = sandbox.create_store(StoreSpec {
+        seed,
+        products: 0,
+        orders: 0,
+        plan: bigcommerce_sandbox::Plan::Unlimited,
+        ..StoreSpec::default()
+    });
+    sandbox.with_store(&store.hash, |data, _| {
+        data.add_product(product("Trail Mug", "MUG-1", InventoryTracking::Product, 40, vec![]));
+        data.add_product(product("Gift Card", "GIFT-1", InventoryTracking::None, 0, vec![]));
+        data.add_product(product(
+            "Wool Socks",
+            "SOCK-1",
+            InventoryTracking::Variant,
+            0,
+            vec![variant("SOCK-1-M", "M", 30), variant("SOCK-1-L", "L", 25)],
+        ));
+    });
+    store
+}
+
+pub fn product(
+    name: &str,
+    sku: &str,
+    tracking: InventoryTracking,
+    level: i64,
+    variants: Vec<Variant>,
+) -> Product {
+    let at = chrono::Utc::now() - chrono::Duration::days(30);
+    let at = chrono::DateTime::from_timestamp(at.timestamp(), 0).unwrap();
+    Product {
+        id: 0,
+        name: name.to_string(),
+        sku: sku.to_string(),
+        price: Decimal::new(1999, 2),
+        weight: Decimal::new(5, 1),
+        inventory_tracking: tracking,
+        inventory_level: level,
+        inventory_warning_level: 0,
+        is_visible: true,
+        date_created: at,
+        date_modified: at,
+        variants,
+    }
+}
+
+pub fn variant(sku: &str, size: &str, level: i64) -> Variant {
+    Variant {
+        id: 0,
+        product_id: 0,
+        sku: sku.to_string(),
+        sku_id: None,
+        price: None,
+        weight: None,
+        inventory_level: level,
+        inventory_warning_level: 0,
+        upc: String::new(),
+        option_values: vec![OptionValue {
+            id: 1,
+            option_id: 1,
+            option_display_name: "Size".to_string(),
+            label: size.to_string(),
+        }],
+    }
+}
+
+pub fn address(first: &str, country_iso2: &str) -> Address {
+    let canadian = country_iso2 == "CA";
+    Address {
+        first_name: first.to_string(),
+        last_name: "Tremblay".to_string(),
+        company: String::new(),
+        street_1: "12 Rideau St".to_string(),
+        street_2: String::new(),
+        city: if canadian { "Ottawa" } else { "Austin" }.to_string(),
+        state: if canadian { "Ontario" } else { "Texas" }.to_string(),
+        zip: if canadian { "K1N 5W8" } else { "78701" }.to_string(),
+        country: if canadian { "Canada" } else { "United States" }.to_string(),
+        country_iso2: country_iso2.to_string(),
+        phone: "613-555-0199".to_string(),
+        email: format!("{}@example.com", first.to_lowercase()),
+    }
+}
+
+/// Places an order of `lines` (sku, quantity, address index) shipping to `addresses`.
+pub fn place(sandbox: &Sandbox, hash: &str, addresses: usize, lines: &[(&str, u32, usize)]) -> u64 {
+    let order = NewOrder {
+        billing_address: Some(address("Marie", "CA")),
+        shipping_addresses: (0..addresses)
+            .map(|i| address(["Marie", "Luc", "Anne"][i % 3], "CA"))
+            .collect(),
+        lines: lines
+            .iter()
+            .map(|(sku, quantity, address_index)| NewOrderLine {
+                sku: sku.to_string(),
+                quantity: *quantity,
+                address_index: *address_index,
+            })
+            .collect(),
+        ..NewOrder::default()
+    };
+    sandbox
+        .with_store(hash, |data, events| data.place_order(order, events))
+        .unwrap()
+        .unwrap()
+}
+
+/// A reqwest client and the merchant-guide token of a store.
+pub struct Api {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: String,
+}
+
+impl Api {
+    pub fn new(sandbox: &Sandbox, store: &StoreInfo, profile: &str) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: format!("{}/stores/{}", sandbox.base_url(), store.hash),
+            token: store.account(profile).unwrap().access_token.clone(),
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .header("X-Auth-Token", &self.token)
+            .header("Accept", "application/json");
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap();
+        let value = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                panic!("{path}: body is not JSON ({e}): {}", String::from_utf8_lossy(&bytes))
+            })
+        };
+        (status, headers, value)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let (status, _, body) = self.send(reqwest::Method::GET, path, None).await;
+        (status, body)
+    }
+}
