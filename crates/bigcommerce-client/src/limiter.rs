@@ -457,14 +457,24 @@ mod tests {
         let now = Instant::now();
         let epoch = go_epoch(state.decide(now, true, 0.8));
         state.observe(now, epoch, &headers(40, 150, 10_000, 30_000));
-        // 40 left, 30 reserved: exactly 10 may be in flight at once.
-        for _ in 0..10 {
-            go_epoch(state.decide(now, true, 0.8));
+        // 40 left, 30 reserved: exactly 10 may be sent (and be in flight) before the reset,
+        // however they are spread.
+        let reset = now + Duration::from_millis(10_000);
+        let mut at = now;
+        let mut sent = 0;
+        loop {
+            match state.decide(at, true, 0.8) {
+                Decision::Go { .. } => sent += 1,
+                Decision::WaitUntil(until) if until < reset => at = until,
+                Decision::WaitUntil(until) => {
+                    assert_eq!(until, reset);
+                    break;
+                }
+                Decision::WaitForResponse => panic!("quota is known"),
+            }
         }
-        assert!(matches!(
-            state.decide(now, true, 0.8),
-            Decision::WaitUntil(_)
-        ));
+        assert_eq!(sent, 10);
+        assert_eq!(state.in_flight, 10);
     }
 
     #[test]
