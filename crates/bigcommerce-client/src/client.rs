@@ -55,22 +55,24 @@ impl Client {
     /// Builds a client that shares `limiter` with other clients of the same store.
     pub fn with_limiter(config: ClientConfig, limiter: Arc<RateLimiter>) -> Result<Self> {
         validate(&config)?;
-        let mut token = HeaderValue::from_str(config.access_token.expose_secret()).map_err(|_| {
-            Error::Config {
-                field: "access_token",
-                message: "contains characters not allowed in an HTTP header; paste the token \
+        let mut token =
+            HeaderValue::from_str(config.access_token.expose_secret()).map_err(|_| {
+                Error::Config {
+                    field: "access_token",
+                    message: "contains characters not allowed in an HTTP header; paste the token \
                           again without spaces or line breaks"
-                    .into(),
-            }
-        })?;
+                        .into(),
+                }
+            })?;
         token.set_sensitive(true);
         let mut headers = HeaderMap::new();
         headers.insert(HEADER_AUTH_TOKEN, token);
         if !config.client_id.is_empty() {
-            let client_id = HeaderValue::from_str(&config.client_id).map_err(|_| Error::Config {
-                field: "client_id",
-                message: "contains characters not allowed in an HTTP header".into(),
-            })?;
+            let client_id =
+                HeaderValue::from_str(&config.client_id).map_err(|_| Error::Config {
+                    field: "client_id",
+                    message: "contains characters not allowed in an HTTP header".into(),
+                })?;
             headers.insert(HEADER_AUTH_CLIENT, client_id);
         }
         headers.insert(ACCEPT, HeaderValue::from_static(JSON));
@@ -128,7 +130,10 @@ impl Client {
 
 fn validate(config: &ClientConfig) -> Result<()> {
     let hash = config.store_hash.trim();
-    if hash.is_empty() || !hash.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    if hash.is_empty()
+        || !hash
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         return Err(Error::Config {
             field: "store_hash",
@@ -211,6 +216,9 @@ mod tests {
         let printed = format!("{client:?}");
         assert!(printed.contains("abc123"));
         assert!(!printed.contains("tok-secret"));
-        assert_eq!(client.inner.store_root, "https://api.bigcommerce.com/stores/abc123");
+        assert_eq!(
+            client.inner.store_root,
+            "https://api.bigcommerce.com/stores/abc123"
+        );
     }
 }

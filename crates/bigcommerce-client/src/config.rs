@@ -106,11 +106,8 @@ mod tests {
 
     #[test]
     fn debug_never_prints_secrets() {
-        let mut config = ClientConfig::new(
-            "abc123",
-            SecretString::from("tok-very-secret"),
-            "client-1",
-        );
+        let mut config =
+            ClientConfig::new("abc123", SecretString::from("tok-very-secret"), "client-1");
         config.client_secret = Some(SecretString::from("shh-secret"));
         let printed = format!("{config:?}");
         assert!(!printed.contains("tok-very-secret"));

@@ -28,7 +28,9 @@ pub fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
         }
     }
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return date.and_hms_opt(0, 0, 0).map(|naive| Utc.from_utc_datetime(&naive));
+        return date
+            .and_hms_opt(0, 0, 0)
+            .map(|naive| Utc.from_utc_datetime(&naive));
     }
     None
 }

@@ -429,12 +429,18 @@ mod tests {
             "The field 'product_id' is not supported by this resource. (invalid_reason: product_id)"
         );
         assert_eq!(parsed.title, None);
-        assert_eq!(parsed.summary().as_deref(), Some(parsed.errors[0].message.as_str()));
+        assert_eq!(
+            parsed.summary().as_deref(),
+            Some(parsed.errors[0].message.as_str())
+        );
     }
 
     #[test]
     fn non_json_error_bodies_are_empty() {
-        assert_eq!(parse_error_body(b"<html>bad gateway</html>"), ErrorBody::default());
+        assert_eq!(
+            parse_error_body(b"<html>bad gateway</html>"),
+            ErrorBody::default()
+        );
         assert_eq!(parse_error_body(b""), ErrorBody::default());
     }
 

@@ -8,6 +8,7 @@
 //! | 429 | wait `X-Rate-Limit-Time-Reset-Ms` (or backoff), retry | same: a 429 was not applied |
 //! | truncated or undecodable 2xx body | retried (at most twice) | [`Error::OutcomeUnknown`] |
 //! | other 4xx | typed error, no retry | typed error, no retry |
+//! | 404 on a retried DELETE | success: an earlier attempt deleted it | — |
 //!
 //! PUT is retried because every PUT this client sends sets absolute values (a status, a stock
 //! level), so applying it twice equals applying it once. A POST (creating a shipment or a
@@ -80,7 +81,10 @@ impl Request {
 /// What went wrong in one attempt, before deciding whether to retry.
 enum Failure {
     /// Retry after the given delay (`None`: the limiter already blocks until the reset).
-    Retry { delay: Option<Duration>, last: Error },
+    Retry {
+        delay: Option<Duration>,
+        last: Error,
+    },
     /// Give up with this error.
     Fatal(Error),
 }
@@ -270,6 +274,11 @@ impl Client {
             "bc.request"
         );
 
+        if status == StatusCode::NOT_FOUND && *method == Method::DELETE && attempt > 1 {
+            // An earlier attempt of this DELETE may have been applied before its answer was
+            // lost; the resource being gone is the outcome that was asked for.
+            return Ok(None);
+        }
         if !status.is_success() {
             return Err(Failure::Fatal(status_error(request, status, &body)));
         }

@@ -79,10 +79,12 @@ pub use models::catalog::{
 };
 pub use models::hooks::{CreateHook, Hook, UpdateHook};
 pub use models::orders::{
-    ConsignmentLineItem, ConsignmentWarning, Consignments, Order, OrderConsignments,
-    OrderProduct, OrderProductOption, OrderShippingAddress, OrderStatus, OrdersCount,
-    PickupConsignment, ShippingConsignment, UpdateOrder,
+    ConsignmentLineItem, ConsignmentWarning, Consignments, Order, OrderConsignments, OrderProduct,
+    OrderProductOption, OrderShippingAddress, OrderStatus, OrdersCount, PickupConsignment,
+    ShippingConsignment, UpdateOrder,
 };
-pub use models::shipments::{CreateShipment, NewShipmentItem, Shipment, ShipmentItem, UpdateShipment};
+pub use models::shipments::{
+    CreateShipment, NewShipmentItem, Shipment, ShipmentItem, UpdateShipment,
+};
 pub use models::store::{StoreInfo, StoreTimezone};
 pub use models::{Address, Envelope, Meta, Pagination, Resource};

@@ -218,7 +218,8 @@ impl State {
         let remaining = usable - 1;
         let our_share = quota as i64 - reserve;
         self.next_allowed = if remaining > 0 && remaining < our_share / 2 {
-            Some(now + (reset_at - now) / remaining as u32)
+            // `remaining + 1` gaps, so the last unit is still sent before the reset.
+            Some(now + (reset_at - now) / (remaining as u32 + 1))
         } else {
             None
         };
@@ -336,7 +337,8 @@ impl RateLimiter {
             match wait_until {
                 Some(until) => {
                     tracing::debug!(
-                        wait_ms = until.saturating_duration_since(Instant::now()).as_millis() as u64,
+                        wait_ms =
+                            until.saturating_duration_since(Instant::now()).as_millis() as u64,
                         "bc.rate_limit: pacing request"
                     );
                     tokio::select! {
@@ -420,7 +422,10 @@ mod tests {
         map.insert("x-rate-limit-requests-quota", "150".parse().unwrap());
         map.insert("X-RATE-LIMIT-TIME-RESET-MS", "15000".parse().unwrap());
         map.insert("X-Rate-Limit-Time-Window-Ms", "30000".parse().unwrap());
-        assert_eq!(RateLimitHeaders::from_headers(&map), headers(35, 150, 15000, 30000));
+        assert_eq!(
+            RateLimitHeaders::from_headers(&map),
+            headers(35, 150, 15000, 30000)
+        );
     }
 
     #[test]

@@ -57,8 +57,9 @@ where
     D: Deserializer<'de>,
 {
     let value = Value::deserialize(deserializer)?;
-    u64_from_value(&value)
-        .ok_or_else(|| serde::de::Error::custom(format!("expected an unsigned integer, got {value}")))
+    u64_from_value(&value).ok_or_else(|| {
+        serde::de::Error::custom(format!("expected an unsigned integer, got {value}"))
+    })
 }
 
 /// Serde helper: a count that defaults to `0` when missing, `null` or unparseable.

@@ -86,7 +86,8 @@ pub const UNLIMITED_QUOTA: u64 = 10_000_000;
 #[derive(Debug)]
 pub struct RateWindow {
     limit: RateLimit,
-    started: Instant,
+    /// When the current window began: at the first request after the previous one ended.
+    started: Option<Instant>,
     used: u64,
 }
 
@@ -94,7 +95,7 @@ impl RateWindow {
     pub fn new(limit: RateLimit) -> RateWindow {
         RateWindow {
             limit,
-            started: Instant::now(),
+            started: None,
             used: 0,
         }
     }
@@ -112,11 +113,15 @@ impl RateWindow {
     /// Counts one request at `now`, or refuses it when the window's quota is spent.
     pub fn take(&mut self, now: Instant) -> RateStatus {
         let window = Duration::from_millis(self.limit.window_ms.max(1));
-        if now.duration_since(self.started) >= window {
-            self.started = now;
-            self.used = 0;
-        }
-        let reset_ms = (self.started + window)
+        let started = match self.started {
+            Some(started) if now.saturating_duration_since(started) < window => started,
+            _ => {
+                self.started = Some(now);
+                self.used = 0;
+                now
+            }
+        };
+        let reset_ms = (started + window)
             .saturating_duration_since(now)
             .as_millis() as u64;
         let quota = self.limit.quota.map(u64::from).unwrap_or(UNLIMITED_QUOTA);

@@ -90,7 +90,10 @@ pub mod headers {
 /// HMAC-SHA256(`secret`, `"{msg_id}.{timestamp}.{body}"`). BigCommerce keys it with the raw
 /// bytes of the API account's client secret.
 pub fn sign(secret: &[u8], msg_id: &str, timestamp: i64, body: &[u8]) -> String {
-    format!("v1,{}", BASE64.encode(mac(secret, msg_id, timestamp, body).finalize().into_bytes()))
+    format!(
+        "v1,{}",
+        BASE64.encode(mac(secret, msg_id, timestamp, body).finalize().into_bytes())
+    )
 }
 
 fn mac(secret: &[u8], msg_id: &str, timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
@@ -130,7 +133,11 @@ pub fn verify(
         .split_whitespace()
         .filter_map(|candidate| candidate.strip_prefix("v1,"))
         .filter_map(|encoded| BASE64.decode(encoded).ok())
-        .any(|raw| mac(secret, msg_id, timestamp, body).verify_slice(&raw).is_ok());
+        .any(|raw| {
+            mac(secret, msg_id, timestamp, body)
+                .verify_slice(&raw)
+                .is_ok()
+        });
     if matched {
         Ok(())
     } else {
@@ -257,7 +264,11 @@ impl Shared {
     fn record(&self, message: &Message, destination: &str, outcome: Outcome) {
         let (status, error, outcome, retry_in_ms) = match outcome {
             Outcome::Delivered(status) => (Some(status), None, "delivered", None),
-            Outcome::Retry { status, error, in_ms } => (status, error, "retry_scheduled", Some(in_ms)),
+            Outcome::Retry {
+                status,
+                error,
+                in_ms,
+            } => (status, error, "retry_scheduled", Some(in_ms)),
             Outcome::Deactivated { status, error } => (status, error, "deactivated", None),
             Outcome::Dropped(reason) => (None, Some(reason), "dropped", None),
         };
@@ -604,52 +615,9 @@ fn deactivate(state: &Weak<SandboxState>, message: &Message) {
 }
 
 /// SHA-1, for the payload's `hash` field only (BigCommerce's choice, not a security measure).
-/// Written out here because the crate has no SHA-1 dependency.
 fn sha1(input: &[u8]) -> [u8; 20] {
-    let mut h: [u32; 5] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0];
-    let mut message = input.to_vec();
-    message.push(0x80);
-    while message.len() % 64 != 56 {
-        message.push(0);
-    }
-    message.extend_from_slice(&((input.len() as u64).wrapping_mul(8)).to_be_bytes());
-    for block in message.chunks_exact(64) {
-        let mut w = [0u32; 80];
-        for (word, bytes) in w.iter_mut().zip(block.chunks_exact(4)) {
-            *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-        }
-        for i in 16..80 {
-            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e] = h;
-        for (i, word) in w.iter().enumerate() {
-            let (f, k) = match i {
-                0..=19 => ((b & c) | (!b & d), 0x5A82_7999),
-                20..=39 => (b ^ c ^ d, 0x6ED9_EBA1),
-                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
-                _ => (b ^ c ^ d, 0xCA62_C1D6),
-            };
-            let next = a
-                .rotate_left(5)
-                .wrapping_add(f)
-                .wrapping_add(e)
-                .wrapping_add(k)
-                .wrapping_add(*word);
-            e = d;
-            d = c;
-            c = b.rotate_left(30);
-            b = a;
-            a = next;
-        }
-        for (state, value) in h.iter_mut().zip([a, b, c, d, e]) {
-            *state = state.wrapping_add(value);
-        }
-    }
-    let mut out = [0u8; 20];
-    for (chunk, word) in out.chunks_exact_mut(4).zip(h) {
-        chunk.copy_from_slice(&word.to_be_bytes());
-    }
-    out
+    use sha1::Digest;
+    sha1::Sha1::digest(input).into()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -693,7 +661,10 @@ async fn list_deliveries(
     if state.store(&hash).is_none() {
         return no_store();
     }
-    json(StatusCode::OK, &state.webhooks.deliveries(&hash, query.after))
+    json(
+        StatusCode::OK,
+        &state.webhooks.deliveries(&hash, query.after),
+    )
 }
 
 async fn set_duplicates(
@@ -722,7 +693,10 @@ mod tests {
     #[test]
     fn sha1_matches_the_published_test_vectors() {
         assert_eq!(hex(&sha1(b"")), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
-        assert_eq!(hex(&sha1(b"abc")), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            hex(&sha1(b"abc")),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
         assert_eq!(
             hex(&sha1(
                 b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
@@ -738,15 +712,36 @@ mod tests {
         assert!(signature.starts_with("v1,"));
         let header = format!("v1,bm90IGl0 {signature}");
         assert_eq!(
-            verify(secret, "msg_1", 1_700_000_000, b"{\"a\":1}", &header, 1_700_000_010),
+            verify(
+                secret,
+                "msg_1",
+                1_700_000_000,
+                b"{\"a\":1}",
+                &header,
+                1_700_000_010
+            ),
             Ok(())
         );
         assert_eq!(
-            verify(secret, "msg_1", 1_700_000_000, b"{\"a\":2}", &header, 1_700_000_010),
+            verify(
+                secret,
+                "msg_1",
+                1_700_000_000,
+                b"{\"a\":2}",
+                &header,
+                1_700_000_010
+            ),
             Err(VerifyError::NoMatchingSignature)
         );
         assert!(matches!(
-            verify(secret, "msg_1", 1_700_000_000, b"{\"a\":1}", &header, 1_700_001_000),
+            verify(
+                secret,
+                "msg_1",
+                1_700_000_000,
+                b"{\"a\":1}",
+                &header,
+                1_700_001_000
+            ),
             Err(VerifyError::TimestampOutOfTolerance { .. })
         ));
     }
@@ -754,11 +749,17 @@ mod tests {
     #[test]
     fn wildcard_scopes_match_the_events_below_them_only() {
         assert!(scope_matches("store/order/*", "store/order/created"));
-        assert!(scope_matches("store/order/*", "store/order/message/created"));
+        assert!(scope_matches(
+            "store/order/*",
+            "store/order/message/created"
+        ));
         assert!(scope_matches("store/order/created", "store/order/created"));
         assert!(!scope_matches("store/order/*", "store/orders/created"));
         assert!(!scope_matches("store/order/*", "store/order"));
         assert!(!scope_matches("store/order/created", "store/order/updated"));
-        assert!(scope_matches("store/priceList/updated/", "store/priceList/updated"));
+        assert!(scope_matches(
+            "store/priceList/updated/",
+            "store/priceList/updated"
+        ));
     }
 }

@@ -90,10 +90,7 @@ impl VariantQuery {
 }
 
 fn join_ids(ids: &[u64]) -> String {
-    ids.iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// The result of a batch update: what BigCommerce returned as updated, and the failures it

@@ -355,7 +355,11 @@ impl Client {
     /// Never retried after it may have reached BigCommerce: a timeout, a reset connection or
     /// a 5xx returns [`crate::Error::OutcomeUnknown`], and the caller must list the order's
     /// shipments (looking for its marker in `comments`) before sending it again.
-    pub async fn create_shipment(&self, order_id: u64, shipment: &CreateShipment) -> Result<Shipment> {
+    pub async fn create_shipment(
+        &self,
+        order_id: u64,
+        shipment: &CreateShipment,
+    ) -> Result<Shipment> {
         let request = Request::new(Method::POST, format!("/v2/orders/{order_id}/shipments"))
             .json(shipment)?;
         self.send_expecting(&request).await

@@ -8,7 +8,9 @@ use serde_json::Value;
 
 use super::{Address, Resource};
 use crate::dates::de_opt_datetime;
-use crate::money::{de_opt_bool, de_opt_decimal, de_opt_string, de_opt_u64, de_u64, de_u64_or_zero};
+use crate::money::{
+    de_opt_bool, de_opt_decimal, de_opt_string, de_opt_u64, de_u64, de_u64_or_zero,
+};
 
 /// The key BigCommerce puts inside a consignment whose `line_items` were cut at 50.
 pub const CONSIGNMENT_WARNING_KEY: &str = "__warning__";
@@ -172,9 +174,7 @@ impl Order {
     /// Whether BigCommerce cut the embedded line items (a consignment carries `__warning__`),
     /// so the complete list must be read from `GET /v2/orders/{id}/products`.
     pub fn line_items_truncated(&self) -> bool {
-        self.raw
-            .get("consignments")
-            .is_some_and(contains_warning)
+        self.raw.get("consignments").is_some_and(contains_warning)
             || self
                 .consignments
                 .as_ref()
@@ -228,7 +228,9 @@ fn contains_warning(value: &Value) -> bool {
     }
 }
 
-fn de_opt_resource<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Resource>, D::Error> {
+fn de_opt_resource<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Resource>, D::Error> {
     let value = Option::<Value>::deserialize(deserializer)?;
     Ok(value.and_then(|value| Resource::deserialize(&value).ok()))
 }
@@ -302,7 +304,11 @@ pub struct OrderConsignments {
     #[serde(default)]
     pub email: Option<Value>,
     /// A truncation warning at this level, if BigCommerce ever puts one here.
-    #[serde(default, rename = "__warning__", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "__warning__",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub warning: Option<ConsignmentWarning>,
 }
 
@@ -365,7 +371,11 @@ pub struct ShippingConsignment {
     #[serde(default, deserialize_with = "de_line_items")]
     pub line_items: Vec<ConsignmentLineItem>,
     /// Set when BigCommerce cut `line_items`.
-    #[serde(default, rename = "__warning__", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "__warning__",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub warning: Option<ConsignmentWarning>,
 }
 
@@ -385,7 +395,11 @@ pub struct PickupConsignment {
     #[serde(default, deserialize_with = "de_line_items")]
     pub line_items: Vec<ConsignmentLineItem>,
     /// Set when BigCommerce cut `line_items`.
-    #[serde(default, rename = "__warning__", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "__warning__",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub warning: Option<ConsignmentWarning>,
 }
 
@@ -747,7 +761,10 @@ mod tests {
             "id": 6, "consignments": {"shipping": "surprise", "__warning__": {"message": "cut"}}
         }))
         .unwrap();
-        assert!(matches!(order.consignments, Some(Consignments::Unrecognized(_))));
+        assert!(matches!(
+            order.consignments,
+            Some(Consignments::Unrecognized(_))
+        ));
         assert!(order.line_items_truncated());
     }
 

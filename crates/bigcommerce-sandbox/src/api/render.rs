@@ -18,10 +18,36 @@ pub struct Money(pub Decimal);
 
 impl Serialize for Money {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut buf = String::with_capacity(16);
-        let _ = write!(buf, "{:.4}", self.0);
-        s.serialize_str(&buf)
+        let mut buf = [0u8; 48];
+        s.serialize_str(four_places(self.0, &mut buf))
     }
+}
+
+/// Writes `value` with exactly four decimal places into `buf` without allocating: money
+/// strings are most of a v2 order's fields, so `format!` here showed up in the benchmark.
+fn four_places(value: Decimal, buf: &mut [u8; 48]) -> &str {
+    let rounded = value.round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    let scale = rounded.scale();
+    let mut units: i128 = rounded.mantissa() * 10i128.pow(4 - scale.min(4));
+    let negative = units < 0;
+    units = units.abs();
+    let mut end = buf.len();
+    let mut digits = 0;
+    while digits < 5 || units > 0 {
+        if digits == 4 {
+            end -= 1;
+            buf[end] = b'.';
+        }
+        end -= 1;
+        buf[end] = b'0' + (units % 10) as u8;
+        units /= 10;
+        digits += 1;
+    }
+    if negative {
+        end -= 1;
+        buf[end] = b'-';
+    }
+    std::str::from_utf8(&buf[end..]).expect("ASCII digits")
 }
 
 /// A v2 date: `"Tue, 05 Mar 2019 21:50:23 +0000"`; empty string for none.
@@ -29,10 +55,28 @@ pub struct Rfc2822(pub Option<DateTime<Utc>>);
 
 impl Serialize for Rfc2822 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Some(at) => s.collect_str(&at.format("%a, %d %b %Y %H:%M:%S +0000")),
-            None => s.serialize_str(""),
-        }
+        use chrono::{Datelike, Timelike};
+        const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let Some(at) = self.0 else {
+            return s.serialize_str("");
+        };
+        // Hand-formatted: chrono's `format` parses its pattern on every call.
+        let mut buf = String::with_capacity(32);
+        let _ = write!(
+            buf,
+            "{}, {:02} {} {:04} {:02}:{:02}:{:02} +0000",
+            DAYS[at.weekday().num_days_from_monday() as usize],
+            at.day(),
+            MONTHS[at.month0() as usize],
+            at.year(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        );
+        s.serialize_str(&buf)
     }
 }
 
@@ -442,29 +486,46 @@ impl Serialize for LineView<'_> {
         m.serialize_field("external_id", &Option::<&str>::None)?;
         m.serialize_field("brand", "")?;
         m.serialize_field("applied_discounts", &[(); 0])?;
-        let options: Vec<serde_json::Value> = l
+        let options: Vec<OptionView> = l
             .options
             .iter()
             .enumerate()
-            .map(|(i, (name, value))| {
-                serde_json::json!({
-                    "id": i + 1,
-                    "option_id": i + 1,
-                    "order_product_id": l.id,
-                    "product_option_id": i + 1,
-                    "display_name": name,
-                    "display_value": value,
-                    "value": value,
-                    "type": "Multiple choice",
-                    "name": name,
-                    "display_style": "Rectangle",
-                })
+            .map(|(i, (name, value))| OptionView {
+                index: i as u64 + 1,
+                order_product_id: l.id,
+                name,
+                value,
             })
             .collect();
         m.serialize_field("product_options", &options)?;
         m.serialize_field("configurable_fields", &[(); 0])?;
         m.serialize_field("gift_certificate_id", &Option::<u64>::None)?;
         m.serialize_field("discounted_total_inc_tax", &Money(l.price_inc_tax * qty))?;
+        m.end()
+    }
+}
+
+/// One chosen option of an order line (`product_options`).
+struct OptionView<'a> {
+    index: u64,
+    order_product_id: u64,
+    name: &'a str,
+    value: &'a str,
+}
+
+impl Serialize for OptionView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_struct("ProductOption", 10)?;
+        m.serialize_field("id", &self.index)?;
+        m.serialize_field("option_id", &self.index)?;
+        m.serialize_field("order_product_id", &self.order_product_id)?;
+        m.serialize_field("product_option_id", &self.index)?;
+        m.serialize_field("display_name", self.name)?;
+        m.serialize_field("display_value", self.value)?;
+        m.serialize_field("value", self.value)?;
+        m.serialize_field("type", "Multiple choice")?;
+        m.serialize_field("name", self.name)?;
+        m.serialize_field("display_style", "Rectangle")?;
         m.end()
     }
 }
@@ -609,5 +670,30 @@ impl Serialize for PlainAddress<'_> {
         let mut m = s.serialize_struct("Address", 12)?;
         serialize_address(&mut m, self.0)?;
         m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn money(value: &str) -> String {
+        serde_json::to_string(&Money(value.parse().unwrap())).unwrap()
+    }
+
+    #[test]
+    fn money_has_exactly_four_places() {
+        assert_eq!(money("12.34"), "\"12.3400\"");
+        assert_eq!(money("0"), "\"0.0000\"");
+        assert_eq!(money("-1.5"), "\"-1.5000\"");
+        assert_eq!(money("0.00005"), "\"0.0001\"");
+        assert_eq!(money("123456789.123456"), "\"123456789.1235\"");
+    }
+
+    #[test]
+    fn dates_are_rfc_2822_in_utc() {
+        let at = DateTime::parse_from_rfc3339("2019-03-05T21:50:23Z").unwrap().with_timezone(&Utc);
+        let text = serde_json::to_string(&Rfc2822(Some(at))).unwrap();
+        assert_eq!(text, "\"Tue, 05 Mar 2019 21:50:23 +0000\"");
     }
 }

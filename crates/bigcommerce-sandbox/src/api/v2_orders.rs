@@ -203,10 +203,12 @@ impl OrderFilter {
     /// Matching orders in id order.
     fn select<'a>(&'a self, orders: &'a std::collections::BTreeMap<u64, Order>) -> impl Iterator<Item = &'a Order> + 'a {
         let low = self.min_id.unwrap_or(0);
-        let high = self.max_id.unwrap_or(u64::MAX);
-        let range = if low <= high { low..=high } else { 1..=0 };
+        // min_id above max_id selects nothing (an empty range, not a panic).
+        let high = self.max_id.unwrap_or(u64::MAX).max(low);
+        let empty = self.max_id.is_some_and(|max| max < low);
         orders
-            .range(range)
+            .range(low..=high)
+            .filter(move |_| !empty)
             .map(|(_, o)| o)
             .filter(move |o| self.matches(o))
     }

@@ -1,0 +1,224 @@
+//! `cenports sandbox`: runs the BigCommerce sandbox as a server, for demos, manual testing and
+//! benchmarks.
+//!
+//! It builds one store (catalog and order history generated from `--seed`), prints where it
+//! listens and the credentials of every API account profile in the layout of the `.txt` file
+//! BigCommerce downloads when an API account is created (optionally writing each to
+//! `DIR/<profile>.txt`), and serves until Ctrl-C or SIGTERM.
+//!
+//! The first line printed is `Sandbox listening on http://HOST:PORT`, so that a script or test
+//! starting it with `--port 0` can learn the port.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use bigcommerce_sandbox::credentials::{credentials_txt, PROFILES};
+use bigcommerce_sandbox::live::{self, LiveSettings};
+use bigcommerce_sandbox::{Plan, Sandbox, SandboxConfig, StoreSpec};
+use clap::Args;
+use tokio::net::TcpListener;
+
+/// Options of `cenports sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8090)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Seed of the generated store: the same seed gives the same store hash, credentials,
+    /// catalog and orders.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Catalog products to generate.
+    #[arg(long, default_value_t = 200)]
+    pub products: usize,
+    /// Historical orders to generate.
+    #[arg(long, default_value_t = 2000)]
+    pub orders: usize,
+    /// The store's plan, which sets its API quota: standard, plus, pro or unlimited.
+    #[arg(long, default_value = "standard", value_parser = parse_plan)]
+    pub plan: Plan,
+    /// Keep the store trading: new orders and status changes at this many events per second.
+    #[arg(long, value_name = "EVENTS_PER_SECOND")]
+    pub live: Option<f64>,
+    /// Also write each profile's credentials to DIR/<profile>.txt (readable by you only).
+    #[arg(long, value_name = "DIR")]
+    pub credentials_dir: Option<PathBuf>,
+    /// Speed-up of webhook retries (1 = BigCommerce's real schedule; 0.001 retries 1000 times
+    /// sooner).
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    pub webhook_retry_scale: f64,
+}
+
+fn parse_plan(value: &str) -> Result<Plan, String> {
+    Plan::parse(value).ok_or_else(|| {
+        format!("unknown plan '{value}': use standard, plus, pro or unlimited")
+    })
+}
+
+/// Builds the sandbox and its store, prints the banner, then serves until a shutdown signal.
+pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
+    if !(args.webhook_retry_scale.is_finite() && args.webhook_retry_scale > 0.0) {
+        bail!("--webhook-retry-scale must be a number above 0 (1 = BigCommerce's schedule)");
+    }
+    let addr = SocketAddr::new(args.bind, args.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|error| listen_error(addr, error))?;
+    let config = SandboxConfig {
+        webhook_retry_scale: args.webhook_retry_scale,
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(listener, config)
+        .await
+        .with_context(|| format!("could not start the sandbox on {addr}"))?;
+    println!("Sandbox listening on {}", sandbox.base_url());
+
+    let spec = StoreSpec {
+        seed: args.seed,
+        products: args.products,
+        orders: args.orders,
+        plan: args.plan,
+        ..StoreSpec::default()
+    };
+    let started = Instant::now();
+    // Generating a large store takes seconds of CPU: keep it off the server's worker threads.
+    let builder = sandbox.clone();
+    let store = tokio::task::spawn_blocking(move || builder.create_store(spec))
+        .await
+        .context("building the store failed")?;
+    let elapsed = started.elapsed();
+    tracing::info!(
+        store.hash = %store.hash,
+        products = args.products,
+        orders = args.orders,
+        duration_ms = elapsed.as_millis() as u64,
+        "store built"
+    );
+
+    let api_path = sandbox.api_path(&store.hash);
+    println!("Store hash: {}", store.hash);
+    println!(
+        "Store built: {} products, {} orders in {:.2} s (seed {}, plan {})",
+        args.products,
+        args.orders,
+        elapsed.as_secs_f64(),
+        args.seed,
+        args.plan.display_name()
+    );
+    println!("Base URL: {}", sandbox.base_url());
+    println!("API path: {api_path}");
+    for account in &store.accounts {
+        let description = PROFILES
+            .iter()
+            .find(|(name, _, _)| *name == account.profile)
+            .map(|(_, description, _)| *description)
+            .unwrap_or("");
+        let txt = credentials_txt(account, &api_path);
+        println!();
+        println!("# {}: {description}", account.profile);
+        print!("{txt}");
+        if let Some(dir) = &args.credentials_dir {
+            write_secret_file(dir, &format!("{}.txt", account.profile), &txt)?;
+        }
+    }
+    println!();
+    if let Some(dir) = &args.credentials_dir {
+        println!("Credentials written to {}", dir.display());
+    }
+    if let Some(rate) = args.live {
+        let settings = LiveSettings {
+            rate,
+            seed: Some(args.seed),
+            ..LiveSettings::new(rate)
+        };
+        live::start_live(sandbox.state(), &store.hash, settings)
+            .map_err(anyhow::Error::msg)
+            .context("--live could not start live mode")?;
+        println!("Live mode: {rate} events per second");
+    }
+    println!("Control API: {}/_sandbox", sandbox.base_url());
+    println!("Press Ctrl-C to stop.");
+
+    let signal = shutdown_signal().await?;
+    tracing::info!(signal, "shutting down");
+    sandbox.state().live.stop_all();
+    sandbox.shutdown();
+    Ok(())
+}
+
+/// The error for a socket that cannot be bound, saying what to change.
+fn listen_error(addr: SocketAddr, error: std::io::Error) -> anyhow::Error {
+    use std::io::ErrorKind;
+    let hint = match error.kind() {
+        ErrorKind::AddrInUse => "address in use; pick another --port".to_string(),
+        ErrorKind::PermissionDenied => {
+            "permission denied; pick a --port above 1023".to_string()
+        }
+        ErrorKind::AddrNotAvailable => format!(
+            "{} is not an address of this machine; check --bind",
+            addr.ip()
+        ),
+        _ => error.to_string(),
+    };
+    anyhow::anyhow!("could not listen on {addr}: {hint}")
+}
+
+/// Writes `contents` to `dir/name`, creating `dir`; on Unix the file is made readable by its
+/// owner only, since it holds an access token and a client secret.
+fn write_secret_file(dir: &Path, name: &str, contents: &str) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| {
+        format!("could not create the credentials directory {}", dir.display())
+    })?;
+    let path = dir.join(name);
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("could not write {}", path.display()))?;
+    // `mode` applies only to a new file: an existing one is tightened before the secret lands.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("could not restrict {} to its owner", path.display()))?;
+    }
+    file.write_all(contents.as_bytes())
+        .with_context(|| format!("could not write {}", path.display()))?;
+    Ok(())
+}
+
+/// Waits for Ctrl-C or (on Unix) SIGTERM and names the signal.
+async fn shutdown_signal() -> anyhow::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate =
+            signal(SignalKind::terminate()).context("could not listen for SIGTERM")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => {
+                result.context("could not listen for Ctrl-C")?;
+                Ok("ctrl-c")
+            }
+            _ = terminate.recv() => Ok("sigterm"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .context("could not listen for Ctrl-C")?;
+        Ok("ctrl-c")
+    }
+}
