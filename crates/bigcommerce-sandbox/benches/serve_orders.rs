@@ -21,7 +21,9 @@ async fn main() {
     let orders = env_usize("SANDBOX_BENCH_ORDERS", 20_000);
     let connections = env_usize("SANDBOX_BENCH_CONNECTIONS", 4);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sandbox = Sandbox::start(listener, SandboxConfig::default()).await.unwrap();
+    let sandbox = Sandbox::start(listener, SandboxConfig::default())
+        .await
+        .unwrap();
     let built = Instant::now();
     let store = sandbox.create_store(StoreSpec {
         seed: 42,
@@ -31,17 +33,32 @@ async fn main() {
         ..StoreSpec::default()
     });
     let build_secs = built.elapsed().as_secs_f64();
-    let token = store.account("merchant-guide").unwrap().access_token.clone();
+    let token = store
+        .account("merchant-guide")
+        .unwrap()
+        .access_token
+        .clone();
     let base = format!("{}/stores/{}/v2/orders", sandbox.base_url(), store.hash);
     let pages = orders.div_ceil(250);
     let http = reqwest::Client::new();
 
-    println!("sandbox serve benchmark: {orders} orders, {pages} pages of 250, {connections} connections");
+    println!(
+        "sandbox serve benchmark: {orders} orders, {pages} pages of 250, {connections} connections"
+    );
     println!("store generated in {build_secs:.2} s");
-    println!("{:<28} {:>10} {:>12} {:>12} {:>10}", "query", "pages", "orders/s", "MB/s", "ms/page");
+    println!(
+        "{:<28} {:>10} {:>12} {:>12} {:>10}",
+        "query", "pages", "orders/s", "MB/s", "ms/page"
+    );
     for (name, extra) in [
-        ("sort=id, with line items", "&include=consignments.line_items&consignment_structure=object"),
-        ("keyset min_id, with lines", "&include=consignments.line_items&consignment_structure=object&min_id="),
+        (
+            "sort=id, with line items",
+            "&include=consignments.line_items&consignment_structure=object",
+        ),
+        (
+            "keyset min_id, with lines",
+            "&include=consignments.line_items&consignment_structure=object&min_id=",
+        ),
         ("sort=id, plain", ""),
     ] {
         let keyset = extra.ends_with("min_id=");
@@ -58,11 +75,19 @@ async fn main() {
                 while page <= pages {
                     let url = if keyset {
                         // Keyset paging: each worker starts at the first id of its page.
-                        format!("{base}?limit=250&sort=id:asc{extra}{}", 100 + (page - 1) * 250)
+                        format!(
+                            "{base}?limit=250&sort=id:asc{extra}{}",
+                            100 + (page - 1) * 250
+                        )
                     } else {
                         format!("{base}?limit=250&sort=id:asc&page={page}{extra}")
                     };
-                    let response = http.get(url).header("X-Auth-Token", &token).send().await.unwrap();
+                    let response = http
+                        .get(url)
+                        .header("X-Auth-Token", &token)
+                        .send()
+                        .await
+                        .unwrap();
                     assert!(response.status().is_success());
                     let body = response.bytes().await.unwrap();
                     bytes += body.len();

@@ -61,48 +61,58 @@ struct OptionDef {
     values: &'static [(&'static str, &'static str)],
 }
 
+#[rustfmt::skip]
 const SIZE: OptionDef = OptionDef {
     name: "Size",
-    values: &[("XS", "XS"), ("S", "S"), ("M", "M"), ("L", "L"), ("XL", "XL"), ("XXL", "XXL")],
+    values: &[
+        ("XS", "XS"), ("S", "S"), ("M", "M"), ("L", "L"), ("XL", "XL"), ("XXL", "XXL"),
+    ],
 };
+#[rustfmt::skip]
 const SHOE_SIZE: OptionDef = OptionDef {
     name: "Size",
-    values: &[("7", "7"), ("8", "8"), ("9", "9"), ("10", "10"), ("11", "11"), ("12", "12")],
+    values: &[
+        ("7", "7"), ("8", "8"), ("9", "9"), ("10", "10"), ("11", "11"), ("12", "12"),
+    ],
 };
+#[rustfmt::skip]
 const COLOUR: OptionDef = OptionDef {
     name: "Colour",
     values: &[
-        ("Black", "BLK"),
-        ("Navy", "NVY"),
-        ("Heather Grey", "GRY"),
-        ("Forest Green", "GRN"),
-        ("Red", "RED"),
-        ("Oatmeal", "OAT"),
-        ("White", "WHT"),
+        ("Black", "BLK"), ("Navy", "NVY"), ("Heather Grey", "GRY"), ("Forest Green", "GRN"),
+        ("Red", "RED"), ("Oatmeal", "OAT"), ("White", "WHT"),
     ],
 };
+#[rustfmt::skip]
 const SCENT: OptionDef = OptionDef {
     name: "Scent",
     values: &[
-        ("Cedar & Sage", "CDS"),
-        ("Balsam Fir", "BAL"),
-        ("Lavender", "LAV"),
-        ("Sea Salt", "SEA"),
+        ("Cedar & Sage", "CDS"), ("Balsam Fir", "BAL"), ("Lavender", "LAV"), ("Sea Salt", "SEA"),
         ("Unscented", "UNS"),
     ],
 };
+#[rustfmt::skip]
 const WEIGHT: OptionDef = OptionDef {
     name: "Weight",
-    values: &[("50 g", "50G"), ("100 g", "100G"), ("250 g", "250G"), ("500 g", "500G")],
+    values: &[
+        ("50 g", "50G"), ("100 g", "100G"), ("250 g", "250G"), ("500 g", "500G"),
+    ],
 };
+#[rustfmt::skip]
 const VOLUME: OptionDef = OptionDef {
     name: "Volume",
-    values: &[("250 ml", "250ML"), ("500 ml", "500ML"), ("1 L", "1L"), ("4 L", "4L")],
+    values: &[
+        ("250 ml", "250ML"), ("500 ml", "500ML"), ("1 L", "1L"), ("4 L", "4L"),
+    ],
 };
+#[rustfmt::skip]
 const PAPER: OptionDef = OptionDef {
     name: "Paper",
-    values: &[("Ruled", "RUL"), ("Dotted", "DOT"), ("Blank", "BLK"), ("Grid", "GRD")],
+    values: &[
+        ("Ruled", "RUL"), ("Dotted", "DOT"), ("Blank", "BLK"), ("Grid", "GRD"),
+    ],
 };
+#[rustfmt::skip]
 const CAPACITY: OptionDef = OptionDef {
     name: "Capacity",
     values: &[("500 ml", "500"), ("750 ml", "750"), ("1 L", "1000")],
@@ -119,83 +129,83 @@ struct Kind {
     options: &'static [&'static OptionDef],
 }
 
+#[rustfmt::skip]
 const APPAREL: &[(&str, &str)] = &[
-    ("Merino Wool", "MER"),
-    ("Organic Cotton", "ORG"),
-    ("Recycled", "REC"),
-    ("Classic", "CLS"),
-    ("Alpine", "ALP"),
-    ("Heritage", "HER"),
-    ("Everyday", "EVD"),
-    ("Fleece-Lined", "FLC"),
+    ("Merino Wool", "MER"), ("Organic Cotton", "ORG"), ("Recycled", "REC"), ("Classic", "CLS"),
+    ("Alpine", "ALP"), ("Heritage", "HER"), ("Everyday", "EVD"), ("Fleece-Lined", "FLC"),
     ("Bamboo", "BAM"),
 ];
+#[rustfmt::skip]
 const HOME: &[(&str, &str)] = &[
-    ("Cedar", "CED"),
-    ("Stoneware", "STN"),
-    ("Handmade", "HND"),
-    ("Rustic", "RST"),
-    ("Nordic", "NRD"),
-    ("Linen", "LIN"),
-    ("Enamel", "ENM"),
-    ("Walnut", "WAL"),
+    ("Cedar", "CED"), ("Stoneware", "STN"), ("Handmade", "HND"), ("Rustic", "RST"),
+    ("Nordic", "NRD"), ("Linen", "LIN"), ("Enamel", "ENM"), ("Walnut", "WAL"),
 ];
+#[rustfmt::skip]
 const GEAR: &[(&str, &str)] = &[
-    ("Trail", "TRL"),
-    ("Urban", "URB"),
-    ("Expedition", "EXP"),
-    ("Compact", "CMP"),
-    ("Insulated", "INS"),
-    ("Waterproof", "WPF"),
-    ("Ultralight", "ULT"),
-    ("Commuter", "CMT"),
+    ("Trail", "TRL"), ("Urban", "URB"), ("Expedition", "EXP"), ("Compact", "CMP"),
+    ("Insulated", "INS"), ("Waterproof", "WPF"), ("Ultralight", "ULT"), ("Commuter", "CMT"),
 ];
+#[rustfmt::skip]
 const TEAS: &[(&str, &str)] = &[
-    ("Earl Grey", "EGR"),
-    ("Masala Chai", "CHI"),
-    ("Peppermint", "PPM"),
-    ("Sencha Green", "SEN"),
-    ("Rooibos", "RBS"),
-    ("Labrador", "LAB"),
+    ("Earl Grey", "EGR"), ("Masala Chai", "CHI"), ("Peppermint", "PPM"), ("Sencha Green", "SEN"),
+    ("Rooibos", "RBS"), ("Labrador", "LAB"),
 ];
+#[rustfmt::skip]
 const COFFEES: &[(&str, &str)] = &[
-    ("Dark Roast", "DRK"),
-    ("Medium Roast", "MED"),
-    ("Espresso", "ESP"),
+    ("Dark Roast", "DRK"), ("Medium Roast", "MED"), ("Espresso", "ESP"),
     ("Swiss Water Decaf", "DCF"),
 ];
+#[rustfmt::skip]
 const SYRUPS: &[(&str, &str)] = &[
-    ("Golden Maple", "GLD"),
-    ("Amber Maple", "AMB"),
-    ("Dark Maple", "DRK"),
-    ("Wildflower Honey", "WLD"),
+    ("Golden Maple", "GLD"), ("Amber Maple", "AMB"), ("Dark Maple", "DRK"),
+    ("Very Dark Maple", "VDK"),
 ];
 
+const fn kind(
+    noun: &'static str,
+    code: &'static str,
+    styles: &'static [(&'static str, &'static str)],
+    dollars: (i64, i64),
+    grams: (i64, i64),
+    options: &'static [&'static OptionDef],
+) -> Kind {
+    Kind {
+        noun,
+        code,
+        styles,
+        dollars,
+        grams,
+        options,
+    }
+}
+
+#[rustfmt::skip]
 const KINDS: &[Kind] = &[
-    Kind { noun: "Socks", code: "SOCK", styles: APPAREL, dollars: (9, 29), grams: (60, 150), options: &[&SIZE, &COLOUR] },
-    Kind { noun: "T-Shirt", code: "TEE", styles: APPAREL, dollars: (19, 45), grams: (150, 250), options: &[&SIZE, &COLOUR] },
-    Kind { noun: "Hoodie", code: "HOOD", styles: APPAREL, dollars: (49, 119), grams: (450, 800), options: &[&SIZE, &COLOUR] },
-    Kind { noun: "Beanie", code: "BEAN", styles: APPAREL, dollars: (19, 39), grams: (80, 150), options: &[&COLOUR] },
-    Kind { noun: "Mittens", code: "MITT", styles: APPAREL, dollars: (24, 59), grams: (100, 200), options: &[&SIZE, &COLOUR] },
-    Kind { noun: "Scarf", code: "SCRF", styles: APPAREL, dollars: (29, 89), grams: (150, 300), options: &[&COLOUR] },
-    Kind { noun: "Rain Jacket", code: "JKT", styles: GEAR, dollars: (99, 289), grams: (350, 700), options: &[&SIZE, &COLOUR] },
-    Kind { noun: "Hiking Boots", code: "BOOT", styles: GEAR, dollars: (129, 259), grams: (900, 1500), options: &[&SHOE_SIZE, &COLOUR] },
-    Kind { noun: "Backpack", code: "BPK", styles: GEAR, dollars: (59, 199), grams: (600, 1400), options: &[&COLOUR] },
-    Kind { noun: "Water Bottle", code: "BTL", styles: GEAR, dollars: (19, 49), grams: (250, 450), options: &[&CAPACITY, &COLOUR] },
-    Kind { noun: "Headlamp", code: "LAMP", styles: GEAR, dollars: (29, 89), grams: (80, 160), options: &[&COLOUR] },
-    Kind { noun: "Coffee Mug", code: "MUG", styles: HOME, dollars: (14, 39), grams: (300, 450), options: &[&COLOUR] },
-    Kind { noun: "Candle", code: "CNDL", styles: HOME, dollars: (18, 48), grams: (250, 600), options: &[&SCENT] },
-    Kind { noun: "Cutting Board", code: "BRD", styles: HOME, dollars: (35, 129), grams: (800, 2200), options: &[] },
-    Kind { noun: "Throw Blanket", code: "BLKT", styles: HOME, dollars: (59, 179), grams: (900, 1800), options: &[&COLOUR] },
-    Kind { noun: "Tote Bag", code: "TOTE", styles: HOME, dollars: (15, 45), grams: (120, 300), options: &[&COLOUR] },
-    Kind { noun: "Notebook", code: "NOTE", styles: HOME, dollars: (9, 32), grams: (200, 400), options: &[&PAPER, &COLOUR] },
-    Kind { noun: "Soap Bar", code: "SOAP", styles: HOME, dollars: (6, 14), grams: (100, 160), options: &[&SCENT] },
-    Kind { noun: "Tea", code: "TEA", styles: TEAS, dollars: (8, 26), grams: (60, 300), options: &[&WEIGHT] },
-    Kind { noun: "Coffee Beans", code: "COF", styles: COFFEES, dollars: (14, 34), grams: (350, 1050), options: &[&WEIGHT] },
-    Kind { noun: "Syrup", code: "SYRP", styles: SYRUPS, dollars: (9, 49), grams: (300, 4500), options: &[&VOLUME] },
+    kind("Socks", "SOCK", APPAREL, (9, 29), (60, 150), &[&SIZE, &COLOUR]),
+    kind("T-Shirt", "TEE", APPAREL, (19, 45), (150, 250), &[&SIZE, &COLOUR]),
+    kind("Hoodie", "HOOD", APPAREL, (49, 119), (450, 800), &[&SIZE, &COLOUR]),
+    kind("Beanie", "BEAN", APPAREL, (19, 39), (80, 150), &[&COLOUR]),
+    kind("Mittens", "MITT", APPAREL, (24, 59), (100, 200), &[&SIZE, &COLOUR]),
+    kind("Scarf", "SCRF", APPAREL, (29, 89), (150, 300), &[&COLOUR]),
+    kind("Rain Jacket", "JKT", GEAR, (99, 289), (350, 700), &[&SIZE, &COLOUR]),
+    kind("Hiking Boots", "BOOT", GEAR, (129, 259), (900, 1500), &[&SHOE_SIZE, &COLOUR]),
+    kind("Backpack", "BPK", GEAR, (59, 199), (600, 1400), &[&COLOUR]),
+    kind("Water Bottle", "BTL", GEAR, (19, 49), (250, 450), &[&CAPACITY, &COLOUR]),
+    kind("Headlamp", "LAMP", GEAR, (29, 89), (80, 160), &[&COLOUR]),
+    kind("Coffee Mug", "MUG", HOME, (14, 39), (300, 450), &[&COLOUR]),
+    kind("Candle", "CNDL", HOME, (18, 48), (250, 600), &[&SCENT]),
+    kind("Cutting Board", "BRD", HOME, (35, 129), (800, 2200), &[]),
+    kind("Throw Blanket", "BLKT", HOME, (59, 179), (900, 1800), &[&COLOUR]),
+    kind("Tote Bag", "TOTE", HOME, (15, 45), (120, 300), &[&COLOUR]),
+    kind("Notebook", "NOTE", HOME, (9, 32), (200, 400), &[&PAPER, &COLOUR]),
+    kind("Soap Bar", "SOAP", HOME, (6, 14), (100, 160), &[&SCENT]),
+    kind("Tea", "TEA", TEAS, (8, 26), (60, 300), &[&WEIGHT]),
+    kind("Coffee Beans", "COF", COFFEES, (14, 34), (350, 1050), &[&WEIGHT]),
+    kind("Syrup", "SYRP", SYRUPS, (9, 49), (300, 4500), &[&VOLUME]),
 ];
 
 /// Words that tell apart products of the same kind and style ("Trail Backpack Pro").
+#[rustfmt::skip]
 const SERIES: &[&str] = &[
     "Pro", "Lite", "Plus", "Kids", "Sport", "Studio", "Max", "Mini", "Signature", "Original",
     "Limited Edition", "Travel", "Deluxe", "Essential",
@@ -271,13 +281,8 @@ fn add_catalog(
         match tracking {
             InventoryTracking::Variant => {
                 product.inventory_warning_level = 5;
-                product.variants = variants(
-                    rng,
-                    kind,
-                    &product,
-                    &mut next_option_id,
-                    &mut next_value_id,
-                );
+                product.variants =
+                    variants(rng, kind, &product, &mut next_option_id, &mut next_value_id);
                 for (index, variant) in product.variants.iter_mut().enumerate() {
                     let (level, plan) = initial_level(rng);
                     variant.inventory_level = level;
@@ -351,7 +356,8 @@ fn variants(
                 option_values.push(b.clone());
             }
             // Bigger sizes cost a little more, as in many apparel stores.
-            let price = matches!(*a_code, "XL" | "XXL").then(|| product.price + Decimal::new(200, 2));
+            let price =
+                matches!(*a_code, "XL" | "XXL").then(|| product.price + Decimal::new(200, 2));
             variants.push(Variant {
                 id: 0,
                 product_id: 0,
@@ -361,7 +367,11 @@ fn variants(
                 weight: None,
                 inventory_level: 0,
                 inventory_warning_level: 0,
-                upc: if rng.gen_ratio(3, 5) { upc(rng) } else { String::new() },
+                upc: if rng.gen_ratio(3, 5) {
+                    upc(rng)
+                } else {
+                    String::new()
+                },
                 option_values,
             });
         }
@@ -452,8 +462,15 @@ fn take_stock(data: &mut StoreData, planned: &[PlannedLevel]) {
 
 /// A city: name, province or state (v2 addresses carry the full name), ISO country code,
 /// postal prefixes (Canadian FSAs, or the first three digits of US ZIP codes), area code.
-type City = (&'static str, &'static str, &'static str, &'static [&'static str], &'static str);
+type City = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+);
 
+#[rustfmt::skip]
 const CITIES_CA: &[City] = &[
     ("Toronto", "Ontario", "CA", &["M5V", "M4C", "M6H", "M4L", "M5R", "M6P"], "416"),
     ("Ottawa", "Ontario", "CA", &["K1P", "K2P", "K1S", "K1Y", "K2A"], "613"),
@@ -483,6 +500,7 @@ const CITIES_CA: &[City] = &[
     ("Yellowknife", "Northwest Territories", "CA", &["X1A"], "867"),
 ];
 
+#[rustfmt::skip]
 const CITIES_US: &[City] = &[
     ("Seattle", "Washington", "US", &["981"], "206"),
     ("Spokane", "Washington", "US", &["992"], "509"),
@@ -519,47 +537,53 @@ const CITIES_US: &[City] = &[
     ("Honolulu", "Hawaii", "US", &["968"], "808"),
 ];
 
+#[rustfmt::skip]
 const FIRST_NAMES: &[&str] = &[
     "Olivia", "Liam", "Emma", "Noah", "Charlotte", "William", "Amelia", "Benjamin", "Sophia",
-    "Lucas", "Chloé", "Jacob", "Emily", "Ethan", "Ava", "Logan", "Mia", "Samuel", "Zoë",
-    "Nathan", "Isabelle", "Gabriel", "Léa", "Félix", "Hannah", "Owen", "Grace", "Mohammed",
-    "Aisha", "Arjun", "Priya", "Wei", "Mei", "Hiroshi", "Yuki", "Mateo", "Sofia", "Diego",
-    "Camila", "Jean-Philippe", "Marie-Ève", "Siobhan", "Declan", "Ingrid", "Lars", "Kwame",
-    "Amara", "Tariq", "Leila", "Daniel", "Rachel", "Michael", "Jennifer", "David", "Sarah",
+    "Lucas", "Chloé", "Jacob", "Emily", "Ethan", "Ava", "Logan", "Mia", "Samuel", "Zoë", "Nathan",
+    "Isabelle", "Gabriel", "Léa", "Félix", "Hannah", "Owen", "Grace", "Mohammed", "Aisha", "Arjun",
+    "Priya", "Wei", "Mei", "Hiroshi", "Yuki", "Mateo", "Sofia", "Diego", "Camila", "Jean-Philippe",
+    "Marie-Ève", "Siobhan", "Declan", "Ingrid", "Lars", "Kwame", "Amara", "Tariq", "Leila",
+    "Daniel", "Rachel", "Michael", "Jennifer", "David", "Sarah",
 ];
 
+#[rustfmt::skip]
 const LAST_NAMES: &[&str] = &[
     "Smith", "Tremblay", "Brown", "Roy", "Wilson", "Gagnon", "MacDonald", "Côté", "Taylor",
-    "Bouchard", "Campbell", "Gauthier", "Anderson", "Morin", "Lee", "Lavoie", "Martin",
-    "Fortin", "Thompson", "Gagné", "White", "Ouellet", "O'Brien", "Pelletier", "Johnson",
-    "Bélanger", "Singh", "Patel", "Nguyen", "Chen", "Wong", "Kim", "Garcia", "Rodriguez",
-    "Murphy", "Kelly", "Walsh", "Fraser", "Stewart", "Robertson", "Clarke", "Leblanc",
-    "Tremblay-Roy", "St-Pierre", "Nakamura", "Okafor", "Haddad", "Kowalski", "Novak",
-    "Van der Berg", "Williams", "Miller", "Davis", "Moore", "Jackson",
+    "Bouchard", "Campbell", "Gauthier", "Anderson", "Morin", "Lee", "Lavoie", "Martin", "Fortin",
+    "Thompson", "Gagné", "White", "Ouellet", "O'Brien", "Pelletier", "Johnson", "Bélanger",
+    "Singh", "Patel", "Nguyen", "Chen", "Wong", "Kim", "Garcia", "Rodriguez", "Murphy", "Kelly",
+    "Walsh", "Fraser", "Stewart", "Robertson", "Clarke", "Leblanc", "Tremblay-Roy", "St-Pierre",
+    "Nakamura", "Okafor", "Haddad", "Kowalski", "Novak", "Van der Berg", "Williams", "Miller",
+    "Davis", "Moore", "Jackson",
 ];
 
+#[rustfmt::skip]
 const STREETS: &[&str] = &[
     "Maple Avenue", "King Street West", "Queen Street East", "Main Street", "Elm Street",
     "Oak Drive", "Cedar Crescent", "Pine Road", "Birch Lane", "Lakeshore Boulevard",
     "Church Street", "Victoria Road", "Wellington Street", "Park Avenue", "Hillcrest Drive",
     "Riverside Drive", "Highland Avenue", "Bay Street", "College Street", "Spruce Court",
     "Willow Way", "Rue Saint-Denis", "Chemin de la Côte-Sainte-Catherine", "Mill Road",
-    "Water Street", "Broadway", "2nd Avenue", "5th Street NW", "Jasper Avenue",
-    "Commercial Drive", "Portage Avenue", "Spring Garden Road", "Sunset Boulevard",
-    "Lincoln Avenue", "Washington Street", "Cherry Lane",
+    "Water Street", "Broadway", "2nd Avenue", "5th Street NW", "Jasper Avenue", "Commercial Drive",
+    "Portage Avenue", "Spring Garden Road", "Sunset Boulevard", "Lincoln Avenue",
+    "Washington Street", "Cherry Lane",
 ];
 
+#[rustfmt::skip]
 const COMPANIES: &[&str] = &[
     "Northwind Outfitters", "Maple Leaf Logistics", "Blue Heron Studio", "Tamarack Design Co.",
     "Granite Peak Consulting", "Harbourview Dental", "Prairie Sky Farms", "Lakeside Yoga",
     "Birchwood Architects Inc.", "Red River Coffee", "Summit Legal LLP", "Coastal Kayak Tours",
 ];
 
+#[rustfmt::skip]
 const EMAIL_DOMAINS: &[&str] = &[
-    "gmail.com", "outlook.com", "yahoo.com", "hotmail.com", "icloud.com", "proton.me",
-    "shaw.ca", "rogers.com", "sympatico.ca", "videotron.ca", "telus.net", "example.com",
+    "gmail.com", "outlook.com", "yahoo.com", "hotmail.com", "icloud.com", "proton.me", "shaw.ca",
+    "rogers.com", "sympatico.ca", "videotron.ca", "telus.net", "example.com",
 ];
 
+#[rustfmt::skip]
 const CUSTOMER_MESSAGES: &[&str] = &[
     "Please leave the parcel at the side door.",
     "It's a gift - no invoice in the box, please.",
@@ -624,7 +648,8 @@ pub fn random_address(rng: &mut impl Rng) -> Address {
         email.push_str(&rng.gen_range(1..100).to_string());
     }
     email.push('@');
-    email.push_str(*pick(rng, EMAIL_DOMAINS));
+    let domain = *pick(rng, EMAIL_DOMAINS);
+    email.push_str(domain);
     let street_2 = match rng.gen_range(0..100) {
         0..=5 => format!("Apt {}", rng.gen_range(101..2400)),
         6..=9 => format!("Unit {}", rng.gen_range(1..40)),
@@ -644,7 +669,12 @@ pub fn random_address(rng: &mut impl Rng) -> Address {
         city: city.to_string(),
         state: state.to_string(),
         zip,
-        country: if iso2 == "CA" { "Canada" } else { "United States" }.to_string(),
+        country: if iso2 == "CA" {
+            "Canada"
+        } else {
+            "United States"
+        }
+        .to_string(),
         country_iso2: iso2.to_string(),
         // 555-01xx numbers are reserved for fiction in North America.
         phone: format!("{area}-555-01{:02}", rng.gen_range(0..100)),
@@ -684,7 +714,12 @@ fn quantity(rng: &mut impl Rng, large_order: bool) -> u32 {
 
 /// A random visible product's random variant, by id range so no index of the catalog is
 /// needed (ids are dense: `add_product` hands them out in sequence).
-fn random_sku<'a>(rng: &mut impl Rng, data: &'a StoreData, first: u64, last: u64) -> Option<&'a str> {
+fn random_sku<'a>(
+    rng: &mut impl Rng,
+    data: &'a StoreData,
+    first: u64,
+    last: u64,
+) -> Option<&'a str> {
     for _ in 0..8 {
         let id = rng.gen_range(first..=last);
         let Some((_, product)) = data.products.range(id..).next() else {
@@ -704,9 +739,10 @@ fn random_sku<'a>(rng: &mut impl Rng, data: &'a StoreData, first: u64, last: u64
 /// catalog gives an order without lines.
 pub fn random_new_order(rng: &mut impl Rng, data: &StoreData) -> NewOrder {
     let mut order = NewOrder::default();
-    let (Some((&first, _)), Some((&last, _))) =
-        (data.products.first_key_value(), data.products.last_key_value())
-    else {
+    let (Some((&first, _)), Some((&last, _))) = (
+        data.products.first_key_value(),
+        data.products.last_key_value(),
+    ) else {
         return order;
     };
     let address_count = if rng.gen_ratio(1, 20) {
@@ -725,7 +761,10 @@ pub fn random_new_order(rng: &mut impl Rng, data: &StoreData) -> NewOrder {
         // Walk the catalog from a random product, taking about half of the SKUs: distinct
         // lines without a search per line.
         let start = rng.gen_range(first..=last);
-        let products = data.products.range(start..).chain(data.products.range(..start));
+        let products = data
+            .products
+            .range(start..)
+            .chain(data.products.range(..start));
         'walk: for (_, product) in products.filter(|(_, p)| p.is_visible) {
             for variant in &product.variants {
                 if order.lines.len() == wanted {
@@ -816,14 +855,16 @@ fn available(data: &StoreData, sku: &str) -> Option<i64> {
 /// Trims an order to what is in stock, as a storefront would: lines of sold-out SKUs are
 /// dropped, quantities capped, and shipping addresses left without lines removed.
 pub fn fit_to_stock(data: &StoreData, order: &mut NewOrder) {
-    order.lines.retain_mut(|line| match available(data, &line.sku) {
-        None => true,
-        Some(level) if level <= 0 => false,
-        Some(level) => {
-            line.quantity = line.quantity.min(level as u32);
-            true
-        }
-    });
+    order
+        .lines
+        .retain_mut(|line| match available(data, &line.sku) {
+            None => true,
+            Some(level) if level <= 0 => false,
+            Some(level) => {
+                line.quantity = line.quantity.min(level as u32);
+                true
+            }
+        });
     let used: Vec<bool> = (0..order.shipping_addresses.len())
         .map(|index| order.lines.iter().any(|l| l.address_index == index))
         .collect();
@@ -861,7 +902,11 @@ fn restock_for(rng: &mut impl Rng, data: &mut StoreData, order: &NewOrder) {
             InventoryTracking::None => continue,
             InventoryTracking::Product => &mut product.inventory_level,
             InventoryTracking::Variant => {
-                match product.variants.iter_mut().find(|v| v.id == location.variant_id) {
+                match product
+                    .variants
+                    .iter_mut()
+                    .find(|v| v.id == location.variant_id)
+                {
                     Some(variant) => &mut variant.inventory_level,
                     None => continue,
                 }
@@ -967,7 +1012,11 @@ const USPS: Carrier = (
     "USPS Priority Mail",
     "https://tools.usps.com/go/TrackConfirmAction?tLabels=",
 );
-const FEDEX: Carrier = ("fedex", "FedEx Ground", "https://www.fedex.com/fedextrack/?trknbr=");
+const FEDEX: Carrier = (
+    "fedex",
+    "FedEx Ground",
+    "https://www.fedex.com/fedextrack/?trknbr=",
+);
 
 fn carrier(rng: &mut impl Rng, to_canada: bool) -> Carrier {
     if to_canada {
@@ -1007,6 +1056,13 @@ fn tracking_number(rng: &mut impl Rng, carrier: &str) -> String {
     number
 }
 
+/// One shipment to make: to which address, and which lines (order product id, quantity).
+struct ShipmentPlan {
+    address_id: u64,
+    to_canada: bool,
+    items: Vec<(u64, u32)>,
+}
+
 /// Ships an order placed in the history, at `first_at` and after: everything (one shipment
 /// per address) or, when `partial`, part of it. Returns when the last shipment left, or
 /// `None` when nothing could be shipped.
@@ -1020,35 +1076,41 @@ fn ship_history_order(
     events: &mut Vec<Event>,
 ) -> Option<DateTime<Utc>> {
     let order = data.orders.get(&order_id)?;
-    let mut plans: Vec<(u64, bool, Vec<(u64, u32)>)> = order
+    let mut plans: Vec<ShipmentPlan> = order
         .shipping_addresses
         .iter()
-        .map(|a| {
-            let items = order
+        .map(|a| ShipmentPlan {
+            address_id: a.id,
+            to_canada: a.address.country_iso2 == "CA",
+            items: order
                 .lines
                 .iter()
                 .filter(|l| l.order_address_id == a.id && l.remaining() > 0)
                 .map(|l| (l.id, l.remaining()))
-                .collect();
-            (a.id, a.address.country_iso2 == "CA", items)
+                .collect(),
         })
         .collect();
-    plans.retain(|(_, _, items)| !items.is_empty());
+    plans.retain(|plan| !plan.items.is_empty());
     if partial {
         // Hold something back: a whole address, half the lines, or part of a line.
         if plans.len() > 1 {
             plans.truncate(1);
-        } else if let Some((_, _, items)) = plans.first_mut() {
-            if items.len() > 1 {
-                items.truncate(items.len() / 2);
-            } else if let Some(item) = items.first_mut().filter(|i| i.1 > 1) {
+        } else if let Some(plan) = plans.first_mut() {
+            if plan.items.len() > 1 {
+                plan.items.truncate(plan.items.len() / 2);
+            } else if let Some(item) = plan.items.first_mut().filter(|i| i.1 > 1) {
                 item.1 /= 2;
             }
         }
     }
     let mut at = first_at;
     let mut last = None;
-    for (address_id, to_canada, items) in plans {
+    for ShipmentPlan {
+        address_id,
+        to_canada,
+        items,
+    } in plans
+    {
         let (code, method, link) = carrier(rng, to_canada);
         let tracking = tracking_number(rng, code);
         let new = NewShipment {
@@ -1276,7 +1338,11 @@ mod tests {
         assert_eq!(data.skus.len(), skus, "variant SKUs are unique");
         for product in data.products.values() {
             if product.inventory_tracking == InventoryTracking::Variant {
-                assert!((2..=6).contains(&product.variants.len()), "{}", product.name);
+                assert!(
+                    (2..=6).contains(&product.variants.len()),
+                    "{}",
+                    product.name
+                );
                 for variant in &product.variants {
                     assert!(variant.sku.starts_with(&format!("{}-", product.sku)));
                     assert!(!variant.option_values.is_empty());
@@ -1292,7 +1358,10 @@ mod tests {
         let data = store(1, 200, 2_000);
         assert_eq!(data.orders.len(), 2_000);
         let orders: Vec<_> = data.orders.values().collect();
-        let multi = orders.iter().filter(|o| o.shipping_addresses.len() > 1).count();
+        let multi = orders
+            .iter()
+            .filter(|o| o.shipping_addresses.len() > 1)
+            .count();
         assert!((40..=200).contains(&multi), "multi-address orders: {multi}");
         let large = orders.iter().filter(|o| o.lines.len() > 50).count();
         assert!(large >= 1, "orders with more than 50 lines: {large}");
@@ -1310,7 +1379,10 @@ mod tests {
             status::AWAITING_FULFILLMENT,
             status::MANUAL_VERIFICATION,
         ] {
-            assert!(statuses.contains(&expected), "status {expected} in {statuses:?}");
+            assert!(
+                statuses.contains(&expected),
+                "status {expected} in {statuses:?}"
+            );
         }
         let done = orders
             .iter()
@@ -1323,7 +1395,10 @@ mod tests {
             .iter()
             .filter(|o| o.status_id == status::AWAITING_FULFILLMENT)
             .count();
-        assert!(waiting >= 8, "awaiting fulfillment among the newest 20: {waiting}");
+        assert!(
+            waiting >= 8,
+            "awaiting fulfillment among the newest 20: {waiting}"
+        );
     }
 
     #[test]
@@ -1337,7 +1412,11 @@ mod tests {
             }
             previous = Some(order.date_created);
             assert!(order.date_created <= now && order.date_modified <= now);
-            assert!(order.date_modified >= order.date_created, "order {}", order.id);
+            assert!(
+                order.date_modified >= order.date_created,
+                "order {}",
+                order.id
+            );
             assert!(order.date_created > now - Duration::days(366));
             for shipment in &order.shipments {
                 assert!(shipment.date_created >= order.date_created);
@@ -1376,8 +1455,11 @@ mod tests {
             assert!(product.variants.iter().all(|v| v.inventory_level >= 0));
         }
         assert!(levels.iter().all(|l| *l >= 0));
-        assert!(levels.iter().any(|l| *l == 0), "some SKUs are sold out");
-        assert!(levels.iter().any(|l| (1..=5).contains(l)), "some SKUs are low");
+        assert!(levels.contains(&0), "some SKUs are sold out");
+        assert!(
+            levels.iter().any(|l| (1..=5).contains(l)),
+            "some SKUs are low"
+        );
     }
 
     #[test]
@@ -1396,8 +1478,16 @@ mod tests {
         let mut order = NewOrder {
             shipping_addresses: vec![Address::default(), Address::default()],
             lines: vec![
-                NewOrderLine { sku: sku(sold_out), quantity: 1, address_index: 0 },
-                NewOrderLine { sku: sku(in_stock), quantity: 5, address_index: 1 },
+                NewOrderLine {
+                    sku: sku(sold_out),
+                    quantity: 1,
+                    address_index: 0,
+                },
+                NewOrderLine {
+                    sku: sku(in_stock),
+                    quantity: 5,
+                    address_index: 1,
+                },
             ],
             ..NewOrder::default()
         };
@@ -1441,7 +1531,11 @@ mod tests {
         for order in data.orders.values() {
             *statuses.entry(order.status_id).or_default() += 1;
         }
-        let multi = data.orders.values().filter(|o| o.shipping_addresses.len() > 1).count();
+        let multi = data
+            .orders
+            .values()
+            .filter(|o| o.shipping_addresses.len() > 1)
+            .count();
         let large = data.orders.values().filter(|o| o.lines.len() > 50).count();
         let lines: usize = data.orders.values().map(|o| o.lines.len()).sum();
         println!("statuses {statuses:?}; multi-address {multi}; >50 lines {large}; lines {lines}");

@@ -177,7 +177,9 @@ impl Sandbox {
             config,
             stores: RwLock::new(HashMap::new()),
         });
-        state.webhooks.start(Arc::downgrade(&state), shutdown.subscribe());
+        state
+            .webhooks
+            .start(Arc::downgrade(&state), shutdown.subscribe());
         let app = api::router(state.clone());
         tokio::spawn(async move {
             let result = axum::serve(listener, app)

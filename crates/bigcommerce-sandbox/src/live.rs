@@ -178,7 +178,12 @@ pub fn start_live(
     if let Some(previous) = state.live.runs.lock().insert(hash.to_string(), run) {
         previous.task.abort();
     }
-    tracing::info!(store.hash = hash, rate = settings.rate, seed, "live mode started");
+    tracing::info!(
+        store.hash = hash,
+        rate = settings.rate,
+        seed,
+        "live mode started"
+    );
     Ok(())
 }
 
@@ -192,7 +197,11 @@ pub fn stop_live(state: &SandboxState, hash: &str) -> bool {
     run.task.abort();
     run.stopped = true;
     if was_running {
-        tracing::info!(store.hash = hash, events = run.status().events_so_far, "live mode stopped");
+        tracing::info!(
+            store.hash = hash,
+            events = run.status().events_so_far,
+            "live mode stopped"
+        );
     }
     was_running
 }
@@ -455,12 +464,19 @@ mod tests {
         data
     }
 
+    /// An order as live events left it: id, status, (SKU, quantity) of each line.
+    type OrderSummary = (u64, u32, Vec<(String, u32)>);
+
     /// What live events did, without the wall-clock dates.
-    fn summary(data: &StoreData) -> Vec<(u64, u32, Vec<(String, u32)>)> {
+    fn summary(data: &StoreData) -> Vec<OrderSummary> {
         data.orders
             .values()
             .map(|o| {
-                let lines = o.lines.iter().map(|l| (l.sku.clone(), l.quantity)).collect();
+                let lines = o
+                    .lines
+                    .iter()
+                    .map(|l| (l.sku.clone(), l.quantity))
+                    .collect();
                 (o.id, o.status_id, lines)
             })
             .collect()
@@ -498,15 +514,24 @@ mod tests {
             .filter(|a| matches!(a, LiveAction::StatusChanged { .. }))
             .count();
         let idle = actions.iter().filter(|a| **a == LiveAction::Idle).count();
-        assert!((600..=800).contains(&placed), "placed {placed}, idle {idle}");
+        assert!(
+            (600..=800).contains(&placed),
+            "placed {placed}, idle {idle}"
+        );
         assert!(changed >= 100, "status changes {changed}");
         assert!(idle < 20, "idle {idle}");
         assert!(actions.iter().any(|a| matches!(
             a,
-            LiveAction::StatusChanged { from: status::AWAITING_PAYMENT, to: status::AWAITING_FULFILLMENT, .. }
+            LiveAction::StatusChanged {
+                from: status::AWAITING_PAYMENT,
+                to: status::AWAITING_FULFILLMENT,
+                ..
+            }
         )));
         assert!(events.iter().any(|e| e.scope == "store/order/created"));
-        assert!(events.iter().any(|e| e.scope == "store/order/statusUpdated"));
+        assert!(events
+            .iter()
+            .any(|e| e.scope == "store/order/statusUpdated"));
         for product in data.products.values() {
             assert!(product.inventory_level >= 0);
             assert!(product.variants.iter().all(|v| v.inventory_level >= 0));
@@ -516,7 +541,9 @@ mod tests {
     #[tokio::test]
     async fn live_mode_is_controlled_over_http() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let sandbox = Sandbox::start(listener, SandboxConfig::default()).await.unwrap();
+        let sandbox = Sandbox::start(listener, SandboxConfig::default())
+            .await
+            .unwrap();
         let store = sandbox.create_store(StoreSpec {
             orders: 20,
             ..StoreSpec::default()
@@ -551,11 +578,21 @@ mod tests {
             if status.events_so_far >= 20 {
                 break;
             }
-            assert!(tokio::time::Instant::now() < deadline, "live mode made no progress");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "live mode made no progress"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
 
-        let stopped: LiveStatus = client.delete(&url).send().await.unwrap().json().await.unwrap();
+        let stopped: LiveStatus = client
+            .delete(&url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert!(!stopped.running);
         let orders = sandbox.store(&store.hash).unwrap().data.read().orders.len();
         assert!(orders > 20, "live mode placed orders: {orders}");

@@ -249,9 +249,15 @@ impl StoreData {
 
     /// Places an order as a checkout would: prices from the catalog, stock decremented by the
     /// product's tracking mode, `store/order/created` fired.
-    pub fn place_order(&mut self, new: NewOrder, events: &mut Vec<Event>) -> Result<u64, RuleError> {
+    pub fn place_order(
+        &mut self,
+        new: NewOrder,
+        events: &mut Vec<Event>,
+    ) -> Result<u64, RuleError> {
         if new.lines.is_empty() {
-            return Err(RuleError::bad_request("An order needs at least one product."));
+            return Err(RuleError::bad_request(
+                "An order needs at least one product.",
+            ));
         }
         let created = new.date_created.unwrap_or_else(now);
         let billing = new.billing_address.unwrap_or_default();
@@ -335,7 +341,13 @@ impl StoreData {
             self.next_line_id += 1;
         }
         for line in &lines {
-            self.adjust_stock(line.product_id, line.variant_id, -(line.quantity as i64), created, events);
+            self.adjust_stock(
+                line.product_id,
+                line.variant_id,
+                -(line.quantity as i64),
+                created,
+                events,
+            );
         }
         let customer_id = new.customer_id.unwrap_or_else(|| {
             self.next_customer_id += 1;
@@ -343,7 +355,9 @@ impl StoreData {
         });
         let status_id = new.status_id.unwrap_or(status::AWAITING_FULFILLMENT);
         if status_name(status_id).is_none() {
-            return Err(RuleError::bad_request(format!("The status id {status_id} is not valid.")));
+            return Err(RuleError::bad_request(format!(
+                "The status id {status_id} is not valid."
+            )));
         }
         let order = Order {
             id: order_id,
@@ -354,7 +368,9 @@ impl StoreData {
             status_id,
             is_deleted: false,
             currency_code: self.profile.currency.clone(),
-            payment_method: new.payment_method.unwrap_or_else(|| "Credit Card".to_string()),
+            payment_method: new
+                .payment_method
+                .unwrap_or_else(|| "Credit Card".to_string()),
             payment_status: "captured".to_string(),
             customer_message: new.customer_message.unwrap_or_default(),
             staff_notes: String::new(),
@@ -390,6 +406,12 @@ impl StoreData {
             InventoryTracking::None => return,
             InventoryTracking::Product => {
                 product.inventory_level = (product.inventory_level + delta).max(0);
+                // A simple product's base variant and the product share one stock figure.
+                if let [base] = product.variants.as_mut_slice() {
+                    if base.option_values.is_empty() {
+                        base.inventory_level = product.inventory_level;
+                    }
+                }
                 events.push(Event::new(
                     "store/product/inventory/order/updated",
                     json!({"type": "product", "id": product_id, "inventory": {"product_id": product_id, "method": "relative", "value": delta}}),
@@ -442,7 +464,10 @@ impl StoreData {
                 order.is_deleted = deleted;
                 changed = true;
                 if deleted {
-                    events.push(Event::new("store/order/archived", json!({"type": "order", "id": id})));
+                    events.push(Event::new(
+                        "store/order/archived",
+                        json!({"type": "order", "id": id}),
+                    ));
                 }
             }
         }
@@ -474,7 +499,10 @@ impl StoreData {
         }
         if changed {
             order.date_modified = at.max(order.date_modified);
-            events.push(Event::new("store/order/updated", json!({"type": "order", "id": id})));
+            events.push(Event::new(
+                "store/order/updated",
+                json!({"type": "order", "id": id}),
+            ));
         }
         Ok(())
     }
@@ -486,7 +514,10 @@ impl StoreData {
             .get_mut(&id)
             .ok_or_else(|| RuleError::not_found("The requested resource was not found."))?;
         order.date_modified = now().max(order.date_modified);
-        events.push(Event::new("store/order/updated", json!({"type": "order", "id": id})));
+        events.push(Event::new(
+            "store/order/updated",
+            json!({"type": "order", "id": id}),
+        ));
         Ok(())
     }
 
@@ -540,7 +571,9 @@ impl StoreData {
                 )));
             }
             if *quantity == 0 {
-                return Err(RuleError::bad_request("The field 'quantity' must be at least 1."));
+                return Err(RuleError::bad_request(
+                    "The field 'quantity' must be at least 1.",
+                ));
             }
             if *quantity > line.remaining() {
                 return Err(RuleError::bad_request(format!(
@@ -555,7 +588,11 @@ impl StoreData {
             });
         }
         for item in &items {
-            if let Some(line) = order.lines.iter_mut().find(|l| l.id == item.order_product_id) {
+            if let Some(line) = order
+                .lines
+                .iter_mut()
+                .find(|l| l.id == item.order_product_id)
+            {
                 line.quantity_shipped += item.quantity;
             }
         }
@@ -596,7 +633,10 @@ impl StoreData {
                 json!({"type": "order", "id": order_id, "status": {"previous_status_id": previous, "new_status_id": order.status_id}}),
             ));
         }
-        events.push(Event::new("store/order/updated", json!({"type": "order", "id": order_id})));
+        events.push(Event::new(
+            "store/order/updated",
+            json!({"type": "order", "id": order_id}),
+        ));
         Ok(shipment_id)
     }
 
@@ -614,7 +654,9 @@ impl StoreData {
             .ok_or_else(|| RuleError::not_found("The requested resource was not found."))?;
         if let Some(address_id) = update.order_address_id {
             if !order.shipping_addresses.iter().any(|a| a.id == address_id) {
-                return Err(RuleError::bad_request("The field 'order_address_id' is invalid."));
+                return Err(RuleError::bad_request(
+                    "The field 'order_address_id' is invalid.",
+                ));
             }
         }
         let shipment = order
@@ -673,7 +715,11 @@ impl StoreData {
             .ok_or_else(|| RuleError::not_found("The requested resource was not found."))?;
         let shipment = order.shipments.remove(index);
         for item in shipment.items {
-            if let Some(line) = order.lines.iter_mut().find(|l| l.id == item.order_product_id) {
+            if let Some(line) = order
+                .lines
+                .iter_mut()
+                .find(|l| l.id == item.order_product_id)
+            {
                 line.quantity_shipped = line.quantity_shipped.saturating_sub(item.quantity);
             }
         }

@@ -30,9 +30,16 @@ async fn orders_v2_responses_conform_to_the_official_schema() {
     let sandbox = sandbox().await;
     let store = small_store(&sandbox, 11);
     let api = Api::new(&sandbox, &store, "merchant-guide");
-    let lines: Vec<(&str, u32, usize)> = (0..55).map(|i| (if i % 2 == 0 { "MUG-1" } else { "SOCK-1-M" }, 1, 0)).collect();
+    let lines: Vec<(&str, u32, usize)> = (0..55)
+        .map(|i| (if i % 2 == 0 { "MUG-1" } else { "SOCK-1-M" }, 1, 0))
+        .collect();
     let big = place(&sandbox, &store.hash, 1, &lines);
-    let id = place(&sandbox, &store.hash, 2, &[("MUG-1", 2, 0), ("SOCK-1-L", 1, 1)]);
+    let id = place(
+        &sandbox,
+        &store.hash,
+        2,
+        &[("MUG-1", 2, 0), ("SOCK-1-L", 1, 1)],
+    );
 
     for query in [
         "",
@@ -50,7 +57,9 @@ async fn orders_v2_responses_conform_to_the_official_schema() {
     let (_, order) = api.get(&format!("/v2/orders/{id}")).await;
     spec.check("/orders/{order_id}", "GET", 200, &order);
     let (_, order) = api
-        .get(&format!("/v2/orders/{big}?include=consignments.line_items&consignment_structure=object"))
+        .get(&format!(
+            "/v2/orders/{big}?include=consignments.line_items&consignment_structure=object"
+        ))
         .await;
     spec.check("/orders/{order_id}", "GET", 200, &order);
     let (_, count) = api.get("/v2/orders/count").await;
@@ -58,15 +67,38 @@ async fn orders_v2_responses_conform_to_the_official_schema() {
     let (_, products) = api.get(&format!("/v2/orders/{id}/products")).await;
     spec.check("/orders/{order_id}/products", "GET", 200, &products);
     let line_id = products[0]["id"].as_u64().unwrap();
-    let (_, product) = api.get(&format!("/v2/orders/{id}/products/{line_id}")).await;
-    spec.check("/orders/{order_id}/products/{product_id}", "GET", 200, &product);
-    let (_, addresses) = api.get(&format!("/v2/orders/{id}/shipping_addresses")).await;
-    spec.check("/orders/{order_id}/shipping_addresses", "GET", 200, &addresses);
+    let (_, product) = api
+        .get(&format!("/v2/orders/{id}/products/{line_id}"))
+        .await;
+    spec.check(
+        "/orders/{order_id}/products/{product_id}",
+        "GET",
+        200,
+        &product,
+    );
+    let (_, addresses) = api
+        .get(&format!("/v2/orders/{id}/shipping_addresses"))
+        .await;
+    spec.check(
+        "/orders/{order_id}/shipping_addresses",
+        "GET",
+        200,
+        &addresses,
+    );
     let address_id = addresses[0]["id"].as_u64().unwrap();
-    let (_, address) = api.get(&format!("/v2/orders/{id}/shipping_addresses/{address_id}")).await;
-    spec.check("/orders/{order_id}/shipping_addresses/{id}", "GET", 200, &address);
+    let (_, address) = api
+        .get(&format!("/v2/orders/{id}/shipping_addresses/{address_id}"))
+        .await;
+    spec.check(
+        "/orders/{order_id}/shipping_addresses/{id}",
+        "GET",
+        200,
+        &address,
+    );
     for query in ["", "?include=line_items"] {
-        let (_, consignments) = api.get(&format!("/v2/orders/{id}/consignments{query}")).await;
+        let (_, consignments) = api
+            .get(&format!("/v2/orders/{id}/consignments{query}"))
+            .await;
         spec.check("/orders/{order_id}/consignments", "GET", 200, &consignments);
     }
     let (_, statuses) = api.get("/v2/order_statuses").await;
@@ -86,17 +118,37 @@ async fn orders_v2_responses_conform_to_the_official_schema() {
     let (_, shipments) = api.get(&format!("/v2/orders/{id}/shipments")).await;
     spec.check("/orders/{order_id}/shipments", "GET", 200, &shipments);
     let shipment_id = shipment["id"].as_u64().unwrap();
-    let (_, one) = api.get(&format!("/v2/orders/{id}/shipments/{shipment_id}")).await;
-    spec.check("/orders/{order_id}/shipments/{shipment_id}", "GET", 200, &one);
+    let (_, one) = api
+        .get(&format!("/v2/orders/{id}/shipments/{shipment_id}"))
+        .await;
+    spec.check(
+        "/orders/{order_id}/shipments/{shipment_id}",
+        "GET",
+        200,
+        &one,
+    );
     let (_, count) = api.get(&format!("/v2/orders/{id}/shipments/count")).await;
     spec.check("/orders/{order_id}/shipments/count", "GET", 200, &count);
     let (code, _, updated) = api
-        .send(Method::PUT, &format!("/v2/orders/{id}/shipments/{shipment_id}"), Some(json!({"tracking_number": "7313"})))
+        .send(
+            Method::PUT,
+            &format!("/v2/orders/{id}/shipments/{shipment_id}"),
+            Some(json!({"tracking_number": "7313"})),
+        )
         .await;
     assert_eq!(code, 200);
-    spec.check("/orders/{order_id}/shipments/{shipment_id}", "PUT", 200, &updated);
+    spec.check(
+        "/orders/{order_id}/shipments/{shipment_id}",
+        "PUT",
+        200,
+        &updated,
+    );
     let (code, _, order) = api
-        .send(Method::PUT, &format!("/v2/orders/{id}"), Some(json!({"status_id": 9})))
+        .send(
+            Method::PUT,
+            &format!("/v2/orders/{id}"),
+            Some(json!({"status_id": 9})),
+        )
         .await;
     assert_eq!(code, 200);
     spec.check("/orders/{order_id}", "PUT", 200, &order);
@@ -134,29 +186,61 @@ async fn catalog_responses_conform_to_the_official_schema() {
     }
     let (_, list) = api.get("/v3/catalog/products?include=variants").await;
     let product_id = list["data"][2]["id"].as_u64().unwrap();
-    let (_, one) = api.get(&format!("/v3/catalog/products/{product_id}?include=variants")).await;
+    let (_, one) = api
+        .get(&format!(
+            "/v3/catalog/products/{product_id}?include=variants"
+        ))
+        .await;
     products.check("/catalog/products/{product_id}", "GET", 200, &one);
     let (status, batch) = api
-        .send(Method::PUT, "/v3/catalog/products", Some(json!([{"id": list["data"][0]["id"], "inventory_level": 12}])))
+        .send(
+            Method::PUT,
+            "/v3/catalog/products",
+            Some(json!([{"id": list["data"][0]["id"], "inventory_level": 12}])),
+        )
         .await
         .into_body();
     assert_eq!(status, 200, "{batch}");
     products.check("/catalog/products", "PUT", 200, &batch);
-    let (_, per_product) = api.get(&format!("/v3/catalog/products/{product_id}/variants")).await;
-    variants.check("/catalog/products/{product_id}/variants", "GET", 200, &per_product);
+    let (_, per_product) = api
+        .get(&format!("/v3/catalog/products/{product_id}/variants"))
+        .await;
+    variants.check(
+        "/catalog/products/{product_id}/variants",
+        "GET",
+        200,
+        &per_product,
+    );
     let variant_id = per_product["data"][0]["id"].as_u64().unwrap();
-    let (_, one) = api.get(&format!("/v3/catalog/products/{product_id}/variants/{variant_id}")).await;
-    variants.check("/catalog/products/{product_id}/variants/{variant_id}", "GET", 200, &one);
+    let (_, one) = api
+        .get(&format!(
+            "/v3/catalog/products/{product_id}/variants/{variant_id}"
+        ))
+        .await;
+    variants.check(
+        "/catalog/products/{product_id}/variants/{variant_id}",
+        "GET",
+        200,
+        &one,
+    );
     let (_, all) = api.get("/v3/catalog/variants").await;
     variants.check("/catalog/variants", "GET", 200, &all);
     let (status, batch) = api
-        .send(Method::PUT, "/v3/catalog/variants", Some(json!([{"id": variant_id, "inventory_level": 3}])))
+        .send(
+            Method::PUT,
+            "/v3/catalog/variants",
+            Some(json!([{"id": variant_id, "inventory_level": 3}])),
+        )
         .await
         .into_body();
     assert_eq!(status, 200, "{batch}");
     variants.check("/catalog/variants", "PUT", 200, &batch);
     let (status, invalid) = api
-        .send(Method::PUT, "/v3/catalog/variants", Some(json!([{"id": 987654, "inventory_level": 3}])))
+        .send(
+            Method::PUT,
+            "/v3/catalog/variants",
+            Some(json!([{"id": 987654, "inventory_level": 3}])),
+        )
         .await
         .into_body();
     assert_eq!(status, 422, "{invalid}");
@@ -189,11 +273,18 @@ async fn webhook_responses_conform_to_the_official_schema() {
     let (_, one) = api.get(&format!("/v3/hooks/{id}")).await;
     spec.check("/hooks/{webhook_id}", "GET", 200, &one);
     let (_, updated) = api
-        .send(Method::PUT, &format!("/v3/hooks/{id}"), Some(json!({"is_active": false})))
+        .send(
+            Method::PUT,
+            &format!("/v3/hooks/{id}"),
+            Some(json!({"is_active": false})),
+        )
         .await
         .into_body();
     spec.check("/hooks/{webhook_id}", "PUT", 200, &updated);
-    let (_, deleted) = api.send(Method::DELETE, &format!("/v3/hooks/{id}"), None).await.into_body();
+    let (_, deleted) = api
+        .send(Method::DELETE, &format!("/v3/hooks/{id}"), None)
+        .await
+        .into_body();
     spec.check("/hooks/{webhook_id}", "DELETE", 200, &deleted);
 }
 

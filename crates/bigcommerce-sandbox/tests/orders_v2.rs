@@ -34,7 +34,10 @@ async fn orders_carry_v2_money_dates_and_links_to_the_sandbox_itself() {
     assert_eq!(order["status"], "Awaiting Fulfillment");
     assert_eq!(order["status_id"], 11);
     let created = order["date_created"].as_str().unwrap();
-    assert!(chrono::DateTime::parse_from_rfc2822(created).is_ok(), "{created}");
+    assert!(
+        chrono::DateTime::parse_from_rfc2822(created).is_ok(),
+        "{created}"
+    );
     assert!(created.ends_with("+0000"));
     // Real clients follow resource links: they must lead back to the sandbox.
     let url = order["products"]["url"].as_str().unwrap();
@@ -71,24 +74,47 @@ async fn filters_sorting_and_limits_follow_bigcommerce() {
     let ids: Vec<u64> = (0..7)
         .map(|_| place(&sandbox, &store.hash, 1, &[("MUG-1", 1, 0)]))
         .collect();
-    let (_, page) = api.get(&format!("/v2/orders?min_id={}&limit=3&sort=id:asc", ids[2])).await;
-    let got: Vec<u64> = page.as_array().unwrap().iter().map(|o| o["id"].as_u64().unwrap()).collect();
+    let (_, page) = api
+        .get(&format!("/v2/orders?min_id={}&limit=3&sort=id:asc", ids[2]))
+        .await;
+    let got: Vec<u64> = page
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_u64().unwrap())
+        .collect();
     assert_eq!(got, ids[2..5]);
-    let (_, page) = api.get(&format!("/v2/orders?max_id={}&sort=id:desc", ids[1])).await;
-    let got: Vec<u64> = page.as_array().unwrap().iter().map(|o| o["id"].as_u64().unwrap()).collect();
+    let (_, page) = api
+        .get(&format!("/v2/orders?max_id={}&sort=id:desc", ids[1]))
+        .await;
+    let got: Vec<u64> = page
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_u64().unwrap())
+        .collect();
     assert_eq!(got, vec![ids[1], ids[0]]);
     let (status, _) = api.get("/v2/orders?limit=251").await;
     assert_eq!(status, 413);
     let (status, body) = api.get("/v2/orders?min_date_modified=yesterday").await;
     assert_eq!(status, 400);
-    assert!(body[0]["message"].as_str().unwrap().contains("min_date_modified"));
+    assert!(body[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("min_date_modified"));
     // Both documented date formats are accepted.
     let past = "Thu, 20 Apr 2017 11:32:00 -0400";
-    let (_, rfc) = api.get(&format!("/v2/orders?min_date_modified={}", urlencode(past))).await;
-    let (_, iso) = api.get("/v2/orders?min_date_modified=2017-04-20T11:32:00.000-04:00").await;
+    let (_, rfc) = api
+        .get(&format!("/v2/orders?min_date_modified={}", urlencode(past)))
+        .await;
+    let (_, iso) = api
+        .get("/v2/orders?min_date_modified=2017-04-20T11:32:00.000-04:00")
+        .await;
     assert_eq!(rfc.as_array().unwrap().len(), 7);
     assert_eq!(iso.as_array().unwrap().len(), 7);
-    let (status, _) = api.get("/v2/orders?min_date_modified=2999-01-01T00:00:00Z").await;
+    let (status, _) = api
+        .get("/v2/orders?min_date_modified=2999-01-01T00:00:00Z")
+        .await;
     assert_eq!(status, 204);
     let (_, cancelled) = api.get("/v2/orders?status_id=5").await;
     assert!(cancelled.is_null());
@@ -104,7 +130,10 @@ async fn filters_sorting_and_limits_follow_bigcommerce() {
 }
 
 fn urlencode(s: &str) -> String {
-    s.replace(' ', "%20").replace(',', "%2C").replace(':', "%3A").replace('+', "%2B")
+    s.replace(' ', "%20")
+        .replace(',', "%2C")
+        .replace(':', "%3A")
+        .replace('+', "%2B")
 }
 
 #[tokio::test]
@@ -114,11 +143,21 @@ async fn consignments_carry_line_items_and_cap_them_at_fifty_with_a_warning() {
     let api = Api::new(&sandbox, &store, "merchant-guide");
     let lines: Vec<(&str, u32, usize)> = (0..60).map(|_| ("MUG-1", 1, 0)).collect();
     let big = place(&sandbox, &store.hash, 1, &lines);
-    let split = place(&sandbox, &store.hash, 2, &[("MUG-1", 1, 0), ("SOCK-1-L", 2, 1)]);
+    let split = place(
+        &sandbox,
+        &store.hash,
+        2,
+        &[("MUG-1", 1, 0), ("SOCK-1-L", 2, 1)],
+    );
     let (_, orders) = api
         .get("/v2/orders?include=consignments.line_items&consignment_structure=object")
         .await;
-    let big_order = orders.as_array().unwrap().iter().find(|o| o["id"] == big).unwrap();
+    let big_order = orders
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == big)
+        .unwrap();
     let consignment = &big_order["consignments"]["shipping"][0];
     assert_eq!(consignment["line_items"].as_array().unwrap().len(), 50);
     assert!(consignment["__warning__"]["message"]
@@ -126,20 +165,37 @@ async fn consignments_carry_line_items_and_cap_them_at_fifty_with_a_warning() {
         .unwrap()
         .contains("/v2/orders/{order_id}/products"));
     // The fallback sees all 60 lines (two pages of 50).
-    let (_, first) = api.get(&format!("/v2/orders/{big}/products?limit=50")).await;
-    let (_, second) = api.get(&format!("/v2/orders/{big}/products?limit=50&page=2")).await;
-    assert_eq!(first.as_array().unwrap().len() + second.as_array().unwrap().len(), 60);
+    let (_, first) = api
+        .get(&format!("/v2/orders/{big}/products?limit=50"))
+        .await;
+    let (_, second) = api
+        .get(&format!("/v2/orders/{big}/products?limit=50&page=2"))
+        .await;
+    assert_eq!(
+        first.as_array().unwrap().len() + second.as_array().unwrap().len(),
+        60
+    );
 
-    let split_order = orders.as_array().unwrap().iter().find(|o| o["id"] == split).unwrap();
+    let split_order = orders
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == split)
+        .unwrap();
     let shipping = split_order["consignments"]["shipping"].as_array().unwrap();
     assert_eq!(shipping.len(), 2);
     assert_eq!(shipping[1]["line_items"][0]["sku"], "SOCK-1-L");
     assert!(shipping[0].get("__warning__").is_none());
     // Without include, consignments is a resource link.
     let (_, plain) = api.get(&format!("/v2/orders/{split}")).await;
-    assert!(plain["consignments"]["resource"].as_str().unwrap().ends_with("/consignments"));
+    assert!(plain["consignments"]["resource"]
+        .as_str()
+        .unwrap()
+        .ends_with("/consignments"));
     // The legacy structure is an array.
-    let (_, legacy) = api.get(&format!("/v2/orders/{split}?include=consignments")).await;
+    let (_, legacy) = api
+        .get(&format!("/v2/orders/{split}?include=consignments"))
+        .await;
     assert!(legacy["consignments"].is_array());
 }
 
@@ -148,7 +204,12 @@ async fn shipments_validate_like_bigcommerce_and_move_the_order_status() {
     let sandbox = sandbox().await;
     let store = small_store(&sandbox, 5);
     let api = Api::new(&sandbox, &store, "merchant-guide");
-    let id = place(&sandbox, &store.hash, 1, &[("MUG-1", 2, 0), ("SOCK-1-M", 1, 0)]);
+    let id = place(
+        &sandbox,
+        &store.hash,
+        1,
+        &[("MUG-1", 2, 0), ("SOCK-1-M", 1, 0)],
+    );
     let (_, lines) = api.get(&format!("/v2/orders/{id}/products")).await;
     let mug = lines[0]["id"].as_u64().unwrap();
     let sock = lines[1]["id"].as_u64().unwrap();
@@ -158,16 +219,35 @@ async fn shipments_validate_like_bigcommerce_and_move_the_order_status() {
     let post = |body: serde_json::Value| {
         let api = &api;
         async move {
-            api.send(Method::POST, &format!("/v2/orders/{id}/shipments"), Some(body)).await
+            api.send(
+                Method::POST,
+                &format!("/v2/orders/{id}/shipments"),
+                Some(body),
+            )
+            .await
         }
     };
-    let (status, _, body) = post(json!({"order_address_id": 999_999, "items": [{"order_product_id": mug, "quantity": 1}]})).await;
+    let (status, _, body) = post(
+        json!({"order_address_id": 999_999, "items": [{"order_product_id": mug, "quantity": 1}]}),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
-    let (status, _, body) = post(json!({"order_address_id": address, "items": [{"product_id": 77, "quantity": 1}]})).await;
+    let (status, _, body) =
+        post(json!({"order_address_id": address, "items": [{"product_id": 77, "quantity": 1}]}))
+            .await;
     assert_eq!(status, 400, "{body}");
-    let (status, _, body) = post(json!({"order_address_id": address, "items": [{"order_product_id": mug, "quantity": 3}]})).await;
+    let (status, _, body) = post(
+        json!({"order_address_id": address, "items": [{"order_product_id": mug, "quantity": 3}]}),
+    )
+    .await;
     assert_eq!(status, 400);
-    assert!(body[0]["message"].as_str().unwrap().contains("greater than"), "{body}");
+    assert!(
+        body[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("greater than"),
+        "{body}"
+    );
 
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let (status, _, shipment) = post(json!({
@@ -176,7 +256,8 @@ async fn shipments_validate_like_bigcommerce_and_move_the_order_status() {
         "shipping_provider": "ups",
         "comments": "cenports:outbox-1",
         "items": [{"order_product_id": mug, "quantity": 2}]
-    })).await;
+    }))
+    .await;
     assert_eq!(status, 201, "{shipment}");
     assert_eq!(shipment["items"][0]["quantity"], 2);
     let (_, order) = api.get(&format!("/v2/orders/{id}")).await;
@@ -184,7 +265,10 @@ async fn shipments_validate_like_bigcommerce_and_move_the_order_status() {
     assert_eq!(order["items_shipped"], 2);
     assert_ne!(order["date_modified"], before["date_modified"]);
 
-    let (status, _, _) = post(json!({"order_address_id": address, "items": [{"order_product_id": sock, "quantity": 1}]})).await;
+    let (status, _, _) = post(
+        json!({"order_address_id": address, "items": [{"order_product_id": sock, "quantity": 1}]}),
+    )
+    .await;
     assert_eq!(status, 201);
     let (_, order) = api.get(&format!("/v2/orders/{id}")).await;
     assert_eq!(order["status"], "Shipped");
@@ -195,15 +279,26 @@ async fn shipments_validate_like_bigcommerce_and_move_the_order_status() {
     assert_eq!(lines[0]["quantity_shipped"], 2);
 
     // Nothing remains: a further shipment is refused.
-    let (status, _, _) = post(json!({"order_address_id": address, "items": [{"order_product_id": mug, "quantity": 1}]})).await;
+    let (status, _, _) = post(
+        json!({"order_address_id": address, "items": [{"order_product_id": mug, "quantity": 1}]}),
+    )
+    .await;
     assert_eq!(status, 400);
 
     // Items cannot be changed by PUT; tracking can.
     let shipment_id = shipment["id"].as_u64().unwrap();
     let path = format!("/v2/orders/{id}/shipments/{shipment_id}");
-    let (status, _, _) = api.send(Method::PUT, &path, Some(json!({"items": []}))).await;
+    let (status, _, _) = api
+        .send(Method::PUT, &path, Some(json!({"items": []})))
+        .await;
     assert_eq!(status, 400);
-    let (status, _, updated) = api.send(Method::PUT, &path, Some(json!({"tracking_number": "1Z000"}))).await;
+    let (status, _, updated) = api
+        .send(
+            Method::PUT,
+            &path,
+            Some(json!({"tracking_number": "1Z000"})),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(updated["tracking_number"], "1Z000");
     // Deleting a shipment returns the quantities but keeps the status.
@@ -222,15 +317,25 @@ async fn status_changes_and_archiving_change_what_lists_show() {
     let a = place(&sandbox, &store.hash, 1, &[("MUG-1", 1, 0)]);
     let b = place(&sandbox, &store.hash, 1, &[("MUG-1", 1, 0)]);
     let (status, _, order) = api
-        .send(Method::PUT, &format!("/v2/orders/{a}"), Some(json!({"status_id": 5})))
+        .send(
+            Method::PUT,
+            &format!("/v2/orders/{a}"),
+            Some(json!({"status_id": 5})),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(order["status"], "Cancelled");
     let (status, _, _) = api
-        .send(Method::PUT, &format!("/v2/orders/{a}"), Some(json!({"status_id": 99})))
+        .send(
+            Method::PUT,
+            &format!("/v2/orders/{a}"),
+            Some(json!({"status_id": 99})),
+        )
         .await;
     assert_eq!(status, 400);
-    let (status, _, _) = api.send(Method::DELETE, &format!("/v2/orders/{b}"), None).await;
+    let (status, _, _) = api
+        .send(Method::DELETE, &format!("/v2/orders/{b}"), None)
+        .await;
     assert_eq!(status, 204);
     let (_, listed) = api.get("/v2/orders").await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
@@ -250,12 +355,18 @@ async fn tokens_and_scopes_are_enforced_with_bigcommerce_error_bodies() {
     let (status, _) = api.get(&format!("/v2/orders/{id}")).await;
     assert_eq!(status, 200);
     let (status, _, body) = api
-        .send(Method::PUT, &format!("/v2/orders/{id}"), Some(json!({"status_id": 9})))
+        .send(
+            Method::PUT,
+            &format!("/v2/orders/{id}"),
+            Some(json!({"status_id": 9})),
+        )
         .await;
     assert_eq!(status, 403);
     assert_eq!(body[0]["status"], 403);
     assert!(body[0]["message"].as_str().unwrap().contains("scope"));
-    let (status, _, body) = api.send(Method::PUT, "/v3/catalog/products", Some(json!([]))).await;
+    let (status, _, body) = api
+        .send(Method::PUT, "/v3/catalog/products", Some(json!([])))
+        .await;
     assert_eq!(status, 403);
     assert_eq!(body["status"], 403, "v3 errors are objects: {body}");
 
@@ -272,8 +383,14 @@ async fn tokens_and_scopes_are_enforced_with_bigcommerce_error_bodies() {
     assert_eq!(status, 401);
     // A wrong store hash is not found.
     let wrong = reqwest::Client::new()
-        .get(format!("{}/stores/nosuchstore/v2/store", sandbox.base_url()))
-        .header("X-Auth-Token", &store.account("merchant-guide").unwrap().access_token)
+        .get(format!(
+            "{}/stores/nosuchstore/v2/store",
+            sandbox.base_url()
+        ))
+        .header(
+            "X-Auth-Token",
+            &store.account("merchant-guide").unwrap().access_token,
+        )
         .send()
         .await
         .unwrap();
@@ -289,7 +406,10 @@ async fn the_quota_is_shared_by_every_token_of_the_store_and_reported_in_headers
         .unwrap()
         .rate
         .lock()
-        .set_limit(bigcommerce_sandbox::RateLimit { quota: Some(5), window_ms: 60_000 });
+        .set_limit(bigcommerce_sandbox::RateLimit {
+            quota: Some(5),
+            window_ms: 60_000,
+        });
     let a = Api::new(&sandbox, &store, "merchant-guide");
     let b = Api::new(&sandbox, &store, "read-only");
     for i in 0..5 {
@@ -297,12 +417,19 @@ async fn the_quota_is_shared_by_every_token_of_the_store_and_reported_in_headers
         let (status, headers, _) = api.send(Method::GET, "/v2/time", None).await;
         assert_eq!(status, 200);
         assert_eq!(headers["x-rate-limit-requests-quota"], "5");
-        assert_eq!(headers["x-rate-limit-requests-left"], (4 - i).to_string().as_str());
+        assert_eq!(
+            headers["x-rate-limit-requests-left"],
+            (4 - i).to_string().as_str()
+        );
         assert_eq!(headers["x-rate-limit-time-window-ms"], "60000");
     }
     let (status, headers, _) = b.send(Method::GET, "/v2/time", None).await;
     assert_eq!(status, 429);
-    let reset: u64 = headers["x-rate-limit-time-reset-ms"].to_str().unwrap().parse().unwrap();
+    let reset: u64 = headers["x-rate-limit-time-reset-ms"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(reset > 0 && reset <= 60_000);
 }
 
@@ -314,20 +441,41 @@ async fn faults_strike_on_demand_and_the_log_records_them() {
     let api = Api::new(&sandbox, &store, "merchant-guide");
     let control = format!("{}/_sandbox/stores/{}", sandbox.base_url(), store.hash);
     let http = reqwest::Client::new();
-    let rule = FaultRule { count: Some(1), ..FaultRule::always(FaultKind::Error503) };
-    http.post(format!("{control}/faults")).json(&rule).send().await.unwrap();
+    let rule = FaultRule {
+        count: Some(1),
+        ..FaultRule::always(FaultKind::Error503)
+    };
+    http.post(format!("{control}/faults"))
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(api.get("/v2/time").await.0, 503);
     assert_eq!(api.get("/v2/time").await.0, 200);
 
-    let rule = FaultRule { count: Some(1), ..FaultRule::always(FaultKind::TooManyRequestsNoHeaders) };
-    http.post(format!("{control}/faults")).json(&rule).send().await.unwrap();
+    let rule = FaultRule {
+        count: Some(1),
+        ..FaultRule::always(FaultKind::TooManyRequestsNoHeaders)
+    };
+    http.post(format!("{control}/faults"))
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
     let (status, headers, _) = api.send(Method::GET, "/v2/time", None).await;
     assert_eq!(status, 429);
     assert!(headers.get("x-rate-limit-requests-left").is_none());
 
     for kind in [FaultKind::Reset, FaultKind::Truncate] {
-        let rule = FaultRule { count: Some(1), ..FaultRule::always(kind) };
-        http.post(format!("{control}/faults")).json(&rule).send().await.unwrap();
+        let rule = FaultRule {
+            count: Some(1),
+            ..FaultRule::always(kind)
+        };
+        http.post(format!("{control}/faults"))
+            .json(&rule)
+            .send()
+            .await
+            .unwrap();
         let result = async {
             let response = api
                 .http
@@ -341,8 +489,16 @@ async fn faults_strike_on_demand_and_the_log_records_them() {
         assert!(result.is_err(), "{kind:?} should break the exchange");
     }
 
-    let rule = FaultRule { count: Some(1), latency_ms: Some(5_000), ..FaultRule::always(FaultKind::Hang) };
-    http.post(format!("{control}/faults")).json(&rule).send().await.unwrap();
+    let rule = FaultRule {
+        count: Some(1),
+        latency_ms: Some(5_000),
+        ..FaultRule::always(FaultKind::Hang)
+    };
+    http.post(format!("{control}/faults"))
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
     let hung = api
         .http
         .get(format!("{}/v2/time", api.base))
@@ -360,8 +516,18 @@ async fn faults_strike_on_demand_and_the_log_records_them() {
         after_effect: true,
         ..FaultRule::always(FaultKind::Error502)
     };
-    http.post(format!("{control}/faults")).json(&rule).send().await.unwrap();
-    let (status, _, _) = api.send(Method::PUT, &format!("/v2/orders/{id}"), Some(json!({"status_id": 9}))).await;
+    http.post(format!("{control}/faults"))
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
+    let (status, _, _) = api
+        .send(
+            Method::PUT,
+            &format!("/v2/orders/{id}"),
+            Some(json!({"status_id": 9})),
+        )
+        .await;
     assert_eq!(status, 502);
     let (_, order) = api.get(&format!("/v2/orders/{id}")).await;
     assert_eq!(order["status_id"], 9);
@@ -381,6 +547,18 @@ async fn faults_strike_on_demand_and_the_log_records_them() {
         .filter_map(|r| r["fault"].as_str())
         .collect();
     assert!(faults.len() >= 6, "{faults:?}");
-    let counters: serde_json::Value = http.get(format!("{control}/counters")).send().await.unwrap().json().await.unwrap();
-    assert!(counters["by_endpoint"]["GET /v2/orders/{order_id}"].as_u64().unwrap() >= 1);
+    let counters: serde_json::Value = http
+        .get(format!("{control}/counters"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        counters["by_endpoint"]["GET /v2/orders/{order_id}"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
 }

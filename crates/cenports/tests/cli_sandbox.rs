@@ -26,10 +26,9 @@ impl TempDir {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_nanos();
-        TempDir(std::env::temp_dir().join(format!(
-            "cenports-{name}-{}-{nanos}",
-            std::process::id()
-        )))
+        TempDir(
+            std::env::temp_dir().join(format!("cenports-{name}-{}-{nanos}", std::process::id())),
+        )
     }
 }
 
@@ -50,7 +49,15 @@ fn field<'a>(txt: &'a str, name: &str) -> &'a str {
 async fn the_sandbox_serves_orders_to_the_credentials_it_writes() {
     let dir = TempDir::new("cli-sandbox");
     let mut child = Command::new(env!("CARGO_BIN_EXE_cenports"))
-        .args(["sandbox", "--port", "0", "--orders", "50", "--products", "20"])
+        .args([
+            "sandbox",
+            "--port",
+            "0",
+            "--orders",
+            "50",
+            "--products",
+            "20",
+        ])
         .arg("--credentials-dir")
         .arg(&dir.0)
         .env("RUST_LOG", "warn")
@@ -93,7 +100,10 @@ async fn the_sandbox_serves_orders_to_the_credentials_it_writes() {
     }
     let base = base.expect("a 'Sandbox listening on' line");
     let hash = hash.expect("a 'Store hash' line");
-    assert!(printed.starts_with("Sandbox listening on http://127.0.0.1:"), "{printed}");
+    assert!(
+        printed.starts_with("Sandbox listening on http://127.0.0.1:"),
+        "{printed}"
+    );
     assert!(printed.contains(&format!("Control API: {base}/_sandbox")));
     for profile in ["merchant-guide", "read-only", "missing-orders-modify"] {
         assert!(printed.contains(&format!("# {profile}: ")), "{printed}");
@@ -106,7 +116,11 @@ async fn the_sandbox_serves_orders_to_the_credentials_it_writes() {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600, "credentials are readable by their owner only");
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "credentials are readable by their owner only"
+        );
     }
     let api_path = field(&txt, "API PATH");
     let token = field(&txt, "ACCESS TOKEN");

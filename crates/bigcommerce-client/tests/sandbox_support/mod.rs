@@ -258,7 +258,10 @@ pub async fn logged_eventually(
 ) -> usize {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let count = requests(sandbox, hash).iter().filter(|r| matches(r)).count();
+        let count = requests(sandbox, hash)
+            .iter()
+            .filter(|r| matches(r))
+            .count();
         if count >= wanted || tokio::time::Instant::now() >= deadline {
             return count;
         }

@@ -42,8 +42,14 @@ pub fn routes() -> Router<AppState> {
         .route("/stores/{store_hash}/rate_limit", put(put_rate_limit))
         .route("/stores/{store_hash}/orders", post(place_order))
         .route("/stores/{store_hash}/orders/{order_id}", put(update_order))
-        .route("/stores/{store_hash}/orders/{order_id}/touch", post(touch_order))
-        .route("/stores/{store_hash}/products/{product_id}", put(update_product))
+        .route(
+            "/stores/{store_hash}/orders/{order_id}/touch",
+            post(touch_order),
+        )
+        .route(
+            "/stores/{store_hash}/products/{product_id}",
+            put(update_product),
+        )
         .merge(crate::webhooks::control_routes())
         .merge(crate::live::control_routes())
 }
@@ -80,7 +86,9 @@ pub fn create_store(state: &SandboxState, spec: StoreSpec) -> StoreInfo {
     };
     let mut data = StoreData::new(&hash, profile, accounts.clone());
     generate::populate(&mut data, spec.seed, spec.products, spec.orders);
-    let rate_limit = spec.rate_limit.unwrap_or_else(|| RateLimit::for_plan(spec.plan));
+    let rate_limit = spec
+        .rate_limit
+        .unwrap_or_else(|| RateLimit::for_plan(spec.plan));
     let handle = Arc::new(StoreHandle {
         hash: hash.clone(),
         plan: spec.plan,
@@ -142,8 +150,16 @@ async fn list_stores(State(state): State<AppState>) -> Response {
 }
 
 async fn post_store(State(state): State<AppState>, Json(spec): Json<StoreSpec>) -> Response {
-    let info = create_store(&state, spec);
-    json(StatusCode::CREATED, &info)
+    // Generating a large history takes about a second per 100,000 orders: off the async workers.
+    let result = tokio::task::spawn_blocking(move || create_store(&state, spec)).await;
+    match result {
+        Ok(info) => json(StatusCode::CREATED, &info),
+        Err(_) => errors::v3_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Building the store failed; see the sandbox's log.",
+            Default::default(),
+        ),
+    }
 }
 
 async fn get_store(State(state): State<AppState>, Path(hash): Path<String>) -> Response {
@@ -195,7 +211,10 @@ async fn put_faults(
 ) -> Response {
     let store = store_or_404!(state, hash);
     store.faults.lock().set(rules);
-    json(StatusCode::OK, &json!({"rules": store.faults.lock().rules()}))
+    json(
+        StatusCode::OK,
+        &json!({"rules": store.faults.lock().rules()}),
+    )
 }
 
 async fn add_fault(
@@ -205,7 +224,10 @@ async fn add_fault(
 ) -> Response {
     let store = store_or_404!(state, hash);
     store.faults.lock().push(rule);
-    json(StatusCode::CREATED, &json!({"rules": store.faults.lock().rules()}))
+    json(
+        StatusCode::CREATED,
+        &json!({"rules": store.faults.lock().rules()}),
+    )
 }
 
 async fn clear_faults(State(state): State<AppState>, Path(hash): Path<String>) -> Response {
@@ -260,7 +282,10 @@ async fn update_order(
 ) -> Response {
     let store = store_or_404!(state, hash);
     let mut events = Vec::new();
-    let result = store.data.write().update_order(order_id, update, &mut events);
+    let result = store
+        .data
+        .write()
+        .update_order(order_id, update, &mut events);
     state.webhooks.publish(&store, events);
     match result {
         Ok(()) => json(StatusCode::OK, &json!({"id": order_id})),

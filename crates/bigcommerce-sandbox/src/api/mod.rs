@@ -67,7 +67,11 @@ pub fn router(state: AppState) -> Router {
 
 async fn unknown_path(OriginalUri(uri): OriginalUri) -> Response {
     let version = ApiVersion::of_path(uri.path());
-    errors::error(version, StatusCode::NOT_FOUND, "The requested resource was not found.")
+    errors::error(
+        version,
+        StatusCode::NOT_FOUND,
+        "The requested resource was not found.",
+    )
 }
 
 /// What a request needs beyond a valid token.
@@ -127,7 +131,11 @@ async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -
     let endpoint = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|m| m.as_str().trim_start_matches("/stores/{store_hash}").to_string())
+        .map(|m| {
+            m.as_str()
+                .trim_start_matches("/stores/{store_hash}")
+                .to_string()
+        })
         .unwrap_or_else(|| api_path.clone());
     let endpoint = format!("{method} {endpoint}");
 
@@ -212,8 +220,10 @@ async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -
                     latency => {
                         if let Some(rule) = latency {
                             fault_name = Some("Latency".to_string());
-                            tokio::time::sleep(Duration::from_millis(rule.latency_ms.unwrap_or(100)))
-                                .await;
+                            tokio::time::sleep(Duration::from_millis(
+                                rule.latency_ms.unwrap_or(100),
+                            ))
+                            .await;
                         }
                         let response = next.run(request).await;
                         let after = store.faults.lock().pick(method.as_str(), &api_path, true);
@@ -344,9 +354,10 @@ async fn fault_response(rule: &FaultRule, version: ApiVersion, real: Option<Resp
                 )),
             ]);
             let mut response = Response::from_parts(parts, Body::from_stream(stream));
-            response
-                .headers_mut()
-                .insert(axum::http::header::CONTENT_LENGTH, HeaderValue::from(full_len));
+            response.headers_mut().insert(
+                axum::http::header::CONTENT_LENGTH,
+                HeaderValue::from(full_len),
+            );
             response
         }
     }

@@ -26,7 +26,8 @@ impl Serialize for Money {
 /// Writes `value` with exactly four decimal places into `buf` without allocating: money
 /// strings are most of a v2 order's fields, so `format!` here showed up in the benchmark.
 fn four_places(value: Decimal, buf: &mut [u8; 48]) -> &str {
-    let rounded = value.round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    let rounded =
+        value.round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
     let scale = rounded.scale();
     let mut units: i128 = rounded.mantissa() * 10i128.pow(4 - scale.min(4));
     let negative = units < 0;
@@ -162,11 +163,17 @@ impl Serialize for OrderView<'_> {
         m.serialize_field("status_id", &o.status_id)?;
         m.serialize_field("status", status_name(o.status_id).unwrap_or(""))?;
         m.serialize_field("subtotal_ex_tax", &Money(o.subtotal_ex_tax()))?;
-        m.serialize_field("subtotal_inc_tax", &Money(o.subtotal_ex_tax() + o.subtotal_tax()))?;
+        m.serialize_field(
+            "subtotal_inc_tax",
+            &Money(o.subtotal_ex_tax() + o.subtotal_tax()),
+        )?;
         m.serialize_field("subtotal_tax", &Money(o.subtotal_tax()))?;
         m.serialize_field("base_shipping_cost", &Money(o.shipping_ex_tax()))?;
         m.serialize_field("shipping_cost_ex_tax", &Money(o.shipping_ex_tax()))?;
-        m.serialize_field("shipping_cost_inc_tax", &Money(o.shipping_ex_tax() + o.shipping_tax()))?;
+        m.serialize_field(
+            "shipping_cost_inc_tax",
+            &Money(o.shipping_ex_tax() + o.shipping_tax()),
+        )?;
         m.serialize_field("shipping_cost_tax", &Money(o.shipping_tax()))?;
         m.serialize_field("shipping_cost_tax_class_id", &2)?;
         m.serialize_field("base_handling_cost", &zero)?;
@@ -243,7 +250,10 @@ impl Serialize for OrderView<'_> {
         m.serialize_field("customer_locale", "en")?;
         m.serialize_field("external_order_id", "")?;
         m.serialize_field("store_default_currency_code", &o.currency_code)?;
-        m.serialize_field("store_default_to_transactional_exchange_rate", "1.0000000000")?;
+        m.serialize_field(
+            "store_default_to_transactional_exchange_rate",
+            "1.0000000000",
+        )?;
         m.serialize_field("custom_status", status_name(o.status_id).unwrap_or(""))?;
         m.end()
     }
@@ -383,7 +393,10 @@ impl Serialize for ShippingConsignmentView<'_> {
                 .collect();
             m.serialize_field("line_items", &links)?;
         }
-        m.serialize_field("items_total", &lines.iter().map(|l| l.quantity).sum::<u32>())?;
+        m.serialize_field(
+            "items_total",
+            &lines.iter().map(|l| l.quantity).sum::<u32>(),
+        )?;
         m.serialize_field(
             "items_shipped",
             &lines.iter().map(|l| l.quantity_shipped).sum::<u32>(),
@@ -626,10 +639,17 @@ impl Serialize for ShipmentView<'_> {
         m.serialize_field("tracking_carrier", &sh.tracking_carrier)?;
         m.serialize_field("tracking_link", &sh.tracking_link)?;
         m.serialize_field("comments", &sh.comments)?;
-        m.serialize_field("billing_address", &PlainAddress(&self.order.billing_address))?;
+        m.serialize_field(
+            "billing_address",
+            &PlainAddress(&self.order.billing_address),
+        )?;
         m.serialize_field(
             "shipping_address",
-            &PlainAddress(ship_to.map(|a| &a.address).unwrap_or(&self.order.billing_address)),
+            &PlainAddress(
+                ship_to
+                    .map(|a| &a.address)
+                    .unwrap_or(&self.order.billing_address),
+            ),
         )?;
         m.serialize_field("items", &sh.items)?;
         m.serialize_field(
@@ -692,7 +712,9 @@ mod tests {
 
     #[test]
     fn dates_are_rfc_2822_in_utc() {
-        let at = DateTime::parse_from_rfc3339("2019-03-05T21:50:23Z").unwrap().with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc3339("2019-03-05T21:50:23Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let text = serde_json::to_string(&Rfc2822(Some(at))).unwrap();
         assert_eq!(text, "\"Tue, 05 Mar 2019 21:50:23 +0000\"");
     }

@@ -63,7 +63,10 @@ pub fn routes() -> Router<AppState> {
                 .post(create_shipment)
                 .delete(delete_all_shipments),
         )
-        .route("/v2/orders/{order_id}/shipments/count", get(count_shipments))
+        .route(
+            "/v2/orders/{order_id}/shipments/count",
+            get(count_shipments),
+        )
         .route(
             "/v2/orders/{order_id}/shipments/{shipment_id}",
             get(get_shipment)
@@ -138,17 +141,25 @@ struct OrderFilter {
     payment_method: Option<String>,
 }
 
-fn parse_number<T: std::str::FromStr>(params: &HashMap<String, String>, name: &str) -> Result<Option<T>, Response> {
+fn parse_number<T: std::str::FromStr>(
+    params: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<T>, Response> {
     match params.get(name) {
         None => Ok(None),
         Some(v) if v.is_empty() => Ok(None),
         Some(v) => v.parse().map(Some).map_err(|_| {
-            bad_request(&format!("The field '{name}' is invalid: '{v}' is not a number."))
+            bad_request(&format!(
+                "The field '{name}' is invalid: '{v}' is not a number."
+            ))
         }),
     }
 }
 
-fn parse_date_param(params: &HashMap<String, String>, name: &str) -> Result<Option<DateTime<Utc>>, Response> {
+fn parse_date_param(
+    params: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<DateTime<Utc>>, Response> {
     match params.get(name) {
         None => Ok(None),
         Some(v) => parse_date(v).map(Some).ok_or_else(|| {
@@ -171,7 +182,10 @@ impl OrderFilter {
             status_id: parse_number(params, "status_id")?,
             customer_id: parse_number(params, "customer_id")?,
             email: params.get("email").cloned(),
-            is_deleted: params.get("is_deleted").map(|v| v == "true").unwrap_or(false),
+            is_deleted: params
+                .get("is_deleted")
+                .map(|v| v == "true")
+                .unwrap_or(false),
             cart_id: params.get("cart_id").cloned(),
             payment_method: params.get("payment_method").cloned(),
         })
@@ -201,7 +215,10 @@ impl OrderFilter {
     }
 
     /// Matching orders in id order.
-    fn select<'a>(&'a self, orders: &'a std::collections::BTreeMap<u64, Order>) -> impl Iterator<Item = &'a Order> + 'a {
+    fn select<'a>(
+        &'a self,
+        orders: &'a std::collections::BTreeMap<u64, Order>,
+    ) -> impl Iterator<Item = &'a Order> + 'a {
         let low = self.min_id.unwrap_or(0);
         // min_id above max_id selects nothing (an empty range, not a panic).
         let high = self.max_id.unwrap_or(u64::MAX).max(low);
@@ -233,7 +250,11 @@ fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn list_orders(State(state): State<AppState>, Path(hash): Path<String>, Query(params): Params) -> Response {
+async fn list_orders(
+    State(state): State<AppState>,
+    Path(hash): Path<String>,
+    Query(params): Params,
+) -> Response {
     let store = match store(&state, &hash) {
         Ok(s) => s,
         Err(r) => return r,
@@ -299,7 +320,11 @@ async fn list_orders(State(state): State<AppState>, Path(hash): Path<String>, Qu
     json_bytes(StatusCode::OK, body)
 }
 
-async fn count_orders(State(state): State<AppState>, Path(hash): Path<String>, Query(params): Params) -> Response {
+async fn count_orders(
+    State(state): State<AppState>,
+    Path(hash): Path<String>,
+    Query(params): Params,
+) -> Response {
     let store = match store(&state, &hash) {
         Ok(s) => s,
         Err(r) => return r,
@@ -337,9 +362,16 @@ async fn count_orders(State(state): State<AppState>, Path(hash): Path<String>, Q
         .collect();
     let total: u64 = match only_status {
         Some(s) => counts.get(&s).copied().unwrap_or(0),
-        None => counts.iter().filter(|(id, _)| **id != 0).map(|(_, c)| c).sum(),
+        None => counts
+            .iter()
+            .filter(|(id, _)| **id != 0)
+            .map(|(_, c)| c)
+            .sum(),
     };
-    json(StatusCode::OK, &json!({"statuses": statuses, "count": total}))
+    json(
+        StatusCode::OK,
+        &json!({"statuses": statuses, "count": total}),
+    )
 }
 
 fn filter_without_status(f: &OrderFilter) -> OrderFilter {
@@ -392,9 +424,8 @@ async fn get_order(
 }
 
 fn parse_body(body: &Bytes) -> Result<Value, Response> {
-    serde_json::from_slice(body).map_err(|e| {
-        bad_request(&format!("The request body is not valid JSON: {e}."))
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| bad_request(&format!("The request body is not valid JSON: {e}.")))
 }
 
 /// Reads a JSON value that BigCommerce accepts as a number or a numeric string.
@@ -459,7 +490,10 @@ async fn update_order(
 }
 
 /// `DELETE /v2/orders/{id}` archives the order (it stays readable with `is_deleted: true`).
-async fn archive_order(State(state): State<AppState>, Path((hash, order_id)): Path<(String, u64)>) -> Response {
+async fn archive_order(
+    State(state): State<AppState>,
+    Path((hash, order_id)): Path<(String, u64)>,
+) -> Response {
     let store = match store(&state, &hash) {
         Ok(s) => s,
         Err(r) => return r,
@@ -619,7 +653,10 @@ async fn get_consignments(
 }
 
 /// Sub-resources the sandbox keeps empty (coupons, taxes, messages): an empty v2 list.
-async fn list_empty(State(state): State<AppState>, Path((hash, order_id)): Path<(String, u64)>) -> Response {
+async fn list_empty(
+    State(state): State<AppState>,
+    Path((hash, order_id)): Path<(String, u64)>,
+) -> Response {
     let store = match store(&state, &hash) {
         Ok(s) => s,
         Err(r) => return r,
@@ -661,7 +698,10 @@ async fn list_shipments(
     json(StatusCode::OK, &views)
 }
 
-async fn count_shipments(State(state): State<AppState>, Path((hash, order_id)): Path<(String, u64)>) -> Response {
+async fn count_shipments(
+    State(state): State<AppState>,
+    Path((hash, order_id)): Path<(String, u64)>,
+) -> Response {
     let store = match store(&state, &hash) {
         Ok(s) => s,
         Err(r) => return r,
@@ -710,8 +750,16 @@ fn tracking_fields(fields: &serde_json::Map<String, Value>) -> Result<ShipmentUp
     let provider = as_string(fields.get("shipping_provider"));
     if let Some(provider) = &provider {
         const PROVIDERS: [&str; 10] = [
-            "", "auspost", "canadapost", "endicia", "usps", "fedex", "royalmail", "ups",
-            "upsready", "upsonline",
+            "",
+            "auspost",
+            "canadapost",
+            "endicia",
+            "usps",
+            "fedex",
+            "royalmail",
+            "ups",
+            "upsready",
+            "upsonline",
         ];
         if !PROVIDERS.contains(&provider.as_str()) && provider != "shipperhq" {
             return Err(bad_request(&format!(
@@ -883,7 +931,9 @@ async fn delete_all_shipments(
     let result = {
         let mut data = store.data.write();
         match data.orders.get(&order_id) {
-            None => Err(RuleError::not_found("The requested resource was not found.")),
+            None => Err(RuleError::not_found(
+                "The requested resource was not found.",
+            )),
             Some(order) => {
                 let ids: Vec<u64> = order.shipments.iter().map(|s| s.id).collect();
                 ids.into_iter()

@@ -18,7 +18,11 @@ pub fn routes() -> Router<AppState> {
 
 async fn get_store(State(state): State<AppState>, Path(hash): Path<String>) -> Response {
     let Some(store) = state.store(&hash) else {
-        return v2_error(StatusCode::NOT_FOUND, "The requested resource was not found.", None);
+        return v2_error(
+            StatusCode::NOT_FOUND,
+            "The requested resource was not found.",
+            None,
+        );
     };
     let data = store.data.read();
     let p = &data.profile;

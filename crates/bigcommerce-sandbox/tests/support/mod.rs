@@ -31,8 +31,20 @@ pub fn small_store(sandbox: &Sandbox, seed: u64) -> StoreInfo {
         ..StoreSpec::default()
     });
     sandbox.with_store(&store.hash, |data, _| {
-        data.add_product(product("Trail Mug", "MUG-1", InventoryTracking::Product, 40, vec![]));
-        data.add_product(product("Gift Card", "GIFT-1", InventoryTracking::None, 0, vec![]));
+        data.add_product(product(
+            "Trail Mug",
+            "MUG-1",
+            InventoryTracking::Product,
+            40,
+            vec![],
+        ));
+        data.add_product(product(
+            "Gift Card",
+            "GIFT-1",
+            InventoryTracking::None,
+            0,
+            vec![],
+        ));
         data.add_product(product(
             "Wool Socks",
             "SOCK-1",
@@ -168,7 +180,10 @@ impl Api {
             serde_json::Value::Null
         } else {
             serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                panic!("{path}: body is not JSON ({e}): {}", String::from_utf8_lossy(&bytes))
+                panic!(
+                    "{path}: body is not JSON ({e}): {}",
+                    String::from_utf8_lossy(&bytes)
+                )
             })
         };
         (status, headers, value)

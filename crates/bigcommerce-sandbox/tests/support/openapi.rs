@@ -7,11 +7,10 @@ use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
 
-
 /// Where the reference folder is, if present: `<workspace>/../shared/bigcommerce/reference`.
 pub fn reference_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/bigcommerce/reference");
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bigcommerce/reference");
     dir.is_dir().then_some(dir)
 }
 
@@ -43,12 +42,7 @@ impl Spec {
             pointer = reference.trim_start_matches('#').to_string();
             response = self.doc.pointer(&pointer)?;
         } else {
-            pointer = format!(
-                "/paths/{}/{}/responses/{}",
-                escape(path),
-                method,
-                status
-            );
+            pointer = format!("/paths/{}/{}/responses/{}", escape(path), method, status);
         }
         let content = response.get("content")?;
         let media = if content.get("application/json").is_some() {
@@ -73,7 +67,11 @@ impl Spec {
             });
         // The target schema becomes the root, with `components` beside it so that its
         // `$ref: '#/components/...'` resolve as written.
-        let target = self.doc.pointer(&pointer).cloned().expect("pointer resolves");
+        let target = self
+            .doc
+            .pointer(&pointer)
+            .cloned()
+            .expect("pointer resolves");
         let schema = json!({
             "allOf": [target],
             "components": self.doc.get("components").cloned().unwrap_or(Value::Null),
@@ -88,7 +86,10 @@ impl Spec {
             .map(|e| {
                 let mut text = e.to_string();
                 if text.len() > 300 {
-                    let cut = (0..=300).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+                    let cut = (0..=300)
+                        .rev()
+                        .find(|i| text.is_char_boundary(*i))
+                        .unwrap_or(0);
                     text = format!("{}... (schema path {})", &text[..cut], e.schema_path);
                 }
                 format!("  at {}: {}", e.instance_path, text)

@@ -57,9 +57,8 @@ pub struct SandboxArgs {
 }
 
 fn parse_plan(value: &str) -> Result<Plan, String> {
-    Plan::parse(value).ok_or_else(|| {
-        format!("unknown plan '{value}': use standard, plus, pro or unlimited")
-    })
+    Plan::parse(value)
+        .ok_or_else(|| format!("unknown plan '{value}': use standard, plus, pro or unlimited"))
 }
 
 /// Builds the sandbox and its store, prints the banner, then serves until a shutdown signal.
@@ -158,9 +157,7 @@ fn listen_error(addr: SocketAddr, error: std::io::Error) -> anyhow::Error {
     use std::io::ErrorKind;
     let hint = match error.kind() {
         ErrorKind::AddrInUse => "address in use; pick another --port".to_string(),
-        ErrorKind::PermissionDenied => {
-            "permission denied; pick a --port above 1023".to_string()
-        }
+        ErrorKind::PermissionDenied => "permission denied; pick a --port above 1023".to_string(),
         ErrorKind::AddrNotAvailable => format!(
             "{} is not an address of this machine; check --bind",
             addr.ip()
@@ -174,7 +171,10 @@ fn listen_error(addr: SocketAddr, error: std::io::Error) -> anyhow::Error {
 /// owner only, since it holds an access token and a client secret.
 fn write_secret_file(dir: &Path, name: &str, contents: &str) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| {
-        format!("could not create the credentials directory {}", dir.display())
+        format!(
+            "could not create the credentials directory {}",
+            dir.display()
+        )
     })?;
     let path = dir.join(name);
     let mut options = OpenOptions::new();
