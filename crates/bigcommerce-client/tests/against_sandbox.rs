@@ -163,6 +163,57 @@ async fn generated_orders_are_listed_counted_and_read_one_by_one() {
 }
 
 #[tokio::test]
+async fn a_generated_history_comes_back_with_every_line_and_few_extra_requests() {
+    let sandbox = sandbox().await;
+    // 600 orders: the history's 500th order is always over the 50-line cap.
+    let store = generated_store(&sandbox, 114, 40, 600);
+    let client = client(&sandbox, &store, MERCHANT);
+    // From the sandbox's data: each order's line count, and which orders have a consignment
+    // (one per shipping address) of more than 50 lines.
+    let (line_counts, capped) = sandbox
+        .with_store(&store.hash, |data, _| {
+            let mut counts = BTreeMap::new();
+            let mut capped = BTreeSet::new();
+            for order in data.orders.values() {
+                counts.insert(order.id, order.lines.len());
+                let mut per_address: BTreeMap<u64, usize> = BTreeMap::new();
+                for line in &order.lines {
+                    *per_address.entry(line.order_address_id).or_default() += 1;
+                }
+                if per_address.values().any(|n| *n > 50) {
+                    capped.insert(order.id);
+                }
+            }
+            (counts, capped)
+        })
+        .unwrap();
+    assert!(
+        !capped.is_empty(),
+        "the generator makes some orders of 51+ lines"
+    );
+    clear_log(&sandbox, &store.hash);
+
+    let orders: Vec<_> = client
+        .order_pages_with_lines(&OrderQuery::default())
+        .try_concat()
+        .await
+        .unwrap();
+    let got: BTreeMap<u64, usize> = orders.iter().map(|o| (o.order.id, o.lines.len())).collect();
+    assert_eq!(got, line_counts);
+    let fetched: BTreeSet<u64> = orders
+        .iter()
+        .filter(|o| o.lines_fetched_separately)
+        .map(|o| o.order.id)
+        .collect();
+    assert_eq!(fetched, capped);
+    // Three pages of orders (250 + 250 + 100) and one /products call per capped order.
+    assert_eq!(
+        counters(&sandbox, &store.hash).total,
+        3 + capped.len() as u64
+    );
+}
+
+#[tokio::test]
 async fn a_status_change_and_an_archive_are_what_the_next_read_sees() {
     let sandbox = sandbox().await;
     let store = small_store(&sandbox, 103);

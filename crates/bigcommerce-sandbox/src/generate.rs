@@ -12,8 +12,9 @@
 //! What the catalog exercises: all three inventory tracking modes (about half the products
 //! track stock per variant, a third per product, the rest not at all), 2–6 variants from Size,
 //! Colour, Scent... options with their own SKUs, and stock levels of which some are low and a
-//! few are zero. What the history exercises: orders of 1–4 lines mostly, about one in 200 with
-//! 51–80 lines (beyond the 50 line items BigCommerce returns per page of order products), about
+//! few are zero. What the history exercises: orders of 1–4 lines mostly, about one in 25,000
+//! (and always the 500th) with 51–80 lines (beyond the 50 line items BigCommerce embeds per
+//! consignment; rare, as B2B-sized orders are, so imports stay near one request per 250), about
 //! one in 20 shipping to 2–3 addresses, shipments with carriers and tracking numbers, and the
 //! spread of statuses an integration meets: most old orders shipped or completed, recent ones
 //! awaiting fulfillment, and the cancelled, refunded, unpaid and held ones in between.
@@ -686,15 +687,16 @@ pub fn random_address(rng: &mut impl Rng) -> Address {
 // Orders
 // ---------------------------------------------------------------------------------------------
 
-/// Most orders have 1–4 lines; about one in 200 has 51–80, more than the 50 line items
-/// BigCommerce returns per page of `/orders/{id}/products`.
+/// Most orders have 1–4 lines; about one in 25,000 has 51–80, more than the 50 line items
+/// BigCommerce embeds per consignment (B2B-sized orders are rare; the history also always
+/// has one, see [`LARGE_ORDER_INDEX`]).
 fn line_count(rng: &mut impl Rng) -> usize {
-    match rng.gen_range(0..1000) {
-        0..=4 => rng.gen_range(51..=80),
-        5..=454 => 1,
-        455..=704 => 2,
-        705..=844 => 3,
-        845..=924 => 4,
+    match rng.gen_range(0..100_000) {
+        0..=3 => rng.gen_range(51..=80),
+        4..=45_403 => 1,
+        45_404..=70_403 => 2,
+        70_404..=84_403 => 3,
+        84_404..=92_403 => 4,
         _ => rng.gen_range(5..=10),
     }
 }
@@ -738,6 +740,16 @@ fn random_sku<'a>(
 /// to stock (see [`fit_to_stock`]). The status and date are left to the caller; an empty
 /// catalog gives an order without lines.
 pub fn random_new_order(rng: &mut impl Rng, data: &StoreData) -> NewOrder {
+    let lines = line_count(rng);
+    new_order_with_lines(rng, data, lines)
+}
+
+/// The history's order at this index (0-based) has more than 50 lines, so that every store
+/// of at least this many orders exercises BigCommerce's 50-line cap.
+pub const LARGE_ORDER_INDEX: usize = 499;
+
+/// A random order of about `lines` lines (more when it ships to more addresses than that).
+fn new_order_with_lines(rng: &mut impl Rng, data: &StoreData, lines: usize) -> NewOrder {
     let mut order = NewOrder::default();
     let (Some((&first, _)), Some((&last, _))) = (
         data.products.first_key_value(),
@@ -754,7 +766,7 @@ pub fn random_new_order(rng: &mut impl Rng, data: &StoreData) -> NewOrder {
     } else {
         1
     };
-    let wanted = line_count(rng).max(address_count);
+    let wanted = lines.max(address_count);
     let large = wanted > 10;
     order.lines.reserve(wanted);
     if large {
@@ -1162,7 +1174,18 @@ fn add_history(rng: &mut ChaCha8Rng, data: &mut StoreData, count: usize, now: Da
             _ => OLDER,
         };
         let fate = weighted(rng, table);
-        let mut new = random_new_order(rng, data);
+        let mut new = if index == LARGE_ORDER_INDEX {
+            let lines = rng.gen_range(51..=80);
+            let mut large = new_order_with_lines(rng, data, lines);
+            // One consignment, so that it is over the 50-line cap whatever the split.
+            large.shipping_addresses.truncate(1);
+            for line in &mut large.lines {
+                line.address_index = 0;
+            }
+            large
+        } else {
+            random_new_order(rng, data)
+        };
         if new.lines.is_empty() {
             continue;
         }

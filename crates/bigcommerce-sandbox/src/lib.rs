@@ -12,6 +12,10 @@
 //! resource links), the v3 catalog (`{data, meta}` envelope), v3 webhooks signed with the
 //! Standard Webhooks scheme, a seeded generator of a living store, and faults on demand.
 //!
+//! It serves plain HTTP ([`Sandbox::start`]) or HTTPS with a throwaway certificate authority
+//! ([`Sandbox::start_tls`], [`TlsIdentity`]), for third-party clients that only speak
+//! `https://` and take nothing but a host.
+//!
 //! Tests drive it through the control API under `/_sandbox` (or the same operations on
 //! [`Sandbox`] in-process): create stores, place and change orders, read the request log, turn
 //! faults on.
@@ -35,6 +39,7 @@ pub mod log;
 pub mod model;
 pub mod ratelimit;
 pub mod store;
+pub mod tls;
 pub mod webhooks;
 
 use std::collections::HashMap;
@@ -50,6 +55,7 @@ pub use faults::{FaultKind, FaultRule};
 pub use model::{ApiAccount, Scope};
 pub use ratelimit::{Plan, RateLimit};
 pub use store::{Event, NewOrder, NewOrderLine, StoreData};
+pub use tls::TlsIdentity;
 
 use crate::faults::FaultPlan;
 use crate::log::RequestLog;
@@ -141,7 +147,8 @@ pub struct StoreHandle {
 /// State shared by every request of one sandbox server.
 #[derive(Debug)]
 pub struct SandboxState {
-    /// `http://127.0.0.1:PORT`: what resource links and `API PATH` point at.
+    /// `http://127.0.0.1:PORT` (`https://` when serving TLS): what resource links and
+    /// `API PATH` point at.
     pub base_url: String,
     pub config: SandboxConfig,
     pub stores: RwLock<HashMap<String, Arc<StoreHandle>>>,
@@ -165,22 +172,11 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Serves the sandbox on `listener` (bind port 0 in tests) until [`Sandbox::shutdown`].
+    /// Serves the sandbox over plain HTTP on `listener` (bind port 0 in tests) until
+    /// [`Sandbox::shutdown`].
     pub async fn start(listener: TcpListener, config: SandboxConfig) -> std::io::Result<Sandbox> {
         let addr = listener.local_addr()?;
-        let base_url = format!("http://{addr}");
-        let (shutdown, mut shutdown_rx) = watch::channel(false);
-        let state = Arc::new(SandboxState {
-            base_url,
-            webhooks: webhooks::Dispatcher::new(&config),
-            live: live::LiveControl::default(),
-            config,
-            stores: RwLock::new(HashMap::new()),
-        });
-        state
-            .webhooks
-            .start(Arc::downgrade(&state), shutdown.subscribe());
-        let app = api::router(state.clone());
+        let (sandbox, app, mut shutdown_rx) = Sandbox::build(addr, "http", config);
         tokio::spawn(async move {
             let result = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
@@ -191,11 +187,49 @@ impl Sandbox {
                 tracing::error!(%error, "sandbox server stopped");
             }
         });
-        Ok(Sandbox {
+        Ok(sandbox)
+    }
+
+    /// Serves the sandbox over HTTPS with `identity` on `listener` until [`Sandbox::shutdown`]; the
+    /// base URL, resource links and `API PATH` then say `https://`. Fails with `InvalidInput`
+    /// when the identity's PEM cannot be used.
+    pub async fn start_tls(
+        listener: TcpListener,
+        config: SandboxConfig,
+        identity: &TlsIdentity,
+    ) -> std::io::Result<Sandbox> {
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(identity.server_config()?));
+        let addr = listener.local_addr()?;
+        let (sandbox, app, shutdown_rx) = Sandbox::build(addr, "https", config);
+        tokio::spawn(tls::serve(listener, acceptor, app, shutdown_rx));
+        Ok(sandbox)
+    }
+
+    /// The state, router and shutdown signal shared by both transports; starts the webhook
+    /// dispatcher.
+    fn build(
+        addr: SocketAddr,
+        scheme: &str,
+        config: SandboxConfig,
+    ) -> (Sandbox, axum::Router, watch::Receiver<bool>) {
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let state = Arc::new(SandboxState {
+            base_url: format!("{scheme}://{addr}"),
+            webhooks: webhooks::Dispatcher::new(&config),
+            live: live::LiveControl::default(),
+            config,
+            stores: RwLock::new(HashMap::new()),
+        });
+        state
+            .webhooks
+            .start(Arc::downgrade(&state), shutdown.subscribe());
+        let app = api::router(state.clone());
+        let sandbox = Sandbox {
             state,
             addr,
             shutdown,
-        })
+        };
+        (sandbox, app, shutdown_rx)
     }
 
     /// The socket the server listens on.
@@ -203,8 +237,8 @@ impl Sandbox {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`: the API base URL to give a client instead of
-    /// `https://api.bigcommerce.com`.
+    /// `http://127.0.0.1:PORT` (`https://` from [`Sandbox::start_tls`]): the API base URL to
+    /// give a client instead of `https://api.bigcommerce.com`.
     pub fn base_url(&self) -> &str {
         &self.state.base_url
     }

@@ -562,3 +562,30 @@ async fn faults_strike_on_demand_and_the_log_records_them() {
             >= 1
     );
 }
+
+#[tokio::test]
+async fn a_path_that_is_not_an_id_or_a_missing_method_answers_in_bigcommerce_error_json() {
+    let sandbox = sandbox().await;
+    let store = small_store(&sandbox, 31);
+    let api = Api::new(&sandbox, &store, "merchant-guide");
+    let id = place(&sandbox, &store.hash, 1, &[("MUG-1", 1, 0)]);
+    // Clients probe paths like these (the official Python client's `OrderProducts.count`).
+    for path in [
+        "/v2/orders/abc".to_string(),
+        format!("/v2/orders/{id}/products/count"),
+        format!("/v2/orders/{id}/shipping_addresses/count"),
+    ] {
+        let (status, body) = api.get(&path).await;
+        assert_eq!(status, 404, "GET {path}");
+        assert_eq!(
+            body,
+            json!([{"status": 404, "message": "The requested resource was not found."}]),
+            "GET {path}"
+        );
+    }
+    let path = format!("/v2/orders/{id}/products");
+    let (status, headers, body) = api.send(Method::DELETE, &path, None).await;
+    assert_eq!(status, 405, "DELETE {path}");
+    assert_eq!(headers["allow"], "GET,HEAD");
+    assert_eq!(body[0]["status"], 405, "{body}");
+}

@@ -225,7 +225,7 @@ async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -
                             ))
                             .await;
                         }
-                        let response = next.run(request).await;
+                        let response = rejection_as_api_error(next.run(request).await, version);
                         let after = store.faults.lock().pick(method.as_str(), &api_path, true);
                         match after {
                             Some(rule) => {
@@ -249,6 +249,41 @@ async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -
     }
     pending.finish(response.status().as_u16(), fault_name);
     response
+}
+
+/// Every handler answers JSON, so a client error in any other shape is one of axum's own: a
+/// path segment that is not a number (`/v2/orders/abc`, `/v2/orders/1/products/count`) or a
+/// method the route lacks. BigCommerce routes ids by pattern, so the first matches no endpoint
+/// there: 404, as an unknown path is. Either way the body is BigCommerce's error JSON, which
+/// clients parse, never axum's plain text.
+fn rejection_as_api_error(response: Response, version: ApiVersion) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !status.is_client_error() || is_json {
+        return response;
+    }
+    if status == StatusCode::BAD_REQUEST {
+        return errors::error(
+            version,
+            StatusCode::NOT_FOUND,
+            "The requested resource was not found.",
+        );
+    }
+    let (mut parts, _) = response.into_parts();
+    let (error_parts, body) = errors::error(
+        version,
+        status,
+        status.canonical_reason().unwrap_or("Client error"),
+    )
+    .into_parts();
+    // Keep the rejection's own headers (`Allow` on a 405) beside the JSON content type.
+    parts.headers.extend(error_parts.headers);
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, body)
 }
 
 /// A request record that is written when the request ends, however it ends.

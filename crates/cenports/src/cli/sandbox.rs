@@ -6,19 +6,24 @@
 //! BigCommerce downloads when an API account is created (optionally writing each to
 //! `DIR/<profile>.txt`), and serves until Ctrl-C or SIGTERM.
 //!
-//! The first line printed is `Sandbox listening on http://HOST:PORT`, so that a script or test
-//! starting it with `--port 0` can learn the port.
+//! The first line printed is `Sandbox listening on http://HOST:PORT` (`https://` with `--tls`),
+//! so that a script or test starting it with `--port 0` can learn the port.
+//!
+//! `--tls` serves HTTPS with a certificate made at start-up by a throwaway authority, whose PEM
+//! is written to a file for clients to trust: third-party clients that only speak `https://`
+//! (BigCommerce's Python and Node clients) then need nothing changed but their host and the
+//! trusted CA (`REQUESTS_CA_BUNDLE`, `NODE_EXTRA_CA_CERTS`).
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use bigcommerce_sandbox::credentials::{credentials_txt, PROFILES};
 use bigcommerce_sandbox::live::{self, LiveSettings};
-use bigcommerce_sandbox::{Plan, Sandbox, SandboxConfig, StoreSpec};
+use bigcommerce_sandbox::{Plan, Sandbox, SandboxConfig, StoreSpec, TlsIdentity};
 use clap::Args;
 use tokio::net::TcpListener;
 
@@ -54,7 +59,18 @@ pub struct SandboxArgs {
     /// sooner).
     #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
     pub webhook_retry_scale: f64,
+    /// Serve HTTPS with a fresh certificate for 127.0.0.1, ::1 and localhost, signed by a
+    /// throwaway authority that clients must trust (see --ca-out).
+    #[arg(long)]
+    pub tls: bool,
+    /// Where --tls writes the authority's certificate (PEM) for clients to trust [default:
+    /// DIR/sandbox-ca.pem with --credentials-dir, else a file in the temporary directory].
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca_out: Option<PathBuf>,
 }
+
+/// The file name of the CA certificate in `--credentials-dir`.
+const CA_FILE_NAME: &str = "sandbox-ca.pem";
 
 fn parse_plan(value: &str) -> Result<Plan, String> {
     Plan::parse(value)
@@ -74,9 +90,21 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
         webhook_retry_scale: args.webhook_retry_scale,
         ..SandboxConfig::default()
     };
-    let sandbox = Sandbox::start(listener, config)
-        .await
-        .with_context(|| format!("could not start the sandbox on {addr}"))?;
+    let (sandbox, ca_file) = if args.tls {
+        let identity = TlsIdentity::self_signed();
+        let sandbox = Sandbox::start_tls(listener, config, &identity)
+            .await
+            .with_context(|| format!("could not start the sandbox on {addr}"))?;
+        // Written before the first line is printed, so a script that has read it can trust it.
+        let ca_file = ca_file_path(&args, sandbox.addr());
+        write_ca_file(&ca_file, &identity.ca_pem)?;
+        (sandbox, Some(ca_file))
+    } else {
+        let sandbox = Sandbox::start(listener, config)
+            .await
+            .with_context(|| format!("could not start the sandbox on {addr}"))?;
+        (sandbox, None)
+    };
     println!("Sandbox listening on {}", sandbox.base_url());
 
     let spec = StoreSpec {
@@ -142,6 +170,9 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
             .context("--live could not start live mode")?;
         println!("Live mode: {rate} events per second");
     }
+    if let Some(ca_file) = &ca_file {
+        print_tls_hints(ca_file, sandbox.addr());
+    }
     println!("Control API: {}/_sandbox", sandbox.base_url());
     println!("Press Ctrl-C to stop.");
 
@@ -150,6 +181,49 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
     sandbox.state().live.stop_all();
     sandbox.shutdown();
     Ok(())
+}
+
+/// `--ca-out`, else `sandbox-ca.pem` in `--credentials-dir`, else a file named after the port in
+/// the temporary directory (so that two sandboxes do not overwrite each other's).
+fn ca_file_path(args: &SandboxArgs, addr: SocketAddr) -> PathBuf {
+    if let Some(path) = &args.ca_out {
+        path.clone()
+    } else if let Some(dir) = &args.credentials_dir {
+        dir.join(CA_FILE_NAME)
+    } else {
+        std::env::temp_dir().join(format!("cenports-sandbox-{}-ca.pem", addr.port()))
+    }
+}
+
+/// Writes the CA certificate, creating its directory. It is public (a certificate, no key), so
+/// it keeps the default permissions.
+fn write_ca_file(path: &Path, pem: &str) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("could not create the directory {}", dir.display()))?;
+    }
+    std::fs::write(path, pem).with_context(|| {
+        format!(
+            "could not write the CA certificate to {}; pick another --ca-out",
+            path.display()
+        )
+    })
+}
+
+/// How to point BigCommerce's own clients at this sandbox: they take a host, not a URL, and
+/// trust the CA through their usual environment variables.
+fn print_tls_hints(ca_file: &Path, addr: SocketAddr) {
+    // The certificate names loopback addresses only: a wildcard bind is reached through them.
+    let host = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let endpoint = SocketAddr::new(host, addr.port());
+    let ca = ca_file.display();
+    println!("CA certificate: {ca}");
+    println!("Python (bigcommerce): REQUESTS_CA_BUNDLE={ca} BC_API_ENDPOINT={endpoint}");
+    println!("Node: NODE_EXTRA_CA_CERTS={ca}");
 }
 
 /// The error for a socket that cannot be bound, saying what to change.
