@@ -5,7 +5,7 @@ use std::process::Command;
 #[test]
 fn the_demo_imports_every_order_and_explains_a_missing_scope() {
     let output = Command::new(env!("CARGO_BIN_EXE_cenports"))
-        .args(["demo", "--orders", "600", "--products", "40"])
+        .args(["demo", "--orders", "600"])
         .output()
         .expect("run cenports demo");
     let stdout = String::from_utf8_lossy(&output.stdout);
