@@ -31,6 +31,9 @@ pub struct DemoArgs {
     /// Seed of the demo store.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// The store's plan, which sets its API quota: standard, plus, pro or unlimited.
+    #[arg(long, default_value = "standard", value_parser = crate::cli::sandbox::parse_plan)]
+    pub plan: Plan,
 }
 
 /// A client for one of the store's API accounts, pointed at the sandbox.
@@ -59,7 +62,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         seed: args.seed,
         products: args.products,
         orders: args.orders,
-        plan: Plan::Standard,
+        plan: args.plan,
         name: Some("Maple & Pine Outfitters".to_string()),
         ..StoreSpec::default()
     };
@@ -71,13 +74,18 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     println!("Cenports demo");
     println!("=============");
     println!(
-        "Sandbox store {} at {} ({} orders, {} products, built in {:.2} s; Standard plan: {} requests per 30 s)",
+        "Sandbox store {} at {} ({} orders, {} products, built in {:.2} s; {:?} plan: {} requests per {} s)",
         store.hash,
         sandbox.base_url(),
         args.orders,
         args.products,
         built.elapsed().as_secs_f64(),
-        store.rate_limit.quota.unwrap_or(0),
+        args.plan,
+        store
+            .rate_limit
+            .quota
+            .map_or_else(|| "unlimited".to_string(), |q| q.to_string()),
+        store.rate_limit.window_ms / 1000,
     );
 
     let client = client_for(&sandbox, &store, "merchant-guide")?;

@@ -72,7 +72,7 @@ pub struct SandboxArgs {
 /// The file name of the CA certificate in `--credentials-dir`.
 const CA_FILE_NAME: &str = "sandbox-ca.pem";
 
-fn parse_plan(value: &str) -> Result<Plan, String> {
+pub(crate) fn parse_plan(value: &str) -> Result<Plan, String> {
     Plan::parse(value)
         .ok_or_else(|| format!("unknown plan '{value}': use standard, plus, pro or unlimited"))
 }
