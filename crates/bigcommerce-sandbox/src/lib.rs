@@ -33,6 +33,7 @@
 pub mod api;
 pub mod credentials;
 pub mod faults;
+pub mod fixtures;
 pub mod generate;
 pub mod live;
 pub mod log;

@@ -8,11 +8,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use bigcommerce_sandbox::model::{InventoryTracking, OptionValue, Product, Variant};
+use bigcommerce_sandbox::fixtures::{self, variant};
+use bigcommerce_sandbox::model::{InventoryTracking, Product};
 use bigcommerce_sandbox::{webhooks, Sandbox, SandboxConfig, StoreInfo, StoreSpec};
 use bytes::Bytes;
 use reqwest::Method;
-use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Mutex};
 
@@ -33,44 +33,9 @@ async fn sandbox() -> Sandbox {
     .unwrap()
 }
 
+/// A month-old product without variants, so that a fresh change is the only recent one.
 fn product(name: &str, sku: &str, tracking: InventoryTracking, level: i64) -> Product {
-    // A month old, so that a fresh change is the only recent one.
-    let at = chrono::Utc::now() - chrono::Duration::days(30);
-    let at = chrono::DateTime::from_timestamp(at.timestamp(), 0).unwrap();
-    Product {
-        id: 0,
-        name: name.to_string(),
-        sku: sku.to_string(),
-        price: Decimal::new(1999, 2),
-        weight: Decimal::new(5, 1),
-        inventory_tracking: tracking,
-        inventory_level: level,
-        inventory_warning_level: 0,
-        is_visible: true,
-        date_created: at,
-        date_modified: at,
-        variants: Vec::new(),
-    }
-}
-
-fn variant(sku: &str, label: &str, level: i64) -> Variant {
-    Variant {
-        id: 0,
-        product_id: 0,
-        sku: sku.to_string(),
-        sku_id: None,
-        price: None,
-        weight: None,
-        inventory_level: level,
-        inventory_warning_level: 0,
-        upc: String::new(),
-        option_values: vec![OptionValue {
-            id: 1,
-            option_id: 1,
-            option_display_name: "Size".to_string(),
-            label: label.to_string(),
-        }],
-    }
+    fixtures::product(name, sku, tracking, level, Vec::new())
 }
 
 /// The catalog of every test's store, in id order.

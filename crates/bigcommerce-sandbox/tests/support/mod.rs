@@ -3,9 +3,8 @@
 
 pub mod openapi;
 
-use bigcommerce_sandbox::model::{Address, InventoryTracking, OptionValue, Product, Variant};
-use bigcommerce_sandbox::{NewOrder, NewOrderLine, Sandbox, SandboxConfig, StoreInfo, StoreSpec};
-use rust_decimal::Decimal;
+use bigcommerce_sandbox::model::InventoryTracking;
+use bigcommerce_sandbox::{Sandbox, SandboxConfig, StoreInfo, StoreSpec};
 
 /// A sandbox on a random loopback port.
 pub async fn sandbox() -> Sandbox {
@@ -56,86 +55,11 @@ pub fn small_store(sandbox: &Sandbox, seed: u64) -> StoreInfo {
     store
 }
 
-pub fn product(
-    name: &str,
-    sku: &str,
-    tracking: InventoryTracking,
-    level: i64,
-    variants: Vec<Variant>,
-) -> Product {
-    let at = chrono::Utc::now() - chrono::Duration::days(30);
-    let at = chrono::DateTime::from_timestamp(at.timestamp(), 0).unwrap();
-    Product {
-        id: 0,
-        name: name.to_string(),
-        sku: sku.to_string(),
-        price: Decimal::new(1999, 2),
-        weight: Decimal::new(5, 1),
-        inventory_tracking: tracking,
-        inventory_level: level,
-        inventory_warning_level: 0,
-        is_visible: true,
-        date_created: at,
-        date_modified: at,
-        variants,
-    }
-}
-
-pub fn variant(sku: &str, size: &str, level: i64) -> Variant {
-    Variant {
-        id: 0,
-        product_id: 0,
-        sku: sku.to_string(),
-        sku_id: None,
-        price: None,
-        weight: None,
-        inventory_level: level,
-        inventory_warning_level: 0,
-        upc: String::new(),
-        option_values: vec![OptionValue {
-            id: 1,
-            option_id: 1,
-            option_display_name: "Size".to_string(),
-            label: size.to_string(),
-        }],
-    }
-}
-
-pub fn address(first: &str, country_iso2: &str) -> Address {
-    let canadian = country_iso2 == "CA";
-    Address {
-        first_name: first.to_string(),
-        last_name: "Tremblay".to_string(),
-        company: String::new(),
-        street_1: "12 Rideau St".to_string(),
-        street_2: String::new(),
-        city: if canadian { "Ottawa" } else { "Austin" }.to_string(),
-        state: if canadian { "Ontario" } else { "Texas" }.to_string(),
-        zip: if canadian { "K1N 5W8" } else { "78701" }.to_string(),
-        country: if canadian { "Canada" } else { "United States" }.to_string(),
-        country_iso2: country_iso2.to_string(),
-        phone: "613-555-0199".to_string(),
-        email: format!("{}@example.com", first.to_lowercase()),
-    }
-}
+pub use bigcommerce_sandbox::fixtures::{product, variant};
 
 /// Places an order of `lines` (sku, quantity, address index) shipping to `addresses`.
 pub fn place(sandbox: &Sandbox, hash: &str, addresses: usize, lines: &[(&str, u32, usize)]) -> u64 {
-    let order = NewOrder {
-        billing_address: Some(address("Marie", "CA")),
-        shipping_addresses: (0..addresses)
-            .map(|i| address(["Marie", "Luc", "Anne"][i % 3], "CA"))
-            .collect(),
-        lines: lines
-            .iter()
-            .map(|(sku, quantity, address_index)| NewOrderLine {
-                sku: sku.to_string(),
-                quantity: *quantity,
-                address_index: *address_index,
-            })
-            .collect(),
-        ..NewOrder::default()
-    };
+    let order = bigcommerce_sandbox::fixtures::order(addresses, lines);
     sandbox
         .with_store(hash, |data, events| data.place_order(order, events))
         .unwrap()
