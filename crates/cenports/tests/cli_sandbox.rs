@@ -1,49 +1,14 @@
 //! Black-box tests of `cenports sandbox`: the real binary on port 0, talked to over loopback
 //! with the credentials it writes.
 
+mod common;
+
+use common::{field, Running, TempDir};
+
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// The sandbox process, killed when the test ends (also on a failed assertion).
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A directory of its own for one test, removed when the test ends.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        TempDir(
-            std::env::temp_dir().join(format!("cenports-{name}-{}-{nanos}", std::process::id())),
-        )
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The value of a `NAME: value` line of a credentials file.
-fn field<'a>(txt: &'a str, name: &str) -> &'a str {
-    txt.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
-        .unwrap_or_else(|| panic!("no {name} line in:\n{txt}"))
-}
+use std::time::Duration;
 
 #[tokio::test]
 async fn the_sandbox_serves_orders_to_the_credentials_it_writes() {

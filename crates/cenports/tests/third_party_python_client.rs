@@ -10,11 +10,15 @@
 //! The client is installed once into a virtualenv under Cargo's target directory and reused by
 //! later runs. The test is skipped, with a notice, only where `python3` is not on `PATH`.
 
+mod common;
+
+use common::{Running, TempDir};
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The version of PyPI's `bigcommerce` this test was written and verified against.
 const CLIENT_VERSION: &str = "0.23.4";
@@ -25,37 +29,6 @@ const PRODUCTS: usize = 30;
 
 /// How long the Python script may run: about 5 s of it are waits for the rate-limit window.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// A process killed when the test ends (also on a failed assertion).
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A directory of its own for one test, removed when the test ends.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        TempDir(
-            std::env::temp_dir().join(format!("cenports-{name}-{}-{nanos}", std::process::id())),
-        )
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A `cenports sandbox` process and what its banner said.
 struct SandboxProcess {
