@@ -1,0 +1,14 @@
+//! # Cenports, the hub
+//!
+//! The library behind the `cenports` binary: the channel-agnostic core (accounts, stores,
+//! orders, storage) and the BigCommerce connector that fills it. The binary is a thin CLI over
+//! these modules.
+//!
+//! - [`storage`]: one storage contract over SQLite (the embedded default) and PostgreSQL.
+//! - [`connect`]: connecting a BigCommerce store: parse what the merchant has, check it on
+//!   the spot, and name exactly what is missing.
+//! - [`secrets`]: encryption at rest of the store credentials.
+
+pub mod connect;
+pub mod secrets;
+pub mod storage;
