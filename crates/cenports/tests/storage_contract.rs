@@ -1,0 +1,848 @@
+//! The storage contract, run identically on both backends.
+//!
+//! Each test is written once and `contract_test!` expands it into `<name>::sqlite` (a fresh
+//! temporary file) and `<name>::postgres` (a fresh database `cenports_test_<random>` created on
+//! 127.0.0.1:5432 through the `postgres` admin database, dropped at the end). Set
+//! `CENPORTS_TEST_POSTGRES_URL` to point at another server (the admin URL). If PostgreSQL cannot
+//! be reached, the PostgreSQL variants fail when `CI` is set and are skipped with a notice
+//! otherwise.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use futures::FutureExt;
+use rand::Rng;
+use rust_decimal::Decimal;
+
+use cenports::storage::*;
+
+const DEFAULT_PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// What a test gets: an open storage and the URL it was opened from (to open it again).
+struct Ctx {
+    storage: Storage,
+    url: String,
+}
+
+enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+fn random_suffix() -> String {
+    let mut rng = rand::thread_rng();
+    (0..12)
+        .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
+        .collect()
+}
+
+async fn admin_pool() -> Result<(sqlx::PgPool, String), sqlx::Error> {
+    let admin_url =
+        std::env::var("CENPORTS_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG_ADMIN_URL.into());
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect(&admin_url)
+        .await?;
+    Ok((pool, admin_url))
+}
+
+async fn run<F, Fut>(kind: Kind, test: F)
+where
+    F: FnOnce(Ctx) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    match kind {
+        Kind::Sqlite => {
+            let dir: PathBuf =
+                std::env::temp_dir().join(format!("cenports-test-{}", random_suffix()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let url = format!("sqlite://{}", dir.join("cenports.db").display());
+            let storage = Storage::open(&url).await.expect("open SQLite");
+            let result = AssertUnwindSafe(test(Ctx {
+                storage: storage.clone(),
+                url,
+            }))
+            .catch_unwind()
+            .await;
+            storage.close().await;
+            let _ = std::fs::remove_dir_all(&dir);
+            if let Err(panic) = result {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Kind::Postgres => {
+            let (admin, admin_url) = match admin_pool().await {
+                Ok(found) => found,
+                Err(e) if std::env::var_os("CI").is_some() => {
+                    panic!("PostgreSQL is required in CI but could not be reached: {e}")
+                }
+                Err(e) => {
+                    eprintln!("NOTICE: skipping a PostgreSQL contract test, PostgreSQL is unreachable: {e}");
+                    return;
+                }
+            };
+            let name = format!("cenports_test_{}", random_suffix());
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .expect("create test database");
+            let mut url = url::Url::parse(&admin_url).unwrap();
+            url.set_path(&name);
+            let url = url.to_string();
+            let storage = Storage::open(&url).await.expect("open PostgreSQL");
+            let result = AssertUnwindSafe(test(Ctx {
+                storage: storage.clone(),
+                url,
+            }))
+            .catch_unwind()
+            .await;
+            storage.close().await;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&admin)
+                .await
+                .expect("drop test database");
+            admin.close().await;
+            if let Err(panic) = result {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}
+
+/// Writes a test once; runs it on SQLite and on PostgreSQL.
+macro_rules! contract_test {
+    ($name:ident, |$ctx:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                run(Kind::Sqlite, |$ctx: Ctx| async move { $body }).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                run(Kind::Postgres, |$ctx: Ctx| async move { $body }).await
+            }
+        }
+    };
+}
+
+// ------------------------------------------------------------------ builders
+
+fn t(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_700_000_000 + secs, 0).unwrap()
+}
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn secret(tag: u8) -> EncryptedSecret {
+    EncryptedSecret {
+        // Include a NUL and high bytes: the column must hold bytes, not text.
+        ciphertext: vec![0, tag, 0xff, 0x80, 7, 7, 7, tag],
+        nonce: vec![tag; 12],
+    }
+}
+
+fn new_store(hash: &str) -> NewStore {
+    NewStore {
+        channel: CHANNEL_BIGCOMMERCE.into(),
+        remote_id: hash.into(),
+        api_base_url: "https://api.bigcommerce.com".into(),
+        profile: StoreProfile {
+            name: format!("Store {hash}"),
+            domain: format!("{hash}.example.com"),
+            currency: "USD".into(),
+            timezone: "America/Chicago".into(),
+            weight_units: "LB".into(),
+            dimension_units: "Inches".into(),
+            plan: "Standard".into(),
+        },
+        credentials: StoreCredentials {
+            client_id: format!("client-{hash}"),
+            client_secret: secret(1),
+            access_token: secret(2),
+        },
+    }
+}
+
+fn order(remote_id: i64, modified: i64, lines: usize) -> NewOrderRecord {
+    NewOrderRecord {
+        remote_id,
+        status_id: 11,
+        status_name: "Awaiting Fulfillment".into(),
+        fulfilment_state: FulfilmentState::Ready,
+        customer_id: Some(42),
+        email: Some("shopper@example.com".into()),
+        currency: "USD".into(),
+        subtotal: dec("30.0000"),
+        total: dec("32.4750"),
+        tax: dec("2.4750"),
+        payment_method: Some("Credit Card".into()),
+        payment_status: Some("captured".into()),
+        date_created: t(0),
+        date_modified: t(modified),
+        is_deleted: false,
+        raw_json: format!(r#"{{"id":{remote_id},"date_modified":{modified}}}"#),
+        lines: (0..lines)
+            .map(|i| NewOrderLine {
+                remote_id: remote_id * 100 + i as i64,
+                product_id: Some(77),
+                variant_id: Some(700 + i as i64),
+                sku: format!("SKU-{i}"),
+                name: format!("Widget {i}"),
+                quantity: 1 + i as i32,
+                quantity_shipped: 0,
+                price: dec("10.0000"),
+                address_remote_id: Some(remote_id * 10),
+            })
+            .collect(),
+        addresses: vec![
+            address(AddressKind::Billing, None),
+            address(AddressKind::Shipping, Some(remote_id * 10)),
+        ],
+    }
+}
+
+fn address(kind: AddressKind, remote_id: Option<i64>) -> NewOrderAddress {
+    NewOrderAddress {
+        kind,
+        remote_id,
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+        company: String::new(),
+        street_1: "1 Analytical Way".into(),
+        street_2: String::new(),
+        city: "Austin".into(),
+        state: "Texas".into(),
+        zip: "78701".into(),
+        country_iso2: "US".into(),
+        email: "ada@example.com".into(),
+        phone: "555-0100".into(),
+        shipping_method: (kind == AddressKind::Shipping).then(|| "Free Shipping".into()),
+    }
+}
+
+async fn user_and_store(storage: &Storage, email: &str, hash: &str) -> (User, StoreRecord) {
+    let user = storage.create_user(email).await.unwrap();
+    let store = storage.save_store(user.id, &new_store(hash)).await.unwrap();
+    (user, store)
+}
+
+async fn all_orders(storage: &Storage, scope: &StoreScope) -> Vec<OrderSummary> {
+    let filter = OrderFilter {
+        include_deleted: true,
+        ..OrderFilter::default()
+    };
+    storage
+        .list_orders(scope, &filter, 1000, None)
+        .await
+        .unwrap()
+        .orders
+}
+
+// ------------------------------------------------------------------ tests
+
+contract_test!(migrations_are_idempotent_when_opened_twice, |ctx| {
+    let (_, store) = user_and_store(&ctx.storage, "a@example.com", "abc123").await;
+    let again = Storage::open(&ctx.url).await.expect("second open");
+    let stores = again.list_all_stores().await.unwrap();
+    assert_eq!(stores, vec![store]);
+    again.close().await;
+});
+
+contract_test!(users_are_unique_by_email_case_insensitively, |ctx| {
+    let s = &ctx.storage;
+    let user = s.create_user("Ada@Example.com").await.unwrap();
+    assert!(matches!(
+        s.create_user("ada@EXAMPLE.com").await,
+        Err(StorageError::EmailTaken { .. })
+    ));
+    assert_eq!(
+        s.find_user_by_email("ADA@example.COM").await.unwrap(),
+        Some(user.clone())
+    );
+    assert_eq!(s.ensure_user("ada@example.com").await.unwrap(), user);
+    assert_eq!(
+        s.find_user_by_email("nobody@example.com").await.unwrap(),
+        None
+    );
+});
+
+contract_test!(
+    the_same_page_twice_is_all_unchanged_and_writes_nothing,
+    |ctx| {
+        let s = &ctx.storage;
+        let (_, store) = user_and_store(s, "a@example.com", "abc123").await;
+        let scope = store.scope();
+        let page: Vec<_> = (1..=250).map(|id| order(id, 10, 3)).collect();
+
+        let first = s.upsert_orders(&scope, &page).await.unwrap();
+        assert_eq!(
+            first,
+            UpsertOutcome {
+                inserted: 250,
+                updated: 0,
+                unchanged: 0
+            }
+        );
+        let before = all_orders(s, &scope).await;
+
+        let second = s.upsert_orders(&scope, &page).await.unwrap();
+        assert_eq!(
+            second,
+            UpsertOutcome {
+                inserted: 0,
+                updated: 0,
+                unchanged: 250
+            }
+        );
+        // No write: every row is exactly as before, updated_at included.
+        assert_eq!(all_orders(s, &scope).await, before);
+        assert_eq!(s.count_orders(&scope).await.unwrap(), 250);
+        let full = s.find_order_by_remote_id(&scope, 7).await.unwrap().unwrap();
+        assert_eq!(full.lines.len(), 3);
+        assert_eq!(full.addresses.len(), 2);
+    }
+);
+
+contract_test!(
+    a_newer_date_modified_updates_and_replaces_lines_and_addresses,
+    |ctx| {
+        let s = &ctx.storage;
+        let (_, store) = user_and_store(s, "a@example.com", "abc123").await;
+        let scope = store.scope();
+        s.upsert_orders(&scope, &[order(1, 10, 3), order(2, 10, 3)])
+            .await
+            .unwrap();
+        let old = s.find_order_by_remote_id(&scope, 1).await.unwrap().unwrap();
+
+        let mut changed = order(1, 20, 1);
+        changed.status_id = 2;
+        changed.status_name = "Shipped".into();
+        changed.fulfilment_state = FulfilmentState::Shipped;
+        changed.lines[0].quantity_shipped = 1;
+        changed.addresses.truncate(1);
+        // An older version of order 2 must not overwrite the stored one.
+        let stale = order(2, 5, 0);
+        let outcome = s
+            .upsert_orders(&scope, &[changed.clone(), stale])
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            UpsertOutcome {
+                inserted: 0,
+                updated: 1,
+                unchanged: 1
+            }
+        );
+
+        let new = s.find_order_by_remote_id(&scope, 1).await.unwrap().unwrap();
+        assert_eq!(
+            new.summary.id, old.summary.id,
+            "our id is stable across updates"
+        );
+        assert_eq!(new.summary.imported_at, old.summary.imported_at);
+        assert!(new.summary.updated_at >= old.summary.updated_at);
+        assert_eq!(new.summary.status_name, "Shipped");
+        assert_eq!(new.summary.fulfilment_state, FulfilmentState::Shipped);
+        assert_eq!(new.summary.date_modified, t(20));
+        assert_eq!(new.raw_json, changed.raw_json);
+        assert_eq!(new.lines.len(), 1);
+        assert_eq!(new.lines[0].quantity_shipped, 1);
+        assert_eq!(new.addresses.len(), 1);
+        let two = s.find_order_by_remote_id(&scope, 2).await.unwrap().unwrap();
+        assert_eq!(two.summary.date_modified, t(10));
+        assert_eq!(two.lines.len(), 3);
+
+        // Duplicates in one page: the newest wins.
+        let outcome = s
+            .upsert_orders(&scope, &[order(3, 30, 1), order(3, 31, 2), order(3, 29, 3)])
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            UpsertOutcome {
+                inserted: 1,
+                updated: 0,
+                unchanged: 2
+            }
+        );
+        let three = s.find_order_by_remote_id(&scope, 3).await.unwrap().unwrap();
+        assert_eq!(three.summary.date_modified, t(31));
+        assert_eq!(three.lines.len(), 2);
+    }
+);
+
+contract_test!(
+    the_checkpoint_is_committed_with_its_page_or_not_at_all,
+    |ctx| {
+        let s = &ctx.storage;
+        let (_, store) = user_and_store(s, "a@example.com", "abc123").await;
+        let scope = store.scope();
+        let cp = Checkpoint {
+            stream: STREAM_ORDERS.into(),
+            window_start: None,
+            window_end: Some(t(1000)),
+            last_id: Some(2),
+            completed_at: None,
+        };
+        s.save_page(&scope, &[order(1, 10, 3), order(2, 10, 3)], Some(&cp))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get_checkpoint(&scope, STREAM_ORDERS).await.unwrap(),
+            Some(cp.clone())
+        );
+
+        // A failure after the orders were written (the checkpoint violates a constraint): the
+        // transaction rolls back, so neither the orders nor the cursor move.
+        let bad = Checkpoint {
+            stream: String::new(),
+            last_id: Some(4),
+            ..cp.clone()
+        };
+        let err = s
+            .save_page(&scope, &[order(3, 10, 3), order(4, 10, 3)], Some(&bad))
+            .await;
+        assert!(err.is_err());
+        assert_eq!(s.count_orders(&scope).await.unwrap(), 2);
+        assert_eq!(s.find_order_by_remote_id(&scope, 3).await.unwrap(), None);
+        assert_eq!(
+            s.get_checkpoint(&scope, STREAM_ORDERS).await.unwrap(),
+            Some(cp.clone())
+        );
+
+        // A failure in the middle of the data (a line violates a constraint after its order was
+        // inserted): nothing of the page, and not the checkpoint either.
+        let mut broken = order(4, 10, 3);
+        broken.lines[2].quantity = -1;
+        let next = Checkpoint {
+            last_id: Some(4),
+            ..cp.clone()
+        };
+        let err = s
+            .save_page(&scope, &[order(3, 10, 3), broken], Some(&next))
+            .await;
+        assert!(matches!(err, Err(StorageError::Query { .. })), "{err:?}");
+        assert_eq!(s.count_orders(&scope).await.unwrap(), 2);
+        assert_eq!(
+            s.get_checkpoint(&scope, STREAM_ORDERS).await.unwrap(),
+            Some(cp)
+        );
+
+        // And the happy path moves both.
+        let done = Checkpoint {
+            last_id: Some(4),
+            completed_at: Some(t(1001)),
+            ..next
+        };
+        s.save_page(&scope, &[order(3, 10, 3), order(4, 10, 3)], Some(&done))
+            .await
+            .unwrap();
+        assert_eq!(s.count_orders(&scope).await.unwrap(), 4);
+        assert_eq!(
+            s.get_checkpoint(&scope, STREAM_ORDERS).await.unwrap(),
+            Some(done)
+        );
+        assert_eq!(
+            s.get_checkpoint(&scope, STREAM_CATALOG).await.unwrap(),
+            None
+        );
+    }
+);
+
+contract_test!(two_users_never_see_each_others_stores_or_orders, |ctx| {
+    let s = &ctx.storage;
+    let (alice, a_store) = user_and_store(s, "alice@example.com", "aaa111").await;
+    let (bob, b_store) = user_and_store(s, "bob@example.com", "bbb222").await;
+    s.upsert_orders(&a_store.scope(), &[order(1, 10, 1)])
+        .await
+        .unwrap();
+    s.upsert_orders(&b_store.scope(), &[order(1, 10, 1), order(2, 10, 1)])
+        .await
+        .unwrap();
+
+    assert_eq!(
+        s.list_stores(alice.id).await.unwrap(),
+        vec![a_store.clone()]
+    );
+    assert_eq!(s.list_stores(bob.id).await.unwrap(), vec![b_store.clone()]);
+    assert_eq!(s.list_all_stores().await.unwrap().len(), 2);
+
+    // Bob's store id in Alice's hands is not found, exactly like a missing one.
+    let err = s.store_scope(alice.id, b_store.id()).await.unwrap_err();
+    assert!(
+        matches!(err, StorageError::NotFound { what: "store", .. }),
+        "{err}"
+    );
+    let missing = s
+        .store_scope(alice.id, StoreId::from_raw(999_999))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string().replace(&b_store.id().to_string(), "X"),
+        missing.to_string().replace("store_999999", "X")
+    );
+
+    let a_scope = s.store_scope(alice.id, a_store.id()).await.unwrap();
+    assert_eq!(s.count_orders(&a_scope).await.unwrap(), 1);
+    assert_eq!(all_orders(s, &a_scope).await.len(), 1);
+    let b_order = all_orders(s, &b_store.scope()).await[1].id;
+    assert!(matches!(
+        s.get_order(&a_scope, b_order).await,
+        Err(StorageError::NotFound { what: "order", .. })
+    ));
+    // The same remote id in two stores is two orders.
+    let a1 = s
+        .find_order_by_remote_id(&a_scope, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let b1 = s
+        .find_order_by_remote_id(&b_store.scope(), 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(a1.summary.id, b1.summary.id);
+    assert_eq!(a1.summary.store_id, a_store.id());
+});
+
+contract_test!(secret_columns_hold_exactly_the_given_ciphertext, |ctx| {
+    let s = &ctx.storage;
+    let (user, store) = user_and_store(s, "a@example.com", "abc123").await;
+    let scope = store.scope();
+    let creds = s.get_store_credentials(&scope).await.unwrap().unwrap();
+    assert_eq!(creds, new_store("abc123").credentials);
+    assert_eq!(store.status, StoreStatus::Connected);
+    assert_eq!(store.profile.plan, "Standard");
+
+    // Reconnect rotates the ciphertexts in place (same store, same id).
+    let mut rotated = new_store("abc123");
+    rotated.credentials.access_token = secret(9);
+    let again = s.save_store(user.id, &rotated).await.unwrap();
+    assert_eq!(again.id(), store.id());
+    assert_eq!(
+        s.get_store_credentials(&scope)
+            .await
+            .unwrap()
+            .unwrap()
+            .access_token,
+        secret(9)
+    );
+
+    // Disconnect forgets them.
+    s.disconnect_store(&scope).await.unwrap();
+    assert_eq!(s.get_store_credentials(&scope).await.unwrap(), None);
+    let after = s.get_store(&scope).await.unwrap();
+    assert_eq!(after.status, StoreStatus::Disconnected);
+
+    let profile = StoreProfile {
+        name: "Renamed".into(),
+        ..store.profile.clone()
+    };
+    s.update_store_profile(&scope, &profile).await.unwrap();
+    assert_eq!(s.get_store(&scope).await.unwrap().profile, profile);
+});
+
+contract_test!(money_round_trips_exactly, |ctx| {
+    let s = &ctx.storage;
+    let (_, store) = user_and_store(s, "a@example.com", "abc123").await;
+    let scope = store.scope();
+    let mut o = order(1, 10, 1);
+    o.subtotal = dec("12.3400");
+    o.total = dec("123456789012.9999");
+    o.tax = dec("0.0001");
+    o.lines[0].price = dec("0.10");
+    s.upsert_orders(&scope, &[o]).await.unwrap();
+    let got = s.find_order_by_remote_id(&scope, 1).await.unwrap().unwrap();
+    assert_eq!(got.summary.subtotal.to_string(), "12.3400");
+    assert_eq!(got.summary.total.to_string(), "123456789012.9999");
+    assert_eq!(got.summary.tax.to_string(), "0.0001");
+    assert_eq!(got.lines[0].price.to_string(), "0.10");
+});
+
+contract_test!(utc_timestamps_round_trip, |ctx| {
+    let s = &ctx.storage;
+    let (_, store) = user_and_store(s, "a@example.com", "abc123").await;
+    let scope = store.scope();
+    let mut o = order(1, 10, 0);
+    o.date_created = Utc.with_ymd_and_hms(2016, 2, 29, 23, 59, 59).unwrap();
+    o.date_modified = o.date_created + Duration::microseconds(123_456);
+    s.upsert_orders(&scope, &[o.clone()]).await.unwrap();
+    let got = s
+        .find_order_by_remote_id(&scope, 1)
+        .await
+        .unwrap()
+        .unwrap()
+        .summary;
+    assert_eq!(got.date_created, o.date_created);
+    assert_eq!(got.date_modified, o.date_modified);
+    let cp = Checkpoint {
+        stream: STREAM_OPEN_ORDERS.into(),
+        window_start: Some(o.date_created),
+        window_end: Some(o.date_modified),
+        last_id: None,
+        completed_at: Some(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()),
+    };
+    s.save_checkpoint(&scope, &cp).await.unwrap();
+    assert_eq!(
+        s.get_checkpoint(&scope, STREAM_OPEN_ORDERS).await.unwrap(),
+        Some(cp)
+    );
+});
+
+contract_test!(orders_are_listed_filtered_and_counted, |ctx| {
+    let s = &ctx.storage;
+    let (_, store) = user_and_store(s, "a@example.com", "abc123").await;
+    let scope = store.scope();
+    let mut page: Vec<_> = (1..=10).map(|id| order(id, id, 1)).collect();
+    page[0].status_id = 1;
+    page[0].status_name = "Pending".into();
+    page[0].fulfilment_state = FulfilmentState::OnHold;
+    page[1].is_deleted = true;
+    s.upsert_orders(&scope, &page).await.unwrap();
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let p = s
+            .list_orders(&scope, &OrderFilter::default(), 3, after)
+            .await
+            .unwrap();
+        seen.extend(p.orders.iter().map(|o| o.remote_id));
+        match p.next_cursor {
+            Some(c) => after = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![1, 3, 4, 5, 6, 7, 8, 9, 10],
+        "deleted orders are hidden by default"
+    );
+
+    let ready = OrderFilter {
+        fulfilment_state: Some(FulfilmentState::Ready),
+        ..OrderFilter::default()
+    };
+    assert_eq!(
+        s.list_orders(&scope, &ready, 100, None)
+            .await
+            .unwrap()
+            .orders
+            .len(),
+        8
+    );
+    let pending = OrderFilter {
+        status_id: Some(1),
+        ..OrderFilter::default()
+    };
+    assert_eq!(
+        s.list_orders(&scope, &pending, 100, None)
+            .await
+            .unwrap()
+            .orders[0]
+            .remote_id,
+        1
+    );
+    let since = OrderFilter {
+        since: Some(t(8)),
+        ..OrderFilter::default()
+    };
+    assert_eq!(
+        s.list_orders(&scope, &since, 100, None)
+            .await
+            .unwrap()
+            .orders
+            .len(),
+        3
+    );
+
+    assert_eq!(s.count_orders(&scope).await.unwrap(), 10);
+    let by_status = s.count_orders_by_status(&scope).await.unwrap();
+    assert_eq!(
+        by_status,
+        vec![
+            StatusCount {
+                status_id: 1,
+                status_name: "Pending".into(),
+                count: 1
+            },
+            StatusCount {
+                status_id: 11,
+                status_name: "Awaiting Fulfillment".into(),
+                count: 9
+            },
+        ]
+    );
+    let by_state = s.count_orders_by_fulfilment_state(&scope).await.unwrap();
+    assert!(by_state.contains(&(FulfilmentState::OnHold, 1)));
+    assert!(by_state.contains(&(FulfilmentState::Ready, 9)));
+});
+
+contract_test!(products_and_the_sku_index_upsert_idempotently, |ctx| {
+    let s = &ctx.storage;
+    let (_, store) = user_and_store(s, "a@example.com", "abc123").await;
+    let scope = store.scope();
+    let products = vec![
+        NewProduct {
+            remote_id: 1,
+            name: "Shirt".into(),
+            sku: "SHIRT".into(),
+            inventory_tracking: InventoryTracking::Variant,
+            date_modified: t(1),
+        },
+        NewProduct {
+            remote_id: 2,
+            name: "Mug".into(),
+            sku: "MUG".into(),
+            inventory_tracking: InventoryTracking::Product,
+            date_modified: t(1),
+        },
+    ];
+    assert_eq!(
+        s.upsert_products(&scope, &products).await.unwrap(),
+        UpsertOutcome {
+            inserted: 2,
+            updated: 0,
+            unchanged: 0
+        }
+    );
+    let mut newer = products.clone();
+    newer[1].date_modified = t(2);
+    assert_eq!(
+        s.upsert_products(&scope, &newer).await.unwrap(),
+        UpsertOutcome {
+            inserted: 0,
+            updated: 1,
+            unchanged: 1
+        }
+    );
+    assert_eq!(s.count_products(&scope).await.unwrap(), 2);
+
+    let skus = vec![
+        NewSku {
+            sku: "SHIRT-S".into(),
+            product_remote_id: 1,
+            variant_remote_id: Some(11),
+            inventory_tracking: InventoryTracking::Variant,
+        },
+        NewSku {
+            sku: "MUG".into(),
+            product_remote_id: 2,
+            variant_remote_id: None,
+            inventory_tracking: InventoryTracking::Product,
+        },
+    ];
+    assert_eq!(s.upsert_skus(&scope, &skus).await.unwrap(), 2);
+    assert_eq!(
+        s.upsert_skus(&scope, &skus).await.unwrap(),
+        0,
+        "identical entries are not written"
+    );
+    let mug = s.find_sku(&scope, "MUG").await.unwrap().unwrap();
+    assert_eq!((mug.product_remote_id, mug.variant_remote_id), (2, None));
+    assert_eq!(s.find_sku(&scope, "NOPE").await.unwrap(), None);
+    let (_, other) = user_and_store(s, "b@example.com", "bbb222").await;
+    assert_eq!(s.find_sku(&other.scope(), "MUG").await.unwrap(), None);
+});
+
+contract_test!(concurrent_duplicate_pages_insert_each_order_once, |ctx| {
+    let s = ctx.storage.clone();
+    let (_, store) = user_and_store(&s, "a@example.com", "abc123").await;
+    let scope = store.scope();
+    let page: Vec<_> = (1..=100).map(|id| order(id, 10, 2)).collect();
+    let (a, b) = tokio::join!(
+        s.upsert_orders(&scope, &page),
+        s.upsert_orders(&scope, &page)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.inserted + b.inserted, 100);
+    assert_eq!(a.unchanged + b.unchanged, 100);
+    assert_eq!(s.count_orders(&scope).await.unwrap(), 100);
+    let one = s
+        .find_order_by_remote_id(&scope, 50)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(one.lines.len(), 2);
+});
+
+// ------------------------------------------------------------------ throughput
+
+/// Not a timed test: run with
+/// `cargo test --release -p cenports --test storage_contract -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn bulk_upsert_throughput_sqlite() {
+    throughput(Kind::Sqlite).await
+}
+
+/// See [`bulk_upsert_throughput_sqlite`].
+#[tokio::test]
+#[ignore]
+async fn bulk_upsert_throughput_postgres() {
+    throughput(Kind::Postgres).await
+}
+
+async fn throughput(kind: Kind) {
+    run(kind, |ctx| async move {
+        let s = &ctx.storage;
+        let (_, store) = user_and_store(s, "a@example.com", "abc123").await;
+        let scope = store.scope();
+        const PAGES: i64 = 200;
+        const PER_PAGE: i64 = 250;
+        // A realistic raw order is ~2 KB of JSON.
+        let filler = "x".repeat(1800);
+        let pages: Vec<Vec<NewOrderRecord>> = (0..PAGES)
+            .map(|p| {
+                (0..PER_PAGE)
+                    .map(|i| {
+                        let mut o = order(p * PER_PAGE + i + 1, 10, 3);
+                        o.raw_json = format!(r#"{{"id":{},"pad":"{filler}"}}"#, o.remote_id);
+                        o
+                    })
+                    .collect()
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        for (p, page) in pages.iter().enumerate() {
+            let cp = Checkpoint {
+                stream: STREAM_ORDERS.into(),
+                window_start: None,
+                window_end: Some(t(100)),
+                last_id: Some((p as i64 + 1) * PER_PAGE),
+                completed_at: None,
+            };
+            s.save_page(&scope, page, Some(&cp)).await.unwrap();
+        }
+        let insert = started.elapsed();
+        let started = std::time::Instant::now();
+        for page in &pages {
+            let o = s.upsert_orders(&scope, page).await.unwrap();
+            assert_eq!(o.unchanged, PER_PAGE as u64);
+        }
+        let reread = started.elapsed();
+        let n = (PAGES * PER_PAGE) as f64;
+        println!(
+            "{}: {} orders (3 lines, 2 addresses, ~2 KB raw JSON each) in pages of {PER_PAGE}: \
+             insert {:.0} orders/s ({:.2?}), unchanged re-upsert {:.0} orders/s ({:.2?})",
+            s.backend_name(),
+            n,
+            n / insert.as_secs_f64(),
+            insert,
+            n / reread.as_secs_f64(),
+            reread
+        );
+        assert_eq!(s.count_orders(&scope).await.unwrap(), PAGES * PER_PAGE);
+    })
+    .await
+}
