@@ -6,8 +6,9 @@
 //! consistent across endpoints and a sync must not stop over a date format.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
-use serde::{Deserialize, Deserializer};
-use serde_json::Value;
+use serde::Deserializer;
+
+use crate::lenient::{self, Lenient};
 
 /// Parses a date string in RFC 2822, RFC 3339 / ISO 8601 (with or without offset, assumed UTC
 /// when absent) or a bare `YYYY-MM-DD`. Returns `None` for an empty string or an unknown shape.
@@ -50,6 +51,21 @@ fn from_unix_seconds(seconds: i64) -> Option<DateTime<Utc>> {
     Utc.timestamp_opt(seconds, 0).single()
 }
 
+impl Lenient for DateTime<Utc> {
+    fn from_i64(seconds: i64) -> Option<Self> {
+        (seconds > 0).then(|| from_unix_seconds(seconds)).flatten()
+    }
+    fn from_u64(seconds: u64) -> Option<Self> {
+        i64::try_from(seconds).ok().and_then(Self::from_i64)
+    }
+    fn from_text(text: &str) -> Option<Self> {
+        match text.trim().parse::<i64>() {
+            Ok(seconds) if seconds > 0 => from_unix_seconds(seconds),
+            _ => parse_datetime(text),
+        }
+    }
+}
+
 /// Serde helper: an optional date in any supported textual shape, or UNIX seconds.
 ///
 /// Missing, `null`, `""`, `0` and unparseable values all become `None` rather than errors:
@@ -58,18 +74,7 @@ pub fn de_opt_datetime<'de, D>(deserializer: D) -> Result<Option<DateTime<Utc>>,
 where
     D: Deserializer<'de>,
 {
-    let value = Option::<Value>::deserialize(deserializer)?;
-    Ok(match value {
-        Some(Value::String(text)) => match text.trim().parse::<i64>() {
-            Ok(seconds) if seconds > 0 => from_unix_seconds(seconds),
-            _ => parse_datetime(&text),
-        },
-        Some(Value::Number(number)) => number
-            .as_i64()
-            .filter(|seconds| *seconds > 0)
-            .and_then(from_unix_seconds),
-        _ => None,
-    })
+    lenient::deserialize(deserializer)
 }
 
 #[cfg(test)]

@@ -19,7 +19,8 @@
 //! - **Lenient, typed models.** Money is [`rust_decimal::Decimal`] (v2 sends `"12.3400"`),
 //!   dates are `DateTime<Utc>` (v2 RFC 2822, v3 ISO 8601, webhooks UNIX seconds, `""` for
 //!   unset), numbers may arrive as strings, unknown fields are ignored, and an [`Order`]
-//!   keeps its complete JSON in [`Order::raw`] for storage.
+//!   keeps its complete JSON, as received, in [`Order::raw_json`] for storage. Models are read
+//!   straight from the text with visitors; no intermediate `serde_json::Value` tree is built.
 //! - **Streams of pages, never a whole store in memory.** v2 lists page until a short page or
 //!   a `204 No Content`; v3 lists follow `meta.pagination`. Orders are best walked by id
 //!   ([`Client::order_pages_by_id`]) so that changes during a sync cannot make one skip.
@@ -61,6 +62,7 @@ pub mod dates;
 pub mod endpoints;
 pub mod error;
 mod http;
+mod lenient;
 pub mod limiter;
 pub mod models;
 pub mod money;

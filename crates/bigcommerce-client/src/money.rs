@@ -5,11 +5,15 @@
 //! parsed into [`Decimal`] through its textual form, never through `f64`, so `5.1` stays
 //! exactly `5.1`.
 
+use std::fmt;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
+use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+
+use crate::lenient::{self, float_text, Lenient};
 
 /// Parses a decimal from a string such as `"12.3400"` or `"-0.5"`. `None` for an empty or
 /// malformed string.
@@ -23,12 +27,103 @@ pub fn parse_decimal(text: &str) -> Option<Decimal> {
         .ok()
 }
 
-fn decimal_from_value(value: &Value) -> Option<Decimal> {
-    match value {
-        Value::String(text) => parse_decimal(text),
-        // The number's own textual form keeps `5.1` exact instead of `5.0999999...`.
-        Value::Number(number) => parse_decimal(&number.to_string()),
-        _ => None,
+impl Lenient for Decimal {
+    // An integer's textual form parses to the same decimal (scale 0) as `Decimal::from`.
+    fn from_i64(number: i64) -> Option<Self> {
+        Some(Decimal::from(number))
+    }
+    fn from_u64(number: u64) -> Option<Self> {
+        Some(Decimal::from(number))
+    }
+    // The number's own textual form keeps `5.1` exact instead of `5.0999999...`.
+    fn from_f64(number: f64) -> Option<Self> {
+        parse_decimal(&float_text(number)?)
+    }
+    fn from_text(text: &str) -> Option<Self> {
+        parse_decimal(text)
+    }
+}
+
+impl Lenient for i64 {
+    fn from_i64(number: i64) -> Option<Self> {
+        Some(number)
+    }
+    fn from_u64(number: u64) -> Option<Self> {
+        i64::try_from(number).ok()
+    }
+    fn from_f64(number: f64) -> Option<Self> {
+        (number.fract() == 0.0 && number.abs() < 9.0e15).then_some(number as i64)
+    }
+    fn from_text(text: &str) -> Option<Self> {
+        let text = text.trim();
+        text.parse::<i64>().ok().or_else(|| {
+            parse_decimal(text)
+                .filter(|d| d.fract().is_zero())
+                .and_then(|d| d.to_string().parse::<i64>().ok())
+        })
+    }
+}
+
+/// Unsigned integers go through `i64`, as they always have: negative values become `None`.
+impl Lenient for u64 {
+    fn from_i64(number: i64) -> Option<Self> {
+        u64::try_from(number).ok()
+    }
+    fn from_u64(number: u64) -> Option<Self> {
+        i64::from_u64(number).and_then(Self::from_i64)
+    }
+    fn from_f64(number: f64) -> Option<Self> {
+        i64::from_f64(number).and_then(Self::from_i64)
+    }
+    fn from_text(text: &str) -> Option<Self> {
+        i64::from_text(text).and_then(Self::from_i64)
+    }
+}
+
+impl Lenient for String {
+    fn from_bool(flag: bool) -> Option<Self> {
+        Some(flag.to_string())
+    }
+    fn from_i64(number: i64) -> Option<Self> {
+        Some(number.to_string())
+    }
+    fn from_u64(number: u64) -> Option<Self> {
+        Some(number.to_string())
+    }
+    fn from_f64(number: f64) -> Option<Self> {
+        float_text(number)
+    }
+    fn from_text(text: &str) -> Option<Self> {
+        Some(text.to_owned())
+    }
+    fn from_string(text: String) -> Option<Self> {
+        Some(text)
+    }
+}
+
+impl Lenient for bool {
+    fn from_bool(flag: bool) -> Option<Self> {
+        Some(flag)
+    }
+    fn from_i64(number: i64) -> Option<Self> {
+        Some(number != 0)
+    }
+    fn from_u64(number: u64) -> Option<Self> {
+        Some(number != 0)
+    }
+    fn from_f64(number: f64) -> Option<Self> {
+        Some(number != 0.0)
+    }
+    fn from_text(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let is = |word: &str| text.eq_ignore_ascii_case(word);
+        if is("true") || is("1") || is("yes") {
+            Some(true)
+        } else if is("false") || is("0") || is("no") {
+            Some(false)
+        } else {
+            None
+        }
     }
 }
 
@@ -37,8 +132,7 @@ pub fn de_opt_decimal<'de, D>(deserializer: D) -> Result<Option<Decimal>, D::Err
 where
     D: Deserializer<'de>,
 {
-    let value = Option::<Value>::deserialize(deserializer)?;
-    Ok(value.as_ref().and_then(decimal_from_value))
+    lenient::deserialize(deserializer)
 }
 
 /// Serde helper: an optional unsigned integer that may arrive as a number (`12`, `12.0`) or a
@@ -47,8 +141,7 @@ pub fn de_opt_u64<'de, D>(deserializer: D) -> Result<Option<u64>, D::Error>
 where
     D: Deserializer<'de>,
 {
-    let value = Option::<Value>::deserialize(deserializer)?;
-    Ok(value.as_ref().and_then(u64_from_value))
+    lenient::deserialize(deserializer)
 }
 
 /// Serde helper: a required unsigned integer (ids) that may arrive as a number or a string.
@@ -56,10 +149,7 @@ pub fn de_u64<'de, D>(deserializer: D) -> Result<u64, D::Error>
 where
     D: Deserializer<'de>,
 {
-    let value = Value::deserialize(deserializer)?;
-    u64_from_value(&value).ok_or_else(|| {
-        serde::de::Error::custom(format!("expected an unsigned integer, got {value}"))
-    })
+    deserializer.deserialize_any(RequiredU64)
 }
 
 /// Serde helper: a count that defaults to `0` when missing, `null` or unparseable.
@@ -75,8 +165,7 @@ pub fn de_opt_i64<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
 where
     D: Deserializer<'de>,
 {
-    let value = Option::<Value>::deserialize(deserializer)?;
-    Ok(value.as_ref().and_then(i64_from_value))
+    lenient::deserialize(deserializer)
 }
 
 /// Serde helper: an optional string that tolerates numbers and booleans (a ZIP code or phone
@@ -85,13 +174,7 @@ pub fn de_opt_string<'de, D>(deserializer: D) -> Result<Option<String>, D::Error
 where
     D: Deserializer<'de>,
 {
-    let value = Option::<Value>::deserialize(deserializer)?;
-    Ok(match value {
-        Some(Value::String(text)) => Some(text),
-        Some(Value::Number(number)) => Some(number.to_string()),
-        Some(Value::Bool(flag)) => Some(flag.to_string()),
-        _ => None,
-    })
+    lenient::deserialize(deserializer)
 }
 
 /// Serde helper: an optional boolean from `true`/`false`, `1`/`0` or `"true"`/`"1"`.
@@ -99,40 +182,66 @@ pub fn de_opt_bool<'de, D>(deserializer: D) -> Result<Option<bool>, D::Error>
 where
     D: Deserializer<'de>,
 {
-    let value = Option::<Value>::deserialize(deserializer)?;
-    Ok(match value {
-        Some(Value::Bool(flag)) => Some(flag),
-        Some(Value::Number(number)) => number.as_f64().map(|n| n != 0.0),
-        Some(Value::String(text)) => match text.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => Some(true),
-            "false" | "0" | "no" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    })
+    lenient::deserialize(deserializer)
 }
 
-fn u64_from_value(value: &Value) -> Option<u64> {
-    i64_from_value(value).and_then(|n| u64::try_from(n).ok())
+/// [`de_u64`]: like the lenient `u64`, but a value that does not fit is an error naming it.
+struct RequiredU64;
+
+impl RequiredU64 {
+    fn check<E: serde::de::Error>(number: Option<u64>, shown: impl fmt::Display) -> Result<u64, E> {
+        number.ok_or_else(|| E::custom(format!("expected an unsigned integer, got {shown}")))
+    }
 }
 
-fn i64_from_value(value: &Value) -> Option<i64> {
-    match value {
-        Value::Number(number) => number.as_i64().or_else(|| {
-            number
-                .as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                .map(|f| f as i64)
-        }),
-        Value::String(text) => {
-            let text = text.trim();
-            text.parse::<i64>().ok().or_else(|| {
-                parse_decimal(text)
-                    .filter(|d| d.fract().is_zero())
-                    .and_then(|d| d.to_string().parse::<i64>().ok())
-            })
-        }
-        _ => None,
+impl<'de> Visitor<'de> for RequiredU64 {
+    type Value = u64;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("an unsigned integer")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, flag: bool) -> Result<u64, E> {
+        Self::check(None, flag)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, number: i64) -> Result<u64, E> {
+        Self::check(u64::from_i64(number), number)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, number: u64) -> Result<u64, E> {
+        Self::check(u64::from_u64(number), number)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, number: f64) -> Result<u64, E> {
+        Self::check(u64::from_f64(number), Value::from(number))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<u64, E> {
+        Self::check(u64::from_text(text), Value::from(text))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<u64, E> {
+        Self::check(None, Value::Null)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<u64, E> {
+        Self::check(None, Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<u64, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    // Containers are never ids; they are read into a `Value` only to name them in the error.
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<u64, A::Error> {
+        let value = Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+        Self::check(None, value)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<u64, A::Error> {
+        let value = Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        Self::check(None, value)
     }
 }
 

@@ -34,9 +34,22 @@ use crate::store::{self, Event, NewOrder, NewOrderLine, NewShipment, StoreData};
 
 /// Fills `data` with `products` products and `orders` historical orders, deterministically
 /// from `seed`, with dates relative to the current time.
+///
+/// The history ends a minute before now: it is the past, and a client that (rightly) lets the
+/// store settle for a few seconds before reading a time window sees all of it at once. What
+/// happens from now on comes from live mode, the control API or the tests.
 pub fn populate(data: &mut StoreData, seed: u64, products: usize, orders: usize) {
-    populate_at(data, seed, products, orders, store::now());
+    populate_at(
+        data,
+        seed,
+        products,
+        orders,
+        store::now() - chrono::Duration::seconds(HISTORY_ENDS_BEFORE_NOW_SECS),
+    );
 }
+
+/// How long before "now" the generated history ends.
+pub const HISTORY_ENDS_BEFORE_NOW_SECS: i64 = 60;
 
 /// [`populate`] with an explicit "now" (whole seconds): the same arguments give the same store.
 pub fn populate_at(

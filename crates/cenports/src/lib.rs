@@ -4,11 +4,15 @@
 //! orders, storage) and the BigCommerce connector that fills it. The binary is a thin CLI over
 //! these modules.
 //!
+//! - [`config`]: the one typed, layered configuration ([`config::Settings`]).
 //! - [`storage`]: one storage contract over SQLite (the embedded default) and PostgreSQL.
 //! - [`connect`]: connecting a BigCommerce store: parse what the merchant has, check it on
 //!   the spot, and name exactly what is missing.
 //! - [`secrets`]: encryption at rest of the store credentials.
 
+pub mod config;
 pub mod connect;
+pub mod credentials;
 pub mod secrets;
 pub mod storage;
+pub mod sync;

@@ -1,4 +1,5 @@
-//! `cenports demo` runs end to end: sandbox, connect, import, catalog, and the scope message.
+//! `cenports demo` runs end to end through the merchant's code path: sandbox, connect with the
+//! credentials file, sync into the hub's database, and the missing-scope message on connect.
 
 use std::process::Command;
 
@@ -6,6 +7,7 @@ use std::process::Command;
 fn the_demo_imports_every_order_and_explains_a_missing_scope() {
     let output = Command::new(env!("CARGO_BIN_EXE_cenports"))
         .args(["demo", "--orders", "600"])
+        .env("RUST_LOG", "warn")
         .output()
         .expect("run cenports demo");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -14,17 +16,25 @@ fn the_demo_imports_every_order_and_explains_a_missing_scope() {
         output.status.success(),
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
+    assert!(stdout.contains("Connected store "), "{stdout}");
+    // Counted in the hub's database, not at BigCommerce.
     assert!(
-        stdout.contains("Orders by status (GET /v2/orders/count): 600 in all"),
+        stdout.contains("Orders by status (in the hub's database): 600 in all"),
         "{stdout}"
     );
     // The 500th order is over the 50-line cap: exactly one fallback.
-    assert!(stdout.contains("600 orders,"), "{stdout}");
+    assert!(stdout.contains("  600 orders,"), "{stdout}");
     assert!(stdout.contains("1 over the 50-line cap"), "{stdout}");
     assert!(
         stdout.contains(
-            "the access token lacks Orders: Modify (store_v2_orders); edit the API account in BigCommerce and reconnect"
+            "the access token lacks Orders: Modify (store_v2_orders) and Products: Modify \
+             (store_v2_products); edit the API account in BigCommerce (Advanced Settings › API \
+             Accounts), set Orders to Modify and Products to Modify, and reconnect"
         ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Nothing was saved: the hub holds 1 store as before."),
         "{stdout}"
     );
     assert!(stdout.contains("0 answered 429"), "{stdout}");

@@ -3,7 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use std::fmt;
+
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::{Address, Resource};
@@ -19,10 +24,20 @@ pub const CONSIGNMENT_WARNING_KEY: &str = "__warning__";
 pub const CONSIGNMENT_LINE_ITEM_CAP: usize = 50;
 
 /// An order (`order_Resp`), with the fields a fulfilment hub uses typed and the whole JSON
-/// object kept in [`Order::raw`] so it can be stored as received.
+/// object kept as text in [`Order::raw`] so it can be stored as received
+/// ([`Order::raw_json`]).
 ///
 /// Serializing an `Order` writes `raw` back unchanged.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+///
+/// # Parsing
+/// An order is read once into [`RawValue`] (which only validates and slices the text), then
+/// the typed fields are read from that text; no `serde_json::Value` tree is built and unknown
+/// fields are skipped. Only if that typed pass fails (a `consignments` shape the client does
+/// not know, a duplicated key) is the order read again through a `Value`, which keeps every
+/// lenient rule: an unknown consignment shape becomes [`Consignments::Unrecognized`] instead of
+/// an error. `Order` can therefore only be deserialized by `serde_json` (from text, bytes, a
+/// reader or a `Value`).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(remote = "Self")]
 pub struct Order {
     /// Order id.
@@ -143,19 +158,17 @@ pub struct Order {
     #[serde(default, deserialize_with = "de_opt_resource")]
     pub coupons: Option<Resource>,
     /// Consignments: a link, or the embedded object with `include=consignments[.line_items]`.
-    #[serde(default, deserialize_with = "de_opt_consignments")]
+    #[serde(default, deserialize_with = "de_opt_typed_consignments")]
     pub consignments: Option<Consignments>,
-    /// The whole order object as received.
+    /// The whole order object, as the JSON text received (`null` for an order built by hand).
     #[serde(skip)]
-    pub raw: Value,
+    pub raw: Box<RawValue>,
 }
 
 impl<'de> Deserialize<'de> for Order {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = Value::deserialize(deserializer)?;
-        let mut order = Order::deserialize(&raw).map_err(serde::de::Error::custom)?;
-        order.raw = raw;
-        Ok(order)
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        Order::from_raw(raw).map_err(serde::de::Error::custom)
     }
 }
 
@@ -165,7 +178,131 @@ impl Serialize for Order {
     }
 }
 
+impl PartialEq for Order {
+    fn eq(&self, other: &Self) -> bool {
+        // Destructured so that a new field cannot be forgotten here. `raw` compares as text:
+        // two orders are equal when they were received byte for byte the same.
+        let Order {
+            id,
+            customer_id,
+            date_created,
+            date_modified,
+            date_shipped,
+            status_id,
+            status,
+            custom_status,
+            subtotal_ex_tax,
+            subtotal_inc_tax,
+            shipping_cost_ex_tax,
+            shipping_cost_inc_tax,
+            handling_cost_inc_tax,
+            total_ex_tax,
+            total_inc_tax,
+            total_tax,
+            discount_amount,
+            coupon_discount,
+            refunded_amount,
+            items_total,
+            items_shipped,
+            payment_method,
+            payment_status,
+            default_currency_code,
+            currency_code,
+            store_default_currency_code,
+            currency_exchange_rate,
+            billing_address,
+            is_deleted,
+            order_is_digital,
+            shipping_address_count,
+            channel_id,
+            order_source,
+            customer_message,
+            staff_notes,
+            external_order_id,
+            products,
+            shipping_addresses,
+            coupons,
+            consignments,
+            raw,
+        } = self;
+        *id == other.id
+            && *customer_id == other.customer_id
+            && *date_created == other.date_created
+            && *date_modified == other.date_modified
+            && *date_shipped == other.date_shipped
+            && *status_id == other.status_id
+            && *status == other.status
+            && *custom_status == other.custom_status
+            && *subtotal_ex_tax == other.subtotal_ex_tax
+            && *subtotal_inc_tax == other.subtotal_inc_tax
+            && *shipping_cost_ex_tax == other.shipping_cost_ex_tax
+            && *shipping_cost_inc_tax == other.shipping_cost_inc_tax
+            && *handling_cost_inc_tax == other.handling_cost_inc_tax
+            && *total_ex_tax == other.total_ex_tax
+            && *total_inc_tax == other.total_inc_tax
+            && *total_tax == other.total_tax
+            && *discount_amount == other.discount_amount
+            && *coupon_discount == other.coupon_discount
+            && *refunded_amount == other.refunded_amount
+            && *items_total == other.items_total
+            && *items_shipped == other.items_shipped
+            && *payment_method == other.payment_method
+            && *payment_status == other.payment_status
+            && *default_currency_code == other.default_currency_code
+            && *currency_code == other.currency_code
+            && *store_default_currency_code == other.store_default_currency_code
+            && *currency_exchange_rate == other.currency_exchange_rate
+            && *billing_address == other.billing_address
+            && *is_deleted == other.is_deleted
+            && *order_is_digital == other.order_is_digital
+            && *shipping_address_count == other.shipping_address_count
+            && *channel_id == other.channel_id
+            && *order_source == other.order_source
+            && *customer_message == other.customer_message
+            && *staff_notes == other.staff_notes
+            && *external_order_id == other.external_order_id
+            && *products == other.products
+            && *shipping_addresses == other.shipping_addresses
+            && *coupons == other.coupons
+            && *consignments == other.consignments
+            && raw.get() == other.raw.get()
+    }
+}
+
 impl Order {
+    /// Reads the typed fields from the order's text and keeps the text.
+    fn from_raw(raw: Box<RawValue>) -> Result<Self, serde_json::Error> {
+        let typed = {
+            let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+            Order::deserialize(&mut deserializer)
+        };
+        let mut order = match typed {
+            Ok(order) => order,
+            Err(_) => Order::from_value_leniently(serde_json::from_str(raw.get())?)?,
+        };
+        order.raw = raw;
+        Ok(order)
+    }
+
+    /// The slow path for the rare order the typed pass rejects: read through a `Value` (so
+    /// duplicated keys resolve to the last one) and classify `consignments` from its `Value`
+    /// with [`Consignments::from_value`], which never fails.
+    fn from_value_leniently(mut value: Value) -> Result<Self, serde_json::Error> {
+        let consignments = value
+            .as_object_mut()
+            .and_then(|object| object.remove("consignments"))
+            .filter(|consignments| !consignments.is_null());
+        let mut order = Order::deserialize(&value)?;
+        order.consignments = consignments.map(Consignments::from_value);
+        Ok(order)
+    }
+
+    /// The whole order object as received, for storage. Parsing it again gives the same
+    /// `Order`.
+    pub fn raw_json(&self) -> &str {
+        self.raw.get()
+    }
+
     /// The customer's email (from the billing address).
     pub fn customer_email(&self) -> Option<&str> {
         self.billing_address.as_ref()?.email.as_deref()
@@ -174,7 +311,7 @@ impl Order {
     /// Whether BigCommerce cut the embedded line items (a consignment carries `__warning__`),
     /// so the complete list must be read from `GET /v2/orders/{id}/products`.
     pub fn line_items_truncated(&self) -> bool {
-        self.raw.get("consignments").is_some_and(contains_warning)
+        raw_consignments_contain_warning(self.raw.get())
             || self
                 .consignments
                 .as_ref()
@@ -218,6 +355,145 @@ impl Order {
     }
 }
 
+/// Whether the `consignments` of an order's JSON text contain a `__warning__` key at any depth.
+///
+/// The text is searched first: a key that decodes to `__warning__` is either spelled out or
+/// written with `\u` escapes, so an order with neither (almost every order) costs one scan of
+/// its text. Otherwise the text is walked, without building a `Value`, to tell a key from a
+/// string that merely contains the word.
+fn raw_consignments_contain_warning(order_json: &str) -> bool {
+    if !order_json.contains(CONSIGNMENT_WARNING_KEY) && !order_json.contains("\\u") {
+        return false;
+    }
+    serde_json::from_str::<ConsignmentsWarningProbe>(order_json).is_ok_and(|probe| probe.0)
+}
+
+/// Reads an order object and reports whether its `consignments` hold a `__warning__` key;
+/// every other field is skipped. A repeated `consignments` key counts as its last occurrence,
+/// as in a `Value`.
+struct ConsignmentsWarningProbe(bool);
+
+impl<'de> Deserialize<'de> for ConsignmentsWarningProbe {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OrderVisitor;
+
+        impl<'de> Visitor<'de> for OrderVisitor {
+            type Value = ConsignmentsWarningProbe;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("an order")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut found = false;
+                while let Some(key) = map.next_key::<KeyIs<CONSIGNMENTS>>()? {
+                    if key.0 {
+                        found = map.next_value::<WarningSeeker>()?.0;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(ConsignmentsWarningProbe(found))
+            }
+
+            // An order that is not an object has no consignments.
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ConsignmentsWarningProbe(false))
+            }
+        }
+
+        deserializer.deserialize_any(OrderVisitor)
+    }
+}
+
+const CONSIGNMENTS: u8 = 0;
+const WARNING: u8 = 1;
+
+/// A map key compared, once decoded, with `consignments` or `__warning__`.
+struct KeyIs<const KEY: u8>(bool);
+
+impl<'de, const KEY: u8> Deserialize<'de> for KeyIs<KEY> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor<const KEY: u8>;
+
+        impl<const KEY: u8> Visitor<'_> for KeyVisitor<KEY> {
+            type Value = KeyIs<KEY>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a key")
+            }
+
+            fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+                let wanted = if KEY == CONSIGNMENTS {
+                    "consignments"
+                } else {
+                    CONSIGNMENT_WARNING_KEY
+                };
+                Ok(KeyIs(key == wanted))
+            }
+        }
+
+        deserializer.deserialize_str(KeyVisitor::<KEY>)
+    }
+}
+
+/// Walks any JSON value without building it: `true` if some object in it has a `__warning__`
+/// key (the same answer as [`contains_warning`] on its `Value`).
+struct WarningSeeker(bool);
+
+impl<'de> Deserialize<'de> for WarningSeeker {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SeekerVisitor;
+
+        impl<'de> Visitor<'de> for SeekerVisitor {
+            type Value = WarningSeeker;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("any JSON value")
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(WarningSeeker(false))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(WarningSeeker(false))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(WarningSeeker(false))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(WarningSeeker(false))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(WarningSeeker(false))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(WarningSeeker(false))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut found = false;
+                while let Some(item) = seq.next_element::<WarningSeeker>()? {
+                    found |= item.0;
+                }
+                Ok(WarningSeeker(found))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut found = false;
+                while let Some(key) = map.next_key::<KeyIs<WARNING>>()? {
+                    found |= key.0;
+                    found |= map.next_value::<WarningSeeker>()?.0;
+                }
+                Ok(WarningSeeker(found))
+            }
+        }
+
+        deserializer.deserialize_any(SeekerVisitor)
+    }
+}
+
 fn contains_warning(value: &Value) -> bool {
     match value {
         Value::Object(map) => {
@@ -228,18 +504,225 @@ fn contains_warning(value: &Value) -> bool {
     }
 }
 
+/// A sub-resource link, or `None` for anything that is not an object with string `url` and
+/// `resource` (never an error).
 fn de_opt_resource<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Resource>, D::Error> {
-    let value = Option::<Value>::deserialize(deserializer)?;
-    Ok(value.and_then(|value| Resource::deserialize(&value).ok()))
+    struct LinkVisitor;
+
+    impl<'de> Visitor<'de> for LinkVisitor {
+        type Value = Option<Resource>;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            formatter.write_str("a resource link")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let (mut url, mut resource) = (None, None);
+            while let Some(key) = map.next_key::<LinkKey>()? {
+                match key {
+                    LinkKey::Url => url = map.next_value::<OnlyString>()?.0,
+                    LinkKey::Resource => resource = map.next_value::<OnlyString>()?.0,
+                    LinkKey::Other => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(url
+                .zip(resource)
+                .map(|(url, resource)| Resource { url, resource }))
+        }
+
+        // Like `Resource`'s derived impl, a two-element array reads as `[url, resource]`.
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let url = seq.next_element::<OnlyString>()?.and_then(|url| url.0);
+            let resource = seq.next_element::<OnlyString>()?.and_then(|url| url.0);
+            let extra = seq.next_element::<IgnoredAny>()?.is_some();
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(url
+                .zip(resource)
+                .filter(|_| !extra)
+                .map(|(url, resource)| Resource { url, resource }))
+        }
+
+        fn visit_some<D: Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+
+    deserializer.deserialize_any(LinkVisitor)
 }
 
-fn de_opt_consignments<'de, D: Deserializer<'de>>(
+/// A key of a resource link.
+enum LinkKey {
+    Url,
+    Resource,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for LinkKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl Visitor<'_> for KeyVisitor {
+            type Value = LinkKey;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a key")
+            }
+
+            fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+                Ok(match key {
+                    "url" => LinkKey::Url,
+                    "resource" => LinkKey::Resource,
+                    _ => LinkKey::Other,
+                })
+            }
+        }
+
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// A JSON string, or `None` for any other value (which is skipped, never an error).
+struct OnlyString(Option<String>);
+
+impl<'de> Deserialize<'de> for OnlyString {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StringVisitor;
+
+        impl<'de> Visitor<'de> for StringVisitor {
+            type Value = OnlyString;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("any JSON value")
+            }
+
+            fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(OnlyString(Some(text.to_owned())))
+            }
+            fn visit_string<E>(self, text: String) -> Result<Self::Value, E> {
+                Ok(OnlyString(Some(text)))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(OnlyString(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(OnlyString(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(OnlyString(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(OnlyString(None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(OnlyString(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(OnlyString(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(OnlyString(None))
+            }
+        }
+
+        deserializer.deserialize_any(StringVisitor)
+    }
+}
+
+/// `consignments` read straight into typed structs by [`TypedConsignments`].
+fn de_opt_typed_consignments<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Consignments>, D::Error> {
-    let value = Option::<Value>::deserialize(deserializer)?;
-    Ok(value.map(Consignments::from_value))
+    Ok(Option::<TypedConsignments>::deserialize(deserializer)?.map(|typed| typed.0))
+}
+
+/// An order's `consignments` read in one pass, without a `Value`: a `{url, resource}` link,
+/// the object structure or the legacy array. Strict: a shape that does not fit is an error,
+/// and [`Order`] then falls back to [`Consignments::from_value`], which classifies it exactly
+/// as before (so whenever this succeeds, it gives what `from_value` would).
+struct TypedConsignments(Consignments);
+
+impl<'de> Deserialize<'de> for TypedConsignments {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ConsignmentsVisitor;
+
+        impl<'de> Visitor<'de> for ConsignmentsVisitor {
+            type Value = TypedConsignments;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("consignments as a link, an object or an array")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let object = ConsignmentsObject::deserialize(MapAccessDeserializer::new(map))?;
+                Ok(TypedConsignments(match (object.url, object.resource) {
+                    (Some(url), Some(resource)) => Consignments::Link(Resource { url, resource }),
+                    _ => Consignments::Object(Box::new(OrderConsignments {
+                        shipping: object.shipping,
+                        pickups: object.pickups,
+                        downloads: object.downloads,
+                        email: object.email,
+                        warning: object.warning,
+                    })),
+                }))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                let list = Vec::<OrderConsignments>::deserialize(SeqAccessDeserializer::new(seq))?;
+                Ok(TypedConsignments(Consignments::List(list)))
+            }
+        }
+
+        deserializer.deserialize_any(ConsignmentsVisitor)
+    }
+}
+
+/// The object form of `consignments`: [`OrderConsignments`] plus the two fields of a link.
+#[derive(Deserialize)]
+struct ConsignmentsObject {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    shipping: Vec<ShippingConsignment>,
+    #[serde(default)]
+    pickups: Vec<PickupConsignment>,
+    #[serde(default)]
+    downloads: Vec<Value>,
+    #[serde(default)]
+    email: Option<Value>,
+    #[serde(default, rename = "__warning__")]
+    warning: Option<ConsignmentWarning>,
 }
 
 /// An order's `consignments` field in its possible shapes.
@@ -340,7 +823,7 @@ pub struct ConsignmentWarning {
 }
 
 /// `shippingConsignment_Get`: one shipping destination with its line items.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ShippingConsignment {
     /// Consignment id (equals the order shipping address id).
     #[serde(deserialize_with = "de_u64")]
@@ -379,6 +862,115 @@ pub struct ShippingConsignment {
     pub warning: Option<ConsignmentWarning>,
 }
 
+/// What [`ShippingConsignment`] is read from: its fields with the address's inline. Serde's
+/// `flatten` would buffer the whole consignment, line items included, before reading it.
+#[derive(Deserialize)]
+struct ShippingConsignmentFields {
+    #[serde(deserialize_with = "de_u64")]
+    id: u64,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    first_name: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    last_name: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    company: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    street_1: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    street_2: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    city: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    state: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    zip: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    country: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    country_iso2: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    phone: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    email: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    shipping_method: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_u64")]
+    items_total: Option<u64>,
+    #[serde(default, deserialize_with = "de_opt_u64")]
+    items_shipped: Option<u64>,
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    cost_inc_tax: Option<Decimal>,
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    cost_ex_tax: Option<Decimal>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    shipping_zone_name: Option<String>,
+    #[serde(default, deserialize_with = "de_line_items")]
+    line_items: Vec<ConsignmentLineItem>,
+    #[serde(default, rename = "__warning__")]
+    warning: Option<ConsignmentWarning>,
+}
+
+impl<'de> Deserialize<'de> for ShippingConsignment {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        from_object::<_, ShippingConsignmentFields>(deserializer, "ShippingConsignment")
+            .map(Into::into)
+    }
+}
+
+impl From<ShippingConsignmentFields> for ShippingConsignment {
+    fn from(fields: ShippingConsignmentFields) -> Self {
+        ShippingConsignment {
+            id: fields.id,
+            address: Address {
+                first_name: fields.first_name,
+                last_name: fields.last_name,
+                company: fields.company,
+                street_1: fields.street_1,
+                street_2: fields.street_2,
+                city: fields.city,
+                state: fields.state,
+                zip: fields.zip,
+                country: fields.country,
+                country_iso2: fields.country_iso2,
+                phone: fields.phone,
+                email: fields.email,
+            },
+            shipping_method: fields.shipping_method,
+            items_total: fields.items_total,
+            items_shipped: fields.items_shipped,
+            cost_inc_tax: fields.cost_inc_tax,
+            cost_ex_tax: fields.cost_ex_tax,
+            shipping_zone_name: fields.shipping_zone_name,
+            line_items: fields.line_items,
+            warning: fields.warning,
+        }
+    }
+}
+
+/// Reads `T` from a JSON object only, as the former `#[serde(flatten)]` structs did: a derived
+/// impl alone would also take an array, field by field.
+fn from_object<'de, D, T>(deserializer: D, name: &'static str) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct ObjectVisitor<T>(&'static str, std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+        type Value = T;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            write!(formatter, "struct {}", self.0)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(MapAccessDeserializer::new(map))
+        }
+    }
+
+    deserializer.deserialize_map(ObjectVisitor(name, std::marker::PhantomData))
+}
+
 /// `pickupConsignment_Get`: items collected at a pickup location.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PickupConsignment {
@@ -415,34 +1007,98 @@ pub enum ConsignmentLineItem {
     Other(Value),
 }
 
+/// Never fails on valid JSON. The item is sliced as text ([`RawValue`]) and read as an
+/// [`OrderProduct`]; only an item that is not one (a link, something unknown) is read again
+/// through a `Value` to be classified. Only `serde_json` can deserialize it.
 impl<'de> Deserialize<'de> for ConsignmentLineItem {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        if value.get("id").is_some() {
-            if let Ok(product) = OrderProduct::deserialize(&value) {
-                return Ok(ConsignmentLineItem::Product(Box::new(product)));
-            }
-        }
-        if let Ok(link) = Resource::deserialize(&value) {
-            return Ok(ConsignmentLineItem::Link(link));
-        }
-        Ok(ConsignmentLineItem::Other(value))
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        Ok(ConsignmentLineItem::from_raw(&raw))
     }
 }
 
+impl ConsignmentLineItem {
+    fn from_raw(raw: &RawValue) -> Self {
+        // Only an object is a product: the derived impl would also read an array positionally.
+        if raw.get().trim_start().starts_with('{') {
+            if let Ok(product) = serde_json::from_str::<OrderProduct>(raw.get()) {
+                return ConsignmentLineItem::Product(Box::new(product));
+            }
+        }
+        ConsignmentLineItem::from_value(serde_json::from_str(raw.get()).unwrap_or(Value::Null))
+    }
+
+    fn from_value(value: Value) -> Self {
+        if value.get("id").is_some() {
+            if let Ok(product) = OrderProduct::deserialize(&value) {
+                return ConsignmentLineItem::Product(Box::new(product));
+            }
+        }
+        if let Ok(link) = Resource::deserialize(&value) {
+            return ConsignmentLineItem::Link(link);
+        }
+        ConsignmentLineItem::Other(value)
+    }
+}
+
+/// `line_items`: an array of items, a single item object, or anything else for none. Never
+/// fails on valid JSON.
 fn de_line_items<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Vec<ConsignmentLineItem>, D::Error> {
-    let value = Option::<Value>::deserialize(deserializer)?;
-    let items = match value {
-        Some(Value::Array(items)) => items,
-        Some(object @ Value::Object(_)) => vec![object],
-        _ => Vec::new(),
-    };
-    items
-        .iter()
-        .map(|item| ConsignmentLineItem::deserialize(item).map_err(serde::de::Error::custom))
-        .collect()
+    struct LineItemsVisitor;
+
+    impl<'de> Visitor<'de> for LineItemsVisitor {
+        type Value = Vec<ConsignmentLineItem>;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            formatter.write_str("line items")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+            while let Some(item) = seq.next_element::<ConsignmentLineItem>()? {
+                items.push(item);
+            }
+            Ok(items)
+        }
+
+        // Rare enough to go through a `Value`.
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            let item = Value::deserialize(MapAccessDeserializer::new(map))?;
+            Ok(vec![ConsignmentLineItem::from_value(item)])
+        }
+
+        fn visit_some<D: Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+    }
+
+    deserializer.deserialize_any(LineItemsVisitor)
 }
 
 /// `orderProducts`: one line item of an order.
@@ -528,7 +1184,7 @@ pub struct OrderProductOption {
 }
 
 /// `orderShippingAddress`: a destination of an order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OrderShippingAddress {
     /// Shipping address id (a shipment's `order_address_id`).
     #[serde(deserialize_with = "de_u64")]
@@ -554,6 +1210,85 @@ pub struct OrderShippingAddress {
     /// Shipping zone name.
     #[serde(default, deserialize_with = "de_opt_string")]
     pub shipping_zone_name: Option<String>,
+}
+
+/// What [`OrderShippingAddress`] is read from: its fields with the address's inline (see
+/// [`ShippingConsignmentFields`]).
+#[derive(Deserialize)]
+struct OrderShippingAddressFields {
+    #[serde(deserialize_with = "de_u64")]
+    id: u64,
+    #[serde(default, deserialize_with = "de_opt_u64")]
+    order_id: Option<u64>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    first_name: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    last_name: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    company: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    street_1: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    street_2: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    city: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    state: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    zip: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    country: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    country_iso2: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    phone: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    email: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    shipping_method: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_u64")]
+    items_total: Option<u64>,
+    #[serde(default, deserialize_with = "de_opt_u64")]
+    items_shipped: Option<u64>,
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    cost_inc_tax: Option<Decimal>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    shipping_zone_name: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for OrderShippingAddress {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        from_object::<_, OrderShippingAddressFields>(deserializer, "OrderShippingAddress")
+            .map(Into::into)
+    }
+}
+
+impl From<OrderShippingAddressFields> for OrderShippingAddress {
+    fn from(fields: OrderShippingAddressFields) -> Self {
+        OrderShippingAddress {
+            id: fields.id,
+            order_id: fields.order_id,
+            address: Address {
+                first_name: fields.first_name,
+                last_name: fields.last_name,
+                company: fields.company,
+                street_1: fields.street_1,
+                street_2: fields.street_2,
+                city: fields.city,
+                state: fields.state,
+                zip: fields.zip,
+                country: fields.country,
+                country_iso2: fields.country_iso2,
+                phone: fields.phone,
+                email: fields.email,
+            },
+            shipping_method: fields.shipping_method,
+            items_total: fields.items_total,
+            items_shipped: fields.items_shipped,
+            cost_inc_tax: fields.cost_inc_tax,
+            shipping_zone_name: fields.shipping_zone_name,
+        }
+    }
 }
 
 /// `orderStatus_Base`: one of the store's order statuses.
@@ -657,7 +1392,8 @@ mod tests {
             "/orders/100/products"
         );
         assert!(matches!(order.consignments, Some(Consignments::Link(_))));
-        assert_eq!(order.raw["some_future_field"]["nested"], Value::Bool(true));
+        let raw: Value = serde_json::from_str(order.raw_json()).unwrap();
+        assert_eq!(raw["some_future_field"]["nested"], Value::Bool(true));
         assert!(!order.line_items_truncated());
         assert_eq!(order.embedded_line_items(), None);
         // Serializing writes the raw JSON back unchanged.
@@ -766,6 +1502,121 @@ mod tests {
             Some(Consignments::Unrecognized(_))
         ));
         assert!(order.line_items_truncated());
+    }
+
+    /// Parses `json` both ways: the typed pass over the text (what `Order`'s `Deserialize`
+    /// does) and the `Value` path it falls back to, which mirrors the former implementation.
+    fn parsed_both_ways(json: &str) -> (Order, Order) {
+        let typed: Order = serde_json::from_str(json).unwrap();
+        let mut through_value = Order::from_value_leniently(serde_json::from_str(json).unwrap())
+            .expect("the Value path parses it");
+        through_value.raw = typed.raw.clone();
+        (typed, through_value)
+    }
+
+    #[test]
+    fn the_raw_json_is_kept_byte_for_byte_and_written_back_verbatim() {
+        let json =
+            "{ \"id\" : 7,\n  \"total_inc_tax\": \"1.5000\", \"zz\": [1, 2.50, \"\\u00e9\"] }";
+        let page = format!("[{json}, {{\"id\": 8}}]");
+        let orders: Vec<Order> = serde_json::from_str(&page).unwrap();
+        assert_eq!(orders[0].raw_json(), json);
+        assert_eq!(orders[1].raw_json(), r#"{"id": 8}"#);
+        assert_eq!(serde_json::to_string(&orders[0]).unwrap(), json);
+        let again: Order = serde_json::from_str(orders[0].raw_json()).unwrap();
+        assert_eq!(again, orders[0]);
+    }
+
+    #[test]
+    fn typed_and_value_paths_agree_on_odd_but_valid_orders() {
+        for json in [
+            ORDER,
+            r#"{"id": "12", "customer_id": -1, "date_shipped": 0, "status_id": 11.0,
+                "total_inc_tax": 5.1, "items_total": "3", "is_deleted": "yes",
+                "order_is_digital": 0, "status": 42, "custom_status": true,
+                "date_created": "2018-08-15T14:48:31", "date_modified": 1561488106,
+                "billing_address": {"zip": 78751, "phone": null, "email": ""},
+                "products": "not a link", "coupons": {"url": 5, "resource": "/r"},
+                "shipping_addresses": ["https://x/v2/orders/12/shippingaddresses", "/orders/12/shippingaddresses"],
+                "payment_method": {"nested": [1]}, "subtotal_ex_tax": [], "consignments": null}"#,
+            r#"{"id": 13, "consignments": [{"shipping": [{"id": 1, "line_items": {"id": 9, "quantity": "2"}}]}]}"#,
+            r#"{"id": 14, "consignments": {"shipping": [{"id": "2", "zip": 1234, "line_items": [
+                {"id": 1, "product_options": [{"display_name": "Size", "display_value": 10}]},
+                {"url": "https://x/v2/orders/14/products/2", "resource": "/orders/14/products/2"},
+                {"id": "not a number"}, [1, 2], "text", null, 3
+            ]}], "pickups": [{"id": 3, "location": {"name": "Dock"}, "line_items": null}],
+            "downloads": [{"id": 4}], "email": {"gift_certificates": [{"id": 5}]}}}"#,
+            r#"{"id": 15, "consignments": {"url": "https://x/v2/orders/15/consignments",
+                "resource": "/orders/15/consignments", "shipping": "not a list"}}"#,
+            r#"{"id": 16, "consignments": {"url": 1, "resource": "/x"}}"#,
+            r#"{"id": 17, "consignments": "text"}"#,
+            r#"{"id": 18, "consignments": {"shipping": null}}"#,
+            r#"{"id": 19, "status_id": 1, "status_id": 2, "consignments": {"shipping": [{"id": 1, "id": 2}]}}"#,
+        ] {
+            let (typed, through_value) = parsed_both_ways(json);
+            assert_eq!(typed, through_value, "{json}");
+            assert_eq!(
+                typed.line_items_truncated(),
+                through_value.line_items_truncated(),
+                "{json}"
+            );
+            assert_eq!(
+                typed.embedded_line_items(),
+                through_value.embedded_line_items(),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn odd_shapes_are_classified_as_before() {
+        let order: Order = serde_json::from_str(
+            r#"{"id": 1, "status_id": 1, "status_id": 2, "products": "x",
+                "consignments": [{"shipping": [{"id": 1, "line_items": [
+                    {"url": "https://x/1", "resource": "/orders/1/products/1"}, 7]}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(order.status_id, Some(2), "the last of a repeated key wins");
+        assert_eq!(order.products, None);
+        let Some(Consignments::List(list)) = &order.consignments else {
+            panic!("expected the legacy list, got {:?}", order.consignments);
+        };
+        let lines = &list[0].shipping[0].line_items;
+        assert!(matches!(lines[0], ConsignmentLineItem::Link(_)));
+        assert_eq!(lines[1], ConsignmentLineItem::Other(Value::from(7)));
+        let Some(Consignments::Unrecognized(value)) =
+            serde_json::from_str::<Order>(r#"{"id": 2, "consignments": {"pickups": 3}}"#)
+                .unwrap()
+                .consignments
+        else {
+            panic!("expected an unrecognized shape");
+        };
+        assert_eq!(value, serde_json::json!({"pickups": 3}));
+    }
+
+    #[test]
+    fn a_warning_anywhere_in_the_consignments_marks_the_order_truncated() {
+        let truncated = |json: &str| {
+            let order: Order = serde_json::from_str(json).unwrap();
+            order.line_items_truncated()
+        };
+        // Deep inside a line item, in an untyped consignment, or with an escaped key.
+        assert!(truncated(
+            r#"{"id": 1, "consignments": {"shipping": [{"id": 1, "line_items": [{"id": 2, "x": {"__warning__": {}}}]}]}}"#
+        ));
+        assert!(truncated(
+            r#"{"id": 1, "consignments": {"email": {"gift_certificates": [{"__warning__": "cut"}]}}}"#
+        ));
+        assert!(truncated(
+            r#"{"id": 1, "consignments": {"shipping": [{"id": 1, "\u005f_warning__": {"message": "cut"}}]}}"#
+        ));
+        // The word as a value, or outside the consignments, is not the marker.
+        assert!(!truncated(
+            r#"{"id": 1, "staff_notes": "__warning__", "consignments": {"shipping": [{"id": 1, "city": "__warning__", "line_items": []}]}}"#
+        ));
+        assert!(!truncated(
+            r#"{"id": 1, "extra": {"__warning__": {}}, "consignments": {"shipping": [], "note": "\u00e9"}}"#
+        ));
     }
 
     #[test]

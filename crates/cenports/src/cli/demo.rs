@@ -1,23 +1,36 @@
-//! `cenports demo`: the main job on the embedded default, end to end in one process.
+//! `cenports demo`: the main job on the embedded default, end to end in one process, through
+//! the same code path a merchant's store takes.
 //!
-//! It starts an in-process BigCommerce sandbox store (a few thousand orders on a Standard-plan
-//! quota), and drives the typed client through what an integration does first: read the store
-//! profile, count orders by status, import every order with all its lines (falling back to
-//! `/orders/{id}/products` only for orders over BigCommerce's 50-line cap), read the catalog
-//! with its SKUs, and show the API calls and quota it used. It ends by showing the message a
-//! merchant gets when a token lacks a scope.
+//! It starts an in-process BigCommerce sandbox store (a few thousand orders on a
+//! Standard-plan quota) and writes its API account's credentials `.txt` — the file the
+//! merchant guide has the merchant download — to a temporary directory. Then it does what
+//! `cenports connect --credentials-file` and `cenports sync` do: parse the file, check every
+//! required scope on the spot, save the store (secrets encrypted) into an embedded SQLite
+//! database (in the temporary directory, or `--database-url`), and import open orders first,
+//! then every order, then the catalog, with the progress bar on a terminal. It ends with what
+//! the hub now holds — read back from the hub's database — what it cost in API calls, and the
+//! message a merchant gets when connecting an API account that lacks scopes.
 
-use std::collections::BTreeMap;
-use std::io::IsTerminal;
-use std::time::Instant;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use bigcommerce_client::{Client, ClientConfig, InventoryTracking, OrderQuery, ProductQuery};
+use bigcommerce_sandbox::credentials::credentials_txt;
 use bigcommerce_sandbox::{Plan, Sandbox, SandboxConfig, StoreInfo, StoreSpec};
+use cenports::config::{Overrides, Settings, DEFAULT_LOG, DEFAULT_SYNC_INTERVAL};
+use cenports::storage::Storage;
+use cenports::sync::SyncReport;
 use clap::Args;
-use futures::TryStreamExt;
-use secrecy::SecretString;
 use tokio::net::TcpListener;
+use url::Url;
+
+use crate::cli::{connect, sync};
+
+/// The Cenports user the demo store is connected for.
+const DEMO_EMAIL: &str = "demo@cenports.example";
 
 /// Options of `cenports demo`.
 #[derive(Debug, Args)]
@@ -36,28 +49,89 @@ pub struct DemoArgs {
     pub plan: Plan,
 }
 
-/// A client for one of the store's API accounts, pointed at the sandbox.
-fn client_for(sandbox: &Sandbox, store: &StoreInfo, profile: &str) -> Result<Client> {
+/// A temporary directory removed when the demo ends, however it ends.
+struct DemoDir(PathBuf);
+
+impl DemoDir {
+    fn create() -> Result<DemoDir> {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let path =
+            std::env::temp_dir().join(format!("cenports-demo-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("could not create the demo directory {}", path.display()))?;
+        Ok(DemoDir(path))
+    }
+}
+
+impl Drop for DemoDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Writes one API account's credentials `.txt`, readable by its owner only, as a merchant's
+/// download would be.
+fn write_credentials(
+    dir: &Path,
+    sandbox: &Sandbox,
+    store: &StoreInfo,
+    profile: &str,
+) -> Result<PathBuf> {
     let account = store
         .account(profile)
         .with_context(|| format!("the sandbox store has no `{profile}` account"))?;
-    let mut config = ClientConfig::new(
-        store.hash.clone(),
-        SecretString::from(account.access_token.clone()),
-        account.client_id.clone(),
-    );
-    config.api_base_url = url::Url::parse(sandbox.base_url()).context("sandbox base URL")?;
-    Ok(Client::new(config)?)
+    let path = dir.join(format!("{profile}.txt"));
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("could not write {}", path.display()))?;
+    file.write_all(credentials_txt(account, &sandbox.api_path(&store.hash)).as_bytes())
+        .with_context(|| format!("could not write {}", path.display()))?;
+    Ok(path)
+}
+
+/// The hub's settings for the demo: its own database and key file in the demo directory (or
+/// the configuration, with `--database-url`), and the sandbox as the API host.
+fn demo_settings(dir: &Path, sandbox: &Sandbox, overrides: &Overrides) -> Result<Settings> {
+    let mut settings = if overrides.database_url.is_some() {
+        Settings::load(overrides)?
+    } else {
+        Settings {
+            database_url: dir.join("cenports.db").display().to_string(),
+            bigcommerce_api_url: Url::parse(cenports::config::DEFAULT_API_URL)?,
+            secret_key: None,
+            key_file: dir.join(cenports::secrets::DEFAULT_KEY_FILE),
+            sync_interval: DEFAULT_SYNC_INTERVAL,
+            log: DEFAULT_LOG.to_string(),
+        }
+    };
+    settings.bigcommerce_api_url =
+        Url::parse(sandbox.base_url()).context("the sandbox's base URL")?;
+    Ok(settings)
 }
 
 /// Runs the demo.
-pub async fn run(args: DemoArgs) -> Result<()> {
+pub async fn run(args: DemoArgs, overrides: &Overrides) -> Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .context("could not listen on a loopback port for the demo sandbox")?;
     let sandbox = Sandbox::start(listener, SandboxConfig::default())
         .await
         .context("could not start the demo sandbox")?;
+    let result = demo(&args, overrides, &sandbox).await;
+    sandbox.shutdown();
+    result
+}
+
+async fn demo(args: &DemoArgs, overrides: &Overrides, sandbox: &Sandbox) -> Result<()> {
     let spec = StoreSpec {
         seed: args.seed,
         products: args.products,
@@ -88,109 +162,84 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         store.rate_limit.window_ms / 1000,
     );
 
-    let client = client_for(&sandbox, &store, "merchant-guide")?;
-    let profile = client
-        .get_store()
+    let dir = DemoDir::create()?;
+    let settings = demo_settings(&dir.0, sandbox, overrides)?;
+    let guide = write_credentials(&dir.0, sandbox, &store, "merchant-guide")?;
+    let storage = Storage::open(&settings.database_url)
         .await
-        .context("reading the store profile")?;
+        .context("could not open the demo's database")?;
+
     println!();
-    println!("Store profile (GET /v2/store)");
+    println!(
+        "Connecting it as a merchant would (cenports connect --email {DEMO_EMAIL} \
+         --credentials-file {}):",
+        guide.display()
+    );
+    let input = connect::input_from_credentials_file(DEMO_EMAIL, &guide)?;
+    let saved = connect::check_and_save(&settings, &storage, input, &mut std::io::stdout()).await?;
+    let scope = saved.scope();
+
+    let profile = storage.get_store(&scope).await?.profile;
+    println!();
+    println!(
+        "Store profile (saved in the hub's {} database)",
+        storage.backend_name()
+    );
     for (label, value) in [
-        ("name", profile.name.clone()),
-        ("domain", profile.domain.clone()),
-        ("currency", profile.currency.clone()),
-        ("weight units", profile.weight_units.clone()),
-        ("plan", profile.plan_name.clone()),
+        ("name", &profile.name),
+        ("domain", &profile.domain),
+        ("currency", &profile.currency),
+        ("timezone", &profile.timezone),
+        ("weight units", &profile.weight_units),
+        ("plan", &profile.plan),
     ] {
-        println!("  {label:<14} {}", value.unwrap_or_default());
-    }
-
-    let counts = client
-        .count_orders(&OrderQuery::default())
-        .await
-        .context("counting orders")?;
-    println!();
-    println!(
-        "Orders by status (GET /v2/orders/count): {} in all",
-        counts.count
-    );
-    for status in counts.statuses.iter().filter(|s| s.count.unwrap_or(0) > 0) {
-        println!(
-            "  {:<30} {:>7}",
-            status.name.clone().unwrap_or_default(),
-            status.count.unwrap_or(0)
-        );
+        println!("  {label:<14} {value}");
     }
 
     println!();
-    println!("Importing every order with its lines (keyset by id, 250 per page)...");
-    // A running count on a terminal only: piped output stays clean.
-    let progress = std::io::stderr().is_terminal();
-    let started = Instant::now();
-    let before = client.stats().requests_sent;
-    let (mut orders, mut lines, mut fallbacks, mut multi_address) = (0u64, 0u64, 0u64, 0u64);
-    let pages = client.order_pages_with_lines(&OrderQuery::default());
-    futures::pin_mut!(pages);
-    while let Some(page) = pages.try_next().await.context("importing orders")? {
-        for order in page {
-            orders += 1;
-            lines += order.lines.len() as u64;
-            fallbacks += u64::from(order.lines_fetched_separately);
-            let addresses: std::collections::BTreeSet<_> =
-                order.lines.iter().map(|l| l.order_address_id).collect();
-            multi_address += u64::from(addresses.len() > 1);
-        }
-        if progress {
-            eprint!("\r  {orders} orders imported");
-        }
-    }
-    if progress {
-        eprint!("\r");
-    }
-    let import_requests = client.stats().requests_sent - before;
-    let secs = started.elapsed().as_secs_f64();
     println!(
-        "  {orders} orders, {lines} lines, {multi_address} shipping to several addresses, {fallbacks} over the 50-line cap"
+        "Importing (cenports sync): open orders first, then every order with its lines (250 per \
+         request), then the catalog with its SKUs..."
+    );
+    let fallbacks_before = line_fallbacks(sandbox, &store.hash);
+    let first = sync::sync_one(&settings, &storage, &saved, None).await?;
+    print_sync("sync", &first.report);
+    let orders = storage.count_orders(&scope).await?;
+    let fallbacks = line_fallbacks(sandbox, &store.hash) - fallbacks_before;
+    let requests = first.report.api_requests;
+    let elapsed = first.report.elapsed;
+    println!(
+        "  {orders} orders, {fallbacks} over the 50-line cap (its lines read from \
+         /orders/{{id}}/products); {} products, {} SKUs indexed",
+        first.report.products, first.report.skus
     );
     println!(
-        "  {import_requests} API requests ({:.2} per 1,000 orders), {:.0} orders/s",
-        import_requests as f64 * 1000.0 / orders.max(1) as f64,
-        orders as f64 / secs
+        "  {requests} API requests ({:.2} per 1,000 orders), {:.0} orders/s",
+        requests as f64 * 1000.0 / orders.max(1) as f64,
+        orders as f64 / elapsed.as_secs_f64().max(1e-6)
     );
 
+    let by_status = storage.count_orders_by_status(&scope).await?;
+    let total: i64 = by_status.iter().map(|s| s.count).sum();
     println!();
-    println!("Reading the catalog with variants (GET /v3/catalog/products?include=variants)...");
-    let mut by_tracking: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
-    let products = client.product_pages(&ProductQuery {
-        include_variants: true,
-        ..ProductQuery::default()
-    });
-    futures::pin_mut!(products);
-    while let Some(page) = products.try_next().await.context("reading the catalog")? {
-        for product in page {
-            let mode = match product.inventory_tracking {
-                Some(InventoryTracking::Variant) => "variant",
-                Some(InventoryTracking::Product) => "product",
-                Some(InventoryTracking::Untracked) => "none",
-                _ => "unknown",
-            };
-            let entry = by_tracking.entry(mode).or_default();
-            entry.0 += 1;
-            entry.1 += product.variants.len().max(1) as u64;
-        }
+    println!("Orders by status (in the hub's database): {total} in all");
+    for status in &by_status {
+        println!("  {:<30} {:>7}", status.status_name, status.count);
     }
-    println!(
-        "  {:<22} {:>9} {:>9}",
-        "inventory tracking", "products", "SKUs"
-    );
-    for (mode, (products, skus)) in &by_tracking {
-        println!("  {mode:<22} {products:>9} {skus:>9}");
+    println!();
+    println!("Orders by fulfilment state (what a warehouse sees)");
+    for (state, count) in storage.count_orders_by_fulfilment_state(&scope).await? {
+        println!("  {:<30} {:>7}", state.as_str(), count);
     }
 
-    let stats = client.stats();
+    println!();
+    println!("Catalog SKUs in the hub, by inventory tracking");
+    print_skus_by_tracking(sandbox, &store.hash, &storage, &scope).await?;
+
+    let stats = &first.stats;
     println!();
     println!(
-        "API use: {} requests in all, {} throttled by the pacer, {} answered 429; quota left now {} of {}",
+        "API use of the import: {} requests, {} throttled by the pacer, {} answered 429; quota left now {} of {}",
         stats.requests_sent,
         stats.throttled,
         stats.rate_limited,
@@ -199,23 +248,95 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     );
 
     println!();
+    println!("What a merchant sees when the API account lacks scopes (its read-only account):");
+    let read_only = write_credentials(&dir.0, sandbox, &store, "read-only")?;
+    let input = connect::input_from_credentials_file(DEMO_EMAIL, &read_only)?;
+    let stores_before = storage.list_all_stores().await?.len();
+    match connect::check_and_save(&settings, &storage, input, &mut std::io::stdout()).await {
+        Err(error) => println!("  {error}"),
+        Ok(_) => println!("  (unexpected: the read-only account was accepted)"),
+    }
+    let stores_after = storage.list_all_stores().await?.len();
     println!(
-        "What a merchant sees when the token lacks a scope (read-only account, status change):"
+        "  Nothing was saved: the hub holds {stores_after} store{} as before.",
+        if stores_after == 1 { "" } else { "s" }
     );
-    let read_only = client_for(&sandbox, &store, "read-only")?;
-    let first = client
-        .list_orders(&OrderQuery {
-            limit: Some(1),
-            ..OrderQuery::default()
-        })
-        .await
-        .context("reading one order")?;
-    if let Some(order) = first.first() {
-        match read_only.update_order_status(order.id, 9).await {
-            Err(error) => println!("  {error}"),
-            Ok(_) => println!("  (unexpected: the read-only token could change the order)"),
+    debug_assert_eq!(stores_before, stores_after);
+    storage.close().await;
+    Ok(())
+}
+
+/// One line per sync: what it read and cost.
+fn print_sync(label: &str, report: &SyncReport) {
+    println!(
+        "  {label}: {} orders read ({} new, {} updated, {} unchanged), {} API requests, {:.2} s",
+        report.orders_read(),
+        report.inserted,
+        report.updated,
+        report.unchanged,
+        report.api_requests,
+        report.elapsed.as_secs_f64()
+    );
+}
+
+/// Requests the sandbox served for `/orders/{id}/products` (the 50-line-cap fallback).
+fn line_fallbacks(sandbox: &Sandbox, hash: &str) -> u64 {
+    let Some(store) = sandbox.store(hash) else {
+        return 0;
+    };
+    let counters = store.log.lock().counters();
+    counters
+        .by_endpoint
+        .iter()
+        .filter(|(endpoint, _)| endpoint.contains("/orders/") && endpoint.ends_with("/products"))
+        .map(|(_, count)| *count)
+        .sum()
+}
+
+/// Looks every SKU of the sandbox's catalog up in the hub's SKU index and counts products and
+/// SKUs by the tracking mode the hub recorded.
+async fn print_skus_by_tracking(
+    sandbox: &Sandbox,
+    hash: &str,
+    storage: &Storage,
+    scope: &cenports::storage::StoreScope,
+) -> Result<()> {
+    let skus: BTreeSet<String> = match sandbox.store(hash) {
+        Some(store) => {
+            let data = store.data.read();
+            data.products
+                .values()
+                .flat_map(|p| {
+                    std::iter::once(p.sku.clone()).chain(p.variants.iter().map(|v| v.sku.clone()))
+                })
+                .filter(|sku| !sku.is_empty())
+                .collect()
+        }
+        None => BTreeSet::new(),
+    };
+    let mut by_tracking: BTreeMap<&'static str, (BTreeSet<i64>, u64)> = BTreeMap::new();
+    let mut missing = 0u64;
+    for sku in &skus {
+        match storage.find_sku(scope, sku).await? {
+            Some(record) => {
+                let entry = by_tracking
+                    .entry(record.inventory_tracking.as_str())
+                    .or_default();
+                entry.0.insert(record.product_remote_id);
+                entry.1 += 1;
+            }
+            None => missing += 1,
         }
     }
-    sandbox.shutdown();
+    println!(
+        "  {:<22} {:>9} {:>9}",
+        "inventory tracking", "products", "SKUs"
+    );
+    for (mode, (products, skus)) in &by_tracking {
+        println!("  {mode:<22} {:>9} {skus:>9}", products.len());
+    }
+    if missing > 0 {
+        println!("  ({missing} of the store's SKUs are not in the index: product-level SKUs of products tracked by variant)");
+    }
     Ok(())
 }

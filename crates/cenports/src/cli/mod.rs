@@ -1,35 +1,81 @@
 //! The command line: one clap enum of subcommands, each implemented in its own module.
+//!
+//! The global flags `--config FILE` and `--database-url URL` are the top layer of the
+//! configuration ([`cenports::config`]); every subcommand that touches the hub loads the same
+//! validated [`Settings`] from them, so a wrong setting fails before anything runs.
 
+pub mod connect;
 pub mod demo;
+pub mod orders;
 pub mod sandbox;
+pub mod stores;
+pub mod sync;
 
+use std::path::PathBuf;
+
+use cenports::config::{Overrides, Settings};
 use clap::{Parser, Subcommand};
 
 /// Cenports: the integration hub between online stores and fulfilment warehouses.
 #[derive(Debug, Parser)]
 #[command(name = "cenports", version, about)]
 pub struct Cli {
+    /// A TOML config file (keys: docs/OPERATIONS.md) [env: CENPORTS_CONFIG].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The database, overriding CENPORTS_DATABASE_URL and the config file: a SQLite path or a
+    /// postgres:// URL.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The configuration layers the command line adds.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config_file: self.config.clone(),
+            database_url: self.database_url.clone(),
+        }
+    }
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// The main job on the embedded default: an in-process sandbox store, imported end to end
-    /// by the BigCommerce client, with what it cost in API calls.
+    /// The main job on the embedded default: an in-process sandbox store, connected, imported
+    /// and summarised through the same code path a merchant's store takes.
     Demo(demo::DemoArgs),
     /// Run a BigCommerce sandbox: an emulated store with generated catalog and orders, and
     /// API credentials for every scope profile.
     Sandbox(sandbox::SandboxArgs),
+    /// Connect (or reconnect) a BigCommerce store: check its API account on the spot and save
+    /// it only if every required scope is there.
+    Connect(connect::ConnectArgs),
+    /// Disconnect a store: forget its access token and client secret (its orders stay).
+    Disconnect(connect::DisconnectArgs),
+    /// List connected stores with their order counts and last sync.
+    Stores(stores::StoresArgs),
+    /// Import orders (open orders first, then every order) and the catalog of stores now.
+    Sync(sync::SyncArgs),
+    /// List imported orders as a table or JSON.
+    Orders(orders::OrdersArgs),
 }
 
 impl Command {
-    /// Runs the subcommand to completion.
-    pub async fn run(self) -> anyhow::Result<()> {
+    /// Runs the subcommand to completion with the command line's configuration layers.
+    pub async fn run(self, overrides: &Overrides) -> anyhow::Result<()> {
         match self {
-            Command::Demo(args) => demo::run(args).await,
+            Command::Demo(args) => demo::run(args, overrides).await,
             Command::Sandbox(args) => sandbox::run(args).await,
+            Command::Connect(args) => connect::run(args, &Settings::load(overrides)?).await,
+            Command::Disconnect(args) => {
+                connect::run_disconnect(args, &Settings::load(overrides)?).await
+            }
+            Command::Stores(args) => stores::run(args, &Settings::load(overrides)?).await,
+            Command::Sync(args) => sync::run(args, &Settings::load(overrides)?).await,
+            Command::Orders(args) => orders::run(args, &Settings::load(overrides)?).await,
         }
     }
 }

@@ -1,0 +1,246 @@
+//! `cenports connect` and `cenports disconnect`.
+//!
+//! `connect` takes what the merchant guide asks for — the Cenports user's email and the API
+//! account's store URL, Client ID, Client Secret and Access Token — either as the credentials
+//! `.txt` BigCommerce downloads (`--credentials-file`) or one by one. The two secrets are best
+//! given through `CENPORTS_ACCESS_TOKEN` / `CENPORTS_CLIENT_SECRET` or typed at the hidden
+//! prompt, so that they do not land in shell history; `--access-token` and `--client-secret`
+//! work too, for scripts.
+//!
+//! It runs [`cenports::connect::check`] against the configured API host, prints each scope the
+//! guide asks for with its verdict and the fix, and saves the store **only if the check
+//! passed**: the user is created from the email if new, the secrets are encrypted
+//! ([`cenports::credentials`]) and the profile is saved. Connecting the same store again is a
+//! reconnect: the credentials are replaced.
+//!
+//! `disconnect` forgets a store's secrets; its orders and catalog stay.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use cenports::config::Settings;
+use cenports::connect::{self, ConnectError, ConnectInput, RequiredScope, VerifiedStore};
+use cenports::credentials::encrypt_credentials;
+use cenports::storage::{NewStore, Storage, StoreProfile, StoreRecord, CHANNEL_BIGCOMMERCE};
+use clap::Args;
+use secrecy::SecretString;
+
+use crate::cli::stores::{open_storage, select_stores};
+
+/// The variable holding the access token for `cenports connect`.
+pub const ACCESS_TOKEN_ENV: &str = "CENPORTS_ACCESS_TOKEN";
+/// The variable holding the client secret for `cenports connect`.
+pub const CLIENT_SECRET_ENV: &str = "CENPORTS_CLIENT_SECRET";
+
+/// Options of `cenports connect`.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// The email you log into Cenports with; the store is saved under it.
+    #[arg(long)]
+    pub email: String,
+    /// The credentials .txt BigCommerce downloads when the API account is created.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["store_url", "client_id", "client_secret", "access_token"])]
+    pub credentials_file: Option<PathBuf>,
+    /// The store's Permanent Address (https://store-XXXX.mybigcommerce.com), its API path, or
+    /// its store hash.
+    #[arg(long, required_unless_present = "credentials_file")]
+    pub store_url: Option<String>,
+    /// The API account's Client ID.
+    #[arg(long, required_unless_present = "credentials_file")]
+    pub client_id: Option<String>,
+    /// The API account's Client Secret (prefer CENPORTS_CLIENT_SECRET or the prompt: a flag
+    /// stays in shell history).
+    #[arg(long)]
+    pub client_secret: Option<String>,
+    /// The API account's Access Token (prefer CENPORTS_ACCESS_TOKEN or the prompt: a flag
+    /// stays in shell history).
+    #[arg(long)]
+    pub access_token: Option<String>,
+}
+
+/// Options of `cenports disconnect`.
+#[derive(Debug, Args)]
+pub struct DisconnectArgs {
+    /// The Cenports user who owns the store.
+    #[arg(long)]
+    pub email: String,
+    /// The store hash (see `cenports stores`).
+    #[arg(long, value_name = "HASH")]
+    pub store: String,
+}
+
+/// Runs `cenports connect`.
+pub async fn run(args: ConnectArgs, settings: &Settings) -> Result<()> {
+    let input = match &args.credentials_file {
+        Some(path) => input_from_credentials_file(&args.email, path)?,
+        None => input_from_flags(&args)?,
+    };
+    let storage = open_storage(settings).await?;
+    let mut out = std::io::stdout().lock();
+    let store = check_and_save(settings, &storage, input, &mut out).await?;
+    writeln!(
+        out,
+        "Next: `cenports sync --email {} --store {}` imports its orders and catalog.",
+        args.email.trim(),
+        store.remote_id
+    )?;
+    Ok(())
+}
+
+/// Reads and parses a credentials `.txt` into an input for `email`.
+pub fn input_from_credentials_file(email: &str, path: &Path) -> Result<ConnectInput> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "could not read the credentials file {}; give the .txt BigCommerce downloaded when \
+             the API account was created",
+            path.display()
+        )
+    })?;
+    Ok(ConnectInput::from_credentials_txt(email, &text)?)
+}
+
+fn input_from_flags(args: &ConnectArgs) -> Result<ConnectInput> {
+    let client_secret = secret(
+        args.client_secret.as_deref(),
+        CLIENT_SECRET_ENV,
+        "Client Secret",
+        "--client-secret",
+    )?;
+    let access_token = secret(
+        args.access_token.as_deref(),
+        ACCESS_TOKEN_ENV,
+        "Access Token",
+        "--access-token",
+    )?;
+    Ok(ConnectInput {
+        email: args.email.clone(),
+        store_url: args.store_url.clone().unwrap_or_default(),
+        client_id: args.client_id.clone().unwrap_or_default(),
+        client_secret,
+        access_token,
+    })
+}
+
+/// A secret from its flag, else its environment variable, else a hidden prompt on a terminal.
+fn secret(flag: Option<&str>, env: &str, label: &str, flag_name: &str) -> Result<SecretString> {
+    if let Some(value) = flag {
+        tracing::warn!(
+            "{flag_name} keeps the {label} in shell history; prefer {env} or the prompt"
+        );
+        return Ok(SecretString::from(value.to_string()));
+    }
+    if let Some(value) = std::env::var(env).ok().filter(|v| !v.trim().is_empty()) {
+        return Ok(SecretString::from(value));
+    }
+    if std::io::stdin().is_terminal() {
+        let value = rpassword::prompt_password(format!("{label} (hidden): "))
+            .with_context(|| format!("could not read the {label} from the terminal"))?;
+        return Ok(SecretString::from(value));
+    }
+    bail!(
+        "the {label} is missing: set {env}, type it at the prompt (run on a terminal), pass \
+         {flag_name}, or use --credentials-file"
+    )
+}
+
+/// Checks `input` against the configured API host, prints each required scope with its
+/// verdict, and saves the store only if the check passed. The error of a failed check is the
+/// connect error itself (its message says what to change in BigCommerce).
+pub async fn check_and_save(
+    settings: &Settings,
+    storage: &Storage,
+    input: ConnectInput,
+    out: &mut impl Write,
+) -> Result<StoreRecord> {
+    // The key is loaded before any request, so a key problem does not cost a check.
+    let secret_box = settings.secret_box()?;
+    writeln!(
+        out,
+        "Checking the API account against {} ...",
+        settings.bigcommerce_api_url
+    )?;
+    let verified = match connect::check(input, &settings.connect_settings()).await {
+        Ok(verified) => verified,
+        Err(error) => {
+            if let ConnectError::MissingScopes(missing) = &error {
+                print_scopes(out, |scope| !missing.iter().any(|c| c.scope == scope))?;
+            }
+            return Err(error.into());
+        }
+    };
+    print_scopes(out, |scope| {
+        verified
+            .scopes
+            .iter()
+            .any(|c| c.scope == scope && c.granted)
+    })?;
+    let user = storage.ensure_user(&verified.email).await?;
+    let new_store = NewStore {
+        channel: CHANNEL_BIGCOMMERCE.to_string(),
+        remote_id: verified.store_hash.as_str().to_string(),
+        api_base_url: verified.api_base_url.to_string(),
+        profile: storage_profile(&verified),
+        credentials: encrypt_credentials(&secret_box, &verified),
+    };
+    let store = storage
+        .save_store(user.id, &new_store)
+        .await
+        .context("the check passed but the store could not be saved")?;
+    writeln!(
+        out,
+        "Connected store {} \"{}\" (id {}) for {}; its access token and client secret are \
+         stored encrypted.",
+        store.remote_id,
+        store.profile.name,
+        store.id().get(),
+        verified.email
+    )?;
+    Ok(store)
+}
+
+/// One line per required scope: `ok` or `MISSING` with the fix.
+fn print_scopes(out: &mut impl Write, granted: impl Fn(RequiredScope) -> bool) -> Result<()> {
+    for scope in RequiredScope::ALL {
+        if granted(scope) {
+            writeln!(out, "  ok       {scope}")?;
+        } else {
+            writeln!(
+                out,
+                "  MISSING  {scope}: edit the API account in BigCommerce (Advanced Settings › \
+                 API Accounts), set {}, and reconnect",
+                scope.setting()
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The profile as storage keeps it.
+fn storage_profile(verified: &VerifiedStore) -> StoreProfile {
+    let p = &verified.profile;
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    StoreProfile {
+        name: text(&p.name),
+        domain: text(&p.domain),
+        currency: text(&p.currency),
+        timezone: text(&p.timezone),
+        weight_units: text(&p.weight_units),
+        dimension_units: text(&p.dimension_units),
+        plan: text(&p.plan_name),
+    }
+}
+
+/// Runs `cenports disconnect`.
+pub async fn run_disconnect(args: DisconnectArgs, settings: &Settings) -> Result<()> {
+    let storage = open_storage(settings).await?;
+    for store in select_stores(&storage, Some(&args.email), Some(&args.store)).await? {
+        storage.disconnect_store(&store.scope()).await?;
+        println!(
+            "Disconnected store {}: its access token and client secret are forgotten; its \
+             orders and catalog stay. Reconnect with `cenports connect`.",
+            store.remote_id
+        );
+    }
+    Ok(())
+}

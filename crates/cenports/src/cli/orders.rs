@@ -1,0 +1,191 @@
+//! `cenports orders`: a user's imported orders, as a table or JSON.
+//!
+//! Orders are read from the hub's database (never from BigCommerce), for one user's stores
+//! (`--email`, required: a user sees only their own stores), optionally one store. Filters:
+//! BigCommerce status by name or id (`--status "Awaiting Fulfillment"`, `--status 11`), our
+//! fulfilment state (`--state ready`), and modification date (`--since`).
+
+use anyhow::{bail, Result};
+use cenports::config::Settings;
+use cenports::storage::{FulfilmentState, OrderFilter, OrderSummary, StoreRecord};
+use chrono::{DateTime, Utc};
+use clap::Args;
+use serde_json::json;
+
+use crate::cli::stores::{open_storage, select_stores, truncate};
+use crate::cli::sync::parse_date;
+
+/// BigCommerce's order statuses (id, name), as `GET /v2/order_statuses` lists them.
+pub const ORDER_STATUSES: [(i32, &str); 15] = [
+    (0, "Incomplete"),
+    (1, "Pending"),
+    (2, "Shipped"),
+    (3, "Partially Shipped"),
+    (4, "Refunded"),
+    (5, "Cancelled"),
+    (6, "Declined"),
+    (7, "Awaiting Payment"),
+    (8, "Awaiting Pickup"),
+    (9, "Awaiting Shipment"),
+    (10, "Completed"),
+    (11, "Awaiting Fulfillment"),
+    (12, "Manual Verification Required"),
+    (13, "Disputed"),
+    (14, "Partially Refunded"),
+];
+
+/// Options of `cenports orders`.
+#[derive(Debug, Args)]
+pub struct OrdersArgs {
+    /// The Cenports user whose orders to list.
+    #[arg(long)]
+    pub email: String,
+    /// Only this store (its hash; see `cenports stores`).
+    #[arg(long, value_name = "HASH")]
+    pub store: Option<String>,
+    /// Only this BigCommerce status, by name ("Awaiting Fulfillment") or id (11).
+    #[arg(long, value_name = "NAME_OR_ID", value_parser = parse_status, conflicts_with = "state")]
+    pub status: Option<i32>,
+    /// Only this fulfilment state: ready, on_hold, cancelled, shipped, partially_shipped,
+    /// refunded or other.
+    #[arg(long, value_parser = parse_state)]
+    pub state: Option<FulfilmentState>,
+    /// Only orders modified since this date (YYYY-MM-DD, UTC, or RFC 3339).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub since: Option<DateTime<Utc>>,
+    /// At most this many orders per store.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn normalized(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// A status name (any case, spaces or underscores) or id.
+pub fn parse_status(text: &str) -> Result<i32, String> {
+    if let Ok(id) = text.trim().parse::<i32>() {
+        return Ok(id);
+    }
+    let wanted = normalized(text);
+    ORDER_STATUSES
+        .iter()
+        .find(|(_, name)| normalized(name) == wanted)
+        .map(|(id, _)| *id)
+        .ok_or_else(|| {
+            let names: Vec<&str> = ORDER_STATUSES.iter().map(|(_, name)| *name).collect();
+            format!(
+                "{text:?} is not a BigCommerce status: use an id or one of {}",
+                names.join(", ")
+            )
+        })
+}
+
+/// A fulfilment state (`on_hold`, `on-hold` and `On Hold` are the same).
+pub fn parse_state(text: &str) -> Result<FulfilmentState, String> {
+    let wanted = normalized(text);
+    FulfilmentState::ALL
+        .into_iter()
+        .find(|state| normalized(state.as_str()) == wanted)
+        .ok_or_else(|| {
+            let names: Vec<&str> = FulfilmentState::ALL.iter().map(|s| s.as_str()).collect();
+            format!(
+                "{text:?} is not a fulfilment state: use one of {}",
+                names.join(", ")
+            )
+        })
+}
+
+/// Runs `cenports orders`.
+pub async fn run(args: OrdersArgs, settings: &Settings) -> Result<()> {
+    if args.limit == 0 {
+        bail!("--limit must be at least 1");
+    }
+    let storage = open_storage(settings).await?;
+    let stores = select_stores(&storage, Some(&args.email), args.store.as_deref()).await?;
+    let filter = OrderFilter {
+        status_id: args.status,
+        fulfilment_state: args.state,
+        since: args.since,
+        include_deleted: false,
+    };
+    let mut rows: Vec<(&StoreRecord, OrderSummary, i64)> = Vec::new();
+    for store in &stores {
+        let scope = store.scope();
+        let (mut after, mut left) = (None, args.limit);
+        while left > 0 {
+            let page = storage
+                .list_orders(&scope, &filter, left.min(1000), after)
+                .await?;
+            for order in page.orders {
+                // Items are the quantities of the order's lines.
+                let full = storage.get_order(&scope, order.id).await?;
+                let items = full.lines.iter().map(|l| i64::from(l.quantity)).sum();
+                rows.push((store, order, items));
+                left -= 1;
+            }
+            match page.next_cursor {
+                Some(cursor) => after = Some(cursor),
+                None => break,
+            }
+        }
+    }
+    if args.json {
+        let value: Vec<_> = rows
+            .iter()
+            .map(|(store, order, items)| {
+                json!({
+                    "store_hash": store.remote_id,
+                    "order_id": order.remote_id,
+                    "id": order.id.get(),
+                    "date_created": order.date_created.to_rfc3339(),
+                    "date_modified": order.date_modified.to_rfc3339(),
+                    "status_id": order.status_id,
+                    "status": order.status_name,
+                    "fulfilment_state": order.fulfilment_state.as_str(),
+                    "customer_email": order.email,
+                    "items": items,
+                    "total": order.total.to_string(),
+                    "currency": order.currency,
+                    "payment_status": order.payment_status,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("No orders match.");
+        return Ok(());
+    }
+    let several = stores.len() > 1;
+    if several {
+        print!("{:<12}  ", "store");
+    }
+    println!(
+        "{:>8}  {:<16}  {:<22}  {:<17}  {:<28}  {:>5}  {:>12}",
+        "order #", "date (UTC)", "status", "state", "customer", "items", "total"
+    );
+    for (store, order, items) in &rows {
+        if several {
+            print!("{:<12}  ", store.remote_id);
+        }
+        println!(
+            "{:>8}  {:<16}  {:<22}  {:<17}  {:<28}  {:>5}  {:>12}",
+            order.remote_id,
+            order.date_created.format("%Y-%m-%d %H:%M"),
+            truncate(&order.status_name, 22),
+            order.fulfilment_state.as_str(),
+            truncate(order.email.as_deref().unwrap_or(""), 28),
+            items,
+            format!("{} {}", order.total.round_dp(2), order.currency),
+        );
+    }
+    Ok(())
+}

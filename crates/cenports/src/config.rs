@@ -1,0 +1,598 @@
+//! The hub's one typed configuration: [`Settings`].
+//!
+//! Settings are layered, each layer overriding the one before:
+//!
+//! 1. **defaults** (an embedded SQLite file `cenports.db`, the real BigCommerce API, a key file
+//!    next to the database, a sync every 5 minutes, `info` logs);
+//! 2. **an optional TOML file**, named by `--config FILE` or `CENPORTS_CONFIG`;
+//! 3. **`CENPORTS_*` environment variables**;
+//! 4. **command-line flags** that override one setting (`--database-url`).
+//!
+//! Everything is validated at load, before any subcommand runs: a wrong value fails with a
+//! [`ConfigError`] that names the setting, where the value came from (default, file, variable or
+//! flag) and how to fix it. The secret key is a [`SecretString`] from parse to use and
+//! [`Settings`]' `Debug` prints `***` for it.
+//!
+//! The full reference (every key, its variable, its default) is in `docs/OPERATIONS.md`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use crate::connect::ConnectSettings;
+use crate::secrets::{SecretBox, SecretsError, DEFAULT_KEY_FILE, KEY_LEN};
+use crate::storage::DEFAULT_DATABASE_URL;
+
+/// The variable naming the config file.
+pub const CONFIG_ENV: &str = "CENPORTS_CONFIG";
+/// The variable overriding [`Settings::database_url`].
+pub const DATABASE_URL_ENV: &str = "CENPORTS_DATABASE_URL";
+/// The variable overriding [`Settings::bigcommerce_api_url`].
+pub const API_URL_ENV: &str = crate::connect::API_URL_ENV;
+/// The variable holding [`Settings::secret_key`].
+pub const SECRET_KEY_ENV: &str = crate::secrets::SECRET_KEY_ENV;
+/// The variable overriding [`Settings::key_file`].
+pub const KEY_FILE_ENV: &str = "CENPORTS_KEY_FILE";
+/// The variable overriding [`Settings::sync_interval`].
+pub const SYNC_INTERVAL_ENV: &str = "CENPORTS_SYNC_INTERVAL";
+/// The variable overriding [`Settings::log`] (`RUST_LOG` is honoured too, below it).
+pub const LOG_ENV: &str = "CENPORTS_LOG";
+
+/// The BigCommerce API used when none is configured.
+pub const DEFAULT_API_URL: &str = bigcommerce_client::DEFAULT_API_BASE_URL;
+/// How often each store syncs when nothing else is configured.
+pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(5 * 60);
+/// The log filter used when none is configured.
+pub const DEFAULT_LOG: &str = "info";
+
+/// The hub's settings, validated.
+///
+/// `Debug` prints `***` for the secret key.
+#[derive(Clone)]
+pub struct Settings {
+    /// The database: a SQLite path (`cenports.db`, `sqlite://path`) or a `postgres://` URL.
+    pub database_url: String,
+    /// The BigCommerce API host every store request goes to (a sandbox in development).
+    pub bigcommerce_api_url: Url,
+    /// The key that encrypts store credentials (32 bytes, base64). `None`: use [`Self::key_file`].
+    pub secret_key: Option<SecretString>,
+    /// The key file, created with mode 0600 on first use when no key is configured.
+    pub key_file: PathBuf,
+    /// How often each store syncs on its own.
+    pub sync_interval: Duration,
+    /// The log filter (`tracing_subscriber::EnvFilter` syntax, e.g. `info,cenports=debug`).
+    pub log: String,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redacted_url(&self.database_url))
+            .field("bigcommerce_api_url", &self.bigcommerce_api_url.as_str())
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
+            .field("key_file", &self.key_file)
+            .field("sync_interval", &self.sync_interval)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+/// What the command line adds on top of the file and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--config FILE` (wins over `CENPORTS_CONFIG`).
+    pub config_file: Option<PathBuf>,
+    /// `--database-url URL` (wins over `CENPORTS_DATABASE_URL` and the file).
+    pub database_url: Option<String>,
+}
+
+/// Where a value came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The built-in default.
+    Default,
+    /// A key of the config file.
+    File(PathBuf),
+    /// An environment variable.
+    Env(&'static str),
+    /// A command-line flag.
+    Flag(&'static str),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("the default"),
+            Origin::File(path) => write!(f, "the config file {}", path.display()),
+            Origin::Env(name) => write!(f, "the environment variable {name}"),
+            Origin::Flag(name) => write!(f, "the flag {name}"),
+        }
+    }
+}
+
+/// Why the settings could not be loaded. Every message names the setting and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value is not valid.
+    #[error("setting `{field}` (from {origin}) {problem}: {fix}")]
+    Invalid {
+        /// The setting's name in the config file, e.g. `bigcommerce_api_url`.
+        field: &'static str,
+        /// Where the value came from.
+        origin: Origin,
+        /// What is wrong (never a secret's value).
+        problem: String,
+        /// What to do.
+        fix: String,
+    },
+
+    /// The config file could not be read.
+    #[error(
+        "the config file {} could not be read: {source}; fix the path given with --config or \
+         {CONFIG_ENV}, or unset it to use defaults and CENPORTS_* variables",
+        path.display()
+    )]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The config file is not valid TOML for [`Settings`] (unknown key, wrong type...).
+    #[error(
+        "the config file {} is not valid: {message}; the keys are database_url, \
+         bigcommerce_api_url, secret_key, key_file, sync_interval and log (see \
+         docs/OPERATIONS.md)",
+        path.display()
+    )]
+    ParseFile {
+        /// The file.
+        path: PathBuf,
+        /// The TOML parser's message (with the line and key).
+        message: String,
+    },
+}
+
+/// The config file's keys, all optional. Unknown keys are refused so a typo is not ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    database_url: Option<String>,
+    bigcommerce_api_url: Option<String>,
+    secret_key: Option<SecretString>,
+    key_file: Option<PathBuf>,
+    sync_interval: Option<String>,
+    log: Option<String>,
+}
+
+/// A raw value with where it came from.
+struct Layered<T> {
+    value: T,
+    origin: Origin,
+}
+
+impl<T> Layered<T> {
+    fn default(value: T) -> Self {
+        Layered {
+            value,
+            origin: Origin::Default,
+        }
+    }
+
+    fn set(&mut self, value: Option<T>, origin: Origin) {
+        if let Some(value) = value {
+            self.value = value;
+            self.origin = origin;
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the settings from the process environment and the config file it or `overrides`
+    /// name.
+    pub fn load(overrides: &Overrides) -> Result<Settings, ConfigError> {
+        Self::load_from(overrides, |name| std::env::var(name).ok())
+    }
+
+    /// Loads the settings with `env` as the environment (for tests).
+    pub fn load_from(
+        overrides: &Overrides,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        // An empty variable counts as unset: `FOO= cenports ...` is how people unset in a shell.
+        let env = |name: &str| env(name).filter(|value| !value.trim().is_empty());
+        let config_file = overrides
+            .config_file
+            .clone()
+            .or_else(|| env(CONFIG_ENV).map(PathBuf::from));
+        let file = match &config_file {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let file_origin = || Origin::File(config_file.clone().unwrap_or_default());
+
+        let mut database_url = Layered::default(DEFAULT_DATABASE_URL.to_string());
+        database_url.set(file.database_url, file_origin());
+        database_url.set(env(DATABASE_URL_ENV), Origin::Env(DATABASE_URL_ENV));
+        database_url.set(
+            overrides.database_url.clone(),
+            Origin::Flag("--database-url"),
+        );
+
+        let mut api_url = Layered::default(DEFAULT_API_URL.to_string());
+        api_url.set(file.bigcommerce_api_url, file_origin());
+        api_url.set(env(API_URL_ENV), Origin::Env(API_URL_ENV));
+
+        let mut secret_key: Layered<Option<SecretString>> = Layered::default(None);
+        secret_key.set(file.secret_key.map(Some), file_origin());
+        secret_key.set(
+            env(SECRET_KEY_ENV).map(|key| Some(SecretString::from(key))),
+            Origin::Env(SECRET_KEY_ENV),
+        );
+
+        let mut key_file: Layered<Option<PathBuf>> = Layered::default(None);
+        key_file.set(file.key_file.map(Some), file_origin());
+        key_file.set(
+            env(KEY_FILE_ENV).map(|p| Some(p.into())),
+            Origin::Env(KEY_FILE_ENV),
+        );
+
+        let mut sync_interval = Layered::default("5m".to_string());
+        sync_interval.set(file.sync_interval, file_origin());
+        sync_interval.set(env(SYNC_INTERVAL_ENV), Origin::Env(SYNC_INTERVAL_ENV));
+
+        let mut log = Layered::default(DEFAULT_LOG.to_string());
+        log.set(file.log, file_origin());
+        log.set(env("RUST_LOG"), Origin::Env("RUST_LOG"));
+        log.set(env(LOG_ENV), Origin::Env(LOG_ENV));
+
+        let database_url = validate_database_url(database_url)?;
+        let key_file = key_file
+            .value
+            .unwrap_or_else(|| default_key_file(&database_url));
+        Ok(Settings {
+            bigcommerce_api_url: validate_api_url(api_url)?,
+            secret_key: validate_secret_key(secret_key)?,
+            key_file,
+            sync_interval: validate_sync_interval(sync_interval)?,
+            log: validate_log(log)?,
+            database_url,
+        })
+    }
+
+    /// Settings for the connect checks and the store clients: the configured API host.
+    pub fn connect_settings(&self) -> ConnectSettings {
+        ConnectSettings::new(self.bigcommerce_api_url.clone())
+    }
+
+    /// The box that encrypts store credentials: the configured key, else the key file (created
+    /// on first use).
+    pub fn secret_box(&self) -> Result<SecretBox, SecretsError> {
+        SecretBox::from_config(self.secret_key.as_ref(), &self.key_file)
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|error| ConfigError::ParseFile {
+        path: path.to_path_buf(),
+        message: error.message().to_string() + &location(&text, error.span()),
+    })
+}
+
+/// ` (line N)` for a TOML error span.
+fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    span.map(|span| {
+        let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+        format!(" (line {line})")
+    })
+    .unwrap_or_default()
+}
+
+fn invalid(field: &'static str, origin: Origin, problem: String, fix: &str) -> ConfigError {
+    ConfigError::Invalid {
+        field,
+        origin,
+        problem,
+        fix: fix.to_string(),
+    }
+}
+
+fn validate_database_url(value: Layered<String>) -> Result<String, ConfigError> {
+    let url = value.value.trim().to_string();
+    let fix = "give a SQLite file path (cenports.db, sqlite://path/to/cenports.db) or a \
+               PostgreSQL URL (postgres://user@host:5432/dbname)";
+    if url.contains(":memory:") {
+        return Err(invalid(
+            "database_url",
+            value.origin,
+            "names an in-memory SQLite database, which would vanish with each connection".into(),
+            fix,
+        ));
+    }
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+    match scheme {
+        None | Some("sqlite" | "postgres" | "postgresql") => Ok(url),
+        Some(other) => Err(invalid(
+            "database_url",
+            value.origin,
+            format!("has the scheme {other}://, which Cenports does not support"),
+            fix,
+        )),
+    }
+}
+
+fn validate_api_url(value: Layered<String>) -> Result<Url, ConfigError> {
+    let fix = format!(
+        "use {DEFAULT_API_URL} (the default) or the base URL a sandbox prints, e.g. \
+         http://127.0.0.1:8090"
+    );
+    let url = Url::parse(value.value.trim()).map_err(|error| {
+        invalid(
+            "bigcommerce_api_url",
+            value.origin.clone(),
+            format!("is not a URL ({error})"),
+            &fix,
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid(
+            "bigcommerce_api_url",
+            value.origin,
+            format!("is {url}, not an http(s) URL with a host"),
+            &fix,
+        ));
+    }
+    if url.query().is_some() || url.username() != "" || url.password().is_some() {
+        return Err(invalid(
+            "bigcommerce_api_url",
+            value.origin,
+            "carries a query or credentials".into(),
+            &fix,
+        ));
+    }
+    Ok(url)
+}
+
+fn validate_secret_key(
+    value: Layered<Option<SecretString>>,
+) -> Result<Option<SecretString>, ConfigError> {
+    let Some(key) = value.value else {
+        return Ok(None);
+    };
+    let fix = "set it to 32 random bytes in base64 (e.g. the output of `openssl rand -base64 \
+               32`), or unset it to use the key file";
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(key.expose_secret().trim());
+    let problem = match decoded {
+        Err(_) => Some("is not base64".to_string()),
+        Ok(bytes) if bytes.len() != KEY_LEN => Some(format!(
+            "decodes to {} bytes, {KEY_LEN} are needed",
+            bytes.len()
+        )),
+        Ok(_) => None,
+    };
+    match problem {
+        Some(problem) => Err(invalid("secret_key", value.origin, problem, fix)),
+        None => Ok(Some(key)),
+    }
+}
+
+fn validate_sync_interval(value: Layered<String>) -> Result<Duration, ConfigError> {
+    let fix = "give a duration such as 300, 90s, 5m or 1h, at least 10 seconds";
+    match parse_duration(&value.value) {
+        Some(duration) if duration >= Duration::from_secs(10) => Ok(duration),
+        Some(duration) => Err(invalid(
+            "sync_interval",
+            value.origin,
+            format!(
+                "is {} s, too short for BigCommerce's quota",
+                duration.as_secs()
+            ),
+            fix,
+        )),
+        None => Err(invalid(
+            "sync_interval",
+            value.origin,
+            format!("is {:?}, not a duration", value.value),
+            fix,
+        )),
+    }
+}
+
+fn validate_log(value: Layered<String>) -> Result<String, ConfigError> {
+    match tracing_subscriber::EnvFilter::try_new(&value.value) {
+        Ok(_) => Ok(value.value),
+        Err(error) => Err(invalid(
+            "log",
+            value.origin,
+            format!("is {:?}, not a log filter ({error})", value.value),
+            "give a level (error, warn, info, debug, trace) or directives such as \
+             info,cenports=debug",
+        )),
+    }
+}
+
+/// `300` (seconds), `90s`, `5m`, `1h`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "" | "s" | "sec" | "secs" => number,
+        "m" | "min" | "mins" => number.checked_mul(60)?,
+        "h" | "hour" | "hours" => number.checked_mul(3600)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(seconds))
+}
+
+/// The key file beside a SQLite database file, or `cenports.key` in the working directory.
+fn default_key_file(database_url: &str) -> PathBuf {
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        return PathBuf::from(DEFAULT_KEY_FILE);
+    }
+    let path = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .unwrap_or(database_url);
+    let path = path.split('?').next().unwrap_or(path);
+    match Path::new(path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join(DEFAULT_KEY_FILE),
+        _ => PathBuf::from(DEFAULT_KEY_FILE),
+    }
+}
+
+/// A database URL with any password replaced by `***`.
+pub fn redacted_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(env: &[(&str, &str)], overrides: &Overrides) -> Result<Settings, ConfigError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_from(overrides, |name| env.get(name).cloned())
+    }
+
+    fn temp_file(name: &str, text: &str) -> PathBuf {
+        let path = std::env::temp_dir().join(format!(
+            "cenports-config-{}-{name}.toml",
+            std::process::id()
+        ));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_configured() {
+        let settings = load(&[], &Overrides::default()).unwrap();
+        assert_eq!(settings.database_url, "cenports.db");
+        assert_eq!(
+            settings.bigcommerce_api_url.as_str(),
+            "https://api.bigcommerce.com/"
+        );
+        assert!(settings.secret_key.is_none());
+        assert_eq!(settings.key_file, PathBuf::from("cenports.key"));
+        assert_eq!(settings.sync_interval, Duration::from_secs(300));
+        assert_eq!(settings.log, "info");
+    }
+
+    #[test]
+    fn the_key_file_sits_next_to_the_sqlite_file() {
+        let settings = load(
+            &[(DATABASE_URL_ENV, "sqlite:///var/lib/hub/hub.db")],
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            settings.key_file,
+            PathBuf::from("/var/lib/hub/cenports.key")
+        );
+    }
+
+    #[test]
+    fn env_overrides_the_file_and_flags_override_env() {
+        let file = temp_file(
+            "layers",
+            "database_url = \"file.db\"\nbigcommerce_api_url = \"http://127.0.0.1:9000\"\nsync_interval = \"2m\"\n",
+        );
+        let overrides = Overrides {
+            config_file: Some(file.clone()),
+            database_url: None,
+        };
+        let settings = load(&[(DATABASE_URL_ENV, "env.db")], &overrides).unwrap();
+        assert_eq!(settings.database_url, "env.db");
+        assert_eq!(
+            settings.bigcommerce_api_url.as_str(),
+            "http://127.0.0.1:9000/"
+        );
+        assert_eq!(settings.sync_interval, Duration::from_secs(120));
+        let overrides = Overrides {
+            database_url: Some("flag.db".into()),
+            ..overrides
+        };
+        let settings = load(&[(DATABASE_URL_ENV, "env.db")], &overrides).unwrap();
+        assert_eq!(settings.database_url, "flag.db");
+        std::fs::remove_file(file).unwrap();
+    }
+
+    #[test]
+    fn a_bad_key_names_the_setting_its_origin_and_the_fix_without_the_key() {
+        let error = load(&[(SECRET_KEY_ENV, "c2hvcnQ=")], &Overrides::default()).unwrap_err();
+        let message = error.to_string();
+        assert!(message.starts_with("setting `secret_key` (from the environment variable CENPORTS_SECRET_KEY) decodes to 5 bytes, 32 are needed: set it to 32 random bytes"), "{message}");
+        assert!(!message.contains("c2hvcnQ="));
+    }
+
+    #[test]
+    fn a_bad_api_url_and_interval_are_refused_with_the_fix() {
+        let error = load(
+            &[(API_URL_ENV, "api.bigcommerce.com")],
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("setting `bigcommerce_api_url`"), "{error}");
+        assert!(error.contains("use https://api.bigcommerce.com"), "{error}");
+        let error = load(&[(SYNC_INTERVAL_ENV, "often")], &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("setting `sync_interval`"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_file_key_is_refused() {
+        let file = temp_file("unknown", "databse_url = \"x.db\"\n");
+        let overrides = Overrides {
+            config_file: Some(file.clone()),
+            database_url: None,
+        };
+        let error = load(&[], &overrides).unwrap_err().to_string();
+        assert!(error.contains("databse_url"), "{error}");
+        assert!(error.contains("(line 1)"), "{error}");
+        std::fs::remove_file(file).unwrap();
+    }
+
+    #[test]
+    fn debug_hides_the_key() {
+        let key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        let settings = load(&[(SECRET_KEY_ENV, key)], &Overrides::default()).unwrap();
+        let debug = format!("{settings:?}");
+        assert!(debug.contains("***"), "{debug}");
+        assert!(!debug.contains(key), "{debug}");
+    }
+
+    #[test]
+    fn durations_parse_in_seconds_minutes_and_hours() {
+        assert_eq!(parse_duration("300"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("5 weeks"), None);
+    }
+}

@@ -1,0 +1,253 @@
+//! Importing a store: orders (open orders first, then every order), then the catalog.
+//!
+//! The algorithm is DESIGN-NOTES note 1, explained in `docs/SYNC.md`:
+//!
+//! 1. **Freeze a window** `[a, b]` on `date_modified`: `a` is the committed cursor minus an
+//!    overlap (or `since`, or nothing for a backfill), `b` is the *store's* clock
+//!    (`GET /v2/time`) minus a settle delay.
+//! 2. **Walk it by id**: `min_date_modified=a&max_date_modified=b&sort=id:asc&min_id=K`, with
+//!    `K` one past the last id read. Ids never change, so no order can slide into a page
+//!    already read; an order modified during the walk leaves the window and lands in the next
+//!    one, because its new `date_modified` is after `b`.
+//! 3. **Commit each page with its checkpoint** (window, last id) in one transaction
+//!    ([`Storage::save_page`]); the cursor never moves ahead of the data. When the walk ends,
+//!    the window is marked completed and the next run starts at `b − overlap`. A run that
+//!    stops anywhere resumes at `(window, last id)`.
+//!
+//! Upserts compare `date_modified` and skip what is unchanged, so re-reading the overlap
+//! costs requests, not writes. The settle delay also guarantees that an order read in a
+//! window can only change later with a *strictly* later `date_modified` (one-second
+//! resolution), so the comparison never hides a change.
+//!
+//! Entry points: [`sync_store`] (what the scheduler and the CLI call), [`sync_open_orders`],
+//! [`sync_orders`], [`sync_catalog`]. Each takes a progress callback for a progress bar.
+
+mod catalog;
+pub mod mapping;
+mod orders;
+
+use std::time::{Duration, Instant};
+
+use bigcommerce_client::Client;
+use chrono::{DateTime, Utc};
+
+use crate::storage::{
+    Storage, StorageError, StoreScope, UpsertOutcome, STREAM_OPEN_ORDERS, STREAM_ORDERS,
+};
+
+pub use catalog::sync_catalog;
+pub use mapping::{InvalidStatusMapping, StatusMapping};
+pub use orders::{sync_open_orders, sync_orders};
+
+/// The statuses a warehouse can act on, walked first on a new store: Awaiting Fulfillment (11),
+/// then Awaiting Shipment (9).
+pub const DEFAULT_OPEN_STATUSES: [u64; 2] = [11, 9];
+
+/// How a sync runs. [`SyncOptions::default`] is what production uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// Import orders modified at or after this instant when there is no earlier cursor (a
+    /// "backfill since"); on a store already synced it can only lower the window's start,
+    /// never raise it (which could skip orders).
+    pub since: Option<DateTime<Utc>>,
+    /// How far each window reaches back before the committed cursor: covers orders whose
+    /// `date_modified` becomes visible late. Costs reads only. Default 2 minutes.
+    pub overlap: Duration,
+    /// How long before the store's "now" a window ends, so that the last second is complete
+    /// and a later change always has a later `date_modified`. At least one second; default 5.
+    pub settle: Duration,
+    /// Orders per request, 1..=250 (default 250, BigCommerce's maximum). Tests use small
+    /// pages to make walks long.
+    pub page_size: u32,
+    /// Status → fulfilment state for this store.
+    pub status_mapping: StatusMapping,
+    /// Statuses walked by [`sync_open_orders`], in order.
+    pub open_statuses: Vec<u64>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            since: None,
+            overlap: Duration::from_secs(120),
+            settle: Duration::from_secs(5),
+            page_size: 250,
+            status_mapping: StatusMapping::default(),
+            open_statuses: DEFAULT_OPEN_STATUSES.to_vec(),
+        }
+    }
+}
+
+impl SyncOptions {
+    fn page_size(&self) -> u32 {
+        self.page_size.clamp(1, bigcommerce_client::MAX_PAGE_SIZE)
+    }
+
+    fn settle(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.settle.max(Duration::from_secs(1)))
+            .unwrap_or(chrono::Duration::seconds(5))
+    }
+
+    fn overlap(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.overlap).unwrap_or(chrono::Duration::seconds(120))
+    }
+}
+
+/// Progress of a walk, reported after each committed page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncProgress {
+    /// The checkpoint stream being walked (`open_orders:11`, `orders`, `catalog`).
+    pub stream: String,
+    /// Pages committed in this stream so far.
+    pub pages: u64,
+    /// Records read in this stream so far.
+    pub read: u64,
+    /// How many records the walk expects in all, when known (backfills count first).
+    pub expected: Option<u64>,
+    /// The last id committed.
+    pub last_id: Option<i64>,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Orders new to the hub.
+    pub inserted: u64,
+    /// Orders whose newer version replaced the stored one.
+    pub updated: u64,
+    /// Orders read but already current (no write).
+    pub unchanged: u64,
+    /// Order pages committed.
+    pub pages: u64,
+    /// Requests sent to BigCommerce (retries included), from the client's counters.
+    pub api_requests: u64,
+    /// Products read by the catalog walk.
+    pub products: u64,
+    /// SKU index entries inserted or changed.
+    pub skus: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl SyncReport {
+    /// Orders read (inserted + updated + unchanged).
+    pub fn orders_read(&self) -> u64 {
+        self.inserted + self.updated + self.unchanged
+    }
+
+    fn add_outcome(&mut self, outcome: UpsertOutcome) {
+        self.inserted += outcome.inserted;
+        self.updated += outcome.updated;
+        self.unchanged += outcome.unchanged;
+    }
+
+    fn absorb(&mut self, other: &SyncReport) {
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.pages += other.pages;
+        self.products += other.products;
+        self.skus += other.skus;
+    }
+}
+
+/// Why a sync stopped. Whatever was committed before stays, with its checkpoint: running the
+/// sync again resumes.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// BigCommerce refused or failed a request (the client retried what it safely could).
+    #[error("syncing {stream} of store {store}: BigCommerce request failed")]
+    Api {
+        /// The stream.
+        stream: String,
+        /// The store hash.
+        store: String,
+        /// The client's error (endpoint, status, missing scope).
+        #[source]
+        source: bigcommerce_client::Error,
+    },
+    /// The hub's database failed.
+    #[error("syncing {stream} of store {store}: could not save to the database")]
+    Storage {
+        /// The stream.
+        stream: String,
+        /// The store hash.
+        store: String,
+        /// The storage error.
+        #[source]
+        source: StorageError,
+    },
+}
+
+impl SyncError {
+    fn api(stream: &str, client: &Client) -> impl FnOnce(bigcommerce_client::Error) -> Self {
+        let (stream, store) = (stream.to_owned(), client.store_hash().to_owned());
+        move |source| SyncError::Api {
+            stream,
+            store,
+            source,
+        }
+    }
+
+    fn storage(stream: &str, client: &Client) -> impl FnOnce(StorageError) -> Self {
+        let (stream, store) = (stream.to_owned(), client.store_hash().to_owned());
+        move |source| SyncError::Storage {
+            stream,
+            store,
+            source,
+        }
+    }
+}
+
+/// The store's clock minus the settle delay: the end of the next window.
+async fn window_end(
+    client: &Client,
+    options: &SyncOptions,
+    stream: &str,
+) -> Result<DateTime<Utc>, SyncError> {
+    let now = client
+        .get_time()
+        .await
+        .map_err(SyncError::api(stream, client))?;
+    Ok(now - options.settle())
+}
+
+/// One complete sync of a store: open orders first (until the first full order walk has
+/// completed), then every changed order, then the catalog.
+pub async fn sync_store(
+    storage: &Storage,
+    scope: &StoreScope,
+    client: &Client,
+    options: &SyncOptions,
+    mut progress: impl FnMut(SyncProgress),
+) -> Result<SyncReport, SyncError> {
+    let started = Instant::now();
+    let requests_before = client.stats().requests_sent;
+    let mut report = SyncReport::default();
+    let orders_cp = storage
+        .get_checkpoint(scope, STREAM_ORDERS)
+        .await
+        .map_err(SyncError::storage(STREAM_ORDERS, client))?;
+    let open_cp = storage
+        .get_checkpoint(scope, STREAM_OPEN_ORDERS)
+        .await
+        .map_err(SyncError::storage(STREAM_OPEN_ORDERS, client))?;
+    // Open orders first while the first full walk of every order has not committed anything,
+    // unless an earlier run already brought them in.
+    let first_import = orders_cp.is_none_or(|cp| cp.completed_at.is_none() && cp.last_id.is_none())
+        && open_cp.is_none_or(|cp| cp.completed_at.is_none());
+    let end = window_end(client, options, STREAM_ORDERS).await?;
+    if first_import {
+        let open =
+            orders::walk_open_orders(storage, scope, client, options, end, &mut progress).await?;
+        report.absorb(&open);
+    }
+    let all = orders::walk_orders(storage, scope, client, options, end, &mut progress).await?;
+    report.absorb(&all);
+    let catalog =
+        catalog::walk_catalog(storage, scope, client, options, end, &mut progress).await?;
+    report.absorb(&catalog);
+    report.api_requests = client.stats().requests_sent - requests_before;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
