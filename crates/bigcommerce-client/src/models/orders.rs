@@ -35,8 +35,8 @@ pub const CONSIGNMENT_LINE_ITEM_CAP: usize = 50;
 /// fields are skipped. Only if that typed pass fails (a `consignments` shape the client does
 /// not know, a duplicated key) is the order read again through a `Value`, which keeps every
 /// lenient rule: an unknown consignment shape becomes [`Consignments::Unrecognized`] instead of
-/// an error. `Order` can therefore only be deserialized by `serde_json` (from text, bytes, a
-/// reader or a `Value`).
+/// an error. Because it holds a [`RawValue`], an `Order` can only be deserialized by
+/// `serde_json` (from text, bytes, a reader or a `Value`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(remote = "Self")]
 pub struct Order {
