@@ -70,6 +70,9 @@ pub struct OrderQuery {
     pub email: Option<String>,
     /// `channel_id`.
     pub channel_id: Option<u64>,
+    /// `is_deleted`: `Some(true)` lists archived orders, which BigCommerce leaves out of every
+    /// listing and count otherwise. `None` and `Some(false)` send nothing (the default).
+    pub is_deleted: Option<bool>,
     /// `sort`.
     pub sort: Option<OrderSort>,
     /// First page (1-based; default 1). Ignored by keyset walks.
@@ -100,6 +103,10 @@ impl OrderQuery {
         push("customer_id", self.customer_id.map(|v| v.to_string()));
         push("email", self.email.clone());
         push("channel_id", self.channel_id.map(|v| v.to_string()));
+        push(
+            "is_deleted",
+            self.is_deleted.filter(|d| *d).map(|_| "true".to_owned()),
+        );
         pairs
     }
 
@@ -388,5 +395,47 @@ impl Client {
         );
         self.send::<serde_json::Value>(&request).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn archived_orders_are_asked_for_with_is_deleted_true_on_lists_and_counts() {
+        let query = OrderQuery {
+            is_deleted: Some(true),
+            min_id: Some(7),
+            ..OrderQuery::default()
+        };
+        assert_eq!(value(&query.filters(), "is_deleted"), Some("true"));
+        assert_eq!(
+            value(&query.list_request().query, "is_deleted"),
+            Some("true")
+        );
+        assert_eq!(value(&query.filters(), "min_id"), Some("7"));
+    }
+
+    #[test]
+    fn without_is_deleted_nothing_is_sent_so_archived_orders_stay_hidden() {
+        for is_deleted in [None, Some(false)] {
+            let query = OrderQuery {
+                is_deleted,
+                ..OrderQuery::default()
+            };
+            assert_eq!(
+                value(&query.filters(), "is_deleted"),
+                None,
+                "{is_deleted:?}"
+            );
+        }
     }
 }

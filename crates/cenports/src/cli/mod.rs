@@ -4,6 +4,7 @@
 //! configuration ([`cenports::config`]); every subcommand that touches the hub loads the same
 //! validated [`Settings`] from them, so a wrong setting fails before anything runs.
 
+pub mod bench;
 pub mod connect;
 pub mod demo;
 pub mod orders;
@@ -61,6 +62,9 @@ pub enum Command {
     Sync(sync::SyncArgs),
     /// List imported orders as a table or JSON.
     Orders(orders::OrdersArgs),
+    /// Benchmarks: `bench import` backfills a sandbox store into SQLite and PostgreSQL and
+    /// prints throughput, API requests and peak memory.
+    Bench(bench::BenchArgs),
 }
 
 impl Command {
@@ -76,6 +80,7 @@ impl Command {
             Command::Stores(args) => stores::run(args, &Settings::load(overrides)?).await,
             Command::Sync(args) => sync::run(args, &Settings::load(overrides)?).await,
             Command::Orders(args) => orders::run(args, &Settings::load(overrides)?).await,
+            Command::Bench(args) => bench::run(args, overrides).await,
         }
     }
 }

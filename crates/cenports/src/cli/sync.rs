@@ -5,14 +5,19 @@
 //! every order changed since the last committed cursor (or since `--since`), then the catalog.
 //! The bar is drawn on stderr and only on a terminal, so piped output stays clean. The report
 //! says what was written and what it cost in API requests.
+//!
+//! With `--watch` it becomes the scheduler ([`cenports::sync::scheduler`]): every connected
+//! store syncs every `--interval` (default the `sync_interval` setting) until Ctrl-C or
+//! SIGTERM, one sync per store at a time, several stores at once; a failing store is logged
+//! and tried again at the next interval.
 
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use bigcommerce_client::{Client, LimiterStats};
-use cenports::config::Settings;
-use cenports::credentials::{client_config, decrypt_credentials, CredentialsError};
+use cenports::config::{parse_duration, Settings};
 use cenports::storage::{Storage, StoreRecord, StoreStatus};
+use cenports::sync::scheduler::{run_scheduler_with, store_client_config, SchedulerConfig};
 use cenports::sync::{sync_store, SyncOptions, SyncProgress, SyncReport};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
@@ -33,6 +38,24 @@ pub struct SyncArgs {
     /// has no earlier cursor.
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub since: Option<DateTime<Utc>>,
+    /// Keep running: sync every connected store every `--interval` until Ctrl-C or SIGTERM.
+    #[arg(long, conflicts_with_all = ["email", "store", "since"])]
+    pub watch: bool,
+    /// Time between syncs with `--watch` (300, 90s, 5m, 1h; at least 10 s). Default: the
+    /// `sync_interval` setting (5m).
+    #[arg(long, value_name = "DURATION", requires = "watch", value_parser = parse_interval)]
+    pub interval: Option<Duration>,
+}
+
+/// A `--interval`: a duration of at least 10 seconds, as the `sync_interval` setting.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    match parse_duration(text) {
+        Some(d) if d >= Duration::from_secs(10) => Ok(d),
+        Some(_) => Err("is too short for BigCommerce's quota: give at least 10s".into()),
+        None => Err(format!(
+            "{text:?} is not a duration: give one such as 300, 90s, 5m or 1h"
+        )),
+    }
 }
 
 /// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 instant.
@@ -62,6 +85,9 @@ pub struct StoreSync {
 /// Runs `cenports sync`.
 pub async fn run(args: SyncArgs, settings: &Settings) -> Result<()> {
     let storage = open_storage(settings).await?;
+    if args.watch {
+        return watch(settings, &storage, args.interval).await;
+    }
     let stores = select_stores(&storage, args.email.as_deref(), args.store.as_deref()).await?;
     let explicit = args.store.is_some();
     let (mut synced, mut failed) = (0, 0);
@@ -90,6 +116,63 @@ pub async fn run(args: SyncArgs, settings: &Settings) -> Result<()> {
     Ok(())
 }
 
+/// `cenports sync --watch`: the scheduler until a shutdown signal.
+async fn watch(settings: &Settings, storage: &Storage, interval: Option<Duration>) -> Result<()> {
+    let mut config = SchedulerConfig::from_settings(settings);
+    if let Some(interval) = interval {
+        config.interval = interval;
+    }
+    println!(
+        "Syncing every connected store every {} s; Ctrl-C to stop.",
+        config.interval.as_secs()
+    );
+    let (signal_tx, signal_rx) = tokio::sync::oneshot::channel();
+    let shutdown = async move {
+        let _ = signal_rx.await;
+    };
+    let signals = tokio::spawn(async move {
+        let signal = shutdown_signal().await;
+        let _ = signal_tx.send(());
+        signal
+    });
+    let summary = run_scheduler_with(settings, storage, config, shutdown).await;
+    signals.abort();
+    let summary = summary?;
+    for (hash, runs) in &summary.stores {
+        println!(
+            "Store {hash}: {} syncs, {} failed, {} orders written{}",
+            runs.succeeded + runs.failed,
+            runs.failed,
+            runs.orders_written,
+            runs.last_error
+                .as_deref()
+                .map(|e| format!("; last error: {e}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// Waits for Ctrl-C or (on Unix) SIGTERM.
+async fn shutdown_signal() -> Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate =
+            signal(SignalKind::terminate()).context("could not listen for SIGTERM")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("could not listen for Ctrl-C")?,
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("could not listen for Ctrl-C")?;
+    tracing::info!("sync --watch: shutting down");
+    Ok(())
+}
+
 /// Syncs one stored store with its decrypted credentials, showing a progress bar on a terminal.
 pub async fn sync_one(
     settings: &Settings,
@@ -98,18 +181,8 @@ pub async fn sync_one(
     since: Option<DateTime<Utc>>,
 ) -> Result<StoreSync> {
     let scope = store.scope();
-    let sealed = storage
-        .get_store_credentials(&scope)
-        .await?
-        .ok_or_else(|| CredentialsError::Disconnected {
-            store_hash: store.remote_id.clone(),
-        })?;
-    let secret_box = settings.secret_box()?;
-    let credentials = decrypt_credentials(&secret_box, &store.remote_id, &sealed).context(
-        "the key (secret_key or key_file setting) is not the one the store was saved with; \
-         restore that key, or reconnect the store with `cenports connect`",
-    )?;
-    let config = client_config(&settings.connect_settings(), store, &credentials)?;
+    let sealed = storage.get_store_credentials(&scope).await?;
+    let config = store_client_config(settings, store, sealed.as_ref())?;
     let client = Client::new(config).context("could not build the BigCommerce client")?;
     let options = SyncOptions {
         since,

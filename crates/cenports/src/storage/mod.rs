@@ -49,10 +49,24 @@ pub const DEFAULT_DATABASE_URL: &str = "cenports.db";
 /// How long a SQLite writer waits for another writer before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Rows per multi-row statement. Keeps every statement under SQLite's 32,766 bound parameters
-/// (orders have 21 columns, addresses 16) and PostgreSQL's 65,535.
-const ORDER_CHUNK: usize = 500;
-const CHILD_CHUNK: usize = 1000;
+/// Rows per multi-row statement, far under SQLite's 32,766 bound parameters and PostgreSQL's
+/// 65,535.
+///
+/// Small and FIXED on purpose: both drivers cache a prepared statement per distinct SQL text
+/// (up to 100 per connection), and a multi-row statement's text depends on its row count. With
+/// chunks as large as a page, almost every page (a page has a varying number of lines) made a
+/// new statement: prepared again (a parse and, on PostgreSQL, a round trip describing thousands
+/// of parameters) and kept in the cache, where the compiled multi-row inserts of SQLite grew
+/// the hub's memory with the size of the store (≈300 MB after 100,000 orders). Now every full
+/// chunk shares one cached statement per table, and the one partial chunk of a page is run
+/// prepared without being cached (`persistent`).
+const ORDER_CHUNK: usize = 250;
+const CHILD_CHUNK: usize = 500;
+
+/// Whether a chunk's statement is worth caching: only full chunks, whose text repeats.
+fn persistent(len: usize, chunk: usize) -> bool {
+    len == chunk
+}
 
 /// The database behind a [`Storage`].
 #[derive(Debug, Clone)]
@@ -262,6 +276,35 @@ fn dedupe_latest<T, K: std::hash::Hash + Eq>(
         }
     }
     out
+}
+
+/// How each backend writes "`column` is one of these ids".
+///
+/// SQLite gets a list of binds (`IN ($2, $3, ...)`, the only form it has). PostgreSQL gets ONE
+/// array bind (`= ANY($2)`): the statement text is the same whatever the page size, so it is
+/// prepared once per connection, and the server parses and plans one parameter instead of
+/// hundreds.
+trait IdList: sqlx::Database {
+    fn push_id_list(qb: &mut QueryBuilder<'_, Self>, column: &str, ids: Vec<i64>);
+}
+
+impl IdList for sqlx::Sqlite {
+    fn push_id_list(qb: &mut QueryBuilder<'_, Self>, column: &str, ids: Vec<i64>) {
+        qb.push(format_args!(" AND {column} IN ("));
+        let mut list = qb.separated(", ");
+        for id in ids {
+            list.push_bind(id);
+        }
+        qb.push(")");
+    }
+}
+
+impl IdList for sqlx::Postgres {
+    fn push_id_list(qb: &mut QueryBuilder<'_, Self>, column: &str, ids: Vec<i64>) {
+        qb.push(format_args!(" AND {column} = ANY("));
+        qb.push_bind(ids);
+        qb.push(")");
+    }
 }
 
 /// The handle to the hub's database. Cheap to clone (it is a connection pool).
@@ -697,14 +740,14 @@ impl Storage {
                     "SELECT remote_id, date_modified FROM orders WHERE store_id = ",
                 );
                 qb.push_bind(store.0);
-                qb.push(" AND remote_id IN (");
-                let mut list = qb.separated(", ");
-                for o in chunk {
-                    list.push_bind(o.remote_id);
-                }
-                qb.push(")");
+                Db::push_id_list(
+                    &mut qb,
+                    "remote_id",
+                    chunk.iter().map(|o| o.remote_id).collect(),
+                );
                 let rows: Vec<(i64, DateTime<Utc>)> = qb
                     .build_query_as()
+                    .persistent(persistent(chunk.len(), ORDER_CHUNK))
                     .fetch_all(&mut *tx)
                     .await
                     .op_store(OP, store)?;
@@ -772,6 +815,7 @@ impl Storage {
                 );
                 let rows: Vec<(i64, i64)> = qb
                     .build_query_as()
+                    .persistent(persistent(chunk.len(), ORDER_CHUNK))
                     .fetch_all(&mut *tx)
                     .await
                     .op_store(OP, store)?;
@@ -798,13 +842,12 @@ impl Storage {
                     let mut qb =
                         QueryBuilder::<Db>::new(format!("DELETE FROM {table} WHERE store_id = "));
                     qb.push_bind(store.0);
-                    qb.push(" AND order_id IN (");
-                    let mut list = qb.separated(", ");
-                    for id in chunk {
-                        list.push_bind(*id);
-                    }
-                    qb.push(")");
-                    qb.build().execute(&mut *tx).await.op_store(OP, store)?;
+                    Db::push_id_list(&mut qb, "order_id", chunk.to_vec());
+                    qb.build()
+                        .persistent(persistent(chunk.len(), CHILD_CHUNK))
+                        .execute(&mut *tx)
+                        .await
+                        .op_store(OP, store)?;
                 }
             }
             let lines: Vec<(i64, &NewOrderLine)> = written
@@ -830,7 +873,11 @@ impl Storage {
                         .push_bind(Money(l.price))
                         .push_bind(l.address_remote_id);
                 });
-                qb.build().execute(&mut *tx).await.op_store(OP, store)?;
+                qb.build()
+                    .persistent(persistent(chunk.len(), CHILD_CHUNK))
+                    .execute(&mut *tx)
+                    .await
+                    .op_store(OP, store)?;
             }
             let addresses: Vec<(i64, &NewOrderAddress)> = written
                 .iter()
@@ -860,7 +907,11 @@ impl Storage {
                         .push_bind(a.phone.as_str())
                         .push_bind(a.shipping_method.as_deref());
                 });
-                qb.build().execute(&mut *tx).await.op_store(OP, store)?;
+                qb.build()
+                    .persistent(persistent(chunk.len(), CHILD_CHUNK))
+                    .execute(&mut *tx)
+                    .await
+                    .op_store(OP, store)?;
             }
 
             // 4. The checkpoint, last, in the same transaction.
@@ -1134,14 +1185,14 @@ impl Storage {
                 let mut qb =
                     QueryBuilder::<Db>::new("SELECT remote_id FROM products WHERE store_id = ");
                 qb.push_bind(store.0);
-                qb.push(" AND remote_id IN (");
-                let mut list = qb.separated(", ");
-                for p in chunk {
-                    list.push_bind(p.remote_id);
-                }
-                qb.push(")");
+                Db::push_id_list(
+                    &mut qb,
+                    "remote_id",
+                    chunk.iter().map(|p| p.remote_id).collect(),
+                );
                 let existing: HashSet<i64> = qb
                     .build_query_scalar::<i64>()
+                    .persistent(persistent(chunk.len(), ORDER_CHUNK))
                     .fetch_all(&mut *tx)
                     .await
                     .op_store(OP, store)?
@@ -1168,6 +1219,7 @@ impl Storage {
                 );
                 let written: Vec<i64> = qb
                     .build_query_scalar::<i64>()
+                    .persistent(persistent(chunk.len(), ORDER_CHUNK))
                     .fetch_all(&mut *tx)
                     .await
                     .op_store(OP, store)?;
@@ -1236,6 +1288,7 @@ impl Storage {
                 );
                 written += qb
                     .build()
+                    .persistent(persistent(chunk.len(), CHILD_CHUNK))
                     .execute(&mut *tx)
                     .await
                     .op_store(OP, store)?

@@ -25,6 +25,7 @@
 mod catalog;
 pub mod mapping;
 mod orders;
+pub mod scheduler;
 
 use std::time::{Duration, Instant};
 

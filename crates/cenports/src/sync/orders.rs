@@ -1,5 +1,6 @@
-//! The order walks: every order (`orders` stream) and open orders first (`open_orders:{status}`
-//! streams, then `open_orders` marks the whole walk done).
+//! The order walks: every order (`orders` stream, then archived orders in `orders_archived`)
+//! and open orders first (`open_orders:{status}` streams, then `open_orders` marks the whole
+//! walk done).
 
 use std::time::Instant;
 
@@ -9,7 +10,15 @@ use futures::TryStreamExt;
 
 use super::mapping::{has_embedded_shipping, order_record};
 use super::{window_end, SyncError, SyncOptions, SyncProgress, SyncReport};
-use crate::storage::{Checkpoint, Storage, StoreScope, STREAM_OPEN_ORDERS, STREAM_ORDERS};
+use crate::storage::{
+    Checkpoint, Storage, StorageError, StoreScope, UpsertOutcome, STREAM_OPEN_ORDERS, STREAM_ORDERS,
+};
+
+/// The checkpoint stream of the archived-orders pass. BigCommerce leaves archived orders out of
+/// every listing unless asked with `is_deleted=true`, so an order archived after it was imported
+/// would otherwise stay live in the hub forever. The pass walks the same frozen window as
+/// [`STREAM_ORDERS`] with its own cursor, so each resumes on its own.
+pub(crate) const STREAM_ARCHIVED_ORDERS: &str = "orders_archived";
 
 /// A frozen window and where to resume inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +79,26 @@ fn plan_window(
     })
 }
 
+/// A page's save running as its own task; aborted (its transaction rolled back) if the walk is
+/// dropped before the save is awaited, so a cancelled sync never writes behind its caller.
+struct SaveTask(tokio::task::JoinHandle<Result<UpsertOutcome, StorageError>>);
+
+impl SaveTask {
+    async fn join(mut self) -> Result<UpsertOutcome, StorageError> {
+        match (&mut self.0).await {
+            Ok(result) => result,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(error) => panic!("a page save was cancelled: {error}"),
+        }
+    }
+}
+
+impl Drop for SaveTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Walks one frozen window by id, committing each page with its checkpoint, then marks the
 /// window completed. Returns what it did.
 #[allow(clippy::too_many_arguments)]
@@ -80,6 +109,7 @@ async fn walk_window(
     options: &SyncOptions,
     stream: &str,
     status_id: Option<u64>,
+    archived: bool,
     window: Window,
     expected: Option<u64>,
     progress: &mut impl FnMut(SyncProgress),
@@ -93,6 +123,7 @@ async fn walk_window(
         min_date_modified: window.start,
         max_date_modified: Some(window.end),
         status_id,
+        is_deleted: archived.then_some(true),
         sort: Some(OrderSort::IdAsc),
         limit: Some(options.page_size()),
         include_line_items: true,
@@ -109,7 +140,8 @@ async fn walk_window(
     let pages = client.order_pages_with_lines(&query);
     futures::pin_mut!(pages);
     let mut last_id = window.last_id;
-    while let Some(page) = pages.try_next().await.map_err(api())? {
+    let mut next = pages.try_next().await.map_err(api())?;
+    while let Some(page) = next {
         let mut records = Vec::with_capacity(page.len());
         for order in &page {
             let fallback = if has_embedded_shipping(order) {
@@ -122,6 +154,10 @@ async fn walk_window(
             };
             records.push(order_record(order, &options.status_mapping, &fallback));
         }
+        if archived {
+            // Listed only because archived: marked so, whatever the payload says.
+            records.iter_mut().for_each(|r| r.is_deleted = true);
+        }
         last_id = records.iter().map(|r| r.remote_id).max().max(last_id);
         let checkpoint = Checkpoint {
             stream: stream.to_owned(),
@@ -130,10 +166,19 @@ async fn walk_window(
             last_id,
             completed_at: None,
         };
-        let outcome = storage
-            .save_page(scope, &records, Some(&checkpoint))
-            .await
-            .map_err(db())?;
+        drop(page);
+        // The next page is fetched and parsed while this one is saved: the walk then costs
+        // max(fetch, save) per page instead of their sum, with at most two pages in memory.
+        // The save runs as its own task so that parsing (CPU in this task) never holds up the
+        // save's round trips to the database. The checkpoint still moves only with its page; a
+        // page fetched but not saved when the walk stops is simply read again on resume.
+        let save = SaveTask(tokio::spawn({
+            let (storage, scope) = (storage.clone(), *scope);
+            async move { storage.save_page(&scope, &records, Some(&checkpoint)).await }
+        }));
+        let (saved, fetched) = tokio::join!(save.join(), pages.try_next());
+        let outcome = saved.map_err(db())?;
+        next = fetched.map_err(api())?;
         report.add_outcome(outcome);
         report.pages += 1;
         progress(SyncProgress {
@@ -165,7 +210,8 @@ async fn walk_window(
     Ok(report)
 }
 
-/// The `orders` walk with the window end already known.
+/// The `orders` walk with the window end already known, then the `orders_archived` pass over
+/// the same window end, so orders archived since the last run are marked deleted in the hub.
 pub(super) async fn walk_orders(
     storage: &Storage,
     scope: &StoreScope,
@@ -174,18 +220,58 @@ pub(super) async fn walk_orders(
     now: DateTime<Utc>,
     progress: &mut impl FnMut(SyncProgress),
 ) -> Result<SyncReport, SyncError> {
+    let mut report = walk_order_stream(
+        storage,
+        scope,
+        client,
+        options,
+        now,
+        STREAM_ORDERS,
+        false,
+        progress,
+    )
+    .await?;
+    let archived = walk_order_stream(
+        storage,
+        scope,
+        client,
+        options,
+        now,
+        STREAM_ARCHIVED_ORDERS,
+        true,
+        progress,
+    )
+    .await?;
+    report.absorb(&archived);
+    Ok(report)
+}
+
+/// One stream of [`walk_orders`]: live orders, or archived ones (`is_deleted=true`).
+#[allow(clippy::too_many_arguments)]
+async fn walk_order_stream(
+    storage: &Storage,
+    scope: &StoreScope,
+    client: &Client,
+    options: &SyncOptions,
+    now: DateTime<Utc>,
+    stream: &str,
+    archived: bool,
+    progress: &mut impl FnMut(SyncProgress),
+) -> Result<SyncReport, SyncError> {
     let checkpoint = storage
-        .get_checkpoint(scope, STREAM_ORDERS)
+        .get_checkpoint(scope, stream)
         .await
-        .map_err(SyncError::storage(STREAM_ORDERS, client))?;
+        .map_err(SyncError::storage(stream, client))?;
     let Some(window) = plan_window(checkpoint.as_ref(), options.since, options.overlap(), now)
     else {
         return Ok(SyncReport::default());
     };
-    // A backfill is worth one count request, for a progress bar with an end.
-    let backfill = checkpoint
-        .as_ref()
-        .is_none_or(|cp| cp.completed_at.is_none());
+    // A backfill is worth one count request, for a progress bar with an end (archived orders
+    // are few: not worth a request).
+    let backfill = !archived
+        && checkpoint
+            .as_ref()
+            .is_none_or(|cp| cp.completed_at.is_none());
     let expected = if backfill {
         let count = OrderQuery {
             min_id: window.last_id.map(|id| id.max(0) as u64 + 1),
@@ -199,15 +285,7 @@ pub(super) async fn walk_orders(
         None
     };
     walk_window(
-        storage,
-        scope,
-        client,
-        options,
-        STREAM_ORDERS,
-        None,
-        window,
-        expected,
-        progress,
+        storage, scope, client, options, stream, None, archived, window, expected, progress,
     )
     .await
 }
@@ -258,6 +336,7 @@ pub(super) async fn walk_open_orders(
             options,
             &stream,
             Some(*status),
+            false,
             window,
             None,
             progress,

@@ -1,0 +1,263 @@
+//! Syncing every connected store on an interval, until shutdown.
+//!
+//! [`run_scheduler`] is what `cenports sync --watch` runs, and what `serve` will run beside the
+//! HTTP server. Each tick (the first at once, then every [`SchedulerConfig::interval`]):
+//!
+//! - lists the connected stores again, so a store connected or disconnected meanwhile is picked
+//!   up or dropped without a restart, and rotated credentials are used at once;
+//! - starts [`sync_store`] for each store that is **not already syncing**: a store whose sync
+//!   outlasts the interval is skipped this tick, never run twice at once (one sync per store at a
+//!   time keeps its checkpoint single-writer and its share of the store's quota to one walk);
+//! - runs at most [`SchedulerConfig::concurrency`] syncs at once (default 8); each client paces
+//!   itself on its own store's rate-limit headers, so stores do not slow each other down;
+//! - a store whose sync fails is logged once (a warning when the error first appears, debug while
+//!   it repeats, info when the store recovers) and tried again next tick; the others carry on.
+//!
+//! Shutdown stops the ticks and drops the syncs in flight. That is safe by construction: each
+//! page is committed with its checkpoint in one transaction, an uncommitted one rolls back, and
+//! the next run resumes at the checkpoint (DESIGN-NOTES note 1).
+
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use bigcommerce_client::Client;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::{sync_store, SyncOptions, SyncReport};
+use crate::config::Settings;
+use crate::credentials::{client_config, decrypt_credentials, CredentialsError};
+use crate::storage::{Storage, StoreCredentials, StoreId, StoreRecord, StoreStatus};
+
+/// Syncs at once when nothing else is configured.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// How the scheduler runs. [`SchedulerConfig::from_settings`] is what production uses.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Time between the starts of two ticks (default [`Settings::sync_interval`]).
+    pub interval: Duration,
+    /// Syncs running at once, across stores (at least 1; default [`DEFAULT_CONCURRENCY`]).
+    pub concurrency: usize,
+    /// Options of every sync.
+    pub options: SyncOptions,
+}
+
+impl SchedulerConfig {
+    /// The settings' interval, [`DEFAULT_CONCURRENCY`] and default sync options.
+    pub fn from_settings(settings: &Settings) -> Self {
+        SchedulerConfig {
+            interval: settings.sync_interval,
+            concurrency: DEFAULT_CONCURRENCY,
+            options: SyncOptions::default(),
+        }
+    }
+}
+
+/// What one store's syncs did while the scheduler ran.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreRuns {
+    /// Syncs that completed.
+    pub succeeded: u64,
+    /// Syncs that failed.
+    pub failed: u64,
+    /// Ticks at which the store was still syncing from an earlier tick.
+    pub skipped_busy: u64,
+    /// The last error, when the last sync failed.
+    pub last_error: Option<String>,
+    /// Orders written (inserted + updated) over all runs.
+    pub orders_written: u64,
+}
+
+/// What the scheduler did, by store (its BigCommerce hash), returned at shutdown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SchedulerSummary {
+    /// Ticks started.
+    pub ticks: u64,
+    /// Per store hash.
+    pub stores: BTreeMap<String, StoreRuns>,
+}
+
+/// Builds the BigCommerce client of a stored store from its encrypted credentials, the way every
+/// sync does (the CLI's `sync` too).
+pub fn store_client_config(
+    settings: &Settings,
+    store: &StoreRecord,
+    sealed: Option<&StoreCredentials>,
+) -> Result<bigcommerce_client::ClientConfig> {
+    let sealed = sealed.ok_or_else(|| CredentialsError::Disconnected {
+        store_hash: store.remote_id.clone(),
+    })?;
+    let secret_box = settings.secret_box()?;
+    let credentials = decrypt_credentials(&secret_box, &store.remote_id, sealed).context(
+        "the key (secret_key or key_file setting) is not the one the store was saved with; \
+         restore that key, or reconnect the store with `cenports connect`",
+    )?;
+    Ok(client_config(
+        &settings.connect_settings(),
+        store,
+        &credentials,
+    )?)
+}
+
+/// Reads the store's credentials and builds its client.
+pub async fn store_client(
+    settings: &Settings,
+    storage: &Storage,
+    store: &StoreRecord,
+) -> Result<Client> {
+    let sealed = storage.get_store_credentials(&store.scope()).await?;
+    let config = store_client_config(settings, store, sealed.as_ref())?;
+    Client::new(config).context("could not build the BigCommerce client")
+}
+
+/// Syncs every connected store every [`Settings::sync_interval`] until `shutdown` resolves.
+pub async fn run_scheduler(
+    settings: &Settings,
+    storage: &Storage,
+    shutdown: impl Future<Output = ()>,
+) -> Result<SchedulerSummary> {
+    run_scheduler_with(
+        settings,
+        storage,
+        SchedulerConfig::from_settings(settings),
+        shutdown,
+    )
+    .await
+}
+
+/// [`run_scheduler`] with an explicit configuration (tests use short intervals).
+pub async fn run_scheduler_with(
+    settings: &Settings,
+    storage: &Storage,
+    config: SchedulerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<SchedulerSummary> {
+    let interval = config.interval.max(Duration::from_millis(10));
+    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let busy: Arc<Mutex<HashSet<StoreId>>> = Arc::default();
+    let summary: Arc<Mutex<SchedulerSummary>> = Arc::default();
+    let options = Arc::new(config.options);
+    let mut tasks = JoinSet::new();
+    let mut ticker = tokio::time::interval(interval);
+    // A tick that comes late (a slow listing) does not cause a burst of catch-up ticks.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tracing::info!(
+        sync.interval_ms = interval.as_millis() as u64,
+        sync.concurrency = config.concurrency.max(1),
+        "scheduler: started"
+    );
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            _ = ticker.tick() => {}
+            // Reap finished syncs so the set does not grow; their outcome is already recorded.
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+        }
+        summary.lock().expect("not poisoned").ticks += 1;
+        let stores = match storage.list_all_stores().await {
+            Ok(stores) => stores,
+            Err(error) => {
+                // The database is shared by every store: nothing to do until it answers.
+                tracing::warn!(error = %error, "scheduler: could not list the stores; next tick");
+                continue;
+            }
+        };
+        for store in stores {
+            if store.status == StoreStatus::Disconnected {
+                continue;
+            }
+            let id = store.scope().store_id();
+            if !busy.lock().expect("not poisoned").insert(id) {
+                let mut summary = summary.lock().expect("not poisoned");
+                summary
+                    .stores
+                    .entry(store.remote_id.clone())
+                    .or_default()
+                    .skipped_busy += 1;
+                tracing::debug!(store.id = id.get(), "scheduler: still syncing, skipped");
+                continue;
+            }
+            let (settings, storage, options) = (settings.clone(), storage.clone(), options.clone());
+            let (permits, busy, summary) = (permits.clone(), busy.clone(), summary.clone());
+            tasks.spawn(async move {
+                // Frees the store however the task ends (done, panicked or aborted).
+                let _busy = Busy(busy, id);
+                let Ok(_permit) = permits.acquire_owned().await else {
+                    return;
+                };
+                let outcome = sync_one(&settings, &storage, &store, &options).await;
+                record(&summary, &store, outcome);
+            });
+        }
+    }
+    tracing::info!(in_flight = tasks.len(), "scheduler: shutting down");
+    tasks.shutdown().await;
+    let summary = summary.lock().expect("not poisoned").clone();
+    Ok(summary)
+}
+
+/// A store marked as syncing, unmarked on drop.
+struct Busy(Arc<Mutex<HashSet<StoreId>>>, StoreId);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if let Ok(mut busy) = self.0.lock() {
+            busy.remove(&self.1);
+        }
+    }
+}
+
+async fn sync_one(
+    settings: &Settings,
+    storage: &Storage,
+    store: &StoreRecord,
+    options: &SyncOptions,
+) -> Result<SyncReport> {
+    let client = store_client(settings, storage, store).await?;
+    let report = sync_store(storage, &store.scope(), &client, options, |_| {}).await?;
+    Ok(report)
+}
+
+/// Records a sync's outcome and logs it: a failure once when it first appears (or changes),
+/// at debug while it repeats, and the recovery at info.
+fn record(summary: &Mutex<SchedulerSummary>, store: &StoreRecord, outcome: Result<SyncReport>) {
+    let id = store.scope().store_id().get();
+    let mut summary = summary.lock().expect("not poisoned");
+    let runs = summary.stores.entry(store.remote_id.clone()).or_default();
+    match outcome {
+        Ok(report) => {
+            runs.succeeded += 1;
+            runs.orders_written += report.inserted + report.updated;
+            if runs.last_error.take().is_some() {
+                tracing::info!(store.id = id, "scheduler: store syncs again");
+            }
+            tracing::debug!(
+                store.id = id,
+                sync.inserted = report.inserted,
+                sync.updated = report.updated,
+                sync.api_requests = report.api_requests,
+                duration_ms = report.elapsed.as_millis() as u64,
+                "scheduler: store synced"
+            );
+        }
+        Err(error) => {
+            runs.failed += 1;
+            let message = format!("{error:#}");
+            if runs.last_error.as_deref() == Some(message.as_str()) {
+                tracing::debug!(store.id = id, error = %message, "scheduler: sync failed again");
+            } else {
+                tracing::warn!(
+                    store.id = id,
+                    error = %message,
+                    "scheduler: sync failed; retried next interval"
+                );
+            }
+            runs.last_error = Some(message);
+        }
+    }
+}

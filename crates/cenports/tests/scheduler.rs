@@ -1,0 +1,240 @@
+//! The scheduler (`cenports sync --watch`, later `serve`) in-process against a sandbox on a
+//! loopback port and a fresh SQLite file: several stores sync on a short interval, a new order
+//! reaches the hub within two intervals, a store with a revoked token fails on every tick
+//! without stopping the others, a disconnected store is no longer called, and a store whose
+//! sync outlasts the interval is skipped rather than synced twice at once.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bigcommerce_sandbox::{
+    fixtures, FaultKind, FaultRule, Plan, Sandbox, SandboxConfig, StoreInfo, StoreSpec,
+};
+use common::TempDir;
+use secrecy::SecretString;
+use url::Url;
+
+use cenports::config::Settings;
+use cenports::connect::{StoreHash, VerifiedStore};
+use cenports::credentials::encrypt_credentials;
+use cenports::secrets::SecretBox;
+use cenports::storage::*;
+use cenports::sync::scheduler::{run_scheduler_with, SchedulerConfig};
+use cenports::sync::SyncOptions;
+
+const KEY: [u8; 32] = [7; 32];
+const INTERVAL: Duration = Duration::from_secs(2);
+
+fn spec(orders: usize, seed: u64) -> StoreSpec {
+    StoreSpec {
+        orders,
+        products: 10,
+        seed,
+        plan: Plan::Unlimited,
+        ..StoreSpec::default()
+    }
+}
+
+/// Saves `store` for ops@example.com the way `connect` does, with `token` (the real one, or
+/// a revoked one).
+async fn save(storage: &Storage, sandbox: &Sandbox, store: &StoreInfo, token: &str) -> StoreScope {
+    let account = store.account("merchant-guide").unwrap();
+    let api = Url::parse(sandbox.base_url()).unwrap();
+    let verified = VerifiedStore {
+        email: "ops@example.com".into(),
+        store_hash: StoreHash::parse(&store.hash).unwrap(),
+        api_base_url: api.clone(),
+        client_id: account.client_id.clone(),
+        client_secret: SecretString::from(account.client_secret.clone()),
+        access_token: SecretString::from(token.to_owned()),
+        profile: Default::default(),
+        scopes: Vec::new(),
+    };
+    let user = storage.ensure_user("ops@example.com").await.unwrap();
+    let record = storage
+        .save_store(
+            user.id,
+            &NewStore {
+                channel: CHANNEL_BIGCOMMERCE.into(),
+                remote_id: store.hash.clone(),
+                api_base_url: api.to_string(),
+                profile: StoreProfile::default(),
+                credentials: encrypt_credentials(
+                    &SecretBox::from_key_bytes(&KEY).unwrap(),
+                    &verified,
+                ),
+            },
+        )
+        .await
+        .unwrap();
+    record.scope()
+}
+
+fn live_orders(sandbox: &Sandbox, hash: &str) -> i64 {
+    sandbox
+        .with_store(hash, |data, _| {
+            data.orders
+                .values()
+                .filter(|o| !o.is_deleted && o.status_id != 0)
+                .count() as i64
+        })
+        .unwrap()
+}
+
+fn last_seq(sandbox: &Sandbox, hash: &str) -> u64 {
+    let store = sandbox.store(hash).unwrap();
+    let log = store.log.lock();
+    log.since(0).last().map_or(0, |r| r.seq)
+}
+
+/// Polls `check` every 100 ms until it holds or `within` has passed; returns the time taken.
+async fn wait_for<F, Fut>(within: Duration, what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < within, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_sync_on_the_interval_and_a_revoked_store_does_not_stop_the_others() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sandbox = Sandbox::start(listener, SandboxConfig::default())
+        .await
+        .unwrap();
+    let (a, b, revoked) = (
+        sandbox.create_store(spec(400, 31)),
+        sandbox.create_store(spec(250, 32)),
+        sandbox.create_store(spec(50, 33)),
+    );
+    let dir = TempDir::new("scheduler");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let database_url = format!("sqlite://{}", dir.0.join("hub.db").display());
+    let storage = Storage::open(&database_url).await.unwrap();
+    let token = |s: &StoreInfo| s.account("merchant-guide").unwrap().access_token.clone();
+    let scope_a = save(&storage, &sandbox, &a, &token(&a)).await;
+    let scope_b = save(&storage, &sandbox, &b, &token(&b)).await;
+    let scope_revoked = save(&storage, &sandbox, &revoked, "revoked-token-0000").await;
+
+    // Store A's first sync outlasts an interval: the next tick must skip it, not start a
+    // second sync of the same store.
+    sandbox
+        .store(&a.hash)
+        .unwrap()
+        .faults
+        .lock()
+        .push(FaultRule {
+            kind: FaultKind::Latency,
+            latency_ms: Some(2500),
+            path_contains: Some("/v2/time".into()),
+            count: Some(1),
+            ..FaultRule::always(FaultKind::Latency)
+        });
+
+    let settings = Settings {
+        database_url: database_url.clone(),
+        bigcommerce_api_url: Url::parse(sandbox.base_url()).unwrap(),
+        secret_key: Some(SecretString::from(
+            base64::engine::general_purpose::STANDARD.encode(KEY),
+        )),
+        key_file: dir.0.join("unused.key"),
+        sync_interval: INTERVAL,
+        log: "info".into(),
+    };
+    let config = SchedulerConfig {
+        interval: INTERVAL,
+        concurrency: 8,
+        options: SyncOptions {
+            settle: Duration::from_secs(1),
+            ..SyncOptions::default()
+        },
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let scheduler = {
+        let (settings, storage) = (settings.clone(), storage.clone());
+        tokio::spawn(async move {
+            run_scheduler_with(&settings, &storage, config, async {
+                let _ = stopped.await;
+            })
+            .await
+        })
+    };
+
+    // Both good stores are imported in full.
+    for (scope, hash) in [(&scope_a, &a.hash), (&scope_b, &b.hash)] {
+        let expected = live_orders(&sandbox, hash);
+        wait_for(Duration::from_secs(60), "the first import", || async {
+            storage.count_orders(scope).await.unwrap() == expected
+        })
+        .await;
+    }
+
+    // A new order reaches the hub within two intervals (plus the settle delay and the
+    // store's one-second clock).
+    let placed = sandbox
+        .with_store(&a.hash, |data, events| {
+            let sku = data.skus.keys().next().unwrap().clone();
+            data.place_order(fixtures::order(1, &[(sku.as_str(), 1, 0)]), events)
+        })
+        .unwrap()
+        .unwrap();
+    let took = wait_for(
+        2 * INTERVAL + Duration::from_secs(2),
+        "the new order in the hub",
+        || async {
+            storage
+                .find_order_by_remote_id(&scope_a, placed as i64)
+                .await
+                .unwrap()
+                .is_some()
+        },
+    )
+    .await;
+    eprintln!("a new order reached the hub after {took:?}");
+
+    // A disconnected store is not called any more (once its sync in flight has ended).
+    storage.disconnect_store(&scope_b).await.unwrap();
+    tokio::time::sleep(INTERVAL).await;
+    let seq = last_seq(&sandbox, &b.hash);
+    tokio::time::sleep(2 * INTERVAL).await;
+    assert_eq!(
+        last_seq(&sandbox, &b.hash),
+        seq,
+        "a disconnected store is left alone"
+    );
+
+    stop.send(()).unwrap();
+    let summary = tokio::time::timeout(Duration::from_secs(10), scheduler)
+        .await
+        .expect("the scheduler stops on shutdown")
+        .unwrap()
+        .unwrap();
+    eprintln!("{summary:#?}");
+    let runs = |hash: &str| summary.stores.get(hash).cloned().unwrap_or_default();
+    assert!(runs(&a.hash).succeeded >= 2, "{summary:#?}");
+    assert_eq!(runs(&a.hash).failed, 0, "{summary:#?}");
+    assert!(
+        runs(&a.hash).skipped_busy >= 1,
+        "a slow sync is not doubled: {summary:#?}"
+    );
+    assert!(runs(&b.hash).succeeded >= 1, "{summary:#?}");
+    let bad = runs(&revoked.hash);
+    assert_eq!(bad.succeeded, 0, "{summary:#?}");
+    assert!(bad.failed >= 3, "tried again on every tick: {summary:#?}");
+    assert!(bad.last_error.is_some());
+    assert_eq!(storage.count_orders(&scope_revoked).await.unwrap(), 0);
+    assert_eq!(
+        storage.count_orders(&scope_a).await.unwrap(),
+        live_orders(&sandbox, &a.hash)
+    );
+    storage.close().await;
+}
