@@ -3,68 +3,21 @@
 
 mod common;
 
-use common::{field, Running, TempDir};
+use common::{field, spawn_sandbox, TempDir};
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 #[tokio::test]
 async fn the_sandbox_serves_orders_to_the_credentials_it_writes() {
     let dir = TempDir::new("cli-sandbox");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cenports"))
-        .args([
-            "sandbox",
-            "--port",
-            "0",
-            "--orders",
-            "50",
-            "--products",
-            "20",
-        ])
-        .arg("--credentials-dir")
-        .arg(&dir.0)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the cenports binary starts");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let _running = Running(child);
-
-    // Read the banner on a thread so that a silent binary fails the test instead of hanging it.
-    let (lines, banner) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut base = None;
-    let mut hash = None;
-    let mut printed = String::new();
-    loop {
-        let line = banner
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("the sandbox stopped printing; so far:\n{printed}"))
-            .expect("stdout is readable");
-        printed.push_str(&line);
-        printed.push('\n');
-        if let Some(url) = line.strip_prefix("Sandbox listening on ") {
-            assert!(base.is_none(), "the listening line comes first, once");
-            base = Some(url.to_string());
-        }
-        if let Some(value) = line.strip_prefix("Store hash: ") {
-            hash = Some(value.to_string());
-        }
-        if line.starts_with("Control API: ") {
-            break;
-        }
-    }
-    let base = base.expect("a 'Sandbox listening on' line");
-    let hash = hash.expect("a 'Store hash' line");
+    let sandbox = spawn_sandbox(
+        &["--port", "0", "--orders", "50", "--products", "20"],
+        &dir.0,
+        Duration::from_secs(60),
+    );
+    let _running = sandbox.process;
+    let (base, hash, printed) = (sandbox.base_url, sandbox.hash, sandbox.banner);
     assert!(
         printed.starts_with("Sandbox listening on http://127.0.0.1:"),
         "{printed}"

@@ -9,13 +9,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use common::{field, Running, TempDir};
+use common::{field, spawn_sandbox, Running, TempDir};
 use serde_json::{json, Value};
 
 use cenports::storage::{OrderFilter, Storage, StoreScope, STREAM_ORDERS};
@@ -24,43 +22,21 @@ const ORDERS: usize = 5000;
 
 /// `cenports sandbox` on port 0: (process, base URL, store hash).
 fn start_sandbox(dir: &TempDir) -> (Running, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cenports"))
-        .args(["sandbox", "--port", "0", "--products", "20", "--seed", "41"])
-        .args(["--orders", &ORDERS.to_string(), "--plan", "unlimited"])
-        .arg("--credentials-dir")
-        .arg(&dir.0)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the cenports binary starts");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let running = Running(child);
-    let (lines, banner) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let (mut base, mut hash) = (None, None);
-    loop {
-        let line = banner
-            .recv_timeout(Duration::from_secs(120))
-            .expect("the sandbox prints its banner")
-            .expect("stdout is readable");
-        if let Some(url) = line.strip_prefix("Sandbox listening on ") {
-            base = Some(url.to_string());
-        }
-        if let Some(value) = line.strip_prefix("Store hash: ") {
-            hash = Some(value.to_string());
-        }
-        if line.starts_with("Control API: ") {
-            break;
-        }
-    }
-    (running, base.unwrap(), hash.unwrap())
+    let orders = ORDERS.to_string();
+    let args = [
+        "--port",
+        "0",
+        "--products",
+        "20",
+        "--seed",
+        "41",
+        "--orders",
+        &orders,
+        "--plan",
+        "unlimited",
+    ];
+    let sandbox = spawn_sandbox(&args, &dir.0, Duration::from_secs(120));
+    (sandbox.process, sandbox.base_url, sandbox.hash)
 }
 
 /// `cenports ARGS` configured by environment only.
