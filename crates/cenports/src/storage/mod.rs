@@ -197,8 +197,8 @@ from_row_both!(OrderSummary, |row| {
 const LINE_COLUMNS: &str = "remote_id, product_id, variant_id, sku, name, quantity, \
      quantity_shipped, price, address_remote_id";
 
-from_row_both!(OrderLineRecord, |row| {
-    Ok(OrderLineRecord {
+from_row_both!(NewOrderLine, |row| {
+    Ok(NewOrderLine {
         remote_id: row.try_get("remote_id")?,
         product_id: row.try_get("product_id")?,
         variant_id: row.try_get("variant_id")?,
@@ -1072,7 +1072,7 @@ impl Storage {
             };
             let summary: OrderSummary = sqlx::FromRow::from_row(&row).op_store(OP, store)?;
             let raw_json: String = row.try_get("raw_json").op_store(OP, store)?;
-            let lines = sqlx::query_as::<Db, OrderLineRecord>(&lines_sql)
+            let lines = sqlx::query_as::<Db, NewOrderLine>(&lines_sql)
                 .bind(store.0)
                 .bind(summary.id.0)
                 .fetch_all(&mut *conn)

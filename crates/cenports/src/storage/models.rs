@@ -495,29 +495,6 @@ pub struct OrderSummary {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A stored line item.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderLineRecord {
-    /// The channel's line id.
-    pub remote_id: i64,
-    /// The channel's product id.
-    pub product_id: Option<i64>,
-    /// The channel's variant id.
-    pub variant_id: Option<i64>,
-    /// SKU.
-    pub sku: String,
-    /// Name.
-    pub name: String,
-    /// Quantity.
-    pub quantity: i32,
-    /// Quantity shipped.
-    pub quantity_shipped: i32,
-    /// Unit price.
-    pub price: Decimal,
-    /// Shipping address (consignment) id at the channel.
-    pub address_remote_id: Option<i64>,
-}
-
 /// A full order: summary, lines, addresses and the raw JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRecord {
@@ -525,8 +502,8 @@ pub struct OrderRecord {
     pub summary: OrderSummary,
     /// The order as received.
     pub raw_json: String,
-    /// Lines, by channel line id.
-    pub lines: Vec<OrderLineRecord>,
+    /// Lines, by channel line id, read back exactly as they were written.
+    pub lines: Vec<NewOrderLine>,
     /// Addresses: billing first, then shipping by channel id.
     pub addresses: Vec<NewOrderAddress>,
 }
