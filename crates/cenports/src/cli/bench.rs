@@ -22,7 +22,7 @@ use anyhow::{bail, Context, Result};
 use bigcommerce_client::Client;
 use cenports::config::{Overrides, Settings, DEFAULT_LOG, DEFAULT_SYNC_INTERVAL};
 use cenports::credentials::{client_config, open_store_credentials};
-use cenports::storage::Storage;
+use cenports::storage::{FulfilmentState, Storage, StoreScope};
 use cenports::sync::{sync_store, SyncOptions};
 use clap::{Args, Subcommand};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -57,6 +57,24 @@ pub enum BenchCommand {
     /// print throughput, API requests and peak memory. The global --database-url names the
     /// PostgreSQL server to use (a fresh database is created on it and dropped).
     Import(ImportArgs),
+    /// Time from connect to the first ready-to-ship order visible in the hub, on a store with a
+    /// large history and a rate-limited plan (Standard by default): the open-orders-first
+    /// promise. Runs on SQLite and stops the sync once the first open order is committed.
+    FirstOrder(FirstOrderArgs),
+}
+
+/// Options of `cenports bench first-order`.
+#[derive(Debug, Args)]
+pub struct FirstOrderArgs {
+    /// Historical orders in the sandbox store.
+    #[arg(long, default_value_t = 100_000)]
+    pub orders: usize,
+    /// Seed of the sandbox store.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The store's plan (its API quota): standard, plus, pro or unlimited.
+    #[arg(long, default_value = "standard")]
+    pub plan: String,
 }
 
 /// Options of `cenports bench import`.
@@ -81,19 +99,24 @@ struct Row {
     requests: u64,
     order_pages: u64,
     peak_rss_kb: Option<u64>,
+    /// CPU time (user + system) of the hub process during the sync.
+    hub_cpu: Duration,
+    /// CPU time of the sandbox child process during the sync.
+    sandbox_cpu: Option<Duration>,
 }
 
 /// Runs `cenports bench ...`.
 pub async fn run(args: BenchArgs, overrides: &Overrides) -> Result<()> {
     match args.what {
         BenchCommand::Import(args) => import(args, overrides).await,
+        BenchCommand::FirstOrder(args) => first_order(args).await,
     }
 }
 
 async fn import(args: ImportArgs, overrides: &Overrides) -> Result<()> {
     let dir = BenchDir::create()?;
     let started = Instant::now();
-    let mut sandbox = SandboxChild::start(&dir.0, &args).await?;
+    let mut sandbox = SandboxChild::start(&dir.0, args.orders, args.seed, "unlimited").await?;
     println!(
         "Sandbox: child process {} at {} with {} orders (unlimited plan), ready in {:.1} s",
         sandbox.pid.unwrap_or(0),
@@ -156,6 +179,53 @@ async fn run_backend(
     dir: &Path,
     sandbox: &SandboxChild,
 ) -> Result<Row> {
+    let (storage, scope, client) = connect_store(backend, database_url, dir, sandbox).await?;
+
+    reset_peak_rss();
+    let hub_cpu_before = cpu_time("/proc/self/stat");
+    let sandbox_stat = sandbox.pid.map(|pid| format!("/proc/{pid}/stat"));
+    let sandbox_cpu_before = sandbox_stat.as_deref().and_then(cpu_time);
+    let mut order_pages = 0u64;
+    let report = sync_store(&storage, &scope, &client, &SyncOptions::default(), |p| {
+        if p.stream != cenports::storage::STREAM_CATALOG {
+            order_pages += 1;
+        }
+    })
+    .await
+    .with_context(|| format!("the sync into {backend} failed"))?;
+    let peak_rss_kb = peak_rss_kb("/proc/self/status");
+    let hub_cpu = cpu_time("/proc/self/stat")
+        .zip(hub_cpu_before)
+        .map_or(Duration::ZERO, |(after, before)| {
+            after.saturating_sub(before)
+        });
+    let sandbox_cpu = sandbox_stat
+        .as_deref()
+        .and_then(cpu_time)
+        .zip(sandbox_cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    let orders = storage.count_orders(&scope).await?;
+    storage.close().await;
+    Ok(Row {
+        backend,
+        orders,
+        elapsed: report.elapsed,
+        requests: report.api_requests,
+        order_pages,
+        peak_rss_kb,
+        hub_cpu,
+        sandbox_cpu,
+    })
+}
+
+/// Connects the sandbox store into the database at `database_url` through the merchant path
+/// (`connect --credentials-file`: every scope checked, secrets encrypted) and builds its client.
+async fn connect_store(
+    backend: &str,
+    database_url: &str,
+    dir: &Path,
+    sandbox: &SandboxChild,
+) -> Result<(Storage, StoreScope, Client)> {
     let settings = Settings {
         database_url: database_url.to_string(),
         bigcommerce_api_url: Url::parse(&sandbox.base_url).context("the sandbox's base URL")?,
@@ -179,38 +249,120 @@ async fn run_backend(
     )?)
     .context("could not build the BigCommerce client")?;
 
-    reset_peak_rss();
-    let mut order_pages = 0u64;
-    let report = sync_store(&storage, &scope, &client, &SyncOptions::default(), |p| {
-        if p.stream != cenports::storage::STREAM_CATALOG {
-            order_pages += 1;
+    Ok((storage, scope, client))
+}
+
+/// `cenports bench first-order`: connect a store with a long history on a rate-limited plan and
+/// time how long until the first ready-to-ship order is committed in the hub.
+async fn first_order(args: FirstOrderArgs) -> Result<()> {
+    let dir = BenchDir::create()?;
+    let mut sandbox = SandboxChild::start(&dir.0, args.orders, args.seed, &args.plan).await?;
+    println!(
+        "Sandbox: child process {} at {} with {} orders ({} plan)",
+        sandbox.pid.unwrap_or(0),
+        sandbox.base_url,
+        args.orders,
+        args.plan
+    );
+    let result = time_first_order(&dir.0, &sandbox).await;
+    sandbox.stop().await;
+    let timing = result?;
+    println!();
+    println!("{:<44} {:>9}", "step (SQLite)", "time");
+    println!(
+        "{:<44} {:>8.2}s",
+        "connect: credentials checked, store saved",
+        timing.connected.as_secs_f64()
+    );
+    println!(
+        "{:<44} {:>8.2}s",
+        "first ready-to-ship order committed",
+        timing.first_ready.as_secs_f64()
+    );
+    println!(
+        "{:<44} {:>9}",
+        "ready orders in the hub at that moment", timing.ready_orders
+    );
+    println!(
+        "{:<44} {:>9}",
+        "API requests of the sync until then", timing.requests
+    );
+    println!();
+    println!(
+        "Times are from the start of `connect`. Target: <= 5 s for 100,000 orders on Standard."
+    );
+    Ok(())
+}
+
+struct FirstOrderTiming {
+    connected: Duration,
+    first_ready: Duration,
+    ready_orders: i64,
+    requests: u64,
+}
+
+async fn time_first_order(dir: &Path, sandbox: &SandboxChild) -> Result<FirstOrderTiming> {
+    let sqlite = dir.join("cenports.db").display().to_string();
+    let started = Instant::now();
+    let (storage, scope, client) = connect_store("SQLite", &sqlite, dir, sandbox).await?;
+    let connected = started.elapsed();
+    let mut first_ready = None;
+    let committed = tokio::sync::Notify::new();
+    let options = SyncOptions::default();
+    let sync = sync_store(&storage, &scope, &client, &options, |p| {
+        if p.stream.starts_with(cenports::storage::STREAM_OPEN_ORDERS) && p.read > 0 {
+            first_ready.get_or_insert_with(|| started.elapsed());
+            committed.notify_one();
         }
-    })
-    .await
-    .with_context(|| format!("the sync into {backend} failed"))?;
-    let peak_rss_kb = peak_rss_kb("/proc/self/status");
-    let orders = storage.count_orders(&scope).await?;
+    });
+    tokio::select! {
+        result = sync => {
+            result.context("the sync failed")?;
+        }
+        () = committed.notified() => {}
+    }
+    let first_ready = first_ready.context("the store has no open orders")?;
+    let ready_orders = storage
+        .count_orders_by_fulfilment_state(&scope)
+        .await?
+        .into_iter()
+        .filter(|(state, _)| *state == FulfilmentState::Ready)
+        .map(|(_, count)| count)
+        .sum();
+    let requests = client.stats().requests_sent;
     storage.close().await;
-    Ok(Row {
-        backend,
-        orders,
-        elapsed: report.elapsed,
-        requests: report.api_requests,
-        order_pages,
-        peak_rss_kb,
+    Ok(FirstOrderTiming {
+        connected,
+        first_ready,
+        ready_orders,
+        requests,
     })
 }
 
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "{:<11} {:>8} {:>9} {:>9} {:>9} {:>9} {:>13}",
-        "backend", "orders", "elapsed", "orders/s", "requests", "per 1000", "peak RSS"
+        "{:<11} {:>8} {:>9} {:>9} {:>9} {:>9} {:>10} {:>15} {:>15}",
+        "backend",
+        "orders",
+        "elapsed",
+        "orders/s",
+        "requests",
+        "per 1000",
+        "peak RSS",
+        "hub CPU/1000",
+        "sandbox CPU/1000"
     );
     for row in rows {
         let secs = row.elapsed.as_secs_f64().max(1e-6);
+        let per_1000 = |cpu: Duration| {
+            format!(
+                "{:.0} ms",
+                cpu.as_secs_f64() * 1e6 / row.orders.max(1) as f64
+            )
+        };
         println!(
-            "{:<11} {:>8} {:>8.2}s {:>9.0} {:>9} {:>9.2} {:>13}",
+            "{:<11} {:>8} {:>8.2}s {:>9.0} {:>9} {:>9.2} {:>10} {:>15} {:>15}",
             row.backend,
             row.orders,
             secs,
@@ -221,6 +373,8 @@ fn print_table(rows: &[Row]) {
                 || "n/a".to_string(),
                 |kb| format!("{:.0} MB", kb as f64 / 1024.0)
             ),
+            per_1000(row.hub_cpu),
+            row.sandbox_cpu.map_or_else(|| "n/a".to_string(), per_1000),
         );
     }
     println!();
@@ -234,6 +388,22 @@ fn print_table(rows: &[Row]) {
         rows.first().map_or(0, |r| r.order_pages)
     );
 }
+
+/// CPU time (user + system, all threads) of a process so far, from its `/proc/.../stat`.
+/// CPU time is what the 2-core machine's neighbours disturb least: it is the figure to compare
+/// when the wall-clock rate moves with the machine's load.
+fn cpu_time(stat: &str) -> Option<Duration> {
+    let text = std::fs::read_to_string(stat).ok()?;
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 1000 / CLOCK_TICKS_PER_SECOND))
+}
+
+/// `_SC_CLK_TCK`, 100 on every Linux configuration in use.
+const CLOCK_TICKS_PER_SECOND: u64 = 100;
 
 /// `VmHWM` (peak resident set) of a process, in kB, from its `/proc/.../status`.
 fn peak_rss_kb(status: &str) -> Option<u64> {
@@ -282,15 +452,15 @@ struct SandboxChild {
 
 impl SandboxChild {
     /// Starts the child and waits until it has written its credentials (the store is built).
-    async fn start(dir: &Path, args: &ImportArgs) -> Result<SandboxChild> {
+    async fn start(dir: &Path, orders: usize, seed: u64, plan: &str) -> Result<SandboxChild> {
         let exe = std::env::current_exe().context("could not find the cenports executable")?;
         let credentials_dir = dir.join("credentials");
         let mut child = Command::new(exe)
-            .args(["sandbox", "--port", "0", "--plan", "unlimited"])
+            .args(["sandbox", "--port", "0", "--plan", plan])
             .arg("--orders")
-            .arg(args.orders.to_string())
+            .arg(orders.to_string())
             .arg("--seed")
-            .arg(args.seed.to_string())
+            .arg(seed.to_string())
             .arg("--credentials-dir")
             .arg(&credentials_dir)
             .env("CENPORTS_LOG", "warn")
