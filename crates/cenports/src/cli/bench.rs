@@ -57,6 +57,9 @@ pub enum BenchCommand {
     /// print throughput, API requests and peak memory. The global --database-url names the
     /// PostgreSQL server to use (a fresh database is created on it and dropped).
     Import(ImportArgs),
+    /// Push stock for every SKU of a generated sandbox store, then again with nothing
+    /// changed, and print the requests used against the floor (cli/bench_stock.rs).
+    Stock(crate::cli::bench_stock::StockBenchArgs),
 }
 
 /// Options of `cenports bench import`.
@@ -87,6 +90,7 @@ struct Row {
 pub async fn run(args: BenchArgs, overrides: &Overrides) -> Result<()> {
     match args.what {
         BenchCommand::Import(args) => import(args, overrides).await,
+        BenchCommand::Stock(args) => crate::cli::bench_stock::run(args, overrides).await,
     }
 }
 
