@@ -77,7 +77,7 @@ pub struct SetArgs {
     /// The SKU, as in the store's catalog.
     pub sku: String,
     /// Units on hand (0 to 2147483647).
-    #[arg(value_parser = parse_on_hand)]
+    #[arg(value_parser = parse_on_hand, allow_negative_numbers = true)]
     pub qty: i64,
 }
 
@@ -96,7 +96,7 @@ pub struct BufferArgs {
     #[command(flatten)]
     pub target: StoreArg,
     /// Units held back from every SKU (0 to turn it off).
-    #[arg(value_parser = parse_on_hand)]
+    #[arg(value_parser = parse_on_hand, allow_negative_numbers = true)]
     pub units: i64,
 }
 
