@@ -296,7 +296,17 @@ async fn run_push(settings: &Settings, storage: &Storage, args: PushArgs) -> Res
             }
             continue;
         }
-        let client = store_client(settings, storage, store).await?;
+        // One store that cannot be reached (key lost, credentials unreadable) does not keep the
+        // others from being pushed.
+        let client = match store_client(settings, storage, store).await {
+            Ok(client) => client,
+            Err(error) if !explicit => {
+                println!("Store {}: not pushed: {error:#}", store.remote_id);
+                failed += 1;
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
         let report = push_stock(storage, &store.scope(), &BigCommerceStock::new(client)).await?;
         if report.aborted.is_some() {
             failed += 1;
@@ -316,7 +326,10 @@ async fn run_push(settings: &Settings, storage: &Storage, args: PushArgs) -> Res
         println!("No connected store. Connect one with `cenports connect`.");
     }
     if failed > 0 {
-        bail!("the stock push stopped early for {failed} store(s); see the errors above and push again");
+        bail!(
+            "the stock push stopped early for {failed} store(s); see the errors above and push \
+             again"
+        );
     }
     Ok(())
 }

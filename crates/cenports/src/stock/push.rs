@@ -388,3 +388,173 @@ async fn read_back<C: StockChannel>(channel: &C, written: Vec<Write>, report: &m
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::stock::plan::Target;
+
+    /// A channel that refuses the SKUs listed in `refuse` (one round per entry, as a store that
+    /// validates in phases would), a batch containing `opaque` without naming it, and fails
+    /// any batch containing `broken`.
+    #[derive(Default)]
+    struct Fake {
+        refuse: Vec<Vec<&'static str>>,
+        opaque: Option<&'static str>,
+        broken: Option<&'static str>,
+        batches: Mutex<Vec<Vec<String>>>,
+    }
+
+    impl StockChannel for Fake {
+        type Error = std::io::Error;
+        fn batch_limit(&self, kind: WriteKind) -> usize {
+            match kind {
+                WriteKind::Variant => 3,
+                WriteKind::Product => 2,
+            }
+        }
+        fn read_limit(&self) -> usize {
+            250
+        }
+        fn requests_sent(&self) -> u64 {
+            self.batches.lock().unwrap().len() as u64
+        }
+        async fn write(&self, _: WriteKind, items: &[Write]) -> Result<WriteOutcome, Self::Error> {
+            let skus: Vec<String> = items.iter().map(|w| w.sku.clone()).collect();
+            let round = self
+                .batches
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|b| b.iter().any(|s| skus.contains(s)))
+                .count();
+            self.batches.lock().unwrap().push(skus.clone());
+            if self.broken.is_some_and(|b| skus.iter().any(|s| s == b)) {
+                return Err(std::io::Error::other("store unreachable"));
+            }
+            if self.opaque.is_some_and(|o| skus.iter().any(|s| s == o)) {
+                return Ok(WriteOutcome::Rejected {
+                    items: Vec::new(),
+                    message: "JSON data is missing or invalid".into(),
+                });
+            }
+            let refused: Vec<(usize, String)> = self
+                .refuse
+                .get(round)
+                .map(|round| {
+                    skus.iter()
+                        .enumerate()
+                        .filter(|(_, s)| round.contains(&s.as_str()))
+                        .map(|(i, s)| (i, format!("{s} is bad")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if refused.is_empty() {
+                Ok(WriteOutcome::Applied)
+            } else {
+                Ok(WriteOutcome::Rejected {
+                    items: refused,
+                    message: "invalid".into(),
+                })
+            }
+        }
+        async fn read(&self, _: WriteKind, _: &[i64]) -> Result<HashMap<i64, i64>, Self::Error> {
+            Ok(HashMap::new())
+        }
+    }
+
+    fn writes(kind: WriteKind, skus: &[&str]) -> Vec<Write> {
+        skus.iter()
+            .enumerate()
+            .map(|(i, sku)| Write {
+                sku: sku.to_string(),
+                target: match kind {
+                    WriteKind::Variant => Target::Variant {
+                        product_id: 1,
+                        variant_id: i as i64 + 1,
+                    },
+                    WriteKind::Product => Target::Product {
+                        product_id: i as i64 + 1,
+                    },
+                },
+                level: 1,
+                reported: None,
+            })
+            .collect()
+    }
+
+    async fn run(fake: &Fake, kind: WriteKind, skus: &[&str]) -> (Vec<Write>, PushReport) {
+        let mut written = Vec::new();
+        let mut report = PushReport::default();
+        write_kind(fake, kind, writes(kind, skus), &mut written, &mut report).await;
+        (written, report)
+    }
+
+    fn status(report: &PushReport, sku: &str) -> SkuStatus {
+        report
+            .outcomes
+            .iter()
+            .find(|o| o.sku == sku)
+            .map(|o| o.status)
+            .unwrap_or_else(|| panic!("no outcome for {sku}"))
+    }
+
+    #[tokio::test]
+    async fn batches_are_full_and_named_items_are_dropped_round_after_round() {
+        let fake = Fake {
+            refuse: vec![vec!["A", "B"], vec!["C"]],
+            ..Fake::default()
+        };
+        let (written, report) = run(&fake, WriteKind::Variant, &["A", "B", "C", "D", "E"]).await;
+        let batches = fake.batches.lock().unwrap().clone();
+        // [A B C] refused A and B; [C] refused C in a second validation round; [D E].
+        assert_eq!(
+            batches,
+            vec![vec!["A", "B", "C"], vec!["C"], vec!["D", "E"]]
+                .into_iter()
+                .map(|b| b.into_iter().map(String::from).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        );
+        let written: Vec<&str> = written.iter().map(|w| w.sku.as_str()).collect();
+        assert_eq!(written, vec!["D", "E"]);
+        for sku in ["A", "B", "C"] {
+            assert_eq!(status(&report, sku), SkuStatus::Rejected);
+        }
+        assert!(report.aborted.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_rejection_naming_no_item_fails_its_batch_only() {
+        let fake = Fake {
+            opaque: Some("B"),
+            ..Fake::default()
+        };
+        let (written, report) = run(&fake, WriteKind::Product, &["A", "B", "C"]).await;
+        assert_eq!(status(&report, "A"), SkuStatus::Failed);
+        assert_eq!(status(&report, "B"), SkuStatus::Failed);
+        assert_eq!(written.len(), 1, "the next batch [C] is written");
+        assert!(report.outcomes[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("without naming an item"));
+    }
+
+    #[tokio::test]
+    async fn an_error_stops_the_push_and_every_unsent_sku_is_reported() {
+        let fake = Fake {
+            broken: Some("D"),
+            ..Fake::default()
+        };
+        let (written, report) =
+            run(&fake, WriteKind::Product, &["A", "B", "C", "D", "E", "F"]).await;
+        assert_eq!(written.len(), 2, "[A B] went through");
+        for sku in ["C", "D", "E", "F"] {
+            assert_eq!(status(&report, sku), SkuStatus::Failed, "{sku}");
+        }
+        assert_eq!(fake.batches.lock().unwrap().len(), 2, "[E F] was not sent");
+        assert_eq!(report.aborted.as_deref(), Some("store unreachable"));
+    }
+}
