@@ -251,7 +251,7 @@ async fn show(storage: &Storage, store: &StoreRecord, json: bool) -> Result<()> 
         rows.len()
     );
     println!(
-        "{:<24}  {:>8}  {:>8}  {:>9}  {:>11}  {:<9}  last push",
+        "{:<24}  {:>8}  {:>8}  {:>9}  {:>11}  {:<14}  last push",
         "SKU", "on hand", "reserved", "available", "store level", "tracking"
     );
     for r in &rows {
@@ -268,7 +268,7 @@ async fn show(storage: &Storage, store: &StoreRecord, json: bool) -> Result<()> 
             format!("{} {}", p.status, p.at.format("%Y-%m-%d %H:%M"))
         });
         println!(
-            "{:<24}  {:>8}  {:>8}  {:>9}  {:>11}  {:<9}  {last}",
+            "{:<24}  {:>8}  {:>8}  {:>9}  {:>11}  {:<14}  {last}",
             truncate(&r.sku, 24),
             r.on_hand,
             r.reserved,
