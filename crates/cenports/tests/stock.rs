@@ -729,3 +729,50 @@ stock_test!(
         assert_eq!((levels["TEE-S"], levels["MUG"]), (1, 2));
     }
 );
+
+stock_test!(
+    setting_stock_is_absolute_idempotent_and_scoped_to_its_store,
+    |ctx| {
+        let a = catalog_store(&ctx).await;
+        let b = connect(
+            &ctx,
+            StoreSpec {
+                seed: 2,
+                products: 0,
+                orders: 0,
+                ..StoreSpec::default()
+            },
+        )
+        .await;
+        assert_ne!(a.scope.store_id(), b.scope.store_id());
+        let first = stock(&[("MUG", 4), ("TEE-S", 2), ("MUG", 5)]);
+        assert_eq!(a.storage.set_stock(&a.scope, &first).await.unwrap(), 2);
+        // The same values again write nothing; one change writes one row.
+        assert_eq!(a.storage.set_stock(&a.scope, &first).await.unwrap(), 0);
+        assert_eq!(
+            a.storage
+                .set_stock(&a.scope, &stock(&[("MUG", 5), ("TEE-S", 0)]))
+                .await
+                .unwrap(),
+            1
+        );
+        let rows = rows_by_sku(&a).await;
+        assert_eq!((rows["MUG"].on_hand, rows["TEE-S"].on_hand), (5, 0));
+
+        // Store B sees none of A's stock, buffer or catalog.
+        assert!(b.storage.stock_rows(&b.scope).await.unwrap().is_empty());
+        a.storage.set_stock_buffer(&a.scope, 2).await.unwrap();
+        assert_eq!(b.storage.stock_buffer(&b.scope).await.unwrap(), 0);
+        b.storage
+            .set_stock(&b.scope, &stock(&[("MUG", 1)]))
+            .await
+            .unwrap();
+        let b_rows = b.storage.stock_rows(&b.scope).await.unwrap();
+        assert_eq!(b_rows.len(), 1);
+        assert_eq!(
+            b_rows[0].catalog, None,
+            "A's catalog entry for MUG is not B's"
+        );
+        assert_eq!(rows_by_sku(&a).await["MUG"].on_hand, 5);
+    }
+);
