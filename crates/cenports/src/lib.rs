@@ -9,10 +9,12 @@
 //! - [`connect`]: connecting a BigCommerce store: parse what the merchant has, check it on
 //!   the spot, and name exactly what is missing.
 //! - [`secrets`]: encryption at rest of the store credentials.
+//! - [`stock`]: available to sell per SKU and the push of what changed to the store.
 
 pub mod config;
 pub mod connect;
 pub mod credentials;
 pub mod secrets;
+pub mod stock;
 pub mod storage;
 pub mod sync;

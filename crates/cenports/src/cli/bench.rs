@@ -61,6 +61,9 @@ pub enum BenchCommand {
     /// large history and a rate-limited plan (Standard by default): the open-orders-first
     /// promise. Runs on SQLite and stops the sync once the first open order is committed.
     FirstOrder(FirstOrderArgs),
+    /// Push stock for every SKU of a generated sandbox store, then again with nothing
+    /// changed, and print the requests used against the floor (cli/bench_stock.rs).
+    Stock(crate::cli::bench_stock::StockBenchArgs),
 }
 
 /// Options of `cenports bench first-order`.
@@ -110,6 +113,7 @@ pub async fn run(args: BenchArgs, overrides: &Overrides) -> Result<()> {
     match args.what {
         BenchCommand::Import(args) => import(args, overrides).await,
         BenchCommand::FirstOrder(args) => first_order(args).await,
+        BenchCommand::Stock(args) => crate::cli::bench_stock::run(args, overrides).await,
     }
 }
 

@@ -5,10 +5,12 @@
 //! validated [`Settings`] from them, so a wrong setting fails before anything runs.
 
 pub mod bench;
+pub mod bench_stock;
 pub mod connect;
 pub mod demo;
 pub mod orders;
 pub mod sandbox;
+pub mod stock;
 pub mod stores;
 pub mod sync;
 
@@ -62,6 +64,9 @@ pub enum Command {
     Sync(sync::SyncArgs),
     /// List imported orders as a table or JSON.
     Orders(orders::OrdersArgs),
+    /// Stock per SKU: show it, set on hand (one SKU or a CSV), set the safety buffer, push what
+    /// changed to the store.
+    Stock(stock::StockArgs),
     /// Benchmarks: `bench import` backfills a sandbox store into SQLite and PostgreSQL and
     /// prints throughput, API requests and peak memory.
     Bench(bench::BenchArgs),
@@ -80,6 +85,7 @@ impl Command {
             Command::Stores(args) => stores::run(args, &Settings::load(overrides)?).await,
             Command::Sync(args) => sync::run(args, &Settings::load(overrides)?).await,
             Command::Orders(args) => orders::run(args, &Settings::load(overrides)?).await,
+            Command::Stock(args) => stock::run(args, &Settings::load(overrides)?).await,
             Command::Bench(args) => bench::run(args, overrides).await,
         }
     }

@@ -116,6 +116,12 @@ macro_rules! from_row_both {
     };
 }
 
+// Declared after the macros above so that it can use them.
+mod stock;
+pub use stock::{
+    CatalogStock, LastPush, PushRecord, StockRow, MAX_STOCK_LEVEL, NON_RESERVING_STATES,
+};
+
 fn parse_col<T: FromStr<Err = UnknownValue>>(text: String) -> Result<T, sqlx::Error> {
     text.parse::<T>()
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))

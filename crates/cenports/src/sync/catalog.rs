@@ -8,10 +8,14 @@
 //! earlier passes missed; a single-page window (every incremental run of a quiet catalog) needs
 //! one pass. The window is committed only after that, so a stopped catalog walk re-walks its
 //! window: catalogs are small next to order histories.
+//!
+//! Each SKU's stock level as the store reports it is recorded beside its index entry: it is
+//! "what the store last reported", which a stock push compares with before writing
+//! (docs/STOCK.md).
 
 use std::collections::HashSet;
 
-use bigcommerce_client::{Client, ProductQuery};
+use bigcommerce_client::{Client, InventoryTracking, Product, ProductQuery};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 
@@ -66,6 +70,7 @@ pub(super) async fn walk_catalog(
             pages_read += 1;
             let mut products = Vec::with_capacity(page.len());
             let mut skus = Vec::new();
+            let mut levels = Vec::new();
             for product in &page {
                 if seen.insert(product.id) {
                     new_ids += 1;
@@ -73,12 +78,17 @@ pub(super) async fn walk_catalog(
                 let (record, product_skus) = product_records(product);
                 products.push(record);
                 skus.extend(product_skus);
+                levels.extend(reported_levels(product));
             }
             storage
                 .upsert_products(scope, &products)
                 .await
                 .map_err(db())?;
             report.skus += storage.upsert_skus(scope, &skus).await.map_err(db())?;
+            storage
+                .record_reported_levels(scope, &levels)
+                .await
+                .map_err(db())?;
             progress(SyncProgress {
                 stream: STREAM_CATALOG.to_owned(),
                 pages: pages_read,
@@ -108,6 +118,37 @@ pub(super) async fn walk_catalog(
     };
     storage.save_checkpoint(scope, &done).await.map_err(db())?;
     Ok(report)
+}
+
+/// The stock level the store reports for each SKU of `product`, in the order of the SKU index
+/// entries (`mapping::product_records`: the product's own SKU, then each variant's), so the
+/// same entry wins for a SKU listed twice. Product-tracked SKUs (the product's and, when it has
+/// options, its variants') carry the product's level: that is the one figure the store keeps and
+/// the one a push writes. Variant-tracked variants carry their own; the product-level SKU of a
+/// variant-tracked product carries the sum BigCommerce reports, which a push never writes.
+fn reported_levels(product: &Product) -> Vec<(String, i64)> {
+    let mut levels = Vec::with_capacity(product.variants.len() + 1);
+    let by_variant = product.inventory_tracking == Some(InventoryTracking::Variant);
+    if let (Some(sku), Some(level)) = (non_empty(product.sku.as_deref()), product.inventory_level) {
+        levels.push((sku, level));
+    }
+    for variant in &product.variants {
+        let level = if by_variant {
+            variant.inventory_level
+        } else {
+            product.inventory_level.or(variant.inventory_level)
+        };
+        if let (Some(sku), Some(level)) = (non_empty(variant.sku.as_deref()), level) {
+            levels.push((sku, level));
+        }
+    }
+    levels
+}
+
+fn non_empty(text: Option<&str>) -> Option<String> {
+    text.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
 }
 
 /// Imports products changed since the catalog cursor (the whole catalog on the first run),

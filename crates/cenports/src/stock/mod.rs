@@ -1,0 +1,56 @@
+//! # Stock: what a store may sell, pushed in the fewest requests
+//!
+//! The hub holds **on hand** per SKU per store (set absolutely: `cenports stock set`, a CSV
+//! import, later the API). What the store may sell is
+//!
+//! ```text
+//! available = max(0, on_hand − reserved − safety_buffer)
+//! reserved  = Σ (quantity − quantity_shipped) over the SKU's lines of imported orders that are
+//!             not cancelled, refunded or shipped (and not archived)
+//! ```
+//!
+//! `reserved` is one SQL aggregate ([`crate::storage::Storage::stock_rows`]). The merchant's
+//! scopes only allow overwriting a level (Catalog API), not adjusting it, so an order placed
+//! between our read and our write is overwritten until the next push: docs/STOCK.md explains
+//! that window and why it closes by itself.
+//!
+//! The module is channel-agnostic:
+//! - [`plan`]: which SKUs differ from what the store last reported and how each is written
+//!   (per variant, per product, or not at all, with the reason);
+//! - [`push`]: batching to the channel's limits, removing the items a batch rejection names
+//!   and resending the rest, the read-back, and recording the outcome per SKU, behind the
+//!   [`push::StockChannel`] boundary;
+//! - [`bigcommerce`]: that boundary for BigCommerce (`PUT /v3/catalog/variants` by 50,
+//!   `PUT /v3/catalog/products` by 10, read-back with `id:in` by 250);
+//! - [`csv`]: the `sku,on_hand` import, all or nothing.
+
+pub mod bigcommerce;
+pub mod csv;
+pub mod plan;
+pub mod push;
+
+pub use plan::{plan_push, Plan, Skip, Target, Write, WriteKind};
+pub use push::{push_stock, PushReport, SkuOutcome, SkuStatus, StockChannel, WriteOutcome};
+
+/// What a store may sell of a SKU: on hand minus what imported, unshipped orders still need,
+/// minus the store's safety buffer; never below zero (a store cannot hold a negative level).
+pub fn available(on_hand: i64, reserved: i64, safety_buffer: i64) -> i64 {
+    on_hand
+        .saturating_sub(reserved)
+        .saturating_sub(safety_buffer.max(0))
+        .max(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::available;
+
+    #[test]
+    fn available_is_on_hand_minus_reserved_minus_buffer_and_never_negative() {
+        assert_eq!(available(10, 3, 0), 7);
+        assert_eq!(available(10, 3, 2), 5);
+        assert_eq!(available(2, 3, 0), 0);
+        assert_eq!(available(5, 0, 9), 0);
+        assert_eq!(available(5, 0, -4), 5);
+    }
+}

@@ -1,0 +1,412 @@
+//! Stock storage (docs/STOCK.md): on hand per SKU, the level the store last reported, the
+//! outcome of the last push, the per-store safety buffer, and the one aggregate that gives the
+//! quantity still owed to imported orders.
+//!
+//! A child module of `storage`, so it shares the private `Backend` and the `with_pool!` macro:
+//! every body below is written once and checked against both drivers.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Row};
+
+use super::error::Context;
+use super::{
+    now, parse_col, persistent, Backend, InventoryTracking, Storage, StorageError, StoreScope,
+    CHILD_CHUNK,
+};
+
+/// Rows per `CASE`-style multi-row update (two binds per row).
+const LEVEL_CHUNK: usize = 200;
+
+/// The largest stock level a channel accepts (BigCommerce's catalog ceiling, a signed 32-bit
+/// integer); the tables check it too.
+pub const MAX_STOCK_LEVEL: i64 = 2_147_483_647;
+
+/// Fulfilment states whose lines no longer hold stock: what remains unshipped on them is not
+/// subtracted from on hand (the goods either left or were never going to).
+pub const NON_RESERVING_STATES: [&str; 3] = ["cancelled", "refunded", "shipped"];
+
+/// One SKU of a store's stock, with everything a push needs to decide on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockRow {
+    /// The SKU.
+    pub sku: String,
+    /// On hand, as last set (CLI, CSV import, later the API).
+    pub on_hand: i64,
+    /// Units on imported orders that are not cancelled, refunded or shipped, minus what was
+    /// already shipped of them (`quantity - quantity_shipped`, summed over the SKU's lines).
+    pub reserved: i64,
+    /// When on hand was last changed here.
+    pub updated_at: DateTime<Utc>,
+    /// The SKU in the store's catalog index, if the store has it.
+    pub catalog: Option<CatalogStock>,
+    /// The last push that concerned this SKU, if any.
+    pub last_push: Option<LastPush>,
+}
+
+/// Where a SKU lives in the store's catalog and what level the store last reported for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogStock {
+    /// The channel's product id.
+    pub product_remote_id: i64,
+    /// The channel's variant id, when the SKU is a variant's.
+    pub variant_remote_id: Option<i64>,
+    /// How the store tracks stock for the SKU's product.
+    pub inventory_tracking: InventoryTracking,
+    /// The level the store last reported (catalog import or read-back after a push); `None`
+    /// until one of them saw the SKU.
+    pub reported_level: Option<i64>,
+    /// When that level was read.
+    pub reported_at: Option<DateTime<Utc>>,
+}
+
+/// The outcome of the last push for one SKU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastPush {
+    /// The level sent, when one was sent.
+    pub level: Option<i64>,
+    /// `ok`, `mismatch`, `rejected`, `failed`, `not_in_catalog`, `untracked`, ...
+    pub status: String,
+    /// Why, in words a merchant can act on.
+    pub message: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// What a push learned about one SKU, to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushRecord {
+    /// The SKU (must have a stock row; others are ignored).
+    pub sku: String,
+    /// The level sent, if any.
+    pub level_sent: Option<i64>,
+    /// The outcome (see [`LastPush::status`]).
+    pub status: String,
+    /// Why.
+    pub message: Option<String>,
+    /// What the store reported on read-back, to record as its last reported level.
+    pub reported_level: Option<i64>,
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for StockRow {
+    fn from_row(row: &'r sqlx::sqlite::SqliteRow) -> Result<Self, sqlx::Error> {
+        stock_row(
+            row.try_get("sku")?,
+            row.try_get("on_hand")?,
+            row.try_get("reserved")?,
+            row.try_get("updated_at")?,
+            (
+                row.try_get("product_remote_id")?,
+                row.try_get("variant_remote_id")?,
+                row.try_get("inventory_tracking")?,
+                row.try_get("inventory_level")?,
+                row.try_get("inventory_reported_at")?,
+            ),
+            (
+                row.try_get("last_push_level")?,
+                row.try_get("last_push_status")?,
+                row.try_get("last_push_message")?,
+                row.try_get("last_push_at")?,
+            ),
+        )
+    }
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for StockRow {
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        stock_row(
+            row.try_get("sku")?,
+            row.try_get("on_hand")?,
+            row.try_get("reserved")?,
+            row.try_get("updated_at")?,
+            (
+                row.try_get("product_remote_id")?,
+                row.try_get("variant_remote_id")?,
+                row.try_get("inventory_tracking")?,
+                row.try_get("inventory_level")?,
+                row.try_get("inventory_reported_at")?,
+            ),
+            (
+                row.try_get("last_push_level")?,
+                row.try_get("last_push_status")?,
+                row.try_get("last_push_message")?,
+                row.try_get("last_push_at")?,
+            ),
+        )
+    }
+}
+
+type CatalogColumns = (
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<DateTime<Utc>>,
+);
+type PushColumns = (
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+);
+
+fn stock_row(
+    sku: String,
+    on_hand: i64,
+    reserved: i64,
+    updated_at: DateTime<Utc>,
+    catalog: CatalogColumns,
+    push: PushColumns,
+) -> Result<StockRow, sqlx::Error> {
+    let (product, variant, tracking, level, reported_at) = catalog;
+    let catalog = match (product, tracking) {
+        (Some(product_remote_id), Some(tracking)) => Some(CatalogStock {
+            product_remote_id,
+            variant_remote_id: variant,
+            inventory_tracking: parse_col(tracking)?,
+            reported_level: level,
+            reported_at,
+        }),
+        _ => None,
+    };
+    let (level, status, message, at) = push;
+    let last_push = match (status, at) {
+        (Some(status), Some(at)) => Some(LastPush {
+            level,
+            status,
+            message,
+            at,
+        }),
+        _ => None,
+    };
+    Ok(StockRow {
+        sku,
+        on_hand,
+        reserved,
+        updated_at,
+        catalog,
+        last_push,
+    })
+}
+
+/// The whole stock view of a store in one statement: stock rows, the reserved quantity from
+/// one aggregate over open order lines, and the catalog index entry. `$1` is the store, `$2`
+/// `false` (not archived).
+const STOCK_VIEW: &str = "SELECT s.sku, s.on_hand, s.updated_at, s.last_push_level, \
+     s.last_push_status, s.last_push_message, s.last_push_at, \
+     COALESCE(r.reserved, 0) AS reserved, k.product_remote_id, k.variant_remote_id, \
+     k.inventory_tracking, k.inventory_level, k.inventory_reported_at \
+     FROM stock_levels s \
+     LEFT JOIN (SELECT l.sku AS sku, SUM(CASE WHEN l.quantity > l.quantity_shipped \
+         THEN l.quantity - l.quantity_shipped ELSE 0 END) AS reserved \
+       FROM orders o JOIN order_lines l ON l.order_id = o.id AND l.store_id = o.store_id \
+       WHERE o.store_id = $1 AND o.is_deleted = $2 \
+       AND o.fulfilment_state NOT IN ('cancelled', 'refunded', 'shipped') \
+       GROUP BY l.sku) r ON r.sku = s.sku \
+     LEFT JOIN skus k ON k.store_id = s.store_id AND k.sku = s.sku \
+     WHERE s.store_id = $1 ORDER BY s.sku";
+
+impl Storage {
+    /// Sets on hand (absolute) for each `(sku, on_hand)` in one transaction: all or nothing.
+    /// A SKU given twice keeps its last value. Returns how many rows were inserted or changed
+    /// (a value equal to the stored one is not written).
+    pub async fn set_stock(
+        &self,
+        scope: &StoreScope,
+        levels: &[(String, i64)],
+    ) -> Result<u64, StorageError> {
+        const OP: &str = "setting stock";
+        let store = scope.store_id;
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(levels.len());
+        let mut unique: Vec<(&str, i64)> = Vec::with_capacity(levels.len());
+        for (sku, level) in levels {
+            match index.get(sku.as_str()) {
+                Some(&i) => unique[i].1 = *level,
+                None => {
+                    index.insert(sku, unique.len());
+                    unique.push((sku, *level));
+                }
+            }
+        }
+        let now = now();
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_with(BEGIN_WRITE).await.op_store(OP, store)?;
+            let mut written = 0;
+            for chunk in unique.chunks(CHILD_CHUNK) {
+                let mut qb = QueryBuilder::<Db>::new(
+                    "INSERT INTO stock_levels (store_id, sku, on_hand, updated_at) ",
+                );
+                qb.push_values(chunk, |mut b, (sku, level)| {
+                    b.push_bind(store.0)
+                        .push_bind(*sku)
+                        .push_bind(*level)
+                        .push_bind(now);
+                });
+                qb.push(
+                    " ON CONFLICT (store_id, sku) DO UPDATE SET on_hand = excluded.on_hand, \
+                     updated_at = excluded.updated_at \
+                     WHERE stock_levels.on_hand <> excluded.on_hand",
+                );
+                written += qb
+                    .build()
+                    .persistent(persistent(chunk.len(), CHILD_CHUNK))
+                    .execute(&mut *tx)
+                    .await
+                    .op_store(OP, store)?
+                    .rows_affected();
+            }
+            tx.commit().await.op_store(OP, store)?;
+            Ok::<_, StorageError>(written)
+        })
+    }
+
+    /// Every SKU the store holds stock for, by SKU, with its reserved quantity (one aggregate
+    /// over the lines of open orders), its catalog entry and its last push.
+    pub async fn stock_rows(&self, scope: &StoreScope) -> Result<Vec<StockRow>, StorageError> {
+        let store = scope.store_id;
+        with_pool!(self, |pool| {
+            sqlx::query_as::<Db, StockRow>(STOCK_VIEW)
+                .bind(store.0)
+                .bind(false)
+                .fetch_all(pool)
+                .await
+                .op_store("reading stock", store)
+        })
+    }
+
+    /// The store's safety buffer: units held back from every tracked SKU (0 when never set).
+    pub async fn stock_buffer(&self, scope: &StoreScope) -> Result<i64, StorageError> {
+        let store = scope.store_id;
+        let found: Option<i64> = with_pool!(self, |pool| {
+            sqlx::query_scalar::<Db, i64>(
+                "SELECT safety_buffer FROM stock_settings WHERE store_id = $1",
+            )
+            .bind(store.0)
+            .fetch_optional(pool)
+            .await
+            .op_store("reading the stock buffer", store)
+        })?;
+        Ok(found.unwrap_or(0))
+    }
+
+    /// Sets the store's safety buffer (at least 0).
+    pub async fn set_stock_buffer(
+        &self,
+        scope: &StoreScope,
+        buffer: i64,
+    ) -> Result<(), StorageError> {
+        let store = scope.store_id;
+        with_pool!(self, |pool| {
+            sqlx::query::<Db>(
+                "INSERT INTO stock_settings (store_id, safety_buffer, updated_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (store_id) DO UPDATE SET \
+                 safety_buffer = excluded.safety_buffer, updated_at = excluded.updated_at",
+            )
+            .bind(store.0)
+            .bind(buffer.max(0))
+            .bind(now())
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .op_store("setting the stock buffer", store)
+        })
+    }
+
+    /// Records the levels the store reported for SKUs of its catalog index (catalog import,
+    /// read-back). SKUs missing from the index are ignored. One multi-row `UPDATE` per chunk.
+    pub async fn record_reported_levels(
+        &self,
+        scope: &StoreScope,
+        levels: &[(String, i64)],
+    ) -> Result<(), StorageError> {
+        const OP: &str = "recording reported stock levels";
+        let store = scope.store_id;
+        if levels.is_empty() {
+            return Ok(());
+        }
+        // The last level given for a SKU wins, as if applied in order.
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(levels.len());
+        let mut unique: Vec<(&str, i64)> = Vec::with_capacity(levels.len());
+        for (sku, level) in levels {
+            match index.get(sku.as_str()) {
+                Some(&i) => unique[i].1 = *level,
+                None => {
+                    index.insert(sku, unique.len());
+                    unique.push((sku, *level));
+                }
+            }
+        }
+        let now = now();
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_with(BEGIN_WRITE).await.op_store(OP, store)?;
+            for chunk in unique.chunks(LEVEL_CHUNK) {
+                let mut qb = QueryBuilder::<Db>::new("UPDATE skus SET inventory_level = CASE sku");
+                for (sku, level) in chunk {
+                    qb.push(" WHEN ").push_bind(*sku);
+                    qb.push(" THEN ").push_bind(*level);
+                }
+                qb.push(" END, inventory_reported_at = ").push_bind(now);
+                qb.push(" WHERE store_id = ").push_bind(store.0);
+                qb.push(" AND sku IN (");
+                let mut list = qb.separated(", ");
+                for (sku, _) in chunk {
+                    list.push_bind(*sku);
+                }
+                qb.push(")");
+                qb.build()
+                    .persistent(persistent(chunk.len(), LEVEL_CHUNK))
+                    .execute(&mut *tx)
+                    .await
+                    .op_store(OP, store)?;
+            }
+            tx.commit().await.op_store(OP, store)?;
+            Ok::<_, StorageError>(())
+        })
+    }
+
+    /// Records what a push did for each SKU (the last push columns of its stock row) and, where
+    /// the store was read back, the level it reported. One transaction.
+    pub async fn record_push(
+        &self,
+        scope: &StoreScope,
+        records: &[PushRecord],
+    ) -> Result<(), StorageError> {
+        const OP: &str = "recording a stock push";
+        let store = scope.store_id;
+        let now = now();
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_with(BEGIN_WRITE).await.op_store(OP, store)?;
+            for record in records {
+                sqlx::query::<Db>(
+                    "UPDATE stock_levels SET last_push_level = $3, last_push_status = $4, \
+                     last_push_message = $5, last_push_at = $6 WHERE store_id = $1 AND sku = $2",
+                )
+                .bind(store.0)
+                .bind(&record.sku)
+                .bind(record.level_sent)
+                .bind(&record.status)
+                .bind(&record.message)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .op_store(OP, store)?;
+                if let Some(level) = record.reported_level {
+                    sqlx::query::<Db>(
+                        "UPDATE skus SET inventory_level = $3, inventory_reported_at = $4 \
+                         WHERE store_id = $1 AND sku = $2",
+                    )
+                    .bind(store.0)
+                    .bind(&record.sku)
+                    .bind(level)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .op_store(OP, store)?;
+                }
+            }
+            tx.commit().await.op_store(OP, store)?;
+            Ok::<_, StorageError>(())
+        })
+    }
+}
