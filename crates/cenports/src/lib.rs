@@ -9,10 +9,13 @@
 //! - [`connect`]: connecting a BigCommerce store: parse what the merchant has, check it on
 //!   the spot, and name exactly what is missing.
 //! - [`secrets`]: encryption at rest of the store credentials.
+//! - [`fulfilment`]: shipments and order status changes written back exactly once through a
+//!   durable outbox.
 
 pub mod config;
 pub mod connect;
 pub mod credentials;
+pub mod fulfilment;
 pub mod secrets;
 pub mod storage;
 pub mod sync;
