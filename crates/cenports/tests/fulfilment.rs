@@ -844,3 +844,126 @@ fulfilment_test!(
         assert!(hub.shipments(order).is_empty());
     }
 );
+
+fulfilment_test!(
+    a_running_worker_delivers_what_is_enqueued_and_stops_on_shutdown,
+    |ctx| {
+        let hub = connect(&ctx).await;
+        let order = hub.place(1, &[("MUG-1", 2, 0)]);
+        hub.import().await;
+        let clients = hub.clients();
+        let config = WorkerConfig {
+            idle_poll: Duration::from_millis(20),
+            ..worker_config("run")
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = cenports::fulfilment::worker::run(&hub.storage, &clients, &config, async {
+            let _ = stopped.await;
+        });
+        let scenario = async {
+            let row = hub
+                .ship(order, "RUN1", vec![sku("MUG-1", 1)])
+                .await
+                .unwrap()
+                .rows[0]
+                .clone();
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                let row = hub.storage.get_outbox(&hub.scope, row.id).await.unwrap();
+                if row.state == OutboxState::Delivered {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "not delivered: {row:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            stop.send(()).unwrap();
+        };
+        let (report, ()) = tokio::join!(worker, scenario);
+        assert_eq!(report.delivered_sent, 1, "{report:?}");
+        assert_eq!(hub.shipments(order).len(), 1);
+    }
+);
+
+fulfilment_test!(
+    rows_of_one_order_are_leased_in_request_order_and_one_at_a_time,
+    |ctx| {
+        let hub = connect(&ctx).await;
+        let order = hub.place(1, &[("MUG-1", 2, 0)]);
+        let other = hub.place(1, &[("MUG-1", 1, 0)]);
+        hub.import().await;
+        let first = hub
+            .ship(order, "F1", vec![sku("MUG-1", 1)])
+            .await
+            .unwrap()
+            .rows[0]
+            .id;
+        let second = hub
+            .ship(order, "F2", vec![sku("MUG-1", 1)])
+            .await
+            .unwrap()
+            .rows[0]
+            .id;
+        let third = hub.ship(other, "F3", vec![]).await.unwrap().rows[0].id;
+        let lease = Duration::from_secs(30);
+        let a = hub
+            .storage
+            .claim_outbox(None, "a", lease)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.id, first);
+        // The second row of the same order waits for the first; the other order's row does not.
+        let b = hub
+            .storage
+            .claim_outbox(None, "b", lease)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(b.id, third);
+        assert!(hub
+            .storage
+            .claim_outbox(None, "c", lease)
+            .await
+            .unwrap()
+            .is_none());
+        // A stranger cannot record anything on a row it does not hold.
+        assert!(!hub
+            .storage
+            .mark_outbox_sending(first, "c", lease)
+            .await
+            .unwrap());
+        assert!(!hub
+            .storage
+            .retry_outbox(first, "c", "x", Duration::ZERO)
+            .await
+            .unwrap());
+        // Given back for a retry, the first row is still first in line.
+        assert!(hub
+            .storage
+            .retry_outbox(first, "a", "outage", Duration::ZERO)
+            .await
+            .unwrap());
+        let again = hub
+            .storage
+            .claim_outbox(None, "c", lease)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((again.id, again.attempts), (first, 2));
+        assert!(hub
+            .storage
+            .fail_outbox(first, "c", "given up")
+            .await
+            .unwrap());
+        let next = hub
+            .storage
+            .claim_outbox(None, "c", lease)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.id, second);
+    }
+);
