@@ -300,7 +300,7 @@ impl Hub {
     }
 
     /// The sandbox's shipments of an order: (id, address id, comments, items).
-    fn shipments(&self, order: u64) -> Vec<(u64, u64, String, Vec<(u64, u32)>)> {
+    fn shipments(&self, order: u64) -> Vec<SandboxShipment> {
         self.sandbox
             .with_store(&self.hash, |data, _| {
                 data.orders[&order]
@@ -346,6 +346,9 @@ impl Hub {
             .unwrap()
     }
 }
+
+/// A shipment as the sandbox holds it: (id, address id, comments, (line id, quantity)).
+type SandboxShipment = (u64, u64, String, Vec<(u64, u32)>);
 
 fn worker_config(name: &str) -> WorkerConfig {
     WorkerConfig {
