@@ -16,7 +16,7 @@ use cenports::fulfilment::{
     request_shipment, request_status_change, Carrier, FulfilmentError, ItemSpec, OutboxPayload,
     Requested, ShipmentRequest, StatusTarget,
 };
-use cenports::storage::{OutboxRow, OutboxState, Storage, StoreRecord};
+use cenports::storage::{OutboxRow, OutboxState, Storage, StoreRecord, StoreStatus};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use serde_json::json;
@@ -216,7 +216,15 @@ async fn one_store(storage: &Storage, email: Option<&str>, store: &str) -> Resul
             stores.len()
         );
     }
-    Ok(stores.remove(0))
+    let store = stores.remove(0);
+    if store.status == StoreStatus::Disconnected {
+        bail!(
+            "store {} is disconnected, so nothing can be written to it; reconnect it with \
+             `cenports connect` first",
+            store.remote_id
+        );
+    }
+    Ok(store)
 }
 
 /// Runs `cenports ship`.
