@@ -14,9 +14,9 @@
 //!    order's shipments (or the order's status) first: our marker found means delivered, and
 //!    nothing is sent; not found means not applied, and the row goes back to `pending`;
 //! 3. record `sending` and renew the lease (committed BEFORE the request leaves);
-//! 4. send; success is recorded with the hub's order update in one transaction; an unknown
-//!    outcome keeps `sending` and schedules a retry; a rejection fails the row with
-//!    BigCommerce's words.
+//! 4. send; on success read the order back (status, shipped quantities) and record both in one
+//!    transaction; an unknown outcome keeps `sending` and schedules a retry; a rejection fails
+//!    the row with BigCommerce's words.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -30,7 +30,7 @@ use futures::FutureExt;
 use tokio::sync::Mutex;
 
 use super::bigcommerce as bc;
-use super::{OutboxPayload, ShipmentPayload};
+use super::OutboxPayload;
 use crate::config::Settings;
 use crate::storage::{
     ChannelStatus, DeliveredBy, OrderAfterDelivery, OutboxRow, OutboxState, Storage, StoreId,
@@ -311,7 +311,8 @@ enum Step {
     Delivered {
         result: String,
         by: DeliveredBy,
-        order: OrderAfterDelivery,
+        /// The order as BigCommerce has it now; `None` if it could not be read.
+        order: Option<OrderAfterDelivery>,
     },
     /// Try again later. `sent`: the row is `sending` (an attempt may have been applied), so
     /// it can never be failed without a read-back.
@@ -349,7 +350,7 @@ async fn process<C: ClientSource>(
     let held = match step {
         Step::Delivered { result, by, order } => {
             let held = storage
-                .complete_outbox(id, owner, &result, by, Some(&order))
+                .complete_outbox(id, owner, &result, by, order.as_ref())
                 .await?;
             if held {
                 let counter = match by {
@@ -412,30 +413,23 @@ async fn deliver(
     // 2. Read back first when an earlier attempt may have been applied.
     if row.state == OutboxState::Sending {
         let found = match &payload {
-            OutboxPayload::Shipment(p) => match client.list_shipments(order_id).await {
+            OutboxPayload::Shipment(_) => match client.list_shipments(order_id).await {
                 Err(error) => return Ok(transient_or_final(error, true)),
-                Ok(shipments) => {
-                    bc::find_ours(&shipments, row.id).map(|s| (s.id.to_string(), shipped(p)))
-                }
+                Ok(shipments) => match bc::find_ours(&shipments, row.id) {
+                    Some(ours) => Some((ours.id.to_string(), snapshot(client, order_id).await)),
+                    None => None,
+                },
             },
             OutboxPayload::OrderStatus { to } => match client.get_order(order_id).await {
                 Err(error) => return Ok(transient_or_final(error, true)),
-                Ok(order) if order.status_id == Some(bc::status_id(*to)) => Some((
-                    order_status_result(&order),
-                    OrderAfterDelivery {
-                        status: Some(channel_status(&order)),
-                        date_modified: order.date_modified,
-                        shipped: Vec::new(),
-                    },
-                )),
+                Ok(order) if order.status_id == Some(bc::status_id(*to)) => {
+                    Some((order_status_result(&order), status_snapshot(&order)))
+                }
                 Ok(_) => None,
             },
         };
         match found {
-            Some((result, mut order)) => {
-                if let OutboxPayload::Shipment(_) = payload {
-                    refresh_status(client, order_id, &mut order).await;
-                }
+            Some((result, order)) => {
                 return Ok(Step::Delivered {
                     result,
                     by: DeliveredBy::Found,
@@ -491,15 +485,11 @@ async fn deliver(
                     sent: true,
                 }),
                 Ok(Err(error)) => Ok(transient_or_final(error, true)),
-                Ok(Ok(shipment)) => {
-                    let mut order = shipped(&p);
-                    refresh_status(client, order_id, &mut order).await;
-                    Ok(Step::Delivered {
-                        result: shipment.id.to_string(),
-                        by: DeliveredBy::Sent,
-                        order,
-                    })
-                }
+                Ok(Ok(shipment)) => Ok(Step::Delivered {
+                    result: shipment.id.to_string(),
+                    by: DeliveredBy::Sent,
+                    order: snapshot(client, order_id).await,
+                }),
             }
         }
         OutboxPayload::OrderStatus { to } => {
@@ -517,42 +507,51 @@ async fn deliver(
                 Ok(Ok(order)) => Ok(Step::Delivered {
                     result: order_status_result(&order),
                     by: DeliveredBy::Sent,
-                    order: OrderAfterDelivery {
-                        status: Some(channel_status(&order)),
-                        date_modified: order.date_modified,
-                        shipped: Vec::new(),
-                    },
+                    order: status_snapshot(&order),
                 }),
             }
         }
     }
 }
 
-/// What a delivered shipment changed in the hub's order, before the status is known.
-fn shipped(p: &ShipmentPayload) -> OrderAfterDelivery {
-    OrderAfterDelivery {
-        status: None,
-        date_modified: None,
-        shipped: p
-            .items
-            .iter()
-            .map(|i| (i.line_remote_id, i.quantity))
-            .collect(),
+/// The order as BigCommerce has it after a shipment: its status (Shipped / Partially
+/// Shipped), `date_modified` and every line's shipped quantity (`GET /v2/orders/{id}` and its
+/// products). A failed read gives `None`: the shipment is recorded all the same, and the next
+/// import brings the order.
+async fn snapshot(client: &Client, order_id: u64) -> Option<OrderAfterDelivery> {
+    let read = async {
+        let order = client.get_order(order_id).await?;
+        let lines = client.list_order_products(order_id).await?;
+        Ok::<_, BcError>((order, lines))
+    };
+    match read.await {
+        Ok((order, lines)) => Some(OrderAfterDelivery {
+            status: channel_status(&order),
+            date_modified: order.date_modified?,
+            lines_shipped: lines
+                .iter()
+                .map(|l| {
+                    (
+                        i64::try_from(l.id).unwrap_or_default(),
+                        i32::try_from(l.quantity_shipped).unwrap_or(i32::MAX),
+                    )
+                })
+                .collect(),
+        }),
+        Err(error) => {
+            tracing::warn!(order.id = order_id, error = %error, "outbox: delivered, but the order could not be read back; the next sync brings it");
+            None
+        }
     }
 }
 
-/// Reads the order's resulting status (Shipped / Partially Shipped) after a shipment. A
-/// failure leaves the hub's status for the next import: the shipment itself is done.
-async fn refresh_status(client: &Client, order_id: u64, order: &mut OrderAfterDelivery) {
-    match client.get_order(order_id).await {
-        Ok(o) => {
-            order.status = Some(channel_status(&o));
-            order.date_modified = o.date_modified;
-        }
-        Err(error) => {
-            tracing::warn!(order.id = order_id, error = %error, "outbox: shipment delivered, but the order's new status could not be read; the next sync brings it");
-        }
-    }
+/// The order as a status change's answer (or read-back) gives it.
+fn status_snapshot(order: &bigcommerce_client::Order) -> Option<OrderAfterDelivery> {
+    Some(OrderAfterDelivery {
+        status: channel_status(order),
+        date_modified: order.date_modified?,
+        lines_shipped: Vec::new(),
+    })
 }
 
 fn channel_status(order: &bigcommerce_client::Order) -> ChannelStatus {

@@ -257,16 +257,21 @@ pub enum EnqueueError<E> {
     Storage(#[from] StorageError),
 }
 
-/// How delivering a row changed the order at the channel, to mirror in the hub's copy.
+/// The order as the channel reports it right after a delivery, to mirror in the hub's copy.
+///
+/// Absolute values, never increments: an import may bring the same change first (the order
+/// was read between the delivery and its recording), and writing "shipped = 3" twice is
+/// harmless where "shipped += 1" twice is not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderAfterDelivery {
-    /// The order's status at the channel after the change, when it could be read (a failed
-    /// read leaves the hub's status as it was, for the next import to correct).
-    pub status: Option<ChannelStatus>,
-    /// The channel's `date_modified` after the change, when known; only moves forward.
-    pub date_modified: Option<DateTime<Utc>>,
-    /// Quantities shipped by this delivery: `(channel line id, quantity)`.
-    pub shipped: Vec<(i64, i32)>,
+    /// The order's status at the channel.
+    pub status: ChannelStatus,
+    /// The channel's `date_modified` of this snapshot: the hub's copy is only replaced when it
+    /// is not newer.
+    pub date_modified: DateTime<Utc>,
+    /// Each line's quantity shipped at the channel: `(channel line id, quantity shipped)`.
+    /// Empty when the delivery did not touch lines (a status change).
+    pub lines_shipped: Vec<(i64, i32)>,
 }
 
 /// An order status as the channel reports it, with our state for it.
@@ -673,11 +678,12 @@ impl super::Storage {
         Ok(affected == 1)
     }
 
-    /// Closes a row as delivered and mirrors the change in the hub's order, in one
-    /// transaction: shipped quantities grow by what this row shipped, and the order takes the
-    /// channel's resulting status (its `date_modified` only moves forward, so an import page
-    /// read before the delivery cannot roll it back). Returns `false`, changing nothing, when
-    /// `owner` no longer holds the row (another worker closed it).
+    /// Closes a row as delivered and mirrors the channel's snapshot of the order in the hub's
+    /// copy, in one transaction: status, shipped quantities and `date_modified` are replaced if
+    /// and only if the hub's copy is not newer than the snapshot (an import that already
+    /// brought a later version wins). `order` is `None` when the snapshot could not be read:
+    /// the delivery is still recorded and the next import brings the order. Returns `false`,
+    /// changing nothing, when `owner` no longer holds the row.
     pub async fn complete_outbox(
         &self,
         id: OutboxId,
@@ -709,41 +715,40 @@ impl super::Storage {
                     return Ok(false);
                 };
                 if let Some(change) = order {
-                    for (line, quantity) in &change.shipped {
-                        sqlx::query::<Db>(
-                            "UPDATE order_lines SET quantity_shipped = quantity_shipped + $1 \
-                             WHERE store_id = $2 AND order_id = $3 AND remote_id = $4",
-                        )
-                        .bind(*quantity)
-                        .bind(store)
-                        .bind(order_id)
-                        .bind(*line)
-                        .execute(&mut *tx)
-                        .await
-                        .op(OP)?;
-                    }
-                    if let Some(status) = &change.status {
+                    // Compared here, not in SQL: SQLite keeps timestamps as text.
+                    let stored: Option<DateTime<Utc>> = sqlx::query_scalar::<Db, DateTime<Utc>>(
+                        "SELECT date_modified FROM orders WHERE store_id = $1 AND id = $2",
+                    )
+                    .bind(store)
+                    .bind(order_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .op(OP)?;
+                    if stored.is_some_and(|stored| stored <= change.date_modified) {
+                        for (line, shipped) in &change.lines_shipped {
+                            sqlx::query::<Db>(
+                                "UPDATE order_lines SET quantity_shipped = $1 \
+                                 WHERE store_id = $2 AND order_id = $3 AND remote_id = $4",
+                            )
+                            .bind(*shipped)
+                            .bind(store)
+                            .bind(order_id)
+                            .bind(*line)
+                            .execute(&mut *tx)
+                            .await
+                            .op(OP)?;
+                        }
+                        let status = &change.status;
                         sqlx::query::<Db>(
                             "UPDATE orders SET status_id = $1, status_name = $2, \
-                             fulfilment_state = $3, updated_at = $4 \
-                             WHERE store_id = $5 AND id = $6",
+                             fulfilment_state = $3, date_modified = $4, updated_at = $5 \
+                             WHERE store_id = $6 AND id = $7",
                         )
                         .bind(status.status_id)
                         .bind(status.status_name.as_str())
                         .bind(status.fulfilment_state.as_str())
+                        .bind(change.date_modified)
                         .bind(now)
-                        .bind(store)
-                        .bind(order_id)
-                        .execute(&mut *tx)
-                        .await
-                        .op(OP)?;
-                    }
-                    if let Some(modified) = change.date_modified {
-                        sqlx::query::<Db>(
-                            "UPDATE orders SET date_modified = $1 WHERE store_id = $2 AND id = $3 \
-                             AND date_modified < $1",
-                        )
-                        .bind(modified)
                         .bind(store)
                         .bind(order_id)
                         .execute(&mut *tx)
