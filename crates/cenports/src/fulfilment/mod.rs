@@ -605,3 +605,166 @@ pub fn plan_shipment(
     }
     Ok(by_address.into_iter().collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{NewOrderAddress, NewOrderLine, OrderId, OrderSummary, StoreId};
+    use rust_decimal::Decimal;
+
+    fn line(id: i64, sku: &str, quantity: i32, shipped: i32, address: Option<i64>) -> NewOrderLine {
+        NewOrderLine {
+            remote_id: id,
+            product_id: None,
+            variant_id: None,
+            sku: sku.into(),
+            name: sku.into(),
+            quantity,
+            quantity_shipped: shipped,
+            price: Decimal::ONE,
+            address_remote_id: address,
+        }
+    }
+
+    fn shipping(id: i64) -> NewOrderAddress {
+        NewOrderAddress {
+            kind: AddressKind::Shipping,
+            remote_id: Some(id),
+            first_name: String::new(),
+            last_name: String::new(),
+            company: String::new(),
+            street_1: String::new(),
+            street_2: String::new(),
+            city: String::new(),
+            state: String::new(),
+            zip: String::new(),
+            country_iso2: "CA".into(),
+            email: String::new(),
+            phone: String::new(),
+            shipping_method: None,
+        }
+    }
+
+    fn order(lines: Vec<NewOrderLine>, addresses: Vec<NewOrderAddress>) -> OrderRecord {
+        let now = Utc::now();
+        OrderRecord {
+            summary: OrderSummary {
+                id: OrderId(1),
+                store_id: StoreId(1),
+                remote_id: 100,
+                status_id: 11,
+                status_name: "Awaiting Fulfillment".into(),
+                fulfilment_state: FulfilmentState::Ready,
+                customer_id: None,
+                email: None,
+                currency: "CAD".into(),
+                subtotal: Decimal::ZERO,
+                total: Decimal::ZERO,
+                tax: Decimal::ZERO,
+                payment_method: None,
+                payment_status: None,
+                date_created: now,
+                date_modified: now,
+                is_deleted: false,
+                imported_at: now,
+                updated_at: now,
+            },
+            raw_json: "{}".into(),
+            lines,
+            addresses,
+        }
+    }
+
+    fn sku(sku: &str, quantity: i32) -> ItemSpec {
+        ItemSpec::Sku {
+            sku: sku.into(),
+            quantity,
+        }
+    }
+
+    #[test]
+    fn a_sku_on_two_consignments_fills_its_lines_in_order_and_splits_by_address() {
+        let order = order(
+            vec![
+                line(1, "MUG-1", 2, 1, Some(10)),
+                line(2, "MUG-1", 3, 0, Some(20)),
+                line(3, "TEE-S", 1, 0, Some(20)),
+            ],
+            vec![shipping(10), shipping(20)],
+        );
+        let plan = plan_shipment(&order, &[], &[sku("MUG-1", 3), sku("TEE-S", 1)]).unwrap();
+        let summary: Vec<(i64, Vec<(i64, i32)>)> = plan
+            .into_iter()
+            .map(|(address, items)| {
+                (
+                    address,
+                    items
+                        .iter()
+                        .map(|i| (i.line_remote_id, i.quantity))
+                        .collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![(10, vec![(1, 1)]), (20, vec![(2, 2), (3, 1)])],
+            "line 1 had one left; the other two mugs come from line 2"
+        );
+    }
+
+    #[test]
+    fn a_line_without_its_consignment_uses_the_only_shipping_address_and_is_refused_otherwise() {
+        let single = order(vec![line(1, "MUG-1", 1, 0, None)], vec![shipping(10)]);
+        let plan = plan_shipment(&single, &[], &[]).unwrap();
+        assert_eq!(plan[0].0, 10);
+        let double = order(
+            vec![line(1, "MUG-1", 1, 0, None)],
+            vec![shipping(10), shipping(20)],
+        );
+        let error = plan_shipment(&double, &[], &[]).unwrap_err().to_string();
+        assert!(
+            error.contains("no shipping address") && error.contains("cenports sync"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_same_line_named_twice_cannot_exceed_what_remains() {
+        let order = order(vec![line(7, "MUG-1", 2, 0, Some(10))], vec![shipping(10)]);
+        let items = [
+            ItemSpec::Line {
+                line_remote_id: 7,
+                quantity: 1,
+            },
+            sku("MUG-1", 2),
+        ];
+        let error = plan_shipment(&order, &[], &items).unwrap_err().to_string();
+        assert!(
+            error.contains("has 1 left to ship") && error.contains("2 asked"),
+            "{error}"
+        );
+        let fine = plan_shipment(&order, &[], &items[..1]).unwrap();
+        assert_eq!(fine[0].1[0].quantity, 1);
+    }
+
+    #[test]
+    fn status_targets_parse_in_the_cli_spelling_and_refuse_others_with_the_list() {
+        assert_eq!(
+            "on-hold".parse::<StatusTarget>().unwrap(),
+            StatusTarget::OnHold
+        );
+        assert_eq!(
+            "Awaiting_Shipment".parse::<StatusTarget>().unwrap(),
+            StatusTarget::AwaitingShipment
+        );
+        assert_eq!(
+            "canceled".parse::<StatusTarget>().unwrap(),
+            StatusTarget::Cancelled
+        );
+        let error = "shipped".parse::<StatusTarget>().unwrap_err();
+        assert!(
+            error.contains("cancelled, on-hold, awaiting-shipment or completed"),
+            "{error}"
+        );
+    }
+}
