@@ -10,10 +10,13 @@
 //!   the spot, and name exactly what is missing.
 //! - [`secrets`]: encryption at rest of the store credentials.
 //! - [`stock`]: available to sell per SKU and the push of what changed to the store.
+//! - [`fulfilment`]: shipments and order status changes written back exactly once through a
+//!   durable outbox.
 
 pub mod config;
 pub mod connect;
 pub mod credentials;
+pub mod fulfilment;
 pub mod secrets;
 pub mod stock;
 pub mod storage;

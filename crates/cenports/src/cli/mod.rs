@@ -8,6 +8,7 @@ pub mod bench;
 pub mod bench_stock;
 pub mod connect;
 pub mod demo;
+pub mod fulfilment;
 pub mod orders;
 pub mod sandbox;
 pub mod stock;
@@ -70,6 +71,13 @@ pub enum Command {
     /// Benchmarks: `bench import` backfills a sandbox store into SQLite and PostgreSQL and
     /// prints throughput, API requests and peak memory.
     Bench(bench::BenchArgs),
+    /// Record a shipment and write it to BigCommerce exactly once (through the outbox).
+    Ship(fulfilment::ShipArgs),
+    /// Change an order's status in BigCommerce (cancelled, on-hold, awaiting-shipment,
+    /// completed) through the outbox.
+    OrderStatus(fulfilment::OrderStatusArgs),
+    /// Show the outbox of writes to BigCommerce; --drain delivers what is due.
+    Outbox(fulfilment::OutboxArgs),
 }
 
 impl Command {
@@ -87,6 +95,13 @@ impl Command {
             Command::Orders(args) => orders::run(args, &Settings::load(overrides)?).await,
             Command::Stock(args) => stock::run(args, &Settings::load(overrides)?).await,
             Command::Bench(args) => bench::run(args, overrides).await,
+            Command::Ship(args) => fulfilment::run_ship(args, &Settings::load(overrides)?).await,
+            Command::OrderStatus(args) => {
+                fulfilment::run_order_status(args, &Settings::load(overrides)?).await
+            }
+            Command::Outbox(args) => {
+                fulfilment::run_outbox(args, &Settings::load(overrides)?).await
+            }
         }
     }
 }

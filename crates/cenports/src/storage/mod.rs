@@ -1358,3 +1358,7 @@ fn not_found_if_zero(
         Ok(())
     }
 }
+
+// The fulfilment outbox's storage (after the macros above, which it uses).
+mod outbox;
+pub use outbox::*;

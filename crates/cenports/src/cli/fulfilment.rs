@@ -1,0 +1,545 @@
+//! `cenports ship`, `cenports order-status` and `cenports outbox`: write shipments and status
+//! changes back to the store through the durable outbox ([`cenports::fulfilment`]).
+//!
+//! `ship` and `order-status` check the request against the hub's copy of the order, commit it
+//! to the outbox, then deliver at once (unless `--queue-only`): they print the BigCommerce
+//! shipment id or new status, or the pending state when BigCommerce is not answering (the row
+//! stays queued; `cenports outbox --drain` or a running worker delivers it later). A request
+//! BigCommerce would refuse exits non-zero with the reason and nothing queued.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use cenports::config::{parse_duration, Settings};
+use cenports::fulfilment::worker::{drain, DrainReport, SettingsClients, WorkerConfig};
+use cenports::fulfilment::{
+    request_shipment, request_status_change, Carrier, FulfilmentError, ItemSpec, OutboxPayload,
+    Requested, ShipmentRequest, StatusTarget,
+};
+use cenports::storage::{OutboxRow, OutboxState, Storage, StoreRecord, StoreStatus};
+use chrono::{DateTime, Utc};
+use clap::Args;
+use serde_json::json;
+
+use crate::cli::stores::{open_storage, select_stores};
+use crate::cli::sync::parse_date;
+
+/// Worker options shared by the three commands.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Rows delivered in parallel.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub concurrency: usize,
+    /// How long a worker holds a row (e.g. 180s, 3m). Must outlast one BigCommerce request.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub lease: Option<Duration>,
+    /// Per-request timeout towards BigCommerce (e.g. 30s, 1500ms).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub request_timeout: Option<Duration>,
+    /// First retry delay after a failed attempt, doubled per attempt (e.g. 1s, 200ms).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub retry_base: Option<Duration>,
+    /// How long a drain waits for rows whose retry is due soon (e.g. 30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub patience: Option<Duration>,
+}
+
+impl WorkerArgs {
+    fn config(&self, default_patience: Duration) -> WorkerConfig {
+        let mut config = WorkerConfig {
+            concurrency: self.concurrency.max(1),
+            drain_patience: self.patience.unwrap_or(default_patience),
+            ..WorkerConfig::default()
+        };
+        if let Some(lease) = self.lease {
+            config.lease = lease;
+        }
+        if let Some(base) = self.retry_base {
+            config.retry_base = base;
+        }
+        config
+    }
+}
+
+/// `1500ms`, or what the `sync_interval` setting accepts (`90`, `30s`, `5m`, `1h`).
+pub fn parse_duration_ms(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Some(ms) = text.strip_suffix("ms") {
+        if let Ok(ms) = ms.trim().parse::<u64>() {
+            return Ok(Duration::from_millis(ms));
+        }
+    }
+    parse_duration(text)
+        .ok_or_else(|| format!("{text:?} is not a duration: give one such as 500ms, 30s, 5m or 1h"))
+}
+
+/// Options of `cenports ship`.
+#[derive(Debug, Args)]
+pub struct ShipArgs {
+    /// The store (its hash; see `cenports stores`).
+    #[arg(long, value_name = "HASH")]
+    pub store: String,
+    /// The Cenports user owning the store (needed only when several users connected it).
+    #[arg(long)]
+    pub email: Option<String>,
+    /// The BigCommerce order id.
+    #[arg(long, value_name = "N")]
+    pub order: i64,
+    /// canada-post, ups, fedex, usps, dhl, purolator, or custom:NAME.
+    #[arg(long)]
+    pub carrier: Carrier,
+    /// The carrier's tracking number (at most 50 characters).
+    #[arg(long, value_name = "T")]
+    pub tracking: String,
+    /// A tracking link of your own (instead of the one BigCommerce generates).
+    #[arg(long, value_name = "URL")]
+    pub tracking_link: Option<String>,
+    /// What ships, by SKU: `--item MUG-1=2`, repeatable. With neither --item nor --line,
+    /// everything that remains ships.
+    #[arg(long = "item", value_name = "SKU=QTY", value_parser = parse_sku_item)]
+    pub items: Vec<ItemSpec>,
+    /// What ships, by BigCommerce order line (order_product_id): `--line 41=1`, repeatable.
+    #[arg(long = "line", value_name = "LINE=QTY", value_parser = parse_line_item)]
+    pub lines: Vec<ItemSpec>,
+    /// When the parcel left (YYYY-MM-DD or RFC 3339; default now).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub shipped_at: Option<DateTime<Utc>>,
+    /// Your idempotency key for this shipment (default: order, carrier and tracking number,
+    /// so reporting the same parcel twice ships once).
+    #[arg(long, value_name = "KEY")]
+    pub request_id: Option<String>,
+    /// Commit to the outbox only; deliver later with `cenports outbox --drain`.
+    #[arg(long)]
+    pub queue_only: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
+
+fn parse_sku_item(text: &str) -> Result<ItemSpec, String> {
+    let (sku, quantity) = split_item(text, "SKU")?;
+    Ok(ItemSpec::Sku {
+        sku: sku.to_owned(),
+        quantity,
+    })
+}
+
+fn parse_line_item(text: &str) -> Result<ItemSpec, String> {
+    let (line, quantity) = split_item(text, "LINE")?;
+    let line_remote_id = line
+        .parse()
+        .map_err(|_| format!("{line:?} is not an order line id: give LINE=QTY, e.g. 41=2"))?;
+    Ok(ItemSpec::Line {
+        line_remote_id,
+        quantity,
+    })
+}
+
+fn split_item<'a>(text: &'a str, what: &str) -> Result<(&'a str, i32), String> {
+    let (name, quantity) = text
+        .rsplit_once('=')
+        .ok_or_else(|| format!("{text:?} is not {what}=QTY (e.g. MUG-1=2)"))?;
+    let quantity: i32 = quantity
+        .trim()
+        .parse()
+        .ok()
+        .filter(|q| *q >= 1)
+        .ok_or_else(|| format!("{text:?}: the quantity must be a whole number of at least 1"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("{text:?}: the {what} is missing"));
+    }
+    Ok((name, quantity))
+}
+
+/// Options of `cenports order-status`.
+#[derive(Debug, Args)]
+pub struct OrderStatusArgs {
+    /// The store (its hash).
+    #[arg(long, value_name = "HASH")]
+    pub store: String,
+    /// The Cenports user owning the store (needed only when several users connected it).
+    #[arg(long)]
+    pub email: Option<String>,
+    /// The BigCommerce order id.
+    #[arg(long, value_name = "N")]
+    pub order: i64,
+    /// cancelled, on-hold, awaiting-shipment or completed.
+    #[arg(long)]
+    pub to: StatusTarget,
+    /// Your idempotency key (default: a new one, as the same change may be wanted again later).
+    #[arg(long, value_name = "KEY")]
+    pub request_id: Option<String>,
+    /// Commit to the outbox only.
+    #[arg(long)]
+    pub queue_only: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
+
+/// Options of `cenports outbox`.
+#[derive(Debug, Args)]
+pub struct OutboxArgs {
+    /// Only this store (its hash).
+    #[arg(long, value_name = "HASH")]
+    pub store: Option<String>,
+    /// Only the stores of this Cenports user.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Deliver what is due first (and wait for retries due within --patience).
+    #[arg(long)]
+    pub drain: bool,
+    /// Only rows still to deliver (pending, sending).
+    #[arg(long)]
+    pub open: bool,
+    /// At most this many rows listed.
+    #[arg(long, default_value_t = 200)]
+    pub limit: u32,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
+
+/// The one store a write names.
+async fn one_store(storage: &Storage, email: Option<&str>, store: &str) -> Result<StoreRecord> {
+    let mut stores = select_stores(storage, email, Some(store)).await?;
+    if stores.len() > 1 {
+        bail!(
+            "store {store} is connected by {} users; say whose with --email",
+            stores.len()
+        );
+    }
+    let store = stores.remove(0);
+    if store.status == StoreStatus::Disconnected {
+        bail!(
+            "store {} is disconnected, so nothing can be written to it; reconnect it with \
+             `cenports connect` first",
+            store.remote_id
+        );
+    }
+    Ok(store)
+}
+
+/// Runs `cenports ship`.
+pub async fn run_ship(args: ShipArgs, settings: &Settings) -> Result<()> {
+    let storage = open_storage(settings).await?;
+    let store = one_store(&storage, args.email.as_deref(), &args.store).await?;
+    let mut items = args.items.clone();
+    items.extend(args.lines.iter().cloned());
+    let request = ShipmentRequest {
+        order_remote_id: args.order,
+        carrier: args.carrier.clone(),
+        tracking_number: args.tracking.clone(),
+        tracking_link: args.tracking_link.clone(),
+        shipped_at: args.shipped_at,
+        items,
+        request_key: args.request_id.clone(),
+    };
+    let requested = request_shipment(&storage, &store.scope(), &store.remote_id, &request)
+        .await
+        .map_err(refusal)?;
+    finish(
+        settings,
+        &storage,
+        &store,
+        requested,
+        args.queue_only,
+        args.json,
+        &args.worker,
+    )
+    .await
+}
+
+/// Runs `cenports order-status`.
+pub async fn run_order_status(args: OrderStatusArgs, settings: &Settings) -> Result<()> {
+    let storage = open_storage(settings).await?;
+    let store = one_store(&storage, args.email.as_deref(), &args.store).await?;
+    let requested = request_status_change(
+        &storage,
+        &store.scope(),
+        &store.remote_id,
+        args.order,
+        args.to,
+        args.request_id.clone(),
+    )
+    .await
+    .map_err(refusal)?;
+    finish(
+        settings,
+        &storage,
+        &store,
+        requested,
+        args.queue_only,
+        args.json,
+        &args.worker,
+    )
+    .await
+}
+
+fn refusal(error: FulfilmentError) -> anyhow::Error {
+    match error {
+        FulfilmentError::Rejected(reason) => {
+            anyhow::anyhow!("refused, nothing was queued: {reason}")
+        }
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// Delivers (unless queue-only), prints the request's rows, and fails if one failed.
+async fn finish(
+    settings: &Settings,
+    storage: &Storage,
+    store: &StoreRecord,
+    requested: Requested,
+    queue_only: bool,
+    as_json: bool,
+    worker: &WorkerArgs,
+) -> Result<()> {
+    let scope = store.scope();
+    if requested.duplicate && !as_json {
+        println!(
+            "Already requested (same request id {}); nothing new was queued.",
+            requested.rows[0].request_key
+        );
+    }
+    let report = if queue_only {
+        None
+    } else {
+        let clients = SettingsClients::new(settings, storage, worker.request_timeout);
+        let config = worker.config(Duration::from_secs(5));
+        Some(drain(storage, &clients, Some(store.id()), &config).await?)
+    };
+    let mut rows = Vec::with_capacity(requested.rows.len());
+    for row in &requested.rows {
+        rows.push(storage.get_outbox(&scope, row.id).await?);
+    }
+    if as_json {
+        let value = json!({
+            "duplicate": requested.duplicate,
+            "rows": rows.iter().map(row_json).collect::<Vec<_>>(),
+            "drain": report.as_ref().map(report_json),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        for row in &rows {
+            println!("{}", describe(row));
+        }
+    }
+    let failed: Vec<&OutboxRow> = rows
+        .iter()
+        .filter(|r| r.state == OutboxState::Failed)
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} outbox row(s) failed: {}",
+            failed.len(),
+            rows.len(),
+            failed
+                .iter()
+                .map(|r| r.last_error.as_deref().unwrap_or("no reason recorded"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// One line a person reads about a row.
+fn describe(row: &OutboxRow) -> String {
+    let what = match OutboxPayload::parse(&row.payload) {
+        Ok(OutboxPayload::Shipment(p)) => format!(
+            "shipment of order {} to address {} ({} via {}, {})",
+            row.order_remote_id,
+            p.address_remote_id,
+            p.items
+                .iter()
+                .map(|i| format!("{}×{}", i.quantity, i.sku))
+                .collect::<Vec<_>>()
+                .join(", "),
+            p.carrier.display_name(),
+            p.tracking_number
+        ),
+        Ok(OutboxPayload::OrderStatus { to }) => {
+            format!("order {} to {to}", row.order_remote_id)
+        }
+        Err(_) => format!("order {} (unreadable payload)", row.order_remote_id),
+    };
+    let state = match row.state {
+        OutboxState::Delivered => match row.kind {
+            cenports::storage::OutboxKind::Shipment => format!(
+                "delivered: BigCommerce shipment {}{}",
+                row.remote_result.as_deref().unwrap_or("?"),
+                if row.delivered_by == Some(cenports::storage::DeliveredBy::Found) {
+                    " (found on read-back)"
+                } else {
+                    ""
+                }
+            ),
+            cenports::storage::OutboxKind::OrderStatus => format!(
+                "delivered: the order is now {}",
+                row.remote_result.as_deref().unwrap_or("?")
+            ),
+        },
+        OutboxState::Pending | OutboxState::Sending => format!(
+            "{}: queued, {} attempt(s){}; deliver with `cenports outbox --drain` or a running \
+             worker",
+            row.state.as_str(),
+            row.attempts,
+            row.last_error
+                .as_deref()
+                .map(|e| format!(", last error: {e}"))
+                .unwrap_or_default()
+        ),
+        OutboxState::Failed => format!(
+            "failed: {}",
+            row.last_error.as_deref().unwrap_or("no reason recorded")
+        ),
+    };
+    format!("Outbox row {}: {what}: {state}", row.id.get())
+}
+
+fn row_json(row: &OutboxRow) -> serde_json::Value {
+    json!({
+        "id": row.id.get(),
+        "store_id": row.store_id.get(),
+        "request_key": row.request_key,
+        "kind": row.kind.as_str(),
+        "order": row.order_remote_id,
+        "part": row.part,
+        "state": row.state.as_str(),
+        "attempts": row.attempts,
+        "remote_result": row.remote_result,
+        "delivered_by": row.delivered_by.map(|d| d.as_str()),
+        "last_error": row.last_error,
+        "payload": serde_json::from_str::<serde_json::Value>(&row.payload).ok(),
+        "created_at": row.created_at,
+        "delivered_at": row.delivered_at,
+    })
+}
+
+fn report_json(report: &DrainReport) -> serde_json::Value {
+    json!({
+        "delivered_sent": report.delivered_sent,
+        "delivered_found": report.delivered_found,
+        "not_applied": report.not_applied,
+        "retries": report.retries,
+        "failed": report.failed,
+        "sends": report.sends,
+        "lease_lost": report.lease_lost,
+    })
+}
+
+/// Runs `cenports outbox`.
+pub async fn run_outbox(args: OutboxArgs, settings: &Settings) -> Result<()> {
+    let storage = open_storage(settings).await?;
+    let stores = select_stores(&storage, args.email.as_deref(), args.store.as_deref()).await?;
+    let narrowed = args.store.is_some() || args.email.is_some();
+    if narrowed && stores.is_empty() {
+        bail!("no store matches; see `cenports stores`");
+    }
+    let mut report = None;
+    if args.drain {
+        let clients = SettingsClients::new(settings, &storage, args.worker.request_timeout);
+        let config = args.worker.config(Duration::from_secs(30));
+        let mut total = DrainReport::default();
+        if narrowed {
+            for store in &stores {
+                add(
+                    &mut total,
+                    drain(&storage, &clients, Some(store.id()), &config)
+                        .await
+                        .context("draining the outbox")?,
+                );
+            }
+        } else {
+            total = drain(&storage, &clients, None, &config)
+                .await
+                .context("draining the outbox")?;
+        }
+        report = Some(total);
+    }
+    let mut rows = Vec::new();
+    if narrowed {
+        for store in &stores {
+            rows.extend(
+                storage
+                    .list_outbox(Some(&store.scope()), args.open, args.limit)
+                    .await?,
+            );
+        }
+    } else {
+        rows = storage.list_outbox(None, args.open, args.limit).await?;
+    }
+    let counts = if narrowed && stores.len() == 1 {
+        storage.count_outbox(Some(&stores[0].scope())).await?
+    } else if narrowed {
+        let mut sum = cenports::storage::OutboxCounts::default();
+        for store in &stores {
+            let c = storage.count_outbox(Some(&store.scope())).await?;
+            sum.pending += c.pending;
+            sum.sending += c.sending;
+            sum.delivered += c.delivered;
+            sum.failed += c.failed;
+        }
+        sum
+    } else {
+        storage.count_outbox(None).await?
+    };
+    if args.json {
+        let value = json!({
+            "counts": {
+                "pending": counts.pending,
+                "sending": counts.sending,
+                "delivered": counts.delivered,
+                "failed": counts.failed,
+            },
+            "drain": report.as_ref().map(report_json),
+            "rows": rows.iter().map(row_json).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    if let Some(r) = &report {
+        println!(
+            "Drained: {} delivered ({} sent, {} found on read-back), {} retries, {} failed, {} \
+             requests sent.",
+            r.delivered(),
+            r.delivered_sent,
+            r.delivered_found,
+            r.retries,
+            r.failed,
+            r.sends
+        );
+    }
+    println!(
+        "Outbox: {} pending, {} sending, {} delivered, {} failed.",
+        counts.pending, counts.sending, counts.delivered, counts.failed
+    );
+    for row in &rows {
+        println!("{}", describe(row));
+    }
+    if counts.open() > 0 && report.is_some() {
+        println!(
+            "Rows still open are waiting for a retry or held by another worker; run `cenports \
+             outbox --drain` again later."
+        );
+    }
+    Ok(())
+}
+
+fn add(total: &mut DrainReport, r: DrainReport) {
+    total.delivered_sent += r.delivered_sent;
+    total.delivered_found += r.delivered_found;
+    total.not_applied += r.not_applied;
+    total.retries += r.retries;
+    total.failed += r.failed;
+    total.sends += r.sends;
+    total.lease_lost += r.lease_lost;
+}

@@ -1,0 +1,592 @@
+//! The outbox worker: leases rows, reads back before any retry, sends, records.
+//!
+//! - [`drain`] delivers what is due now (and waits for short retries), then returns a
+//!   [`DrainReport`]: what `cenports ship` and `cenports outbox --drain` call, and what tests
+//!   call instead of sleeping.
+//! - [`run`] keeps delivering until `shutdown` resolves: what a long-running server calls.
+//!
+//! Both run `concurrency` loops in the caller's task; each loop holds at most one row. Several
+//! processes can run workers on the same database: leases keep them off each other's rows.
+//!
+//! One row, step by step (the argument is in docs/FULFILMENT.md):
+//! 1. claim it (lease);
+//! 2. if its state is `sending` (an earlier attempt may have reached BigCommerce), read the
+//!    order's shipments (or the order's status) first: our marker found means delivered, and
+//!    nothing is sent; not found means not applied, and the row goes back to `pending`;
+//! 3. record `sending` and renew the lease (committed BEFORE the request leaves);
+//! 4. send; on success read the order back (status, shipped quantities) and record both in one
+//!    transaction; an unknown outcome keeps `sending` and schedules a retry; a rejection fails
+//!    the row with BigCommerce's words.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use bigcommerce_client::{Client, Error as BcError};
+use chrono::Utc;
+use futures::FutureExt;
+use tokio::sync::Mutex;
+
+use super::bigcommerce as bc;
+use super::OutboxPayload;
+use crate::config::Settings;
+use crate::storage::{
+    ChannelStatus, DeliveredBy, OrderAfterDelivery, OutboxRow, OutboxState, Storage, StoreId,
+};
+
+/// How a worker behaves. Defaults suit production; tests shorten the times.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Prefix of the lease owner names (`<prefix>-<loop>`): unique per process.
+    pub owner_prefix: String,
+    /// Loops in parallel.
+    pub concurrency: usize,
+    /// How long a claim holds a row. It must outlast one request with the client's own
+    /// retries: a request still in flight when the lease ends could land after the next
+    /// holder's read-back. The worker abandons a request at two thirds of the lease.
+    pub lease: Duration,
+    /// First retry delay, doubled per attempt (with jitter) up to `retry_max`.
+    pub retry_base: Duration,
+    /// Longest retry delay.
+    pub retry_max: Duration,
+    /// Attempts before a row that was never applied is failed.
+    pub max_attempts: i32,
+    /// `drain` waits for rows due within this long (short retries); `run` ignores it.
+    pub drain_patience: Duration,
+    /// How often an idle `run` looks for work.
+    pub idle_poll: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            owner_prefix: default_owner_prefix(),
+            concurrency: 4,
+            lease: Duration::from_secs(180),
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(600),
+            max_attempts: 20,
+            drain_patience: Duration::from_secs(30),
+            idle_poll: Duration::from_secs(1),
+        }
+    }
+}
+
+/// `<host>-<pid>-<start ms>`: distinct for every process, also across restarts.
+pub fn default_owner_prefix() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "cenports".into());
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_millis()
+    )
+}
+
+/// Where the worker gets a BigCommerce client for a store.
+pub trait ClientSource: Sync {
+    /// The client of `store` (built once and reused by the implementation if it likes).
+    fn client(&self, store: StoreId) -> impl Future<Output = Result<Client>> + Send;
+}
+
+/// Clients built from the hub's settings and the stores' encrypted credentials, one per store,
+/// reused.
+pub struct SettingsClients<'a> {
+    settings: &'a Settings,
+    storage: &'a Storage,
+    request_timeout: Option<Duration>,
+    cache: Mutex<HashMap<StoreId, Client>>,
+}
+
+impl<'a> SettingsClients<'a> {
+    /// Clients for the stores of `storage`; `request_timeout` overrides the client's 30 s.
+    pub fn new(
+        settings: &'a Settings,
+        storage: &'a Storage,
+        request_timeout: Option<Duration>,
+    ) -> Self {
+        SettingsClients {
+            settings,
+            storage,
+            request_timeout,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl ClientSource for SettingsClients<'_> {
+    async fn client(&self, store: StoreId) -> Result<Client> {
+        let mut cache = self.cache.lock().await;
+        if let Some(client) = cache.get(&store) {
+            return Ok(client.clone());
+        }
+        let record = self
+            .storage
+            .list_all_stores()
+            .await?
+            .into_iter()
+            .find(|s| s.id() == store)
+            .with_context(|| format!("{store} is no longer in the hub"))?;
+        let sealed = self.storage.get_store_credentials(&record.scope()).await?;
+        let mut config =
+            crate::sync::scheduler::store_client_config(self.settings, &record, sealed.as_ref())?;
+        if let Some(timeout) = self.request_timeout {
+            config.timeout = timeout;
+            config.connect_timeout = config.connect_timeout.min(timeout);
+        }
+        let client = Client::new(config).context("could not build the BigCommerce client")?;
+        cache.insert(store, client.clone());
+        Ok(client)
+    }
+}
+
+/// Clients given up front (tests, embedding).
+pub struct FixedClients(pub HashMap<StoreId, Client>);
+
+impl ClientSource for FixedClients {
+    async fn client(&self, store: StoreId) -> Result<Client> {
+        self.0
+            .get(&store)
+            .cloned()
+            .with_context(|| format!("no BigCommerce client for {store}"))
+    }
+}
+
+/// What a drain (or a run) did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Rows delivered by a request answered with success.
+    pub delivered_sent: u64,
+    /// Rows found delivered on read-back (an earlier outcome was unknown): no request sent.
+    pub delivered_found: u64,
+    /// Read-backs that proved an earlier attempt was not applied.
+    pub not_applied: u64,
+    /// Attempts given back for a retry (unknown outcome, outage, rate limit).
+    pub retries: u64,
+    /// Rows failed (rejected, or given up).
+    pub failed: u64,
+    /// Writes sent to BigCommerce (POST/PUT).
+    pub sends: u64,
+    /// Claims that found the lease taken over when recording (another worker had the row).
+    pub lease_lost: u64,
+}
+
+impl DrainReport {
+    /// Rows delivered either way.
+    pub fn delivered(&self) -> u64 {
+        self.delivered_sent + self.delivered_found
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    delivered_sent: AtomicU64,
+    delivered_found: AtomicU64,
+    not_applied: AtomicU64,
+    retries: AtomicU64,
+    failed: AtomicU64,
+    sends: AtomicU64,
+    lease_lost: AtomicU64,
+}
+
+impl Counters {
+    fn report(&self) -> DrainReport {
+        DrainReport {
+            delivered_sent: self.delivered_sent.load(Ordering::Relaxed),
+            delivered_found: self.delivered_found.load(Ordering::Relaxed),
+            not_applied: self.not_applied.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            sends: self.sends.load(Ordering::Relaxed),
+            lease_lost: self.lease_lost.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Delivers every due row (of `store`, or of every store), waiting for rows that become due
+/// within `config.drain_patience`, then returns. Rows held by another live worker are left to
+/// it.
+pub async fn drain<C: ClientSource>(
+    storage: &Storage,
+    clients: &C,
+    store: Option<StoreId>,
+    config: &WorkerConfig,
+) -> Result<DrainReport> {
+    let counters = Counters::default();
+    let loops = (0..config.concurrency.max(1)).map(|n| {
+        let owner = format!("{}-{n}", config.owner_prefix);
+        let counters = &counters;
+        async move {
+            loop {
+                match storage.claim_outbox(store, &owner, config.lease).await? {
+                    Some(row) => process(storage, clients, row, &owner, config, counters).await?,
+                    None => {
+                        let Some(due) = storage.next_outbox_due(store).await? else {
+                            return Ok::<(), anyhow::Error>(());
+                        };
+                        let wait = (due - Utc::now()).to_std().unwrap_or_default();
+                        if wait > config.drain_patience {
+                            return Ok(());
+                        }
+                        tokio::time::sleep(wait.min(Duration::from_millis(250))).await;
+                    }
+                }
+            }
+        }
+    });
+    for result in futures::future::join_all(loops).await {
+        result?;
+    }
+    Ok(counters.report())
+}
+
+/// Delivers rows as they become due until `shutdown` resolves; the row in hand is finished
+/// first. Database errors are logged and retried after `idle_poll` (the database may come
+/// back); returns what was done.
+pub async fn run<C: ClientSource>(
+    storage: &Storage,
+    clients: &C,
+    config: &WorkerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> DrainReport {
+    let counters = Counters::default();
+    let shutdown = shutdown.shared();
+    let loops = (0..config.concurrency.max(1)).map(|n| {
+        let owner = format!("{}-{n}", config.owner_prefix);
+        let counters = &counters;
+        let shutdown = shutdown.clone();
+        async move {
+            loop {
+                if shutdown.peek().is_some() {
+                    return;
+                }
+                let claimed = storage.claim_outbox(None, &owner, config.lease).await;
+                let idle = match claimed {
+                    Ok(Some(row)) => {
+                        if let Err(error) =
+                            process(storage, clients, row, &owner, config, counters).await
+                        {
+                            tracing::warn!(
+                                error = format!("{error:#}"),
+                                "outbox worker: database error"
+                            );
+                            true
+                        } else {
+                            false
+                        }
+                    }
+                    Ok(None) => true,
+                    Err(error) => {
+                        tracing::warn!(error = %error, "outbox worker: could not claim a row");
+                        true
+                    }
+                };
+                if idle {
+                    tokio::select! {
+                        _ = shutdown.clone() => return,
+                        _ = tokio::time::sleep(config.idle_poll) => {}
+                    }
+                }
+            }
+        }
+    });
+    futures::future::join_all(loops).await;
+    counters.report()
+}
+
+/// The delay before attempt `attempts + 1`: exponential from `retry_base`, capped, with jitter
+/// in its upper half so rows that failed together spread out.
+fn backoff(config: &WorkerConfig, attempts: i32) -> Duration {
+    let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
+    let full = config
+        .retry_base
+        .saturating_mul(2u32.saturating_pow(exp))
+        .min(config.retry_max);
+    let nanos = u64::from(Utc::now().timestamp_subsec_nanos());
+    full / 2 + full / 2 * u32::try_from(nanos % 1000).unwrap_or(0) / 1000
+}
+
+enum Step {
+    Delivered {
+        result: String,
+        by: DeliveredBy,
+        /// The order as BigCommerce has it now; `None` if it could not be read.
+        order: Option<OrderAfterDelivery>,
+    },
+    /// Try again later. `sent`: the row is `sending` (an attempt may have been applied), so
+    /// it can never be failed without a read-back.
+    Retry {
+        error: String,
+        sent: bool,
+    },
+    Fail(String),
+}
+
+/// Handles one claimed row to its next resting state. Only database errors are returned.
+async fn process<C: ClientSource>(
+    storage: &Storage,
+    clients: &C,
+    row: OutboxRow,
+    owner: &str,
+    config: &WorkerConfig,
+    counters: &Counters,
+) -> Result<()> {
+    let id = row.id;
+    let step = match clients.client(row.store_id).await {
+        Err(error) => Step::Retry {
+            error: format!("{error:#}"),
+            sent: row.state == OutboxState::Sending,
+        },
+        Ok(client) => match OutboxPayload::parse(&row.payload) {
+            Err(error) => Step::Fail(format!(
+                "the payload cannot be read by this version ({error}); upgrade cenports"
+            )),
+            Ok(payload) => {
+                deliver(storage, &client, &row, payload, owner, config, counters).await?
+            }
+        },
+    };
+    let held = match step {
+        Step::Delivered { result, by, order } => {
+            let held = storage
+                .complete_outbox(id, owner, &result, by, order.as_ref())
+                .await?;
+            if held {
+                let counter = match by {
+                    DeliveredBy::Sent => &counters.delivered_sent,
+                    DeliveredBy::Found => &counters.delivered_found,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(outbox.id = id.get(), order.id = row.order_remote_id, bc.result = %result, "outbox: delivered");
+            }
+            held
+        }
+        Step::Retry { error, sent: false } if row.attempts >= config.max_attempts => {
+            let message = format!("gave up after {} attempts: {error}", row.attempts);
+            tracing::warn!(outbox.id = id.get(), order.id = row.order_remote_id, error = %message, "outbox: failed");
+            let held = storage.fail_outbox(id, owner, &message).await?;
+            if held {
+                counters.failed.fetch_add(1, Ordering::Relaxed);
+            }
+            held
+        }
+        Step::Retry { error, .. } => {
+            let delay = backoff(config, row.attempts);
+            tracing::debug!(outbox.id = id.get(), order.id = row.order_remote_id, error = %error, retry_ms = delay.as_millis() as u64, "outbox: retry");
+            let held = storage.retry_outbox(id, owner, &error, delay).await?;
+            if held {
+                counters.retries.fetch_add(1, Ordering::Relaxed);
+            }
+            held
+        }
+        Step::Fail(error) => {
+            tracing::warn!(outbox.id = id.get(), order.id = row.order_remote_id, error = %error, "outbox: failed");
+            let held = storage.fail_outbox(id, owner, &error).await?;
+            if held {
+                counters.failed.fetch_add(1, Ordering::Relaxed);
+            }
+            held
+        }
+    };
+    if !held {
+        counters.lease_lost.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            outbox.id = id.get(),
+            "outbox: lease lost before recording; the next holder reads back"
+        );
+    }
+    Ok(())
+}
+
+/// Read-back (if needed), then send.
+async fn deliver(
+    storage: &Storage,
+    client: &Client,
+    row: &OutboxRow,
+    payload: OutboxPayload,
+    owner: &str,
+    config: &WorkerConfig,
+    counters: &Counters,
+) -> Result<Step> {
+    let order_id = row.order_remote_id as u64;
+    // 2. Read back first when an earlier attempt may have been applied.
+    if row.state == OutboxState::Sending {
+        let found = match &payload {
+            OutboxPayload::Shipment(_) => match client.list_shipments(order_id).await {
+                Err(error) => return Ok(transient_or_final(error, true)),
+                Ok(shipments) => match bc::find_ours(&shipments, row.id) {
+                    Some(ours) => Some((ours.id.to_string(), snapshot(client, order_id).await)),
+                    None => None,
+                },
+            },
+            OutboxPayload::OrderStatus { to } => match client.get_order(order_id).await {
+                Err(error) => return Ok(transient_or_final(error, true)),
+                Ok(order) if order.status_id == Some(bc::status_id(*to)) => {
+                    Some((order_status_result(&order), status_snapshot(&order)))
+                }
+                Ok(_) => None,
+            },
+        };
+        match found {
+            Some((result, order)) => {
+                return Ok(Step::Delivered {
+                    result,
+                    by: DeliveredBy::Found,
+                    order,
+                });
+            }
+            None => {
+                if !storage.mark_outbox_not_applied(row.id, owner).await? {
+                    return Ok(Step::Retry {
+                        error: "lease lost during read-back".into(),
+                        sent: true,
+                    });
+                }
+                counters.not_applied.fetch_add(1, Ordering::Relaxed);
+                if row.attempts > config.max_attempts {
+                    return Ok(Step::Fail(format!(
+                        "gave up after {} attempts; BigCommerce holds no {} from this row, so \
+                         nothing was applied; request it again if still wanted",
+                        row.attempts,
+                        match payload {
+                            OutboxPayload::Shipment(_) => "shipment",
+                            OutboxPayload::OrderStatus { .. } => "status change",
+                        }
+                    )));
+                }
+            }
+        }
+    }
+    // 3. Committed before the request leaves: from here on, a crash means "read back first".
+    if !storage
+        .mark_outbox_sending(row.id, owner, config.lease)
+        .await?
+    {
+        return Ok(Step::Retry {
+            error: "lease lost before sending".into(),
+            sent: row.state == OutboxState::Sending,
+        });
+    }
+    counters.sends.fetch_add(1, Ordering::Relaxed);
+    // 4. Send, abandoning the request well before the lease ends (see `WorkerConfig::lease`).
+    let budget = config.lease * 2 / 3;
+    let started = Instant::now();
+    match payload {
+        OutboxPayload::Shipment(p) => {
+            let body = bc::shipment_body(row.id, &p);
+            match tokio::time::timeout(budget, client.create_shipment(order_id, &body)).await {
+                Err(_) => Ok(Step::Retry {
+                    error: format!(
+                        "no answer from BigCommerce within {} s; the shipment will be looked \
+                         up before any retry",
+                        started.elapsed().as_secs()
+                    ),
+                    sent: true,
+                }),
+                Ok(Err(error)) => Ok(transient_or_final(error, true)),
+                Ok(Ok(shipment)) => Ok(Step::Delivered {
+                    result: shipment.id.to_string(),
+                    by: DeliveredBy::Sent,
+                    order: snapshot(client, order_id).await,
+                }),
+            }
+        }
+        OutboxPayload::OrderStatus { to } => {
+            let status = bc::status_id(to);
+            match tokio::time::timeout(budget, client.update_order_status(order_id, status)).await {
+                Err(_) => Ok(Step::Retry {
+                    error: format!(
+                        "no answer from BigCommerce within {} s; the status will be read back \
+                         before any retry",
+                        started.elapsed().as_secs()
+                    ),
+                    sent: true,
+                }),
+                Ok(Err(error)) => Ok(transient_or_final(error, true)),
+                Ok(Ok(order)) => Ok(Step::Delivered {
+                    result: order_status_result(&order),
+                    by: DeliveredBy::Sent,
+                    order: status_snapshot(&order),
+                }),
+            }
+        }
+    }
+}
+
+/// The order as BigCommerce has it after a shipment: its status (Shipped / Partially
+/// Shipped), `date_modified` and every line's shipped quantity (`GET /v2/orders/{id}` and its
+/// products). A failed read gives `None`: the shipment is recorded all the same, and the next
+/// import brings the order.
+async fn snapshot(client: &Client, order_id: u64) -> Option<OrderAfterDelivery> {
+    let read = async {
+        let order = client.get_order(order_id).await?;
+        let lines = client.list_order_products(order_id).await?;
+        Ok::<_, BcError>((order, lines))
+    };
+    match read.await {
+        Ok((order, lines)) => Some(OrderAfterDelivery {
+            status: channel_status(&order),
+            date_modified: order.date_modified?,
+            lines_shipped: lines
+                .iter()
+                .map(|l| {
+                    (
+                        i64::try_from(l.id).unwrap_or_default(),
+                        i32::try_from(l.quantity_shipped).unwrap_or(i32::MAX),
+                    )
+                })
+                .collect(),
+        }),
+        Err(error) => {
+            tracing::warn!(order.id = order_id, error = %error, "outbox: delivered, but the order could not be read back; the next sync brings it");
+            None
+        }
+    }
+}
+
+/// The order as a status change's answer (or read-back) gives it.
+fn status_snapshot(order: &bigcommerce_client::Order) -> Option<OrderAfterDelivery> {
+    Some(OrderAfterDelivery {
+        status: channel_status(order),
+        date_modified: order.date_modified?,
+        lines_shipped: Vec::new(),
+    })
+}
+
+fn channel_status(order: &bigcommerce_client::Order) -> ChannelStatus {
+    let id = order.status_id.unwrap_or_default();
+    ChannelStatus {
+        status_id: i32::try_from(id).unwrap_or_default(),
+        status_name: order
+            .status
+            .clone()
+            .unwrap_or_else(|| bc::status_name(id).to_owned()),
+        fulfilment_state: bc::fulfilment_state(id),
+    }
+}
+
+fn order_status_result(order: &bigcommerce_client::Order) -> String {
+    let id = order.status_id.unwrap_or_default();
+    order
+        .status
+        .clone()
+        .unwrap_or_else(|| format!("{} ({id})", bc::status_name(id)))
+}
+
+/// Whether an error is worth retrying (keeping the row's state, so a `sending` row is read
+/// back first) or final (BigCommerce said no).
+fn transient_or_final(error: BcError, sent: bool) -> Step {
+    match &error {
+        BcError::Validation { .. } | BcError::InvalidRequest { .. } => {
+            Step::Fail(format!("BigCommerce rejected it: {error}"))
+        }
+        BcError::NotFound { .. } => Step::Fail(format!(
+            "the order is gone from BigCommerce (deleted?): {error}"
+        )),
+        _ => Step::Retry {
+            error: error.to_string(),
+            sent,
+        },
+    }
+}

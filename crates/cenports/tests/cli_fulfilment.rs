@@ -1,0 +1,650 @@
+//! Black-box tests of `cenports ship`, `order-status` and `outbox`: the real binary, configured
+//! by `CENPORTS_*` variables only, against a sandbox store on a loopback port and a fresh
+//! database (SQLite; PostgreSQL on 127.0.0.1:5432 for the `::postgres` variants, required when
+//! `CI` is set, skipped with a notice otherwise).
+//!
+//! `exactly_once_under_faults_and_kills` is the acceptance test of issue 4: 1,000 shipments
+//! written while the sandbox injects timeouts, resets and 5xx on POST, with the `cenports outbox
+//! --drain` child process SIGKILLed twice mid-run and restarted; the sandbox must hold exactly
+//! one shipment per outbox row. It prints its figures (`--nocapture` to see them).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use bigcommerce_sandbox::credentials::credentials_txt;
+use bigcommerce_sandbox::model::InventoryTracking as SbTracking;
+use bigcommerce_sandbox::{
+    fixtures, FaultKind, FaultRule, Plan, Sandbox, SandboxConfig, StoreInfo, StoreSpec,
+};
+use cenports::fulfilment::{request_shipment, Carrier, ItemSpec, ShipmentRequest};
+use cenports::storage::{OutboxState, Storage};
+use chrono::{Duration as ChronoDuration, Utc};
+use common::TempDir;
+use rand::Rng;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+const EMAIL: &str = "ops@warehouse.example";
+
+struct Hub {
+    sandbox: Sandbox,
+    store: StoreInfo,
+    dir: TempDir,
+    database_url: String,
+    printed: std::sync::Mutex<Vec<u8>>,
+}
+
+impl Hub {
+    async fn start(name: &str, database_url: Option<String>) -> Hub {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sandbox = Sandbox::start(listener, SandboxConfig::default())
+            .await
+            .unwrap();
+        let store = sandbox.create_store(StoreSpec {
+            products: 0,
+            orders: 0,
+            plan: Plan::Unlimited,
+            name: Some("Harbour Supplies".into()),
+            ..StoreSpec::default()
+        });
+        sandbox
+            .with_store(&store.hash, |data, _| {
+                for (name, sku) in [("Mug", "MUG-1"), ("Tee", "TEE-S")] {
+                    data.add_product(fixtures::product(name, sku, SbTracking::None, 0, vec![]));
+                }
+            })
+            .unwrap();
+        let dir = TempDir::new(name);
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let database_url =
+            database_url.unwrap_or_else(|| format!("sqlite://{}", dir.0.join("hub.db").display()));
+        Hub {
+            sandbox,
+            store,
+            dir,
+            database_url,
+            printed: Default::default(),
+        }
+    }
+
+    /// Places an order dated an hour ago (so a sync's settle delay does not hide it).
+    fn place(&self, addresses: usize, lines: &[(&str, u32, usize)]) -> u64 {
+        let mut order = fixtures::order(addresses, lines);
+        order.date_created = Some(Utc::now() - ChronoDuration::hours(1));
+        self.sandbox
+            .with_store(&self.store.hash, |data, events| {
+                data.place_order(order, events)
+            })
+            .unwrap()
+            .unwrap()
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cenports"));
+        command
+            .args(args)
+            .env_remove("CENPORTS_CONFIG")
+            .env_remove("CENPORTS_SECRET_KEY")
+            .env_remove("CENPORTS_ACCESS_TOKEN")
+            .env_remove("CENPORTS_CLIENT_SECRET")
+            .env("CENPORTS_DATABASE_URL", &self.database_url)
+            .env("CENPORTS_BIGCOMMERCE_API_URL", self.sandbox.base_url())
+            .env("CENPORTS_KEY_FILE", self.dir.0.join("hub.key"))
+            .env("CENPORTS_LOG", "debug")
+            .stdin(Stdio::null());
+        command
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut command = tokio::process::Command::from(self.command(args));
+        let output = tokio::time::timeout(Duration::from_secs(180), command.output())
+            .await
+            .expect("cenports finishes within 3 minutes")
+            .expect("cenports runs");
+        let mut printed = self.printed.lock().unwrap();
+        printed.extend_from_slice(&output.stdout);
+        printed.extend_from_slice(&output.stderr);
+        output
+    }
+
+    async fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args).await;
+        assert!(
+            output.status.success(),
+            "cenports {args:?} failed:\n{}",
+            text(&output)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// Connects the store with its merchant-guide credentials and imports it.
+    async fn connect_and_sync(&self) {
+        let account = self.store.account("merchant-guide").unwrap();
+        let path: PathBuf = self.dir.0.join("merchant-guide.txt");
+        std::fs::write(
+            &path,
+            credentials_txt(account, &self.sandbox.api_path(&self.store.hash)),
+        )
+        .unwrap();
+        self.ok(&[
+            "connect",
+            "--email",
+            EMAIL,
+            "--credentials-file",
+            path.to_str().unwrap(),
+        ])
+        .await;
+        self.ok(&["sync", "--store", &self.store.hash]).await;
+    }
+
+    fn fault(&self, rule: FaultRule) {
+        self.sandbox
+            .store(&self.store.hash)
+            .unwrap()
+            .faults
+            .lock()
+            .push(rule);
+    }
+
+    /// Every shipment in the sandbox: (order, shipment id, comments).
+    fn shipments(&self) -> Vec<(u64, u64, String)> {
+        self.sandbox
+            .with_store(&self.store.hash, |data, _| {
+                data.orders
+                    .values()
+                    .flat_map(|o| o.shipments.iter().map(|s| (o.id, s.id, s.comments.clone())))
+                    .collect()
+            })
+            .unwrap()
+    }
+
+    /// Asserts no secret of the store's accounts was ever printed or logged.
+    fn assert_no_secret_leaked(&self) {
+        let printed = self.printed.lock().unwrap();
+        for account in &self.store.accounts {
+            for secret in [&account.access_token, &account.client_secret] {
+                assert!(
+                    !printed
+                        .windows(secret.len())
+                        .any(|w| w == secret.as_bytes()),
+                    "a secret of {} was printed",
+                    account.profile
+                );
+            }
+        }
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "status: {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A fresh database: `None` for SQLite (the hub's default file), or a PostgreSQL URL with its
+/// admin pool and name for dropping, or `Err(())` to skip.
+async fn database(postgres: bool) -> Result<Option<(String, sqlx::PgPool, String)>, ()> {
+    if !postgres {
+        return Ok(None);
+    }
+    let admin_url = std::env::var("CENPORTS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = match sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&admin_url)
+        .await
+    {
+        Ok(pool) => pool,
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!("PostgreSQL is required in CI but could not be reached: {e}")
+        }
+        Err(e) => {
+            eprintln!("NOTICE: skipping a PostgreSQL CLI test, PostgreSQL is unreachable: {e}");
+            return Err(());
+        }
+    };
+    let suffix: String = {
+        let mut rng = rand::thread_rng();
+        (0..12)
+            .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
+            .collect()
+    };
+    let name = format!("cenports_test_ship_{suffix}");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("create the test database");
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    url.set_path(&name);
+    Ok(Some((url.to_string(), admin, name)))
+}
+
+/// Runs `test` with a hub on SQLite or on a fresh PostgreSQL database, dropped afterwards.
+async fn with_hub<F, Fut>(name: &str, postgres: bool, test: F)
+where
+    F: FnOnce(Hub) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Ok(db) = database(postgres).await else {
+        return;
+    };
+    let hub = Hub::start(name, db.as_ref().map(|(url, _, _)| url.clone())).await;
+    let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(test(hub))).await;
+    if let Some((_, admin, name)) = db {
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await
+            .expect("drop the test database");
+    }
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+// ------------------------------------------------------------------ what a merchant sees
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ship_prints_the_bigcommerce_shipment_and_refusals_exit_non_zero_with_the_reason() {
+    with_hub("cli-ship", false, |hub| async move {
+        let order = hub.place(1, &[("MUG-1", 3, 0), ("TEE-S", 1, 0)]);
+        hub.connect_and_sync().await;
+        let hash = hub.store.hash.clone();
+        let order_arg = order.to_string();
+        let ship = |tracking: &'static str, extra: &'static [&'static str]| {
+            let mut args = vec![
+                "ship",
+                "--store",
+                &hash,
+                "--order",
+                &order_arg,
+                "--carrier",
+                "canada-post",
+                "--tracking",
+                tracking,
+            ];
+            args.extend_from_slice(extra);
+            args.into_iter().map(String::from).collect::<Vec<_>>()
+        };
+        let args = ship("CP1001", &["--item", "MUG-1=1"]);
+        let stdout = hub
+            .ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .await;
+        let shipments = hub.shipments();
+        assert_eq!(shipments.len(), 1);
+        assert!(
+            stdout.contains(&format!(
+                "delivered: BigCommerce shipment {}",
+                shipments[0].1
+            )),
+            "{stdout}"
+        );
+
+        // The same parcel reported again: nothing new.
+        let stdout = hub
+            .ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .await;
+        assert!(stdout.contains("Already requested"), "{stdout}");
+        assert_eq!(hub.shipments().len(), 1);
+
+        // Refusals: non-zero, the reason, nothing queued.
+        for (extra, expected) in [
+            (&["--item", "MUG-1=5"][..], "2 left to ship"),
+            (&["--item", "NOPE=1"][..], "no line with SKU \"NOPE\""),
+        ] {
+            let args = ship("CP1002", extra);
+            let output = hub
+                .run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+                .await;
+            assert!(!output.status.success(), "{}", text(&output));
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                stderr.contains("refused, nothing was queued") && stderr.contains(expected),
+                "{}",
+                text(&output)
+            );
+        }
+        let output = hub
+            .run(&[
+                "ship",
+                "--store",
+                &hash,
+                "--order",
+                &order_arg,
+                "--carrier",
+                "canda-post",
+                "--tracking",
+                "X",
+            ])
+            .await;
+        assert!(!output.status.success());
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("custom:<name>"),
+            "{}",
+            text(&output)
+        );
+
+        // BigCommerce down: the request stays queued and ship says so (exit 0: it is durable).
+        hub.fault(FaultRule {
+            method: Some("POST".into()),
+            ..FaultRule::always(FaultKind::Error503)
+        });
+        let stdout = hub
+            .ok(&[
+                "ship",
+                "--store",
+                &hash,
+                "--order",
+                &order_arg,
+                "--carrier",
+                "custom:Speedy Couriers",
+                "--tracking",
+                "SP1",
+                "--item",
+                "TEE-S=1",
+                "--patience",
+                "0s",
+            ])
+            .await;
+        assert!(
+            stdout.contains("sending: queued") && stdout.contains("outbox --drain"),
+            "{stdout}"
+        );
+        hub.sandbox.store(&hash).unwrap().faults.lock().clear();
+        let json: Value = serde_json::from_str(
+            &hub.ok(&["outbox", "--drain", "--json", "--retry-base", "50ms"])
+                .await,
+        )
+        .unwrap();
+        assert_eq!(json["counts"]["delivered"], 2, "{json}");
+        assert_eq!(
+            json["counts"]["pending"].as_i64().unwrap()
+                + json["counts"]["sending"].as_i64().unwrap(),
+            0
+        );
+        let shipments = hub.shipments();
+        assert_eq!(
+            shipments.len(),
+            2,
+            "the 503s were not applied; one shipment each"
+        );
+        let method = hub
+            .sandbox
+            .with_store(&hash, |data, _| {
+                data.orders[&order].shipments[1].shipping_method.clone()
+            })
+            .unwrap();
+        assert_eq!(method, "Speedy Couriers");
+
+        // Status change, then the hub's orders show it.
+        let stdout = hub
+            .ok(&[
+                "order-status",
+                "--store",
+                &hash,
+                "--order",
+                &order_arg,
+                "--to",
+                "on-hold",
+            ])
+            .await;
+        assert!(
+            stdout.contains("the order is now Manual Verification Required"),
+            "{stdout}"
+        );
+        let orders: Vec<Value> =
+            serde_json::from_str(&hub.ok(&["orders", "--email", EMAIL, "--json"]).await).unwrap();
+        assert_eq!(orders[0]["status_id"], 12, "{orders:?}");
+        hub.assert_no_secret_leaked();
+    })
+    .await;
+}
+
+// ------------------------------------------------------------------ exactly once, 1,000 times
+
+async fn exactly_once_under_faults_and_kills(postgres: bool) {
+    const ORDERS: usize = 250;
+    const PER_ORDER: u32 = 4;
+    let name = if postgres {
+        "ship-1000-pg"
+    } else {
+        "ship-1000-sqlite"
+    };
+    with_hub(name, postgres, |hub| async move {
+        let orders: Vec<u64> = (0..ORDERS)
+            .map(|_| hub.place(1, &[("MUG-1", PER_ORDER, 0)]))
+            .collect();
+        hub.connect_and_sync().await;
+
+        // 1,000 requests: four partial shipments of one mug per order.
+        let storage = Storage::open(&hub.database_url).await.unwrap();
+        let store = storage.list_all_stores().await.unwrap().remove(0);
+        for order in &orders {
+            for n in 0..PER_ORDER {
+                let request = ShipmentRequest {
+                    order_remote_id: *order as i64,
+                    carrier: Carrier::Ups,
+                    tracking_number: format!("1Z{order}X{n}"),
+                    tracking_link: None,
+                    shipped_at: None,
+                    items: vec![ItemSpec::Sku {
+                        sku: "MUG-1".into(),
+                        quantity: 1,
+                    }],
+                    request_key: None,
+                };
+                request_shipment(&storage, &store.scope(), &store.remote_id, &request)
+                    .await
+                    .unwrap();
+            }
+        }
+        let rows = storage.list_outbox(None, false, 10_000).await.unwrap();
+        assert_eq!(rows.len(), ORDERS * PER_ORDER as usize);
+
+        // Faults on the shipment POST, before and after the effect, and a slow order read
+        // between a successful POST and its commit (so kills land in that window).
+        let post = |kind, probability, after_effect| FaultRule {
+            probability,
+            method: Some("POST".into()),
+            path_contains: Some("/shipments".into()),
+            after_effect,
+            latency_ms: Some(1_500),
+            ..FaultRule::always(kind)
+        };
+        for rule in [
+            post(FaultKind::Error500, 0.04, true),
+            post(FaultKind::Error502, 0.03, true),
+            post(FaultKind::Reset, 0.04, true),
+            post(FaultKind::Hang, 0.03, true),
+            post(FaultKind::Error503, 0.03, false),
+            post(FaultKind::Reset, 0.03, false),
+            post(FaultKind::Hang, 0.02, false),
+            FaultRule {
+                probability: 0.5,
+                method: Some("GET".into()),
+                latency_ms: Some(80),
+                ..FaultRule::always(FaultKind::Latency)
+            },
+        ] {
+            hub.fault(rule);
+        }
+
+        let drain_args = [
+            "outbox",
+            "--drain",
+            "--json",
+            "--concurrency",
+            "8",
+            "--lease",
+            "2s",
+            "--request-timeout",
+            "600ms",
+            "--retry-base",
+            "50ms",
+            "--patience",
+            "10s",
+            "--limit",
+            "1",
+        ];
+        let started = Instant::now();
+        let mut kills = 0;
+        let mut crash_window_hits = 0;
+        for kill_at in [250, 600] {
+            let mut child = hub
+                .command(&drain_args)
+                .env("CENPORTS_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(240);
+            loop {
+                let counts = storage.count_outbox(None).await.unwrap();
+                if counts.delivered >= kill_at {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "stuck at {counts:?}");
+                assert!(
+                    child.try_wait().unwrap().is_none(),
+                    "the drain ended early at {counts:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            child.kill().unwrap(); // SIGKILL: no clean-up of any kind.
+            child.wait().unwrap();
+            kills += 1;
+            // Rows the dead process had sent but not recorded: `sending`, with a shipment.
+            let marked: BTreeSet<String> = hub.shipments().into_iter().map(|s| s.2).collect();
+            crash_window_hits += storage
+                .list_outbox(None, true, 10_000)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|r| {
+                    // Still leased (in the dead process's hands), recorded as possibly sent,
+                    // and the shipment exists: killed between send and commit.
+                    r.state == OutboxState::Sending
+                        && r.locked_until.is_some()
+                        && marked.contains(&format!("cenports:{}", r.id.get()))
+                })
+                .count();
+        }
+        // Restart until everything is delivered.
+        let mut last = Value::Null;
+        for _ in 0..10 {
+            if storage.count_outbox(None).await.unwrap().open() == 0 {
+                break;
+            }
+            last = serde_json::from_str(&hub.ok(&drain_args).await).unwrap();
+        }
+        let elapsed = started.elapsed();
+        let counts = storage.count_outbox(None).await.unwrap();
+        assert_eq!(
+            (counts.delivered, counts.open(), counts.failed),
+            ((ORDERS * PER_ORDER as usize) as i64, 0, 0),
+            "{counts:?} {last}"
+        );
+
+        // The sandbox holds exactly one shipment per outbox row, and nothing else.
+        let shipments = hub.shipments();
+        let mut by_marker: BTreeMap<String, usize> = BTreeMap::new();
+        for (_, _, comments) in &shipments {
+            *by_marker.entry(comments.clone()).or_default() += 1;
+        }
+        let duplicates: Vec<_> = by_marker.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(
+            duplicates.is_empty(),
+            "duplicated shipments: {duplicates:?}"
+        );
+        let rows = storage.list_outbox(None, false, 10_000).await.unwrap();
+        for row in &rows {
+            assert_eq!(
+                by_marker.get(&format!("cenports:{}", row.id.get())),
+                Some(&1),
+                "row {} has exactly one shipment",
+                row.id.get()
+            );
+            assert_eq!(
+                row.remote_result
+                    .as_deref()
+                    .map(|r| r.parse::<u64>().is_ok()),
+                Some(true)
+            );
+        }
+        assert_eq!(shipments.len(), rows.len());
+        // And the hub's orders say what BigCommerce says: all shipped.
+        for order in &orders {
+            let held = storage
+                .find_order_by_remote_id(&store.scope(), *order as i64)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(held.summary.status_id, 2, "order {order}");
+            assert_eq!(held.lines[0].quantity_shipped, PER_ORDER as i32);
+        }
+
+        let sandbox_store = hub.sandbox.store(&hub.store.hash).unwrap();
+        let log = sandbox_store.log.lock().since(0);
+        let posts: Vec<_> = log
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/shipments"))
+            .collect();
+        let mut post_faults: BTreeMap<String, usize> = BTreeMap::new();
+        for fault in posts.iter().filter_map(|r| r.fault.clone()) {
+            *post_faults.entry(fault).or_default() += 1;
+        }
+        let faults: usize = post_faults.values().sum();
+        let posts = posts.len();
+        let found = rows
+            .iter()
+            .filter(|r| r.delivered_by == Some(cenports::storage::DeliveredBy::Found))
+            .count();
+        let attempts: i64 = rows.iter().map(|r| i64::from(r.attempts)).sum();
+        println!(
+            "exactly once ({}): {} shipments in {:.1} s; {} faults on POST {:?}; {} POSTs; {} \
+             rows found on read-back; {} claims beyond the first; {} kills, {} rows sent but \
+             not recorded when killed; duplicates: {}",
+            if postgres { "PostgreSQL" } else { "SQLite" },
+            rows.len(),
+            elapsed.as_secs_f64(),
+            faults,
+            post_faults,
+            posts,
+            found,
+            attempts - rows.len() as i64,
+            kills,
+            crash_window_hits,
+            duplicates.len()
+        );
+        assert!(
+            found > 0,
+            "faults after the effect must have been found on read-back"
+        );
+        assert!(
+            crash_window_hits > 0,
+            "a kill must have landed between send and commit"
+        );
+        storage.close().await;
+        hub.assert_no_secret_leaked();
+    })
+    .await;
+}
+
+mod exactly_once_1000_shipments_with_faults_and_the_hub_killed_mid_run {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::exactly_once_under_faults_and_kills(false).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::exactly_once_under_faults_and_kills(true).await;
+    }
+}

@@ -1,0 +1,978 @@
+//! Shipments and status changes written back through the outbox (DESIGN-NOTES note 2), against
+//! a real sandbox on a loopback port, on both backends.
+//!
+//! Each test is written once; `fulfilment_test!` expands it into `<name>::sqlite` (a fresh
+//! temporary file) and `<name>::postgres` (a fresh database on 127.0.0.1:5432, dropped at the
+//! end; `CENPORTS_TEST_POSTGRES_URL` overrides the admin URL). Without PostgreSQL the PostgreSQL
+//! variants fail when `CI` is set and are skipped with a notice otherwise.
+//!
+//! Tests drain the outbox deliberately (`worker::drain`) instead of sleeping.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bigcommerce_client::Client;
+use bigcommerce_sandbox::model::InventoryTracking as SbTracking;
+use bigcommerce_sandbox::store::OrderUpdate;
+use bigcommerce_sandbox::{
+    fixtures, FaultKind, FaultRule, Plan, Sandbox, SandboxConfig, StoreSpec,
+};
+use chrono::{Duration as ChronoDuration, Utc};
+use futures::FutureExt;
+use rand::Rng;
+use secrecy::SecretString;
+use url::Url;
+
+use cenports::connect::{ConnectSettings, StoreHash, VerifiedStore};
+use cenports::credentials::{client_config, encrypt_credentials, open_store_credentials};
+use cenports::fulfilment::worker::{drain, DrainReport, FixedClients, WorkerConfig};
+use cenports::fulfilment::{
+    request_shipment, request_status_change, Carrier, FulfilmentError, ItemSpec, Requested,
+    ShipmentRequest, StatusTarget,
+};
+use cenports::secrets::SecretBox;
+use cenports::storage::*;
+use cenports::sync::{sync_orders, SyncOptions};
+
+const DEFAULT_PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+// ------------------------------------------------------------------ backends
+
+struct Ctx {
+    storage: Storage,
+}
+
+enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+fn random_suffix() -> String {
+    let mut rng = rand::thread_rng();
+    (0..12)
+        .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
+        .collect()
+}
+
+async fn run<F, Fut>(kind: Kind, test: F)
+where
+    F: FnOnce(Ctx) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    match kind {
+        Kind::Sqlite => {
+            let dir: PathBuf =
+                std::env::temp_dir().join(format!("cenports-fulfilment-{}", random_suffix()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let url = format!("sqlite://{}", dir.join("cenports.db").display());
+            let storage = Storage::open(&url).await.expect("open SQLite");
+            let result = AssertUnwindSafe(test(Ctx {
+                storage: storage.clone(),
+            }))
+            .catch_unwind()
+            .await;
+            storage.close().await;
+            let _ = std::fs::remove_dir_all(&dir);
+            if let Err(panic) = result {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Kind::Postgres => {
+            let admin_url = std::env::var("CENPORTS_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| DEFAULT_PG_ADMIN_URL.into());
+            let admin = match sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(&admin_url)
+                .await
+            {
+                Ok(pool) => pool,
+                Err(e) if std::env::var_os("CI").is_some() => {
+                    panic!("PostgreSQL is required in CI but could not be reached: {e}")
+                }
+                Err(e) => {
+                    eprintln!("NOTICE: skipping a PostgreSQL fulfilment test: {e}");
+                    return;
+                }
+            };
+            let name = format!("cenports_test_{}", random_suffix());
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .expect("create test database");
+            let mut url = Url::parse(&admin_url).unwrap();
+            url.set_path(&name);
+            let storage = Storage::open(url.as_str()).await.expect("open PostgreSQL");
+            let result = AssertUnwindSafe(test(Ctx {
+                storage: storage.clone(),
+            }))
+            .catch_unwind()
+            .await;
+            storage.close().await;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&admin)
+                .await
+                .expect("drop test database");
+            admin.close().await;
+            if let Err(panic) = result {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}
+
+macro_rules! fulfilment_test {
+    ($(#[$attr:meta])* $name:ident, |$ctx:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attr])*
+            async fn sqlite() {
+                run(Kind::Sqlite, |$ctx: Ctx| async move { $body }).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attr])*
+            async fn postgres() {
+                run(Kind::Postgres, |$ctx: Ctx| async move { $body }).await
+            }
+        }
+    };
+}
+
+// ------------------------------------------------------------------ the hub and the store
+
+struct Hub {
+    sandbox: Sandbox,
+    hash: String,
+    storage: Storage,
+    scope: StoreScope,
+    client: Client,
+}
+
+/// A store selling MUG-1, TEE-S and CAP-1, connected to the hub as `cenports connect` would.
+async fn connect(ctx: &Ctx) -> Hub {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sandbox = Sandbox::start(listener, SandboxConfig::default())
+        .await
+        .unwrap();
+    let info = sandbox.create_store(StoreSpec {
+        products: 0,
+        orders: 0,
+        plan: Plan::Unlimited,
+        ..StoreSpec::default()
+    });
+    sandbox
+        .with_store(&info.hash, |data, _| {
+            for (name, sku) in [("Mug", "MUG-1"), ("Tee", "TEE-S"), ("Cap", "CAP-1")] {
+                data.add_product(fixtures::product(name, sku, SbTracking::None, 0, vec![]));
+            }
+        })
+        .unwrap();
+    let account = info.account("merchant-guide").unwrap();
+    let api = Url::parse(sandbox.base_url()).unwrap();
+    let settings = ConnectSettings::new(api.clone());
+    let verified = VerifiedStore {
+        email: "ops@example.com".into(),
+        store_hash: StoreHash::parse(&info.hash).unwrap(),
+        api_base_url: api.clone(),
+        client_id: account.client_id.clone(),
+        client_secret: SecretString::from(account.client_secret.clone()),
+        access_token: SecretString::from(account.access_token.clone()),
+        profile: Default::default(),
+        scopes: Vec::new(),
+    };
+    let secret_box = SecretBox::from_key_bytes(&[42; 32]).unwrap();
+    let user = ctx.storage.ensure_user("ops@example.com").await.unwrap();
+    let record = ctx
+        .storage
+        .save_store(
+            user.id,
+            &NewStore {
+                channel: CHANNEL_BIGCOMMERCE.into(),
+                remote_id: info.hash.clone(),
+                api_base_url: api.to_string(),
+                profile: StoreProfile::default(),
+                credentials: encrypt_credentials(&secret_box, &verified),
+            },
+        )
+        .await
+        .unwrap();
+    let stored = ctx
+        .storage
+        .get_store_credentials(&record.scope())
+        .await
+        .unwrap();
+    let credentials = open_store_credentials(&secret_box, &record, stored.as_ref()).unwrap();
+    let mut config = client_config(&settings, &record, &credentials).unwrap();
+    config.timeout = Duration::from_millis(800);
+    config.max_retries = 2;
+    config.retry_base_delay = Duration::from_millis(5);
+    config.max_retry_delay = Duration::from_millis(20);
+    Hub {
+        sandbox,
+        hash: info.hash,
+        storage: ctx.storage.clone(),
+        scope: record.scope(),
+        client: Client::new(config).unwrap(),
+    }
+}
+
+impl Hub {
+    /// Places an order (lines: SKU, quantity, address index) dated an hour ago.
+    fn place(&self, addresses: usize, lines: &[(&str, u32, usize)]) -> u64 {
+        self.place_with_status(addresses, lines, None)
+    }
+
+    fn place_with_status(
+        &self,
+        addresses: usize,
+        lines: &[(&str, u32, usize)],
+        status_id: Option<u32>,
+    ) -> u64 {
+        let mut order = fixtures::order(addresses, lines);
+        order.status_id = status_id;
+        order.date_created = Some(Utc::now() - ChronoDuration::hours(1));
+        self.sandbox
+            .with_store(&self.hash, |data, events| data.place_order(order, events))
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Imports every order into the hub.
+    async fn import(&self) {
+        let options = SyncOptions {
+            settle: Duration::from_secs(1),
+            ..SyncOptions::default()
+        };
+        sync_orders(&self.storage, &self.scope, &self.client, &options, |_| {})
+            .await
+            .unwrap();
+    }
+
+    fn clients(&self) -> FixedClients {
+        FixedClients(HashMap::from([(
+            self.scope.store_id(),
+            self.client.clone(),
+        )]))
+    }
+
+    async fn drain(&self) -> DrainReport {
+        drain(&self.storage, &self.clients(), None, &worker_config("w"))
+            .await
+            .unwrap()
+    }
+
+    async fn ship(
+        &self,
+        order: u64,
+        tracking: &str,
+        items: Vec<ItemSpec>,
+    ) -> Result<Requested, FulfilmentError> {
+        request_shipment(
+            &self.storage,
+            &self.scope,
+            &self.hash,
+            &ShipmentRequest {
+                order_remote_id: order as i64,
+                carrier: Carrier::CanadaPost,
+                tracking_number: tracking.into(),
+                tracking_link: None,
+                shipped_at: None,
+                items,
+                request_key: None,
+            },
+        )
+        .await
+    }
+
+    fn fault(&self, rule: FaultRule) {
+        self.sandbox
+            .store(&self.hash)
+            .unwrap()
+            .faults
+            .lock()
+            .push(rule);
+    }
+
+    /// The sandbox's shipments of an order: (id, address id, comments, items).
+    fn shipments(&self, order: u64) -> Vec<SandboxShipment> {
+        self.sandbox
+            .with_store(&self.hash, |data, _| {
+                data.orders[&order]
+                    .shipments
+                    .iter()
+                    .map(|s| {
+                        (
+                            s.id,
+                            s.order_address_id,
+                            s.comments.clone(),
+                            s.items
+                                .iter()
+                                .map(|i| (i.order_product_id, i.quantity))
+                                .collect(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap()
+    }
+
+    fn sandbox_status(&self, order: u64) -> u32 {
+        self.sandbox
+            .with_store(&self.hash, |data, _| data.orders[&order].status_id)
+            .unwrap()
+    }
+
+    /// POSTs to the shipments endpoint the sandbox saw.
+    fn shipment_posts(&self) -> usize {
+        let store = self.sandbox.store(&self.hash).unwrap();
+        let log = store.log.lock();
+        log.since(0)
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/shipments"))
+            .count()
+    }
+
+    async fn hub_order(&self, order: u64) -> OrderRecord {
+        self.storage
+            .find_order_by_remote_id(&self.scope, order as i64)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+}
+
+/// A shipment as the sandbox holds it: (id, address id, comments, (line id, quantity)).
+type SandboxShipment = (u64, u64, String, Vec<(u64, u32)>);
+
+fn worker_config(name: &str) -> WorkerConfig {
+    WorkerConfig {
+        owner_prefix: format!("{name}-{}", random_suffix()),
+        concurrency: 2,
+        lease: Duration::from_secs(10),
+        retry_base: Duration::from_millis(20),
+        retry_max: Duration::from_millis(200),
+        drain_patience: Duration::from_secs(5),
+        ..WorkerConfig::default()
+    }
+}
+
+fn sku(sku: &str, quantity: i32) -> ItemSpec {
+    ItemSpec::Sku {
+        sku: sku.into(),
+        quantity,
+    }
+}
+
+fn rejected(result: Result<Requested, FulfilmentError>) -> String {
+    match result {
+        Err(FulfilmentError::Rejected(reason)) => reason,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+// ------------------------------------------------------------------ tests
+
+fulfilment_test!(
+    a_partial_shipment_then_the_rest_each_post_once_and_the_hub_follows_bigcommerce,
+    |ctx| {
+        let hub = connect(&ctx).await;
+        let order = hub.place(1, &[("MUG-1", 3, 0), ("TEE-S", 1, 0)]);
+        hub.import().await;
+
+        let first = hub
+            .ship(order, "CP001", vec![sku("MUG-1", 1)])
+            .await
+            .unwrap();
+        assert_eq!(first.rows.len(), 1);
+        assert!(!first.duplicate);
+        let report = hub.drain().await;
+        assert_eq!((report.delivered_sent, report.sends), (1, 1), "{report:?}");
+
+        let shipments = hub.shipments(order);
+        assert_eq!(shipments.len(), 1);
+        assert_eq!(
+            shipments[0].2,
+            format!("cenports:{}", first.rows[0].id.get())
+        );
+        assert_eq!(
+            hub.sandbox_status(order),
+            3,
+            "Partially Shipped at BigCommerce"
+        );
+        let row = hub
+            .storage
+            .get_outbox(&hub.scope, first.rows[0].id)
+            .await
+            .unwrap();
+        assert_eq!(row.state, OutboxState::Delivered);
+        assert_eq!(row.remote_result, Some(shipments[0].0.to_string()));
+        assert_eq!(row.delivered_by, Some(DeliveredBy::Sent));
+        let held = hub.hub_order(order).await;
+        assert_eq!(held.summary.status_id, 3);
+        assert_eq!(held.summary.status_name, "Partially Shipped");
+        assert_eq!(
+            held.summary.fulfilment_state,
+            FulfilmentState::PartiallyShipped
+        );
+        let mug = held.lines.iter().find(|l| l.sku == "MUG-1").unwrap();
+        assert_eq!(mug.quantity_shipped, 1);
+
+        // No items: everything that remains (2 mugs, 1 tee).
+        let rest = hub.ship(order, "CP002", vec![]).await.unwrap();
+        hub.drain().await;
+        let shipments = hub.shipments(order);
+        assert_eq!(shipments.len(), 2);
+        let mut items = shipments[1].3.clone();
+        items.sort();
+        assert_eq!(items.iter().map(|(_, q)| q).sum::<u32>(), 3);
+        assert_eq!(
+            shipments[1].2,
+            format!("cenports:{}", rest.rows[0].id.get())
+        );
+        assert_eq!(hub.sandbox_status(order), 2, "Shipped at BigCommerce");
+        let held = hub.hub_order(order).await;
+        assert_eq!(
+            (held.summary.status_id, held.summary.fulfilment_state),
+            (2, FulfilmentState::Shipped)
+        );
+        assert!(held.lines.iter().all(|l| l.quantity_shipped == l.quantity));
+        // The carrier as BigCommerce spells it.
+        let provider = hub
+            .sandbox
+            .with_store(&hub.hash, |data, _| {
+                data.orders[&order].shipments[0].shipping_provider.clone()
+            })
+            .unwrap();
+        assert_eq!(provider, "canadapost");
+    }
+);
+
+fulfilment_test!(
+    an_order_with_two_shipping_addresses_gets_one_shipment_per_consignment,
+    |ctx| {
+        let hub = connect(&ctx).await;
+        let order = hub.place(2, &[("MUG-1", 1, 0), ("TEE-S", 2, 1), ("CAP-1", 1, 1)]);
+        hub.import().await;
+        let requested = hub.ship(order, "CP100", vec![]).await.unwrap();
+        assert_eq!(requested.rows.len(), 2, "one row per shipping address");
+        hub.drain().await;
+        let shipments = hub.shipments(order);
+        assert_eq!(shipments.len(), 2);
+        let addresses: Vec<u64> = shipments.iter().map(|s| s.1).collect();
+        assert_ne!(addresses[0], addresses[1]);
+        for row in &requested.rows {
+            let ours: Vec<_> = shipments
+                .iter()
+                .filter(|s| s.2 == format!("cenports:{}", row.id.get()))
+                .collect();
+            assert_eq!(ours.len(), 1, "row {} posted once", row.id.get());
+            assert_eq!(ours[0].1 as i64, row.part, "to its own consignment");
+        }
+        assert_eq!(hub.sandbox_status(order), 2);
+        assert_eq!(hub.hub_order(order).await.summary.status_id, 2);
+    }
+);
+
+fulfilment_test!(
+    requests_bigcommerce_would_refuse_are_rejected_before_any_call,
+    |ctx| {
+        let hub = connect(&ctx).await;
+        let order = hub.place(1, &[("MUG-1", 2, 0)]);
+        let cancelled = hub.place_with_status(1, &[("TEE-S", 1, 0)], Some(5));
+        hub.import().await;
+
+        let unknown_sku = rejected(hub.ship(order, "T1", vec![sku("NOPE", 1)]).await);
+        assert!(
+            unknown_sku.contains("no line with SKU \"NOPE\"") && unknown_sku.contains("MUG-1"),
+            "{unknown_sku}"
+        );
+        let unknown_line = rejected(
+            hub.ship(
+                order,
+                "T2",
+                vec![ItemSpec::Line {
+                    line_remote_id: 999_999,
+                    quantity: 1,
+                }],
+            )
+            .await,
+        );
+        assert!(unknown_line.contains("no line 999999"), "{unknown_line}");
+        let too_many = rejected(hub.ship(order, "T3", vec![sku("MUG-1", 3)]).await);
+        assert!(
+            too_many.contains("2 left to ship") && too_many.contains("3 asked"),
+            "{too_many}"
+        );
+        let closed = rejected(hub.ship(cancelled, "T4", vec![]).await);
+        assert!(
+            closed.contains("Cancelled") && closed.contains("cannot be shipped"),
+            "{closed}"
+        );
+        let missing = hub
+            .ship(999_999, "T5", vec![])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("cenports sync"), "{missing}");
+
+        // What is waiting in the outbox counts as shipped.
+        hub.ship(order, "T6", vec![sku("MUG-1", 2)]).await.unwrap();
+        let pending = rejected(hub.ship(order, "T7", vec![sku("MUG-1", 1)]).await);
+        assert!(pending.contains("2 waiting in the outbox"), "{pending}");
+
+        assert_eq!(
+            hub.storage
+                .count_outbox(Some(&hub.scope))
+                .await
+                .unwrap()
+                .open(),
+            1
+        );
+        assert_eq!(hub.shipment_posts(), 0, "nothing reached BigCommerce");
+    }
+);
+
+fulfilment_test!(
+    the_same_request_twice_even_concurrently_enters_the_outbox_once,
+    |ctx| {
+        let hub = connect(&ctx).await;
+        let order = hub.place(1, &[("MUG-1", 4, 0)]);
+        hub.import().await;
+        let first = hub
+            .ship(order, "SAME", vec![sku("MUG-1", 1)])
+            .await
+            .unwrap();
+        let again = hub
+            .ship(order, "SAME", vec![sku("MUG-1", 1)])
+            .await
+            .unwrap();
+        assert!(again.duplicate);
+        assert_eq!(again.rows[0].id, first.rows[0].id);
+
+        // Eight identical requests at once: one row.
+        let racing = futures::future::join_all(
+            (0..8).map(|_| hub.ship(order, "RACE", vec![sku("MUG-1", 1)])),
+        )
+        .await;
+        let ids: std::collections::BTreeSet<_> = racing
+            .iter()
+            .map(|r| r.as_ref().unwrap().rows[0].id)
+            .collect();
+        assert_eq!(ids.len(), 1, "{racing:?}");
+        assert_eq!(
+            racing
+                .iter()
+                .filter(|r| !r.as_ref().unwrap().duplicate)
+                .count(),
+            1
+        );
+
+        // Different requests racing for the last two mugs: never more than remains.
+        let contenders = futures::future::join_all((0..4).map(|i| {
+            let hub = &hub;
+            let tracking = format!("C{i}");
+            async move { hub.ship(order, &tracking, vec![sku("MUG-1", 1)]).await }
+        }))
+        .await;
+        assert_eq!(
+            contenders.iter().filter(|r| r.is_ok()).count(),
+            2,
+            "{contenders:?}"
+        );
+
+        hub.drain().await;
+        assert_eq!(hub.shipments(order).len(), 4);
+        assert_eq!(hub.sandbox_status(order), 2);
+    }
+);
+
+fulfilment_test!(
+    a_shipment_is_posted_exactly_once_after_a_lost_answer,
+    |ctx| {
+        let hub = connect(&ctx).await;
+        let orders: Vec<u64> = (0..4).map(|_| hub.place(1, &[("MUG-1", 1, 0)])).collect();
+        hub.import().await;
+        // Applied, answer lost: a 500, a reset, a hang past the client's timeout. Then one
+        // refused before the effect (not applied).
+        for (kind, after_effect) in [
+            (FaultKind::Error500, true),
+            (FaultKind::Reset, true),
+            (FaultKind::Hang, true),
+            (FaultKind::Error503, false),
+        ] {
+            hub.fault(FaultRule {
+                count: Some(1),
+                method: Some("POST".into()),
+                path_contains: Some("/shipments".into()),
+                after_effect,
+                latency_ms: Some(2_000),
+                ..FaultRule::always(kind)
+            });
+        }
+        let mut rows = Vec::new();
+        for (i, order) in orders.iter().enumerate() {
+            rows.extend(
+                hub.ship(*order, &format!("LOST{i}"), vec![])
+                    .await
+                    .unwrap()
+                    .rows,
+            );
+        }
+        let report = hub.drain().await;
+        for order in &orders {
+            assert_eq!(
+                hub.shipments(*order).len(),
+                1,
+                "order {order}: exactly one shipment"
+            );
+        }
+        assert_eq!(report.delivered(), 4, "{report:?}");
+        assert_eq!(
+            report.delivered_found, 3,
+            "three were applied and found by their marker: {report:?}"
+        );
+        assert_eq!(
+            report.not_applied, 1,
+            "one read-back proved nothing was applied: {report:?}"
+        );
+        assert_eq!(
+            hub.shipment_posts(),
+            5,
+            "four posts plus one retry of the refused one"
+        );
+        for row in rows {
+            let row = hub.storage.get_outbox(&hub.scope, row.id).await.unwrap();
+            assert_eq!(row.state, OutboxState::Delivered, "{row:?}");
+        }
+    }
+);
+
+fulfilment_test!(a_crash_between_send_and_commit_does_not_ship_twice, |ctx| {
+    let hub = connect(&ctx).await;
+    let order = hub.place(1, &[("MUG-1", 2, 0)]);
+    hub.import().await;
+    let row = hub
+        .ship(order, "CRASH", vec![sku("MUG-1", 2)])
+        .await
+        .unwrap()
+        .rows[0]
+        .clone();
+
+    // A worker claims, records `sending`, posts... and dies before recording the answer.
+    let lease = Duration::from_millis(300);
+    let claimed = hub
+        .storage
+        .claim_outbox(None, "doomed", lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, row.id);
+    assert!(hub
+        .storage
+        .mark_outbox_sending(row.id, "doomed", lease)
+        .await
+        .unwrap());
+    let payload = match cenports::fulfilment::OutboxPayload::parse(&claimed.payload).unwrap() {
+        cenports::fulfilment::OutboxPayload::Shipment(p) => p,
+        other => panic!("{other:?}"),
+    };
+    let body = cenports::fulfilment::bigcommerce::shipment_body(row.id, &payload);
+    hub.client.create_shipment(order, &body).await.unwrap();
+
+    // While the dead worker's lease runs, nobody else takes the row.
+    assert!(hub
+        .storage
+        .claim_outbox(None, "other", lease)
+        .await
+        .unwrap()
+        .is_none());
+    // Meanwhile an import brings the order with the shipment already in it (past the
+    // import's one-second settle delay, and past the lease).
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    hub.import().await;
+    assert_eq!(hub.hub_order(order).await.lines[0].quantity_shipped, 2);
+
+    let report = hub.drain().await;
+    assert_eq!((report.delivered_found, report.sends), (1, 0), "{report:?}");
+    assert_eq!(hub.shipments(order).len(), 1);
+    assert_eq!(hub.shipment_posts(), 1);
+    let row = hub.storage.get_outbox(&hub.scope, row.id).await.unwrap();
+    assert_eq!(
+        (row.state, row.delivered_by),
+        (OutboxState::Delivered, Some(DeliveredBy::Found))
+    );
+    // The dead worker, back from the grave, cannot overwrite the outcome.
+    assert!(!hub
+        .storage
+        .fail_outbox(row.id, "doomed", "late")
+        .await
+        .unwrap());
+    let held = hub.hub_order(order).await;
+    assert_eq!(held.summary.fulfilment_state, FulfilmentState::Shipped);
+    assert_eq!(
+        held.lines[0].quantity_shipped, 2,
+        "the import and the delivery count the shipment once"
+    );
+});
+
+fulfilment_test!(two_workers_draining_at_once_deliver_each_row_once, |ctx| {
+    let hub = connect(&ctx).await;
+    let orders: Vec<u64> = (0..30).map(|_| hub.place(1, &[("MUG-1", 2, 0)])).collect();
+    hub.import().await;
+    for order in &orders {
+        hub.ship(*order, "A", vec![sku("MUG-1", 1)]).await.unwrap();
+        hub.ship(*order, "B", vec![sku("MUG-1", 1)]).await.unwrap();
+    }
+    let clients = hub.clients();
+    let (config_one, config_two) = (worker_config("one"), worker_config("two"));
+    let (one, two) = tokio::join!(
+        drain(&hub.storage, &clients, None, &config_one),
+        drain(&hub.storage, &clients, None, &config_two),
+    );
+    let (one, two) = (one.unwrap(), two.unwrap());
+    assert_eq!(one.sends + two.sends, 60, "{one:?} {two:?}");
+    assert_eq!(one.delivered() + two.delivered(), 60);
+    for order in &orders {
+        assert_eq!(hub.shipments(*order).len(), 2);
+    }
+    assert_eq!(hub.shipment_posts(), 60);
+});
+
+fulfilment_test!(
+    status_changes_go_through_the_outbox_and_a_cancelled_order_no_longer_ships,
+    |ctx| {
+        let hub = connect(&ctx).await;
+        let order = hub.place(1, &[("MUG-1", 1, 0)]);
+        hub.import().await;
+
+        // A lost answer to the PUT: the client repeats it (a PUT of a status is idempotent).
+        hub.fault(FaultRule {
+            count: Some(1),
+            method: Some("PUT".into()),
+            after_effect: true,
+            ..FaultRule::always(FaultKind::Error502)
+        });
+        let hold = request_status_change(
+            &hub.storage,
+            &hub.scope,
+            &hub.hash,
+            order as i64,
+            StatusTarget::OnHold,
+            None,
+        )
+        .await
+        .unwrap();
+        hub.drain().await;
+        assert_eq!(hub.sandbox_status(order), 12);
+        let held = hub.hub_order(order).await;
+        assert_eq!(
+            (held.summary.status_id, held.summary.fulfilment_state),
+            (12, FulfilmentState::OnHold)
+        );
+        let row = hub
+            .storage
+            .get_outbox(&hub.scope, hold.rows[0].id)
+            .await
+            .unwrap();
+        assert_eq!(row.state, OutboxState::Delivered);
+
+        let cancel = request_status_change(
+            &hub.storage,
+            &hub.scope,
+            &hub.hash,
+            order as i64,
+            StatusTarget::Cancelled,
+            Some("cancel-1".into()),
+        )
+        .await
+        .unwrap();
+        // Queued, not yet delivered: a shipment is refused already.
+        let refused = rejected(hub.ship(order, "LATE", vec![]).await);
+        assert!(
+            refused.contains("cancellation waiting in the outbox"),
+            "{refused}"
+        );
+        let again = request_status_change(
+            &hub.storage,
+            &hub.scope,
+            &hub.hash,
+            order as i64,
+            StatusTarget::Cancelled,
+            Some("cancel-1".into()),
+        )
+        .await
+        .unwrap();
+        assert!(again.duplicate);
+        assert_eq!(again.rows[0].id, cancel.rows[0].id);
+        hub.drain().await;
+        assert_eq!(hub.sandbox_status(order), 5);
+        let held = hub.hub_order(order).await;
+        assert_eq!(held.summary.fulfilment_state, FulfilmentState::Cancelled);
+        let refused = rejected(hub.ship(order, "LATER", vec![]).await);
+        assert!(refused.contains("Cancelled"), "{refused}");
+        assert_eq!(hub.shipment_posts(), 0);
+    }
+);
+
+fulfilment_test!(
+    a_shipment_bigcommerce_refuses_fails_with_its_reason_and_is_not_retried,
+    |ctx| {
+        let hub = connect(&ctx).await;
+        let order = hub.place(1, &[("MUG-1", 1, 0)]);
+        hub.import().await;
+        let row = hub.ship(order, "STALE", vec![]).await.unwrap().rows[0].clone();
+        // Cancelled in BigCommerce after the hub imported it.
+        hub.sandbox
+            .with_store(&hub.hash, |data, events| {
+                data.update_order(
+                    order,
+                    OrderUpdate {
+                        status_id: Some(5),
+                        ..OrderUpdate::default()
+                    },
+                    events,
+                )
+            })
+            .unwrap()
+            .unwrap();
+        let report = hub.drain().await;
+        assert_eq!((report.failed, report.sends), (1, 1), "{report:?}");
+        let row = hub.storage.get_outbox(&hub.scope, row.id).await.unwrap();
+        assert_eq!(row.state, OutboxState::Failed);
+        let error = row.last_error.unwrap();
+        assert!(
+            error.contains("BigCommerce rejected it") && error.contains("cannot be shipped"),
+            "{error}"
+        );
+        assert!(hub.shipments(order).is_empty());
+    }
+);
+
+fulfilment_test!(
+    a_running_worker_delivers_what_is_enqueued_and_stops_on_shutdown,
+    |ctx| {
+        let hub = connect(&ctx).await;
+        let order = hub.place(1, &[("MUG-1", 2, 0)]);
+        hub.import().await;
+        let clients = hub.clients();
+        let config = WorkerConfig {
+            idle_poll: Duration::from_millis(20),
+            ..worker_config("run")
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = cenports::fulfilment::worker::run(&hub.storage, &clients, &config, async {
+            let _ = stopped.await;
+        });
+        let scenario = async {
+            let row = hub
+                .ship(order, "RUN1", vec![sku("MUG-1", 1)])
+                .await
+                .unwrap()
+                .rows[0]
+                .clone();
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                let row = hub.storage.get_outbox(&hub.scope, row.id).await.unwrap();
+                if row.state == OutboxState::Delivered {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "not delivered: {row:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            stop.send(()).unwrap();
+        };
+        let (report, ()) = tokio::join!(worker, scenario);
+        assert_eq!(report.delivered_sent, 1, "{report:?}");
+        assert_eq!(hub.shipments(order).len(), 1);
+    }
+);
+
+fulfilment_test!(
+    rows_of_one_order_are_leased_in_request_order_and_one_at_a_time,
+    |ctx| {
+        let hub = connect(&ctx).await;
+        let order = hub.place(1, &[("MUG-1", 2, 0)]);
+        let other = hub.place(1, &[("MUG-1", 1, 0)]);
+        hub.import().await;
+        let first = hub
+            .ship(order, "F1", vec![sku("MUG-1", 1)])
+            .await
+            .unwrap()
+            .rows[0]
+            .id;
+        let second = hub
+            .ship(order, "F2", vec![sku("MUG-1", 1)])
+            .await
+            .unwrap()
+            .rows[0]
+            .id;
+        let third = hub.ship(other, "F3", vec![]).await.unwrap().rows[0].id;
+        let lease = Duration::from_secs(30);
+        let a = hub
+            .storage
+            .claim_outbox(None, "a", lease)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.id, first);
+        // The second row of the same order waits for the first; the other order's row does not.
+        let b = hub
+            .storage
+            .claim_outbox(None, "b", lease)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(b.id, third);
+        assert!(hub
+            .storage
+            .claim_outbox(None, "c", lease)
+            .await
+            .unwrap()
+            .is_none());
+        // A stranger cannot record anything on a row it does not hold.
+        assert!(!hub
+            .storage
+            .mark_outbox_sending(first, "c", lease)
+            .await
+            .unwrap());
+        assert!(!hub
+            .storage
+            .retry_outbox(first, "c", "x", Duration::ZERO)
+            .await
+            .unwrap());
+        // Given back for a retry, the first row is still first in line.
+        assert!(hub
+            .storage
+            .retry_outbox(first, "a", "outage", Duration::ZERO)
+            .await
+            .unwrap());
+        let again = hub
+            .storage
+            .claim_outbox(None, "c", lease)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((again.id, again.attempts), (first, 2));
+        assert!(hub
+            .storage
+            .fail_outbox(first, "c", "given up")
+            .await
+            .unwrap());
+        let next = hub
+            .storage
+            .claim_outbox(None, "c", lease)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.id, second);
+    }
+);
