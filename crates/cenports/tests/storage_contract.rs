@@ -257,6 +257,103 @@ contract_test!(migrations_are_idempotent_when_opened_twice, |ctx| {
     again.close().await;
 });
 
+contract_test!(
+    raw_orders_are_stored_compressed_and_older_text_rows_still_read,
+    |ctx| {
+        let (_, store) = user_and_store(&ctx.storage, "a@example.com", "abc123").await;
+        let scope = store.scope();
+        let mut big = order(1, 10, 3);
+        big.raw_json = format!(
+            r#"{{"id":1,"products":[{}]}}"#,
+            (0..40)
+                .map(|i| format!(r#"{{"id":{i},"sku":"TEE-{i}","name":"Organic cotton tee"}}"#))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let small = order(2, 10, 1);
+        ctx.storage
+            .upsert_orders(&scope, &[big.clone(), small.clone()])
+            .await
+            .unwrap();
+
+        // What the database holds: LZ4 bytes, much smaller than the text.
+        let (raw, encoding) = raw_column(&ctx.url, 1).await;
+        assert_eq!(encoding, "lz4");
+        assert!(
+            raw.len() * 3 < big.raw_json.len(),
+            "{} bytes stored",
+            raw.len()
+        );
+        let got = ctx
+            .storage
+            .find_order_by_remote_id(&scope, 1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.raw_json, big.raw_json);
+
+        // A row written before compression existed (the migration kept its text, marked json).
+        set_raw_column(&ctx.url, 2, small.raw_json.as_bytes(), "json").await;
+        let got = ctx
+            .storage
+            .find_order_by_remote_id(&scope, 2)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.raw_json, small.raw_json);
+
+        // Damaged bytes are an error that says so, not a panic or garbage.
+        set_raw_column(&ctx.url, 2, b"\x05\x00\x00\x00garbage", "lz4").await;
+        let error = ctx
+            .storage
+            .find_order_by_remote_id(&scope, 2)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("does not understand"), "{error}");
+    }
+);
+
+/// The raw columns of an order, read behind the storage's back.
+async fn raw_column(url: &str, remote_id: i64) -> (Vec<u8>, String) {
+    let sql = "SELECT raw, raw_encoding FROM orders WHERE remote_id = $1";
+    if url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let row = sqlx::query_as(sql)
+            .bind(remote_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        row
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let row = sqlx::query_as(sql)
+            .bind(remote_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        row
+    }
+}
+
+/// Overwrites the raw columns of an order behind the storage's back.
+async fn set_raw_column(url: &str, remote_id: i64, raw: &[u8], encoding: &str) {
+    let sql = "UPDATE orders SET raw = $1, raw_encoding = $2 WHERE remote_id = $3";
+    if url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let q = sqlx::query(sql).bind(raw).bind(encoding).bind(remote_id);
+        assert_eq!(q.execute(&pool).await.unwrap().rows_affected(), 1);
+        pool.close().await;
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let q = sqlx::query(sql).bind(raw).bind(encoding).bind(remote_id);
+        assert_eq!(q.execute(&pool).await.unwrap().rows_affected(), 1);
+        pool.close().await;
+    }
+}
+
 contract_test!(users_are_unique_by_email_case_insensitively, |ctx| {
     let s = &ctx.storage;
     let user = s.create_user("Ada@Example.com").await.unwrap();

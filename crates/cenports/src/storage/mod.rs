@@ -25,6 +25,7 @@
 mod error;
 mod models;
 mod money;
+mod raw;
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -769,6 +770,12 @@ impl Storage {
                 })
                 .collect();
             outcome.unchanged += (page.len() - to_write.len()) as u64;
+            // Only what is written is compressed: an incremental sync reads mostly unchanged
+            // orders.
+            let raw: HashMap<i64, Vec<u8>> = to_write
+                .iter()
+                .map(|o| (o.remote_id, raw::encode(&o.raw_json)))
+                .collect();
             let by_remote: HashMap<i64, &NewOrderRecord> =
                 to_write.iter().map(|o| (o.remote_id, *o)).collect();
 
@@ -781,7 +788,7 @@ impl Storage {
                     "INSERT INTO orders (store_id, remote_id, status_id, status_name, \
                      fulfilment_state, customer_id, email, currency, subtotal, total, tax, \
                      payment_method, payment_status, date_created, date_modified, is_deleted, \
-                     raw_json, imported_at, updated_at) ",
+                     raw, raw_encoding, imported_at, updated_at) ",
                 );
                 qb.push_values(chunk, |mut b, o| {
                     b.push_bind(store.0)
@@ -800,7 +807,8 @@ impl Storage {
                         .push_bind(o.date_created)
                         .push_bind(o.date_modified)
                         .push_bind(o.is_deleted)
-                        .push_bind(o.raw_json.as_str())
+                        .push_bind(raw[&o.remote_id].as_slice())
+                        .push_bind(raw::ENCODING_LZ4)
                         .push_bind(now)
                         .push_bind(now);
                 });
@@ -815,7 +823,8 @@ impl Storage {
                      payment_status = excluded.payment_status, \
                      date_created = excluded.date_created, \
                      date_modified = excluded.date_modified, is_deleted = excluded.is_deleted, \
-                     raw_json = excluded.raw_json, updated_at = excluded.updated_at \
+                     raw = excluded.raw, raw_encoding = excluded.raw_encoding, \
+                     updated_at = excluded.updated_at \
                      WHERE orders.date_modified < excluded.date_modified \
                      RETURNING id, remote_id",
                 );
@@ -1055,7 +1064,7 @@ impl Storage {
         const OP: &str = "reading an order";
         let store = scope.store_id;
         let order_sql = format!(
-            "SELECT {ORDER_COLUMNS}, raw_json FROM orders WHERE store_id = $1 AND {key_column} = $2"
+            "SELECT {ORDER_COLUMNS}, raw, raw_encoding FROM orders WHERE store_id = $1 AND {key_column} = $2"
         );
         let lines_sql = format!(
             "SELECT {LINE_COLUMNS} FROM order_lines WHERE store_id = $1 AND order_id = $2 \
@@ -1077,7 +1086,14 @@ impl Storage {
                 return Ok(None);
             };
             let summary: OrderSummary = sqlx::FromRow::from_row(&row).op_store(OP, store)?;
-            let raw_json: String = row.try_get("raw_json").op_store(OP, store)?;
+            let encoding: String = row.try_get("raw_encoding").op_store(OP, store)?;
+            let bytes: Vec<u8> = row.try_get("raw").op_store(OP, store)?;
+            let raw_json =
+                raw::decode(&encoding, bytes).map_err(|source| StorageError::Corrupt {
+                    op: OP,
+                    store: Some(store),
+                    source,
+                })?;
             let lines = sqlx::query_as::<Db, NewOrderLine>(&lines_sql)
                 .bind(store.0)
                 .bind(summary.id.0)
