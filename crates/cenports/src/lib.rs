@@ -9,10 +9,15 @@
 //! - [`connect`]: connecting a BigCommerce store: parse what the merchant has, check it on
 //!   the spot, and name exactly what is missing.
 //! - [`secrets`]: encryption at rest of the store credentials.
+//! - [`sync`]: importing orders and the catalog (walks, targeted imports, reconciliation).
+//! - [`webhooks`]: registering hooks, receiving and verifying callbacks, targeted fetches.
+//! - [`server`]: the long-running hub (`cenports serve`): receiver, worker, scheduler.
 
 pub mod config;
 pub mod connect;
 pub mod credentials;
 pub mod secrets;
+pub mod server;
 pub mod storage;
 pub mod sync;
+pub mod webhooks;

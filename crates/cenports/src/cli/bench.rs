@@ -163,6 +163,8 @@ async fn run_backend(
         key_file: dir.join(cenports::secrets::DEFAULT_KEY_FILE),
         sync_interval: DEFAULT_SYNC_INTERVAL,
         log: DEFAULT_LOG.to_string(),
+        public_url: None,
+        listen: cenports::config::DEFAULT_LISTEN.parse().expect("a valid default"),
     };
     let storage = Storage::open(&settings.database_url)
         .await

@@ -1352,3 +1352,8 @@ fn not_found_if_zero(
         Ok(())
     }
 }
+
+// Webhooks and reconciliation (docs/WEBHOOKS.md). Declared here, after the macros, because a
+// child module sees `with_pool!` only when it is declared below it.
+mod webhooks;
+pub use webhooks::{WebhookEndpoint, WebhookTarget};
