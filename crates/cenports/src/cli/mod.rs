@@ -5,10 +5,13 @@
 //! validated [`Settings`] from them, so a wrong setting fails before anything runs.
 
 pub mod bench;
+pub mod bench_webhooks;
 pub mod connect;
 pub mod demo;
 pub mod orders;
+pub mod reconcile;
 pub mod sandbox;
+pub mod serve;
 pub mod stores;
 pub mod sync;
 
@@ -62,6 +65,11 @@ pub enum Command {
     Sync(sync::SyncArgs),
     /// List imported orders as a table or JSON.
     Orders(orders::OrdersArgs),
+    /// Run the hub: the webhook receiver, the queue worker, the sync scheduler (polling and
+    /// reconciliation) and the webhook health check, until Ctrl-C or SIGTERM.
+    Serve(serve::ServeArgs),
+    /// Compare order counts per status with each store now and repair any drift.
+    Reconcile(reconcile::ReconcileArgs),
     /// Benchmarks: `bench import` backfills a sandbox store into SQLite and PostgreSQL and
     /// prints throughput, API requests and peak memory.
     Bench(bench::BenchArgs),
@@ -80,6 +88,8 @@ impl Command {
             Command::Stores(args) => stores::run(args, &Settings::load(overrides)?).await,
             Command::Sync(args) => sync::run(args, &Settings::load(overrides)?).await,
             Command::Orders(args) => orders::run(args, &Settings::load(overrides)?).await,
+            Command::Serve(args) => serve::run(args, &Settings::load(overrides)?).await,
+            Command::Reconcile(args) => reconcile::run(args, &Settings::load(overrides)?).await,
             Command::Bench(args) => bench::run(args, overrides).await,
         }
     }
