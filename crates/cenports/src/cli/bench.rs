@@ -57,6 +57,9 @@ pub enum BenchCommand {
     /// print throughput, API requests and peak memory. The global --database-url names the
     /// PostgreSQL server to use (a fresh database is created on it and dropped).
     Import(ImportArgs),
+    /// Webhook-to-visible latency (p50/p99/max) of live-mode orders with polling off, and the
+    /// receiver's requests/s, on SQLite and PostgreSQL (`cli/bench_webhooks.rs`).
+    Webhooks(crate::cli::bench_webhooks::WebhooksArgs),
 }
 
 /// Options of `cenports bench import`.
@@ -87,6 +90,7 @@ struct Row {
 pub async fn run(args: BenchArgs, overrides: &Overrides) -> Result<()> {
     match args.what {
         BenchCommand::Import(args) => import(args, overrides).await,
+        BenchCommand::Webhooks(args) => crate::cli::bench_webhooks::run(args, overrides).await,
     }
 }
 
