@@ -603,7 +603,10 @@ mod tests {
                 .to_string()
         };
         assert_eq!(ok("https://hub.example.com/"), "https://hub.example.com/");
-        assert_eq!(ok("https://hub.example.com/cp/"), "https://hub.example.com/cp");
+        assert_eq!(
+            ok("https://hub.example.com/cp/"),
+            "https://hub.example.com/cp"
+        );
         assert_eq!(ok("http://127.0.0.1:8080"), "http://127.0.0.1:8080/");
         assert_eq!(ok("http://localhost:9000"), "http://localhost:9000/");
         assert_eq!(ok("http://[::1]:9000"), "http://[::1]:9000/");
@@ -617,7 +620,12 @@ mod tests {
             let error = load(&[(PUBLIC_URL_ENV, bad)], &Overrides::default())
                 .unwrap_err()
                 .to_string();
-            assert!(error.starts_with("setting `public_url` (from the environment variable CENPORTS_PUBLIC_URL)"), "{error}");
+            assert!(
+                error.starts_with(
+                    "setting `public_url` (from the environment variable CENPORTS_PUBLIC_URL)"
+                ),
+                "{error}"
+            );
             assert!(error.contains("https://"), "{error}");
         }
         let error = load(&[(LISTEN_ENV, "8080")], &Overrides::default())

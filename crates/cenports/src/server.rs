@@ -199,8 +199,12 @@ impl App {
                     }
                     match storage.purge_webhook_receipts(chrono::Utc::now()).await {
                         Ok(0) => {}
-                        Ok(n) => tracing::debug!(webhooks.purged = n, "serve: expired receipts purged"),
-                        Err(error) => tracing::warn!(error = %error, "serve: could not purge receipts"),
+                        Ok(n) => {
+                            tracing::debug!(webhooks.purged = n, "serve: expired receipts purged")
+                        }
+                        Err(error) => {
+                            tracing::warn!(error = %error, "serve: could not purge receipts")
+                        }
                     }
                 }
             });

@@ -150,7 +150,9 @@ async fn stores_sync_on_the_interval_and_a_revoked_store_does_not_stop_the_other
         sync_interval: INTERVAL,
         log: "info".into(),
         public_url: None,
-        listen: cenports::config::DEFAULT_LISTEN.parse().expect("a valid default"),
+        listen: cenports::config::DEFAULT_LISTEN
+            .parse()
+            .expect("a valid default"),
     };
     let config = SchedulerConfig {
         interval: INTERVAL,

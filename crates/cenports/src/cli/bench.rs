@@ -168,7 +168,9 @@ async fn run_backend(
         sync_interval: DEFAULT_SYNC_INTERVAL,
         log: DEFAULT_LOG.to_string(),
         public_url: None,
-        listen: cenports::config::DEFAULT_LISTEN.parse().expect("a valid default"),
+        listen: cenports::config::DEFAULT_LISTEN
+            .parse()
+            .expect("a valid default"),
     };
     let storage = Storage::open(&settings.database_url)
         .await

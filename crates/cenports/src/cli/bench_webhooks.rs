@@ -161,7 +161,11 @@ async fn fresh_postgres(server: &str) -> Result<(sqlx::PgPool, String, String)> 
     Ok((admin, name, url.to_string()))
 }
 
-async fn measure(backend: &'static str, database_url: &str, args: &WebhooksArgs) -> Result<Figures> {
+async fn measure(
+    backend: &'static str,
+    database_url: &str,
+    args: &WebhooksArgs,
+) -> Result<Figures> {
     let sandbox = Sandbox::start(
         tokio::net::TcpListener::bind("127.0.0.1:0").await?,
         SandboxConfig::default(),
@@ -204,7 +208,14 @@ async fn measure(backend: &'static str, database_url: &str, args: &WebhooksArgs)
     let store = check_and_save(&settings, &storage, input, &mut std::io::sink()).await?;
     let client = store_client(&settings, &storage, &store).await?;
     let public_url = settings.public_url.clone().expect("set above");
-    register_hooks(&storage, &settings.secret_box()?, &store, &client, &public_url).await?;
+    register_hooks(
+        &storage,
+        &settings.secret_box()?,
+        &store,
+        &client,
+        &public_url,
+    )
+    .await?;
     let header_secret = client.list_hooks().await?[0]
         .headers
         .as_ref()
@@ -256,8 +267,8 @@ async fn measure(backend: &'static str, database_url: &str, args: &WebhooksArgs)
         },
     )
     .map_err(anyhow::Error::msg)?;
-    let deadline = Instant::now()
-        + Duration::from_secs_f64(args.orders as f64 / args.rate * 2.0 + 30.0);
+    let deadline =
+        Instant::now() + Duration::from_secs_f64(args.orders as f64 / args.rate * 2.0 + 30.0);
     let mut committed: HashMap<u64, Instant> = HashMap::new();
     while (committed.len() as u64) < args.orders {
         let left = deadline.saturating_duration_since(Instant::now());

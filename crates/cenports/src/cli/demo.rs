@@ -112,7 +112,9 @@ fn demo_settings(dir: &Path, sandbox: &Sandbox, overrides: &Overrides) -> Result
             sync_interval: DEFAULT_SYNC_INTERVAL,
             log: DEFAULT_LOG.to_string(),
             public_url: None,
-            listen: cenports::config::DEFAULT_LISTEN.parse().expect("a valid default"),
+            listen: cenports::config::DEFAULT_LISTEN
+                .parse()
+                .expect("a valid default"),
         }
     };
     settings.bigcommerce_api_url =

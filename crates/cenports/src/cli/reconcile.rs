@@ -36,8 +36,7 @@ pub async fn run(args: ReconcileArgs, settings: &Settings) -> Result<()> {
         let outcome = async {
             let client = store_client(settings, &storage, &store).await?;
             Ok::<_, anyhow::Error>(
-                reconcile_store(&storage, &store.scope(), &client, &SyncOptions::default())
-                    .await?,
+                reconcile_store(&storage, &store.scope(), &client, &SyncOptions::default()).await?,
             )
         }
         .await;

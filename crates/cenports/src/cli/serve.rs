@@ -71,7 +71,11 @@ pub async fn run(args: ServeArgs, settings: &Settings) -> Result<()> {
     }
     println!(
         "Polling: {}",
-        if args.no_poll { "off (--no-poll)" } else { "on" }
+        if args.no_poll {
+            "off (--no-poll)"
+        } else {
+            "on"
+        }
     );
     app.serve(listener, async {
         if let Err(error) = shutdown_signal().await {

@@ -151,9 +151,7 @@ impl Storage {
                     },
                 })
             };
-            read()
-                .map(Some)
-                .op_store("reading a webhook target", id)
+            read().map(Some).op_store("reading a webhook target", id)
         })
     }
 

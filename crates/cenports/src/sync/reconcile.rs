@@ -154,14 +154,8 @@ pub async fn reconcile_store(
         // upsert: same `date_modified`, other content. Both are read on their own.
         for order_id in held.symmetric_difference(&listed) {
             report.targeted += 1;
-            let outcome = import_order(
-                storage,
-                scope,
-                client,
-                &options.status_mapping,
-                *order_id,
-            )
-            .await?;
+            let outcome =
+                import_order(storage, scope, client, &options.status_mapping, *order_id).await?;
             if let TargetedOutcome::Saved(outcome) = outcome {
                 report.add(outcome);
             }

@@ -164,7 +164,9 @@ mod tests {
             Some(FetchTarget::Product(167))
         );
         assert_eq!(
-            target(r#"{"scope":"store/product/inventory/updated","data":{"type":"product","id":7,"inventory":{"product_id":7}}}"#),
+            target(
+                r#"{"scope":"store/product/inventory/updated","data":{"type":"product","id":7,"inventory":{"product_id":7}}}"#
+            ),
             Some(FetchTarget::Product(7))
         );
         assert_eq!(

@@ -104,7 +104,11 @@ fn internal() -> Response {
 }
 
 fn accepted(status: &str) -> Response {
-    (StatusCode::OK, Json(serde_json::json!({ "status": status }))).into_response()
+    (
+        StatusCode::OK,
+        Json(serde_json::json!({ "status": status })),
+    )
+        .into_response()
 }
 
 /// Joins the two stored columns (nonce, ciphertext) and opens the value.
@@ -163,7 +167,10 @@ pub async fn receive_webhook(
         .map(|v| v.as_bytes())
         .unwrap_or_default();
     if !bool::from(given.ct_eq(expected.expose_secret().as_bytes())) {
-        tracing::debug!(store.id = id, "webhooks: refused, wrong or missing header secret");
+        tracing::debug!(
+            store.id = id,
+            "webhooks: refused, wrong or missing header secret"
+        );
         return unauthorized();
     }
 
@@ -174,13 +181,15 @@ pub async fn receive_webhook(
         .as_ref()
         .and_then(|s| open_secret(&state.secret_box, s, hash, PURPOSE_CLIENT_SECRET))
     else {
-        tracing::error!(store.id = id, "webhooks: the store's client secret is unavailable");
+        tracing::error!(
+            store.id = id,
+            "webhooks: the store's client secret is unavailable"
+        );
         return internal();
     };
-    let verified = standardwebhooks::Webhook::from_bytes(
-        client_secret.expose_secret().as_bytes().to_vec(),
-    )
-    .and_then(|webhook| webhook.verify(&body, &headers));
+    let verified =
+        standardwebhooks::Webhook::from_bytes(client_secret.expose_secret().as_bytes().to_vec())
+            .and_then(|webhook| webhook.verify(&body, &headers));
     if let Err(error) = verified {
         tracing::debug!(store.id = id, reason = %error, "webhooks: refused, signature check failed");
         return unauthorized();
@@ -210,7 +219,10 @@ pub async fn receive_webhook(
         Some(_) => match state.queue.try_reserve() {
             Ok(permit) => Some(permit),
             Err(_) => {
-                tracing::warn!(store.id = id, "webhooks: queue full, callback refused with 503");
+                tracing::warn!(
+                    store.id = id,
+                    "webhooks: queue full, callback refused with 503"
+                );
                 return error_response(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "busy",

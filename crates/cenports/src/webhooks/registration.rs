@@ -246,10 +246,7 @@ pub async fn register_hooks(
             }
         }
         for duplicate in matching {
-            client
-                .delete_hook(duplicate.id)
-                .await
-                .map_err(api(store))?;
+            client.delete_hook(duplicate.id).await.map_err(api(store))?;
             report.deleted += 1;
         }
     }

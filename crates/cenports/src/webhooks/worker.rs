@@ -175,22 +175,18 @@ async fn process(
     let scope = store.scope();
     let queued_ms = job.received_at.elapsed().as_millis() as u64;
     let result = match job.target {
-        FetchTarget::Order(order_id) => {
-            import_order(storage, &scope, &client, mapping, order_id)
-                .await
-                .map(|outcome| match outcome {
-                    TargetedOutcome::Saved(_) => JobOutcome::Saved,
-                    TargetedOutcome::NotFound => JobOutcome::NotFound,
-                })
-        }
-        FetchTarget::Product(product_id) => {
-            import_product(storage, &scope, &client, product_id)
-                .await
-                .map(|outcome| match outcome {
-                    ProductOutcome::Saved { .. } => JobOutcome::Saved,
-                    ProductOutcome::NotFound => JobOutcome::NotFound,
-                })
-        }
+        FetchTarget::Order(order_id) => import_order(storage, &scope, &client, mapping, order_id)
+            .await
+            .map(|outcome| match outcome {
+                TargetedOutcome::Saved(_) => JobOutcome::Saved,
+                TargetedOutcome::NotFound => JobOutcome::NotFound,
+            }),
+        FetchTarget::Product(product_id) => import_product(storage, &scope, &client, product_id)
+            .await
+            .map(|outcome| match outcome {
+                ProductOutcome::Saved { .. } => JobOutcome::Saved,
+                ProductOutcome::NotFound => JobOutcome::NotFound,
+            }),
     };
     match result {
         Ok(outcome) => {
