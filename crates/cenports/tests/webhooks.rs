@@ -414,8 +414,7 @@ both_backends!(
         )
         .unwrap();
         // Three orders in a row: each is timed from the moment the sandbox holds it.
-        let mut next_id = before + 1;
-        for _ in 0..3 {
+        for next_id in before + 1..=before + 3 {
             wait_for(
                 Duration::from_secs(10),
                 "live mode places an order",
@@ -451,7 +450,6 @@ both_backends!(
                 .with_store(&hub.hash, |data, _| data.orders[&next_id].lines.len())
                 .unwrap();
             assert_eq!(held.lines.len(), lines, "the order came with all its lines");
-            next_id += 1;
         }
         stop_live(hub.sandbox.state(), &hub.hash);
         // Polling was off: the history was never walked, only what webhooks named is here.

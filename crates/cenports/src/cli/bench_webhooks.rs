@@ -72,7 +72,7 @@ struct Figures {
 
 /// Runs `cenports bench webhooks`.
 pub async fn run(args: WebhooksArgs, overrides: &Overrides) -> Result<()> {
-    if args.orders == 0 || !(args.rate > 0.0) {
+    if args.orders == 0 || !args.rate.is_finite() || args.rate <= 0.0 {
         bail!("--orders and --rate must be positive");
     }
     let mut rows = Vec::new();
