@@ -479,7 +479,18 @@ both_backends!(
             },
             ..no_poll()
         };
-        hub.sandbox.state().webhooks.set_loss(&hub.hash, 1.0);
+        // Every callback is lost, through the sandbox's control API.
+        let lost = reqwest::Client::new()
+            .post(format!(
+                "{}/_sandbox/stores/{}/webhook_loss",
+                hub.sandbox.base_url(),
+                hub.hash
+            ))
+            .json(&serde_json::json!({"probability": 1.0}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(lost.status(), 200);
         let running = hub.serve(options).await;
         // The first sync imports the history.
         let store_count = hub.store_orders().len();
