@@ -922,3 +922,48 @@ both_backends!(
         hub.sandbox.shutdown();
     }
 );
+
+// ------------------------------------------------------------------ stock
+
+both_backends!(
+    a_stock_change_webhook_refreshes_that_products_sku_index,
+    |url| {
+        let mut hub = hub(&url, spec(5, 76), SandboxConfig::default()).await;
+        hub.register().await;
+        let mut running = hub.serve(no_poll()).await;
+        // A variant-tracked product: its variants' stock changes fire store/sku/inventory/updated.
+        let (product_id, variant_id, sku, level) = hub
+            .sandbox
+            .with_store(&hub.hash, |data, _| {
+                data.products
+                    .values()
+                    .filter(|p| {
+                        p.inventory_tracking
+                            == bigcommerce_sandbox::model::InventoryTracking::Variant
+                    })
+                    .flat_map(|p| p.variants.iter().map(move |v| (p.id, v)))
+                    .find(|(_, v)| !v.sku.is_empty())
+                    .map(|(p, v)| (p, v.id, v.sku.clone(), v.inventory_level))
+            })
+            .unwrap()
+            .expect("a variant-tracked product with a SKU");
+        let scope = hub.store.scope();
+        assert!(hub.storage.find_sku(&scope, &sku).await.unwrap().is_none());
+        hub.client
+            .update_variants(&[bigcommerce_client::VariantUpdate {
+                id: variant_id,
+                inventory_level: Some(level + 7),
+                ..Default::default()
+            }])
+            .await
+            .unwrap();
+        let done = running.next(Duration::from_secs(5)).await;
+        assert_eq!(done.target, FetchTarget::Product(product_id));
+        assert_eq!(done.outcome, JobOutcome::Saved);
+        let indexed = hub.storage.find_sku(&scope, &sku).await.unwrap().unwrap();
+        assert_eq!(indexed.product_remote_id, product_id as i64);
+        assert_eq!(indexed.variant_remote_id, Some(variant_id as i64));
+        running.stop().await;
+        hub.sandbox.shutdown();
+    }
+);
