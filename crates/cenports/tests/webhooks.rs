@@ -712,6 +712,9 @@ both_backends!(the_receiver_refuses_what_it_must_and_deduplicates, |url| {
     let queued = answers.iter().filter(|a| a["status"] == "queued").count();
     assert_eq!(queued, 1, "{answers:?}");
 
+    // Timestamps a minute past the 5-minute tolerance either way, so the time the test takes
+    // cannot bring them back inside it.
+    let now = Utc::now().timestamp();
     let refusals: Vec<(&str, reqwest::RequestBuilder, u16)> = vec![
         (
             "wrong header secret",
@@ -725,12 +728,12 @@ both_backends!(the_receiver_refuses_what_it_must_and_deduplicates, |url| {
         ),
         (
             "stale timestamp (replay)",
-            callback(&hub, &secret, "msg_c", now - 301, &body),
+            callback(&hub, &secret, "msg_c", now - 360, &body),
             401,
         ),
         (
             "timestamp in the future",
-            callback(&hub, &secret, "msg_c", now + 301, &body),
+            callback(&hub, &secret, "msg_c", now + 360, &body),
             401,
         ),
         (
