@@ -1,7 +1,8 @@
 //! The webhook path through the real binary, as an operator runs it: `cenports connect` with
 //! `CENPORTS_PUBLIC_URL` registers the hooks, `cenports serve --no-poll` receives a new order's
 //! callback and imports it, SIGTERM stops it cleanly, and `cenports disconnect` removes the
-//! hooks. No secret is printed or logged (debug logs searched).
+//! hooks; `cenports reconcile` imports what polling (off) never read. No secret is printed or
+//! logged (debug logs searched).
 
 mod common;
 
@@ -219,6 +220,30 @@ async fn connect_registers_hooks_serve_imports_by_webhook_and_disconnect_removes
         .unwrap();
     assert!(status.success(), "{status:?}");
     printed.push_str(&logs.await.unwrap());
+
+    // Polling was off: only the webhook's order is in. Reconciliation brings in the rest.
+    let out = ok(&vars, &["reconcile", "--email", EMAIL], &mut printed).await;
+    assert!(out.contains("0 still differ"), "{out}");
+    let listed = sandbox
+        .with_store(&store.hash, |data, _| {
+            data.orders
+                .values()
+                .filter(|o| !o.is_deleted && o.status_id != 0)
+                .count()
+        })
+        .unwrap();
+    let out = ok(
+        &vars,
+        &["orders", "--email", EMAIL, "--json", "--limit", "1000"],
+        &mut printed,
+    )
+    .await;
+    let orders: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        orders.as_array().unwrap().len(),
+        listed,
+        "every order after reconcile"
+    );
 
     let out = ok(
         &vars,

@@ -268,8 +268,13 @@ fn storage_profile(verified: &VerifiedStore) -> StoreProfile {
 pub async fn run_disconnect(args: DisconnectArgs, settings: &Settings) -> Result<()> {
     let storage = open_storage(settings).await?;
     for store in select_stores(&storage, Some(&args.email), Some(&args.store)).await? {
-        // Hooks first: removing them needs the credentials the disconnect forgets.
-        if store.status == StoreStatus::Connected {
+        // Hooks first: removing them needs the credentials the disconnect forgets. A store
+        // without an endpoint never had hooks registered (the endpoint is saved before them).
+        let registered = storage
+            .get_webhook_endpoint(&store.scope())
+            .await?
+            .is_some();
+        if registered && store.status == StoreStatus::Connected {
             let removed = async {
                 let client = store_client(settings, &storage, &store).await?;
                 Ok::<_, anyhow::Error>(remove_hooks(&storage, &store, &client).await?)
