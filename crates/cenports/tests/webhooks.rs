@@ -970,3 +970,57 @@ both_backends!(
         hub.sandbox.shutdown();
     }
 );
+
+// ------------------------------------------------------------------ targeted imports
+
+both_backends!(
+    a_second_change_within_the_same_second_is_not_hidden_by_an_equal_date_modified,
+    |url| {
+        let hub = hub(&url, spec(5, 77), SandboxConfig::default()).await;
+        let scope = hub.store.scope();
+        let mapping = cenports::sync::StatusMapping::default();
+        let (&id, &(_, status)) = hub.store_orders().iter().next().unwrap();
+        let id = id as u64;
+        cenports::sync::targeted::import_order(&hub.storage, &scope, &hub.client, &mapping, id)
+            .await
+            .unwrap();
+        // The order changes again within the same second: BigCommerce's `date_modified` (one-second
+        // resolution) stays what the hub already holds.
+        let new_status = if status == 5 { 6 } else { 5 };
+        hub.sandbox
+            .with_store(&hub.hash, |data, events| {
+                let before = data.orders[&id].date_modified;
+                data.update_order(
+                    id,
+                    OrderUpdate {
+                        status_id: Some(new_status),
+                        ..OrderUpdate::default()
+                    },
+                    events,
+                )
+                .unwrap();
+                data.orders.get_mut(&id).unwrap().date_modified = before;
+            })
+            .unwrap();
+        let outcome =
+            cenports::sync::targeted::import_order(&hub.storage, &scope, &hub.client, &mapping, id)
+                .await
+                .unwrap();
+        assert!(
+            matches!(outcome, cenports::sync::targeted::TargetedOutcome::Saved(o) if o.updated == 1),
+            "{outcome:?}"
+        );
+        let held = hub
+            .storage
+            .find_order_by_remote_id(&scope, id as i64)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(held.summary.status_id, new_status as i32);
+        assert_eq!(
+            held.summary.date_modified,
+            hub.store_orders()[&(id as i64)].0
+        );
+        hub.sandbox.shutdown();
+    }
+);
