@@ -10,6 +10,8 @@
 //!   concurrently and across a restart;
 //! - hooks are registered, repaired after BigCommerce deactivated them (by real failed
 //!   deliveries, through `serve`'s health check), and removed.
+//! - a SKU inventory callback refreshes that product's SKU index entries;
+//! - a change within the same second as a targeted read (equal `date_modified`) still lands.
 
 mod common;
 
