@@ -25,6 +25,10 @@
 //! - **Duplicates.** BigCommerce "may occasionally" deliver a callback twice; a per-store
 //!   probability set with `POST /_sandbox/stores/{hash}/webhook_duplicates` makes the sandbox
 //!   do the same, on purpose.
+//! - **Loss.** Not a BigCommerce feature but what a receiver must survive (an outage longer
+//!   than the retries, a hook deactivated meanwhile): `POST /_sandbox/stores/{hash}/webhook_loss`
+//!   with `{"probability": 1.0}` drops that share of messages before their first attempt,
+//!   recorded as `dropped` in the delivery log.
 //!
 //! # What is not emulated
 //! - The per-domain success-ratio blocklist (90 % over two minutes, three-minute block) and the
@@ -255,6 +259,8 @@ struct Shared {
     queue: mpsc::UnboundedSender<Message>,
     logs: Mutex<HashMap<String, DeliveryLog>>,
     duplicates: Mutex<HashMap<String, DuplicateSettings>>,
+    /// Per store, the chance (0..=1) that a message is lost before its first attempt.
+    loss: Mutex<HashMap<String, f64>>,
     /// Random per dispatcher so that message ids do not repeat across sandbox runs.
     id_prefix: u64,
     next_id: AtomicU64,
@@ -339,6 +345,7 @@ impl Dispatcher {
                 queue,
                 logs: Mutex::new(HashMap::new()),
                 duplicates: Mutex::new(HashMap::new()),
+                loss: Mutex::new(HashMap::new()),
                 id_prefix: rand::thread_rng().gen(),
                 next_id: AtomicU64::new(1),
             }),
@@ -380,6 +387,13 @@ impl Dispatcher {
             .get(&store.hash)
             .copied()
             .unwrap_or_default();
+        let loss = self
+            .shared
+            .loss
+            .lock()
+            .get(&store.hash)
+            .copied()
+            .unwrap_or_default();
         let created_at = chrono::Utc::now().timestamp();
         let store_id = store_id(&store.hash);
         for event in events {
@@ -410,6 +424,14 @@ impl Dispatcher {
                     body: body.clone(),
                     attempt: 1,
                 };
+                if loss > 0.0 && rand::thread_rng().gen_bool(loss.min(1.0)) {
+                    self.shared.record(
+                        &message,
+                        "",
+                        Outcome::Dropped("lost on purpose (webhook_loss)".to_string()),
+                    );
+                    continue;
+                }
                 if duplicates.probability > 0.0
                     && rand::thread_rng().gen_bool(duplicates.probability.min(1.0))
                 {
@@ -439,6 +461,14 @@ impl Dispatcher {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Makes the store lose a share (0..=1) of its callbacks before their first attempt.
+    pub fn set_loss(&self, store_hash: &str, probability: f64) {
+        self.shared
+            .loss
+            .lock()
+            .insert(store_hash.to_string(), probability.clamp(0.0, 1.0));
     }
 
     /// Makes the store deliver some callbacks twice.
@@ -625,8 +655,9 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Control routes for deliveries: `GET /_sandbox/stores/{store_hash}/webhook_deliveries`
-/// (`?after=seq`) and `POST /_sandbox/stores/{store_hash}/webhook_duplicates`
-/// (`{"probability": 0.5, "new_id": false}`).
+/// (`?after=seq`), `POST /_sandbox/stores/{store_hash}/webhook_duplicates`
+/// (`{"probability": 0.5, "new_id": false}`) and `POST /_sandbox/stores/{store_hash}/webhook_loss`
+/// (`{"probability": 1.0}`).
 pub fn control_routes() -> Router<AppState> {
     Router::new()
         .route(
@@ -637,6 +668,33 @@ pub fn control_routes() -> Router<AppState> {
             "/stores/{store_hash}/webhook_duplicates",
             post(set_duplicates),
         )
+        .route("/stores/{store_hash}/webhook_loss", post(set_loss))
+}
+
+/// Body of `POST /_sandbox/stores/{hash}/webhook_loss`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct LossSettings {
+    /// Chance (0..=1) that a message is dropped before its first attempt.
+    pub probability: f64,
+}
+
+async fn set_loss(
+    State(state): State<AppState>,
+    Path(hash): Path<String>,
+    Json(settings): Json<LossSettings>,
+) -> Response {
+    if state.store(&hash).is_none() {
+        return no_store();
+    }
+    if !(0.0..=1.0).contains(&settings.probability) {
+        return errors::v3_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "probability must be between 0 and 1.",
+            Default::default(),
+        );
+    }
+    state.webhooks.set_loss(&hash, settings.probability);
+    json(StatusCode::OK, &settings)
 }
 
 fn no_store() -> Response {

@@ -3,7 +3,8 @@
 //! Settings are layered, each layer overriding the one before:
 //!
 //! 1. **defaults** (an embedded SQLite file `cenports.db`, the real BigCommerce API, a key file
-//!    next to the database, a sync every 5 minutes, `info` logs);
+//!    next to the database, a sync every 5 minutes, `info` logs, no public URL, the server on
+//!    `127.0.0.1:8080`);
 //! 2. **an optional TOML file**, named by `--config FILE` or `CENPORTS_CONFIG`;
 //! 3. **`CENPORTS_*` environment variables**;
 //! 4. **command-line flags** that override one setting (`--database-url`).
@@ -16,6 +17,7 @@
 //! The full reference (every key, its variable, its default) is in `docs/OPERATIONS.md`.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -39,6 +41,10 @@ pub const SECRET_KEY_ENV: &str = crate::secrets::SECRET_KEY_ENV;
 pub const KEY_FILE_ENV: &str = "CENPORTS_KEY_FILE";
 /// The variable overriding [`Settings::sync_interval`].
 pub const SYNC_INTERVAL_ENV: &str = "CENPORTS_SYNC_INTERVAL";
+/// The variable overriding [`Settings::public_url`].
+pub const PUBLIC_URL_ENV: &str = "CENPORTS_PUBLIC_URL";
+/// The variable overriding [`Settings::listen`].
+pub const LISTEN_ENV: &str = "CENPORTS_LISTEN";
 /// The variable overriding [`Settings::log`] (`RUST_LOG` is honoured too, below it).
 pub const LOG_ENV: &str = "CENPORTS_LOG";
 
@@ -48,6 +54,8 @@ pub const DEFAULT_API_URL: &str = bigcommerce_client::DEFAULT_API_BASE_URL;
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(5 * 60);
 /// The log filter used when none is configured.
 pub const DEFAULT_LOG: &str = "info";
+/// Where `cenports serve` listens when nothing else is configured.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 /// The hub's settings, validated.
 ///
@@ -66,6 +74,12 @@ pub struct Settings {
     pub sync_interval: Duration,
     /// The log filter (`tracing_subscriber::EnvFilter` syntax, e.g. `info,cenports=debug`).
     pub log: String,
+    /// The base URL at which BigCommerce reaches this hub's webhook receiver (`https://`, or
+    /// `http://` on a loopback address for development). `None`: no hooks are registered and
+    /// the hub relies on polling alone.
+    pub public_url: Option<Url>,
+    /// The address `cenports serve` listens on.
+    pub listen: SocketAddr,
 }
 
 impl fmt::Debug for Settings {
@@ -77,6 +91,8 @@ impl fmt::Debug for Settings {
             .field("key_file", &self.key_file)
             .field("sync_interval", &self.sync_interval)
             .field("log", &self.log)
+            .field("public_url", &self.public_url.as_ref().map(Url::as_str))
+            .field("listen", &self.listen)
             .finish()
     }
 }
@@ -147,7 +163,7 @@ pub enum ConfigError {
     /// The config file is not valid TOML for [`Settings`] (unknown key, wrong type...).
     #[error(
         "the config file {} is not valid: {message}; the keys are database_url, \
-         bigcommerce_api_url, secret_key, key_file, sync_interval and log (see \
+         bigcommerce_api_url, secret_key, key_file, sync_interval, log, public_url and listen (see \
          docs/OPERATIONS.md)",
         path.display()
     )]
@@ -169,6 +185,8 @@ struct FileSettings {
     key_file: Option<PathBuf>,
     sync_interval: Option<String>,
     log: Option<String>,
+    public_url: Option<String>,
+    listen: Option<String>,
 }
 
 /// A raw value with where it came from.
@@ -252,6 +270,14 @@ impl Settings {
         log.set(env("RUST_LOG"), Origin::Env("RUST_LOG"));
         log.set(env(LOG_ENV), Origin::Env(LOG_ENV));
 
+        let mut public_url: Layered<Option<String>> = Layered::default(None);
+        public_url.set(file.public_url.map(Some), file_origin());
+        public_url.set(env(PUBLIC_URL_ENV).map(Some), Origin::Env(PUBLIC_URL_ENV));
+
+        let mut listen = Layered::default(DEFAULT_LISTEN.to_string());
+        listen.set(file.listen, file_origin());
+        listen.set(env(LISTEN_ENV), Origin::Env(LISTEN_ENV));
+
         let database_url = validate_database_url(database_url)?;
         let key_file = key_file
             .value
@@ -262,6 +288,8 @@ impl Settings {
             key_file,
             sync_interval: validate_sync_interval(sync_interval)?,
             log: validate_log(log)?,
+            public_url: validate_public_url(public_url)?,
+            listen: validate_listen(listen)?,
             database_url,
         })
     }
@@ -422,6 +450,67 @@ fn validate_log(value: Layered<String>) -> Result<String, ConfigError> {
     }
 }
 
+/// The public URL must be one BigCommerce can call and that carries nothing it should not:
+/// `https://` with a host, or `http://` only on a loopback host (the sandbox accepts those; real
+/// BigCommerce only calls `https` on port 443). No query, fragment or credentials. A trailing
+/// slash is dropped so that paths join cleanly.
+fn validate_public_url(value: Layered<Option<String>>) -> Result<Option<Url>, ConfigError> {
+    let Some(text) = value.value else {
+        return Ok(None);
+    };
+    let fix = "give the https:// base URL at which BigCommerce reaches this hub (e.g. \
+               https://hub.example.com), or http://127.0.0.1:PORT for a local sandbox; unset it \
+               to rely on polling alone";
+    let url = Url::parse(text.trim()).map_err(|error| {
+        invalid(
+            "public_url",
+            value.origin.clone(),
+            format!("is not a URL ({error})"),
+            fix,
+        )
+    })?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    let problem = match url.scheme() {
+        _ if url.host().is_none() => Some(format!("is {url}, which has no host")),
+        "https" => None,
+        "http" if loopback => None,
+        "http" => Some(format!(
+            "is {url}: plain http is only accepted on a loopback host; BigCommerce calls https"
+        )),
+        other => Some(format!("has the scheme {other}://, not https://")),
+    }
+    .or_else(|| {
+        (url.query().is_some()
+            || url.fragment().is_some()
+            || !url.username().is_empty()
+            || url.password().is_some())
+        .then(|| "carries a query, fragment or credentials".to_string())
+    });
+    if let Some(problem) = problem {
+        return Err(invalid("public_url", value.origin, problem, fix));
+    }
+    let mut url = url;
+    let path = url.path().trim_end_matches('/').to_string();
+    url.set_path(&path);
+    Ok(Some(url))
+}
+
+fn validate_listen(value: Layered<String>) -> Result<SocketAddr, ConfigError> {
+    value.value.trim().parse().map_err(|_| {
+        invalid(
+            "listen",
+            value.origin,
+            format!("is {:?}, not an address and port", value.value),
+            "give an IP address and port such as 127.0.0.1:8080 or 0.0.0.0:8080",
+        )
+    })
+}
+
 /// `300` (seconds), `90s`, `5m`, `1h`.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
@@ -500,6 +589,49 @@ mod tests {
         assert_eq!(settings.key_file, PathBuf::from("cenports.key"));
         assert_eq!(settings.sync_interval, Duration::from_secs(300));
         assert_eq!(settings.log, "info");
+        assert_eq!(settings.public_url, None);
+        assert_eq!(settings.listen, "127.0.0.1:8080".parse().unwrap());
+    }
+
+    #[test]
+    fn the_public_url_is_https_or_http_on_loopback_only() {
+        let ok = |url: &str| {
+            load(&[(PUBLIC_URL_ENV, url)], &Overrides::default())
+                .unwrap()
+                .public_url
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(ok("https://hub.example.com/"), "https://hub.example.com/");
+        assert_eq!(
+            ok("https://hub.example.com/cp/"),
+            "https://hub.example.com/cp"
+        );
+        assert_eq!(ok("http://127.0.0.1:8080"), "http://127.0.0.1:8080/");
+        assert_eq!(ok("http://localhost:9000"), "http://localhost:9000/");
+        assert_eq!(ok("http://[::1]:9000"), "http://[::1]:9000/");
+        for bad in [
+            "http://hub.example.com",
+            "ftp://hub.example.com",
+            "https://user:pw@hub.example.com",
+            "https://hub.example.com/?a=1",
+            "hub.example.com",
+        ] {
+            let error = load(&[(PUBLIC_URL_ENV, bad)], &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.starts_with(
+                    "setting `public_url` (from the environment variable CENPORTS_PUBLIC_URL)"
+                ),
+                "{error}"
+            );
+            assert!(error.contains("https://"), "{error}");
+        }
+        let error = load(&[(LISTEN_ENV, "8080")], &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("setting `listen`"), "{error}");
     }
 
     #[test]

@@ -12,6 +12,9 @@
 //! - [`stock`]: available to sell per SKU and the push of what changed to the store.
 //! - [`fulfilment`]: shipments and order status changes written back exactly once through a
 //!   durable outbox.
+//! - [`sync`]: importing orders and the catalog (walks, targeted imports, reconciliation).
+//! - [`webhooks`]: registering hooks, receiving and verifying callbacks, targeted fetches.
+//! - [`server`]: the long-running hub (`cenports serve`): receiver, worker, scheduler.
 
 pub mod config;
 pub mod connect;
@@ -19,5 +22,7 @@ pub mod credentials;
 pub mod fulfilment;
 pub mod secrets;
 pub mod stock;
+pub mod server;
 pub mod storage;
 pub mod sync;
+pub mod webhooks;

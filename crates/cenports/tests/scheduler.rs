@@ -149,6 +149,10 @@ async fn stores_sync_on_the_interval_and_a_revoked_store_does_not_stop_the_other
         key_file: dir.0.join("unused.key"),
         sync_interval: INTERVAL,
         log: "info".into(),
+        public_url: None,
+        listen: cenports::config::DEFAULT_LISTEN
+            .parse()
+            .expect("a valid default"),
     };
     let config = SchedulerConfig {
         interval: INTERVAL,
@@ -157,6 +161,7 @@ async fn stores_sync_on_the_interval_and_a_revoked_store_does_not_stop_the_other
             settle: Duration::from_secs(1),
             ..SyncOptions::default()
         },
+        reconcile_interval: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let scheduler = {

@@ -64,6 +64,9 @@ pub enum BenchCommand {
     /// Push stock for every SKU of a generated sandbox store, then again with nothing
     /// changed, and print the requests used against the floor (cli/bench_stock.rs).
     Stock(crate::cli::bench_stock::StockBenchArgs),
+    /// Webhook-to-visible latency (p50/p99/max) of live-mode orders with polling off, and the
+    /// receiver's requests/s, on SQLite and PostgreSQL (`cli/bench_webhooks.rs`).
+    Webhooks(crate::cli::bench_webhooks::WebhooksArgs),
 }
 
 /// Options of `cenports bench first-order`.
@@ -114,6 +117,7 @@ pub async fn run(args: BenchArgs, overrides: &Overrides) -> Result<()> {
         BenchCommand::Import(args) => import(args, overrides).await,
         BenchCommand::FirstOrder(args) => first_order(args).await,
         BenchCommand::Stock(args) => crate::cli::bench_stock::run(args, overrides).await,
+        BenchCommand::Webhooks(args) => crate::cli::bench_webhooks::run(args, overrides).await,
     }
 }
 
@@ -237,6 +241,10 @@ async fn connect_store(
         key_file: dir.join(cenports::secrets::DEFAULT_KEY_FILE),
         sync_interval: DEFAULT_SYNC_INTERVAL,
         log: DEFAULT_LOG.to_string(),
+        public_url: None,
+        listen: cenports::config::DEFAULT_LISTEN
+            .parse()
+            .expect("a valid default"),
     };
     let storage = Storage::open(&settings.database_url)
         .await

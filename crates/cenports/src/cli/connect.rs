@@ -13,6 +13,10 @@
 //! ([`cenports::credentials`]) and the profile is saved. Connecting the same store again is a
 //! reconnect: the credentials are replaced.
 //!
+//! When a public URL is configured (`public_url`), `connect` then registers the store's
+//! webhooks ([`cenports::webhooks::registration`]); `disconnect` removes them first, while the
+//! credentials are still there.
+//!
 //! `disconnect` forgets a store's secrets; its orders and catalog stay.
 
 use std::io::{IsTerminal, Write};
@@ -22,7 +26,11 @@ use anyhow::{bail, Context, Result};
 use cenports::config::Settings;
 use cenports::connect::{self, ConnectError, ConnectInput, RequiredScope, VerifiedStore};
 use cenports::credentials::encrypt_credentials;
-use cenports::storage::{NewStore, Storage, StoreProfile, StoreRecord, CHANNEL_BIGCOMMERCE};
+use cenports::storage::{
+    NewStore, Storage, StoreProfile, StoreRecord, StoreStatus, CHANNEL_BIGCOMMERCE,
+};
+use cenports::sync::scheduler::store_client;
+use cenports::webhooks::registration::{register_hooks, remove_hooks, HOOK_SCOPES};
 use clap::Args;
 use secrecy::SecretString;
 
@@ -79,6 +87,31 @@ pub async fn run(args: ConnectArgs, settings: &Settings) -> Result<()> {
     let storage = open_storage(settings).await?;
     let mut out = std::io::stdout().lock();
     let store = check_and_save(settings, &storage, input, &mut out).await?;
+    if let Some(public_url) = &settings.public_url {
+        let registered = async {
+            let client = store_client(settings, &storage, &store).await?;
+            let secret_box = settings.secret_box()?;
+            Ok::<_, anyhow::Error>(
+                register_hooks(&storage, &secret_box, &store, &client, public_url).await?,
+            )
+        }
+        .await;
+        match registered {
+            Ok(report) => writeln!(
+                out,
+                "Webhooks: {} hooks call {} ({} created, {} repaired).",
+                HOOK_SCOPES.len(),
+                report.destination,
+                report.created,
+                report.reactivated + report.updated
+            )?,
+            Err(error) => writeln!(
+                out,
+                "Webhooks: could not be registered ({error:#}); `cenports serve` retries at its \
+                 next health check, and polling imports orders meanwhile."
+            )?,
+        }
+    }
     writeln!(
         out,
         "Next: `cenports sync --email {} --store {}` imports its orders and catalog.",
@@ -235,6 +268,31 @@ fn storage_profile(verified: &VerifiedStore) -> StoreProfile {
 pub async fn run_disconnect(args: DisconnectArgs, settings: &Settings) -> Result<()> {
     let storage = open_storage(settings).await?;
     for store in select_stores(&storage, Some(&args.email), Some(&args.store)).await? {
+        // Hooks first: removing them needs the credentials the disconnect forgets. A store
+        // without an endpoint never had hooks registered (the endpoint is saved before them).
+        let registered = storage
+            .get_webhook_endpoint(&store.scope())
+            .await?
+            .is_some();
+        if registered && store.status == StoreStatus::Connected {
+            let removed = async {
+                let client = store_client(settings, &storage, &store).await?;
+                Ok::<_, anyhow::Error>(remove_hooks(&storage, &store, &client).await?)
+            }
+            .await;
+            match removed {
+                Ok(0) => {}
+                Ok(n) => println!("Removed {n} webhooks of store {}.", store.remote_id),
+                Err(error) => {
+                    storage.delete_webhook_endpoint(&store.scope()).await?;
+                    println!(
+                        "Webhooks of store {} could not be removed ({error:#}); their callbacks \
+                         are refused and BigCommerce deactivates them.",
+                        store.remote_id
+                    );
+                }
+            }
+        }
         storage.disconnect_store(&store.scope()).await?;
         println!(
             "Disconnected store {}: its access token and client secret are forgotten; its \

@@ -111,6 +111,10 @@ fn demo_settings(dir: &Path, sandbox: &Sandbox, overrides: &Overrides) -> Result
             key_file: dir.join(cenports::secrets::DEFAULT_KEY_FILE),
             sync_interval: DEFAULT_SYNC_INTERVAL,
             log: DEFAULT_LOG.to_string(),
+            public_url: None,
+            listen: cenports::config::DEFAULT_LISTEN
+                .parse()
+                .expect("a valid default"),
         }
     };
     settings.bigcommerce_api_url =

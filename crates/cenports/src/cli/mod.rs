@@ -6,12 +6,15 @@
 
 pub mod bench;
 pub mod bench_stock;
+pub mod bench_webhooks;
 pub mod connect;
 pub mod demo;
 pub mod fulfilment;
 pub mod orders;
+pub mod reconcile;
 pub mod sandbox;
 pub mod stock;
+pub mod serve;
 pub mod stores;
 pub mod sync;
 
@@ -68,6 +71,11 @@ pub enum Command {
     /// Stock per SKU: show it, set on hand (one SKU or a CSV), set the safety buffer, push what
     /// changed to the store.
     Stock(stock::StockArgs),
+    /// Run the hub: the webhook receiver, the queue worker, the sync scheduler (polling and
+    /// reconciliation) and the webhook health check, until Ctrl-C or SIGTERM.
+    Serve(serve::ServeArgs),
+    /// Compare order counts per status with each store now and repair any drift.
+    Reconcile(reconcile::ReconcileArgs),
     /// Benchmarks: `bench import` backfills a sandbox store into SQLite and PostgreSQL and
     /// prints throughput, API requests and peak memory.
     Bench(bench::BenchArgs),
@@ -94,6 +102,8 @@ impl Command {
             Command::Sync(args) => sync::run(args, &Settings::load(overrides)?).await,
             Command::Orders(args) => orders::run(args, &Settings::load(overrides)?).await,
             Command::Stock(args) => stock::run(args, &Settings::load(overrides)?).await,
+            Command::Serve(args) => serve::run(args, &Settings::load(overrides)?).await,
+            Command::Reconcile(args) => reconcile::run(args, &Settings::load(overrides)?).await,
             Command::Bench(args) => bench::run(args, overrides).await,
             Command::Ship(args) => fulfilment::run_ship(args, &Settings::load(overrides)?).await,
             Command::OrderStatus(args) => {

@@ -154,7 +154,7 @@ async fn watch(settings: &Settings, storage: &Storage, interval: Option<Duration
 }
 
 /// Waits for Ctrl-C or (on Unix) SIGTERM.
-async fn shutdown_signal() -> Result<()> {
+pub(crate) async fn shutdown_signal() -> Result<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

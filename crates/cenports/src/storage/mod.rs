@@ -1378,3 +1378,7 @@ fn not_found_if_zero(
 // The fulfilment outbox's storage (after the macros above, which it uses).
 mod outbox;
 pub use outbox::*;
+// Webhooks and reconciliation (docs/WEBHOOKS.md). Declared here, after the macros, because a
+// child module sees `with_pool!` only when it is declared below it.
+mod webhooks;
+pub use webhooks::{WebhookEndpoint, WebhookTarget};

@@ -25,7 +25,9 @@
 mod catalog;
 pub mod mapping;
 mod orders;
+pub mod reconcile;
 pub mod scheduler;
+pub mod targeted;
 
 use std::time::{Duration, Instant};
 

@@ -13,24 +13,32 @@
 //! - a store whose sync fails is logged once (a warning when the error first appears, debug while
 //!   it repeats, info when the store recovers) and tried again next tick; the others carry on.
 //!
+//! With [`SchedulerConfig::reconcile_interval`] set (default hourly), a store's sync is followed
+//! by a reconciliation pass ([`super::reconcile::reconcile_store`]) when the last one is that
+//! old: one count request when nothing drifted.
+//!
 //! Shutdown stops the ticks and drops the syncs in flight. That is safe by construction: each
 //! page is committed with its checkpoint in one transaction, an uncommitted one rolls back, and
 //! the next run resumes at the checkpoint (DESIGN-NOTES note 1).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bigcommerce_client::Client;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::reconcile::reconcile_store;
 use super::{sync_store, SyncOptions, SyncReport};
 use crate::config::Settings;
 use crate::credentials::{client_config, decrypt_credentials, CredentialsError};
 use crate::storage::{Storage, StoreCredentials, StoreId, StoreRecord, StoreStatus};
+
+/// How often each store is reconciled when nothing else is configured.
+pub const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Syncs at once when nothing else is configured.
 pub const DEFAULT_CONCURRENCY: usize = 8;
@@ -44,6 +52,9 @@ pub struct SchedulerConfig {
     pub concurrency: usize,
     /// Options of every sync.
     pub options: SyncOptions,
+    /// Reconcile a store after its sync when its last reconciliation is at least this old (the
+    /// first one after the scheduler starts); `None`: never.
+    pub reconcile_interval: Option<Duration>,
 }
 
 impl SchedulerConfig {
@@ -53,6 +64,7 @@ impl SchedulerConfig {
             interval: settings.sync_interval,
             concurrency: DEFAULT_CONCURRENCY,
             options: SyncOptions::default(),
+            reconcile_interval: Some(DEFAULT_RECONCILE_INTERVAL),
         }
     }
 }
@@ -139,6 +151,7 @@ pub async fn run_scheduler_with(
     let interval = config.interval.max(Duration::from_millis(10));
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let busy: Arc<Mutex<HashSet<StoreId>>> = Arc::default();
+    let mut reconciled: HashMap<StoreId, Instant> = HashMap::new();
     let summary: Arc<Mutex<SchedulerSummary>> = Arc::default();
     let options = Arc::new(config.options);
     let mut tasks = JoinSet::new();
@@ -182,6 +195,14 @@ pub async fn run_scheduler_with(
                 tracing::debug!(store.id = id.get(), "scheduler: still syncing, skipped");
                 continue;
             }
+            let reconcile = config.reconcile_interval.is_some_and(|every| {
+                reconciled
+                    .get(&id)
+                    .is_none_or(|last| last.elapsed() >= every)
+            });
+            if reconcile {
+                reconciled.insert(id, Instant::now());
+            }
             let (settings, storage, options) = (settings.clone(), storage.clone(), options.clone());
             let (permits, busy, summary) = (permits.clone(), busy.clone(), summary.clone());
             tasks.spawn(async move {
@@ -190,7 +211,7 @@ pub async fn run_scheduler_with(
                 let Ok(_permit) = permits.acquire_owned().await else {
                     return;
                 };
-                let outcome = sync_one(&settings, &storage, &store, &options).await;
+                let outcome = sync_one(&settings, &storage, &store, &options, reconcile).await;
                 record(&summary, &store, outcome);
             });
         }
@@ -217,9 +238,15 @@ async fn sync_one(
     storage: &Storage,
     store: &StoreRecord,
     options: &SyncOptions,
+    reconcile: bool,
 ) -> Result<SyncReport> {
     let client = store_client(settings, storage, store).await?;
-    let report = sync_store(storage, &store.scope(), &client, options, |_| {}).await?;
+    let mut report = sync_store(storage, &store.scope(), &client, options, |_| {}).await?;
+    if reconcile {
+        let repaired = reconcile_store(storage, &store.scope(), &client, options).await?;
+        report.inserted += repaired.inserted;
+        report.updated += repaired.updated;
+    }
     Ok(report)
 }
 

@@ -1,0 +1,27 @@
+-- Webhooks (docs/WEBHOOKS.md), PostgreSQL flavour. Keep in step with
+-- ../sqlite/20261126000300_webhooks.sql.
+
+-- One row per store whose hooks point at this hub: the random secret BigCommerce sends back in
+-- our custom header with every callback (encrypted like the store's credentials: AEAD,
+-- nonce beside the ciphertext) and the destination the hooks were registered with.
+CREATE TABLE webhook_endpoints (
+    store_id                  BIGINT PRIMARY KEY REFERENCES stores (id) ON DELETE CASCADE,
+    header_secret_ciphertext  BYTEA NOT NULL,
+    header_secret_nonce       BYTEA NOT NULL,
+    destination               TEXT NOT NULL,
+    created_at                TIMESTAMPTZ NOT NULL,
+    updated_at                TIMESTAMPTZ NOT NULL
+);
+
+-- Callbacks already accepted, by their `webhook-id`: a retry or a duplicate delivery of the
+-- same message is acknowledged without a second fetch. Rows expire after BigCommerce's retry
+-- horizon (48 h) plus a margin; kept in the database so a restart keeps de-duplicating.
+CREATE TABLE webhook_receipts (
+    store_id     BIGINT NOT NULL REFERENCES stores (id) ON DELETE CASCADE,
+    message_id   TEXT NOT NULL CHECK (char_length(message_id) > 0),
+    scope        TEXT NOT NULL,
+    received_at  TIMESTAMPTZ NOT NULL,
+    expires_at   TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (store_id, message_id)
+);
+CREATE INDEX webhook_receipts_expiry ON webhook_receipts (expires_at);

@@ -1,0 +1,355 @@
+//! `cenports bench webhooks`: webhook-to-visible latency and the receiver's throughput
+//! (`docs/PERFORMANCE.md`, "Hub: webhooks").
+//!
+//! For each backend (SQLite always; PostgreSQL when `--database-url` names a server or
+//! `postgres://postgres@127.0.0.1:5432` answers, in a fresh database dropped afterwards):
+//!
+//! 1. An **in-process** sandbox store (unlimited plan) is connected through the merchant path
+//!    (`connect`'s checks, secrets encrypted), its hooks registered at the hub's loopback
+//!    address, and the hub served ([`cenports::server::App`]) **with polling off**.
+//! 2. Live mode places `--orders` new orders at `--rate` per second. A watcher reads the
+//!    sandbox's order table every millisecond and notes when each new order id appears (the
+//!    order's own `date_created` has one-second resolution, too coarse for this); the hub's
+//!    worker reports when each order's save committed. Latency = commit − appearance, so it
+//!    covers the sandbox's dispatch, the callback, verification, de-duplication, the queue,
+//!    the targeted fetch and the commit. The watcher adds at most about a millisecond.
+//! 3. The receiver's throughput: `--callbacks` signed callbacks with distinct `webhook-id`s,
+//!    16 at a time, each answered `200` after its checks, dedup insert and enqueue.
+//!
+//! The sandbox runs in the same process and shares the two cores, as in the tests.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use base64::Engine as _;
+use bigcommerce_sandbox::live::{start_live, stop_live, LiveSettings};
+use bigcommerce_sandbox::{Plan, Sandbox, SandboxConfig, StoreSpec};
+use cenports::config::{Overrides, Settings, DEFAULT_LOG, DEFAULT_SYNC_INTERVAL};
+use cenports::connect::ConnectInput;
+use cenports::server::{App, ServeOptions};
+use cenports::storage::Storage;
+use cenports::sync::scheduler::store_client;
+use cenports::webhooks::registration::register_hooks;
+use cenports::webhooks::worker::JobOutcome;
+use cenports::webhooks::{FetchTarget, HEADER_HOOK_KEY};
+use clap::Args;
+use futures::StreamExt;
+use secrecy::SecretString;
+use url::Url;
+
+use crate::cli::connect::check_and_save;
+
+/// The PostgreSQL server tried when no `--database-url` is given.
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Options of `cenports bench webhooks`.
+#[derive(Debug, Args)]
+pub struct WebhooksArgs {
+    /// New orders to time.
+    #[arg(long, default_value_t = 200)]
+    pub orders: u64,
+    /// Orders placed per second by live mode.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+    /// Signed callbacks sent to measure the receiver's requests/s.
+    #[arg(long, default_value_t = 2000)]
+    pub callbacks: u64,
+    /// Skip PostgreSQL even if a server answers.
+    #[arg(long)]
+    pub sqlite_only: bool,
+}
+
+/// One backend's figures.
+struct Figures {
+    backend: &'static str,
+    latencies: Vec<Duration>,
+    receiver_rps: f64,
+    refused: u64,
+}
+
+/// Runs `cenports bench webhooks`.
+pub async fn run(args: WebhooksArgs, overrides: &Overrides) -> Result<()> {
+    if args.orders == 0 || !args.rate.is_finite() || args.rate <= 0.0 {
+        bail!("--orders and --rate must be positive");
+    }
+    let mut rows = Vec::new();
+    let dir = std::env::temp_dir().join(format!(
+        "cenports-bench-webhooks-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let sqlite = format!("sqlite://{}", dir.join("hub.db").display());
+    let result = measure("SQLite", &sqlite, &args).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    rows.push(result?);
+    if !args.sqlite_only {
+        let server = overrides
+            .database_url
+            .clone()
+            .filter(|u| u.starts_with("postgres"))
+            .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_string());
+        match fresh_postgres(&server).await {
+            Ok((admin, name, url)) => {
+                let result = measure("PostgreSQL", &url, &args).await;
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&admin)
+                    .await;
+                rows.push(result?);
+            }
+            Err(error) => println!("PostgreSQL skipped: {server} did not answer ({error:#})"),
+        }
+    }
+    println!();
+    println!(
+        "{:<11} {:>7} {:>9} {:>9} {:>9} {:>14}",
+        "backend", "orders", "p50 ms", "p99 ms", "max ms", "receiver req/s"
+    );
+    for row in &rows {
+        let mut sorted = row.latencies.clone();
+        sorted.sort();
+        let pct = |p: f64| {
+            let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+            sorted[i].as_secs_f64() * 1000.0
+        };
+        println!(
+            "{:<11} {:>7} {:>9.1} {:>9.1} {:>9.1} {:>14.0}{}",
+            row.backend,
+            sorted.len(),
+            pct(0.50),
+            pct(0.99),
+            sorted.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+            row.receiver_rps,
+            if row.refused > 0 {
+                format!(" ({} refused)", row.refused)
+            } else {
+                String::new()
+            }
+        );
+    }
+    println!(
+        "(latency: order appears in the sandbox -> its save committed in the hub, by webhook, \
+         polling off; {} orders/s)",
+        args.rate
+    );
+    Ok(())
+}
+
+/// The highest order id of a sandbox store (its newest order).
+fn max_order_id(sandbox: &Sandbox, hash: &str) -> u64 {
+    sandbox
+        .store(hash)
+        .and_then(|store| store.data.read().orders.keys().next_back().copied())
+        .unwrap_or(0)
+}
+
+async fn fresh_postgres(server: &str) -> Result<(sqlx::PgPool, String, String)> {
+    let admin = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect(server)
+        .await?;
+    let name = format!("cenports_bench_{}", rand::random::<u32>());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await?;
+    let mut url = Url::parse(server)?;
+    url.set_path(&name);
+    Ok((admin, name, url.to_string()))
+}
+
+async fn measure(
+    backend: &'static str,
+    database_url: &str,
+    args: &WebhooksArgs,
+) -> Result<Figures> {
+    let sandbox = Sandbox::start(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+        SandboxConfig::default(),
+    )
+    .await?;
+    let info = sandbox.create_store(StoreSpec {
+        orders: 100,
+        products: 50,
+        seed: 7,
+        plan: Plan::Unlimited,
+        ..StoreSpec::default()
+    });
+    let account = info
+        .account("merchant-guide")
+        .context("the sandbox has a merchant-guide account")?
+        .clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let key: [u8; 32] = rand::random();
+    let settings = Settings {
+        database_url: database_url.to_string(),
+        bigcommerce_api_url: Url::parse(sandbox.base_url())?,
+        secret_key: Some(SecretString::from(
+            base64::engine::general_purpose::STANDARD.encode(key),
+        )),
+        key_file: std::env::temp_dir().join("cenports-bench-unused.key"),
+        sync_interval: DEFAULT_SYNC_INTERVAL,
+        log: DEFAULT_LOG.to_string(),
+        public_url: Some(Url::parse(&base)?),
+        listen: listener.local_addr()?,
+    };
+    let storage = Storage::open(database_url).await?;
+    let input = ConnectInput {
+        email: "bench@cenports.example".into(),
+        store_url: info.hash.clone(),
+        client_id: account.client_id.clone(),
+        client_secret: SecretString::from(account.client_secret.clone()),
+        access_token: SecretString::from(account.access_token.clone()),
+    };
+    let store = check_and_save(&settings, &storage, input, &mut std::io::sink()).await?;
+    let client = store_client(&settings, &storage, &store).await?;
+    let public_url = settings.public_url.clone().expect("set above");
+    register_hooks(
+        &storage,
+        &settings.secret_box()?,
+        &store,
+        &client,
+        &public_url,
+    )
+    .await?;
+    let header_secret = client.list_hooks().await?[0]
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(HEADER_HOOK_KEY).cloned())
+        .context("the hooks carry the header secret")?;
+
+    let options = ServeOptions {
+        poll: false,
+        ..ServeOptions::from_settings(&settings)
+    };
+    let app = App::build(&settings, options).await?;
+    let mut processed = app.processed();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve(listener, async {
+        let _ = stopped.await;
+    }));
+
+    // The watcher: when each new order id first appears in the sandbox.
+    let first_new = max_order_id(&sandbox, &info.hash) + 1;
+    let seen: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+    let watching = Arc::new(AtomicBool::new(true));
+    let watcher = {
+        let (sandbox, seen, watching) = (sandbox.clone(), seen.clone(), watching.clone());
+        let hash = info.hash.clone();
+        tokio::spawn(async move {
+            let mut known = first_new - 1;
+            while watching.load(Ordering::Relaxed) {
+                let now = max_order_id(&sandbox, &hash);
+                if now > known {
+                    let at = Instant::now();
+                    let mut map = seen.lock().expect("not poisoned");
+                    for id in known + 1..=now {
+                        map.insert(id, at);
+                    }
+                    known = now;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+    };
+
+    start_live(
+        sandbox.state(),
+        &info.hash,
+        LiveSettings {
+            rate: args.rate,
+            seed: Some(11),
+            new_order_share: 1.0,
+        },
+    )
+    .map_err(anyhow::Error::msg)?;
+    let deadline =
+        Instant::now() + Duration::from_secs_f64(args.orders as f64 / args.rate * 2.0 + 30.0);
+    let mut committed: HashMap<u64, Instant> = HashMap::new();
+    while (committed.len() as u64) < args.orders {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, processed.recv()).await {
+            Ok(Ok(done)) => {
+                if let (FetchTarget::Order(id), JobOutcome::Saved) = (done.target, done.outcome) {
+                    if id >= first_new {
+                        committed.entry(id).or_insert(done.finished_at);
+                    }
+                }
+            }
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => {
+                bail!("the benchmark fell {n} job reports behind")
+            }
+            Ok(Err(_)) | Err(_) => break,
+        }
+    }
+    stop_live(sandbox.state(), &info.hash);
+    watching.store(false, Ordering::Relaxed);
+    let _ = watcher.await;
+    let seen = seen.lock().expect("not poisoned").clone();
+    let latencies: Vec<Duration> = committed
+        .iter()
+        .filter_map(|(id, at)| Some(at.saturating_duration_since(*seen.get(id)?)))
+        .collect();
+    if (latencies.len() as u64) < args.orders {
+        println!(
+            "{backend}: only {} of {} orders were committed by webhook in time",
+            latencies.len(),
+            args.orders
+        );
+    }
+
+    // The receiver's throughput.
+    let http = reqwest::Client::new();
+    let url = format!("{base}/webhooks/bigcommerce/{}", store.id().get());
+    let order_ids: Vec<u64> = committed.keys().copied().take(20).collect();
+    let started = Instant::now();
+    let refused = futures::stream::iter(0..args.callbacks)
+        .map(|n| {
+            let message_id = format!("bench_{n}");
+            let body = serde_json::to_vec(&serde_json::json!({
+                "scope": "store/order/updated",
+                "data": {"type": "order", "id": order_ids[n as usize % order_ids.len().max(1)]}
+            }))
+            .expect("JSON");
+            let timestamp = chrono::Utc::now().timestamp();
+            let signature = bigcommerce_sandbox::webhooks::sign(
+                account.client_secret.as_bytes(),
+                &message_id,
+                timestamp,
+                &body,
+            );
+            let request = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .header(HEADER_HOOK_KEY, &header_secret)
+                .header("webhook-id", message_id)
+                .header("webhook-timestamp", timestamp.to_string())
+                .header("webhook-signature", signature)
+                .body(body);
+            async move {
+                match request.send().await {
+                    Ok(response) if response.status().is_success() => 0u64,
+                    _ => 1,
+                }
+            }
+        })
+        .buffer_unordered(16)
+        .fold(0u64, |sum, refused| async move { sum + refused })
+        .await;
+    let receiver_rps = args.callbacks as f64 / started.elapsed().as_secs_f64();
+
+    let _ = stop.send(());
+    server.await??;
+    storage.close().await;
+    sandbox.shutdown();
+    Ok(Figures {
+        backend,
+        latencies,
+        receiver_rps,
+        refused,
+    })
+}

@@ -1,0 +1,238 @@
+//! The long-running hub: `cenports serve`.
+//!
+//! Build, then run (house style): [`App::build`] does all the fallible wiring (database,
+//! migrations, the secrets key, the router, the queue), and [`App::serve`] runs until the
+//! shutdown future resolves:
+//!
+//! - the HTTP server: the webhook receiver ([`crate::webhooks::receiver`]) at
+//!   `/webhooks/bigcommerce/{store_id}` and `GET /healthz`; the dashboard and REST API of a
+//!   later issue are merged into [`App::router`];
+//! - the queue worker ([`crate::webhooks::worker`]) turning callbacks into targeted fetches;
+//! - the sync scheduler ([`crate::sync::scheduler`]), polling every store and reconciling it
+//!   periodically, unless [`ServeOptions::poll`] is off;
+//! - the webhook health check ([`crate::webhooks::registration::repair_all`]) when a public URL
+//!   is configured: at start (so stores connected before the URL was set get their hooks) and
+//!   every [`ServeOptions::hook_check_interval`];
+//! - the sweep of expired webhook receipts.
+//!
+//! Shutdown stops accepting connections, lets requests in flight finish, stops the scheduler
+//! (safe: pages commit with their checkpoints) and lets the worker finish the fetches it
+//! started. Jobs still queued are lost; polling brings their changes in.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::config::Settings;
+use crate::storage::Storage;
+use crate::sync::scheduler::{run_scheduler_with, SchedulerConfig};
+use crate::webhooks::receiver::{self, ReceiverState};
+use crate::webhooks::registration::repair_all;
+use crate::webhooks::worker::{run_worker, Processed, WorkerConfig};
+use crate::webhooks::{Job, DEFAULT_QUEUE_CAPACITY};
+
+/// Time between webhook health checks when nothing else is configured.
+pub const DEFAULT_HOOK_CHECK_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// Time between sweeps of expired webhook receipts.
+pub const RECEIPT_SWEEP_INTERVAL: Duration = Duration::from_secs(10 * 60);
+
+/// How `serve` runs, beyond [`Settings`].
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Run the sync scheduler (polling and reconciliation). Off: webhooks only.
+    pub poll: bool,
+    /// The scheduler's configuration (interval, concurrency, sync options, reconciliation).
+    pub scheduler: SchedulerConfig,
+    /// The queue worker's configuration.
+    pub worker: WorkerConfig,
+    /// Callbacks the queue holds before the receiver answers 503.
+    pub queue_capacity: usize,
+    /// Time between webhook health checks (only with a public URL).
+    pub hook_check_interval: Duration,
+}
+
+impl ServeOptions {
+    /// What production uses: polling on at the settings' interval, hourly reconciliation,
+    /// the default queue and worker, a health check every 15 minutes.
+    pub fn from_settings(settings: &Settings) -> Self {
+        ServeOptions {
+            poll: true,
+            scheduler: SchedulerConfig::from_settings(settings),
+            worker: WorkerConfig::default(),
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            hook_check_interval: DEFAULT_HOOK_CHECK_INTERVAL,
+        }
+    }
+}
+
+/// The hub, wired and ready to serve.
+pub struct App {
+    settings: Settings,
+    storage: Storage,
+    options: ServeOptions,
+    router: Router,
+    queue: mpsc::Receiver<Job>,
+    processed: broadcast::Sender<Processed>,
+}
+
+impl App {
+    /// Opens the database (running migrations), loads the secrets key and builds the router
+    /// and the queue. Fails before anything listens.
+    pub async fn build(settings: &Settings, options: ServeOptions) -> Result<App> {
+        let storage = Storage::open(&settings.database_url)
+            .await
+            .context("could not open the database")?;
+        let secret_box = Arc::new(settings.secret_box()?);
+        let (sender, queue) = mpsc::channel(options.queue_capacity.max(1));
+        let (processed, _) = broadcast::channel(4096);
+        let router = Router::new()
+            .route("/healthz", get(healthz))
+            .merge(receiver::router(ReceiverState::new(
+                storage.clone(),
+                secret_box,
+                sender,
+            )));
+        Ok(App {
+            settings: settings.clone(),
+            storage,
+            options,
+            router,
+            queue,
+            processed,
+        })
+    }
+
+    /// The database handle (tests and the benchmark read the hub through it).
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// Finished webhook jobs, from now on (the benchmark times latency with it).
+    pub fn processed(&self) -> broadcast::Receiver<Processed> {
+        self.processed.subscribe()
+    }
+
+    /// Adds routes to the server (the dashboard and REST API of a later issue).
+    pub fn merge(mut self, routes: Router) -> App {
+        self.router = self.router.merge(routes);
+        self
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, with the background tasks of the module
+    /// docs. Returns when everything has stopped.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let App {
+            settings,
+            storage,
+            options,
+            router,
+            queue,
+            processed,
+        } = self;
+        let (stop, stopped) = watch::channel(false);
+        let wait = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let mut tasks = JoinSet::new();
+
+        tasks.spawn(run_worker(
+            settings.clone(),
+            storage.clone(),
+            options.worker.clone(),
+            queue,
+            Some(processed),
+            wait(stopped.clone()),
+        ));
+
+        // The fulfilment outbox worker (`fulfilment::worker::run`) is started here, beside the
+        // webhook worker, with `wait(stopped.clone())` as its shutdown.
+
+        if options.poll {
+            let (settings, storage, config) =
+                (settings.clone(), storage.clone(), options.scheduler.clone());
+            let shutdown = wait(stopped.clone());
+            tasks.spawn(async move {
+                if let Err(error) = run_scheduler_with(&settings, &storage, config, shutdown).await
+                {
+                    tracing::error!(error = %format!("{error:#}"), "serve: the scheduler stopped");
+                }
+            });
+        }
+
+        if settings.public_url.is_some() {
+            let (settings, storage) = (settings.clone(), storage.clone());
+            let (every, mut shutdown) = (options.hook_check_interval, stopped.clone());
+            tasks.spawn(async move {
+                let mut ticker = tokio::time::interval(every.max(Duration::from_millis(100)));
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = shutdown.wait_for(|stop| *stop) => break,
+                        _ = ticker.tick() => {}
+                    }
+                    if let Err(error) = repair_all(&settings, &storage).await {
+                        tracing::warn!(error = %format!("{error:#}"), "serve: webhook health check failed");
+                    }
+                }
+            });
+        }
+
+        {
+            let (storage, mut shutdown) = (storage.clone(), stopped.clone());
+            tasks.spawn(async move {
+                let mut ticker = tokio::time::interval(RECEIPT_SWEEP_INTERVAL);
+                loop {
+                    tokio::select! {
+                        _ = shutdown.wait_for(|stop| *stop) => break,
+                        _ = ticker.tick() => {}
+                    }
+                    match storage.purge_webhook_receipts(chrono::Utc::now()).await {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            tracing::debug!(webhooks.purged = n, "serve: expired receipts purged")
+                        }
+                        Err(error) => {
+                            tracing::warn!(error = %error, "serve: could not purge receipts")
+                        }
+                    }
+                }
+            });
+        }
+
+        tracing::info!(
+            listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            poll = options.poll,
+            webhooks = settings.public_url.is_some(),
+            "serve: listening"
+        );
+        let server_stop = stopped.clone();
+        let result = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    () = shutdown => {}
+                    _ = wait(server_stop) => {}
+                }
+            })
+            .await;
+        let _ = stop.send(true);
+        while tasks.join_next().await.is_some() {}
+        tracing::info!("serve: stopped");
+        result.context("the HTTP server failed")
+    }
+}
+
+/// `GET /healthz`: the process is up and serving HTTP.
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}

@@ -1,0 +1,264 @@
+//! The webhook receiver: `POST /webhooks/bigcommerce/{store_id}`.
+//!
+//! Every check runs on the raw bytes, before any JSON is parsed, cheapest first:
+//!
+//! | check | answer |
+//! |---|---|
+//! | body larger than [`MAX_BODY_BYTES`] | `413` |
+//! | no store with this id, or it has no webhook endpoint (never registered, removed, disconnected) | `404` |
+//! | [`HEADER_HOOK_KEY`] missing or not the store's secret (constant-time comparison) | `401` |
+//! | Standard Webhooks signature (`webhook-id`, `webhook-timestamp`, `webhook-signature`) not valid for the store's client secret, or the timestamp more than 5 minutes from now either way (replay) | `401` |
+//! | the body is not a light payload (`{scope, data: {type, id}}`) | `400` |
+//! | the queue is full | `503` (BigCommerce retries later; polling covers it meanwhile) |
+//! | the `webhook-id` was already accepted for this store | `200`, nothing queued |
+//! | otherwise | receipt recorded, job queued, `200` |
+//!
+//! A `401` body says only that the callback could not be authenticated: which check failed is
+//! logged at debug level with the store id, never returned, and no secret or signature is
+//! logged. Errors use the hub's envelope `{"error": {"code", "message"}}`; a `500` is opaque and
+//! its cause logged once here.
+//!
+//! The handler does two database round trips (one read of the store with its secrets, one
+//! insert of the receipt) and no network call, so it answers in milliseconds; the fetch happens
+//! in [`super::worker`].
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::Utc;
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
+use tokio::sync::mpsc;
+
+use super::{Callback, Job, HEADER_HOOK_KEY, MAX_BODY_BYTES, PURPOSE_HEADER_SECRET, RECEIPT_TTL};
+use crate::credentials::PURPOSE_CLIENT_SECRET;
+use crate::secrets::{self, SecretBox, NONCE_LEN};
+use crate::storage::{EncryptedSecret, Storage, StoreId, StoreStatus};
+
+/// What the handler needs: the database, the key that opens the stored secrets, and the
+/// queue's sending side.
+#[derive(Clone)]
+pub struct ReceiverState {
+    storage: Storage,
+    secret_box: Arc<SecretBox>,
+    queue: mpsc::Sender<Job>,
+}
+
+impl ReceiverState {
+    /// A receiver state over `storage`, opening secrets with `secret_box` and queueing on
+    /// `queue`.
+    pub fn new(storage: Storage, secret_box: Arc<SecretBox>, queue: mpsc::Sender<Job>) -> Self {
+        ReceiverState {
+            storage,
+            secret_box,
+            queue,
+        }
+    }
+}
+
+/// The receiver's routes, with the body limit applied.
+pub fn router(state: ReceiverState) -> Router {
+    Router::new()
+        .route(super::RECEIVER_ROUTE, post(receive_webhook))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// The hub's error envelope.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(serde_json::json!({ "error": { "code": code, "message": message } })),
+    )
+        .into_response()
+}
+
+fn not_found() -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no webhook endpoint at this address",
+    )
+}
+
+fn unauthorized() -> Response {
+    error_response(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "the callback could not be authenticated",
+    )
+}
+
+fn internal() -> Response {
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the callback could not be processed; retry later",
+    )
+}
+
+fn accepted(status: &str) -> Response {
+    (
+        StatusCode::OK,
+        Json(serde_json::json!({ "status": status })),
+    )
+        .into_response()
+}
+
+/// Joins the two stored columns (nonce, ciphertext) and opens the value.
+fn open_secret(
+    secret_box: &SecretBox,
+    value: &EncryptedSecret,
+    store_hash: &str,
+    purpose: &str,
+) -> Option<secrecy::SecretString> {
+    let mut sealed = Vec::with_capacity(NONCE_LEN + value.ciphertext.len());
+    sealed.extend_from_slice(&value.nonce);
+    sealed.extend_from_slice(&value.ciphertext);
+    secret_box
+        .decrypt(&sealed, &secrets::aad(store_hash, purpose))
+        .ok()
+}
+
+/// Handles one callback (see the module docs for the order of the checks).
+pub async fn receive_webhook(
+    State(state): State<ReceiverState>,
+    Path(store_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let received_at = Instant::now();
+    let Ok(id) = store_id.parse::<i64>() else {
+        return not_found();
+    };
+    let store = StoreId::from_raw(id);
+    let target = match state.storage.webhook_target(store).await {
+        Ok(Some(target)) if target.store.status == StoreStatus::Connected => target,
+        Ok(_) => return not_found(),
+        Err(error) => {
+            tracing::error!(store.id = id, error = %error, "webhooks: could not read the store");
+            return internal();
+        }
+    };
+    let hash = target.store.remote_id.as_str();
+
+    // 1. Our header secret, in constant time. A value that does not decrypt is a server
+    //    problem (wrong key), not the caller's: 500, logged.
+    let Some(expected) = open_secret(
+        &state.secret_box,
+        &target.endpoint.header_secret,
+        hash,
+        PURPOSE_HEADER_SECRET,
+    ) else {
+        tracing::error!(
+            store.id = id,
+            "webhooks: the stored header secret does not decrypt with the configured key"
+        );
+        return internal();
+    };
+    let given = headers
+        .get(HEADER_HOOK_KEY)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !bool::from(given.ct_eq(expected.expose_secret().as_bytes())) {
+        tracing::debug!(
+            store.id = id,
+            "webhooks: refused, wrong or missing header secret"
+        );
+        return unauthorized();
+    }
+
+    // 2. The Standard Webhooks signature, keyed with the raw bytes of the client secret, and
+    //    the timestamp tolerance (5 minutes either way) that stops replays.
+    let Some(client_secret) = target
+        .client_secret
+        .as_ref()
+        .and_then(|s| open_secret(&state.secret_box, s, hash, PURPOSE_CLIENT_SECRET))
+    else {
+        tracing::error!(
+            store.id = id,
+            "webhooks: the store's client secret is unavailable"
+        );
+        return internal();
+    };
+    let verified =
+        standardwebhooks::Webhook::from_bytes(client_secret.expose_secret().as_bytes().to_vec())
+            .and_then(|webhook| webhook.verify(&body, &headers));
+    if let Err(error) = verified {
+        tracing::debug!(store.id = id, reason = %error, "webhooks: refused, signature check failed");
+        return unauthorized();
+    }
+    let message_id = headers
+        .get(standardwebhooks::HEADER_WEBHOOK_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+
+    // 3. Only now the JSON.
+    let callback: Callback = match serde_json::from_slice(&body) {
+        Ok(callback) => callback,
+        Err(_) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the body is not a BigCommerce webhook payload",
+            )
+        }
+    };
+
+    // 4. A queue slot first, then the receipt: a duplicate never takes a slot, and a
+    //    callback is never recorded as received without being queued.
+    let permit = match callback.target() {
+        None => None,
+        Some(_) => match state.queue.try_reserve() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                tracing::warn!(
+                    store.id = id,
+                    "webhooks: queue full, callback refused with 503"
+                );
+                return error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "the hub is busy; retry later",
+                );
+            }
+        },
+    };
+    let scope = target.store.scope();
+    let expires_at =
+        Utc::now() + chrono::Duration::from_std(RECEIPT_TTL).unwrap_or(chrono::Duration::days(3));
+    let new = match state
+        .storage
+        .record_webhook_receipt(&scope, &message_id, &callback.scope, expires_at)
+        .await
+    {
+        Ok(new) => new,
+        Err(error) => {
+            tracing::error!(store.id = id, error = %error, "webhooks: could not record a receipt");
+            return internal();
+        }
+    };
+    if !new {
+        tracing::debug!(store.id = id, webhook.id = %message_id, "webhooks: duplicate, acknowledged");
+        return accepted("duplicate");
+    }
+    match (permit, callback.target()) {
+        (Some(permit), Some(target)) => {
+            permit.send(Job {
+                store,
+                target,
+                scope: callback.scope,
+                received_at,
+            });
+            accepted("queued")
+        }
+        _ => accepted("ignored"),
+    }
+}
