@@ -13,8 +13,8 @@ pub mod fulfilment;
 pub mod orders;
 pub mod reconcile;
 pub mod sandbox;
-pub mod stock;
 pub mod serve;
+pub mod stock;
 pub mod stores;
 pub mod sync;
 

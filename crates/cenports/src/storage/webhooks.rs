@@ -282,7 +282,9 @@ impl Storage {
     }
 
     /// Marks the stored version of `order` one microsecond older when it has the same
-    /// `date_modified` but different content (its JSON as received differs), so that the next
+    /// `date_modified` but different content (its JSON as received differs: compression is
+    /// deterministic, so equal text is equal bytes; a row still in the old text encoding counts
+    /// as different and is simply rewritten), so that the next
     /// upsert of `order` replaces it. A stored version with another `date_modified` (older:
     /// the upsert replaces it anyway; newer: it must win) is not touched. Returns whether a row
     /// was marked. See `sync::targeted` for why a webhook-driven read needs this.
@@ -296,13 +298,14 @@ impl Storage {
         let affected = with_pool!(self, |pool| {
             sqlx::query::<Db>(
                 "UPDATE orders SET date_modified = $1 WHERE store_id = $2 AND remote_id = $3 \
-                 AND date_modified = $4 AND raw_json <> $5",
+                 AND date_modified = $4 AND NOT (raw_encoding = $5 AND raw = $6)",
             )
             .bind(older)
             .bind(store.0)
             .bind(order.remote_id)
             .bind(order.date_modified)
-            .bind(order.raw_json.as_str())
+            .bind(super::raw::ENCODING_LZ4)
+            .bind(super::raw::encode(&order.raw_json))
             .execute(pool)
             .await
             .map(|r| r.rows_affected())
