@@ -8,6 +8,8 @@
 //!   `/webhooks/bigcommerce/{store_id}` and `GET /healthz`; the dashboard and REST API of a
 //!   later issue are merged into [`App::router`];
 //! - the queue worker ([`crate::webhooks::worker`]) turning callbacks into targeted fetches;
+//! - the fulfilment outbox worker ([`crate::fulfilment::worker::run`]) delivering shipments
+//!   and status changes exactly once;
 //! - the sync scheduler ([`crate::sync::scheduler`]), polling every store and reconciling it
 //!   periodically, unless [`ServeOptions::poll`] is off;
 //! - the webhook health check ([`crate::webhooks::registration::repair_all`]) when a public URL
@@ -31,6 +33,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::config::Settings;
+use crate::fulfilment::worker::{run as run_outbox, SettingsClients};
 use crate::storage::Storage;
 use crate::sync::scheduler::{run_scheduler_with, SchedulerConfig};
 use crate::webhooks::receiver::{self, ReceiverState};
@@ -56,6 +59,8 @@ pub struct ServeOptions {
     pub queue_capacity: usize,
     /// Time between webhook health checks (only with a public URL).
     pub hook_check_interval: Duration,
+    /// The fulfilment outbox worker (shipments and status changes to the channel).
+    pub outbox: crate::fulfilment::worker::WorkerConfig,
 }
 
 impl ServeOptions {
@@ -68,6 +73,7 @@ impl ServeOptions {
             worker: WorkerConfig::default(),
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             hook_check_interval: DEFAULT_HOOK_CHECK_INTERVAL,
+            outbox: crate::fulfilment::worker::WorkerConfig::default(),
         }
     }
 }
@@ -155,8 +161,19 @@ impl App {
             wait(stopped.clone()),
         ));
 
-        // The fulfilment outbox worker (`fulfilment::worker::run`) is started here, beside the
-        // webhook worker, with `wait(stopped.clone())` as its shutdown.
+        // The fulfilment outbox worker: shipments and status changes recorded by `cenports
+        // ship` / `order-status` (or any other process on the same database) are delivered
+        // here; leases keep several servers on one PostgreSQL from sending a row twice.
+        {
+            let (settings, storage, config) =
+                (settings.clone(), storage.clone(), options.outbox.clone());
+            let shutdown = wait(stopped.clone());
+            tasks.spawn(async move {
+                let clients = SettingsClients::new(&settings, &storage, None);
+                let report = run_outbox(&storage, &clients, &config, shutdown).await;
+                tracing::info!(outbox = ?report, "serve: the outbox worker stopped");
+            });
+        }
 
         if options.poll {
             let (settings, storage, config) =

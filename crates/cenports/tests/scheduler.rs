@@ -243,3 +243,124 @@ async fn stores_sync_on_the_interval_and_a_revoked_store_does_not_stop_the_other
     );
     storage.close().await;
 }
+
+/// Stock set in the hub reaches the store with the next scheduled sync (no `stock push`), and a
+/// later sync with nothing changed writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_set_in_the_hub_reaches_the_store_with_the_next_scheduled_sync() {
+    use bigcommerce_sandbox::model::InventoryTracking as SbTracking;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sandbox = Sandbox::start(listener, SandboxConfig::default())
+        .await
+        .unwrap();
+    let store = sandbox.create_store(spec(80, 52));
+    let dir = TempDir::new("scheduler-stock");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let database_url = format!("sqlite://{}", dir.0.join("hub.db").display());
+    let storage = Storage::open(&database_url).await.unwrap();
+    let token = store
+        .account("merchant-guide")
+        .unwrap()
+        .access_token
+        .clone();
+    let scope = save(&storage, &sandbox, &store, &token).await;
+
+    // A variant-tracked SKU and what the store shows for it now.
+    let level_of = |sku: String| {
+        sandbox
+            .with_store(&store.hash, move |data, _| {
+                data.products
+                    .values()
+                    .filter(|p| p.inventory_tracking == SbTracking::Variant)
+                    .flat_map(|p| p.variants.iter())
+                    .find(|v| v.sku == sku)
+                    .map(|v| v.inventory_level)
+            })
+            .unwrap()
+    };
+    let sku = sandbox
+        .with_store(&store.hash, |data, _| {
+            data.products
+                .values()
+                .find(|p| p.inventory_tracking == SbTracking::Variant)
+                .map(|p| p.variants[0].sku.clone())
+        })
+        .unwrap()
+        .expect("the store has a variant-tracked product");
+    let before = level_of(sku.clone()).unwrap();
+    storage
+        .set_stock(&scope, &[(sku.clone(), before + 500)])
+        .await
+        .unwrap();
+
+    let settings = Settings {
+        database_url: database_url.clone(),
+        bigcommerce_api_url: Url::parse(sandbox.base_url()).unwrap(),
+        secret_key: Some(SecretString::from(
+            base64::engine::general_purpose::STANDARD.encode(KEY),
+        )),
+        key_file: dir.0.join("unused.key"),
+        sync_interval: INTERVAL,
+        log: "info".into(),
+        public_url: None,
+        listen: cenports::config::DEFAULT_LISTEN
+            .parse()
+            .expect("a valid default"),
+    };
+    let config = SchedulerConfig {
+        interval: INTERVAL,
+        concurrency: 1,
+        options: SyncOptions {
+            settle: Duration::from_secs(1),
+            ..SyncOptions::default()
+        },
+        reconcile_interval: None,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let scheduler = {
+        let (settings, storage) = (settings.clone(), storage.clone());
+        tokio::spawn(async move {
+            run_scheduler_with(&settings, &storage, config, async {
+                let _ = stopped.await;
+            })
+            .await
+        })
+    };
+
+    // The store ends up showing on hand minus what the imported open orders reserve.
+    wait_for(Duration::from_secs(30), "the pushed level", || async {
+        let row = storage
+            .stock_rows(&scope)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.sku == sku)
+            .unwrap();
+        row.catalog.is_some() && level_of(sku.clone()) == Some(before + 500 - row.reserved)
+    })
+    .await;
+
+    // The next runs have nothing to change: no catalog write reaches the store.
+    let seq = last_seq(&sandbox, &store.hash);
+    tokio::time::sleep(2 * INTERVAL + Duration::from_millis(500)).await;
+    let writes = {
+        let handle = sandbox.store(&store.hash).unwrap();
+        let log = handle.log.lock();
+        log.since(seq)
+            .iter()
+            .filter(|r| r.method == "PUT" && r.path.contains("/v3/catalog/"))
+            .count()
+    };
+    assert_eq!(writes, 0, "nothing changed, nothing written");
+
+    stop.send(()).unwrap();
+    let summary = tokio::time::timeout(Duration::from_secs(10), scheduler)
+        .await
+        .expect("the scheduler stops on shutdown")
+        .unwrap()
+        .unwrap();
+    assert!(summary.stores[&store.hash].succeeded >= 2, "{summary:#?}");
+    assert_eq!(summary.stores[&store.hash].failed, 0, "{summary:#?}");
+    storage.close().await;
+}

@@ -377,6 +377,7 @@ fn no_poll() -> ServeOptions {
         worker: Default::default(),
         queue_capacity: 1000,
         hook_check_interval: Duration::from_secs(3600),
+        outbox: Default::default(),
     }
 }
 
