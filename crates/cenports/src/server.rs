@@ -91,7 +91,9 @@ pub struct App {
 impl App {
     /// Opens the database (running migrations), loads the secrets key and builds the router
     /// and the queue. Fails before anything listens.
-    pub async fn build(settings: &Settings, options: ServeOptions) -> Result<App> {
+    pub async fn build(settings: &Settings, mut options: ServeOptions) -> Result<App> {
+        // One rate limiter per store for all of the process's tasks (DESIGN-NOTES note 3).
+        options.worker.limiters = options.scheduler.limiters.clone();
         let storage = Storage::open(&settings.database_url)
             .await
             .context("could not open the database")?;
@@ -167,9 +169,10 @@ impl App {
         {
             let (settings, storage, config) =
                 (settings.clone(), storage.clone(), options.outbox.clone());
+            let limiters = options.scheduler.limiters.clone();
             let shutdown = wait(stopped.clone());
             tasks.spawn(async move {
-                let clients = SettingsClients::new(&settings, &storage, None);
+                let clients = SettingsClients::new(&settings, &storage, None).sharing(limiters);
                 let report = run_outbox(&storage, &clients, &config, shutdown).await;
                 tracing::info!(outbox = ?report, "serve: the outbox worker stopped");
             });

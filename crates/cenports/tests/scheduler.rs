@@ -162,6 +162,7 @@ async fn stores_sync_on_the_interval_and_a_revoked_store_does_not_stop_the_other
             ..SyncOptions::default()
         },
         reconcile_interval: None,
+        limiters: Default::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let scheduler = {
@@ -316,6 +317,7 @@ async fn stock_set_in_the_hub_reaches_the_store_with_the_next_scheduled_sync() {
             ..SyncOptions::default()
         },
         reconcile_interval: None,
+        limiters: Default::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let scheduler = {

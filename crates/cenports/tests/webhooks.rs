@@ -373,6 +373,7 @@ fn no_poll() -> ServeOptions {
             concurrency: 1,
             options: Hub::options(),
             reconcile_interval: None,
+            limiters: Default::default(),
         },
         worker: Default::default(),
         queue_capacity: 1000,
@@ -479,6 +480,7 @@ both_backends!(
                 concurrency: 2,
                 options: Hub::options(),
                 reconcile_interval: Some(Duration::from_secs(2)),
+                limiters: Default::default(),
             },
             ..no_poll()
         };

@@ -96,7 +96,8 @@ pub struct SettingsClients<'a> {
     settings: &'a Settings,
     storage: &'a Storage,
     request_timeout: Option<Duration>,
-    cache: Mutex<HashMap<StoreId, Client>>,
+    cache: Mutex<HashMap<StoreId, (chrono::DateTime<chrono::Utc>, Client)>>,
+    limiters: crate::sync::scheduler::StoreLimiters,
 }
 
 impl<'a> SettingsClients<'a> {
@@ -111,23 +112,33 @@ impl<'a> SettingsClients<'a> {
             storage,
             request_timeout,
             cache: Mutex::new(HashMap::new()),
+            limiters: Default::default(),
         }
+    }
+
+    /// Paces every client on the process's shared per-store limiters (`cenports serve`), so
+    /// shipments count against the same share of the store's quota as the syncs.
+    pub fn sharing(mut self, limiters: crate::sync::scheduler::StoreLimiters) -> Self {
+        self.limiters = limiters;
+        self
     }
 }
 
 impl ClientSource for SettingsClients<'_> {
     async fn client(&self, store: StoreId) -> Result<Client> {
-        let mut cache = self.cache.lock().await;
-        if let Some(client) = cache.get(&store) {
-            return Ok(client.clone());
-        }
+        // The record is read every time: a reconnect (rotated credentials) changes its
+        // `updated_at`, and the client is rebuilt with the new token.
         let record = self
             .storage
-            .list_all_stores()
+            .find_store(store)
             .await?
-            .into_iter()
-            .find(|s| s.id() == store)
             .with_context(|| format!("{store} is no longer in the hub"))?;
+        let mut cache = self.cache.lock().await;
+        if let Some((version, client)) = cache.get(&store) {
+            if *version == record.updated_at {
+                return Ok(client.clone());
+            }
+        }
         let sealed = self.storage.get_store_credentials(&record.scope()).await?;
         let mut config =
             crate::sync::scheduler::store_client_config(self.settings, &record, sealed.as_ref())?;
@@ -135,8 +146,8 @@ impl ClientSource for SettingsClients<'_> {
             config.timeout = timeout;
             config.connect_timeout = config.connect_timeout.min(timeout);
         }
-        let client = Client::new(config).context("could not build the BigCommerce client")?;
-        cache.insert(store, client.clone());
+        let client = self.limiters.client(store, config)?;
+        cache.insert(store, (record.updated_at, client.clone()));
         Ok(client)
     }
 }

@@ -55,6 +55,8 @@ pub struct SchedulerConfig {
     /// Reconcile a store after its sync when its last reconciliation is at least this old (the
     /// first one after the scheduler starts); `None`: never.
     pub reconcile_interval: Option<Duration>,
+    /// The process's per-store rate limiters, shared with its other tasks.
+    pub limiters: StoreLimiters,
 }
 
 impl SchedulerConfig {
@@ -65,6 +67,7 @@ impl SchedulerConfig {
             concurrency: DEFAULT_CONCURRENCY,
             options: SyncOptions::default(),
             reconcile_interval: Some(DEFAULT_RECONCILE_INTERVAL),
+            limiters: StoreLimiters::default(),
         }
     }
 }
@@ -115,7 +118,8 @@ pub fn store_client_config(
     )?)
 }
 
-/// Reads the store's credentials and builds its client.
+/// Reads the store's credentials and builds its client, with a rate limiter of its own (what a
+/// one-shot command wants: it is the process's only user of the store).
 pub async fn store_client(
     settings: &Settings,
     storage: &Storage,
@@ -124,6 +128,51 @@ pub async fn store_client(
     let sealed = storage.get_store_credentials(&store.scope()).await?;
     let config = store_client_config(settings, store, sealed.as_ref())?;
     Client::new(config).context("could not build the BigCommerce client")
+}
+
+/// One rate limiter per store for every task of a process (DESIGN-NOTES note 3): the quota
+/// belongs to the store, so the scheduler's walks, the webhook worker's targeted fetches and
+/// the outbox worker's shipments of one store must count against the same share, in flight
+/// included. Each reads the same `X-Rate-Limit-*` headers, but separate limiters would not see
+/// each other's requests in flight and could overshoot together. `cenports serve` makes one and
+/// hands it to each task; clone it freely (it is a handle).
+#[derive(Debug, Clone, Default)]
+pub struct StoreLimiters(Arc<Mutex<HashMap<StoreId, Arc<bigcommerce_client::RateLimiter>>>>);
+
+impl StoreLimiters {
+    /// A client for `store` that paces itself with the store's shared limiter.
+    pub fn client(
+        &self,
+        store: StoreId,
+        config: bigcommerce_client::ClientConfig,
+    ) -> Result<Client> {
+        let limiter = self
+            .0
+            .lock()
+            .expect("not poisoned")
+            .entry(store)
+            .or_insert_with(|| {
+                Arc::new(bigcommerce_client::RateLimiter::new(
+                    config.pacing_enabled(),
+                    config.quota_share,
+                ))
+            })
+            .clone();
+        Client::with_limiter(config, limiter).context("could not build the BigCommerce client")
+    }
+
+    /// Reads the store's credentials (fresh, so rotated credentials are used at once) and builds
+    /// its client on the shared limiter.
+    pub async fn store_client(
+        &self,
+        settings: &Settings,
+        storage: &Storage,
+        store: &StoreRecord,
+    ) -> Result<Client> {
+        let sealed = storage.get_store_credentials(&store.scope()).await?;
+        let config = store_client_config(settings, store, sealed.as_ref())?;
+        self.client(store.id(), config)
+    }
 }
 
 /// Syncs every connected store every [`Settings::sync_interval`] until `shutdown` resolves.
@@ -205,13 +254,15 @@ pub async fn run_scheduler_with(
             }
             let (settings, storage, options) = (settings.clone(), storage.clone(), options.clone());
             let (permits, busy, summary) = (permits.clone(), busy.clone(), summary.clone());
+            let limiters = config.limiters.clone();
             tasks.spawn(async move {
                 // Frees the store however the task ends (done, panicked or aborted).
                 let _busy = Busy(busy, id);
                 let Ok(_permit) = permits.acquire_owned().await else {
                     return;
                 };
-                let outcome = sync_one(&settings, &storage, &store, &options, reconcile).await;
+                let outcome =
+                    sync_one(&settings, &storage, &limiters, &store, &options, reconcile).await;
                 record(&summary, &store, outcome);
             });
         }
@@ -236,11 +287,12 @@ impl Drop for Busy {
 async fn sync_one(
     settings: &Settings,
     storage: &Storage,
+    limiters: &StoreLimiters,
     store: &StoreRecord,
     options: &SyncOptions,
     reconcile: bool,
 ) -> Result<SyncReport> {
-    let client = store_client(settings, storage, store).await?;
+    let client = limiters.store_client(settings, storage, store).await?;
     let mut report = sync_store(storage, &store.scope(), &client, options, |_| {}).await?;
     if reconcile {
         let repaired = reconcile_store(storage, &store.scope(), &client, options).await?;
@@ -298,5 +350,36 @@ fn record(summary: &Mutex<SchedulerSummary>, store: &StoreRecord, outcome: Resul
             }
             runs.last_error = Some(message);
         }
+    }
+}
+
+#[cfg(test)]
+mod limiter_tests {
+    use super::*;
+    use crate::storage::StoreId;
+
+    fn config(hash: &str) -> bigcommerce_client::ClientConfig {
+        bigcommerce_client::ClientConfig::new(
+            hash,
+            secrecy::SecretString::from("token-0123456789"),
+            "client-id",
+        )
+    }
+
+    #[test]
+    fn every_client_of_a_store_paces_on_one_limiter_and_other_stores_on_their_own() {
+        let limiters = StoreLimiters::default();
+        let a1 = limiters
+            .client(StoreId::from_raw(1), config("aaa"))
+            .unwrap();
+        let a2 = limiters
+            .clone()
+            .client(StoreId::from_raw(1), config("aaa"))
+            .unwrap();
+        let b = limiters
+            .client(StoreId::from_raw(2), config("bbb"))
+            .unwrap();
+        assert!(Arc::ptr_eq(a1.limiter(), a2.limiter()));
+        assert!(!Arc::ptr_eq(a1.limiter(), b.limiter()));
     }
 }

@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 use super::{FetchTarget, Job};
 use crate::config::Settings;
 use crate::storage::{Storage, StoreId, StoreStatus};
-use crate::sync::scheduler::store_client;
+use crate::sync::scheduler::StoreLimiters;
 use crate::sync::targeted::{import_order, import_product, ProductOutcome, TargetedOutcome};
 use crate::sync::StatusMapping;
 
@@ -38,6 +38,8 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// Status → fulfilment state.
     pub status_mapping: StatusMapping,
+    /// The process's per-store rate limiters, shared with its other tasks.
+    pub limiters: StoreLimiters,
 }
 
 impl Default for WorkerConfig {
@@ -45,6 +47,7 @@ impl Default for WorkerConfig {
         WorkerConfig {
             concurrency: DEFAULT_CONCURRENCY,
             status_mapping: StatusMapping::default(),
+            limiters: StoreLimiters::default(),
         }
     }
 }
@@ -91,7 +94,10 @@ pub async fn run_worker(
 ) {
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let waiting: Arc<Mutex<HashSet<(StoreId, FetchTarget)>>> = Arc::default();
-    let clients: Arc<tokio::sync::Mutex<HashMap<StoreId, Client>>> = Arc::default();
+    let clients: Arc<ClientCache> = Arc::new(ClientCache {
+        limiters: config.limiters.clone(),
+        clients: Default::default(),
+    });
     let mapping = Arc::new(config.status_mapping);
     let settings = Arc::new(settings);
     let mut tasks = JoinSet::new();
@@ -142,10 +148,41 @@ fn notify(observer: &Option<broadcast::Sender<Processed>>, job: &Job, outcome: J
     }
 }
 
+/// The worker's clients, one per store, kept while the store's record is unchanged (a reconnect
+/// with rotated credentials changes `updated_at`, and the client is rebuilt), all pacing on the
+/// process's shared per-store limiters.
+struct ClientCache {
+    limiters: StoreLimiters,
+    clients: tokio::sync::Mutex<HashMap<StoreId, (chrono::DateTime<chrono::Utc>, Client)>>,
+}
+
+impl ClientCache {
+    async fn client(
+        &self,
+        settings: &Settings,
+        storage: &Storage,
+        store: &crate::storage::StoreRecord,
+    ) -> anyhow::Result<Client> {
+        let mut clients = self.clients.lock().await;
+        if let Some((version, client)) = clients.get(&store.id()) {
+            if *version == store.updated_at {
+                return Ok(client.clone());
+            }
+        }
+        let client = self.limiters.store_client(settings, storage, store).await?;
+        clients.insert(store.id(), (store.updated_at, client.clone()));
+        Ok(client)
+    }
+
+    async fn forget(&self, store: StoreId) {
+        self.clients.lock().await.remove(&store);
+    }
+}
+
 async fn process(
     settings: &Settings,
     storage: &Storage,
-    clients: &tokio::sync::Mutex<HashMap<StoreId, Client>>,
+    clients: &ClientCache,
     mapping: &StatusMapping,
     job: &Job,
 ) -> JobOutcome {
@@ -158,19 +195,12 @@ async fn process(
             return JobOutcome::Failed;
         }
     };
-    let cached = clients.lock().await.get(&job.store).cloned();
-    let client = match cached {
-        Some(client) => client,
-        None => match store_client(settings, storage, &store).await {
-            Ok(client) => {
-                clients.lock().await.insert(job.store, client.clone());
-                client
-            }
-            Err(error) => {
-                tracing::warn!(store.id = id, error = %format!("{error:#}"), "webhooks: no client for the store; job dropped");
-                return JobOutcome::Failed;
-            }
-        },
+    let client = match clients.client(settings, storage, &store).await {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::warn!(store.id = id, error = %format!("{error:#}"), "webhooks: no client for the store; job dropped");
+            return JobOutcome::Failed;
+        }
     };
     let scope = store.scope();
     let queued_ms = job.received_at.elapsed().as_millis() as u64;
@@ -202,7 +232,7 @@ async fn process(
         }
         Err(error) => {
             // The client may hold a revoked token: rebuild it next time.
-            clients.lock().await.remove(&job.store);
+            clients.forget(job.store).await;
             tracing::warn!(
                 store.id = id,
                 webhook.target = ?job.target,
