@@ -1,5 +1,6 @@
 //! `cenports demo` runs end to end through the merchant's code path: sandbox, connect with the
-//! credentials file, sync into the hub's database, and the missing-scope message on connect.
+//! credentials file, sync into the hub's database, a shipment and a stock push written back, and
+//! the missing-scope message on connect.
 
 use std::process::Command;
 
@@ -38,4 +39,43 @@ fn the_demo_imports_every_order_and_explains_a_missing_scope() {
         "{stdout}"
     );
     assert!(stdout.contains("0 answered 429"), "{stdout}");
+    // The write-back: one shipment per shipping address, the same parcel again sends nothing,
+    // BigCommerce and the hub agree the order shipped; stock pushed once, then nothing.
+    assert!(
+        stdout.contains(
+            "the same parcel reported again: already requested, nothing queued (0 POSTs)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("the hub shows it \"Shipped\" (shipped)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("second push, nothing changed: 0 write request(s), 0 read-back"),
+        "{stdout}"
+    );
+    let shipped = stdout
+        .lines()
+        .find(|l| l.contains("BigCommerce now holds"))
+        .expect("the shipment line");
+    let rows = stdout
+        .lines()
+        .find(|l| l.contains("outbox row(s)"))
+        .expect("the outbox line");
+    let count = |line: &str, before: &str| -> u64 {
+        line.split(before)
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        count(shipped, " shipment(s)"),
+        count(rows, " outbox row(s)"),
+        "one BigCommerce shipment per outbox row:\n{stdout}"
+    );
 }

@@ -589,6 +589,24 @@ fulfilment_test!(
         hub.drain().await;
         assert_eq!(hub.shipments(order).len(), 4);
         assert_eq!(hub.sandbox_status(order), 2);
+
+        // Once delivered, nothing remains to ship; the same request again (a client retrying
+        // after a lost answer) still gets its own rows back, not a refusal, and sends nothing.
+        let after = hub
+            .ship(order, "SAME", vec![sku("MUG-1", 1)])
+            .await
+            .unwrap();
+        assert!(after.duplicate);
+        assert_eq!(after.rows[0].id, first.rows[0].id);
+        hub.drain().await;
+        assert_eq!(hub.shipments(order).len(), 4);
+        // A new parcel, though, is refused: nothing is left.
+        let error = hub
+            .ship(order, "NEW-PARCEL", vec![sku("MUG-1", 1)])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("MUG-1"), "{error}");
     }
 );
 

@@ -9,7 +9,8 @@
 //! database (in the temporary directory, or `--database-url`), and import open orders first,
 //! then every order, then the catalog, with the progress bar on a terminal. It ends with what
 //! the hub now holds — read back from the hub's database — what it cost in API calls, and the
-//! message a merchant gets when connecting an API account that lacks scopes.
+//! message a merchant gets when connecting an API account that lacks scopes. Before that message
+//! it writes back: one shipment through the outbox and a stock push (`write_back`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::OpenOptions;
@@ -21,7 +22,11 @@ use anyhow::{Context, Result};
 use bigcommerce_sandbox::credentials::credentials_txt;
 use bigcommerce_sandbox::{Plan, Sandbox, SandboxConfig, StoreInfo, StoreSpec};
 use cenports::config::{Overrides, Settings, DEFAULT_LOG, DEFAULT_SYNC_INTERVAL};
-use cenports::storage::Storage;
+use cenports::fulfilment::worker::{drain, SettingsClients, WorkerConfig};
+use cenports::fulfilment::{request_shipment, Carrier, ShipmentRequest};
+use cenports::stock::bigcommerce::BigCommerceStock;
+use cenports::stock::{push_stock, SkuStatus};
+use cenports::storage::{FulfilmentState, OrderFilter, Storage, StoreRecord};
 use cenports::sync::SyncReport;
 use clap::Args;
 use tokio::net::TcpListener;
@@ -251,6 +256,8 @@ async fn demo(args: &DemoArgs, overrides: &Overrides, sandbox: &Sandbox) -> Resu
         stats.last_quota.unwrap_or(0),
     );
 
+    write_back(&settings, &storage, &saved, sandbox, &store.hash).await?;
+
     println!();
     println!("What a merchant sees when the API account lacks scopes (its read-only account):");
     let read_only = write_credentials(&dir.0, sandbox, &store, "read-only")?;
@@ -267,6 +274,118 @@ async fn demo(args: &DemoArgs, overrides: &Overrides, sandbox: &Sandbox) -> Resu
     );
     debug_assert_eq!(stores_before, stores_after);
     storage.close().await;
+    Ok(())
+}
+
+/// The write halves of the merchant's scopes: one shipment through the outbox (and the same
+/// parcel reported again), then stock for the shipped order's SKUs pushed twice.
+async fn write_back(
+    settings: &Settings,
+    storage: &Storage,
+    store: &StoreRecord,
+    sandbox: &Sandbox,
+    hash: &str,
+) -> Result<()> {
+    let scope = store.scope();
+    let ready = OrderFilter {
+        fulfilment_state: Some(FulfilmentState::Ready),
+        ..OrderFilter::default()
+    };
+    let Some(order) = storage
+        .list_orders(&scope, &ready, 1, None)
+        .await?
+        .orders
+        .into_iter()
+        .next()
+    else {
+        println!();
+        println!("(No ready-to-ship order in this store: nothing to ship.)");
+        return Ok(());
+    };
+    println!();
+    println!(
+        "Writing back (cenports ship --store {hash} --order {} --carrier canada-post --tracking \
+         7023210039414604): everything that remains, through the durable outbox",
+        order.remote_id
+    );
+    let request = ShipmentRequest {
+        order_remote_id: order.remote_id,
+        carrier: Carrier::CanadaPost,
+        tracking_number: "7023210039414604".into(),
+        tracking_link: None,
+        shipped_at: None,
+        items: Vec::new(),
+        request_key: None,
+    };
+    let clients = SettingsClients::new(settings, storage, None);
+    let config = WorkerConfig::default();
+    let requested = request_shipment(storage, &scope, hash, &request).await?;
+    let delivered = drain(storage, &clients, Some(store.id()), &config).await?;
+    let again = request_shipment(storage, &scope, hash, &request).await?;
+    let resent = drain(storage, &clients, Some(store.id()), &config).await?;
+    let in_store = sandbox
+        .with_store(hash, |data, _| {
+            data.orders
+                .get(&(order.remote_id as u64))
+                .map(|o| (o.shipments.len(), o.status_id))
+        })
+        .flatten()
+        .unwrap_or((0, 0));
+    let now = storage
+        .find_order_by_remote_id(&scope, order.remote_id)
+        .await?
+        .context("the shipped order is in the hub")?;
+    println!(
+        "  {} outbox row(s), {} POST(s) sent; the same parcel reported again: {} ({} POSTs)",
+        requested.rows.len(),
+        delivered.sends,
+        if again.duplicate {
+            "already requested, nothing queued"
+        } else {
+            "queued again (unexpected)"
+        },
+        resent.sends
+    );
+    println!(
+        "  BigCommerce now holds {} shipment(s) for order {}, status id {}; the hub shows it \
+         {:?} ({})",
+        in_store.0,
+        order.remote_id,
+        in_store.1,
+        now.summary.status_name,
+        now.summary.fulfilment_state.as_str()
+    );
+
+    let levels: Vec<(String, i64)> = now
+        .lines
+        .iter()
+        .map(|line| (line.sku.clone(), 100))
+        .collect::<BTreeMap<_, _>>()
+        .into_iter()
+        .collect();
+    println!();
+    println!(
+        "Stock (cenports stock set ... then stock push): on hand 100 for the shipped order's {} \
+         SKU(s)",
+        levels.len()
+    );
+    storage.set_stock(&scope, &levels).await?;
+    let client = cenports::sync::scheduler::store_client(settings, storage, store).await?;
+    let channel = BigCommerceStock::new(client);
+    let first = push_stock(storage, &scope, &channel).await?;
+    let second = push_stock(storage, &scope, &channel).await?;
+    println!(
+        "  first push: {} write request(s) (floor {}), {} read-back; untracked or unknown SKUs \
+         skipped: {}",
+        first.write_requests,
+        first.floor,
+        first.read_requests,
+        first.count(SkuStatus::Skipped)
+    );
+    println!(
+        "  second push, nothing changed: {} write request(s), {} read-back",
+        second.write_requests, second.read_requests
+    );
     Ok(())
 }
 

@@ -285,6 +285,16 @@ pub async fn request_shipment(
         .request_key
         .clone()
         .unwrap_or_else(|| request.default_key());
+    // A key already used answers with what it produced, delivered or not: a client retrying
+    // after a lost answer (or the same parcel reported twice) must not be told "nothing left
+    // to ship" about the shipment it created itself.
+    let earlier = storage.outbox_by_key(scope, &key).await?;
+    if !earlier.is_empty() {
+        return Ok(Requested {
+            rows: earlier,
+            duplicate: true,
+        });
+    }
     let open = storage
         .open_outbox_for_order(scope, order.summary.id)
         .await?;
