@@ -638,6 +638,63 @@ both_backends!(reconciliation_repairs_lost_rows_and_status_drift, |url| {
     hub.sandbox.shutdown();
 });
 
+both_backends!(
+    reconciliation_narrows_a_drift_in_a_large_status_by_creation_date,
+    |url| {
+        let hub = hub(&url, spec(8000, 74), SandboxConfig::default()).await;
+        let scope = hub.store.scope();
+        sync_store(&hub.storage, &scope, &hub.client, &Hub::options(), |_| {})
+            .await
+            .unwrap();
+        let expected = hub.store_orders();
+        // The largest status, and two of its orders lost from the hub, far apart in time.
+        let mut by_status: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+        for (id, (_, status)) in &expected {
+            by_status.entry(*status).or_default().push(*id);
+        }
+        let (status, ids) = by_status
+            .iter()
+            .max_by_key(|(_, ids)| ids.len())
+            .map(|(s, ids)| (*s, ids.clone()))
+            .unwrap();
+        assert!(ids.len() > 2000, "a large status: {} orders", ids.len());
+        let lost = [ids[ids.len() / 5], ids[ids.len() * 4 / 5]];
+        let store_id = hub.store.id().get();
+        execute(
+            &url,
+            &format!(
+                "DELETE FROM orders WHERE store_id = {store_id} AND remote_id IN ({}, {})",
+                lost[0], lost[1]
+            ),
+        )
+        .await;
+
+        let report = reconcile_store(&hub.storage, &scope, &hub.client, &Hub::options())
+            .await
+            .unwrap();
+        assert_eq!(report.inserted, 2, "{report:?}");
+        assert_eq!(report.remaining(), 0, "{report:?}");
+        assert_eq!(hub.hub_orders().await, expected, "reconciled");
+        // Re-walking the whole status would take one request per 250 of its orders; narrowing by
+        // creation date takes the count, two requests for the status's span, a count per halving
+        // and a page per drifting window.
+        let whole_walk = ids.len().div_ceil(250) as u64;
+        assert!(
+            report.api_requests < whole_walk,
+            "{} requests for {} orders in status {status} (a whole walk: {whole_walk}): {report:?}",
+            report.api_requests,
+            ids.len()
+        );
+        eprintln!(
+        "reconcile: status {status} with {} orders, 2 lost: {} requests (a whole walk: {whole_walk}), {} windows",
+        ids.len(),
+        report.api_requests,
+        report.windows
+    );
+        hub.sandbox.shutdown();
+    }
+);
+
 // ------------------------------------------------------------------ the receiver
 
 /// A signed callback for `order_id`, as BigCommerce sends it.

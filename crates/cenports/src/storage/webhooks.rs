@@ -281,6 +281,59 @@ impl Storage {
         })
     }
 
+    /// How many live orders of a status were created in `[from, to]` (both inclusive), and
+    /// the earliest and latest creation time among them: reconciliation's side of a window.
+    pub async fn live_orders_created_between(
+        &self,
+        scope: &StoreScope,
+        status_id: i32,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>), StorageError> {
+        let store = scope.store_id;
+        with_pool!(self, |pool| {
+            sqlx::query_as::<Db, (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>)>(
+                "SELECT COUNT(*), MIN(date_created), MAX(date_created) FROM orders \
+                 WHERE store_id = $1 AND status_id = $2 AND is_deleted = $3 \
+                 AND date_created >= $4 AND date_created <= $5",
+            )
+            .bind(store.0)
+            .bind(status_id)
+            .bind(false)
+            .bind(from)
+            .bind(to)
+            .fetch_one(pool)
+            .await
+            .op_store("counting live orders of a status in a window", store)
+        })
+    }
+
+    /// The channel ids of the live orders of a status created in `[from, to]`, ascending.
+    pub async fn list_live_order_ids_created_between(
+        &self,
+        scope: &StoreScope,
+        status_id: i32,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StorageError> {
+        let store = scope.store_id;
+        with_pool!(self, |pool| {
+            sqlx::query_scalar::<Db, i64>(
+                "SELECT remote_id FROM orders WHERE store_id = $1 AND status_id = $2 \
+                 AND is_deleted = $3 AND date_created >= $4 AND date_created <= $5 \
+                 ORDER BY remote_id",
+            )
+            .bind(store.0)
+            .bind(status_id)
+            .bind(false)
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await
+            .op_store("listing order ids of a status in a window", store)
+        })
+    }
+
     /// Marks the stored version of `order` one microsecond older when it has the same
     /// `date_modified` but different content (its JSON as received differs: compression is
     /// deterministic, so equal text is equal bytes; a row still in the old text encoding counts
