@@ -1362,3 +1362,9 @@ fn not_found_if_zero(
 // The fulfilment outbox's storage (after the macros above, which it uses).
 mod outbox;
 pub use outbox::*;
+
+// Accounts (roles, API keys, sessions, login throttling) and the reads of the HTTP API.
+mod accounts;
+mod reads;
+pub use accounts::*;
+pub use reads::*;
