@@ -1537,13 +1537,17 @@ api_test!(
         assert_eq!(started.body["status"], "started");
         let again = app.call(Method::POST, &path, &key(a), None).await;
         assert_eq!(again.body["status"], "already_running", "{again:?}");
-        let status = loop {
-            let status = app.get(&path, &key(a)).await;
+        // The trigger answered at once; the sync runs in the background. Poll its status (at
+        // most 20 s).
+        let mut status = app.get(&path, &key(a)).await;
+        for _ in 0..400 {
             if status.body["running"] == false {
-                break status;
+                break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+            status = app.get(&path, &key(a)).await;
+        }
+        assert_eq!(status.body["running"], false, "the sync ended: {status:?}");
         assert_eq!(status.body["last_run"]["outcome"], "ok", "{status:?}");
         assert_eq!(status.body["last_run"]["orders_inserted"], 1, "{status:?}");
         assert_eq!(app.storage.count_orders(&a.scope).await.unwrap(), 7);
