@@ -1673,3 +1673,189 @@ api_test!(
         assert!(doc["components"]["securitySchemes"]["session"].is_object());
     }
 );
+
+/// Checks an answer against the document: its status is documented for the operation, and a
+/// JSON body validates against the documented schema (JSON Schema 2020-12, as OpenAPI 3.1).
+fn conforms(doc: &Value, method: &str, template: &str, answer: &Answer) {
+    let operation = &doc["paths"][template][method];
+    assert!(
+        operation.is_object(),
+        "{method} {template} is not documented"
+    );
+    let status = answer.status.as_u16().to_string();
+    let response = &operation["responses"][&status];
+    assert!(
+        response.is_object(),
+        "{method} {template} answered {status}, which is not documented: {answer:?}"
+    );
+    let Some(schema) = response["content"]["application/json"]["schema"].as_object() else {
+        return;
+    };
+    let root = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "allOf": [Value::Object(schema.clone())],
+        "components": doc["components"].clone(),
+    });
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(false)
+        .build(&root)
+        .unwrap_or_else(|e| panic!("schema of {method} {template} {status}: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(&answer.body)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {template} {status} does not match its schema: {errors:?}\n{answer:?}"
+    );
+}
+
+api_test!(answers_conform_to_the_openapi_document, |ctx| {
+    let app = start(&ctx).await;
+    let doc = serde_json::to_value(cenports::http::openapi()).unwrap();
+    let a = &app.a;
+    let auth = key(a);
+    let s = a.store_id.to_string();
+    let o = a.order_id.to_string();
+    let fill = |t: &str, shipment: &str| {
+        t.replace("{store_id}", &s)
+            .replace("{order_id}", &o)
+            .replace("{shipment_id}", shipment)
+    };
+    let created = app
+        .call_with(
+            Method::POST,
+            &fill("/api/v1/stores/{store_id}/orders/{order_id}/shipments", ""),
+            &auth,
+            Some(json!({"carrier": "custom:Van", "tracking_number": "V-1", "tracking_link": "https://example.com/V-1"})),
+            &[("idempotency-key", "conform-1")],
+        )
+        .await;
+    conforms(
+        &doc,
+        "post",
+        "/api/v1/stores/{store_id}/orders/{order_id}/shipments",
+        &created,
+    );
+    let shipment = created.body["shipments"][0]["id"].to_string();
+    app.call(
+        Method::PUT,
+        &fill("/api/v1/stores/{store_id}/stock", ""),
+        &auth,
+        Some(json!({"items": [{"sku": "MUG-1", "on_hand": 4}]})),
+    )
+    .await;
+    let missing = "/api/v1/stores/999999";
+    let cases: Vec<(&str, String, Auth, Option<Value>)> = vec![
+        ("get", "/api/v1/stores".into(), auth.clone(), None),
+        ("get", "/api/v1/stores".into(), Auth::None, None),
+        (
+            "get",
+            "/api/v1/stores/{store_id}".into(),
+            auth.clone(),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/stores/{store_id}/sync".into(),
+            auth.clone(),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/stores/{store_id}/errors".into(),
+            auth.clone(),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/stores/{store_id}/orders".into(),
+            auth.clone(),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/stores/{store_id}/orders".into(),
+            Auth::Key(app.operator_key.clone()),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/stores/{store_id}/orders/{order_id}".into(),
+            auth.clone(),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/stores/{store_id}/shipments".into(),
+            auth.clone(),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/stores/{store_id}/shipments/{shipment_id}".into(),
+            auth.clone(),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/stores/{store_id}/stock".into(),
+            auth.clone(),
+            None,
+        ),
+        (
+            "put",
+            "/api/v1/stores/{store_id}/stock".into(),
+            auth.clone(),
+            Some(json!({"items": []})),
+        ),
+        ("get", "/api/v1/me".into(), auth.clone(), None),
+        ("get", "/healthz".into(), Auth::None, None),
+        ("get", "/readyz".into(), Auth::None, None),
+        (
+            "post",
+            "/login".into(),
+            Auth::None,
+            Some(json!({"email": a.email, "password": PASSWORD})),
+        ),
+        (
+            "post",
+            "/login".into(),
+            Auth::None,
+            Some(json!({"email": a.email, "password": "wrong"})),
+        ),
+        ("post", "/logout".into(), auth.clone(), None),
+        (
+            "post",
+            "/api/v1/stores/{store_id}/sync".into(),
+            auth.clone(),
+            None,
+        ),
+    ];
+    for (method, template, auth, body) in cases {
+        let concrete = fill(&template, &shipment);
+        let answer = app
+            .call(
+                Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                &concrete,
+                &auth,
+                body,
+            )
+            .await;
+        conforms(&doc, method, &template, &answer);
+    }
+    // The check itself catches a body that breaks the schema.
+    let mut wrong = app.get("/api/v1/me", &auth).await;
+    wrong.body["user"]["id"] = json!("not a number");
+    let caught = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        conforms(&doc, "get", "/api/v1/me", &wrong)
+    }));
+    assert!(caught.is_err(), "a string id must not validate");
+    let not_found = app.get(missing, &auth).await;
+    conforms(&doc, "get", "/api/v1/stores/{store_id}", &not_found);
+    let bad_query = app
+        .get(&fill("/api/v1/stores/{store_id}/orders?limit=0", ""), &auth)
+        .await;
+    conforms(&doc, "get", "/api/v1/stores/{store_id}/orders", &bad_query);
+});
