@@ -238,7 +238,7 @@ pub async fn list_errors(
             let push = row.last_push?;
             STOCK_PROBLEMS
                 .contains(&push.status.as_str())
-                .then(|| StockProblem {
+                .then_some(StockProblem {
                     sku: row.sku,
                     status: push.status,
                     message: push.message,
