@@ -81,7 +81,7 @@ pub enum Command {
     Outbox(fulfilment::OutboxArgs),
     /// Accounts: `user add --email E --role merchant|operator`, `user list`.
     User(user::UserArgs),
-    /// API keys: `api-key create --email E` prints a new key, once.
+    /// API keys: `api-key create --email E` prints a new key, once; `list`, `revoke`.
     ApiKey(user::ApiKeyArgs),
 }
 

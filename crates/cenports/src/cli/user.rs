@@ -1,4 +1,5 @@
-//! `cenports user add|list` and `cenports api-key create`: accounts, made by the operator.
+//! `cenports user add|list` and `cenports api-key create|list|revoke`: accounts, made by the
+//! operator.
 //!
 //! Passwords are read with a hidden prompt (twice), or from standard input with
 //! `--password-stdin` (one line; for scripts), so they never sit in shell history. An API key
@@ -7,9 +8,9 @@
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::{bail, Context, Result};
-use cenports::accounts::{self, AccountError, Role};
+use cenports::accounts::{self, Account, AccountError, Role};
 use cenports::config::Settings;
-use cenports::storage::StorageError;
+use cenports::storage::{Storage, StorageError};
 use clap::{Args, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -67,6 +68,29 @@ pub struct ApiKeyArgs {
 pub enum ApiKeyCommand {
     /// Create an API key for a user and print it, once.
     Create(ApiKeyCreateArgs),
+    /// List a user's API keys (their first characters, never the keys).
+    List(ApiKeyListArgs),
+    /// Revoke one of a user's API keys: requests with it are refused from now on.
+    Revoke(ApiKeyRevokeArgs),
+}
+
+/// Options of `cenports api-key list`.
+#[derive(Debug, Args)]
+pub struct ApiKeyListArgs {
+    /// Whose keys.
+    #[arg(long)]
+    pub email: String,
+}
+
+/// Options of `cenports api-key revoke`.
+#[derive(Debug, Args)]
+pub struct ApiKeyRevokeArgs {
+    /// Whose key.
+    #[arg(long)]
+    pub email: String,
+    /// The key's id (see `cenports api-key list`).
+    #[arg(long)]
+    pub id: i64,
 }
 
 /// Options of `cenports api-key create`.
@@ -189,29 +213,84 @@ async fn run_list(args: UserListArgs, settings: &Settings) -> Result<()> {
 
 /// Runs `cenports api-key …`.
 pub async fn run_api_key(args: ApiKeyArgs, settings: &Settings) -> Result<()> {
-    let ApiKeyCommand::Create(args) = args.command;
     let storage = open_storage(settings).await?;
-    let result = async {
-        let account = storage
-            .find_account_by_email(&args.email)
-            .await?
-            .with_context(|| {
-                format!(
-                    "no account {}; create it with `cenports user add --email {} --role merchant`",
-                    args.email.trim(),
-                    args.email.trim()
-                )
-            })?;
-        let (key, record) = accounts::create_api_key(&storage, account.user.id, &args.name).await?;
-        Ok::<_, anyhow::Error>((account, key, record))
-    }
-    .await;
+    let result = match args.command {
+        ApiKeyCommand::Create(args) => create_key(&storage, args).await,
+        ApiKeyCommand::List(args) => list_keys(&storage, args).await,
+        ApiKeyCommand::Revoke(args) => revoke_key(&storage, args).await,
+    };
     storage.close().await;
-    let (account, key, record) = result?;
+    result
+}
+
+async fn account(storage: &Storage, email: &str) -> Result<Account> {
+    storage
+        .find_account_by_email(email)
+        .await?
+        .with_context(|| {
+            format!(
+                "no account {}; create it with `cenports user add --email {} --role merchant`",
+                email.trim(),
+                email.trim()
+            )
+        })
+}
+
+async fn create_key(storage: &Storage, args: ApiKeyCreateArgs) -> Result<()> {
+    let account = account(storage, &args.email).await?;
+    let (key, record) = accounts::create_api_key(storage, account.user.id, &args.name).await?;
     eprintln!(
         "API key {} ({}) for {} ({}). It is shown once: store it now.",
         record.id, record.name, account.user.email, account.role
     );
     println!("{}", key.expose_secret());
     Ok(())
+}
+
+async fn list_keys(storage: &Storage, args: ApiKeyListArgs) -> Result<()> {
+    let account = account(storage, &args.email).await?;
+    let keys = storage.list_api_keys(account.user.id).await?;
+    if keys.is_empty() {
+        println!(
+            "{} has no API key; create one with `cenports api-key create --email {}`",
+            account.user.email, account.user.email
+        );
+        return Ok(());
+    }
+    println!(
+        "{:>5}  {:<14}  {:<20}  {:<10}  name",
+        "id", "key", "created", "state"
+    );
+    for key in keys {
+        println!(
+            "{:>5}  {:<14}  {:<20}  {:<10}  {}",
+            key.id,
+            format!("{}…", key.prefix),
+            key.created_at.format("%Y-%m-%d %H:%M:%S"),
+            if key.revoked_at.is_some() {
+                "revoked"
+            } else {
+                "active"
+            },
+            key.name
+        );
+    }
+    Ok(())
+}
+
+async fn revoke_key(storage: &Storage, args: ApiKeyRevokeArgs) -> Result<()> {
+    let account = account(storage, &args.email).await?;
+    match storage.revoke_api_key(account.user.id, args.id).await {
+        Ok(()) => {
+            println!("Revoked API key {} of {}", args.id, account.user.email);
+            Ok(())
+        }
+        Err(StorageError::NotFound { .. }) => bail!(
+            "{} has no active API key {}; see `cenports api-key list --email {}`",
+            account.user.email,
+            args.id,
+            account.user.email
+        ),
+        Err(e) => Err(e.into()),
+    }
 }
