@@ -212,6 +212,24 @@ accounts_test!(concurrent_failed_sign_ins_are_all_counted, |ctx| {
         .await
         .unwrap()
         .is_some());
+    // Half an hour after both windows and the lock, a failure elsewhere forgets them.
+    ctx.storage
+        .record_login_failure("else@example.com", "10.0.0.9", at(31 * 60), &policy)
+        .await
+        .unwrap();
+    assert_eq!(
+        ctx.storage
+            .login_attempts("who@example.com", "10.0.0.2")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(ctx
+        .storage
+        .login_attempts("else@example.com", "10.0.0.9")
+        .await
+        .unwrap()
+        .is_some());
 });
 
 accounts_test!(

@@ -38,6 +38,8 @@ CREATE TABLE sessions (
     expires_at_ms   INTEGER NOT NULL
 );
 CREATE INDEX sessions_user ON sessions (user_id);
+-- Expired sessions are deleted whenever a session is opened.
+CREATE INDEX sessions_expiry ON sessions (expires_at_ms);
 
 -- Failed sign-ins per (lower-cased email, client IP) in the current window; `locked_until_ms`
 -- set once too many failed. Kept in the database so every hub process shares the count.
@@ -49,3 +51,6 @@ CREATE TABLE login_attempts (
     locked_until_ms     INTEGER,
     PRIMARY KEY (email_key, ip)
 );
+-- Stale counts are deleted whenever a failure is recorded, so guesses at many emails do not
+-- grow the table without bound.
+CREATE INDEX login_attempts_window ON login_attempts (window_started_ms);

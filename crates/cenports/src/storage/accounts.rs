@@ -404,7 +404,7 @@ impl Storage {
 
     // ---------------------------------------------------------------- sessions
 
-    /// Stores a new session by its token's digest; also forgets the user's expired sessions.
+    /// Stores a new session by its token's digest; also forgets every expired session.
     pub async fn create_session(
         &self,
         user: UserId,
@@ -415,8 +415,7 @@ impl Storage {
     ) -> Result<(), StorageError> {
         const OP: &str = "creating a session";
         with_pool!(self, |pool| {
-            sqlx::query::<Db>("DELETE FROM sessions WHERE user_id = $1 AND expires_at_ms <= $2")
-                .bind(user.0)
+            sqlx::query::<Db>("DELETE FROM sessions WHERE expires_at_ms <= $1")
                 .bind(now.timestamp_millis())
                 .execute(pool)
                 .await
@@ -501,7 +500,8 @@ impl Storage {
     /// Counts a failed sign-in of `(email, ip)` at `now` under `policy`, in one write
     /// transaction (concurrent failures are all counted): a window older than
     /// `policy.window` starts again at 1; reaching `policy.max_failures` locks until
-    /// `now + policy.lockout`. Returns the new state.
+    /// `now + policy.lockout`. Also deletes other pairs' counts that are over (window and lock
+    /// both past). Returns the new state.
     pub async fn record_login_failure(
         &self,
         email: &str,
@@ -538,6 +538,20 @@ impl Storage {
                 .await
                 .op(OP)?;
             let next = next_attempts(current, now, policy);
+            // Counts whose window and lock are both over can only start again at 1.
+            let stale = (now - policy.window - policy.lockout).timestamp_millis();
+            sqlx::query::<Db>(
+                "DELETE FROM login_attempts WHERE window_started_ms < $1 \
+                 AND (locked_until_ms IS NULL OR locked_until_ms < $2) \
+                 AND NOT (email_key = $3 AND ip = $4)",
+            )
+            .bind(stale)
+            .bind(now.timestamp_millis())
+            .bind(&key)
+            .bind(ip)
+            .execute(&mut *tx)
+            .await
+            .op(OP)?;
             sqlx::query::<Db>(
                 "UPDATE login_attempts SET failures = $1, window_started_ms = $2, \
                  locked_until_ms = $3 WHERE email_key = $4 AND ip = $5",
