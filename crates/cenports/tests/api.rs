@@ -1132,22 +1132,70 @@ api_test!(the_same_idempotency_key_twice_makes_one_outbox_row, |ctx| {
     );
     assert_eq!(app.outbox_rows(&a.scope).await.len(), 1);
 
-    // Two identical requests at once: one row.
-    let (x, y) = tokio::join!(
-        post(
-            "k-2",
-            json!({"carrier": "ups", "tracking_number": "T-3", "items": [{"sku": "TEE-S", "quantity": 1}]})
-        ),
-        post(
-            "k-2",
-            json!({"carrier": "ups", "tracking_number": "T-3", "items": [{"sku": "TEE-S", "quantity": 1}]})
-        ),
-    );
-    let mut statuses = [x.status.as_u16(), y.status.as_u16()];
-    statuses.sort();
-    assert_eq!(statuses, [200, 201], "{x:?} {y:?}");
-    assert_eq!(x.body["shipments"], y.body["shipments"]);
+    // Eight identical requests at once (a client retrying over a flaky network): one row,
+    // one 201, and every other answer is that request's shipments. Whichever way they
+    // interleave — the key seen before planning, at the insert, or only after the winner's row
+    // made the order look fully requested — the answer is the same.
+    let tee = json!({"carrier": "ups", "tracking_number": "T-3", "items": [{"sku": "TEE-S", "quantity": 1}]});
+    let answers = futures::future::join_all((0..8).map(|_| post("k-2", tee.clone()))).await;
+    let created = answers.iter().filter(|x| x.status == 201).count();
+    let repeated = answers.iter().filter(|x| x.status == 200).count();
+    assert_eq!((created, repeated), (1, 7), "{answers:?}");
+    assert!(answers
+        .iter()
+        .all(|x| x.body["shipments"] == answers[0].body["shipments"]));
+    // Repeated after the fact: the order's TEE-S is now all requested, and the key still
+    // answers with the first request.
+    let late = post("k-2", tee.clone()).await;
+    assert_eq!(late.status, 200, "{late:?}");
+    assert_eq!(late.body["shipments"], answers[0].body["shipments"]);
+    let other = post(
+        "k-2",
+        json!({"carrier": "ups", "tracking_number": "T-9", "items": [{"sku": "TEE-S", "quantity": 1}]}),
+    )
+    .await;
+    assert_eq!(other.code(), "idempotency_key_reused", "{other:?}");
+
+    // Pairs of identical requests on other orders, each pair racing on its own key.
+    let page = app
+        .storage
+        .list_orders(&a.scope, &OrderFilter::default(), 100, None)
+        .await
+        .unwrap();
+    let mut pairs = 0;
+    for order in page.orders.iter().filter(|o| o.id.get() != a.order_id) {
+        if order.fulfilment_state != FulfilmentState::Ready {
+            continue;
+        }
+        let path = format!(
+            "/api/v1/stores/{}/orders/{}/shipments",
+            a.store_id,
+            order.id.get()
+        );
+        let key = format!("pair-{}", order.id.get());
+        let auth = crate::key(a);
+        let headers = [("idempotency-key", key.as_str())];
+        let send = || app.call_with(Method::POST, &path, &auth, Some(ship_body("P-1")), &headers);
+        let (x, y) = tokio::join!(send(), send());
+        let mut statuses = [x.status.as_u16(), y.status.as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [200, 201], "{x:?} {y:?}");
+        assert_eq!(x.body["shipments"], y.body["shipments"]);
+        pairs += 1;
+    }
+    assert!(pairs >= 3, "{pairs} pairs raced");
     let rows = app.outbox_rows(&a.scope).await;
+    // One row per shipping address of each raced request, never a second set.
+    let mut paired: Vec<(&str, i64)> = rows
+        .iter()
+        .filter(|r| r.request_key.starts_with("api:pair-"))
+        .map(|r| (r.request_key.as_str(), r.part))
+        .collect();
+    let all = paired.len();
+    paired.dedup();
+    assert_eq!(paired.len(), all, "{rows:?}");
+    let keys: BTreeSet<&str> = paired.iter().map(|(k, _)| *k).collect();
+    assert_eq!(keys.len(), pairs, "{rows:?}");
     assert_eq!(
         rows.iter().filter(|r| r.request_key == "api:k-2").count(),
         1,
@@ -1178,7 +1226,11 @@ api_test!(the_same_idempotency_key_twice_makes_one_outbox_row, |ctx| {
             (StatusCode::BAD_REQUEST, "idempotency_key_invalid")
         );
     }
-    assert_eq!(app.outbox_rows(&a.scope).await.len(), 2);
+    assert_eq!(
+        app.outbox_rows(&a.scope).await,
+        rows,
+        "refused requests add nothing"
+    );
 });
 
 api_test!(

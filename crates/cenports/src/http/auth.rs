@@ -218,6 +218,7 @@ pub struct LoginResponse {
 
 /// A user as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = User)]
 pub struct UserView {
     /// Our id.
     pub id: i64,
@@ -231,6 +232,7 @@ pub struct UserView {
 /// A role.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = Role)]
 pub enum RoleView {
     /// Sees and acts on the stores they own.
     Merchant,

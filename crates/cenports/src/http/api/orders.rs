@@ -20,6 +20,7 @@ use crate::storage::{
 /// Our fulfilment state of an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = FulfilmentState)]
 pub enum FulfilmentStateView {
     /// A warehouse can act on it.
     Ready,
@@ -67,6 +68,7 @@ impl From<FulfilmentStateView> for FulfilmentState {
 
 /// An order as listed. Amounts are exact decimal strings.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Order)]
 pub struct OrderView {
     /// Our id: the `{order_id}` of the order routes.
     pub id: i64,
@@ -209,6 +211,7 @@ pub async fn list_orders(
 
 /// An order line.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = OrderLine)]
 pub struct LineView {
     /// The channel's line id (BigCommerce `order_product_id`): `line_id` of a shipment item.
     pub line_id: i64,
@@ -248,6 +251,7 @@ impl From<&NewOrderLine> for LineView {
 
 /// An address.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Address)]
 pub struct AddressView {
     /// The channel's address id (shipping addresses only).
     pub id: Option<i64>,
@@ -299,6 +303,7 @@ impl From<&NewOrderAddress> for AddressView {
 
 /// A status change requested through the hub.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = StatusChange)]
 pub struct StatusChangeView {
     /// The outbox row.
     pub id: i64,

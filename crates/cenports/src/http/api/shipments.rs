@@ -32,6 +32,7 @@ const API_KEY_NAMESPACE: &str = "api:";
 
 /// A shipment: one parcel to one shipping address of an order.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Shipment)]
 pub struct ShipmentView {
     /// Our id of the shipment (the outbox row).
     pub id: i64,
@@ -71,6 +72,7 @@ pub struct ShipmentView {
 
 /// One line of a shipment.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ShipmentItem)]
 pub struct ShipmentItemView {
     /// The channel's line id.
     pub line_id: i64,
@@ -262,10 +264,6 @@ pub async fn create_shipment(
         });
     }
     let tracking = body.tracking_number.trim().to_owned();
-    let existing = state.storage.outbox_by_key(&scope, &key).await?;
-    if !existing.is_empty() {
-        return duplicate_or_conflict(existing, order.summary.id, &carrier, &tracking);
-    }
     let store = state.storage.get_store(&scope).await?;
     let request = ShipmentRequest {
         order_remote_id: order.summary.remote_id,
@@ -274,19 +272,32 @@ pub async fn create_shipment(
         tracking_link: body.tracking_link,
         shipped_at: body.shipped_at,
         items,
-        request_key: Some(key),
+        request_key: Some(key.clone()),
     };
-    let requested =
-        fulfilment::request_shipment(&state.storage, &scope, &store.remote_id, &request)
-            .await
-            .map_err(|error| match error {
-                FulfilmentError::Rejected(reason) => {
-                    ApiError::new(ErrorCode::ShipmentRejected, reason)
-                }
-                FulfilmentError::OrderNotImported { .. } => ApiError::order_not_found(),
-                FulfilmentError::Payload { .. } => ApiError::internal(&error),
-                FulfilmentError::Storage(e) => ApiError::from(e),
-            })?;
+    let requested = match fulfilment::request_shipment(
+        &state.storage,
+        &scope,
+        &store.remote_id,
+        &request,
+    )
+    .await
+    {
+        Ok(requested) => requested,
+        Err(FulfilmentError::Rejected(reason)) => {
+            // `request_shipment` checks quantities against the open rows before it looks at
+            // the key, so a repeat of an accepted request (later, or racing it) can look like
+            // "nothing left to ship" since its own rows hold the quantities: if the key has
+            // rows, the request they were made for is the answer.
+            let existing = state.storage.outbox_by_key(&scope, &key).await?;
+            if !existing.is_empty() {
+                return duplicate_or_conflict(existing, order.summary.id, &carrier, &tracking);
+            }
+            return Err(ApiError::new(ErrorCode::ShipmentRejected, reason));
+        }
+        Err(FulfilmentError::OrderNotImported { .. }) => return Err(ApiError::order_not_found()),
+        Err(error @ FulfilmentError::Payload { .. }) => return Err(ApiError::internal(&error)),
+        Err(FulfilmentError::Storage(e)) => return Err(ApiError::from(e)),
+    };
     if requested.duplicate {
         // Lost a race with an identical key: the winner's rows are the answer.
         return duplicate_or_conflict(requested.rows, order.summary.id, &carrier, &tracking);

@@ -22,6 +22,7 @@ pub const MAX_STOCK_ITEMS: usize = 10_000;
 
 /// One SKU's stock.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = StockItem)]
 pub struct StockItemView {
     /// The SKU.
     pub sku: String,
@@ -43,6 +44,7 @@ pub struct StockItemView {
 
 /// The outcome of a push for one SKU.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LastPush)]
 pub struct LastPushView {
     /// `ok`, `mismatch`, `unverified`, `rejected`, `failed`, `untracked`, …
     pub status: String,

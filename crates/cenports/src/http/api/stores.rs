@@ -14,6 +14,7 @@ use crate::storage::{OutboxKind, OutboxState, StoreRecord, StoreStatus};
 
 /// A connected (or disconnected) store.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Store)]
 pub struct StoreView {
     /// Our id: the `{store_id}` of every store route.
     pub id: i64,
@@ -44,6 +45,7 @@ pub struct StoreView {
 /// Connected or not.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = StoreStatus)]
 pub enum StoreStatusView {
     /// Credentials held; syncs run.
     Connected,

@@ -147,6 +147,7 @@ impl Drop for RunGuard {
 
 /// A checkpointed stream of a store's sync.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SyncStream)]
 pub struct StreamView {
     /// `orders`, `open_orders` or `catalog`.
     pub stream: String,
