@@ -155,8 +155,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api::openapi_router().split_for_parts().1
 }
 
-/// Counts every answer by route template and status, and turns the router's bare 405 into the
-/// JSON envelope.
+/// Counts every answer by route template and status, logs it (debug), adds `nosniff`, and
+/// turns the router's bare 405 into the JSON envelope.
 async fn count_and_shape_responses(
     State(state): State<AppState>,
     request: Request,
@@ -166,6 +166,8 @@ async fn count_and_shape_responses(
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
     let mut response = next.run(request).await;
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
         && !response.headers().contains_key(header::CONTENT_TYPE)
@@ -186,8 +188,20 @@ async fn count_and_shape_responses(
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    state
-        .metrics
-        .record_request(&route, response.status().as_u16());
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    let status = response.status().as_u16();
+    state.metrics.record_request(&route, status);
+    // Failures are logged where they are handled (a 500's cause in `ApiError::internal`);
+    // this is the access log, at debug.
+    tracing::debug!(
+        http.method = %method,
+        http.route = %route,
+        http.status = status,
+        duration_ms = started.elapsed().as_millis() as u64,
+        "HTTP request"
+    );
     response
 }
