@@ -187,14 +187,23 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// A sign-in.
-#[derive(Debug, Deserialize, ToSchema)]
+/// A sign-in. `Debug` prints `***` for the password.
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     /// The account's email (case-insensitive).
     pub email: String,
     /// The password.
     #[schema(format = Password)]
     pub password: String,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("email", &self.email)
+            .field("password", &"***")
+            .finish()
+    }
 }
 
 #[derive(Deserialize)]

@@ -107,8 +107,9 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-/// A stored session (the token itself is only in the user's cookie).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A stored session (the token itself is only in the user's cookie). `Debug` prints `***` for
+/// the CSRF token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     /// Our id.
     pub id: i64,
@@ -120,6 +121,18 @@ pub struct SessionRecord {
     pub created_at: DateTime<Utc>,
     /// Expires at (millisecond precision).
     pub expires_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("csrf_token", &"***")
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// Failed sign-ins of one (email, IP) in the current window.
