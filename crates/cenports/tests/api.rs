@@ -735,6 +735,17 @@ api_test!(every_route_answers_with_the_callers_data, |ctx| {
         !docs.text.contains("http://") && !docs.text.contains("https://"),
         "loads nothing external"
     );
+
+    // The database goes away: not ready, still alive.
+    app.storage.close().await;
+    let ready = app.get("/readyz", &Auth::None).await;
+    assert_eq!(
+        (ready.status, ready.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        "{ready:?}"
+    );
+    let health = app.get("/healthz", &Auth::None).await;
+    assert_eq!(health.status, 200);
 });
 
 /// Every line of a Prometheus text exposition is a comment or `name{labels} value`.
