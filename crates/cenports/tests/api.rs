@@ -1922,3 +1922,111 @@ api_test!(answers_conform_to_the_openapi_document, |ctx| {
         .await;
     conforms(&doc, "get", "/api/v1/stores/{store_id}/orders", &bad_query);
 });
+
+api_test!(
+    errors_list_failed_writes_and_stock_pushes_and_disconnected_stores_do_not_sync,
+    |ctx| {
+        let app = start(&ctx).await;
+        let a = &app.a;
+        let auth = key(a);
+        let store = format!("/api/v1/stores/{}", a.store_id);
+        let created = app
+            .call_with(
+                Method::POST,
+                &format!("{store}/orders/{}/shipments", a.order_id),
+                &auth,
+                Some(ship_body("F-1")),
+                &[("idempotency-key", "will-fail")],
+            )
+            .await;
+        assert_eq!(created.status, 201, "{created:?}");
+        // A worker takes the row and BigCommerce refuses it.
+        let row = app
+            .storage
+            .claim_outbox(
+                Some(a.scope.store_id()),
+                "test-worker",
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap()
+            .expect("the shipment is due");
+        assert!(app
+            .storage
+            .fail_outbox(
+                row.id,
+                "test-worker",
+                "BigCommerce refused it: tracking number taken"
+            )
+            .await
+            .unwrap());
+        app.storage
+            .set_stock(&a.scope, &[("MUG-1".into(), 5), ("TEE-S".into(), 2)])
+            .await
+            .unwrap();
+        app.storage
+            .record_push(
+                &a.scope,
+                &[
+                    PushRecord {
+                        sku: "MUG-1".into(),
+                        level_sent: Some(5),
+                        status: "rejected".into(),
+                        message: Some("Variant 9 does not exist.".into()),
+                        reported_level: None,
+                    },
+                    PushRecord {
+                        sku: "TEE-S".into(),
+                        level_sent: Some(2),
+                        status: "ok".into(),
+                        message: None,
+                        reported_level: Some(2),
+                    },
+                ],
+            )
+            .await
+            .unwrap();
+        let errors = app.get(&format!("{store}/errors"), &auth).await;
+        assert_eq!(errors.status, 200, "{errors:?}");
+        assert_eq!(
+            errors.body["outbox"].as_array().unwrap().len(),
+            1,
+            "{errors:?}"
+        );
+        assert_eq!(errors.body["outbox"][0]["id"], row.id.get());
+        assert_eq!(errors.body["outbox"][0]["state"], "failed");
+        assert_eq!(errors.body["outbox"][0]["order_number"], a.order_number);
+        assert!(errors.body["outbox"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("tracking number taken"));
+        assert_eq!(
+            errors.body["stock"],
+            json!([{"sku": "MUG-1", "status": "rejected", "message": "Variant 9 does not exist.", "at": errors.body["stock"][0]["at"]}])
+        );
+        let shipment = app
+            .get(&format!("{store}/shipments/{}", row.id.get()), &auth)
+            .await;
+        assert_eq!(shipment.body["state"], "failed", "{shipment:?}");
+        let metrics = app.get("/metrics", &Auth::None).await;
+        assert!(metrics.text.contains(&format!(
+            "cenports_outbox_rows{{store=\"{}\",state=\"failed\"}} 1",
+            a.store_id
+        )));
+
+        // A disconnected store keeps its data and refuses a sync.
+        app.storage.disconnect_store(&a.scope).await.unwrap();
+        let refused = app
+            .call(Method::POST, &format!("{store}/sync"), &auth, None)
+            .await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::CONFLICT, "store_disconnected"),
+            "{refused:?}"
+        );
+        let one = app.get(&store, &auth).await;
+        assert_eq!(one.body["status"], "disconnected");
+        let orders = app.get(&format!("{store}/orders"), &auth).await;
+        assert_eq!(orders.body["orders"].as_array().unwrap().len(), 6);
+    }
+);
