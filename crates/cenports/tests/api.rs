@@ -1256,6 +1256,8 @@ api_test!(
             "limit=201",
             "limit=ten",
             "cursor=abc",
+            "cursor=007",
+            "cursor=%2B7",
             "cursor=-4",
             "fulfilment_state=lost",
             "since=yesterday",
@@ -1338,6 +1340,16 @@ api_test!(
             (unknown_field.status, unknown_field.code()),
             (StatusCode::BAD_REQUEST, "invalid_json")
         );
+        // JSON has one number type: 4.5 is not a whole number (4.0 is; see the end).
+        let fraction = app
+            .call(
+                Method::PUT,
+                &stock,
+                &auth,
+                Some(json!({"items": [{"sku": "MUG-1", "on_hand": 4.5}]})),
+            )
+            .await;
+        assert_eq!(fraction.code(), "invalid_json", "{fraction:?}");
         assert!(app.storage.stock_rows(&a.scope).await.unwrap().is_empty());
         let not_json = app
             .http
@@ -1370,6 +1382,18 @@ api_test!(
                 "validation_failed",
             ),
             (
+                json!({"carrier": "Canada Post", "tracking_number": "T"}),
+                "validation_failed",
+            ),
+            (
+                json!({"carrier": "custom: ", "tracking_number": "T"}),
+                "validation_failed",
+            ),
+            (
+                json!({"carrier": "ups", "tracking_number": "T", "items": [{"sku": "MUG-1", "quantity": 1.5}]}),
+                "invalid_json",
+            ),
+            (
                 json!({"carrier": "ups", "tracking_number": "T", "items": [{"quantity": 1}]}),
                 "validation_failed",
             ),
@@ -1387,6 +1411,11 @@ api_test!(
             ),
         ];
         for (i, (body, code)) in cases.into_iter().enumerate() {
+            let status = if code == "invalid_json" {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
             let key = format!("bad-{i}");
             let answer = app
                 .call_with(
@@ -1399,7 +1428,7 @@ api_test!(
                 .await;
             assert_eq!(
                 (answer.status, answer.code()),
-                (StatusCode::UNPROCESSABLE_ENTITY, code),
+                (status, code),
                 "case {i}: {answer:?}"
             );
         }
@@ -1420,6 +1449,19 @@ api_test!(
             "{message:?}"
         );
         assert!(app.outbox_rows(&a.scope).await.is_empty());
+        let whole = app
+            .call(
+                Method::PUT,
+                &stock,
+                &auth,
+                Some(json!({"items": [{"sku": "MUG-1", "on_hand": 4.0}]})),
+            )
+            .await;
+        assert_eq!(whole.status, 200, "{whole:?}");
+        assert_eq!(
+            app.storage.stock_rows(&a.scope).await.unwrap()[0].on_hand,
+            4
+        );
     }
 );
 

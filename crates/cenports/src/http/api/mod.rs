@@ -46,6 +46,39 @@ pub struct ApiQuery<T>(pub T);
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
 
+/// Deserialises an integer that a client may have written as `12` or `12.0` (JSON has one
+/// number type and JSON Schema calls `12.0` an integer); `12.5` and out-of-range values are
+/// refused.
+pub fn integral<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let whole = match (number.as_i64(), number.as_f64()) {
+        (Some(n), _) => Some(n),
+        (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(f as i64),
+        _ => None,
+    };
+    whole
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| serde::de::Error::custom(format!("{number} is not a whole number in range")))
+}
+
+/// [`integral`] for an optional field.
+pub fn integral_opt<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    #[derive(Deserialize)]
+    struct Wrap<T: TryFrom<i64>>(#[serde(deserialize_with = "integral")] T);
+    Ok(Option::<Wrap<T>>::deserialize(deserializer)?.map(|Wrap(n)| n))
+}
+
+/// Pattern of a cursor: the digits of a positive id (clients still treat it as opaque).
+pub const CURSOR_PATTERN: &str = "^[1-9][0-9]{0,17}$";
+
 /// The served OpenAPI document, serialised once when the router is built.
 #[derive(Clone)]
 pub struct OpenApiJson(pub Arc<String>);
@@ -71,10 +104,15 @@ pub fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
 /// the last id of the previous page.
 pub fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
     match cursor {
-        None | Some("") => Ok(None),
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
+        None => Ok(None),
+        Some(text) => Some(text)
+            // Exactly CURSOR_PATTERN: digits, no sign, no leading zero, at most 18.
+            .filter(|t| {
+                (1..=18).contains(&t.len())
+                    && !t.starts_with('0')
+                    && t.bytes().all(|b| b.is_ascii_digit())
+            })
+            .and_then(|t| t.parse::<i64>().ok())
             .filter(|id| *id > 0)
             .map(Some)
             .ok_or_else(|| {

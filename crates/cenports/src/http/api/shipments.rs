@@ -130,10 +130,16 @@ impl ShipmentView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateShipment {
-    /// `canada-post`, `ups`, `fedex`, `usps`, `dhl`, `purolator`, or `custom:NAME`.
-    #[schema(example = "canada-post")]
+    /// `canada-post`, `ups`, `fedex`, `usps`, `dhl`, `purolator`, or `custom:NAME` (NAME: 1 to
+    /// 100 characters, not only spaces, no control characters).
+    #[schema(
+        example = "canada-post",
+        max_length = 107,
+        pattern = r"^(canada-post|ups|fedex|usps|dhl|purolator|custom:[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*)$"
+    )]
     pub carrier: String,
-    /// The carrier's tracking number (at most 50 characters).
+    /// The carrier's tracking number: 1 to 50 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 50, pattern = r"\S")]
     pub tracking_number: String,
     /// A tracking link of the merchant's own (for custom carriers).
     pub tracking_link: Option<String>,
@@ -152,9 +158,11 @@ pub struct ShipmentItemInput {
     /// A SKU on the order.
     pub sku: Option<String>,
     /// A line id of the order (`line_id` in the order).
+    #[serde(default, deserialize_with = "super::integral_opt")]
     pub line_id: Option<i64>,
     /// Quantity, at least 1.
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 2147483647)]
+    #[serde(deserialize_with = "super::integral")]
     pub quantity: i32,
 }
 
@@ -191,6 +199,29 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     Ok(format!("{API_KEY_NAMESPACE}{key}"))
 }
 
+/// The carrier as the API spells it: exactly one of our slugs, or `custom:NAME` (the CLI is
+/// more forgiving about spelling; an API takes exactly what its document says).
+fn parse_carrier(text: &str) -> Result<Carrier, ApiError> {
+    const SLUGS: [&str; 6] = ["canada-post", "ups", "fedex", "usps", "dhl", "purolator"];
+    let valid = SLUGS.contains(&text)
+        || text.strip_prefix("custom:").is_some_and(|name| {
+            !name.trim().is_empty()
+                && name.chars().count() <= fulfilment::carriers::MAX_CUSTOM_NAME
+                && !name.chars().any(char::is_control)
+        });
+    let parsed = if valid {
+        text.parse::<Carrier>().ok()
+    } else {
+        None
+    };
+    parsed.ok_or_else(|| {
+        ApiError::validation(format!(
+            "carrier {text:?} is not one the hub knows: use canada-post, ups, fedex, usps, dhl, \
+             purolator, or custom:NAME"
+        ))
+    })
+}
+
 /// Whether existing rows of a key were made by this same request.
 fn same_request(rows: &[OutboxRow], order: OrderId, carrier: &Carrier, tracking: &str) -> bool {
     rows.iter().all(|row| {
@@ -210,7 +241,7 @@ fn same_request(rows: &[OutboxRow], order: OrderId, carrier: &Carrier, tracking:
     params(
         ("store_id" = i64, Path, description = "Our id of the store"),
         ("order_id" = i64, Path, description = "Our id of the order"),
-        ("Idempotency-Key" = String, Header, description = "Your key for this request: the same key again returns the first request's shipments and creates nothing"),
+        ("Idempotency-Key" = String, Header, description = "Your key for this request: the same key again returns the first request's shipments and creates nothing", min_length = 1, max_length = 200, pattern = "^[!-~]{1,200}$"),
     ),
     request_body = CreateShipment,
     responses(
@@ -241,10 +272,7 @@ pub async fn create_shipment(
         .get_order(&scope, OrderId::from_raw(order_id))
         .await?;
     let key = idempotency_key(&headers)?;
-    let carrier: Carrier = body
-        .carrier
-        .parse()
-        .map_err(|e: fulfilment::carriers::UnknownCarrier| ApiError::validation(e.to_string()))?;
+    let carrier = parse_carrier(&body.carrier)?;
     let mut items = Vec::with_capacity(body.items.len());
     for (i, item) in body.items.iter().enumerate() {
         items.push(match (&item.sku, item.line_id) {
@@ -268,7 +296,8 @@ pub async fn create_shipment(
     let request = ShipmentRequest {
         order_remote_id: order.summary.remote_id,
         carrier: carrier.clone(),
-        tracking_number: tracking.clone(),
+        // Untrimmed: the length rule counts what the client sent, as the document says.
+        tracking_number: body.tracking_number.clone(),
         tracking_link: body.tracking_link,
         shipped_at: body.shipped_at,
         items,
@@ -341,6 +370,7 @@ pub struct ShipmentsQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[1-9][0-9]{0,17}$")]
     pub cursor: Option<String>,
 }
 

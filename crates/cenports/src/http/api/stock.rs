@@ -118,6 +118,7 @@ pub async fn list_stock(
 #[serde(deny_unknown_fields)]
 pub struct SetStock {
     /// 1 to 10,000 SKUs, each at most once.
+    #[schema(min_items = 1, max_items = 10000)]
     pub items: Vec<SetStockItem>,
 }
 
@@ -125,10 +126,12 @@ pub struct SetStock {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetStockItem {
-    /// The SKU (as in the store's catalog).
+    /// The SKU (as in the store's catalog): 1 to 255 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub sku: String,
     /// On hand, 0 to 2,147,483,647.
     #[schema(minimum = 0, maximum = 2147483647)]
+    #[serde(deserialize_with = "super::integral")]
     pub on_hand: i64,
 }
 
@@ -188,7 +191,7 @@ fn check_items(items: &[SetStockItem]) -> Result<Vec<(String, i64)>, ApiError> {
         let sku = item.sku.trim();
         if sku.is_empty() {
             problems.push(format!("items[{i}].sku is empty"));
-        } else if sku.chars().count() > 255 {
+        } else if item.sku.chars().count() > 255 {
             problems.push(format!("items[{i}].sku is longer than 255 characters"));
         } else if !seen.insert(sku) {
             problems.push(format!("items[{i}].sku {sku:?} is given twice"));
