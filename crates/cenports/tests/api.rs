@@ -1255,6 +1255,8 @@ api_test!(
             "limit=0",
             "limit=201",
             "limit=ten",
+            "search=a%00b",
+            "search=%01",
             "cursor=abc",
             "cursor=007",
             "cursor=%2B7",
@@ -1324,6 +1326,20 @@ api_test!(
         ] {
             assert!(message.contains(part), "{part} in {message}");
         }
+        // A NUL would end the SKU for SQLite's length() and is refused by PostgreSQL.
+        let control = app
+            .call(
+                Method::PUT,
+                &stock,
+                &auth,
+                Some(json!({"items": [{"sku": "\u{0}MUG", "on_hand": 1}, {"sku": "A\u{7}", "on_hand": 1}]})),
+            )
+            .await;
+        assert_eq!(control.code(), "validation_failed", "{control:?}");
+        assert!(
+            control.text.contains("items[1].sku has control characters"),
+            "{control:?}"
+        );
         let empty = app
             .call(Method::PUT, &stock, &auth, Some(json!({"items": []})))
             .await;
@@ -1481,6 +1497,12 @@ api_test!(login_is_throttled_per_email_and_address, |ctx| {
         nobody.text, wrong.text,
         "an unknown email reads like a wrong password"
     );
+    // An email no account can have (a NUL is refused by PostgreSQL) reads the same.
+    let nul = app
+        .login("a\u{0}@example.com", "not the password")
+        .await
+        .unwrap_err();
+    assert_eq!(nul.text, wrong.text, "{nul:?}");
     for _ in 0..4 {
         app.login(&a.email, "still wrong").await.unwrap_err();
     }

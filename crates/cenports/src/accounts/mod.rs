@@ -106,11 +106,12 @@ pub enum AccountError {
     Storage(#[from] StorageError),
 }
 
-/// Checks the shape of an email: something, `@`, a domain with a dot; at most 254 characters.
+/// Checks the shape of an email: something, `@`, a domain with a dot; at most 254 characters,
+/// no spaces or control characters.
 pub fn check_email(email: &str) -> Result<&str, AccountError> {
     let email = email.trim();
     let valid = email.len() <= 254
-        && !email.chars().any(char::is_whitespace)
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
         });
@@ -260,6 +261,11 @@ pub async fn login(
     ip: &str,
 ) -> Result<NewSession, LoginError> {
     let now = clock.now();
+    // No account has such an email (`check_email`), and PostgreSQL refuses NUL in text: answer
+    // as for any unknown email without asking the database.
+    if email.chars().any(char::is_control) || email.len() > 254 {
+        return Err(LoginError::InvalidCredentials);
+    }
     if let Some(attempts) = storage.login_attempts(email, ip).await? {
         if let Some(until) = attempts.locked_until.filter(|until| *until > now) {
             return Err(LoginError::Throttled {
@@ -310,7 +316,14 @@ mod tests {
     #[test]
     fn emails_need_a_local_part_and_a_domain() {
         assert!(check_email(" ops@example.com ").is_ok());
-        for bad in ["", "ops", "@example.com", "ops@example", "o ps@example.com"] {
+        for bad in [
+            "",
+            "ops",
+            "@example.com",
+            "ops@example",
+            "o ps@example.com",
+            "o\u{1}ps@example.com",
+        ] {
             assert!(check_email(bad).is_err(), "{bad}");
         }
     }

@@ -150,7 +150,9 @@ pub struct OrdersQuery {
     pub fulfilment_state: Option<FulfilmentStateView>,
     /// Only orders modified at or after this instant (RFC 3339, e.g. `2026-01-01T00:00:00Z`).
     pub since: Option<DateTime<Utc>>,
-    /// An order number, or part of the customer's email or name (case-insensitive).
+    /// An order number, or part of the customer's email or name (case-insensitive); at most
+    /// 200 characters, no control characters.
+    #[param(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub search: Option<String>,
     /// Include orders archived at the channel (default false).
     pub include_deleted: Option<bool>,
@@ -186,11 +188,11 @@ pub async fn list_orders(
     if query
         .search
         .as_ref()
-        .is_some_and(|s| s.chars().count() > 200)
+        .is_some_and(|s| s.chars().count() > 200 || s.chars().any(char::is_control))
     {
         return Err(ApiError::new(
             crate::http::ErrorCode::InvalidQuery,
-            "search is at most 200 characters",
+            "search is at most 200 characters, without control characters",
         ));
     }
     let scope = scope_for(&state, &principal, store_id).await?;

@@ -126,8 +126,13 @@ pub struct SetStock {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetStockItem {
-    /// The SKU (as in the store's catalog): 1 to 255 characters, not only spaces.
-    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
+    /// The SKU (as in the store's catalog): 1 to 255 characters, not only spaces, no control
+    /// characters.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub sku: String,
     /// On hand, 0 to 2,147,483,647.
     #[schema(minimum = 0, maximum = 2147483647)]
@@ -193,6 +198,8 @@ fn check_items(items: &[SetStockItem]) -> Result<Vec<(String, i64)>, ApiError> {
             problems.push(format!("items[{i}].sku is empty"));
         } else if item.sku.chars().count() > 255 {
             problems.push(format!("items[{i}].sku is longer than 255 characters"));
+        } else if item.sku.chars().any(char::is_control) {
+            problems.push(format!("items[{i}].sku has control characters"));
         } else if !seen.insert(sku) {
             problems.push(format!("items[{i}].sku {sku:?} is given twice"));
         }
