@@ -76,9 +76,6 @@ where
     Ok(Option::<Wrap<T>>::deserialize(deserializer)?.map(|Wrap(n)| n))
 }
 
-/// Pattern of a cursor: the digits of a positive id (clients still treat it as opaque).
-pub const CURSOR_PATTERN: &str = "^[1-9][0-9]{0,17}$";
-
 /// The served OpenAPI document, serialised once when the router is built.
 #[derive(Clone)]
 pub struct OpenApiJson(pub Arc<String>);
@@ -106,7 +103,8 @@ pub fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
     match cursor {
         None => Ok(None),
         Some(text) => Some(text)
-            // Exactly CURSOR_PATTERN: digits, no sign, no leading zero, at most 18.
+            // Exactly the documented pattern `^[1-9][0-9]{0,17}$` (the digits of a positive
+            // id; clients still treat cursors as opaque).
             .filter(|t| {
                 (1..=18).contains(&t.len())
                     && !t.starts_with('0')
