@@ -4,6 +4,7 @@
 //! orders, storage) and the BigCommerce connector that fills it. The binary is a thin CLI over
 //! these modules.
 //!
+//! - [`accounts`]: users and roles, passwords, API keys, sessions and login throttling.
 //! - [`config`]: the one typed, layered configuration ([`config::Settings`]).
 //! - [`storage`]: one storage contract over SQLite (the embedded default) and PostgreSQL.
 //! - [`connect`]: connecting a BigCommerce store: parse what the merchant has, check it on
@@ -15,11 +16,14 @@
 //! - [`sync`]: importing orders and the catalog (walks, targeted imports, reconciliation).
 //! - [`webhooks`]: registering hooks, receiving and verifying callbacks, targeted fetches.
 //! - [`server`]: the long-running hub (`cenports serve`): receiver, worker, scheduler.
+//! - [`http`]: the JSON API under `/api/v1`, sign-in, health and metrics, as an axum router.
 
+pub mod accounts;
 pub mod config;
 pub mod connect;
 pub mod credentials;
 pub mod fulfilment;
+pub mod http;
 pub mod secrets;
 pub mod server;
 pub mod stock;

@@ -5,8 +5,8 @@
 //! shutdown future resolves:
 //!
 //! - the HTTP server: the webhook receiver ([`crate::webhooks::receiver`]) at
-//!   `/webhooks/bigcommerce/{store_id}` and `GET /healthz`; the dashboard and REST API of a
-//!   later issue are merged into [`App::router`];
+//!   `/webhooks/bigcommerce/{store_id}`, and the REST API with sign-in, `/healthz`, `/readyz`
+//!   and `/metrics` ([`crate::http::router`], `docs/API.md`); the dashboard is merged in later;
 //! - the queue worker ([`crate::webhooks::worker`]) turning callbacks into targeted fetches;
 //! - the fulfilment outbox worker ([`crate::fulfilment::worker::run`]) delivering shipments
 //!   and status changes exactly once;
@@ -26,14 +26,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::config::Settings;
 use crate::fulfilment::worker::{run as run_outbox, SettingsClients};
+use crate::http::{self, AppState};
 use crate::storage::Storage;
 use crate::sync::scheduler::{run_scheduler_with, SchedulerConfig};
 use crate::webhooks::receiver::{self, ReceiverState};
@@ -84,6 +84,9 @@ pub struct App {
     storage: Storage,
     options: ServeOptions,
     router: Router,
+    /// The REST API's state (`/api/v1`, `/login`, `/healthz`, `/readyz`, `/metrics`), merged
+    /// into the router when the listener's address is known (it decides `Secure` cookies).
+    api: AppState,
     queue: mpsc::Receiver<Job>,
     processed: broadcast::Sender<Processed>,
 }
@@ -100,18 +103,26 @@ impl App {
         let secret_box = Arc::new(settings.secret_box()?);
         let (sender, queue) = mpsc::channel(options.queue_capacity.max(1));
         let (processed, _) = broadcast::channel(4096);
-        let router = Router::new()
-            .route("/healthz", get(healthz))
-            .merge(receiver::router(ReceiverState::new(
-                storage.clone(),
-                secret_box,
-                sender,
-            )));
+        let api = AppState::new(storage.clone(), settings.clone());
+        let metrics = api.metrics().clone();
+        // Every callback's outcome is counted for `/metrics`.
+        let router = receiver::router(ReceiverState::new(storage.clone(), secret_box, sender))
+            .layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    let metrics = metrics.clone();
+                    async move {
+                        let response = next.run(request).await;
+                        metrics.record_webhook_receipt(receiver::receipt_outcome(&response));
+                        response
+                    }
+                },
+            ));
         Ok(App {
             settings: settings.clone(),
             storage,
             options,
             router,
+            api,
             queue,
             processed,
         })
@@ -145,9 +156,20 @@ impl App {
             storage,
             options,
             router,
+            api,
             queue,
             processed,
         } = self;
+        let local = listener
+            .local_addr()
+            .context("the listener has no local address")?;
+        let public_https = settings
+            .public_url
+            .as_ref()
+            .is_some_and(|url| url.scheme() == "https");
+        let router = router.merge(http::router(
+            api.with_secure_cookies(http::cookies_must_be_secure(local, public_https)),
+        ));
         let (stop, stopped) = watch::channel(false);
         let wait = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
@@ -237,22 +259,21 @@ impl App {
             "serve: listening"
         );
         let server_stop = stopped.clone();
-        let result = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    () = shutdown => {}
-                    _ = wait(server_stop) => {}
-                }
-            })
-            .await;
+        // The peer address feeds the API's login throttling.
+        let result = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = shutdown => {}
+                _ = wait(server_stop) => {}
+            }
+        })
+        .await;
         let _ = stop.send(true);
         while tasks.join_next().await.is_some() {}
         tracing::info!("serve: stopped");
         result.context("the HTTP server failed")
     }
-}
-
-/// `GET /healthz`: the process is up and serving HTTP.
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
 }

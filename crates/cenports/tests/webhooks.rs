@@ -846,6 +846,31 @@ both_backends!(the_receiver_refuses_what_it_must_and_deduplicates, |url| {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+    // `serve` also serves the REST API's `/metrics`, where each callback's outcome is counted.
+    let metrics = reqwest::get(format!("{}/metrics", hub.base()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for outcome in [
+        "queued",
+        "duplicate",
+        "unauthorized",
+        "unknown_store",
+        "too_large",
+    ] {
+        assert!(
+            metrics.contains(&format!(
+                "cenports_webhook_receipts_total{{outcome=\"{outcome}\"}}"
+            )),
+            "{outcome} in:\n{metrics}"
+        );
+    }
+    let api = reqwest::get(format!("{}/api/v1/stores", hub.base()))
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 401, "the API is served, and wants a key");
     running.stop().await;
 
     // A restart keeps de-duplicating: the receipt is in the database.

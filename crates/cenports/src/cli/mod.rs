@@ -17,6 +17,7 @@ pub mod serve;
 pub mod stock;
 pub mod stores;
 pub mod sync;
+pub mod user;
 
 use std::path::PathBuf;
 
@@ -86,6 +87,10 @@ pub enum Command {
     OrderStatus(fulfilment::OrderStatusArgs),
     /// Show the outbox of writes to BigCommerce; --drain delivers what is due.
     Outbox(fulfilment::OutboxArgs),
+    /// Accounts: `user add --email E --role merchant|operator`, `user list`.
+    User(user::UserArgs),
+    /// API keys: `api-key create --email E` prints a new key, once; `list`, `revoke`.
+    ApiKey(user::ApiKeyArgs),
 }
 
 impl Command {
@@ -112,6 +117,8 @@ impl Command {
             Command::Outbox(args) => {
                 fulfilment::run_outbox(args, &Settings::load(overrides)?).await
             }
+            Command::User(args) => user::run(args, &Settings::load(overrides)?).await,
+            Command::ApiKey(args) => user::run_api_key(args, &Settings::load(overrides)?).await,
         }
     }
 }

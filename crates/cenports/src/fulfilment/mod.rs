@@ -560,10 +560,13 @@ pub fn plan_shipment(
                     .map(|l| remaining(l) - taken.get(&l.remote_id).copied().unwrap_or(0))
                     .sum();
                 if *quantity > available {
-                    let detail: Vec<String> = lines.iter().map(|l| describe(l)).collect();
+                    let detail: Vec<String> = lines
+                        .iter()
+                        .map(|l| format!("line {}: {}", l.remote_id, describe(l)))
+                        .collect();
                     return rejected(format!(
-                        "SKU {sku} on order {id} has {available} left to ship ({}); {quantity} \
-                         asked",
+                        "SKU {sku} on order {id} has {available} left to ship in all ({}); \
+                         {quantity} asked",
                         detail.join("; ")
                     ));
                 }

@@ -1382,3 +1382,9 @@ pub use outbox::*;
 // child module sees `with_pool!` only when it is declared below it.
 mod webhooks;
 pub use webhooks::{WebhookEndpoint, WebhookTarget};
+
+// Accounts (roles, API keys, sessions, login throttling) and the reads of the HTTP API.
+mod accounts;
+mod reads;
+pub use accounts::*;
+pub use reads::*;

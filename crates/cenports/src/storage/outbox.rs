@@ -305,7 +305,8 @@ impl OutboxCounts {
     }
 }
 
-const OUTBOX_COLUMNS: &str = "id, store_id, request_key, part, kind, order_id, order_remote_id, \
+pub(super) const OUTBOX_COLUMNS: &str =
+    "id, store_id, request_key, part, kind, order_id, order_remote_id, \
      payload, state, attempts, next_attempt_at, lease_owner, locked_until, last_error, \
      remote_result, delivered_by, created_at, updated_at, delivered_at";
 

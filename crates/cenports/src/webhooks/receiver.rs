@@ -103,12 +103,34 @@ fn internal() -> Response {
     )
 }
 
-fn accepted(status: &str) -> Response {
-    (
+fn accepted(status: &'static str) -> Response {
+    let mut response = (
         StatusCode::OK,
         Json(serde_json::json!({ "status": status })),
     )
-        .into_response()
+        .into_response();
+    response.extensions_mut().insert(ReceiptOutcome(status));
+    response
+}
+
+/// How a callback that was answered 200 ended (`queued`, `duplicate`, `ignored`), carried on the
+/// response for the server's metrics; refusals are told apart by their status code.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiptOutcome(pub &'static str);
+
+/// The outcome label of a receiver answer, for `/metrics`: a fixed set.
+pub fn receipt_outcome(response: &Response) -> &'static str {
+    if let Some(ReceiptOutcome(outcome)) = response.extensions().get::<ReceiptOutcome>() {
+        return outcome;
+    }
+    match response.status() {
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::NOT_FOUND => "unknown_store",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::SERVICE_UNAVAILABLE => "queue_full",
+        _ => "error",
+    }
 }
 
 /// Joins the two stored columns (nonce, ciphertext) and opens the value.

@@ -1,0 +1,365 @@
+//! `/api/v1`: the JSON API, and the operational routes, registered together with their OpenAPI
+//! documentation ([`openapi_router`]: `utoipa-axum` adds a route and its `#[utoipa::path]` in
+//! one call, so the served routes and the document cannot drift apart).
+//!
+//! Tenancy: every handler under `/api/v1/stores/{store_id}` first turns the caller's
+//! [`Principal`] and the path's store id into a [`crate::storage::StoreScope`] with
+//! [`crate::storage::Storage::store_scope_for`] (owner checked in SQL for merchants), and reads
+//! and writes only through that scope. Another tenant's store, and any id under it, is the same
+//! 404 as an id that never existed.
+
+pub mod orders;
+pub mod shipments;
+pub mod stock;
+pub mod stores;
+pub mod sync;
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::{self, Principal, UserView};
+use super::error::{ApiError, ErrorBody, ErrorCode};
+use super::AppState;
+use crate::storage::{StoreId, StoreScope};
+
+/// A path extractor whose rejection is the JSON envelope.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// A query extractor whose rejection is the JSON envelope.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// A JSON body extractor whose rejection is the JSON envelope.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// Deserialises an integer that a client may have written as `12` or `12.0` (JSON has one
+/// number type and JSON Schema calls `12.0` an integer); `12.5` and out-of-range values are
+/// refused.
+pub fn integral<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let whole = match (number.as_i64(), number.as_f64()) {
+        (Some(n), _) => Some(n),
+        (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(f as i64),
+        _ => None,
+    };
+    whole
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| serde::de::Error::custom(format!("{number} is not a whole number in range")))
+}
+
+/// [`integral`] for an optional field.
+pub fn integral_opt<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    #[derive(Deserialize)]
+    struct Wrap<T: TryFrom<i64>>(#[serde(deserialize_with = "integral")] T);
+    Ok(Option::<Wrap<T>>::deserialize(deserializer)?.map(|Wrap(n)| n))
+}
+
+/// The served OpenAPI document, serialised once when the router is built.
+#[derive(Clone)]
+pub struct OpenApiJson(pub Arc<String>);
+
+/// Largest page of a list.
+pub const MAX_PAGE: u32 = 200;
+/// Page size when `limit` is not given.
+pub const DEFAULT_PAGE: u32 = 50;
+
+/// The page size asked for, checked.
+pub fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::new(
+            ErrorCode::InvalidQuery,
+            format!("limit must be from 1 to {MAX_PAGE}; {n} was given"),
+        )),
+    }
+}
+
+/// Reads a cursor returned by an earlier page. Cursors are opaque to clients; today they are
+/// the last id of the previous page.
+pub fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
+    match cursor {
+        None => Ok(None),
+        Some(text) => Some(text)
+            // Exactly the documented pattern `^[1-9][0-9]{0,17}$` (the digits of a positive
+            // id; clients still treat cursors as opaque).
+            .filter(|t| {
+                (1..=18).contains(&t.len())
+                    && !t.starts_with('0')
+                    && t.bytes().all(|b| b.is_ascii_digit())
+            })
+            .and_then(|t| t.parse::<i64>().ok())
+            .filter(|id| *id > 0)
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidQuery,
+                    "the cursor is not one this API returned; pass next_cursor from the \
+                     previous page unchanged",
+                )
+            }),
+    }
+}
+
+/// The scope of a store for the caller: 404 `store_not_found` when it does not exist or is
+/// not the caller's.
+pub async fn scope_for(
+    state: &AppState,
+    principal: &Principal,
+    store_id: i64,
+) -> Result<StoreScope, ApiError> {
+    if store_id <= 0 {
+        return Err(ApiError::store_not_found());
+    }
+    Ok(state
+        .storage
+        .store_scope_for(principal.access(), StoreId::from_raw(store_id))
+        .await?)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Cenports API",
+        version = "1",
+        description = "The Cenports hub: stores, orders, shipments and stock of the stores a \
+                       caller may see. Authenticate with `Authorization: Bearer cpk_…` (an API \
+                       key from `cenports api-key create`) or the session cookie from \
+                       `POST /login` (then send `X-CSRF-Token` on every POST and PUT). Errors \
+                       are `{\"error\": {\"code\", \"message\"}}` with stable codes."
+    ),
+    modifiers(&SecuritySchemes),
+    components(schemas(ErrorBody, ErrorCode)),
+    tags(
+        (name = "stores", description = "Connected stores and their sync"),
+        (name = "orders", description = "Imported orders"),
+        (name = "shipments", description = "Shipments written back through the outbox"),
+        (name = "stock", description = "On hand per SKU"),
+        (name = "auth", description = "Sessions and the caller"),
+        (name = "operations", description = "Health, readiness, metrics and this document"),
+    ),
+    security(("api_key" = []), ("session" = []))
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("cpk_…")
+                    .description(Some("An API key: `cenports api-key create --email E`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                auth::SESSION_COOKIE,
+                "The session cookie from POST /login; writes also need X-CSRF-Token",
+            ))),
+        );
+    }
+}
+
+/// Every documented route, with its documentation.
+pub fn openapi_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(stores::list_stores))
+        .routes(routes!(stores::get_store))
+        .routes(routes!(sync::get_sync_status, sync::trigger_sync))
+        .routes(routes!(stores::list_errors))
+        .routes(routes!(orders::list_orders))
+        .routes(routes!(orders::get_order))
+        .routes(routes!(shipments::create_shipment))
+        .routes(routes!(shipments::list_shipments))
+        .routes(routes!(shipments::get_shipment))
+        .routes(routes!(stock::list_stock, stock::set_stock))
+        .routes(routes!(get_me))
+        .routes(routes!(get_openapi))
+        .routes(routes!(get_docs))
+        .routes(routes!(auth::get_login, auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(get_metrics))
+}
+
+/// The JSON 404 of an unknown route under `/api/v1/`.
+pub async fn unknown_route() -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        "no such route; the routes are listed in /api/v1/openapi.json",
+    )
+}
+
+/// The caller.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    /// Who.
+    pub user: UserView,
+    /// `api_key` or `session`.
+    #[schema(example = "api_key")]
+    pub authenticated_with: String,
+}
+
+/// Who is calling, and how they authenticated.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "auth",
+    responses(
+        (status = 200, description = "The caller", body = Me),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    )
+)]
+pub async fn get_me(principal: Principal) -> Json<Me> {
+    Json(Me {
+        user: UserView::from(&principal.account),
+        authenticated_with: match principal.method {
+            auth::AuthMethod::ApiKey => "api_key".into(),
+            auth::AuthMethod::Session { .. } => "session".into(),
+        },
+    })
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", content_type = "application/json", body = Object)),
+    security(())
+)]
+pub async fn get_openapi(Extension(OpenApiJson(document)): Extension<OpenApiJson>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        document.as_str().to_owned(),
+    )
+        .into_response()
+}
+
+/// A page to browse this document (self-contained: it loads nothing from elsewhere).
+#[utoipa::path(
+    get,
+    path = "/api/v1/docs",
+    tag = "operations",
+    responses((status = 200, description = "The API reference as a page", content_type = "text/html", body = String)),
+    security(())
+)]
+pub async fn get_docs() -> Response {
+    let mut response = Html(DOCS_PAGE).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+             connect-src 'self'; frame-ancestors 'none'",
+        ),
+    );
+    response
+}
+
+const DOCS_PAGE: &str = include_str!("docs.html");
+
+/// Liveness.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}
+
+/// The process answers (it does not look at the database).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "Alive", body = Health)),
+    security(())
+)]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// The database answers: the hub can serve requests.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "The database does not answer (`unavailable`)", body = ErrorBody),
+    ),
+    security(())
+)]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    match state.storage.ping().await {
+        Ok(()) => Ok(Json(Health {
+            status: "ok".into(),
+        })),
+        Err(error) => {
+            tracing::warn!(error = %error, "readiness: the database does not answer");
+            Err(ApiError::new(
+                ErrorCode::Unavailable,
+                "the database does not answer; check the database server and \
+                 CENPORTS_DATABASE_URL",
+            ))
+        }
+    }
+}
+
+/// Metrics in the Prometheus text format (see `docs/API.md` for the list).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text exposition 0.0.4", content_type = "text/plain", body = String),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    ),
+    security(())
+)]
+pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let figures = state.storage.store_figures().await?;
+    let text = state.metrics.render(&figures, state.clock().now());
+    Ok((
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response())
+}

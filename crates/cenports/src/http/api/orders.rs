@@ -1,0 +1,399 @@
+//! Imported orders: a filtered, cursor-paginated list, and one order with its lines, addresses
+//! and the writes the hub made for it.
+
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::shipments::ShipmentView;
+use super::{page_size, parse_cursor, scope_for, ApiPath, ApiQuery};
+use crate::http::auth::Principal;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::AppState;
+use crate::storage::{
+    AddressKind, FulfilmentState, NewOrderAddress, NewOrderLine, OrderFilter, OrderId,
+    OrderSummary, OutboxKind,
+};
+
+/// Our fulfilment state of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = FulfilmentState)]
+pub enum FulfilmentStateView {
+    /// A warehouse can act on it.
+    Ready,
+    /// Waiting on something (payment, manual review).
+    OnHold,
+    /// Cancelled or declined.
+    Cancelled,
+    /// Fully shipped.
+    Shipped,
+    /// Some lines shipped.
+    PartiallyShipped,
+    /// Refunded.
+    Refunded,
+    /// Anything else.
+    Other,
+}
+
+impl From<FulfilmentState> for FulfilmentStateView {
+    fn from(state: FulfilmentState) -> Self {
+        match state {
+            FulfilmentState::Ready => Self::Ready,
+            FulfilmentState::OnHold => Self::OnHold,
+            FulfilmentState::Cancelled => Self::Cancelled,
+            FulfilmentState::Shipped => Self::Shipped,
+            FulfilmentState::PartiallyShipped => Self::PartiallyShipped,
+            FulfilmentState::Refunded => Self::Refunded,
+            FulfilmentState::Other => Self::Other,
+        }
+    }
+}
+
+impl From<FulfilmentStateView> for FulfilmentState {
+    fn from(state: FulfilmentStateView) -> Self {
+        match state {
+            FulfilmentStateView::Ready => Self::Ready,
+            FulfilmentStateView::OnHold => Self::OnHold,
+            FulfilmentStateView::Cancelled => Self::Cancelled,
+            FulfilmentStateView::Shipped => Self::Shipped,
+            FulfilmentStateView::PartiallyShipped => Self::PartiallyShipped,
+            FulfilmentStateView::Refunded => Self::Refunded,
+            FulfilmentStateView::Other => Self::Other,
+        }
+    }
+}
+
+/// An order as listed. Amounts are exact decimal strings.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Order)]
+pub struct OrderView {
+    /// Our id: the `{order_id}` of the order routes.
+    pub id: i64,
+    /// The store.
+    pub store_id: i64,
+    /// The channel's order number (BigCommerce order id).
+    pub number: i64,
+    /// The channel's status id.
+    pub status_id: i32,
+    /// The channel's status name.
+    pub status: String,
+    /// Our fulfilment state.
+    pub fulfilment_state: FulfilmentStateView,
+    /// The customer's email.
+    pub customer_email: Option<String>,
+    /// Currency of the amounts.
+    pub currency: String,
+    /// Subtotal.
+    #[schema(example = "12.3400")]
+    pub subtotal: String,
+    /// Total including tax.
+    pub total: String,
+    /// Tax.
+    pub tax: String,
+    /// Payment method.
+    pub payment_method: Option<String>,
+    /// Payment status.
+    pub payment_status: Option<String>,
+    /// Created at the channel.
+    pub created_at: DateTime<Utc>,
+    /// Last modified at the channel.
+    pub modified_at: DateTime<Utc>,
+    /// Archived at the channel.
+    pub deleted: bool,
+    /// First imported into the hub.
+    pub imported_at: DateTime<Utc>,
+}
+
+impl From<&OrderSummary> for OrderView {
+    fn from(o: &OrderSummary) -> Self {
+        OrderView {
+            id: o.id.get(),
+            store_id: o.store_id.get(),
+            number: o.remote_id,
+            status_id: o.status_id,
+            status: o.status_name.clone(),
+            fulfilment_state: o.fulfilment_state.into(),
+            customer_email: o.email.clone(),
+            currency: o.currency.clone(),
+            subtotal: o.subtotal.to_string(),
+            total: o.total.to_string(),
+            tax: o.tax.to_string(),
+            payment_method: o.payment_method.clone(),
+            payment_status: o.payment_status.clone(),
+            created_at: o.date_created,
+            modified_at: o.date_modified,
+            deleted: o.is_deleted,
+            imported_at: o.imported_at,
+        }
+    }
+}
+
+/// A page of orders.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderList {
+    /// By ascending id.
+    pub orders: Vec<OrderView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters and paging of the order list; all optional, combined with AND.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrdersQuery {
+    /// Only this channel status id (BigCommerce: 11 Awaiting Fulfillment, 9 Awaiting Shipment…).
+    pub status_id: Option<i32>,
+    /// Only this fulfilment state.
+    pub fulfilment_state: Option<FulfilmentStateView>,
+    /// Only orders modified at or after this instant (RFC 3339, e.g. `2026-01-01T00:00:00Z`).
+    pub since: Option<DateTime<Utc>>,
+    /// An order number, or part of the customer's email or name (case-insensitive); at most
+    /// 200 characters, no control characters.
+    #[param(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    pub search: Option<String>,
+    /// Include orders archived at the channel (default false).
+    pub include_deleted: Option<bool>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^[1-9][0-9]{0,17}$")]
+    pub cursor: Option<String>,
+}
+
+/// The store's orders, newest import last, filtered and paginated by cursor.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stores/{store_id}/orders",
+    tag = "orders",
+    params(("store_id" = i64, Path, description = "Our id of the store"), OrdersQuery),
+    responses(
+        (status = 200, description = "A page of orders", body = OrderList),
+        (status = 400, description = "A filter, the limit or the cursor is not valid (`invalid_query`)", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such store among the caller's (`store_not_found`)", body = ErrorBody),
+    )
+)]
+pub async fn list_orders(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(store_id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<OrdersQuery>,
+) -> Result<Json<OrderList>, ApiError> {
+    let limit = page_size(query.limit)?;
+    let after = parse_cursor(query.cursor.as_deref())?.map(OrderId::from_raw);
+    if query
+        .search
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > 200 || s.chars().any(char::is_control))
+    {
+        return Err(ApiError::new(
+            crate::http::ErrorCode::InvalidQuery,
+            "search is at most 200 characters, without control characters",
+        ));
+    }
+    let scope = scope_for(&state, &principal, store_id).await?;
+    let filter = OrderFilter {
+        status_id: query.status_id,
+        fulfilment_state: query.fulfilment_state.map(Into::into),
+        since: query.since,
+        include_deleted: query.include_deleted.unwrap_or(false),
+    };
+    let page = state
+        .storage
+        .search_orders(&scope, &filter, query.search.as_deref(), limit, after)
+        .await?;
+    Ok(Json(OrderList {
+        orders: page.orders.iter().map(OrderView::from).collect(),
+        next_cursor: page.next_cursor.map(|id| id.get().to_string()),
+    }))
+}
+
+/// An order line.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = OrderLine)]
+pub struct LineView {
+    /// The channel's line id (BigCommerce `order_product_id`): `line_id` of a shipment item.
+    pub line_id: i64,
+    /// SKU.
+    pub sku: String,
+    /// Name.
+    pub name: String,
+    /// The channel's product id.
+    pub product_id: Option<i64>,
+    /// The channel's variant id.
+    pub variant_id: Option<i64>,
+    /// Ordered.
+    pub quantity: i32,
+    /// Shipped so far.
+    pub quantity_shipped: i32,
+    /// Unit price.
+    pub price: String,
+    /// The shipping address this line ships to.
+    pub shipping_address_id: Option<i64>,
+}
+
+impl From<&NewOrderLine> for LineView {
+    fn from(l: &NewOrderLine) -> Self {
+        LineView {
+            line_id: l.remote_id,
+            sku: l.sku.clone(),
+            name: l.name.clone(),
+            product_id: l.product_id,
+            variant_id: l.variant_id,
+            quantity: l.quantity,
+            quantity_shipped: l.quantity_shipped,
+            price: l.price.to_string(),
+            shipping_address_id: l.address_remote_id,
+        }
+    }
+}
+
+/// An address.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Address)]
+pub struct AddressView {
+    /// The channel's address id (shipping addresses only).
+    pub id: Option<i64>,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// Company.
+    pub company: String,
+    /// Street, first line.
+    pub street_1: String,
+    /// Street, second line.
+    pub street_2: String,
+    /// City.
+    pub city: String,
+    /// State or region.
+    pub state: String,
+    /// Postal code.
+    pub zip: String,
+    /// ISO 3166-1 alpha-2 country.
+    pub country_iso2: String,
+    /// Email.
+    pub email: String,
+    /// Phone.
+    pub phone: String,
+    /// Shipping method (shipping addresses).
+    pub shipping_method: Option<String>,
+}
+
+impl From<&NewOrderAddress> for AddressView {
+    fn from(a: &NewOrderAddress) -> Self {
+        AddressView {
+            id: a.remote_id,
+            first_name: a.first_name.clone(),
+            last_name: a.last_name.clone(),
+            company: a.company.clone(),
+            street_1: a.street_1.clone(),
+            street_2: a.street_2.clone(),
+            city: a.city.clone(),
+            state: a.state.clone(),
+            zip: a.zip.clone(),
+            country_iso2: a.country_iso2.clone(),
+            email: a.email.clone(),
+            phone: a.phone.clone(),
+            shipping_method: a.shipping_method.clone(),
+        }
+    }
+}
+
+/// A status change requested through the hub.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = StatusChange)]
+pub struct StatusChangeView {
+    /// The outbox row.
+    pub id: i64,
+    /// `pending`, `sending`, `delivered` or `failed`.
+    pub state: String,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// Requested at.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One order in full.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderDetail {
+    /// The listed fields.
+    #[serde(flatten)]
+    pub order: OrderView,
+    /// Lines, by line id.
+    pub lines: Vec<LineView>,
+    /// The billing address.
+    pub billing_address: Option<AddressView>,
+    /// Shipping addresses (consignments), by id.
+    pub shipping_addresses: Vec<AddressView>,
+    /// Shipments requested through the hub (API or CLI), oldest first.
+    pub shipments: Vec<ShipmentView>,
+    /// Status changes requested through the hub, oldest first.
+    pub status_changes: Vec<StatusChangeView>,
+}
+
+/// One order with its lines, addresses and the shipments and status changes the hub wrote.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stores/{store_id}/orders/{order_id}",
+    tag = "orders",
+    params(
+        ("store_id" = i64, Path, description = "Our id of the store"),
+        ("order_id" = i64, Path, description = "Our id of the order (`id` in the list)"),
+    ),
+    responses(
+        (status = 200, description = "The order", body = OrderDetail),
+        (status = 400, description = "An id is not an integer", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such store (`store_not_found`) or order in it (`order_not_found`)", body = ErrorBody),
+    )
+)]
+pub async fn get_order(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((store_id, order_id)): ApiPath<(i64, i64)>,
+) -> Result<Json<OrderDetail>, ApiError> {
+    let scope = scope_for(&state, &principal, store_id).await?;
+    if order_id <= 0 {
+        return Err(ApiError::order_not_found());
+    }
+    let order = state
+        .storage
+        .get_order(&scope, OrderId::from_raw(order_id))
+        .await?;
+    let rows = state.storage.order_outbox(&scope, order.summary.id).await?;
+    let mut shipments = Vec::new();
+    let mut status_changes = Vec::new();
+    for row in &rows {
+        match row.kind {
+            OutboxKind::Shipment => shipments.push(ShipmentView::from_row(row)),
+            OutboxKind::OrderStatus => status_changes.push(StatusChangeView {
+                id: row.id.get(),
+                state: row.state.as_str().to_owned(),
+                last_error: row.last_error.clone(),
+                created_at: row.created_at,
+            }),
+        }
+    }
+    Ok(Json(OrderDetail {
+        order: OrderView::from(&order.summary),
+        lines: order.lines.iter().map(LineView::from).collect(),
+        billing_address: order
+            .addresses
+            .iter()
+            .find(|a| a.kind == AddressKind::Billing)
+            .map(AddressView::from),
+        shipping_addresses: order
+            .addresses
+            .iter()
+            .filter(|a| a.kind == AddressKind::Shipping)
+            .map(AddressView::from)
+            .collect(),
+        shipments,
+        status_changes,
+    }))
+}

@@ -1,0 +1,445 @@
+//! Shipments: create one for an order (through the outbox, with the caller's idempotency key),
+//! list a store's, read one.
+//!
+//! **Idempotency.** `POST …/shipments` requires an `Idempotency-Key` header (1 to 200 printable
+//! ASCII characters). It becomes the outbox row's request key (`api:<key>`, so it can never meet
+//! a key the CLI made), unique per store in the database: the same key again returns the rows
+//! of the first request (`200`, `duplicate: true`) and adds nothing, even when both requests
+//! race; the same key with a different order, carrier or tracking number is `409
+//! idempotency_key_reused`. The shipment is committed first and delivered to BigCommerce by
+//! the outbox worker of `cenports serve` (`docs/FULFILMENT.md`); `state` says where it is.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{page_size, parse_cursor, scope_for, ApiJson, ApiPath, ApiQuery};
+use crate::fulfilment::{self, Carrier, FulfilmentError, ItemSpec, OutboxPayload, ShipmentRequest};
+use crate::http::auth::Principal;
+use crate::http::error::{ApiError, ErrorBody, ErrorCode};
+use crate::http::AppState;
+use crate::storage::{OrderId, OutboxId, OutboxRow};
+
+/// The header carrying the caller's idempotency key.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Longest idempotency key accepted.
+pub const MAX_IDEMPOTENCY_KEY: usize = 200;
+/// Prefix of request keys that came through the API.
+const API_KEY_NAMESPACE: &str = "api:";
+
+/// A shipment: one parcel to one shipping address of an order.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Shipment)]
+pub struct ShipmentView {
+    /// Our id of the shipment (the outbox row).
+    pub id: i64,
+    /// Our id of the order.
+    pub order_id: i64,
+    /// The channel's order number.
+    pub order_number: i64,
+    /// The idempotency key of the request that made it (`api:` + the Idempotency-Key header
+    /// for API requests).
+    pub request_key: String,
+    /// `pending` (queued), `sending` (may have reached BigCommerce; read back before any
+    /// retry), `delivered`, or `failed` (`last_error` says why).
+    pub state: String,
+    /// The carrier (`canada-post`, `ups`, …, `custom:NAME`).
+    pub carrier: Option<String>,
+    /// The tracking number.
+    pub tracking_number: Option<String>,
+    /// The merchant's own tracking link.
+    pub tracking_link: Option<String>,
+    /// When the parcel left.
+    pub shipped_at: Option<DateTime<Utc>>,
+    /// The shipping address (consignment) it goes to.
+    pub shipping_address_id: Option<i64>,
+    /// What ships.
+    pub items: Vec<ShipmentItemView>,
+    /// Delivery attempts so far.
+    pub attempts: i32,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// BigCommerce's shipment id, once delivered.
+    pub channel_shipment_id: Option<String>,
+    /// Requested at.
+    pub created_at: DateTime<Utc>,
+    /// Delivered at.
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// One line of a shipment.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ShipmentItem)]
+pub struct ShipmentItemView {
+    /// The channel's line id.
+    pub line_id: i64,
+    /// The line's SKU.
+    pub sku: String,
+    /// Quantity.
+    pub quantity: i32,
+}
+
+impl ShipmentView {
+    /// The view of a shipment outbox row.
+    pub fn from_row(row: &OutboxRow) -> Self {
+        let payload = match OutboxPayload::parse(&row.payload) {
+            Ok(OutboxPayload::Shipment(p)) => Some(p),
+            _ => None,
+        };
+        ShipmentView {
+            id: row.id.get(),
+            order_id: row.order_id.get(),
+            order_number: row.order_remote_id,
+            request_key: row.request_key.clone(),
+            state: row.state.as_str().to_owned(),
+            carrier: payload.as_ref().map(|p| p.carrier.slug()),
+            tracking_number: payload.as_ref().map(|p| p.tracking_number.clone()),
+            tracking_link: payload.as_ref().and_then(|p| p.tracking_link.clone()),
+            shipped_at: payload.as_ref().map(|p| p.shipped_at),
+            shipping_address_id: payload.as_ref().map(|p| p.address_remote_id),
+            items: payload
+                .as_ref()
+                .map(|p| {
+                    p.items
+                        .iter()
+                        .map(|i| ShipmentItemView {
+                            line_id: i.line_remote_id,
+                            sku: i.sku.clone(),
+                            quantity: i.quantity,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            attempts: row.attempts,
+            last_error: row.last_error.clone(),
+            channel_shipment_id: row
+                .delivered_at
+                .is_some()
+                .then(|| row.remote_result.clone())
+                .flatten(),
+            created_at: row.created_at,
+            delivered_at: row.delivered_at,
+        }
+    }
+}
+
+/// A shipment to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateShipment {
+    /// `canada-post`, `ups`, `fedex`, `usps`, `dhl`, `purolator`, or `custom:NAME` (NAME: 1 to
+    /// 100 characters, not only spaces, no control characters).
+    #[schema(
+        example = "canada-post",
+        max_length = 107,
+        pattern = r"^(canada-post|ups|fedex|usps|dhl|purolator|custom:[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*)$"
+    )]
+    pub carrier: String,
+    /// The carrier's tracking number: 1 to 50 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 50, pattern = r"\S")]
+    pub tracking_number: String,
+    /// A tracking link of the merchant's own (for custom carriers).
+    pub tracking_link: Option<String>,
+    /// When the parcel left (default: now).
+    pub shipped_at: Option<DateTime<Utc>>,
+    /// What ships; absent or empty: everything that remains to ship.
+    #[serde(default)]
+    pub items: Vec<ShipmentItemInput>,
+}
+
+/// A quantity of a SKU (spread over the order's lines with that SKU) or of one line: give
+/// exactly one of `sku` and `line_id`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipmentItemInput {
+    /// A SKU on the order.
+    pub sku: Option<String>,
+    /// A line id of the order (`line_id` in the order).
+    #[serde(default, deserialize_with = "super::integral_opt")]
+    pub line_id: Option<i64>,
+    /// Quantity, at least 1.
+    #[schema(minimum = 1, maximum = 2147483647)]
+    #[serde(deserialize_with = "super::integral")]
+    pub quantity: i32,
+}
+
+/// What a create did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedShipments {
+    /// True when the key had been used for this request already: nothing was added.
+    pub duplicate: bool,
+    /// One shipment per shipping address the items go to.
+    pub shipments: Vec<ShipmentView>,
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    let value = headers.get(IDEMPOTENCY_KEY).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::IdempotencyKeyRequired,
+            "send an Idempotency-Key header (e.g. a UUID, or your own parcel id) so that a \
+             retried request creates the shipment once",
+        )
+    })?;
+    let key = value.to_str().unwrap_or_default();
+    let valid = !key.is_empty()
+        && key.len() <= MAX_IDEMPOTENCY_KEY
+        && key.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    if !valid {
+        return Err(ApiError::new(
+            ErrorCode::IdempotencyKeyInvalid,
+            format!(
+                "the Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII \
+                 characters without spaces"
+            ),
+        ));
+    }
+    Ok(format!("{API_KEY_NAMESPACE}{key}"))
+}
+
+/// The carrier as the API spells it: exactly one of our slugs, or `custom:NAME` (the CLI is
+/// more forgiving about spelling; an API takes exactly what its document says).
+fn parse_carrier(text: &str) -> Result<Carrier, ApiError> {
+    const SLUGS: [&str; 6] = ["canada-post", "ups", "fedex", "usps", "dhl", "purolator"];
+    let valid = SLUGS.contains(&text)
+        || text.strip_prefix("custom:").is_some_and(|name| {
+            !name.trim().is_empty()
+                && name.chars().count() <= fulfilment::carriers::MAX_CUSTOM_NAME
+                && !name.chars().any(char::is_control)
+        });
+    let parsed = if valid {
+        text.parse::<Carrier>().ok()
+    } else {
+        None
+    };
+    parsed.ok_or_else(|| {
+        ApiError::validation(format!(
+            "carrier {text:?} is not one the hub knows: use canada-post, ups, fedex, usps, dhl, \
+             purolator, or custom:NAME"
+        ))
+    })
+}
+
+/// Whether existing rows of a key were made by this same request.
+fn same_request(rows: &[OutboxRow], order: OrderId, carrier: &Carrier, tracking: &str) -> bool {
+    rows.iter().all(|row| {
+        row.order_id == order
+            && matches!(
+                OutboxPayload::parse(&row.payload),
+                Ok(OutboxPayload::Shipment(p)) if p.carrier == *carrier && p.tracking_number == tracking
+            )
+    })
+}
+
+/// Records a shipment of an order, to be written to BigCommerce exactly once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/stores/{store_id}/orders/{order_id}/shipments",
+    tag = "shipments",
+    params(
+        ("store_id" = i64, Path, description = "Our id of the store"),
+        ("order_id" = i64, Path, description = "Our id of the order"),
+        ("Idempotency-Key" = String, Header, description = "Your key for this request: the same key again returns the first request's shipments and creates nothing", min_length = 1, max_length = 200, pattern = "^[!-~]{1,200}$"),
+    ),
+    request_body = CreateShipment,
+    responses(
+        (status = 201, description = "Queued for delivery", body = CreatedShipments),
+        (status = 200, description = "The key was used already: the shipments of that request", body = CreatedShipments),
+        (status = 400, description = "No or a bad Idempotency-Key, or a body that does not parse", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Session cookie without X-CSRF-Token (`csrf_failed`)", body = ErrorBody),
+        (status = 404, description = "No such store (`store_not_found`) or order in it (`order_not_found`)", body = ErrorBody),
+        (status = 409, description = "The key was used for a different request (`idempotency_key_reused`)", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "A value is not valid (`validation_failed`) or the order cannot ship this (`shipment_rejected`)", body = ErrorBody),
+    )
+)]
+pub async fn create_shipment(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((store_id, order_id)): ApiPath<(i64, i64)>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateShipment>,
+) -> Result<(StatusCode, Json<CreatedShipments>), ApiError> {
+    let scope = scope_for(&state, &principal, store_id).await?;
+    if order_id <= 0 {
+        return Err(ApiError::order_not_found());
+    }
+    let order = state
+        .storage
+        .get_order(&scope, OrderId::from_raw(order_id))
+        .await?;
+    let key = idempotency_key(&headers)?;
+    let carrier = parse_carrier(&body.carrier)?;
+    let mut items = Vec::with_capacity(body.items.len());
+    for (i, item) in body.items.iter().enumerate() {
+        items.push(match (&item.sku, item.line_id) {
+            (Some(sku), None) => ItemSpec::Sku {
+                sku: sku.clone(),
+                quantity: item.quantity,
+            },
+            (None, Some(line)) => ItemSpec::Line {
+                line_remote_id: line,
+                quantity: item.quantity,
+            },
+            _ => {
+                return Err(ApiError::validation(format!(
+                    "items[{i}] must name exactly one of sku and line_id"
+                )))
+            }
+        });
+    }
+    let tracking = body.tracking_number.trim().to_owned();
+    let store = state.storage.get_store(&scope).await?;
+    let request = ShipmentRequest {
+        order_remote_id: order.summary.remote_id,
+        carrier: carrier.clone(),
+        // Untrimmed: the length rule counts what the client sent, as the document says.
+        tracking_number: body.tracking_number.clone(),
+        tracking_link: body.tracking_link,
+        shipped_at: body.shipped_at,
+        items,
+        request_key: Some(key.clone()),
+    };
+    let requested = match fulfilment::request_shipment(
+        &state.storage,
+        &scope,
+        &store.remote_id,
+        &request,
+    )
+    .await
+    {
+        Ok(requested) => requested,
+        Err(FulfilmentError::Rejected(reason)) => {
+            // `request_shipment` checks quantities against the open rows before it looks at
+            // the key, so a repeat of an accepted request (later, or racing it) can look like
+            // "nothing left to ship" since its own rows hold the quantities: if the key has
+            // rows, the request they were made for is the answer.
+            let existing = state.storage.outbox_by_key(&scope, &key).await?;
+            if !existing.is_empty() {
+                return duplicate_or_conflict(existing, order.summary.id, &carrier, &tracking);
+            }
+            return Err(ApiError::new(ErrorCode::ShipmentRejected, reason));
+        }
+        Err(FulfilmentError::OrderNotImported { .. }) => return Err(ApiError::order_not_found()),
+        Err(error @ FulfilmentError::Payload { .. }) => return Err(ApiError::internal(&error)),
+        Err(FulfilmentError::Storage(e)) => return Err(ApiError::from(e)),
+    };
+    if requested.duplicate {
+        // Lost a race with an identical key: the winner's rows are the answer.
+        return duplicate_or_conflict(requested.rows, order.summary.id, &carrier, &tracking);
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedShipments {
+            duplicate: false,
+            shipments: requested.rows.iter().map(ShipmentView::from_row).collect(),
+        }),
+    ))
+}
+
+fn duplicate_or_conflict(
+    rows: Vec<OutboxRow>,
+    order: OrderId,
+    carrier: &Carrier,
+    tracking: &str,
+) -> Result<(StatusCode, Json<CreatedShipments>), ApiError> {
+    if !same_request(&rows, order, carrier, tracking) {
+        return Err(ApiError::new(
+            ErrorCode::IdempotencyKeyReused,
+            "this Idempotency-Key was used for a different shipment (another order, carrier or \
+             tracking number); use a new key for a new shipment",
+        ));
+    }
+    Ok((
+        StatusCode::OK,
+        Json(CreatedShipments {
+            duplicate: true,
+            shipments: rows.iter().map(ShipmentView::from_row).collect(),
+        }),
+    ))
+}
+
+/// Paging of the shipment list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ShipmentsQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^[1-9][0-9]{0,17}$")]
+    pub cursor: Option<String>,
+}
+
+/// A page of shipments.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShipmentList {
+    /// By ascending id.
+    pub shipments: Vec<ShipmentView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The store's shipments (API and CLI), oldest first, paginated by cursor.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stores/{store_id}/shipments",
+    tag = "shipments",
+    params(("store_id" = i64, Path, description = "Our id of the store"), ShipmentsQuery),
+    responses(
+        (status = 200, description = "A page of shipments", body = ShipmentList),
+        (status = 400, description = "The limit or the cursor is not valid (`invalid_query`)", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such store among the caller's (`store_not_found`)", body = ErrorBody),
+    )
+)]
+pub async fn list_shipments(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(store_id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<ShipmentsQuery>,
+) -> Result<Json<ShipmentList>, ApiError> {
+    let limit = page_size(query.limit)?;
+    let after = parse_cursor(query.cursor.as_deref())?.map(OutboxId::from_raw);
+    let scope = scope_for(&state, &principal, store_id).await?;
+    let (rows, next) = state.storage.list_shipments(&scope, limit, after).await?;
+    Ok(Json(ShipmentList {
+        shipments: rows.iter().map(ShipmentView::from_row).collect(),
+        next_cursor: next.map(|id| id.get().to_string()),
+    }))
+}
+
+/// One shipment.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stores/{store_id}/shipments/{shipment_id}",
+    tag = "shipments",
+    params(
+        ("store_id" = i64, Path, description = "Our id of the store"),
+        ("shipment_id" = i64, Path, description = "Our id of the shipment"),
+    ),
+    responses(
+        (status = 200, description = "The shipment", body = ShipmentView),
+        (status = 400, description = "An id is not an integer", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such store (`store_not_found`) or shipment in it (`shipment_not_found`)", body = ErrorBody),
+    )
+)]
+pub async fn get_shipment(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((store_id, shipment_id)): ApiPath<(i64, i64)>,
+) -> Result<Json<ShipmentView>, ApiError> {
+    let scope = scope_for(&state, &principal, store_id).await?;
+    if shipment_id <= 0 {
+        return Err(ApiError::shipment_not_found());
+    }
+    let row = state
+        .storage
+        .get_shipment(&scope, OutboxId::from_raw(shipment_id))
+        .await?;
+    Ok(Json(ShipmentView::from_row(&row)))
+}

@@ -1,0 +1,313 @@
+//! A store's sync: where its streams are, and a trigger.
+//!
+//! The trigger only starts a sync in a spawned task and answers `202 Accepted` at once; the
+//! sync itself is [`crate::sync::sync_store`], the same one `cenports sync` and the scheduler
+//! run. [`SyncRuns`] keeps at most one API-triggered sync per store running in this process
+//! (a second trigger while one runs answers `already_running`). It is not shared with the
+//! scheduler's own per-store guard: a trigger that lands while the scheduler syncs the same
+//! store runs a second walk at once. Both walks are safe together (every page is an idempotent
+//! upsert committed with its checkpoint), they only spend the store's quota twice.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{scope_for, ApiPath};
+use crate::http::auth::Principal;
+use crate::http::error::{ApiError, ErrorBody, ErrorCode};
+use crate::http::AppState;
+use crate::storage::{StoreId, StoreStatus, STREAM_CATALOG, STREAM_OPEN_ORDERS, STREAM_ORDERS};
+
+/// API-triggered syncs of this process, per store.
+#[derive(Debug, Default)]
+pub struct SyncRuns {
+    runs: Mutex<HashMap<StoreId, RunState>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct RunState {
+    running: bool,
+    last: Option<LastRun>,
+}
+
+/// How the last API-triggered sync of a store went.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LastRun {
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended (absent while it runs).
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `running`, `ok` or `failed`.
+    pub outcome: String,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Orders new to the hub.
+    pub orders_inserted: u64,
+    /// Orders updated.
+    pub orders_updated: u64,
+    /// Requests sent to the channel.
+    pub api_requests: u64,
+}
+
+impl SyncRuns {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<StoreId, RunState>> {
+        self.runs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks a sync of `store` as started, unless one is running: `false` then.
+    fn try_start(&self, store: StoreId, now: DateTime<Utc>) -> bool {
+        let mut runs = self.lock();
+        let run = runs.entry(store).or_default();
+        if run.running {
+            return false;
+        }
+        run.running = true;
+        run.last = Some(LastRun {
+            started_at: now,
+            finished_at: None,
+            outcome: "running".into(),
+            error: None,
+            orders_inserted: 0,
+            orders_updated: 0,
+            api_requests: 0,
+        });
+        true
+    }
+
+    fn finish(&self, store: StoreId, now: DateTime<Utc>, result: Result<[u64; 3], String>) {
+        let mut runs = self.lock();
+        let run = runs.entry(store).or_default();
+        run.running = false;
+        if let Some(last) = run.last.as_mut() {
+            last.finished_at = Some(now);
+            match result {
+                Ok([inserted, updated, requests]) => {
+                    last.outcome = "ok".into();
+                    last.orders_inserted = inserted;
+                    last.orders_updated = updated;
+                    last.api_requests = requests;
+                }
+                Err(error) => {
+                    last.outcome = "failed".into();
+                    last.error = Some(error);
+                }
+            }
+        }
+    }
+
+    /// Whether an API-triggered sync of `store` is running in this process.
+    pub fn is_running(&self, store: StoreId) -> bool {
+        self.lock().get(&store).is_some_and(|r| r.running)
+    }
+
+    fn last(&self, store: StoreId) -> Option<LastRun> {
+        self.lock().get(&store).and_then(|r| r.last.clone())
+    }
+
+    /// When and why the last API-triggered sync of `store` failed, if it did.
+    pub fn last_failure(&self, store: StoreId) -> Option<(DateTime<Utc>, String)> {
+        let last = self.last(store)?;
+        Some((last.finished_at?, last.error?))
+    }
+}
+
+/// Clears the running mark even if the sync task panics or is dropped.
+struct RunGuard {
+    runs: Arc<SyncRuns>,
+    store: StoreId,
+    state: AppState,
+    done: bool,
+}
+
+impl RunGuard {
+    fn finish(mut self, result: Result<[u64; 3], String>) {
+        self.done = true;
+        self.runs
+            .finish(self.store, self.state.clock().now(), result);
+    }
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        if !self.done {
+            self.runs.finish(
+                self.store,
+                self.state.clock().now(),
+                Err("the sync stopped before it finished (the hub shut down or it crashed)".into()),
+            );
+        }
+    }
+}
+
+/// A checkpointed stream of a store's sync.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SyncStream)]
+pub struct StreamView {
+    /// `orders`, `open_orders` or `catalog`.
+    pub stream: String,
+    /// Start of the current or last window (absent for a backfill from the beginning).
+    pub window_start: Option<DateTime<Utc>>,
+    /// End of the current or last window.
+    pub window_end: Option<DateTime<Utc>>,
+    /// The last channel id committed inside the window.
+    pub last_id: Option<i64>,
+    /// When the window was finished (absent while in progress).
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// Where a store's sync is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncStatus {
+    /// The store.
+    pub store_id: i64,
+    /// Whether a sync triggered through the API is running in this process.
+    pub running: bool,
+    /// Streams that have started, in the order a sync walks them.
+    pub streams: Vec<StreamView>,
+    /// The last sync triggered through the API in this process.
+    pub last_run: Option<LastRun>,
+}
+
+/// Where the store's sync is: each stream's window and cursor, and the last triggered run.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stores/{store_id}/sync",
+    tag = "stores",
+    params(("store_id" = i64, Path, description = "Our id of the store")),
+    responses(
+        (status = 200, description = "The sync status", body = SyncStatus),
+        (status = 400, description = "The id is not an integer", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such store among the caller's (`store_not_found`)", body = ErrorBody),
+    )
+)]
+pub async fn get_sync_status(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(store_id): ApiPath<i64>,
+) -> Result<Json<SyncStatus>, ApiError> {
+    let scope = scope_for(&state, &principal, store_id).await?;
+    let mut streams = Vec::new();
+    for stream in [STREAM_OPEN_ORDERS, STREAM_ORDERS, STREAM_CATALOG] {
+        if let Some(cp) = state.storage.get_checkpoint(&scope, stream).await? {
+            streams.push(StreamView {
+                stream: cp.stream,
+                window_start: cp.window_start,
+                window_end: cp.window_end,
+                last_id: cp.last_id,
+                completed_at: cp.completed_at,
+            });
+        }
+    }
+    Ok(Json(SyncStatus {
+        store_id,
+        running: state.syncs.is_running(scope.store_id()),
+        streams,
+        last_run: state.syncs.last(scope.store_id()),
+    }))
+}
+
+/// The answer to a trigger.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncTriggered {
+    /// `started`, or `already_running` when a triggered sync of the store is still running.
+    #[schema(example = "started")]
+    pub status: String,
+}
+
+/// Starts a sync of the store now (in the background); poll `GET .../sync` for its outcome.
+#[utoipa::path(
+    post,
+    path = "/api/v1/stores/{store_id}/sync",
+    tag = "stores",
+    params(("store_id" = i64, Path, description = "Our id of the store")),
+    responses(
+        (status = 202, description = "Started, or already running", body = SyncTriggered),
+        (status = 400, description = "The id is not an integer", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Session cookie without X-CSRF-Token (`csrf_failed`)", body = ErrorBody),
+        (status = 404, description = "No such store among the caller's (`store_not_found`)", body = ErrorBody),
+        (status = 409, description = "The store is disconnected (`store_disconnected`)", body = ErrorBody),
+    )
+)]
+pub async fn trigger_sync(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(store_id): ApiPath<i64>,
+) -> Result<(StatusCode, Json<SyncTriggered>), ApiError> {
+    let scope = scope_for(&state, &principal, store_id).await?;
+    let store = state.storage.get_store(&scope).await?;
+    if store.status != StoreStatus::Connected {
+        return Err(ApiError::new(
+            ErrorCode::StoreDisconnected,
+            "the store is disconnected; reconnect it with `cenports connect` before syncing",
+        ));
+    }
+    let id = scope.store_id();
+    if !state.syncs.try_start(id, state.clock().now()) {
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(SyncTriggered {
+                status: "already_running".into(),
+            }),
+        ));
+    }
+    let guard = RunGuard {
+        runs: state.syncs.clone(),
+        store: id,
+        state: state.clone(),
+        done: false,
+    };
+    tokio::spawn(async move {
+        let state = guard.state.clone();
+        let result = async {
+            let client =
+                crate::sync::scheduler::store_client(&state.settings, &state.storage, &store)
+                    .await
+                    .map_err(|e| format!("{e:#}"))?;
+            let outcome = crate::sync::sync_store(
+                &state.storage,
+                &scope,
+                &client,
+                &state.sync_options,
+                |_| {},
+            )
+            .await;
+            if let Some(left) = client.stats().last_requests_left {
+                state.metrics.record_quota_left(id, left);
+            }
+            let report = outcome.map_err(|e| {
+                let mut text = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(cause) = source {
+                    text.push_str(": ");
+                    text.push_str(&cause.to_string());
+                    source = cause.source();
+                }
+                text
+            })?;
+            Ok::<_, String>([report.inserted, report.updated, report.api_requests])
+        }
+        .await;
+        match &result {
+            Ok(_) => state.metrics.record_api_sync("ok"),
+            Err(error) => {
+                tracing::warn!(store.id = id.get(), error = %error, "API-triggered sync failed");
+                state.metrics.record_api_sync("failed");
+            }
+        }
+        guard.finish(result);
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SyncTriggered {
+            status: "started".into(),
+        }),
+    ))
+}

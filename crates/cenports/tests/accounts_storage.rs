@@ -1,0 +1,461 @@
+//! The accounts part of the storage contract (`storage/accounts.rs`) on both backends: what the
+//! HTTP API tests do not reach directly (concurrent throttle counts, completing an account,
+//! digests only, operator scopes). `accounts_test!` expands each test into `::sqlite` and
+//! `::postgres` like the other contract tests.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use rand::Rng;
+use url::Url;
+
+use cenports::storage::*;
+
+const DEFAULT_PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+// ------------------------------------------------------------------ backends
+
+struct Ctx {
+    storage: Storage,
+}
+
+enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+fn random_suffix() -> String {
+    let mut rng = rand::thread_rng();
+    (0..12)
+        .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
+        .collect()
+}
+
+async fn run<F, Fut>(kind: Kind, test: F)
+where
+    F: FnOnce(Ctx) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    match kind {
+        Kind::Sqlite => {
+            let dir: PathBuf =
+                std::env::temp_dir().join(format!("cenports-accounts-{}", random_suffix()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let url = format!("sqlite://{}", dir.join("cenports.db").display());
+            let storage = Storage::open(&url).await.expect("open SQLite");
+            let result = AssertUnwindSafe(test(Ctx {
+                storage: storage.clone(),
+            }))
+            .catch_unwind()
+            .await;
+            storage.close().await;
+            let _ = std::fs::remove_dir_all(&dir);
+            if let Err(panic) = result {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Kind::Postgres => {
+            let admin_url = std::env::var("CENPORTS_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| DEFAULT_PG_ADMIN_URL.into());
+            let admin = match sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(&admin_url)
+                .await
+            {
+                Ok(pool) => pool,
+                Err(e) if std::env::var_os("CI").is_some() => {
+                    panic!("PostgreSQL is required in CI but could not be reached: {e}")
+                }
+                Err(e) => {
+                    eprintln!("NOTICE: skipping a PostgreSQL accounts test: {e}");
+                    return;
+                }
+            };
+            let name = format!("cenports_test_{}", random_suffix());
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .expect("create test database");
+            let mut url = Url::parse(&admin_url).unwrap();
+            url.set_path(&name);
+            let storage = Storage::open(url.as_str()).await.expect("open PostgreSQL");
+            let result = AssertUnwindSafe(test(Ctx {
+                storage: storage.clone(),
+            }))
+            .catch_unwind()
+            .await;
+            storage.close().await;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&admin)
+                .await
+                .expect("drop test database");
+            admin.close().await;
+            if let Err(panic) = result {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}
+
+macro_rules! accounts_test {
+    ($(#[$attr:meta])* $name:ident, |$ctx:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attr])*
+            async fn sqlite() {
+                run(Kind::Sqlite, |$ctx: Ctx| async move { $body }).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attr])*
+            async fn postgres() {
+                run(Kind::Postgres, |$ctx: Ctx| async move { $body }).await
+            }
+        }
+    };
+}
+
+fn secret(tag: u8) -> EncryptedSecret {
+    EncryptedSecret {
+        ciphertext: vec![tag; 8],
+        nonce: vec![tag; 24],
+    }
+}
+
+fn new_store(hash: &str) -> NewStore {
+    NewStore {
+        channel: CHANNEL_BIGCOMMERCE.into(),
+        remote_id: hash.into(),
+        api_base_url: "https://api.bigcommerce.com".into(),
+        profile: StoreProfile::default(),
+        credentials: StoreCredentials {
+            client_id: format!("client-{hash}"),
+            client_secret: secret(1),
+            access_token: secret(2),
+        },
+    }
+}
+
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+}
+
+const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g";
+
+accounts_test!(concurrent_failed_sign_ins_are_all_counted, |ctx| {
+    let policy = ThrottlePolicy {
+        max_failures: 100,
+        window: chrono::Duration::minutes(15),
+        lockout: chrono::Duration::minutes(15),
+    };
+    let attempts = (0..20).map(|i| {
+        let storage = ctx.storage.clone();
+        async move {
+            storage
+                .record_login_failure("Who@Example.com", "10.0.0.1", at(i), &policy)
+                .await
+                .unwrap()
+        }
+    });
+    futures::future::join_all(attempts).await;
+    let state = ctx
+        .storage
+        .login_attempts("who@example.com", "10.0.0.1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.failures, 20);
+    assert_eq!(state.locked_until, None);
+    // Another address has its own count; a success clears only its pair.
+    assert_eq!(
+        ctx.storage
+            .login_attempts("who@example.com", "10.0.0.2")
+            .await
+            .unwrap(),
+        None
+    );
+    let locked = ctx
+        .storage
+        .record_login_failure(
+            "who@example.com",
+            "10.0.0.2",
+            at(0),
+            &ThrottlePolicy {
+                max_failures: 1,
+                ..policy
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(locked.locked_until, Some(at(15 * 60)));
+    ctx.storage
+        .clear_login_failures("WHO@example.com", "10.0.0.1")
+        .await
+        .unwrap();
+    assert_eq!(
+        ctx.storage
+            .login_attempts("who@example.com", "10.0.0.1")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(ctx
+        .storage
+        .login_attempts("who@example.com", "10.0.0.2")
+        .await
+        .unwrap()
+        .is_some());
+    // Half an hour after both windows and the lock, a failure elsewhere forgets them.
+    ctx.storage
+        .record_login_failure("else@example.com", "10.0.0.9", at(31 * 60), &policy)
+        .await
+        .unwrap();
+    assert_eq!(
+        ctx.storage
+            .login_attempts("who@example.com", "10.0.0.2")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(ctx
+        .storage
+        .login_attempts("else@example.com", "10.0.0.9")
+        .await
+        .unwrap()
+        .is_some());
+});
+
+accounts_test!(
+    an_account_completes_a_user_without_password_and_refuses_a_taken_email,
+    |ctx| {
+        let connected = ctx.storage.ensure_user("Shop@Example.com").await.unwrap();
+        let before = ctx.storage.get_account(connected.id).await.unwrap();
+        assert_eq!((before.role, before.has_password), (Role::Merchant, false));
+        let (account, created) = ctx
+            .storage
+            .create_account("shop@example.com", Role::Operator, HASH)
+            .await
+            .unwrap();
+        assert!(!created);
+        assert_eq!(account.user.id, connected.id);
+        assert_eq!((account.role, account.has_password), (Role::Operator, true));
+        let taken = ctx
+            .storage
+            .create_account("SHOP@example.com", Role::Merchant, HASH)
+            .await
+            .unwrap_err();
+        assert!(matches!(taken, StorageError::EmailTaken { .. }), "{taken}");
+        let (login, hash) = ctx
+            .storage
+            .account_for_login(" shop@EXAMPLE.com ")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((login.role, hash.as_deref()), (Role::Operator, Some(HASH)));
+        let (fresh, created) = ctx
+            .storage
+            .create_account("new@example.com", Role::Merchant, HASH)
+            .await
+            .unwrap();
+        assert!(created);
+        let all: Vec<String> = ctx
+            .storage
+            .list_accounts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.user.email)
+            .collect();
+        assert_eq!(all, vec!["Shop@Example.com".to_string(), fresh.user.email]);
+    }
+);
+
+accounts_test!(keys_and_sessions_are_found_by_digest_and_end, |ctx| {
+    let (account, _) = ctx
+        .storage
+        .create_account("m@example.com", Role::Merchant, HASH)
+        .await
+        .unwrap();
+    let user = account.user.id;
+    let key = ctx
+        .storage
+        .create_api_key(user, "wh", "cpk_abcdefgh", "digest-1")
+        .await
+        .unwrap();
+    let (found, record) = ctx
+        .storage
+        .account_by_api_key("digest-1", at(0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.user.id, record.id), (user, key.id));
+    assert_eq!(record.last_used_at, None, "read before this use");
+    let (_, used) = ctx
+        .storage
+        .account_by_api_key("digest-1", at(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(used.last_used_at, Some(at(0)));
+    assert!(ctx
+        .storage
+        .account_by_api_key("cpk_abcdefgh", at(2))
+        .await
+        .unwrap()
+        .is_none());
+    let other = ctx
+        .storage
+        .create_account("o@example.com", Role::Merchant, HASH)
+        .await
+        .unwrap()
+        .0;
+    assert!(
+        matches!(
+            ctx.storage.revoke_api_key(other.user.id, key.id).await,
+            Err(StorageError::NotFound { .. })
+        ),
+        "only the owner revokes"
+    );
+    ctx.storage.revoke_api_key(user, key.id).await.unwrap();
+    assert!(ctx
+        .storage
+        .account_by_api_key("digest-1", at(3))
+        .await
+        .unwrap()
+        .is_none());
+
+    ctx.storage
+        .create_session(user, "s-old", "csrf-old", at(0), at(10))
+        .await
+        .unwrap();
+    let (who, session) = ctx
+        .storage
+        .session_by_token("s-old")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (who.user.id, session.csrf_token.as_str(), session.expires_at),
+        (user, "csrf-old", at(10))
+    );
+    // A new session of the user forgets the expired ones.
+    ctx.storage
+        .create_session(user, "s-new", "csrf-new", at(20), at(40))
+        .await
+        .unwrap();
+    assert!(ctx
+        .storage
+        .session_by_token("s-old")
+        .await
+        .unwrap()
+        .is_none());
+    ctx.storage.delete_session("s-new").await.unwrap();
+    assert!(ctx
+        .storage
+        .session_by_token("s-new")
+        .await
+        .unwrap()
+        .is_none());
+});
+
+accounts_test!(
+    an_operator_reaches_every_store_and_a_merchant_only_theirs,
+    |ctx| {
+        let alice = ctx
+            .storage
+            .create_account("a@example.com", Role::Merchant, HASH)
+            .await
+            .unwrap()
+            .0;
+        let bob = ctx
+            .storage
+            .create_account("b@example.com", Role::Merchant, HASH)
+            .await
+            .unwrap()
+            .0;
+        let ops = ctx
+            .storage
+            .create_account("o@example.com", Role::Operator, HASH)
+            .await
+            .unwrap()
+            .0;
+        let a = ctx
+            .storage
+            .save_store(alice.user.id, &new_store("aaa"))
+            .await
+            .unwrap();
+        let b = ctx
+            .storage
+            .save_store(bob.user.id, &new_store("bbb"))
+            .await
+            .unwrap();
+        assert_eq!(alice.store_access(), StoreAccess::Owner(alice.user.id));
+        assert_eq!(ops.store_access(), StoreAccess::AllStores);
+
+        let mine = ctx
+            .storage
+            .store_scope_for(alice.store_access(), a.id())
+            .await
+            .unwrap();
+        assert_eq!(mine, a.scope());
+        for missing in [b.id(), StoreId::from_raw(999_999)] {
+            let error = ctx
+                .storage
+                .store_scope_for(alice.store_access(), missing)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, StorageError::NotFound { what: "store", .. }),
+                "{error}"
+            );
+            assert!(ctx
+                .storage
+                .get_store_for(alice.store_access(), missing)
+                .await
+                .is_err());
+        }
+        // The operator's scope of B's store is B's (owner and store), as if B had looked it up.
+        let theirs = ctx
+            .storage
+            .store_scope_for(ops.store_access(), b.id())
+            .await
+            .unwrap();
+        assert_eq!(theirs, b.scope());
+        assert_eq!(
+            ctx.storage
+                .get_store_for(ops.store_access(), b.id())
+                .await
+                .unwrap(),
+            b
+        );
+        assert!(ctx
+            .storage
+            .store_scope_for(ops.store_access(), StoreId::from_raw(999_999))
+            .await
+            .is_err());
+        let listed: Vec<StoreId> = ctx
+            .storage
+            .list_stores_for(alice.store_access())
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.id())
+            .collect();
+        assert_eq!(listed, vec![a.id()]);
+        assert_eq!(
+            ctx.storage
+                .list_stores_for(ops.store_access())
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+);
