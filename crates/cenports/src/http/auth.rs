@@ -15,7 +15,10 @@
 //! Signing in (`POST /login`) takes JSON `{"email","password"}` or a form
 //! (`email`, `password`, `csrf_token`). A JSON body cannot be sent cross-site without CORS,
 //! which the hub never grants; the form carries a double-submit token from `GET /login`
-//! (cookie `cenports_login_csrf` = field `csrf_token`), against login CSRF.
+//! (cookie `cenports_login_csrf` = field `csrf_token`), against login CSRF. A failed form
+//! sign-in gets the page again ([`crate::web::render_login`]) under the status a script gets.
+//! Signing out with a form (the dashboard's button) sends the session's CSRF token as the
+//! `csrf_token` field instead of the header ([`crate::web::logout_form`]).
 
 use std::net::SocketAddr;
 
@@ -397,7 +400,7 @@ async fn sign_in(state: &AppState, ip: String, request: Request) -> Result<Respo
     Ok(response)
 }
 
-/// The sign-in page: a minimal form (the dashboard's own page comes with the HTML work).
+/// The sign-in page: the dashboard's form.
 #[utoipa::path(
     get,
     path = "/login",
@@ -441,6 +444,7 @@ fn login_page(state: &AppState, error: Option<&ApiError>) -> Response {
     tag = "auth",
     responses(
         (status = 204, description = "Signed out (with an API key: nothing to end)"),
+        (status = 303, description = "Signed out with the dashboard's form (`csrf_token` field): redirect to /login"),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Session cookie without X-CSRF-Token (`csrf_failed`)", body = ErrorBody),
     ),
