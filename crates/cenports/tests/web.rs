@@ -1006,3 +1006,82 @@ web_test!(
         );
     }
 );
+
+web_test!(
+    the_stores_list_puts_unhealthy_stores_first_and_the_store_page_retries,
+    |ctx| {
+        let app = start(&ctx).await;
+        let b = &app.b;
+        app.storage
+            .set_stock(&b.scope, &[("CAP-1".to_owned(), 5)])
+            .await
+            .unwrap();
+        let cause = "the store refused the level: turn inventory tracking on for CAP-1";
+        app.storage
+            .record_push(
+                &b.scope,
+                &[PushRecord {
+                    sku: "CAP-1".into(),
+                    level_sent: Some(5),
+                    status: "rejected".into(),
+                    message: Some(cause.into()),
+                    reported_level: Some(2),
+                }],
+            )
+            .await
+            .unwrap();
+        let operator = Browser::signed_in(&app, "ops@example.com").await;
+        let list = operator.get("/stores").await;
+        assert_eq!(list.status, StatusCode::OK, "{list:?}");
+        let (at_a, at_b) = (
+            list.html.find(&app.a.hash).unwrap(),
+            list.html.find(&b.hash).unwrap(),
+        );
+        assert!(at_b < at_a, "the store with an error comes first: {list:?}");
+        let row_b = &list.html[at_b..at_a];
+        assert!(
+            row_b.contains("errors") && row_b.contains("#errors\">1<"),
+            "{row_b}"
+        );
+        assert!(list.html[at_a..].contains("healthy"), "{list:?}");
+
+        let store = operator.get(&format!("/stores/{}", b.store_id)).await;
+        assert_eq!(store.status, StatusCode::OK, "{store:?}");
+        assert!(store.html.contains(cause), "the cause: {store:?}");
+        assert!(store.html.contains("Retry (sync now)"), "{store:?}");
+        let stock = operator.get(&format!("/stores/{}/stock", b.store_id)).await;
+        let row = &stock.html[stock.html.find("<td>CAP-1</td>").unwrap()..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert!(
+            row.contains("rejected") && row.contains(">yes<"),
+            "a mismatch: {row}"
+        );
+
+        let csrf = operator.csrf().await;
+        let retry = operator
+            .post(
+                &format!("/stores/{}/sync", b.store_id),
+                &[("csrf_token", &csrf)],
+            )
+            .await;
+        assert_eq!(retry.status, StatusCode::SEE_OTHER, "{retry:?}");
+        let location = retry.location.unwrap();
+        assert_eq!(
+            location,
+            format!("/stores/{}?notice=sync_started", b.store_id)
+        );
+        // The sync runs in the background, as the API's trigger: wait for its outcome.
+        let mut outcome = String::new();
+        for _ in 0..100 {
+            outcome = operator.get(&location).await.html;
+            if outcome.contains("Last sync started here") && !outcome.contains("running") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            outcome.contains(", ok ("),
+            "the triggered sync finished: {outcome}"
+        );
+    }
+);
