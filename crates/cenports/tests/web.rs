@@ -1085,3 +1085,60 @@ web_test!(
         );
     }
 );
+
+web_test!(
+    the_orders_list_pages_by_fifty_and_keeps_its_filters,
+    |ctx| {
+        let app = start(&ctx).await;
+        app.sandbox
+            .with_store(&app.a.hash, |data, events| {
+                for _ in 0..55 {
+                    // Placed now: changed after the last sync's window ended.
+                    let order = fixtures::order(1, &[("TEE-S", 1, 0)]);
+                    data.place_order(order, events).unwrap();
+                }
+            })
+            .unwrap();
+        // The sync imports what changed before `now - settle` (1 s here): let the new orders
+        // settle.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let record = app.storage.get_store(&app.a.scope).await.unwrap();
+        let client = cenports::sync::scheduler::store_client(&app.settings, &app.storage, &record)
+            .await
+            .unwrap();
+        let options = SyncOptions {
+            settle: Duration::from_secs(1),
+            ..SyncOptions::default()
+        };
+        sync_store(&app.storage, &app.a.scope, &client, &options, |_| {})
+            .await
+            .unwrap();
+        let browser = Browser::signed_in(&app, &app.a.email).await;
+        let id = app.a.store_id;
+        let first = browser
+            .get(&format!("/stores/{id}/orders?state=ready"))
+            .await;
+        assert_eq!(first.order_links(id), 50, "{first:?}");
+        let marker = "rel=\"next\" href=\"";
+        let start = first.html.find(marker).expect("a next page") + marker.len();
+        let next =
+            first.html[start..start + first.html[start..].find('"').unwrap()].replace("&amp;", "&");
+        assert!(
+            next.contains("state=ready") && next.contains("cursor="),
+            "{next}"
+        );
+        let second = browser.get(&next).await;
+        let ready = app
+            .storage
+            .count_orders_by_fulfilment_state(&app.a.scope)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|(state, _)| *state == FulfilmentState::Ready)
+            .map_or(0, |(_, n)| n) as usize;
+        assert!(ready > 50, "{ready}");
+        assert_eq!(second.order_links(id), ready - 50, "{second:?}");
+        assert!(!second.html.contains(marker), "the last page");
+        assert!(second.html.contains("First page"));
+    }
+);
