@@ -29,4 +29,5 @@ pub mod server;
 pub mod stock;
 pub mod storage;
 pub mod sync;
+pub mod web;
 pub mod webhooks;

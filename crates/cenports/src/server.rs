@@ -6,7 +6,7 @@
 //!
 //! - the HTTP server: the webhook receiver ([`crate::webhooks::receiver`]) at
 //!   `/webhooks/bigcommerce/{store_id}`, and the REST API with sign-in, `/healthz`, `/readyz`
-//!   and `/metrics` ([`crate::http::router`], `docs/API.md`); the dashboard is merged in later;
+//!   and `/metrics` ([`crate::http::router`], `docs/API.md`); the dashboard ([`crate::web::router`]);
 //! - the queue worker ([`crate::webhooks::worker`]) turning callbacks into targeted fetches;
 //! - the fulfilment outbox worker ([`crate::fulfilment::worker::run`]) delivering shipments
 //!   and status changes exactly once;
@@ -167,9 +167,10 @@ impl App {
             .public_url
             .as_ref()
             .is_some_and(|url| url.scheme() == "https");
-        let router = router.merge(http::router(
-            api.with_secure_cookies(http::cookies_must_be_secure(local, public_https)),
-        ));
+        let api = api.with_secure_cookies(http::cookies_must_be_secure(local, public_https));
+        let router = router
+            .merge(http::router(api.clone()))
+            .merge(crate::web::router(api));
         let (stop, stopped) = watch::channel(false);
         let wait = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;

@@ -24,11 +24,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use cenports::config::Settings;
-use cenports::connect::{self, ConnectError, ConnectInput, RequiredScope, VerifiedStore};
-use cenports::credentials::encrypt_credentials;
-use cenports::storage::{
-    NewStore, Storage, StoreProfile, StoreRecord, StoreStatus, CHANNEL_BIGCOMMERCE,
-};
+use cenports::connect::{self, ConnectError, ConnectInput, RequiredScope};
+use cenports::storage::{Storage, StoreRecord, StoreStatus};
 use cenports::sync::scheduler::store_client;
 use cenports::webhooks::registration::{register_hooks, remove_hooks, HOOK_SCOPES};
 use clap::Args;
@@ -208,16 +205,7 @@ pub async fn check_and_save(
             .iter()
             .any(|c| c.scope == scope && c.granted)
     })?;
-    let user = storage.ensure_user(&verified.email).await?;
-    let new_store = NewStore {
-        channel: CHANNEL_BIGCOMMERCE.to_string(),
-        remote_id: verified.store_hash.as_str().to_string(),
-        api_base_url: verified.api_base_url.to_string(),
-        profile: storage_profile(&verified),
-        credentials: encrypt_credentials(&secret_box, &verified),
-    };
-    let store = storage
-        .save_store(user.id, &new_store)
+    let store = connect::save_verified(storage, &secret_box, &verified)
         .await
         .context("the check passed but the store could not be saved")?;
     writeln!(
@@ -247,21 +235,6 @@ fn print_scopes(out: &mut impl Write, granted: impl Fn(RequiredScope) -> bool) -
         }
     }
     Ok(())
-}
-
-/// The profile as storage keeps it.
-fn storage_profile(verified: &VerifiedStore) -> StoreProfile {
-    let p = &verified.profile;
-    let text = |value: &Option<String>| value.clone().unwrap_or_default();
-    StoreProfile {
-        name: text(&p.name),
-        domain: text(&p.domain),
-        currency: text(&p.currency),
-        timezone: text(&p.timezone),
-        weight_units: text(&p.weight_units),
-        dimension_units: text(&p.dimension_units),
-        plan: text(&p.plan_name),
-    }
 }
 
 /// Runs `cenports disconnect`.

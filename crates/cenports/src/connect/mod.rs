@@ -409,6 +409,35 @@ fn missing_scopes_message(missing: &[ScopeCheck]) -> String {
     )
 }
 
+/// Saves a checked store under the user of its email (created if new), with its credentials
+/// encrypted by `secret_box`: what `cenports connect` and the dashboard's connect page do once
+/// [`check`] has passed (and never before).
+pub async fn save_verified(
+    storage: &crate::storage::Storage,
+    secret_box: &crate::secrets::SecretBox,
+    verified: &VerifiedStore,
+) -> Result<crate::storage::StoreRecord, crate::storage::StorageError> {
+    let user = storage.ensure_user(&verified.email).await?;
+    let p = &verified.profile;
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    let new_store = crate::storage::NewStore {
+        channel: crate::storage::CHANNEL_BIGCOMMERCE.to_string(),
+        remote_id: verified.store_hash.as_str().to_string(),
+        api_base_url: verified.api_base_url.to_string(),
+        profile: crate::storage::StoreProfile {
+            name: text(&p.name),
+            domain: text(&p.domain),
+            currency: text(&p.currency),
+            timezone: text(&p.timezone),
+            weight_units: text(&p.weight_units),
+            dimension_units: text(&p.dimension_units),
+            plan: text(&p.plan_name),
+        },
+        credentials: crate::credentials::encrypt_credentials(secret_box, verified),
+    };
+    storage.save_store(user.id, &new_store).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,10 @@
 //! Signing in (`POST /login`) takes JSON `{"email","password"}` or a form
 //! (`email`, `password`, `csrf_token`). A JSON body cannot be sent cross-site without CORS,
 //! which the hub never grants; the form carries a double-submit token from `GET /login`
-//! (cookie `cenports_login_csrf` = field `csrf_token`), against login CSRF.
+//! (cookie `cenports_login_csrf` = field `csrf_token`), against login CSRF. A failed form
+//! sign-in gets the page again ([`crate::web::render_login`]) under the status a script gets.
+//! Signing out with a form (the dashboard's button) sends the session's CSRF token as the
+//! `csrf_token` field instead of the header ([`crate::web::logout_form`]).
 
 use std::net::SocketAddr;
 
@@ -162,7 +165,13 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|value| !value.is_empty())
 }
 
-fn set_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool, same_site: &str) -> String {
+pub(crate) fn set_cookie(
+    name: &str,
+    value: &str,
+    max_age_secs: i64,
+    secure: bool,
+    same_site: &str,
+) -> String {
     format!(
         "{name}={value}; Path=/; Max-Age={}; HttpOnly; SameSite={same_site}{}",
         max_age_secs.max(0),
@@ -288,6 +297,27 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     request: Request,
 ) -> Result<Response, ApiError> {
+    let form = is_form(request.headers());
+    match sign_in(&state, ip, request).await {
+        // A person at the sign-in form sees the form again with what went wrong, under the
+        // same status a script would get.
+        Err(error) if form => Ok(login_page(&state, Some(&error))),
+        other => other,
+    }
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
+}
+
+async fn sign_in(state: &AppState, ip: String, request: Request) -> Result<Response, ApiError> {
+    let state = state.clone();
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -370,7 +400,7 @@ pub async fn login(
     Ok(response)
 }
 
-/// The sign-in page: a minimal form (the dashboard's own page comes with the HTML work).
+/// The sign-in page: the dashboard's form.
 #[utoipa::path(
     get,
     path = "/login",
@@ -379,9 +409,16 @@ pub async fn login(
     security(())
 )]
 pub async fn get_login(State(state): State<AppState>) -> Response {
+    login_page(&state, None)
+}
+
+/// The sign-in form (the dashboard's page) with a fresh double-submit token, and an error's
+/// message and status when a form sign-in failed.
+fn login_page(state: &AppState, error: Option<&ApiError>) -> Response {
     let token = tokens::random_token();
-    let page = LOGIN_PAGE.replace("{csrf_token}", &token);
-    let mut response = Html(page).into_response();
+    let page = crate::web::render_login(&token, error.map(ApiError::message));
+    let status = error.map_or(StatusCode::OK, |e| e.code().status());
+    let mut response = (status, Html(page.into_string())).into_response();
     if let Ok(value) = HeaderValue::from_str(&set_cookie(
         LOGIN_CSRF_COOKIE,
         &token,
@@ -395,22 +432,10 @@ pub async fn get_login(State(state): State<AppState>) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; form-action 'self'; frame-ancestors 'none'"),
+        HeaderValue::from_static(crate::web::CONTENT_SECURITY_POLICY),
     );
     response
 }
-
-const LOGIN_PAGE: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign in · Cenports</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main><h1>Sign in to Cenports</h1>
-<form method="post" action="/login">
-<input type="hidden" name="csrf_token" value="{csrf_token}">
-<p><label>Email <input type="email" name="email" autocomplete="username" required></label></p>
-<p><label>Password <input type="password" name="password" autocomplete="current-password" required></label></p>
-<p><button type="submit">Sign in</button></p>
-</form></main></body></html>
-"#;
 
 /// Sign out: ends the session and clears its cookie.
 #[utoipa::path(
@@ -419,15 +444,19 @@ const LOGIN_PAGE: &str = r#"<!doctype html>
     tag = "auth",
     responses(
         (status = 204, description = "Signed out (with an API key: nothing to end)"),
+        (status = 303, description = "Signed out with the dashboard's form (`csrf_token` field): redirect to /login"),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Session cookie without X-CSRF-Token (`csrf_failed`)", body = ErrorBody),
     ),
     security(("session" = []), ("api_key" = []))
 )]
-pub async fn logout(
-    State(state): State<AppState>,
-    principal: Principal,
-) -> Result<Response, ApiError> {
+pub async fn logout(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    if is_form(request.headers()) && !request.headers().contains_key(header::AUTHORIZATION) {
+        // The dashboard's sign-out button: its CSRF token is a form field, not a header.
+        return Ok(crate::web::logout_form(state, request).await);
+    }
+    let (mut parts, _body) = request.into_parts();
+    let principal = Principal::from_request_parts(&mut parts, &state).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let AuthMethod::Session { token_hash } = &principal.method {
         state.storage.delete_session(token_hash).await?;

@@ -174,6 +174,11 @@ impl ApiError {
         self.code
     }
 
+    /// The message (what the caller should do; opaque for a 500).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// A 500 whose cause is logged here, once, and not shown.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error = %chain(cause), "HTTP request failed");

@@ -53,6 +53,12 @@ impl Metrics {
         lock(&self.quota_left).insert(store.get(), left);
     }
 
+    /// The requests left in the store's quota window as a client of this process last saw
+    /// them, if one has called BigCommerce for it.
+    pub fn quota_left(&self, store: StoreId) -> Option<u64> {
+        lock(&self.quota_left).get(&store.get()).copied()
+    }
+
     /// Counts one webhook receipt by outcome (e.g. `accepted`, `duplicate`, `bad_signature`):
     /// for the webhook receiver to call. Keep outcomes a fixed set.
     pub fn record_webhook_receipt(&self, outcome: &str) {

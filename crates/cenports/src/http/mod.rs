@@ -122,6 +122,10 @@ impl AppState {
         &self.syncs
     }
 
+    pub(crate) fn secure_cookies(&self) -> bool {
+        self.secure_cookies
+    }
+
     pub(crate) fn clock(&self) -> &dyn Clock {
         self.clock.as_ref()
     }

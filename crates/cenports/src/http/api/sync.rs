@@ -110,6 +110,13 @@ impl SyncRuns {
         self.lock().get(&store).and_then(|r| r.last.clone())
     }
 
+    /// When the last API-triggered sync of `store` finished, if it succeeded.
+    pub fn last_success(&self, store: StoreId) -> Option<DateTime<Utc>> {
+        self.last(store)
+            .filter(|last| last.error.is_none() && last.outcome == "ok")
+            .and_then(|last| last.finished_at)
+    }
+
     /// When and why the last API-triggered sync of `store` failed, if it did.
     pub fn last_failure(&self, store: StoreId) -> Option<(DateTime<Utc>, String)> {
         let last = self.last(store)?;

@@ -1,0 +1,357 @@
+//! # The dashboard: server-rendered HTML pages
+//!
+//! [`router`] serves the merchant's and operator's pages: `/` (to `/stores`), `/connect`,
+//! `/stores`, `/stores/{id}` (with retry, disconnect), `/stores/{id}/orders`,
+//! `/stores/{id}/orders/{order}` (with "record a shipment"), `/stores/{id}/stock`, and the one
+//! stylesheet. `/login` and `/logout` stay in [`crate::http::auth`], which renders the sign-in
+//! page and the sign-out form through [`render_login`] and [`logout_form`].
+//!
+//! - **HTML** is written with `maud` (compile-time templates, every interpolation escaped).
+//!   No JavaScript, one small CSS file, forms that work with a keyboard and on a phone.
+//! - **Who**: a page needs the session cookie of `POST /login` ([`WebUser`]); without a valid
+//!   one it redirects to `/login`. API keys are for scripts and do not open pages.
+//! - **Tenancy**: pages read and write through the same scoped storage calls and handlers as
+//!   `/api/v1` (they call them), so another tenant's store or order is the same 404.
+//! - **CSRF**: every form that changes something carries the session's synchronizer token in a
+//!   hidden `csrf_token` field, compared in constant time before anything else is read or
+//!   written; a missing or wrong token is a 403 page.
+//!
+//! Design notes: `docs/DASHBOARD.md`.
+
+mod connect;
+mod orders;
+mod stores;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::{DateTime, Utc};
+use maud::{html, Markup, DOCTYPE};
+use serde::Deserialize;
+
+use crate::accounts::{self, tokens, AuthError};
+use crate::http::auth::{self as http_auth, AuthMethod, Principal, SESSION_COOKIE};
+use crate::http::{ApiError, AppState, ErrorCode};
+
+/// Where the stylesheet is served.
+pub const STYLESHEET_PATH: &str = "/static/dashboard.css";
+/// The hidden form field holding the session's CSRF token.
+pub const CSRF_FIELD: &str = "csrf_token";
+/// The pages' Content-Security-Policy: our own stylesheet, no scripts, no frames, forms post
+/// only to us.
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'";
+
+const STYLESHEET: &str = include_str!("dashboard.css");
+
+/// The dashboard's routes, with their state. Merge it with [`crate::http::router`] (which
+/// serves `/login` and `/logout`).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/stores") }))
+        .route(STYLESHEET_PATH, get(get_stylesheet))
+        .route(
+            "/connect",
+            get(connect::show_connect).post(connect::create_connection),
+        )
+        .route("/stores", get(stores::list_stores))
+        .route("/stores/{store_id}", get(stores::show_store))
+        .route("/stores/{store_id}/sync", post(stores::trigger_sync))
+        .route(
+            "/stores/{store_id}/disconnect",
+            post(stores::disconnect_store),
+        )
+        .route("/stores/{store_id}/orders", get(orders::list_orders))
+        .route(
+            "/stores/{store_id}/orders/{order_id}",
+            get(orders::show_order),
+        )
+        .route(
+            "/stores/{store_id}/orders/{order_id}/shipments",
+            post(orders::create_shipment),
+        )
+        .route("/stores/{store_id}/stock", get(stores::show_stock))
+        .layer(middleware::from_fn(page_headers))
+        .with_state(state)
+}
+
+/// Pages are one user's data (never cached), framed by nobody, and only load our stylesheet.
+async fn page_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+async fn get_stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+// ------------------------------------------------------------------ who is asking
+
+/// A signed-in person: the session cookie's account and the session's CSRF token (written
+/// into every form). Without a valid session the rejection redirects to `/login`.
+pub struct WebUser {
+    principal: Principal,
+    csrf_token: String,
+}
+
+impl WebUser {
+    /// The account's email.
+    pub fn email(&self) -> &str {
+        &self.principal.account.user.email
+    }
+
+    /// Whether this is an operator (sees every store).
+    pub fn is_operator(&self) -> bool {
+        self.principal.account.role == accounts::Role::Operator
+    }
+
+    /// The principal the API handlers take.
+    pub fn principal(&self) -> Principal {
+        self.principal.clone()
+    }
+
+    /// Checks a form's CSRF token against the session's, in constant time.
+    pub fn check_csrf(&self, given: Option<&str>) -> Result<(), PageError> {
+        match given {
+            Some(given) if tokens::same_token(given, &self.csrf_token) => Ok(()),
+            _ => Err(PageError::new(
+                StatusCode::FORBIDDEN,
+                "This form has expired or did not come from Cenports. Go back, reload the page \
+                 and submit it again.",
+            )),
+        }
+    }
+
+    /// The hidden field every POST form carries.
+    pub fn csrf_input(&self) -> Markup {
+        html! { input type="hidden" name=(CSRF_FIELD) value=(self.csrf_token); }
+    }
+}
+
+impl FromRequestParts<AppState> for WebUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(token) = http_auth::cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(Redirect::to("/login").into_response());
+        };
+        match accounts::authenticate_session(state.storage(), state.clock(), &token).await {
+            Ok((account, session)) => Ok(WebUser {
+                principal: Principal {
+                    account,
+                    method: AuthMethod::Session {
+                        token_hash: tokens::digest(&token),
+                    },
+                },
+                csrf_token: session.csrf_token,
+            }),
+            Err(AuthError::Storage(e)) => Err(PageError::from(ApiError::from(e)).into_response()),
+            Err(_) => Err(Redirect::to("/login").into_response()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf_token: Option<String>,
+}
+
+/// `POST /logout` from the dashboard's sign-out button: checks the form's CSRF token, ends
+/// the session, clears its cookie and goes to `/login`.
+pub async fn logout_form(state: AppState, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let user = match WebUser::from_request_parts(&mut parts, &state).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let form = Form::<CsrfOnly>::from_request(Request::from_parts(parts, body), &state).await;
+    let given = form.ok().and_then(|Form(f)| f.csrf_token);
+    if let Err(error) = user.check_csrf(given.as_deref()) {
+        return error.into_response();
+    }
+    if let AuthMethod::Session { token_hash } = &user.principal.method {
+        if let Err(e) = state.storage().delete_session(token_hash).await {
+            return PageError::from(ApiError::from(e)).into_response();
+        }
+    }
+    let mut response = Redirect::to("/login").into_response();
+    let clear = http_auth::set_cookie(SESSION_COOKIE, "", 0, state.secure_cookies(), "Lax");
+    if let Ok(value) = HeaderValue::from_str(&clear) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+// ------------------------------------------------------------------ errors
+
+/// An error page: a status and a sentence saying what to do. A 500's cause is logged where
+/// it was turned into an [`ApiError`] and not shown.
+#[derive(Debug)]
+pub struct PageError {
+    status: StatusCode,
+    message: String,
+}
+
+impl PageError {
+    /// A page with this status and message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        PageError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// The 404 of a store or order that does not exist or is not the caller's.
+    pub fn not_found() -> Self {
+        PageError::new(
+            StatusCode::NOT_FOUND,
+            "There is no such page among your stores. Pick a store from the list.",
+        )
+    }
+}
+
+impl From<ApiError> for PageError {
+    fn from(error: ApiError) -> Self {
+        match error.code() {
+            ErrorCode::StoreNotFound | ErrorCode::OrderNotFound | ErrorCode::ShipmentNotFound => {
+                PageError::not_found()
+            }
+            code => PageError::new(code.status(), error.message()),
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let title = match self.status {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::FORBIDDEN => "Not allowed",
+            s if s.is_server_error() => "Something went wrong",
+            _ => "That did not work",
+        };
+        let body = layout(
+            title,
+            None,
+            html! {
+                p.error role="alert" { (self.message) }
+                p { a href="/stores" { "Back to your stores" } }
+            },
+        );
+        (self.status, body).into_response()
+    }
+}
+
+/// A path id: a positive integer, else the 404 page (as for an id that does not exist).
+pub fn path_id(text: &str) -> Result<i64, PageError> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(PageError::not_found)
+}
+
+// ------------------------------------------------------------------ layout
+
+/// The frame of every page: navigation (with sign-out when signed in), a skip link, the
+/// title as the one `h1`, and the content.
+pub fn layout(title: &str, user: Option<&WebUser>, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Cenports" }
+                link rel="stylesheet" href=(STYLESHEET_PATH);
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header {
+                    nav aria-label="Main" {
+                        a.brand href="/stores" { "Cenports" }
+                        @if let Some(user) = user {
+                            a href="/stores" { "Stores" }
+                            a href="/connect" { "Connect a store" }
+                            span.who {
+                                (user.email())
+                                @if user.is_operator() { " (operator)" }
+                            }
+                            form.inline method="post" action="/logout" {
+                                (user.csrf_input())
+                                button type="submit" { "Sign out" }
+                            }
+                        }
+                    }
+                }
+                main id="main" {
+                    h1 { (title) }
+                    (content)
+                }
+            }
+        }
+    }
+}
+
+/// The sign-in page, with the form's double-submit token and the last attempt's error.
+pub fn render_login(csrf_token: &str, error: Option<&str>) -> Markup {
+    layout(
+        "Sign in to Cenports",
+        None,
+        html! {
+            @if let Some(error) = error {
+                p.error role="alert" { (error) }
+            }
+            form.card method="post" action="/login" {
+                input type="hidden" name=(CSRF_FIELD) value=(csrf_token);
+                label for="email" { "Email" }
+                input id="email" type="email" name="email" autocomplete="username" required;
+                label for="password" { "Password" }
+                input id="password" type="password" name="password"
+                    autocomplete="current-password" required;
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+/// A time as `2026-11-26 17:50 UTC`, or a dash.
+pub fn when(at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(
+        || "—".to_owned(),
+        |at| at.format("%Y-%m-%d %H:%M UTC").to_string(),
+    )
+}
+
+/// A duration as `42 s`, `17 min`, `3 h`, `2 d`.
+pub fn ago(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        7200..=172_799 => format!("{} h", s / 3600),
+        _ => format!("{} d", s / 86_400),
+    }
+}

@@ -1,0 +1,483 @@
+//! The orders of a store (filters, search, pages) and one order (lines, addresses, shipments,
+//! timeline, "record a shipment").
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use chrono::{NaiveDate, Utc};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::stores::store_nav;
+use super::{layout, path_id, when, PageError, WebUser, CSRF_FIELD};
+use crate::accounts::tokens;
+use crate::fulfilment::Carrier;
+use crate::http::api::orders::{AddressView, FulfilmentStateView, OrderDetail, OrdersQuery};
+use crate::http::api::shipments::{CreateShipment, ShipmentItemInput};
+use crate::http::api::{self, scope_for, ApiPath, DEFAULT_PAGE};
+use crate::http::AppState;
+
+/// The fulfilment states a filter offers, as the API spells them.
+const STATES: [(&str, &str); 7] = [
+    ("ready", "Ready"),
+    ("on_hold", "On hold"),
+    ("partially_shipped", "Partially shipped"),
+    ("shipped", "Shipped"),
+    ("cancelled", "Cancelled"),
+    ("refunded", "Refunded"),
+    ("other", "Other"),
+];
+
+/// The list's filters as a form sends them: empty fields mean "any".
+#[derive(Debug, Default, Deserialize)]
+pub struct OrderFilters {
+    #[serde(default)]
+    status_id: String,
+    #[serde(default)]
+    state: String,
+    /// `YYYY-MM-DD`: orders changed on or after that day (UTC).
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    cursor: String,
+}
+
+impl OrderFilters {
+    fn query_string(&self, cursor: Option<&str>) -> String {
+        let mut pairs = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("status_id", self.status_id.as_str()),
+            ("state", self.state.as_str()),
+            ("since", self.since.as_str()),
+            ("q", self.q.as_str()),
+        ] {
+            if !value.is_empty() {
+                pairs.append_pair(key, value);
+            }
+        }
+        if let Some(cursor) = cursor {
+            pairs.append_pair("cursor", cursor);
+        }
+        pairs.finish()
+    }
+
+    fn to_api(&self) -> Result<OrdersQuery, PageError> {
+        let bad = |what: &str| PageError::new(StatusCode::BAD_REQUEST, what.to_owned());
+        let non_empty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        let status_id = non_empty(&self.status_id)
+            .map(|s| s.parse::<i32>())
+            .transpose()
+            .map_err(|_| bad("The status filter is not one of the listed statuses."))?;
+        let fulfilment_state = non_empty(&self.state)
+            .map(|s| serde_json::from_value::<FulfilmentStateView>(serde_json::Value::String(s)))
+            .transpose()
+            .map_err(|_| bad("The fulfilment state filter is not one of the listed states."))?;
+        let since = non_empty(&self.since)
+            .map(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d"))
+            .transpose()
+            .map_err(|_| bad("The date must be a day like 2026-11-26."))?
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc());
+        Ok(OrdersQuery {
+            status_id,
+            fulfilment_state,
+            since,
+            search: non_empty(&self.q),
+            include_deleted: None,
+            limit: Some(DEFAULT_PAGE),
+            cursor: non_empty(&self.cursor),
+        })
+    }
+}
+
+/// `GET /stores/{id}/orders`: filter by status, fulfilment state and date; search by order
+/// number, email or name; pages of 50 (the API's list, so the same rules apply).
+pub async fn list_orders(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(store_id): Path<String>,
+    Query(filters): Query<OrderFilters>,
+) -> Result<Response, PageError> {
+    let id = path_id(&store_id)?;
+    let scope = scope_for(&state, &user.principal(), id).await?;
+    let statuses = state
+        .storage()
+        .count_orders_by_status(&scope)
+        .await
+        .map_err(|e| PageError::from(crate::http::ApiError::from(e)))?;
+    let Json(list) = api::orders::list_orders(
+        State(state.clone()),
+        user.principal(),
+        ApiPath(id),
+        api::ApiQuery(filters.to_api()?),
+    )
+    .await?;
+    let body = html! {
+        (store_nav(id))
+        form.filters method="get" action=(format!("/stores/{id}/orders")) role="search" {
+            div {
+                label for="q" { "Order number or email" }
+                input id="q" type="search" name="q" value=(filters.q) maxlength="200";
+            }
+            div {
+                label for="status_id" { "Status" }
+                select id="status_id" name="status_id" {
+                    option value="" { "Any" }
+                    @for s in &statuses {
+                        option value=(s.status_id) selected[filters.status_id == s.status_id.to_string()] {
+                            (s.status_name) " (" (s.count) ")"
+                        }
+                    }
+                }
+            }
+            div {
+                label for="state" { "Fulfilment" }
+                select id="state" name="state" {
+                    option value="" { "Any" }
+                    @for (value, label) in STATES {
+                        option value=(value) selected[filters.state == value] { (label) }
+                    }
+                }
+            }
+            div {
+                label for="since" { "Changed since" }
+                input id="since" type="date" name="since" value=(filters.since);
+            }
+            div { button type="submit" { "Filter" } }
+        }
+        @if list.orders.is_empty() {
+            p { "No orders match." }
+        } @else {
+            div.table-wrap { table {
+                thead { tr {
+                    th scope="col" { "Order" } th scope="col" { "Customer" }
+                    th scope="col" { "Status" } th scope="col" { "Fulfilment" }
+                    th scope="col" { "Total" } th scope="col" { "Created" }
+                } }
+                tbody {
+                    @for o in &list.orders {
+                        tr {
+                            td { a href=(format!("/stores/{id}/orders/{}", o.id)) { "#" (o.number) } }
+                            td { (o.customer_email.as_deref().unwrap_or("—")) }
+                            td { (o.status) }
+                            td { (state_label(o.fulfilment_state)) }
+                            td { (o.total) " " (o.currency) }
+                            td { (when(Some(o.created_at))) }
+                        }
+                    }
+                }
+            } }
+        }
+        nav aria-label="Pages" {
+            p {
+                @if !filters.cursor.is_empty() {
+                    a href=(format!("/stores/{id}/orders?{}", filters.query_string(None))) { "First page" }
+                    " "
+                }
+                @if let Some(next) = &list.next_cursor {
+                    a rel="next" href=(format!("/stores/{id}/orders?{}", filters.query_string(Some(next)))) { "Next page" }
+                }
+            }
+        }
+    };
+    Ok(layout("Orders", Some(&user), body).into_response())
+}
+
+fn state_label(state: FulfilmentStateView) -> &'static str {
+    let value = serde_json::to_value(state).ok();
+    let value = value.as_ref().and_then(|v| v.as_str()).unwrap_or("other");
+    STATES
+        .iter()
+        .find(|(v, _)| *v == value)
+        .map_or("Other", |(_, label)| label)
+}
+
+/// `GET /stores/{id}/orders/{order}`.
+pub async fn show_order(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path((store_id, order_id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let (id, order) = (path_id(&store_id)?, path_id(&order_id)?);
+    render_order(&state, &user, id, order, None, StatusCode::OK).await
+}
+
+async fn render_order(
+    state: &AppState,
+    user: &WebUser,
+    id: i64,
+    order_id: i64,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let Json(detail) = api::orders::get_order(
+        State(state.clone()),
+        user.principal(),
+        ApiPath((id, order_id)),
+    )
+    .await?;
+    let o = &detail.order;
+    let body = html! {
+        (store_nav(id))
+        @if let Some(error) = &error { p.error role="alert" { (error) } }
+        dl.profile {
+            dt { "Status" } dd { (o.status) }
+            dt { "Fulfilment" } dd { (state_label(o.fulfilment_state)) }
+            dt { "Customer" } dd { (o.customer_email.as_deref().unwrap_or("—")) }
+            dt { "Total" } dd { (o.total) " " (o.currency) " (tax " (o.tax) ")" }
+            dt { "Payment" } dd { (o.payment_method.as_deref().unwrap_or("—")) ", " (o.payment_status.as_deref().unwrap_or("—")) }
+        }
+        h2 { "Lines" }
+        div.table-wrap { table {
+            thead { tr {
+                th scope="col" { "SKU" } th scope="col" { "Name" } th scope="col" { "Ordered" }
+                th scope="col" { "Shipped" } th scope="col" { "Price" }
+            } }
+            tbody {
+                @for l in &detail.lines {
+                    tr { td { (l.sku) } td { (l.name) } td { (l.quantity) } td { (l.quantity_shipped) } td { (l.price) } }
+                }
+            }
+        } }
+        h2 { "Addresses" }
+        @if let Some(billing) = &detail.billing_address {
+            h3 { "Billing" } (address(billing))
+        }
+        @for (i, shipping) in detail.shipping_addresses.iter().enumerate() {
+            h3 { "Shipping " (i + 1) @if let Some(method) = &shipping.shipping_method { " · " (method) } }
+            (address(shipping))
+        }
+        h2 { "Shipments" }
+        @if detail.shipments.is_empty() {
+            p { "No shipment recorded through the hub yet." }
+        } @else {
+            div.table-wrap { table {
+                thead { tr {
+                    th scope="col" { "Shipment" } th scope="col" { "State" } th scope="col" { "Carrier" }
+                    th scope="col" { "Tracking" } th scope="col" { "Items" } th scope="col" { "Last error" }
+                } }
+                tbody {
+                    @for s in &detail.shipments {
+                        tr {
+                            td { (s.id) }
+                            td class=(if s.state == "failed" { "bad" } else { "" }) { (s.state) }
+                            td { (s.carrier.as_deref().unwrap_or("—")) }
+                            td { (s.tracking_number.as_deref().unwrap_or("—")) }
+                            td { @for item in &s.items { (item.sku) " × " (item.quantity) br; } }
+                            td { (s.last_error.as_deref().unwrap_or("—")) }
+                        }
+                    }
+                }
+            } }
+        }
+        (shipment_form(user, id, &detail))
+        h2 { "Timeline" }
+        ol.timeline {
+            @for (at, what) in timeline(&detail) {
+                li { time { (when(Some(at))) } " — " (what) }
+            }
+        }
+    };
+    let mut response = layout(&format!("Order #{}", o.number), Some(user), body).into_response();
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+fn address(a: &AddressView) -> Markup {
+    html! {
+        address {
+            (a.first_name) " " (a.last_name) br;
+            @if !a.company.is_empty() { (a.company) br; }
+            (a.street_1) br;
+            @if !a.street_2.is_empty() { (a.street_2) br; }
+            (a.city) ", " (a.state) " " (a.zip) " " (a.country_iso2) br;
+            @if !a.email.is_empty() { (a.email) br; }
+            @if !a.phone.is_empty() { (a.phone) }
+        }
+    }
+}
+
+/// What the hub did with the order, oldest first: created and changed at the channel,
+/// imported, and each write it queued and delivered.
+fn timeline(detail: &OrderDetail) -> Vec<(chrono::DateTime<Utc>, String)> {
+    let o = &detail.order;
+    let mut events = vec![
+        (o.created_at, "placed in the store".to_owned()),
+        (o.imported_at, "imported by the hub".to_owned()),
+    ];
+    if o.modified_at > o.created_at {
+        events.push((
+            o.modified_at,
+            format!("last changed in the store ({})", o.status),
+        ));
+    }
+    for s in &detail.shipments {
+        let tracking = s.tracking_number.as_deref().unwrap_or("");
+        events.push((
+            s.created_at,
+            format!("shipment {} requested ({tracking})", s.id),
+        ));
+        let outcome = match s.state.as_str() {
+            "delivered" => Some(format!(
+                "shipment {} written to the store{}",
+                s.id,
+                s.channel_shipment_id
+                    .as_deref()
+                    .map(|c| format!(" as BigCommerce shipment {c}"))
+                    .unwrap_or_default()
+            )),
+            "failed" => Some(format!(
+                "shipment {} failed: {}",
+                s.id,
+                s.last_error.as_deref().unwrap_or("unknown error")
+            )),
+            _ => None,
+        };
+        if let Some(outcome) = outcome {
+            // A failure has no time of its own in the view: it follows the request.
+            events.push((s.delivered_at.unwrap_or(s.created_at), outcome));
+        }
+    }
+    for c in &detail.status_changes {
+        events.push((
+            c.created_at,
+            format!("status change {} requested ({})", c.id, c.state),
+        ));
+    }
+    events.sort_by_key(|(at, _)| *at);
+    events
+}
+
+fn shipment_form(user: &WebUser, id: i64, detail: &OrderDetail) -> Markup {
+    let open: Vec<_> = detail
+        .lines
+        .iter()
+        .filter(|l| l.quantity > l.quantity_shipped)
+        .collect();
+    html! {
+        h2 { "Record a shipment" }
+        @if open.is_empty() {
+            p.muted { "Every line has shipped." }
+        } @else {
+            form.card method="post" action=(format!("/stores/{id}/orders/{}/shipments", detail.order.id)) {
+                (user.csrf_input())
+                // A fresh key per rendered form: submitting the same form twice records one
+                // shipment (the API's idempotency).
+                input type="hidden" name="request_key" value=(tokens::random_token());
+                label for="carrier" { "Carrier" }
+                select id="carrier" name="carrier" {
+                    @for (slug, carrier) in Carrier::KNOWN {
+                        option value=(slug) { (carrier.display_name()) }
+                    }
+                }
+                label for="tracking_number" { "Tracking number" }
+                input id="tracking_number" name="tracking_number" required maxlength="50";
+                fieldset {
+                    legend { "Quantities to ship" }
+                    @for l in &open {
+                        @let field = format!("qty_{}", l.line_id);
+                        label for=(field) { (l.sku) " — " (l.name) " (" (l.quantity - l.quantity_shipped) " left)" }
+                        input id=(field) name=(field) type="number" min="0"
+                            max=(l.quantity - l.quantity_shipped) value=(l.quantity - l.quantity_shipped);
+                    }
+                }
+                button type="submit" { "Record shipment" }
+            }
+        }
+    }
+}
+
+/// `POST /stores/{id}/orders/{order}/shipments`: the API's create-shipment handler (so the
+/// same checks and `fulfilment::request_shipment`), with the form's key as Idempotency-Key.
+pub async fn create_shipment(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path((store_id, order_id)): Path<(String, String)>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    user.check_csrf(form.get(CSRF_FIELD).map(String::as_str))?;
+    let (id, order) = (path_id(&store_id)?, path_id(&order_id)?);
+    let mut items = Vec::new();
+    let mut lines: Vec<_> = form
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("qty_")?.parse::<i64>().ok()?, v)))
+        .collect();
+    lines.sort();
+    for (line_id, quantity) in lines {
+        let quantity = quantity.trim();
+        if quantity.is_empty() || quantity == "0" {
+            continue;
+        }
+        let Ok(quantity) = quantity.parse::<i32>() else {
+            let message = format!("The quantity {quantity:?} is not a whole number.");
+            return render_order(
+                &state,
+                &user,
+                id,
+                order,
+                Some(message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        };
+        items.push(ShipmentItemInput {
+            sku: None,
+            line_id: Some(line_id),
+            quantity,
+        });
+    }
+    if items.is_empty() {
+        let message = "Give a quantity for at least one line.".to_owned();
+        return render_order(
+            &state,
+            &user,
+            id,
+            order,
+            Some(message),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let mut headers = HeaderMap::new();
+    let key = form
+        .get("request_key")
+        .cloned()
+        .unwrap_or_else(tokens::random_token);
+    let key = HeaderValue::from_str(&format!("web-{key}")).map_err(|_| {
+        PageError::new(
+            StatusCode::BAD_REQUEST,
+            "Reload the order page and try again.",
+        )
+    })?;
+    headers.insert("idempotency-key", key);
+    let body = CreateShipment {
+        carrier: form.get("carrier").cloned().unwrap_or_default(),
+        tracking_number: form.get("tracking_number").cloned().unwrap_or_default(),
+        tracking_link: None,
+        shipped_at: None,
+        items,
+    };
+    match api::shipments::create_shipment(
+        State(state.clone()),
+        user.principal(),
+        ApiPath((id, order)),
+        headers,
+        api::ApiJson(body),
+    )
+    .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/stores/{id}/orders/{order}")).into_response()),
+        Err(error) => {
+            let page = PageError::from(error);
+            if page.status == StatusCode::NOT_FOUND || page.status.is_server_error() {
+                return Err(page);
+            }
+            render_order(&state, &user, id, order, Some(page.message), page.status).await
+        }
+    }
+}

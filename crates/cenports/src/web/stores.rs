@@ -1,0 +1,476 @@
+//! The stores list with health at a glance, one store's page (profile, sync, errors, retry,
+//! reconnect, disconnect) and its stock.
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use chrono::{DateTime, Utc};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::{ago, layout, path_id, when, PageError, WebUser};
+use crate::http::api::{self, scope_for, ApiPath};
+use crate::http::AppState;
+use crate::storage::{StoreRecord, StoreStatus, STREAM_ORDERS};
+use crate::webhooks::registration::remove_hooks;
+
+/// A store whose orders are older than this is shown as lagging (the scheduler polls every
+/// few minutes and webhooks arrive within seconds, so an hour means something is stuck).
+const LAG_WARNING_SECS: i64 = 3600;
+
+/// What the stores list shows of one store.
+struct Health {
+    store: StoreRecord,
+    last_sync: Option<DateTime<Utc>>,
+    lag_secs: Option<i64>,
+    open_errors: usize,
+    webhooks: String,
+    quota_left: Option<u64>,
+    orders: i64,
+    problems: Vec<&'static str>,
+}
+
+async fn health(state: &AppState, user: &WebUser, store: StoreRecord) -> Result<Health, PageError> {
+    let scope = store.scope();
+    let id = store.id();
+    let checkpoint = state
+        .storage()
+        .get_checkpoint(&scope, STREAM_ORDERS)
+        .await
+        .map_err(api_err)?;
+    let completed = checkpoint.as_ref().and_then(|c| c.completed_at);
+    let triggered_ok = state.syncs().last_success(id);
+    let last_sync = completed.max(triggered_ok);
+    // The hub holds every order changed before the end of the last completed window (or the
+    // start of the window in progress): the lag is how far that is behind now.
+    let synced_until = checkpoint.as_ref().and_then(|c| {
+        if c.completed_at.is_some() {
+            c.window_end
+        } else {
+            c.window_start
+        }
+    });
+    let now = state.clock().now();
+    let lag_secs = synced_until.map(|until| (now - until).num_seconds().max(0));
+    let Json(errors) =
+        api::stores::list_errors(State(state.clone()), user.principal(), ApiPath(id.get())).await?;
+    let open_errors = errors.outbox.len() + errors.stock.len() + usize::from(errors.sync.is_some());
+    let endpoint = state
+        .storage()
+        .get_webhook_endpoint(&scope)
+        .await
+        .map_err(api_err)?;
+    let webhooks = match (&endpoint, &state.settings().public_url) {
+        (Some(_), _) => "registered".to_owned(),
+        (None, Some(_)) => "not registered".to_owned(),
+        (None, None) => "off (polling)".to_owned(),
+    };
+    let orders = state
+        .storage()
+        .count_orders(&scope)
+        .await
+        .map_err(api_err)?;
+    let mut problems = Vec::new();
+    if store.status != StoreStatus::Connected {
+        problems.push("disconnected");
+    }
+    if last_sync.is_none() {
+        problems.push("never synced");
+    }
+    if lag_secs.is_some_and(|lag| lag > LAG_WARNING_SECS) {
+        problems.push("lagging");
+    }
+    if open_errors > 0 {
+        problems.push("errors");
+    }
+    if endpoint.is_none() && state.settings().public_url.is_some() {
+        problems.push("no webhooks");
+    }
+    Ok(Health {
+        quota_left: state.metrics().quota_left(id),
+        store,
+        last_sync,
+        lag_secs,
+        open_errors,
+        webhooks,
+        orders,
+        problems,
+    })
+}
+
+fn api_err(e: crate::storage::StorageError) -> PageError {
+    PageError::from(crate::http::ApiError::from(e))
+}
+
+/// `GET /stores`: one row per store, the unhealthy first.
+pub async fn list_stores(
+    State(state): State<AppState>,
+    user: WebUser,
+) -> Result<Response, PageError> {
+    let stores = state
+        .storage()
+        .list_stores_for(user.principal().access())
+        .await
+        .map_err(api_err)?;
+    let mut rows = Vec::with_capacity(stores.len());
+    for store in stores {
+        rows.push(health(&state, &user, store).await?);
+    }
+    rows.sort_by_key(|h| (h.problems.is_empty(), h.store.id().get()));
+    let body = html! {
+        @if rows.is_empty() {
+            p { "No store is connected yet. " a href="/connect" { "Connect a store" } "." }
+        } @else {
+            div.table-wrap {
+                table {
+                    caption.muted { "Stores needing attention come first." }
+                    thead { tr {
+                        th scope="col" { "Store" }
+                        th scope="col" { "Health" }
+                        th scope="col" { "Last successful sync" }
+                        th scope="col" { "Lag" }
+                        th scope="col" { "Open errors" }
+                        th scope="col" { "Webhooks" }
+                        th scope="col" { "Quota left" }
+                        th scope="col" { "Orders" }
+                    } }
+                    tbody {
+                        @for h in &rows {
+                            tr {
+                                td {
+                                    a href=(format!("/stores/{}", h.store.id().get())) {
+                                        (display_name(&h.store))
+                                    }
+                                    br;
+                                    span.muted { (h.store.remote_id) }
+                                }
+                                td {
+                                    @if h.problems.is_empty() {
+                                        span.good { "healthy" }
+                                    } @else {
+                                        span.bad { (h.problems.join(", ")) }
+                                    }
+                                }
+                                td { (when(h.last_sync)) }
+                                td { (h.lag_secs.map_or_else(|| "—".to_owned(), ago)) }
+                                td {
+                                    @if h.open_errors > 0 {
+                                        a.bad href=(format!("/stores/{}#errors", h.store.id().get())) { (h.open_errors) }
+                                    } @else { "0" }
+                                }
+                                td { (h.webhooks) }
+                                td {
+                                    (h.quota_left.map_or_else(|| "not seen yet".to_owned(), |n| format!("{n} requests")))
+                                    @if !h.store.profile.plan.is_empty() {
+                                        br; span.muted { (h.store.profile.plan) }
+                                    }
+                                }
+                                td { a href=(format!("/stores/{}/orders", h.store.id().get())) { (h.orders) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout("Stores", Some(&user), body).into_response())
+}
+
+fn display_name(store: &StoreRecord) -> String {
+    if store.profile.name.trim().is_empty() {
+        format!("Store {}", store.remote_id)
+    } else {
+        store.profile.name.clone()
+    }
+}
+
+/// Store tabs.
+pub(super) fn store_nav(store_id: i64) -> Markup {
+    html! {
+        nav aria-label="Store" {
+            p {
+                a href=(format!("/stores/{store_id}")) { "Overview" } " · "
+                a href=(format!("/stores/{store_id}/orders")) { "Orders" } " · "
+                a href=(format!("/stores/{store_id}/stock")) { "Stock" }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct StoreNotice {
+    #[serde(default)]
+    notice: Option<String>,
+}
+
+/// `GET /stores/{id}`: profile, sync history, errors with a retry, reconnect, disconnect.
+pub async fn show_store(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(store_id): Path<String>,
+    Query(notice): Query<StoreNotice>,
+) -> Result<Response, PageError> {
+    let id = path_id(&store_id)?;
+    let scope = scope_for(&state, &user.principal(), id).await?;
+    let store = state.storage().get_store(&scope).await.map_err(api_err)?;
+    let Json(sync) =
+        api::sync::get_sync_status(State(state.clone()), user.principal(), ApiPath(id)).await?;
+    let Json(errors) =
+        api::stores::list_errors(State(state.clone()), user.principal(), ApiPath(id)).await?;
+    let h = health(&state, &user, store.clone()).await?;
+    let notice = match notice.notice.as_deref() {
+        Some("sync_started") => Some("A sync has started; reload this page to see its outcome."),
+        Some("sync_running") => Some("A sync of this store is already running."),
+        Some("connected") => Some(
+            "Connected: every required scope passed. Its orders are imported by the next sync.",
+        ),
+        _ => None,
+    };
+    let connected = store.status == StoreStatus::Connected;
+    let body = html! {
+        (store_nav(id))
+        @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+        h2 { "Profile" }
+        dl.profile {
+            dt { "Store hash" } dd { (store.remote_id) }
+            dt { "Status" } dd {
+                @if connected { span.good { "connected" } } @else { span.bad { "disconnected" } }
+            }
+            dt { "Domain" } dd { (store.profile.domain) }
+            dt { "Plan" } dd { (store.profile.plan) }
+            dt { "Currency" } dd { (store.profile.currency) }
+            dt { "Time zone" } dd { (store.profile.timezone) }
+            dt { "Connected" } dd { (when(store.connected_at)) }
+            dt { "Orders held" } dd { (h.orders) }
+            dt { "Webhooks" } dd { (h.webhooks) }
+            dt { "Quota left" } dd { (h.quota_left.map_or_else(|| "not seen yet".to_owned(), |n| format!("{n} requests"))) }
+        }
+        h2 { "Sync" }
+        p {
+            "Last successful sync: " (when(h.last_sync))
+            @if let Some(lag) = h.lag_secs { " · lag " (ago(lag)) }
+            @if sync.running { " · " span.warn { "a sync is running" } }
+        }
+        @if let Some(run) = &sync.last_run {
+            p.muted {
+                "Last sync started here: " (when(Some(run.started_at))) ", " (run.outcome)
+                " (" (run.orders_inserted) " new, " (run.orders_updated) " updated, "
+                (run.api_requests) " requests)"
+                @if let Some(error) = &run.error { ": " span.bad { (error) } }
+            }
+        }
+        div.table-wrap { table {
+            caption.muted { "Checkpoints: how far each stream has come." }
+            thead { tr {
+                th scope="col" { "Stream" } th scope="col" { "Window start" }
+                th scope="col" { "Window end" } th scope="col" { "Last id" }
+                th scope="col" { "Completed" }
+            } }
+            tbody {
+                @for s in &sync.streams {
+                    tr {
+                        td { (s.stream) } td { (when(s.window_start)) } td { (when(s.window_end)) }
+                        td { (s.last_id.map_or_else(|| "—".to_owned(), |n| n.to_string())) }
+                        td { (when(s.completed_at)) }
+                    }
+                }
+                @if sync.streams.is_empty() { tr { td colspan="5" { "Not synced yet." } } }
+            }
+        } }
+        @if connected {
+            form.inline method="post" action=(format!("/stores/{id}/sync")) {
+                (user.csrf_input())
+                button type="submit" { "Sync now" }
+            }
+        }
+        h2 id="errors" { "Errors" }
+        @if errors.outbox.is_empty() && errors.stock.is_empty() && errors.sync.is_none() {
+            p.good { "No open errors." }
+        } @else {
+            div.table-wrap { table {
+                thead { tr {
+                    th scope="col" { "What" } th scope="col" { "State" }
+                    th scope="col" { "Cause" } th scope="col" { "When" }
+                } }
+                tbody {
+                    @if let Some(sync_error) = &errors.sync {
+                        tr { td { "Sync" } td.bad { "failed" } td { (sync_error.error) } td { (when(Some(sync_error.at))) } }
+                    }
+                    @for o in &errors.outbox {
+                        tr {
+                            td {
+                                (o.kind.replace('_', " ")) " of order "
+                                a href=(format!("/stores/{id}/orders/{}", o.order_id)) { "#" (o.order_number) }
+                            }
+                            td.bad { (o.state) " after " (o.attempts) " attempts" }
+                            td { (o.last_error.as_deref().unwrap_or("—")) }
+                            td { (when(Some(o.updated_at))) }
+                        }
+                    }
+                    @for s in &errors.stock {
+                        tr {
+                            td { "Stock push of " (s.sku) }
+                            td.bad { (s.status) }
+                            td { (s.message.as_deref().unwrap_or("—")) }
+                            td { (when(Some(s.at))) }
+                        }
+                    }
+                }
+            } }
+            @if connected {
+                form.inline method="post" action=(format!("/stores/{id}/sync")) {
+                    (user.csrf_input())
+                    button type="submit" { "Retry (sync now)" }
+                }
+                p.hint { "Retry starts a sync of the store, as the API's sync trigger does; failed writes are retried by the outbox worker on its schedule." }
+            }
+        }
+        h2 { "Connection" }
+        p {
+            a href=(format!("/connect?store={id}")) { "Reconnect with new credentials" }
+        }
+        @if connected {
+            form method="post" action=(format!("/stores/{id}/disconnect")) {
+                (user.csrf_input())
+                p.hint { "Disconnecting removes the hub's webhooks and forgets the access token and client secret; orders and catalog stay." }
+                button.danger type="submit" { "Disconnect this store" }
+            }
+        }
+    };
+    Ok(layout(&display_name(&store), Some(&user), body).into_response())
+}
+
+/// A form with nothing but its CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf_token: Option<String>,
+}
+
+/// `POST /stores/{id}/sync`: starts a sync as `POST /api/v1/stores/{id}/sync` does.
+pub async fn trigger_sync(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(store_id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    user.check_csrf(form.csrf_token.as_deref())?;
+    let id = path_id(&store_id)?;
+    let (_, Json(triggered)) =
+        api::sync::trigger_sync(State(state), user.principal(), ApiPath(id)).await?;
+    let notice = if triggered.status == "started" {
+        "sync_started"
+    } else {
+        "sync_running"
+    };
+    Ok(Redirect::to(&format!("/stores/{id}?notice={notice}")).into_response())
+}
+
+/// `POST /stores/{id}/disconnect`: as `cenports disconnect`: the hub's webhooks are removed
+/// first (they need the credentials), then the credentials are forgotten; data stays.
+pub async fn disconnect_store(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(store_id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    user.check_csrf(form.csrf_token.as_deref())?;
+    let id = path_id(&store_id)?;
+    let scope = scope_for(&state, &user.principal(), id).await?;
+    let store = state.storage().get_store(&scope).await.map_err(api_err)?;
+    let registered = state
+        .storage()
+        .get_webhook_endpoint(&scope)
+        .await
+        .map_err(api_err)?
+        .is_some();
+    if registered && store.status == StoreStatus::Connected {
+        let removed = async {
+            let client =
+                crate::sync::scheduler::store_client(state.settings(), state.storage(), &store)
+                    .await?;
+            Ok::<_, anyhow::Error>(remove_hooks(state.storage(), &store, &client).await?)
+        }
+        .await;
+        if let Err(error) = removed {
+            // As the CLI: the endpoint is forgotten so callbacks are refused and BigCommerce
+            // deactivates the hooks.
+            tracing::warn!(store.id = id, error = %format!("{error:#}"), "webhooks could not be removed on disconnect");
+            state
+                .storage()
+                .delete_webhook_endpoint(&scope)
+                .await
+                .map_err(api_err)?;
+        }
+    }
+    state
+        .storage()
+        .disconnect_store(&scope)
+        .await
+        .map_err(api_err)?;
+    Ok(Redirect::to(&format!("/stores/{id}")).into_response())
+}
+
+/// `GET /stores/{id}/stock`: SKU, on hand, available, the store's last report, last push,
+/// mismatches.
+pub async fn show_stock(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(store_id): Path<String>,
+) -> Result<Response, PageError> {
+    let id = path_id(&store_id)?;
+    let scope = scope_for(&state, &user.principal(), id).await?;
+    let store = state.storage().get_store(&scope).await.map_err(api_err)?;
+    let Json(stock) =
+        api::stock::list_stock(State(state.clone()), user.principal(), ApiPath(id)).await?;
+    let body = html! {
+        (store_nav(id))
+        p.muted { "Safety buffer: " (stock.safety_buffer) " units held back from every tracked SKU." }
+        @if stock.items.is_empty() {
+            p { "No stock levels yet: set them with the API (PUT /api/v1/stores/" (id) "/stock) or `cenports stock set`." }
+        } @else {
+            div.table-wrap { table {
+                thead { tr {
+                    th scope="col" { "SKU" } th scope="col" { "On hand" }
+                    th scope="col" { "Reserved" } th scope="col" { "Available" }
+                    th scope="col" { "Store last reported" } th scope="col" { "Last push" }
+                    th scope="col" { "Mismatch" }
+                } }
+                tbody {
+                    @for item in &stock.items {
+                        @let tracked = item.tracking.as_deref().is_some_and(|t| t != "none");
+                        @let mismatch = tracked && item.store_level.is_some_and(|level| level != item.available);
+                        @let push_bad = item.last_push.as_ref().is_some_and(|p| !matches!(p.status.as_str(), "ok" | "untracked"));
+                        tr {
+                            td { (item.sku) }
+                            td { (item.on_hand) }
+                            td { (item.reserved) }
+                            td { (item.available) }
+                            td {
+                                (item.store_level.map_or_else(|| "—".to_owned(), |n| n.to_string()))
+                                @if !tracked { br; span.muted { "not tracked by the store" } }
+                            }
+                            td {
+                                @if let Some(push) = &item.last_push {
+                                    span class=(if push_bad { "bad" } else { "good" }) { (push.status) }
+                                    @if let Some(level) = push.level { " (" (level) ")" }
+                                    " " span.muted { (when(Some(push.at))) }
+                                    @if let Some(message) = &push.message { br; span.muted { (message) } }
+                                } @else { "never" }
+                            }
+                            td {
+                                @if mismatch || push_bad { span.bad { "yes" } } @else { "no" }
+                            }
+                        }
+                    }
+                }
+            } }
+        }
+    };
+    Ok(layout(
+        &format!("Stock · {}", display_name(&store)),
+        Some(&user),
+        body,
+    )
+    .into_response())
+}

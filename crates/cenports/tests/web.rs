@@ -1,0 +1,1144 @@
+//! The dashboard end to end: `cenports::http::router` merged with `cenports::web::router` (as
+//! `serve` does) on 127.0.0.1:0 over a real database (SQLite and PostgreSQL), two merchants'
+//! stores connected to a sandbox and imported, driven like a browser: reqwest with a cookie
+//! jar, forms posted with their hidden CSRF token, redirects looked at one by one.
+//!
+//! `web_test!` expands each test into `<name>::sqlite` and `<name>::postgres` (a fresh
+//! database on 127.0.0.1:5432; `CENPORTS_TEST_POSTGRES_URL` overrides the admin URL).
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine;
+use bigcommerce_sandbox::credentials::credentials_txt;
+use bigcommerce_sandbox::model::InventoryTracking as SbTracking;
+use bigcommerce_sandbox::{fixtures, Plan, Sandbox, SandboxConfig, StoreSpec};
+use chrono::Utc;
+use futures::FutureExt;
+use rand::Rng;
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use url::Url;
+
+use cenports::accounts::{self, AuthPolicy, Role};
+use cenports::config::{Overrides, Settings};
+use cenports::connect::{StoreHash, VerifiedStore};
+use cenports::credentials::encrypt_credentials;
+use cenports::fulfilment::worker::{drain, FixedClients, WorkerConfig};
+use cenports::http::AppState;
+use cenports::storage::*;
+use cenports::sync::{sync_store, SyncOptions};
+
+const DEFAULT_PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const KEY: [u8; 32] = [7; 32];
+const PASSWORD: &str = "correct horse battery staple";
+
+// ------------------------------------------------------------------ backends
+
+struct Ctx {
+    storage: Storage,
+    url: String,
+}
+
+enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+fn random_suffix() -> String {
+    let mut rng = rand::thread_rng();
+    (0..12)
+        .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
+        .collect()
+}
+
+async fn run<F, Fut>(kind: Kind, test: F)
+where
+    F: FnOnce(Ctx) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    match kind {
+        Kind::Sqlite => {
+            let dir: PathBuf =
+                std::env::temp_dir().join(format!("cenports-web-{}", random_suffix()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let url = format!("sqlite://{}", dir.join("cenports.db").display());
+            let storage = Storage::open(&url).await.expect("open SQLite");
+            let result = AssertUnwindSafe(test(Ctx {
+                storage: storage.clone(),
+                url,
+            }))
+            .catch_unwind()
+            .await;
+            storage.close().await;
+            let _ = std::fs::remove_dir_all(&dir);
+            if let Err(panic) = result {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Kind::Postgres => {
+            let admin_url = std::env::var("CENPORTS_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| DEFAULT_PG_ADMIN_URL.into());
+            let admin = match sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(&admin_url)
+                .await
+            {
+                Ok(pool) => pool,
+                Err(e) if std::env::var_os("CI").is_some() => {
+                    panic!("PostgreSQL is required in CI but could not be reached: {e}")
+                }
+                Err(e) => {
+                    eprintln!("NOTICE: skipping a PostgreSQL dashboard test: {e}");
+                    return;
+                }
+            };
+            let name = format!("cenports_test_{}", random_suffix());
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .expect("create test database");
+            let mut url = Url::parse(&admin_url).unwrap();
+            url.set_path(&name);
+            let storage = Storage::open(url.as_str()).await.expect("open PostgreSQL");
+            let result = AssertUnwindSafe(test(Ctx {
+                storage: storage.clone(),
+                url: url.to_string(),
+            }))
+            .catch_unwind()
+            .await;
+            storage.close().await;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&admin)
+                .await
+                .expect("drop test database");
+            admin.close().await;
+            if let Err(panic) = result {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}
+
+macro_rules! web_test {
+    ($(#[$attr:meta])* $name:ident, |$ctx:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attr])*
+            async fn sqlite() {
+                run(Kind::Sqlite, |$ctx: Ctx| async move { $body }).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attr])*
+            async fn postgres() {
+                run(Kind::Postgres, |$ctx: Ctx| async move { $body }).await
+            }
+        }
+    };
+}
+
+// ------------------------------------------------------------------ the hub
+
+/// A merchant with one store, imported.
+struct Tenant {
+    email: String,
+    #[allow(dead_code)]
+    key: String,
+    store_id: i64,
+    hash: String,
+    scope: StoreScope,
+    /// Our id of the first order (MUG-1 ×2, TEE-S ×1, billed to "Zoe Tremblay").
+    order_id: i64,
+    /// Its BigCommerce number.
+    order_number: i64,
+}
+
+struct App {
+    base: String,
+    storage: Storage,
+    settings: Settings,
+    sandbox: Sandbox,
+    a: Tenant,
+    b: Tenant,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn start(ctx: &Ctx) -> App {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sandbox = Sandbox::start(listener, SandboxConfig::default())
+        .await
+        .unwrap();
+    let settings = Settings::load_from(&Overrides::default(), |name| match name {
+        "CENPORTS_DATABASE_URL" => Some(ctx.url.clone()),
+        "CENPORTS_BIGCOMMERCE_API_URL" => Some(sandbox.base_url().to_owned()),
+        "CENPORTS_SECRET_KEY" => Some(base64::engine::general_purpose::STANDARD.encode(KEY)),
+        _ => None,
+    })
+    .expect("settings");
+    let a = tenant(ctx, &sandbox, &settings, "alice@example.com", 11).await;
+    let b = tenant(ctx, &sandbox, &settings, "bob@example.com", 22).await;
+    accounts::create_account(
+        &ctx.storage,
+        "ops@example.com",
+        Role::Operator,
+        SecretString::from(PASSWORD.to_owned()),
+    )
+    .await
+    .unwrap();
+    let state = AppState::new(ctx.storage.clone(), settings.clone())
+        .with_auth_policy(AuthPolicy::default())
+        .with_secure_cookies(false)
+        .with_sync_options(SyncOptions {
+            settle: Duration::from_secs(1),
+            ..SyncOptions::default()
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // As `serve` merges them.
+    let app = cenports::http::router(state.clone())
+        .merge(cenports::web::router(state))
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    App {
+        base: format!("http://{addr}"),
+        storage: ctx.storage.clone(),
+        settings,
+        sandbox,
+        a,
+        b,
+        server,
+    }
+}
+
+/// A merchant account with a password and an API key, and a store of theirs with six orders,
+/// connected and synced.
+async fn tenant(
+    ctx: &Ctx,
+    sandbox: &Sandbox,
+    settings: &Settings,
+    email: &str,
+    seed: u64,
+) -> Tenant {
+    let info = sandbox.create_store(StoreSpec {
+        seed,
+        products: 0,
+        orders: 0,
+        plan: Plan::Unlimited,
+        ..StoreSpec::default()
+    });
+    sandbox
+        .with_store(&info.hash, |data, _| {
+            for (name, sku) in [("Mug", "MUG-1"), ("Tee", "TEE-S"), ("Cap", "CAP-1")] {
+                data.add_product(fixtures::product(name, sku, SbTracking::None, 0, vec![]));
+            }
+        })
+        .unwrap();
+    let place = |order: bigcommerce_sandbox::store::NewOrder| -> i64 {
+        sandbox
+            .with_store(&info.hash, |data, events| data.place_order(order, events))
+            .unwrap()
+            .unwrap() as i64
+    };
+    let mut first = fixtures::order(1, &[("MUG-1", 2, 0), ("TEE-S", 1, 0)]);
+    first.billing_address = Some(fixtures::address("Zoe", "CA"));
+    first.date_created = Some(Utc::now() - chrono::Duration::hours(2));
+    let first_number = place(first);
+    let mut two = fixtures::order(2, &[("MUG-1", 1, 0), ("CAP-1", 1, 1)]);
+    two.date_created = Some(Utc::now() - chrono::Duration::hours(2));
+    place(two);
+    let mut cancelled = fixtures::order(1, &[("CAP-1", 1, 0)]);
+    cancelled.status_id = Some(5);
+    cancelled.date_created = Some(Utc::now() - chrono::Duration::hours(2));
+    place(cancelled);
+    for _ in 0..3 {
+        let mut more = fixtures::order(1, &[("TEE-S", 1, 0)]);
+        more.date_created = Some(Utc::now() - chrono::Duration::hours(2));
+        place(more);
+    }
+
+    let (account, _) = accounts::create_account(
+        &ctx.storage,
+        email,
+        Role::Merchant,
+        SecretString::from(PASSWORD.to_owned()),
+    )
+    .await
+    .unwrap();
+    let (key, _) = accounts::create_api_key(&ctx.storage, account.user.id, "test")
+        .await
+        .unwrap();
+    let account_info = info.account("merchant-guide").unwrap();
+    let api = Url::parse(sandbox.base_url()).unwrap();
+    let verified = VerifiedStore {
+        email: email.into(),
+        store_hash: StoreHash::parse(&info.hash).unwrap(),
+        api_base_url: api.clone(),
+        client_id: account_info.client_id.clone(),
+        client_secret: SecretString::from(account_info.client_secret.clone()),
+        access_token: SecretString::from(account_info.access_token.clone()),
+        profile: Default::default(),
+        scopes: Vec::new(),
+    };
+    let record = ctx
+        .storage
+        .save_store(
+            account.user.id,
+            &NewStore {
+                channel: CHANNEL_BIGCOMMERCE.into(),
+                remote_id: info.hash.clone(),
+                api_base_url: api.to_string(),
+                profile: StoreProfile {
+                    name: format!("{email}'s store"),
+                    ..StoreProfile::default()
+                },
+                credentials: encrypt_credentials(&settings.secret_box().unwrap(), &verified),
+            },
+        )
+        .await
+        .unwrap();
+    let client = cenports::sync::scheduler::store_client(settings, &ctx.storage, &record)
+        .await
+        .unwrap();
+    let options = SyncOptions {
+        settle: Duration::from_secs(1),
+        ..SyncOptions::default()
+    };
+    sync_store(&ctx.storage, &record.scope(), &client, &options, |_| {})
+        .await
+        .unwrap();
+    let order = ctx
+        .storage
+        .find_order_by_remote_id(&record.scope(), first_number)
+        .await
+        .unwrap()
+        .expect("the first order was imported");
+    Tenant {
+        email: email.into(),
+        key: secrecy::ExposeSecret::expose_secret(&key).to_owned(),
+        store_id: record.id().get(),
+        hash: info.hash,
+        scope: record.scope(),
+        order_id: order.summary.id.get(),
+        order_number: first_number,
+    }
+}
+
+// ------------------------------------------------------------------ a browser
+
+/// What a page answered.
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    html: String,
+}
+
+impl std::fmt::Debug for Page {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {:?} {}", self.status, self.location, self.html)
+    }
+}
+
+impl Page {
+    /// The value of the first hidden input named `name`.
+    fn hidden(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self
+            .html
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {name} in {self:?}"))
+            + marker.len();
+        let end = self.html[start..].find('"').unwrap() + start;
+        self.html[start..end].to_owned()
+    }
+
+    /// How many links to one of `store`'s order pages the page holds.
+    fn order_links(&self, store: i64) -> usize {
+        self.html
+            .matches(&format!("href=\"/stores/{store}/orders/"))
+            .count()
+    }
+}
+
+/// A browser: no automatic redirects, and a cookie jar that keeps what `Set-Cookie` sets.
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+    jar: Mutex<BTreeMap<String, String>>,
+}
+
+impl Browser {
+    fn new(app: &App) -> Browser {
+        Browser {
+            base: app.base.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            jar: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.jar
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Page {
+        let response = request
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("the hub answers");
+        for value in response.headers().get_all("set-cookie") {
+            let value = value.to_str().unwrap();
+            let pair = value.split(';').next().unwrap();
+            let (name, v) = pair.split_once('=').unwrap();
+            let mut jar = self.jar.lock().unwrap();
+            if value.contains("Max-Age=0") {
+                jar.remove(name);
+            } else {
+                jar.insert(name.to_owned(), v.to_owned());
+            }
+        }
+        Page {
+            status: response.status(),
+            location: response
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            html: response.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Page {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        self.send(self.http.post(format!("{}{path}", self.base)).form(form))
+            .await
+    }
+
+    /// A `multipart/form-data` POST (the connect form), written by hand: each part a name and
+    /// text, `credentials_file` sent as a file.
+    async fn post_multipart(&self, path: &str, parts: &[(&str, &str)]) -> Page {
+        let boundary = "----cenports-test-boundary";
+        let mut body = String::new();
+        for (name, value) in parts {
+            body.push_str(&format!("--{boundary}\r\n"));
+            if *name == "credentials_file" {
+                body.push_str(&format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"creds.txt\"\r\nContent-Type: text/plain\r\n\r\n"
+                ));
+            } else {
+                body.push_str(&format!(
+                    "Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+                ));
+            }
+            body.push_str(value);
+            body.push_str("\r\n");
+        }
+        body.push_str(&format!("--{boundary}--\r\n"));
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body),
+        )
+        .await
+    }
+
+    /// Signs in through the form, as a person would.
+    async fn sign_in(&self, email: &str, password: &str) -> Page {
+        let form = self.get("/login").await;
+        assert_eq!(form.status, StatusCode::OK, "{form:?}");
+        let token = form.hidden("csrf_token");
+        self.post(
+            "/login",
+            &[
+                ("email", email),
+                ("password", password),
+                ("csrf_token", &token),
+            ],
+        )
+        .await
+    }
+
+    async fn signed_in(app: &App, email: &str) -> Browser {
+        let browser = Browser::new(app);
+        let page = browser.sign_in(email, PASSWORD).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{page:?}");
+        browser
+    }
+
+    /// The session's CSRF token, read from a page's sign-out form.
+    async fn csrf(&self) -> String {
+        self.get("/stores").await.hidden("csrf_token")
+    }
+}
+
+fn worker_config() -> WorkerConfig {
+    WorkerConfig {
+        owner_prefix: format!("web-{}", random_suffix()),
+        concurrency: 1,
+        lease: Duration::from_secs(10),
+        retry_base: Duration::from_millis(20),
+        retry_max: Duration::from_millis(200),
+        drain_patience: Duration::from_secs(2),
+        ..WorkerConfig::default()
+    }
+}
+
+// ------------------------------------------------------------------ tests
+
+web_test!(signing_in_through_the_form_opens_the_dashboard, |ctx| {
+    let app = start(&ctx).await;
+    let browser = Browser::new(&app);
+    let anonymous = browser.get("/stores").await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    assert_eq!(anonymous.location.as_deref(), Some("/login"));
+
+    let wrong = browser.sign_in(&app.a.email, "not the password").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.html.contains("<form"), "the form again: {wrong:?}");
+    assert!(wrong.html.contains("role=\"alert\""), "{wrong:?}");
+
+    let page = browser.sign_in(&app.a.email, PASSWORD).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{page:?}");
+    assert_eq!(page.location.as_deref(), Some("/"));
+    let home = browser.get("/").await;
+    assert_eq!(home.location.as_deref(), Some("/stores"));
+    let stores = browser.get("/stores").await;
+    assert_eq!(stores.status, StatusCode::OK, "{stores:?}");
+    assert!(
+        stores.html.contains("alice@example.com&#39;s store")
+            || stores.html.contains("alice@example.com's store"),
+        "{stores:?}"
+    );
+    assert!(
+        !stores.html.contains("bob@example.com"),
+        "a merchant sees only their stores"
+    );
+    assert!(
+        stores
+            .html
+            .contains(&format!("href=\"/stores/{}/orders\">6<", app.a.store_id)),
+        "order count: {stores:?}"
+    );
+
+    let operator = Browser::signed_in(&app, "ops@example.com").await;
+    let all = operator.get("/stores").await;
+    assert!(
+        all.html.contains(&app.a.hash) && all.html.contains(&app.b.hash),
+        "{all:?}"
+    );
+
+    // Signing out with the form's token ends the session.
+    let csrf = browser.csrf().await;
+    let out = browser.post("/logout", &[("csrf_token", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER, "{out:?}");
+    assert_eq!(out.location.as_deref(), Some("/login"));
+    assert_eq!(
+        browser.get("/stores").await.location.as_deref(),
+        Some("/login")
+    );
+});
+
+web_test!(
+    connecting_without_orders_modify_shows_the_fix_and_saves_nothing,
+    |ctx| {
+        let app = start(&ctx).await;
+        let info = app.sandbox.create_store(StoreSpec {
+            seed: 33,
+            ..StoreSpec::default()
+        });
+        let account = info.account("missing-orders-modify").unwrap();
+        let browser = Browser::signed_in(&app, &app.a.email).await;
+        let form = browser.get("/connect").await;
+        assert_eq!(form.status, StatusCode::OK);
+        let fields: Vec<usize> = [
+            "Cenports user email",
+            "Store URL",
+            "Client ID",
+            "Client Secret",
+            "Access Token",
+            "credentials .txt",
+        ]
+        .iter()
+        .map(|label| {
+            form.html
+                .find(label)
+                .unwrap_or_else(|| panic!("{label}: {form:?}"))
+        })
+        .collect();
+        assert!(
+            fields.windows(2).all(|w| w[0] < w[1]),
+            "the merchant guide's order"
+        );
+        let before = app.storage.list_all_stores().await.unwrap().len();
+        let csrf = form.hidden("csrf_token");
+        let store_url = format!("https://store-{}.mybigcommerce.com", info.hash);
+        let page = browser
+            .post_multipart(
+                "/connect",
+                &[
+                    ("csrf_token", &csrf),
+                    ("store_url", &store_url),
+                    ("client_id", &account.client_id),
+                    ("client_secret", &account.client_secret),
+                    ("access_token", &account.access_token),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{page:?}");
+        assert!(
+            page.html.contains(
+                "The access token lacks Orders: Modify (store_v2_orders); edit the API account in \
+             BigCommerce (Advanced Settings › API Accounts), set Orders to Modify, and reconnect"
+            ),
+            "{page:?}"
+        );
+        assert!(
+            page.html.contains("missing") && page.html.contains("granted"),
+            "pass/fail per scope: {page:?}"
+        );
+        assert!(
+            !page.html.contains(&account.access_token),
+            "secrets are not echoed"
+        );
+        assert_eq!(
+            app.storage.list_all_stores().await.unwrap().len(),
+            before,
+            "nothing saved"
+        );
+    }
+);
+
+web_test!(
+    connecting_with_the_credentials_file_shows_the_store,
+    |ctx| {
+        let app = start(&ctx).await;
+        let info = app.sandbox.create_store(StoreSpec {
+            seed: 44,
+            ..StoreSpec::default()
+        });
+        let account = info.account("merchant-guide").unwrap();
+        let txt = credentials_txt(account, &app.sandbox.api_path(&info.hash));
+        let browser = Browser::signed_in(&app, &app.a.email).await;
+        let csrf = browser.csrf().await;
+        let page = browser
+            .post_multipart(
+                "/connect",
+                &[("csrf_token", &csrf), ("credentials_file", &txt)],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{page:?}");
+        let location = page.location.unwrap();
+        assert!(location.ends_with("?notice=connected"), "{location}");
+        let store = browser.get(&location).await;
+        assert_eq!(store.status, StatusCode::OK, "{store:?}");
+        assert!(
+            store.html.contains(&info.hash) && store.html.contains("connected"),
+            "{store:?}"
+        );
+        let alice = app
+            .storage
+            .find_user_by_email(&app.a.email)
+            .await
+            .unwrap()
+            .unwrap();
+        let hers = app.storage.list_stores(alice.id).await.unwrap();
+        assert!(
+            hers.iter().any(|s| s.remote_id == info.hash),
+            "saved under the signed-in user"
+        );
+
+        // Reconnect: the form comes prefilled with the hash and Client ID.
+        let id = hers
+            .iter()
+            .find(|s| s.remote_id == info.hash)
+            .unwrap()
+            .id()
+            .get();
+        let again = browser.get(&format!("/connect?store={id}")).await;
+        assert!(
+            again.html.contains(&format!("value=\"{}\"", info.hash)),
+            "{again:?}"
+        );
+        assert!(
+            again
+                .html
+                .contains(&format!("value=\"{}\"", account.client_id)),
+            "{again:?}"
+        );
+    }
+);
+
+web_test!(the_orders_page_lists_filters_and_searches, |ctx| {
+    let app = start(&ctx).await;
+    let browser = Browser::signed_in(&app, &app.a.email).await;
+    let id = app.a.store_id;
+    let all = browser.get(&format!("/stores/{id}/orders")).await;
+    assert_eq!(all.status, StatusCode::OK, "{all:?}");
+    assert_eq!(all.order_links(id), 6, "{all:?}");
+    let cancelled = browser
+        .get(&format!("/stores/{id}/orders?state=cancelled"))
+        .await;
+    assert_eq!(cancelled.order_links(id), 1, "{cancelled:?}");
+    let by_status = browser
+        .get(&format!("/stores/{id}/orders?status_id=5&state=&since=&q="))
+        .await;
+    assert_eq!(by_status.order_links(id), 1, "{by_status:?}");
+    let future = (Utc::now() + chrono::Duration::days(2)).format("%Y-%m-%d");
+    let none = browser
+        .get(&format!("/stores/{id}/orders?since={future}"))
+        .await;
+    assert_eq!(none.order_links(id), 0, "{none:?}");
+    let number = app.a.order_number;
+    let by_number = browser
+        .get(&format!("/stores/{id}/orders?q={number}"))
+        .await;
+    assert_eq!(by_number.order_links(id), 1, "{by_number:?}");
+    assert!(by_number.html.contains(&format!("#{number}")));
+    let order = app
+        .storage
+        .get_order(&app.a.scope, OrderId::from_raw(app.a.order_id))
+        .await
+        .unwrap();
+    let email = order
+        .summary
+        .email
+        .clone()
+        .expect("the fixture has an email");
+    let by_email = browser
+        .get(&format!("/stores/{id}/orders?q={}", email.to_uppercase()))
+        .await;
+    assert!(by_email.order_links(id) >= 1, "{by_email:?}");
+    assert!(by_email.html.contains(&email), "{by_email:?}");
+    let bad = browser
+        .get(&format!("/stores/{id}/orders?since=yesterday"))
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+});
+
+web_test!(
+    a_shipment_recorded_on_the_order_page_reaches_the_store_once,
+    |ctx| {
+        let app = start(&ctx).await;
+        let browser = Browser::signed_in(&app, &app.a.email).await;
+        let path = format!("/stores/{}/orders/{}", app.a.store_id, app.a.order_id);
+        let page = browser.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{page:?}");
+        assert!(
+            page.html.contains("MUG-1") && page.html.contains("Zoe"),
+            "lines and addresses: {page:?}"
+        );
+        let csrf = page.hidden("csrf_token");
+        let key = page.hidden("request_key");
+        let mut fields: Vec<(String, String)> = page
+            .html
+            .match_indices("name=\"qty_")
+            .map(|(i, m)| {
+                let rest = &page.html[i + m.len()..];
+                let line = &rest[..rest.find('"').unwrap()];
+                (format!("qty_{line}"), String::new())
+            })
+            .collect();
+        assert_eq!(fields.len(), 2, "one quantity per open line");
+        // Ship everything of the first line only.
+        fields[1].1 = "0".into();
+        let mut form: Vec<(&str, &str)> = vec![
+            ("csrf_token", &csrf),
+            ("request_key", &key),
+            ("carrier", "ups"),
+            ("tracking_number", "1Z999"),
+        ];
+        let first_line_qty;
+        {
+            let start = page
+                .html
+                .find(&format!("name=\"{}\"", fields[0].0))
+                .unwrap();
+            let rest = &page.html[start..];
+            let v = rest.find("value=\"").unwrap() + 7;
+            first_line_qty = rest[v..v + rest[v..].find('"').unwrap()].to_owned();
+        }
+        fields[0].1 = first_line_qty;
+        for (k, v) in &fields {
+            form.push((k, v));
+        }
+        let posted = browser.post(&format!("{path}/shipments"), &form).await;
+        assert_eq!(posted.status, StatusCode::SEE_OTHER, "{posted:?}");
+        assert_eq!(posted.location.as_deref(), Some(path.as_str()));
+        // The same form again (a double click): still one shipment.
+        let again = browser.post(&format!("{path}/shipments"), &form).await;
+        assert_eq!(again.status, StatusCode::SEE_OTHER, "{again:?}");
+        let rows = app
+            .storage
+            .order_outbox(&app.a.scope, OrderId::from_raw(app.a.order_id))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+
+        let record = app.storage.get_store(&app.a.scope).await.unwrap();
+        let client = cenports::sync::scheduler::store_client(&app.settings, &app.storage, &record)
+            .await
+            .unwrap();
+        let clients = FixedClients(HashMap::from([(app.a.scope.store_id(), client)]));
+        drain(&app.storage, &clients, None, &worker_config())
+            .await
+            .unwrap();
+        let shipments = app
+            .sandbox
+            .with_store(&app.a.hash, |data, _| {
+                data.orders[&(app.a.order_number as u64)].shipments.len()
+            })
+            .unwrap();
+        assert_eq!(shipments, 1, "the store holds the shipment");
+        let after = browser.get(&path).await;
+        assert!(
+            after.html.contains("delivered") && after.html.contains("1Z999"),
+            "{after:?}"
+        );
+        assert!(
+            after.html.contains("written to the store"),
+            "timeline: {after:?}"
+        );
+
+        // Nothing to ship is refused on the page, not recorded.
+        let zero: Vec<(&str, &str)> = vec![
+            ("csrf_token", &csrf),
+            ("request_key", "another"),
+            ("carrier", "ups"),
+            ("tracking_number", "1Z998"),
+            (&fields[1].0, "0"),
+        ];
+        let refused = browser.post(&format!("{path}/shipments"), &zero).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{refused:?}"
+        );
+    }
+);
+
+web_test!(the_stock_page_shows_levels_and_mismatches, |ctx| {
+    let app = start(&ctx).await;
+    app.storage
+        .set_stock(
+            &app.a.scope,
+            &[("MUG-1".to_owned(), 40), ("CAP-1".to_owned(), 5)],
+        )
+        .await
+        .unwrap();
+    let browser = Browser::signed_in(&app, &app.a.email).await;
+    let page = browser
+        .get(&format!("/stores/{}/stock", app.a.store_id))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{page:?}");
+    let row = |sku: &str| {
+        let start = page
+            .html
+            .find(&format!("<td>{sku}</td>"))
+            .unwrap_or_else(|| panic!("{sku}: {page:?}"));
+        let end = page.html[start..].find("</tr>").unwrap() + start;
+        page.html[start..end].to_owned()
+    };
+    // MUG-1: 40 on hand, 3 reserved by the open orders (2 + 1), 37 available; never pushed.
+    let mug = row("MUG-1");
+    assert!(mug.contains("<td>40</td><td>3</td><td>37</td>"), "{mug}");
+    assert!(mug.contains("never"), "{mug}");
+    assert!(row("CAP-1").contains("<td>5</td>"));
+});
+
+web_test!(a_merchant_gets_404_on_another_merchants_pages, |ctx| {
+    let app = start(&ctx).await;
+    let alice = Browser::signed_in(&app, &app.a.email).await;
+    let b = &app.b;
+    for path in [
+        format!("/stores/{}", b.store_id),
+        format!("/stores/{}/orders", b.store_id),
+        format!("/stores/{}/orders/{}", b.store_id, b.order_id),
+        format!("/stores/{}/stock", b.store_id),
+        format!("/connect?store={}", b.store_id),
+        // Bob's order under Alice's store.
+        format!("/stores/{}/orders/{}", app.a.store_id, b.order_id),
+        "/stores/not-a-number".to_owned(),
+        "/stores/999999".to_owned(),
+    ] {
+        let page = alice.get(&path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}: {page:?}");
+        assert!(!page.html.contains(&b.hash), "{path}");
+    }
+    let csrf = alice.csrf().await;
+    let sync = alice
+        .post(
+            &format!("/stores/{}/sync", b.store_id),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(sync.status, StatusCode::NOT_FOUND);
+    let disconnect = alice
+        .post(
+            &format!("/stores/{}/disconnect", b.store_id),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(disconnect.status, StatusCode::NOT_FOUND);
+    let ship = alice
+        .post(
+            &format!("/stores/{}/orders/{}/shipments", b.store_id, b.order_id),
+            &[
+                ("csrf_token", &csrf),
+                ("carrier", "ups"),
+                ("tracking_number", "X1"),
+                ("qty_1", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(ship.status, StatusCode::NOT_FOUND);
+    assert!(app
+        .storage
+        .order_outbox(&b.scope, OrderId::from_raw(b.order_id))
+        .await
+        .unwrap()
+        .is_empty());
+    let store = app.storage.get_store(&b.scope).await.unwrap();
+    assert_eq!(store.status, StoreStatus::Connected);
+});
+
+web_test!(
+    posts_without_the_csrf_token_are_refused_and_change_nothing,
+    |ctx| {
+        let app = start(&ctx).await;
+        let browser = Browser::signed_in(&app, &app.a.email).await;
+        let id = app.a.store_id;
+        let order = format!("/stores/{id}/orders/{}", app.a.order_id);
+        let page = browser.get(&order).await;
+        let key = page.hidden("request_key");
+        let fields = [
+            ("request_key", key.as_str()),
+            ("carrier", "ups"),
+            ("tracking_number", "1Z999"),
+        ];
+        for token in [None, Some("wrong"), Some("")] {
+            let mut form = fields.to_vec();
+            if let Some(token) = token {
+                form.push(("csrf_token", token));
+            }
+            let ship = browser.post(&format!("{order}/shipments"), &form).await;
+            assert_eq!(ship.status, StatusCode::FORBIDDEN, "{token:?}: {ship:?}");
+            assert!(
+                ship.html.contains("did not come from Cenports"),
+                "a page: {ship:?}"
+            );
+            let disconnect = browser
+                .post(&format!("/stores/{id}/disconnect"), &form[3..])
+                .await;
+            assert_eq!(disconnect.status, StatusCode::FORBIDDEN, "{token:?}");
+            let sync = browser
+                .post(&format!("/stores/{id}/sync"), &form[3..])
+                .await;
+            assert_eq!(sync.status, StatusCode::FORBIDDEN, "{token:?}");
+            let logout = browser.post("/logout", &form[3..]).await;
+            assert_eq!(logout.status, StatusCode::FORBIDDEN, "{token:?}");
+        }
+        let connect = browser
+            .post_multipart(
+                "/connect",
+                &[("store_url", &app.a.hash), ("client_id", "x")],
+            )
+            .await;
+        assert_eq!(connect.status, StatusCode::FORBIDDEN, "{connect:?}");
+        assert!(app
+            .storage
+            .order_outbox(&app.a.scope, OrderId::from_raw(app.a.order_id))
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            app.storage.get_store(&app.a.scope).await.unwrap().status,
+            StoreStatus::Connected
+        );
+        assert_eq!(
+            browser.get("/stores").await.status,
+            StatusCode::OK,
+            "still signed in"
+        );
+        // The right token does work.
+        let csrf = browser.csrf().await;
+        let disconnect = browser
+            .post(
+                &format!("/stores/{id}/disconnect"),
+                &[("csrf_token", &csrf)],
+            )
+            .await;
+        assert_eq!(disconnect.status, StatusCode::SEE_OTHER, "{disconnect:?}");
+        assert_eq!(
+            app.storage.get_store(&app.a.scope).await.unwrap().status,
+            StoreStatus::Disconnected
+        );
+    }
+);
+
+web_test!(
+    the_stores_list_puts_unhealthy_stores_first_and_the_store_page_retries,
+    |ctx| {
+        let app = start(&ctx).await;
+        let b = &app.b;
+        app.storage
+            .set_stock(&b.scope, &[("CAP-1".to_owned(), 5)])
+            .await
+            .unwrap();
+        let cause = "the store refused the level: turn inventory tracking on for CAP-1";
+        app.storage
+            .record_push(
+                &b.scope,
+                &[PushRecord {
+                    sku: "CAP-1".into(),
+                    level_sent: Some(5),
+                    status: "rejected".into(),
+                    message: Some(cause.into()),
+                    reported_level: Some(2),
+                }],
+            )
+            .await
+            .unwrap();
+        let operator = Browser::signed_in(&app, "ops@example.com").await;
+        let list = operator.get("/stores").await;
+        assert_eq!(list.status, StatusCode::OK, "{list:?}");
+        let (at_a, at_b) = (
+            list.html.find(&app.a.hash).unwrap(),
+            list.html.find(&b.hash).unwrap(),
+        );
+        assert!(at_b < at_a, "the store with an error comes first: {list:?}");
+        let row_b = &list.html[at_b..at_a];
+        assert!(
+            row_b.contains("errors") && row_b.contains("#errors\">1<"),
+            "{row_b}"
+        );
+        assert!(list.html[at_a..].contains("healthy"), "{list:?}");
+
+        let store = operator.get(&format!("/stores/{}", b.store_id)).await;
+        assert_eq!(store.status, StatusCode::OK, "{store:?}");
+        assert!(store.html.contains(cause), "the cause: {store:?}");
+        assert!(store.html.contains("Retry (sync now)"), "{store:?}");
+        let stock = operator.get(&format!("/stores/{}/stock", b.store_id)).await;
+        let row = &stock.html[stock.html.find("<td>CAP-1</td>").unwrap()..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert!(
+            row.contains("rejected") && row.contains(">yes<"),
+            "a mismatch: {row}"
+        );
+
+        let csrf = operator.csrf().await;
+        let retry = operator
+            .post(
+                &format!("/stores/{}/sync", b.store_id),
+                &[("csrf_token", &csrf)],
+            )
+            .await;
+        assert_eq!(retry.status, StatusCode::SEE_OTHER, "{retry:?}");
+        let location = retry.location.unwrap();
+        assert_eq!(
+            location,
+            format!("/stores/{}?notice=sync_started", b.store_id)
+        );
+        // The sync runs in the background, as the API's trigger: wait for its outcome.
+        let mut outcome = String::new();
+        for _ in 0..100 {
+            outcome = operator.get(&location).await.html;
+            if outcome.contains("Last sync started here") && !outcome.contains("running") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            outcome.contains(", ok ("),
+            "the triggered sync finished: {outcome}"
+        );
+    }
+);
+
+web_test!(
+    the_orders_list_pages_by_fifty_and_keeps_its_filters,
+    |ctx| {
+        let app = start(&ctx).await;
+        app.sandbox
+            .with_store(&app.a.hash, |data, events| {
+                for _ in 0..55 {
+                    // Placed now: changed after the last sync's window ended.
+                    let order = fixtures::order(1, &[("TEE-S", 1, 0)]);
+                    data.place_order(order, events).unwrap();
+                }
+            })
+            .unwrap();
+        // The sync imports what changed before `now - settle` (1 s here): let the new orders
+        // settle.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let record = app.storage.get_store(&app.a.scope).await.unwrap();
+        let client = cenports::sync::scheduler::store_client(&app.settings, &app.storage, &record)
+            .await
+            .unwrap();
+        let options = SyncOptions {
+            settle: Duration::from_secs(1),
+            ..SyncOptions::default()
+        };
+        sync_store(&app.storage, &app.a.scope, &client, &options, |_| {})
+            .await
+            .unwrap();
+        let browser = Browser::signed_in(&app, &app.a.email).await;
+        let id = app.a.store_id;
+        let first = browser
+            .get(&format!("/stores/{id}/orders?state=ready"))
+            .await;
+        assert_eq!(first.order_links(id), 50, "{first:?}");
+        let marker = "rel=\"next\" href=\"";
+        let start = first.html.find(marker).expect("a next page") + marker.len();
+        let next =
+            first.html[start..start + first.html[start..].find('"').unwrap()].replace("&amp;", "&");
+        assert!(
+            next.contains("state=ready") && next.contains("cursor="),
+            "{next}"
+        );
+        let second = browser.get(&next).await;
+        let ready = app
+            .storage
+            .count_orders_by_fulfilment_state(&app.a.scope)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|(state, _)| *state == FulfilmentState::Ready)
+            .map_or(0, |(_, n)| n) as usize;
+        assert!(ready > 50, "{ready}");
+        assert_eq!(second.order_links(id), ready - 50, "{second:?}");
+        assert!(!second.html.contains(marker), "the last page");
+        assert!(second.html.contains("First page"));
+    }
+);
