@@ -109,6 +109,8 @@ TOML
 
 echo "schemathesis $SCHEMATHESIS_VERSION against http://127.0.0.1:$hub_port ($MAX_EXAMPLES examples per operation)"
 status=0
+# From the temporary directory: schemathesis keeps its example database in ./.schemathesis.
+cd "$work"
 "$venv/bin/schemathesis" --config-file "$work/schemathesis.toml" run \
   "http://127.0.0.1:$hub_port/api/v1/openapi.json" \
   --header "Authorization: Bearer $key" \
