@@ -17,6 +17,10 @@
 //!   every [`ServeOptions::hook_check_interval`];
 //! - the sweep of expired webhook receipts.
 //!
+//! [`run_workers`] (`cenports worker`) runs the outbox worker and the scheduler alone, without
+//! a listener, for operators who split the roles over one PostgreSQL database; `serve` spawns
+//! the same two through the same function.
+//!
 //! Shutdown stops accepting connections, lets requests in flight finish, stops the scheduler
 //! (safe: pages commit with their checkpoints) and lets the worker finish the fetches it
 //! started. Jobs still queued are lost; polling brings their changes in.
@@ -172,9 +176,7 @@ impl App {
             .merge(http::router(api.clone()))
             .merge(crate::web::router(api));
         let (stop, stopped) = watch::channel(false);
-        let wait = |mut rx: watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        };
+        let wait = stop_requested;
         let mut tasks = JoinSet::new();
 
         tasks.spawn(run_worker(
@@ -186,32 +188,7 @@ impl App {
             wait(stopped.clone()),
         ));
 
-        // The fulfilment outbox worker: shipments and status changes recorded by `cenports
-        // ship` / `order-status` (or any other process on the same database) are delivered
-        // here; leases keep several servers on one PostgreSQL from sending a row twice.
-        {
-            let (settings, storage, config) =
-                (settings.clone(), storage.clone(), options.outbox.clone());
-            let limiters = options.scheduler.limiters.clone();
-            let shutdown = wait(stopped.clone());
-            tasks.spawn(async move {
-                let clients = SettingsClients::new(&settings, &storage, None).sharing(limiters);
-                let report = run_outbox(&storage, &clients, &config, shutdown).await;
-                tracing::info!(outbox = ?report, "serve: the outbox worker stopped");
-            });
-        }
-
-        if options.poll {
-            let (settings, storage, config) =
-                (settings.clone(), storage.clone(), options.scheduler.clone());
-            let shutdown = wait(stopped.clone());
-            tasks.spawn(async move {
-                if let Err(error) = run_scheduler_with(&settings, &storage, config, shutdown).await
-                {
-                    tracing::error!(error = %format!("{error:#}"), "serve: the scheduler stopped");
-                }
-            });
-        }
+        spawn_workers(&mut tasks, &settings, &storage, &options, &stopped);
 
         if settings.public_url.is_some() {
             let (settings, storage) = (settings.clone(), storage.clone());
@@ -277,4 +254,78 @@ impl App {
         tracing::info!("serve: stopped");
         result.context("the HTTP server failed")
     }
+}
+
+/// Resolves once `true` is sent on the stop channel (or its sender is gone).
+async fn stop_requested(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// Spawns the roles that need no HTTP listener, shared by [`App::serve`] and [`run_workers`]:
+///
+/// - the fulfilment outbox worker: shipments and status changes recorded by `cenports ship` /
+///   `order-status` (or any other process on the same database) are delivered here; leases
+///   keep several processes on one database from sending a row twice;
+/// - the sync scheduler (polling, reconciliation, and the stock push after each sync) when
+///   [`ServeOptions::poll`] is on.
+///
+/// Both use the scheduler's per-store rate limiters, so one process paces all its requests
+/// to a store together.
+fn spawn_workers(
+    tasks: &mut JoinSet<()>,
+    settings: &Settings,
+    storage: &Storage,
+    options: &ServeOptions,
+    stopped: &watch::Receiver<bool>,
+) {
+    {
+        let (settings, storage, config) =
+            (settings.clone(), storage.clone(), options.outbox.clone());
+        let limiters = options.scheduler.limiters.clone();
+        let shutdown = stop_requested(stopped.clone());
+        tasks.spawn(async move {
+            let clients = SettingsClients::new(&settings, &storage, None).sharing(limiters);
+            let report = run_outbox(&storage, &clients, &config, shutdown).await;
+            tracing::info!(outbox = ?report, "serve: the outbox worker stopped");
+        });
+    }
+
+    if options.poll {
+        let (settings, storage, config) =
+            (settings.clone(), storage.clone(), options.scheduler.clone());
+        let shutdown = stop_requested(stopped.clone());
+        tasks.spawn(async move {
+            if let Err(error) = run_scheduler_with(&settings, &storage, config, shutdown).await {
+                tracing::error!(error = %format!("{error:#}"), "serve: the scheduler stopped");
+            }
+        });
+    }
+}
+
+/// The worker role (`cenports worker`): the outbox worker and, unless [`ServeOptions::poll`]
+/// is off, the sync scheduler, without an HTTP listener, until `shutdown` resolves. For
+/// operators who split roles against one PostgreSQL database: run `serve` (receiver, API,
+/// pages) and any number of these. The webhook queue worker is not among them: its jobs come
+/// from the receiver, in the receiving process's memory.
+///
+/// The secrets key is checked before anything starts, so a worker without it fails at once
+/// instead of failing every delivery. Shutdown stops the scheduler between pages and lets the
+/// outbox worker finish the deliveries it started (their leases would otherwise expire and
+/// another worker would read them back before retrying). Returns when everything has stopped.
+pub async fn run_workers(
+    settings: &Settings,
+    storage: &Storage,
+    options: &ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    settings.secret_box()?;
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    spawn_workers(&mut tasks, settings, storage, options, &stopped);
+    tracing::info!(poll = options.poll, "worker: running");
+    shutdown.await;
+    let _ = stop.send(true);
+    while tasks.join_next().await.is_some() {}
+    tracing::info!("worker: stopped");
+    Ok(())
 }

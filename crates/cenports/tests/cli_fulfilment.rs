@@ -648,3 +648,172 @@ mod exactly_once_1000_shipments_with_faults_and_the_hub_killed_mid_run {
         super::exactly_once_under_faults_and_kills(true).await;
     }
 }
+
+// ------------------------------------------------------------------ `cenports worker`
+
+/// Sends SIGTERM to `child` and returns its exit status (within 30 s).
+async fn terminate(child: &mut tokio::process::Child) -> std::process::ExitStatus {
+    let pid = child.id().expect("the worker is running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the worker stops within 30 s of SIGTERM")
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_delivers_a_queued_shipment_and_stops_on_sigterm_with_exit_0() {
+    with_hub("cli-worker", false, |hub| async move {
+        let order = hub.place(1, &[("MUG-1", 2, 0)]);
+        hub.connect_and_sync().await;
+        let stdout = hub
+            .ok(&[
+                "ship",
+                "--store",
+                &hub.store.hash,
+                "--order",
+                &order.to_string(),
+                "--carrier",
+                "ups",
+                "--tracking",
+                "1ZWORKER1",
+                "--queue-only",
+            ])
+            .await;
+        assert!(stdout.contains("queued"), "{stdout}");
+        assert!(hub.shipments().is_empty(), "--queue-only sent nothing");
+
+        let mut worker = tokio::process::Command::from(hub.command(&["worker"]))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while hub.shipments().is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "the worker did not deliver the shipment in 60 s"
+            );
+            assert!(worker.try_wait().unwrap().is_none(), "the worker ended");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let shipments = hub.shipments();
+        assert_eq!(shipments.len(), 1);
+        assert_eq!(shipments[0].0, order);
+
+        let status = terminate(&mut worker).await;
+        assert!(status.success(), "{status:?}");
+        let mut out = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut worker.stdout.take().unwrap(), &mut out)
+            .await
+            .unwrap();
+        assert!(out.contains("no HTTP listener"), "{out}");
+        assert!(out.contains("Polling: on"), "{out}");
+
+        // The hub recorded the delivery: nothing left to send, and the same parcel is not
+        // sent again.
+        let json: Value = serde_json::from_str(&hub.ok(&["outbox", "--json"]).await).unwrap();
+        assert_eq!(json["counts"]["delivered"], 1, "{json}");
+        assert_eq!(json["counts"]["pending"], 0, "{json}");
+        assert_eq!(hub.shipments().len(), 1);
+    })
+    .await;
+}
+
+/// Two `cenports worker` processes on one database share a queue of shipments; the outbox's
+/// leases let each row be sent by one of them only.
+async fn two_workers_send_each_shipment_once(postgres: bool) {
+    const ORDERS: usize = 30;
+    let name = if postgres {
+        "cli-workers-pg"
+    } else {
+        "cli-workers"
+    };
+    with_hub(name, postgres, |hub| async move {
+        let orders: Vec<u64> = (0..ORDERS)
+            .map(|_| hub.place(1, &[("MUG-1", 1, 0)]))
+            .collect();
+        hub.connect_and_sync().await;
+        let storage = Storage::open(&hub.database_url).await.unwrap();
+        let store = storage.list_all_stores().await.unwrap().remove(0);
+        for order in &orders {
+            let request = ShipmentRequest {
+                order_remote_id: *order as i64,
+                carrier: Carrier::Ups,
+                tracking_number: format!("1Z{order}"),
+                tracking_link: None,
+                shipped_at: None,
+                items: vec![],
+                request_key: None,
+            };
+            request_shipment(&storage, &store.scope(), &store.remote_id, &request)
+                .await
+                .unwrap();
+        }
+        // Slow POSTs, so both workers are busy at the same time.
+        hub.fault(FaultRule {
+            method: Some("POST".into()),
+            path_contains: Some("/shipments".into()),
+            latency_ms: Some(100),
+            ..FaultRule::always(FaultKind::Latency)
+        });
+
+        let spawn = || {
+            tokio::process::Command::from(hub.command(&["worker", "--no-poll"]))
+                .env("CENPORTS_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap()
+        };
+        let mut workers = [spawn(), spawn()];
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let counts = storage.count_outbox(None).await.unwrap();
+            if counts.delivered == ORDERS as i64 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "stuck at {counts:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for worker in &mut workers {
+            let status = terminate(worker).await;
+            assert!(status.success(), "{status:?}");
+        }
+
+        let shipments = hub.shipments();
+        assert_eq!(shipments.len(), ORDERS, "one shipment per order");
+        let shipped: BTreeSet<u64> = shipments.iter().map(|s| s.0).collect();
+        assert_eq!(shipped, orders.iter().copied().collect());
+        let posts = hub
+            .sandbox
+            .store(&hub.store.hash)
+            .unwrap()
+            .log
+            .lock()
+            .since(0)
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/shipments"))
+            .count();
+        assert_eq!(posts, ORDERS, "one POST per shipment across both workers");
+    })
+    .await;
+}
+
+mod two_workers_on_one_database_send_each_shipment_once {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::two_workers_send_each_shipment_once(false).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::two_workers_send_each_shipment_once(true).await;
+    }
+}

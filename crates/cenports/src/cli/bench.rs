@@ -33,10 +33,10 @@ use url::Url;
 use crate::cli::connect;
 
 /// The PostgreSQL server tried when no `--database-url` is given.
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub(crate) const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// The Cenports user the benchmark store is connected for.
-const BENCH_EMAIL: &str = "bench@cenports.example";
+pub(crate) const BENCH_EMAIL: &str = "bench@cenports.example";
 
 /// The targets of the issue, printed under the table.
 const TARGET_REQUESTS_PER_1000: f64 = 4.1;
@@ -67,6 +67,10 @@ pub enum BenchCommand {
     /// Webhook-to-visible latency (p50/p99/max) of live-mode orders with polling off, and the
     /// receiver's requests/s, on SQLite and PostgreSQL (`cli/bench_webhooks.rs`).
     Webhooks(crate::cli::bench_webhooks::WebhooksArgs),
+    /// Latency (p50/p99) of `GET /api/v1/stores/{id}/orders` over real HTTP with 100,000
+    /// orders in the hub: first and deep cursor pages, a filter, a search
+    /// (`cli/bench_api.rs`), on SQLite and PostgreSQL.
+    Api(crate::cli::bench_api::ApiBenchArgs),
 }
 
 /// Options of `cenports bench first-order`.
@@ -118,6 +122,7 @@ pub async fn run(args: BenchArgs, overrides: &Overrides) -> Result<()> {
         BenchCommand::FirstOrder(args) => first_order(args).await,
         BenchCommand::Stock(args) => crate::cli::bench_stock::run(args, overrides).await,
         BenchCommand::Webhooks(args) => crate::cli::bench_webhooks::run(args, overrides).await,
+        BenchCommand::Api(args) => crate::cli::bench_api::run(args, overrides).await,
     }
 }
 
@@ -228,7 +233,7 @@ async fn run_backend(
 
 /// Connects the sandbox store into the database at `database_url` through the merchant path
 /// (`connect --credentials-file`: every scope checked, secrets encrypted) and builds its client.
-async fn connect_store(
+pub(crate) async fn connect_store(
     backend: &str,
     database_url: &str,
     dir: &Path,
@@ -432,10 +437,10 @@ fn reset_peak_rss() {
 }
 
 /// A temporary directory removed when the benchmark ends.
-struct BenchDir(PathBuf);
+pub(crate) struct BenchDir(pub(crate) PathBuf);
 
 impl BenchDir {
-    fn create() -> Result<BenchDir> {
+    pub(crate) fn create() -> Result<BenchDir> {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
@@ -454,17 +459,22 @@ impl Drop for BenchDir {
 }
 
 /// The sandbox running as `cenports sandbox` in a child process.
-struct SandboxChild {
+pub(crate) struct SandboxChild {
     child: Child,
-    pid: Option<u32>,
-    base_url: String,
+    pub(crate) pid: Option<u32>,
+    pub(crate) base_url: String,
     /// The merchant-guide profile's credentials `.txt`.
     credentials: PathBuf,
 }
 
 impl SandboxChild {
     /// Starts the child and waits until it has written its credentials (the store is built).
-    async fn start(dir: &Path, orders: usize, seed: u64, plan: &str) -> Result<SandboxChild> {
+    pub(crate) async fn start(
+        dir: &Path,
+        orders: usize,
+        seed: u64,
+        plan: &str,
+    ) -> Result<SandboxChild> {
         let exe = std::env::current_exe().context("could not find the cenports executable")?;
         let credentials_dir = dir.join("credentials");
         let mut child = Command::new(exe)
@@ -507,21 +517,21 @@ impl SandboxChild {
         })
     }
 
-    async fn stop(&mut self) {
+    pub(crate) async fn stop(&mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
     }
 }
 
 /// A database created for the benchmark on a PostgreSQL server, dropped at the end.
-struct FreshPostgres {
+pub(crate) struct FreshPostgres {
     admin: PgConnectOptions,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl FreshPostgres {
-    async fn create(server: &str) -> Result<FreshPostgres> {
+    pub(crate) async fn create(server: &str) -> Result<FreshPostgres> {
         let admin = PgConnectOptions::from_str(server).with_context(|| {
             format!(
                 "{} is not a PostgreSQL URL",
@@ -552,7 +562,7 @@ impl FreshPostgres {
         })
     }
 
-    async fn drop_database(self) {
+    pub(crate) async fn drop_database(self) {
         let Ok(pool) = PgPoolOptions::new()
             .max_connections(1)
             .connect_with(self.admin)

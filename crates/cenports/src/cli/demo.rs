@@ -10,25 +10,32 @@
 //! then every order, then the catalog, with the progress bar on a terminal. It ends with what
 //! the hub now holds — read back from the hub's database — what it cost in API calls, and the
 //! message a merchant gets when connecting an API account that lacks scopes. Before that message
-//! it writes back: one shipment through the outbox and a stock push (`write_back`).
+//! it writes back: one shipment through the outbox and a stock push (`write_back`). Then, unless
+//! `--no-serve`, it creates an operator account and a sign-in for the demo merchant (random
+//! passwords printed once) and serves the hub ([`cenports::server::App`]) on `--listen` until
+//! Ctrl-C or SIGTERM.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use bigcommerce_sandbox::credentials::credentials_txt;
 use bigcommerce_sandbox::{Plan, Sandbox, SandboxConfig, StoreInfo, StoreSpec};
+use cenports::accounts::{self, tokens, Role};
 use cenports::config::{Overrides, Settings, DEFAULT_LOG, DEFAULT_SYNC_INTERVAL};
 use cenports::fulfilment::worker::{drain, SettingsClients, WorkerConfig};
 use cenports::fulfilment::{request_shipment, Carrier, ShipmentRequest};
+use cenports::server::{App, ServeOptions};
 use cenports::stock::bigcommerce::BigCommerceStock;
 use cenports::stock::{push_stock, SkuStatus};
 use cenports::storage::{FulfilmentState, OrderFilter, Storage, StoreRecord};
 use cenports::sync::SyncReport;
 use clap::Args;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use url::Url;
 
@@ -52,6 +59,13 @@ pub struct DemoArgs {
     /// The store's plan, which sets its API quota: standard, plus, pro or unlimited.
     #[arg(long, default_value = "standard", value_parser = crate::cli::sandbox::parse_plan)]
     pub plan: Plan,
+    /// Where the hub listens afterwards (port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = cenports::config::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Stop after the walk-through instead of serving the hub (API, sign-in, workers) until
+    /// Ctrl-C.
+    #[arg(long)]
+    pub no_serve: bool,
 }
 
 /// A temporary directory removed when the demo ends, however it ends.
@@ -273,8 +287,74 @@ async fn demo(args: &DemoArgs, overrides: &Overrides, sandbox: &Sandbox) -> Resu
         if stores_after == 1 { "" } else { "s" }
     );
     debug_assert_eq!(stores_before, stores_after);
+    if args.no_serve {
+        storage.close().await;
+        return Ok(());
+    }
+    let logins = demo_logins(&storage).await;
     storage.close().await;
-    Ok(())
+    serve(&settings, args.listen, logins?).await
+}
+
+/// The operator account of the demo's hub.
+const DEMO_OPERATOR_EMAIL: &str = "operator@cenports.example";
+
+/// Who can sign in to the demo's hub: (email, role, password). The passwords are random and
+/// shown once; only their hashes are stored.
+async fn demo_logins(storage: &Storage) -> Result<Vec<(&'static str, Role, SecretString)>> {
+    let mut logins = Vec::new();
+    // The merchant is the user `connect` made for the store (no password yet): this completes it.
+    for (email, role) in [
+        (DEMO_OPERATOR_EMAIL, Role::Operator),
+        (DEMO_EMAIL, Role::Merchant),
+    ] {
+        let password = SecretString::from(tokens::random_token());
+        accounts::create_account(storage, email, role, password.clone())
+            .await
+            .with_context(|| format!("could not create the demo account {email}"))?;
+        logins.push((email, role, password));
+    }
+    Ok(logins)
+}
+
+/// Serves the demo's hub (`cenports serve` with polling, the sandbox store connected) on
+/// `listen` until Ctrl-C or SIGTERM, after printing its URL and the logins.
+async fn serve(
+    settings: &Settings,
+    listen: SocketAddr,
+    logins: Vec<(&'static str, Role, SecretString)>,
+) -> Result<()> {
+    let mut settings = settings.clone();
+    settings.listen = listen;
+    let app = App::build(&settings, ServeOptions::from_settings(&settings)).await?;
+    let listener = TcpListener::bind(listen).await.with_context(|| {
+        format!("could not listen on {listen}: is another process using it? Change it with --listen (port 0: any free port), or run with --no-serve")
+    })?;
+    let local = listener.local_addr()?;
+    println!();
+    println!("The hub is serving the demo store at http://{local} (Ctrl-C to stop):");
+    println!("  sign in:  http://{local}/login");
+    println!("  API docs: http://{local}/api/v1/docs");
+    println!("  health:   http://{local}/healthz");
+    println!("Logins (the passwords are shown only now):");
+    for (email, role, password) in &logins {
+        let role = match role {
+            Role::Operator => "operator, every store",
+            Role::Merchant => "merchant, the demo store",
+        };
+        println!(
+            "  login: {email} password: {} ({role})",
+            password.expose_secret()
+        );
+    }
+    use std::io::Write as _;
+    std::io::stdout().flush()?;
+    app.serve(listener, async {
+        if let Err(error) = sync::shutdown_signal().await {
+            tracing::error!(error = %format!("{error:#}"), "demo: no signal handler; stopping");
+        }
+    })
+    .await
 }
 
 /// The write halves of the merchant's scopes: one shipment through the outbox (and the same

@@ -5,6 +5,7 @@
 //! validated [`Settings`] from them, so a wrong setting fails before anything runs.
 
 pub mod bench;
+pub mod bench_api;
 pub mod bench_stock;
 pub mod bench_webhooks;
 pub mod connect;
@@ -18,6 +19,7 @@ pub mod stock;
 pub mod stores;
 pub mod sync;
 pub mod user;
+pub mod worker;
 
 use std::path::PathBuf;
 
@@ -75,6 +77,10 @@ pub enum Command {
     /// Run the hub: the webhook receiver, the queue worker, the sync scheduler (polling and
     /// reconciliation) and the webhook health check, until Ctrl-C or SIGTERM.
     Serve(serve::ServeArgs),
+    /// Run the background roles only, no HTTP listener: the outbox worker (shipments and
+    /// status changes to the store) and the sync scheduler, until Ctrl-C or SIGTERM. Several
+    /// workers may share one PostgreSQL database.
+    Worker(worker::WorkerArgs),
     /// Compare order counts per status with each store now and repair any drift.
     Reconcile(reconcile::ReconcileArgs),
     /// Benchmarks: `bench import` backfills a sandbox store into SQLite and PostgreSQL and
@@ -108,6 +114,7 @@ impl Command {
             Command::Orders(args) => orders::run(args, &Settings::load(overrides)?).await,
             Command::Stock(args) => stock::run(args, &Settings::load(overrides)?).await,
             Command::Serve(args) => serve::run(args, &Settings::load(overrides)?).await,
+            Command::Worker(args) => worker::run(args, &Settings::load(overrides)?).await,
             Command::Reconcile(args) => reconcile::run(args, &Settings::load(overrides)?).await,
             Command::Bench(args) => bench::run(args, overrides).await,
             Command::Ship(args) => fulfilment::run_ship(args, &Settings::load(overrides)?).await,

@@ -33,12 +33,12 @@ pub struct ServeArgs {
     pub hook_check_interval: Duration,
 }
 
-fn parse_any(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_any(text: &str) -> Result<Duration, String> {
     cenports::config::parse_duration(text)
         .ok_or_else(|| format!("{text:?} is not a duration: give one such as 300, 90s, 5m or 1h"))
 }
 
-fn parse_positive(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_positive(text: &str) -> Result<Duration, String> {
     match parse_any(text)? {
         d if d.is_zero() => Err("must be longer than 0".into()),
         d => Ok(d),

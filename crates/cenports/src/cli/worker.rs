@@ -1,0 +1,61 @@
+//! `cenports worker`: the hub's background roles without an HTTP listener — the fulfilment
+//! outbox worker and the sync scheduler (polling, reconciliation, the stock push after each
+//! sync) — until Ctrl-C or SIGTERM. For operators who split roles against one PostgreSQL
+//! database: one or more `serve` processes answer HTTP, any number of workers deliver and
+//! sync; the outbox's leases keep two workers from sending the same row
+//! (`docs/OPERATIONS.md`). The wiring is [`cenports::server::run_workers`].
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use cenports::config::Settings;
+use cenports::server::{run_workers, ServeOptions};
+use cenports::storage::Storage;
+use clap::Args;
+
+use crate::cli::serve::{parse_any, parse_positive};
+use crate::cli::sync::shutdown_signal;
+
+/// Options of `cenports worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Do not poll: deliver the outbox only (no sync scheduler, no reconciliation).
+    #[arg(long)]
+    pub no_poll: bool,
+    /// Time between syncs of each store (300, 90s, 5m, 1h) [default: the `sync_interval`
+    /// setting].
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive)]
+    pub interval: Option<Duration>,
+    /// Time between reconciliations of each store; `0` turns them off.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_any)]
+    pub reconcile_interval: Duration,
+}
+
+/// Runs `cenports worker`.
+pub async fn run(args: WorkerArgs, settings: &Settings) -> Result<()> {
+    let mut options = ServeOptions::from_settings(settings);
+    options.poll = !args.no_poll;
+    if let Some(interval) = args.interval {
+        options.scheduler.interval = interval;
+    }
+    options.scheduler.reconcile_interval =
+        (!args.reconcile_interval.is_zero()).then_some(args.reconcile_interval);
+    let storage = Storage::open(&settings.database_url)
+        .await
+        .context("could not open the database")?;
+    println!("Cenports worker: outbox delivery on, no HTTP listener");
+    println!(
+        "Polling: {}",
+        if args.no_poll {
+            "off (--no-poll)"
+        } else {
+            "on"
+        }
+    );
+    run_workers(settings, &storage, &options, async {
+        if let Err(error) = shutdown_signal().await {
+            tracing::error!(error = %format!("{error:#}"), "worker: no signal handler; stopping");
+        }
+    })
+    .await
+}
