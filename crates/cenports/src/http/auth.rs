@@ -283,12 +283,14 @@ impl From<&Account> for UserView {
     responses(
         (status = 200, description = "Signed in (JSON body). The session cookie is in Set-Cookie.", body = LoginResponse),
         (status = 303, description = "Signed in with the form: redirect to the dashboard."),
-        (status = 400, description = "The body does not parse", body = ErrorBody),
-        (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = ErrorBody),
-        (status = 403, description = "Form without the login CSRF token (`csrf_failed`)", body = ErrorBody),
+        // A failed *form* sign-in answers with the sign-in page again (text/html) under the same
+        // status a JSON caller gets with the error envelope.
+        (status = 400, description = "The body does not parse (a form: the sign-in page again)", content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 401, description = "Wrong email or password (`invalid_credentials`; a form: the sign-in page again)", content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 403, description = "Form without the login CSRF token (`csrf_failed`; the sign-in page again)", content((ErrorBody = "application/json"), (String = "text/html"))),
         (status = 415, description = "Neither JSON nor a form", body = ErrorBody),
-        (status = 422, description = "A field is missing", body = ErrorBody),
-        (status = 429, description = "Too many failed sign-ins (`too_many_attempts`); see Retry-After", body = ErrorBody),
+        (status = 422, description = "A field is missing (a form: the sign-in page again)", content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 429, description = "Too many failed sign-ins (`too_many_attempts`; a form: the sign-in page again); see Retry-After", content((ErrorBody = "application/json"), (String = "text/html"))),
     ),
     security(())
 )]
