@@ -8,10 +8,10 @@
 //!
 //! Tests drain the outbox deliberately (`worker::drain`) instead of sleeping.
 
+mod common;
+use common::{random_suffix, run, Ctx, Kind};
+
 use std::collections::HashMap;
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use bigcommerce_client::Client;
@@ -21,8 +21,6 @@ use bigcommerce_sandbox::{
     fixtures, FaultKind, FaultRule, Plan, Sandbox, SandboxConfig, StoreSpec,
 };
 use chrono::{Duration as ChronoDuration, Utc};
-use futures::FutureExt;
-use rand::Rng;
 use secrecy::SecretString;
 use url::Url;
 
@@ -37,92 +35,7 @@ use cenports::secrets::SecretBox;
 use cenports::storage::*;
 use cenports::sync::{sync_orders, SyncOptions};
 
-const DEFAULT_PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
 // ------------------------------------------------------------------ backends
-
-struct Ctx {
-    storage: Storage,
-}
-
-enum Kind {
-    Sqlite,
-    Postgres,
-}
-
-fn random_suffix() -> String {
-    let mut rng = rand::thread_rng();
-    (0..12)
-        .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
-        .collect()
-}
-
-async fn run<F, Fut>(kind: Kind, test: F)
-where
-    F: FnOnce(Ctx) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    match kind {
-        Kind::Sqlite => {
-            let dir: PathBuf =
-                std::env::temp_dir().join(format!("cenports-fulfilment-{}", random_suffix()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let url = format!("sqlite://{}", dir.join("cenports.db").display());
-            let storage = Storage::open(&url).await.expect("open SQLite");
-            let result = AssertUnwindSafe(test(Ctx {
-                storage: storage.clone(),
-            }))
-            .catch_unwind()
-            .await;
-            storage.close().await;
-            let _ = std::fs::remove_dir_all(&dir);
-            if let Err(panic) = result {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Kind::Postgres => {
-            let admin_url = std::env::var("CENPORTS_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| DEFAULT_PG_ADMIN_URL.into());
-            let admin = match sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(5))
-                .connect(&admin_url)
-                .await
-            {
-                Ok(pool) => pool,
-                Err(e) if std::env::var_os("CI").is_some() => {
-                    panic!("PostgreSQL is required in CI but could not be reached: {e}")
-                }
-                Err(e) => {
-                    eprintln!("NOTICE: skipping a PostgreSQL fulfilment test: {e}");
-                    return;
-                }
-            };
-            let name = format!("cenports_test_{}", random_suffix());
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&admin)
-                .await
-                .expect("create test database");
-            let mut url = Url::parse(&admin_url).unwrap();
-            url.set_path(&name);
-            let storage = Storage::open(url.as_str()).await.expect("open PostgreSQL");
-            let result = AssertUnwindSafe(test(Ctx {
-                storage: storage.clone(),
-            }))
-            .catch_unwind()
-            .await;
-            storage.close().await;
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&admin)
-                .await
-                .expect("drop test database");
-            admin.close().await;
-            if let Err(panic) = result {
-                std::panic::resume_unwind(panic);
-            }
-        }
-    }
-}
 
 macro_rules! fulfilment_test {
     ($(#[$attr:meta])* $name:ident, |$ctx:ident| $body:block) => {

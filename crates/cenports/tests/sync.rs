@@ -8,10 +8,10 @@
 //! The benchmark `a_backfill_of_20000_orders_is_bounded_by_the_api` is ignored; run it with
 //! `cargo test --release -p cenports --test sync -- --ignored --nocapture`.
 
+mod common;
+use common::{run, Ctx, Kind};
+
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +23,6 @@ use bigcommerce_sandbox::{
     fixtures, FaultKind, FaultRule, Plan, Sandbox, SandboxConfig, StoreSpec,
 };
 use chrono::{DateTime, Utc};
-use futures::FutureExt;
 use rand::{Rng, SeedableRng};
 use secrecy::SecretString;
 use url::Url;
@@ -36,98 +35,7 @@ use cenports::sync::{
     sync_catalog, sync_open_orders, sync_orders, sync_store, SyncOptions, SyncReport,
 };
 
-const DEFAULT_PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
 // ------------------------------------------------------------------ backends
-
-struct Ctx {
-    storage: Storage,
-}
-
-enum Kind {
-    Sqlite,
-    Postgres,
-}
-
-fn random_suffix() -> String {
-    let mut rng = rand::thread_rng();
-    (0..12)
-        .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
-        .collect()
-}
-
-async fn admin_pool() -> Result<(sqlx::PgPool, String), sqlx::Error> {
-    let admin_url =
-        std::env::var("CENPORTS_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG_ADMIN_URL.into());
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(&admin_url)
-        .await?;
-    Ok((pool, admin_url))
-}
-
-async fn run<F, Fut>(kind: Kind, test: F)
-where
-    F: FnOnce(Ctx) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    match kind {
-        Kind::Sqlite => {
-            let dir: PathBuf =
-                std::env::temp_dir().join(format!("cenports-sync-test-{}", random_suffix()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let url = format!("sqlite://{}", dir.join("cenports.db").display());
-            let storage = Storage::open(&url).await.expect("open SQLite");
-            let result = AssertUnwindSafe(test(Ctx {
-                storage: storage.clone(),
-            }))
-            .catch_unwind()
-            .await;
-            storage.close().await;
-            let _ = std::fs::remove_dir_all(&dir);
-            if let Err(panic) = result {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Kind::Postgres => {
-            let (admin, admin_url) = match admin_pool().await {
-                Ok(found) => found,
-                Err(e) if std::env::var_os("CI").is_some() => {
-                    panic!("PostgreSQL is required in CI but could not be reached: {e}")
-                }
-                Err(e) => {
-                    eprintln!(
-                        "NOTICE: skipping a PostgreSQL sync test, PostgreSQL is unreachable: {e}"
-                    );
-                    return;
-                }
-            };
-            let name = format!("cenports_test_{}", random_suffix());
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&admin)
-                .await
-                .expect("create test database");
-            let mut url = Url::parse(&admin_url).unwrap();
-            url.set_path(&name);
-            let storage = Storage::open(url.as_str()).await.expect("open PostgreSQL");
-            let result = AssertUnwindSafe(test(Ctx {
-                storage: storage.clone(),
-            }))
-            .catch_unwind()
-            .await;
-            storage.close().await;
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&admin)
-                .await
-                .expect("drop test database");
-            admin.close().await;
-            if let Err(panic) = result {
-                std::panic::resume_unwind(panic);
-            }
-        }
-    }
-}
 
 /// Writes a test once; runs it on SQLite and on PostgreSQL.
 macro_rules! sync_test {

@@ -6,11 +6,11 @@
 //! `web_test!` expands each test into `<name>::sqlite` and `<name>::postgres` (a fresh
 //! database on 127.0.0.1:5432; `CENPORTS_TEST_POSTGRES_URL` overrides the admin URL).
 
+mod common;
+use common::{random_suffix, run, Ctx, Kind};
+
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -19,8 +19,6 @@ use bigcommerce_sandbox::credentials::credentials_txt;
 use bigcommerce_sandbox::model::InventoryTracking as SbTracking;
 use bigcommerce_sandbox::{fixtures, Plan, Sandbox, SandboxConfig, StoreSpec};
 use chrono::Utc;
-use futures::FutureExt;
-use rand::Rng;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use url::Url;
@@ -34,97 +32,10 @@ use cenports::http::AppState;
 use cenports::storage::*;
 use cenports::sync::{sync_store, SyncOptions};
 
-const DEFAULT_PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const KEY: [u8; 32] = [7; 32];
 const PASSWORD: &str = "correct horse battery staple";
 
 // ------------------------------------------------------------------ backends
-
-struct Ctx {
-    storage: Storage,
-    url: String,
-}
-
-enum Kind {
-    Sqlite,
-    Postgres,
-}
-
-fn random_suffix() -> String {
-    let mut rng = rand::thread_rng();
-    (0..12)
-        .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
-        .collect()
-}
-
-async fn run<F, Fut>(kind: Kind, test: F)
-where
-    F: FnOnce(Ctx) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    match kind {
-        Kind::Sqlite => {
-            let dir: PathBuf =
-                std::env::temp_dir().join(format!("cenports-web-{}", random_suffix()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let url = format!("sqlite://{}", dir.join("cenports.db").display());
-            let storage = Storage::open(&url).await.expect("open SQLite");
-            let result = AssertUnwindSafe(test(Ctx {
-                storage: storage.clone(),
-                url,
-            }))
-            .catch_unwind()
-            .await;
-            storage.close().await;
-            let _ = std::fs::remove_dir_all(&dir);
-            if let Err(panic) = result {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Kind::Postgres => {
-            let admin_url = std::env::var("CENPORTS_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| DEFAULT_PG_ADMIN_URL.into());
-            let admin = match sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(5))
-                .connect(&admin_url)
-                .await
-            {
-                Ok(pool) => pool,
-                Err(e) if std::env::var_os("CI").is_some() => {
-                    panic!("PostgreSQL is required in CI but could not be reached: {e}")
-                }
-                Err(e) => {
-                    eprintln!("NOTICE: skipping a PostgreSQL dashboard test: {e}");
-                    return;
-                }
-            };
-            let name = format!("cenports_test_{}", random_suffix());
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&admin)
-                .await
-                .expect("create test database");
-            let mut url = Url::parse(&admin_url).unwrap();
-            url.set_path(&name);
-            let storage = Storage::open(url.as_str()).await.expect("open PostgreSQL");
-            let result = AssertUnwindSafe(test(Ctx {
-                storage: storage.clone(),
-                url: url.to_string(),
-            }))
-            .catch_unwind()
-            .await;
-            storage.close().await;
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&admin)
-                .await
-                .expect("drop test database");
-            admin.close().await;
-            if let Err(panic) = result {
-                std::panic::resume_unwind(panic);
-            }
-        }
-    }
-}
 
 macro_rules! web_test {
     ($(#[$attr:meta])* $name:ident, |$ctx:ident| $body:block) => {

@@ -14,11 +14,10 @@
 //! - a change within the same second as a targeted read (equal `date_modified`) still lands.
 
 mod common;
+use common::{run_with_url as run, Kind};
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -28,8 +27,6 @@ use bigcommerce_sandbox::store::OrderUpdate;
 use bigcommerce_sandbox::webhooks::sign;
 use bigcommerce_sandbox::{Plan, Sandbox, SandboxConfig, StoreSpec};
 use chrono::{DateTime, Utc};
-use futures::FutureExt;
-use rand::Rng;
 use secrecy::SecretString;
 use url::Url;
 
@@ -46,78 +43,9 @@ use cenports::webhooks::registration::{register_hooks, remove_hooks, HOOK_SCOPES
 use cenports::webhooks::worker::{JobOutcome, Processed};
 use cenports::webhooks::{FetchTarget, HEADER_HOOK_KEY, MAX_BODY_BYTES};
 
-const DEFAULT_PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const KEY: [u8; 32] = [9; 32];
 
 // ------------------------------------------------------------------ backends
-
-enum Kind {
-    Sqlite,
-    Postgres,
-}
-
-fn random_suffix() -> String {
-    let mut rng = rand::thread_rng();
-    (0..12)
-        .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
-        .collect()
-}
-
-/// Runs `test` with the URL of a fresh database of `kind`, dropped afterwards.
-async fn run<F, Fut>(kind: Kind, test: F)
-where
-    F: FnOnce(String) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    match kind {
-        Kind::Sqlite => {
-            let dir: PathBuf =
-                std::env::temp_dir().join(format!("cenports-webhooks-{}", random_suffix()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let url = format!("sqlite://{}", dir.join("hub.db").display());
-            let result = AssertUnwindSafe(test(url)).catch_unwind().await;
-            let _ = std::fs::remove_dir_all(&dir);
-            if let Err(panic) = result {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Kind::Postgres => {
-            let admin_url = std::env::var("CENPORTS_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| DEFAULT_PG_ADMIN_URL.into());
-            let admin = match sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(5))
-                .connect(&admin_url)
-                .await
-            {
-                Ok(pool) => pool,
-                Err(e) if std::env::var_os("CI").is_some() => {
-                    panic!("PostgreSQL is required in CI but could not be reached: {e}")
-                }
-                Err(e) => {
-                    eprintln!("NOTICE: skipping a PostgreSQL webhooks test, PostgreSQL is unreachable: {e}");
-                    return;
-                }
-            };
-            let name = format!("cenports_test_{}", random_suffix());
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&admin)
-                .await
-                .expect("create test database");
-            let mut url = Url::parse(&admin_url).unwrap();
-            url.set_path(&name);
-            let result = AssertUnwindSafe(test(url.to_string())).catch_unwind().await;
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&admin)
-                .await
-                .expect("drop test database");
-            admin.close().await;
-            if let Err(panic) = result {
-                std::panic::resume_unwind(panic);
-            }
-        }
-    }
-}
 
 macro_rules! both_backends {
     ($name:ident, |$url:ident| $body:block) => {

@@ -111,3 +111,123 @@ pub fn spawn_sandbox(
         banner,
     }
 }
+
+// ------------------------------------------------------------------ a fresh database per test
+
+/// The PostgreSQL server the tests use unless `CENPORTS_TEST_POSTGRES_URL` names another (its
+/// admin database: each test creates and drops a database of its own there).
+pub const DEFAULT_PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The backend a test runs on.
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// What a storage test gets: an open storage and the URL it was opened from.
+pub struct Ctx {
+    pub storage: cenports::storage::Storage,
+    pub url: String,
+}
+
+/// Twelve random lower-case letters, for names of throwaway files and databases.
+pub fn random_suffix() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..12)
+        .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
+        .collect()
+}
+
+/// A pool on the PostgreSQL admin database, and its URL.
+pub async fn admin_pool() -> Result<(sqlx::PgPool, String), sqlx::Error> {
+    let admin_url =
+        std::env::var("CENPORTS_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG_ADMIN_URL.into());
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect(&admin_url)
+        .await?;
+    Ok((pool, admin_url))
+}
+
+/// Runs `test` with the URL of a fresh database of `kind` (a SQLite file in a directory of its
+/// own, or a PostgreSQL database `cenports_test_<random>`), removed afterwards however the test
+/// ends. If PostgreSQL cannot be reached, a PostgreSQL run fails when `CI` is set and is
+/// skipped with a notice otherwise.
+pub async fn run_with_url<F, Fut>(kind: Kind, test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use futures::FutureExt;
+    use std::panic::AssertUnwindSafe;
+
+    let result = match kind {
+        Kind::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("cenports-test-{}", random_suffix()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let url = format!("sqlite://{}", dir.join("cenports.db").display());
+            let result = AssertUnwindSafe(test(url)).catch_unwind().await;
+            let _ = std::fs::remove_dir_all(&dir);
+            result
+        }
+        Kind::Postgres => {
+            let (admin, admin_url) = match admin_pool().await {
+                Ok(found) => found,
+                Err(e) if std::env::var_os("CI").is_some() => {
+                    panic!("PostgreSQL is required in CI but could not be reached: {e}")
+                }
+                Err(e) => {
+                    eprintln!("NOTICE: skipping a PostgreSQL test, PostgreSQL is unreachable: {e}");
+                    return;
+                }
+            };
+            let name = format!("cenports_test_{}", random_suffix());
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .expect("create test database");
+            let mut url = url::Url::parse(&admin_url).unwrap();
+            url.set_path(&name);
+            let result = AssertUnwindSafe(test(url.to_string())).catch_unwind().await;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&admin)
+                .await
+                .expect("drop test database");
+            admin.close().await;
+            result
+        }
+    };
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Runs `test` with the storage opened (migrations run) on a fresh database of `kind`; the
+/// storage is closed before the database is removed.
+pub async fn run<F, Fut>(kind: Kind, test: F)
+where
+    F: FnOnce(Ctx) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use futures::FutureExt;
+    use std::panic::AssertUnwindSafe;
+
+    run_with_url(kind, |url| async move {
+        let storage = cenports::storage::Storage::open(&url)
+            .await
+            .expect("open the test database");
+        let result = AssertUnwindSafe(test(Ctx {
+            storage: storage.clone(),
+            url,
+        }))
+        .catch_unwind()
+        .await;
+        storage.close().await;
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+    })
+    .await
+}
