@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::Router;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
@@ -93,6 +94,7 @@ pub struct App {
     api: AppState,
     queue: mpsc::Receiver<Job>,
     processed: broadcast::Sender<Processed>,
+    setup_token: Option<SecretString>,
 }
 
 impl App {
@@ -107,7 +109,20 @@ impl App {
         let secret_box = Arc::new(settings.secret_box()?);
         let (sender, queue) = mpsc::channel(options.queue_capacity.max(1));
         let (processed, _) = broadcast::channel(4096);
-        let api = AppState::new(storage.clone(), settings.clone());
+        let mut api = AppState::new(storage.clone(), settings.clone());
+        // First run: nobody can sign in yet, so whoever holds this one-time token (printed by
+        // `cenports serve`, never logged) may create the first operator at /setup.
+        let setup_token = if storage
+            .any_account_can_sign_in()
+            .await
+            .context("could not read the accounts")?
+        {
+            None
+        } else {
+            let token = crate::accounts::tokens::random_token();
+            api = api.with_setup_token(SecretString::from(token.clone()));
+            Some(SecretString::from(token))
+        };
         let metrics = api.metrics().clone();
         // Every callback's outcome is counted for `/metrics`.
         let router = receiver::router(ReceiverState::new(storage.clone(), secret_box, sender))
@@ -129,7 +144,16 @@ impl App {
             api,
             queue,
             processed,
+            setup_token,
         })
+    }
+
+    /// The first-run setup's path with its one-time token (`/setup?token=…`), when no account
+    /// could sign in as the hub started; `cenports serve` prints it with its address.
+    pub fn setup_path(&self) -> Option<String> {
+        self.setup_token
+            .as_ref()
+            .map(|token| format!("/setup?token={}", token.expose_secret()))
     }
 
     /// The database handle (tests and the benchmark read the hub through it).
@@ -163,6 +187,7 @@ impl App {
             api,
             queue,
             processed,
+            setup_token: _,
         } = self;
         let local = listener
             .local_addr()

@@ -296,8 +296,12 @@ struct Browser {
 
 impl Browser {
     fn new(app: &App) -> Browser {
+        Browser::at(&app.base)
+    }
+
+    fn at(base: &str) -> Browser {
         Browser {
-            base: app.base.clone(),
+            base: base.to_owned(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -1051,5 +1055,130 @@ web_test!(
         assert_eq!(second.order_links(id), ready - 50, "{second:?}");
         assert!(!second.html.contains(marker), "the last page");
         assert!(second.html.contains("First page"));
+    }
+);
+
+web_test!(
+    first_run_setup_creates_one_operator_and_then_closes,
+    |ctx| {
+        let settings = Settings::load_from(&Overrides::default(), |name| match name {
+            "CENPORTS_DATABASE_URL" => Some(ctx.url.clone()),
+            "CENPORTS_SECRET_KEY" => Some(base64::engine::general_purpose::STANDARD.encode(KEY)),
+            _ => None,
+        })
+        .expect("settings");
+        let token = "a-one-time-setup-token";
+        let state = AppState::new(ctx.storage.clone(), settings)
+            .with_secure_cookies(false)
+            .with_setup_token(SecretString::from(token.to_owned()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = cenports::http::router(state.clone())
+            .merge(cenports::web::router(state))
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let browser = Browser::at(&base);
+
+        let login = browser.get("/login").await;
+        assert!(
+            login.html.contains("No account can sign in yet"),
+            "{login:?}"
+        );
+        for path in ["/setup", "/setup?token=guessed"] {
+            let refused = browser.get(path).await;
+            assert_eq!(refused.status, StatusCode::FORBIDDEN, "{path}: {refused:?}");
+            assert!(refused.html.contains("cenports user add"), "{refused:?}");
+        }
+        let form = browser.get(&format!("/setup?token={token}")).await;
+        assert_eq!(form.status, StatusCode::OK, "{form:?}");
+        assert_eq!(form.hidden("token"), token);
+
+        let post = |email: &'static str, password: &'static str, again: &'static str| {
+            let browser = &browser;
+            async move {
+                browser
+                    .post(
+                        "/setup",
+                        &[
+                            ("token", token),
+                            ("email", email),
+                            ("password", password),
+                            ("password_again", again),
+                        ],
+                    )
+                    .await
+            }
+        };
+        let differ = post("ops@example.com", PASSWORD, "correct horse battery stapler").await;
+        assert_eq!(
+            differ.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{differ:?}"
+        );
+        assert!(
+            differ.html.contains("The two passwords differ"),
+            "{differ:?}"
+        );
+        assert!(
+            differ.html.contains("value=\"ops@example.com\""),
+            "the email stays"
+        );
+        let short = post("ops@example.com", "short", "short").await;
+        assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY, "{short:?}");
+        assert!(short.html.contains("12 to 256 characters"), "{short:?}");
+        let not_email = post("ops", PASSWORD, PASSWORD).await;
+        assert!(
+            not_email.html.contains("is not an email address"),
+            "{not_email:?}"
+        );
+        assert!(ctx.storage.list_accounts().await.unwrap().is_empty());
+
+        let made = post("ops@example.com", PASSWORD, PASSWORD).await;
+        assert_eq!(made.status, StatusCode::SEE_OTHER, "{made:?}");
+        assert_eq!(made.location.as_deref(), Some("/stores"));
+        let stores = browser.get("/stores").await;
+        assert_eq!(
+            stores.status,
+            StatusCode::OK,
+            "signed in at once: {stores:?}"
+        );
+        assert!(
+            stores.html.contains("ops@example.com (operator)"),
+            "{stores:?}"
+        );
+        let accounts = ctx.storage.list_accounts().await.unwrap();
+        assert_eq!(accounts.len(), 1);
+        assert_eq!(accounts[0].role, Role::Operator);
+
+        // The door is shut: the same link, even with the token, goes to the sign-in page, and a
+        // second post creates nobody.
+        let stranger = Browser::at(&base);
+        let again = stranger.get(&format!("/setup?token={token}")).await;
+        assert_eq!(again.status, StatusCode::SEE_OTHER);
+        assert_eq!(again.location.as_deref(), Some("/login"));
+        let second = stranger
+            .post(
+                "/setup",
+                &[
+                    ("token", token),
+                    ("email", "mallory@example.com"),
+                    ("password", PASSWORD),
+                    ("password_again", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(second.location.as_deref(), Some("/login"), "{second:?}");
+        assert_eq!(ctx.storage.list_accounts().await.unwrap().len(), 1);
+        assert!(!stranger
+            .get("/login")
+            .await
+            .html
+            .contains("No account can sign in yet"));
+        assert_eq!(
+            stranger.sign_in("ops@example.com", PASSWORD).await.status,
+            StatusCode::SEE_OTHER,
+            "the operator signs in with the password they chose"
+        );
+        server.abort();
     }
 );

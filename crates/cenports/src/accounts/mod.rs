@@ -289,6 +289,18 @@ pub async fn login(
         }
     };
     storage.clear_login_failures(email, ip).await?;
+    Ok(open_session(storage, clock, policy, account).await?)
+}
+
+/// Opens a session for an account that has just proved who it is (a sign-in, or the
+/// first-run setup that created it).
+pub async fn open_session(
+    storage: &Storage,
+    clock: &dyn Clock,
+    policy: &AuthPolicy,
+    account: Account,
+) -> Result<NewSession, StorageError> {
+    let now = clock.now();
     let token = tokens::random_token();
     let csrf_token = tokens::random_token();
     let expires_at = now + policy.session_ttl;

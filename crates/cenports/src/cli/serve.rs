@@ -62,6 +62,13 @@ pub async fn run(args: ServeArgs, settings: &Settings) -> Result<()> {
         .with_context(|| format!("could not listen on {listen}: is another process using it? Change it with --listen or CENPORTS_LISTEN"))?;
     let local = listener.local_addr()?;
     println!("Cenports listening on http://{local}");
+    if let Some(setup) = app.setup_path() {
+        println!(
+            "First run: no account can sign in yet. Create the operator account at \
+             http://{local}{setup} (the link works until an account exists; or run \
+             `cenports user add --email E --role operator`)"
+        );
+    }
     match &settings.public_url {
         Some(url) => println!(
             "Webhooks: BigCommerce calls {}/webhooks/bigcommerce/{{store id}}",

@@ -34,7 +34,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::AppState;
-use crate::accounts::{self, tokens, Account, AuthError, LoginError, StoreAccess};
+use crate::accounts::{self, tokens, Account, AuthError, LoginError, NewSession, StoreAccess};
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "cenports_session";
@@ -303,7 +303,7 @@ pub async fn login(
     match sign_in(&state, ip, request).await {
         // A person at the sign-in form sees the form again with what went wrong, under the
         // same status a script would get.
-        Err(error) if form => Ok(login_page(&state, Some(&error))),
+        Err(error) if form => Ok(login_page(&state, Some(&error), false)),
         other => other,
     }
 }
@@ -373,15 +373,6 @@ async fn sign_in(state: &AppState, ip: String, request: Request) -> Result<Respo
         }
         LoginError::Storage(e) => ApiError::from(e),
     })?;
-    let max_age = (session.expires_at - state.clock().now()).num_seconds();
-    let session_cookie = set_cookie(
-        SESSION_COOKIE,
-        session.token.expose_secret(),
-        max_age,
-        state.secure_cookies,
-        "Lax",
-    );
-    let clear_login_csrf = set_cookie(LOGIN_CSRF_COOKIE, "", 0, state.secure_cookies, "Strict");
     let mut response = if form {
         Redirect::to("/").into_response()
     } else {
@@ -392,6 +383,22 @@ async fn sign_in(state: &AppState, ip: String, request: Request) -> Result<Respo
         })
         .into_response()
     };
+    attach_session(&state, &session, &mut response);
+    Ok(response)
+}
+
+/// Puts a new session's cookie on a response (and clears the sign-in form's token): after a
+/// sign-in, or after the first-run setup made the account.
+pub(crate) fn attach_session(state: &AppState, session: &NewSession, response: &mut Response) {
+    let max_age = (session.expires_at - state.clock().now()).num_seconds();
+    let session_cookie = set_cookie(
+        SESSION_COOKIE,
+        session.token.expose_secret(),
+        max_age,
+        state.secure_cookies,
+        "Lax",
+    );
+    let clear_login_csrf = set_cookie(LOGIN_CSRF_COOKIE, "", 0, state.secure_cookies, "Strict");
     let headers = response.headers_mut();
     for value in [session_cookie, clear_login_csrf] {
         if let Ok(value) = HeaderValue::from_str(&value) {
@@ -399,7 +406,6 @@ async fn sign_in(state: &AppState, ip: String, request: Request) -> Result<Respo
         }
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
 }
 
 /// The sign-in page: the dashboard's form.
@@ -411,14 +417,17 @@ async fn sign_in(state: &AppState, ip: String, request: Request) -> Result<Respo
     security(())
 )]
 pub async fn get_login(State(state): State<AppState>) -> Response {
-    login_page(&state, None)
+    // While nobody can sign in, say where the first account comes from.
+    let first_run = state.setup_token().is_some()
+        && matches!(state.storage.any_account_can_sign_in().await, Ok(false));
+    login_page(&state, None, first_run)
 }
 
 /// The sign-in form (the dashboard's page) with a fresh double-submit token, and an error's
 /// message and status when a form sign-in failed.
-fn login_page(state: &AppState, error: Option<&ApiError>) -> Response {
+fn login_page(state: &AppState, error: Option<&ApiError>, first_run: bool) -> Response {
     let token = tokens::random_token();
-    let page = crate::web::render_login(&token, error.map(ApiError::message));
+    let page = crate::web::render_login(&token, error.map(ApiError::message), first_run);
     let status = error.map_or(StatusCode::OK, |e| e.code().status());
     let mut response = (status, Html(page.into_string())).into_response();
     if let Ok(value) = HeaderValue::from_str(&set_cookie(

@@ -32,6 +32,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 
+use secrecy::SecretString;
+
 use crate::accounts::{AuthPolicy, Clock, SystemClock};
 use crate::config::Settings;
 use crate::storage::Storage;
@@ -51,6 +53,7 @@ pub struct AppState {
     sync_options: Arc<SyncOptions>,
     metrics: Arc<Metrics>,
     syncs: Arc<SyncRuns>,
+    setup_token: Option<Arc<SecretString>>,
 }
 
 impl AppState {
@@ -67,7 +70,21 @@ impl AppState {
             sync_options: Arc::new(SyncOptions::default()),
             metrics: Arc::new(Metrics::default()),
             syncs: Arc::new(SyncRuns::default()),
+            setup_token: None,
         }
+    }
+
+    /// Opens the first-run setup (`/setup?token=…`) with this one-time token: while no
+    /// account can sign in, whoever has the token may create the first operator.
+    /// [`crate::server::App::build`] makes one when the database has no such account.
+    pub fn with_setup_token(mut self, token: SecretString) -> Self {
+        self.setup_token = Some(Arc::new(token));
+        self
+    }
+
+    /// The first-run setup token, if this process offers the setup.
+    pub(crate) fn setup_token(&self) -> Option<&SecretString> {
+        self.setup_token.as_deref()
     }
 
     /// Uses another clock (tests move a [`crate::accounts::ManualClock`]).
@@ -124,6 +141,10 @@ impl AppState {
 
     pub(crate) fn secure_cookies(&self) -> bool {
         self.secure_cookies
+    }
+
+    pub(crate) fn auth_policy(&self) -> &AuthPolicy {
+        &self.auth
     }
 
     pub(crate) fn clock(&self) -> &dyn Clock {

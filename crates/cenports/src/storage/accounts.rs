@@ -255,6 +255,52 @@ impl Storage {
         }
     }
 
+    /// Whether any account can sign in (has a password). While none can, the hub offers its
+    /// first-run setup (`/setup`).
+    pub async fn any_account_can_sign_in(&self) -> Result<bool, StorageError> {
+        with_pool!(self, |pool| {
+            sqlx::query_scalar::<Db, i64>(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE password_hash IS NOT NULL LIMIT 1) AS one",
+            )
+            .fetch_one(pool)
+            .await
+            .op("checking for accounts")
+        })
+        .map(|n| n > 0)
+    }
+
+    /// The first-run setup's operator: created (or completed, for a user `cenports connect`
+    /// made without a password) only while no account can sign in, in one statement, so of
+    /// two setups racing on one database at most one finds the door open (on PostgreSQL two
+    /// concurrent statements may both see it open; each needed the setup token `serve`
+    /// printed). `None` when an account with a password exists already.
+    pub async fn create_first_operator(
+        &self,
+        email: &str,
+        password_hash: &str,
+    ) -> Result<Option<Account>, StorageError> {
+        let email = email.trim();
+        let sql = format!(
+            "INSERT INTO users (email, email_key, created_at, role, password_hash) \
+             SELECT $1, $2, $3, $4, $5 \
+             WHERE NOT EXISTS (SELECT 1 FROM users WHERE password_hash IS NOT NULL) \
+             ON CONFLICT (email_key) DO UPDATE SET role = excluded.role, \
+             password_hash = excluded.password_hash WHERE users.password_hash IS NULL \
+             RETURNING {ACCOUNT_COLUMNS}"
+        );
+        with_pool!(self, |pool| {
+            sqlx::query_as::<Db, Account>(&sql)
+                .bind(email)
+                .bind(email.to_lowercase())
+                .bind(now())
+                .bind(Role::Operator.as_str())
+                .bind(password_hash)
+                .fetch_optional(pool)
+                .await
+                .op("creating the first operator")
+        })
+    }
+
     /// The account of a user id.
     pub async fn get_account(&self, user: UserId) -> Result<Account, StorageError> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = $1");

@@ -10,7 +10,7 @@ use maud::{html, Markup};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{layout, PageError, WebUser, CSRF_FIELD};
+use super::{capitalise, layout, PageError, WebUser, CSRF_FIELD};
 use crate::connect::{self, ConnectError, ConnectInput, RequiredScope};
 use crate::http::api::scope_for;
 use crate::http::AppState;
@@ -131,14 +131,6 @@ fn failure_markup(failure: &Failure) -> Markup {
     }
 }
 
-fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
 /// `POST /connect` (multipart: the fields, or the credentials file).
 pub async fn create_connection(
     State(state): State<AppState>,
@@ -228,7 +220,19 @@ pub async fn create_connection(
             tracing::warn!(store.id = store.id().get(), error = %format!("{error:#}"), "webhooks could not be registered on connect");
         }
     }
-    Ok(Redirect::to(&format!("/stores/{}?notice=connected", store.id().get())).into_response())
+    // The first import starts now, not at the scheduler's next tick (up to `sync_interval`
+    // away): the merchant watches their orders arrive.
+    let id = store.id().get();
+    if let Err(error) = crate::http::api::sync::trigger_sync(
+        State(state.clone()),
+        user.principal(),
+        crate::http::api::ApiPath(id),
+    )
+    .await
+    {
+        tracing::warn!(store.id = id, error = %error.message(), "the first sync could not start on connect; the scheduler will run it");
+    }
+    Ok(Redirect::to(&format!("/stores/{id}?notice=connected")).into_response())
 }
 
 fn failed(user: &WebUser, prefill: &Prefill, error: &ConnectError) -> Response {

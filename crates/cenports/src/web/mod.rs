@@ -7,7 +7,9 @@
 //! page and the sign-out form through [`render_login`] and [`logout_form`].
 //!
 //! - **HTML** is written with `maud` (compile-time templates, every interpolation escaped).
-//!   No JavaScript, one small CSS file, forms that work with a keyboard and on a phone.
+//!   One small CSS file and one small script (`live.js`: regions marked `data-live` are read
+//!   again every few seconds and swapped in place); every page works without it. Forms work
+//!   with a keyboard and on a phone.
 //! - **Who**: a page needs the session cookie of `POST /login` ([`WebUser`]); without a valid
 //!   one it redirects to `/login`. API keys are for scripts and do not open pages.
 //! - **Tenancy**: pages read and write through the same scoped storage calls and handlers as
@@ -20,6 +22,7 @@
 
 mod connect;
 mod orders;
+mod setup;
 mod stores;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -39,14 +42,17 @@ use crate::http::{ApiError, AppState, ErrorCode};
 
 /// Where the stylesheet is served.
 pub const STYLESHEET_PATH: &str = "/static/dashboard.css";
+/// Where the one script (live refresh of regions marked `data-live`) is served.
+pub const SCRIPT_PATH: &str = "/static/live.js";
 /// The hidden form field holding the session's CSRF token.
 pub const CSRF_FIELD: &str = "csrf_token";
-/// The pages' Content-Security-Policy: our own stylesheet, no scripts, no frames, forms post
-/// only to us.
-pub const CONTENT_SECURITY_POLICY: &str =
-    "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'";
+/// The pages' Content-Security-Policy: our own stylesheet and script (no inline ones), fetches
+/// only to us (live refresh), no frames, forms post only to us.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; \
+     script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'";
 
 const STYLESHEET: &str = include_str!("dashboard.css");
+const SCRIPT: &str = include_str!("live.js");
 
 /// The dashboard's routes, with their state. Merge it with [`crate::http::router`] (which
 /// serves `/login` and `/logout`).
@@ -54,9 +60,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::to("/stores") }))
         .route(STYLESHEET_PATH, get(get_stylesheet))
+        .route(SCRIPT_PATH, get(get_script))
         .route(
             "/connect",
             get(connect::show_connect).post(connect::create_connection),
+        )
+        .route(
+            "/setup",
+            get(setup::show_setup).post(setup::create_operator),
         )
         .route("/stores", get(stores::list_stores))
         .route("/stores/{store_id}", get(stores::show_store))
@@ -104,6 +115,17 @@ async fn get_stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         STYLESHEET,
+    )
+        .into_response()
+}
+
+async fn get_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SCRIPT,
     )
         .into_response()
 }
@@ -286,6 +308,7 @@ pub fn layout(title: &str, user: Option<&WebUser>, content: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Cenports" }
                 link rel="stylesheet" href=(STYLESHEET_PATH);
+                script src=(SCRIPT_PATH) defer {}
             }
             body {
                 a.skip href="#main" { "Skip to content" }
@@ -316,11 +339,19 @@ pub fn layout(title: &str, user: Option<&WebUser>, content: Markup) -> Markup {
 }
 
 /// The sign-in page, with the form's double-submit token and the last attempt's error.
-pub fn render_login(csrf_token: &str, error: Option<&str>) -> Markup {
+/// `first_run`: no account can sign in yet, so the page says where the first one comes from.
+pub fn render_login(csrf_token: &str, error: Option<&str>, first_run: bool) -> Markup {
     layout(
         "Sign in to Cenports",
         None,
         html! {
+            @if first_run {
+                p.notice role="status" {
+                    "No account can sign in yet. Open the setup link that " code { "cenports serve" }
+                    " printed when it started (" code { "/setup?token=…" } "), or create an operator "
+                    "with " code { "cenports user add --email E --role operator" } "."
+                }
+            }
             @if let Some(error) = error {
                 p.error role="alert" { (error) }
             }
@@ -335,6 +366,16 @@ pub fn render_login(csrf_token: &str, error: Option<&str>) -> Markup {
             }
         },
     )
+}
+
+/// A message with its first letter in upper case (errors are written lower-case, to be put
+/// after a colon; a page shows them as sentences).
+pub(crate) fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// A time as `2026-11-26 17:50 UTC`, or a dash.

@@ -117,6 +117,7 @@ pub async fn list_orders(
         api::ApiQuery(filters.to_api()?),
     )
     .await?;
+    let held: i64 = statuses.iter().map(|s| s.count).sum();
     let body = html! {
         (store_nav(id))
         form.filters method="get" action=(format!("/stores/{id}/orders")) role="search" {
@@ -150,6 +151,8 @@ pub async fn list_orders(
             }
             div { button type="submit" { "Filter" } }
         }
+        div id="results" data-live="5" {
+        p.muted { (held) " orders in the hub for this store." }
         @if list.orders.is_empty() {
             p { "No orders match." }
         } @else {
@@ -183,6 +186,7 @@ pub async fn list_orders(
                     a rel="next" href=(format!("/stores/{id}/orders?{}", filters.query_string(Some(next)))) { "Next page" }
                 }
             }
+        }
         }
     };
     Ok(layout("Orders", Some(&user), body).into_response())
@@ -233,7 +237,7 @@ async fn render_order(
             dt { "Payment" } dd { (o.payment_method.as_deref().unwrap_or("—")) ", " (o.payment_status.as_deref().unwrap_or("—")) }
         }
         h2 { "Lines" }
-        div.table-wrap { table {
+        div.table-wrap id="lines" data-live="5" { table {
             thead { tr {
                 th scope="col" { "SKU" } th scope="col" { "Name" } th scope="col" { "Ordered" }
                 th scope="col" { "Shipped" } th scope="col" { "Price" }
@@ -253,6 +257,7 @@ async fn render_order(
             (address(shipping))
         }
         h2 { "Shipments" }
+        div id="shipments" data-live="5" {
         @if detail.shipments.is_empty() {
             p { "No shipment recorded through the hub yet." }
         } @else {
@@ -266,7 +271,7 @@ async fn render_order(
                         tr {
                             td { (s.id) }
                             td class=(if s.state == "failed" { "bad" } else { "" }) { (s.state) }
-                            td { (s.carrier.as_deref().unwrap_or("—")) }
+                            td { (s.carrier.as_deref().map_or_else(|| "—".to_owned(), carrier_name)) }
                             td { (s.tracking_number.as_deref().unwrap_or("—")) }
                             td { @for item in &s.items { (item.sku) " × " (item.quantity) br; } }
                             td { (s.last_error.as_deref().unwrap_or("—")) }
@@ -275,9 +280,10 @@ async fn render_order(
                 }
             } }
         }
+        }
         (shipment_form(user, id, &detail))
         h2 { "Timeline" }
-        ol.timeline {
+        ol.timeline id="timeline" data-live="5" {
             @for (at, what) in timeline(&detail) {
                 li { time { (when(Some(at))) } " — " (what) }
             }
@@ -286,6 +292,12 @@ async fn render_order(
     let mut response = layout(&format!("Order #{}", o.number), Some(user), body).into_response();
     *response.status_mut() = status;
     Ok(response)
+}
+
+/// A carrier as people write it (`Canada Post` for `canada-post`); unknown ones as stored.
+fn carrier_name(slug: &str) -> String {
+    slug.parse::<Carrier>()
+        .map_or_else(|_| slug.to_owned(), |c| c.display_name().to_owned())
 }
 
 fn address(a: &AddressView) -> Markup {

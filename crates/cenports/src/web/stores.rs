@@ -121,7 +121,7 @@ pub async fn list_stores(
         @if rows.is_empty() {
             p { "No store is connected yet. " a href="/connect" { "Connect a store" } "." }
         } @else {
-            div.table-wrap {
+            div.table-wrap id="stores" data-live="10" {
                 table {
                     caption.muted { "Stores needing attention come first." }
                     thead { tr {
@@ -222,7 +222,8 @@ pub async fn show_store(
         Some("sync_started") => Some("A sync has started; reload this page to see its outcome."),
         Some("sync_running") => Some("A sync of this store is already running."),
         Some("connected") => Some(
-            "Connected: every required scope passed. Its orders are imported by the next sync.",
+            "Connected: every required scope passed. The first import has started: open orders \
+             first, then the rest and the catalog.",
         ),
         _ => None,
     };
@@ -231,7 +232,7 @@ pub async fn show_store(
         (store_nav(id))
         @if let Some(notice) = notice { p.notice role="status" { (notice) } }
         h2 { "Profile" }
-        dl.profile {
+        dl.profile id="profile" data-live="5" {
             dt { "Store hash" } dd { (store.remote_id) }
             dt { "Status" } dd {
                 @if connected { span.good { "connected" } } @else { span.bad { "disconnected" } }
@@ -246,6 +247,7 @@ pub async fn show_store(
             dt { "Quota left" } dd { (h.quota_left.map_or_else(|| "not seen yet".to_owned(), |n| format!("{n} requests"))) }
         }
         h2 { "Sync" }
+        div id="sync" data-live="5" {
         p {
             "Last successful sync: " (when(h.last_sync))
             @if let Some(lag) = h.lag_secs { " · lag " (ago(lag)) }
@@ -277,6 +279,7 @@ pub async fn show_store(
                 @if sync.streams.is_empty() { tr { td colspan="5" { "Not synced yet." } } }
             }
         } }
+        }
         @if connected {
             form.inline method="post" action=(format!("/stores/{id}/sync")) {
                 (user.csrf_input())
