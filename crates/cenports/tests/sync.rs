@@ -16,20 +16,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bigcommerce_client::Client;
 use bigcommerce_sandbox::model::InventoryTracking as SbTracking;
 use bigcommerce_sandbox::store::OrderUpdate;
-use bigcommerce_sandbox::{
-    fixtures, FaultKind, FaultRule, Plan, Sandbox, SandboxConfig, StoreSpec,
-};
+use bigcommerce_sandbox::{fixtures, FaultKind, FaultRule, Plan, StoreSpec};
 use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
-use secrecy::SecretString;
-use url::Url;
 
-use cenports::connect::{ConnectSettings, StoreHash, VerifiedStore};
-use cenports::credentials::{client_config, encrypt_credentials, open_store_credentials};
-use cenports::secrets::SecretBox;
 use cenports::storage::*;
 use cenports::sync::{
     sync_catalog, sync_open_orders, sync_orders, sync_store, SyncOptions, SyncReport,
@@ -60,71 +52,14 @@ macro_rules! sync_test {
 
 // ------------------------------------------------------------------ the hub and the store
 
-/// A connected store: the sandbox, the hub's storage scope and a client built the way the
-/// scheduler builds it (credentials encrypted, saved, read back, decrypted).
-struct Hub {
-    sandbox: Sandbox,
-    hash: String,
-    storage: Storage,
-    scope: StoreScope,
-    client: Client,
-}
+type Hub = common::ConnectedStore;
 
+/// A store generated from `spec` (its history ends a minute before now: no wait for the settle
+/// delay), connected as `cenports connect` saves it.
 async fn connect(ctx: &Ctx, spec: StoreSpec) -> Hub {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sandbox = Sandbox::start(listener, SandboxConfig::default())
-        .await
-        .unwrap();
-    // The generated history ends a minute before now: no wait for the settle delay.
+    let sandbox = common::start_sandbox().await;
     let info = sandbox.create_store(spec);
-    let account = info
-        .account("merchant-guide")
-        .expect("merchant-guide account");
-    let api = Url::parse(sandbox.base_url()).unwrap();
-    let settings = ConnectSettings::new(api.clone());
-    let verified = VerifiedStore {
-        email: "ops@example.com".into(),
-        store_hash: StoreHash::parse(&info.hash).unwrap(),
-        api_base_url: api.clone(),
-        client_id: account.client_id.clone(),
-        client_secret: SecretString::from(account.client_secret.clone()),
-        access_token: SecretString::from(account.access_token.clone()),
-        profile: Default::default(),
-        scopes: Vec::new(),
-    };
-    let secret_box = SecretBox::from_key_bytes(&[42; 32]).unwrap();
-    let user = ctx.storage.ensure_user("ops@example.com").await.unwrap();
-    let record = ctx
-        .storage
-        .save_store(
-            user.id,
-            &NewStore {
-                channel: CHANNEL_BIGCOMMERCE.into(),
-                remote_id: info.hash.clone(),
-                api_base_url: api.to_string(),
-                profile: StoreProfile::default(),
-                credentials: encrypt_credentials(&secret_box, &verified),
-            },
-        )
-        .await
-        .unwrap();
-    let stored = ctx
-        .storage
-        .get_store_credentials(&record.scope())
-        .await
-        .unwrap();
-    let credentials = open_store_credentials(&secret_box, &record, stored.as_ref()).unwrap();
-    let mut config = client_config(&settings, &record, &credentials).unwrap();
-    config.max_retries = 2;
-    config.retry_base_delay = Duration::from_millis(5);
-    config.max_retry_delay = Duration::from_millis(20);
-    Hub {
-        sandbox,
-        hash: info.hash,
-        storage: ctx.storage.clone(),
-        scope: record.scope(),
-        client: Client::new(config).unwrap(),
-    }
+    common::connect_store(&ctx.storage, sandbox, &info, |_| {}).await
 }
 
 /// Options for tests: the shortest settle delay, so orders placed a second ago are in.

@@ -231,3 +231,87 @@ where
     })
     .await
 }
+
+// ------------------------------------------------------------------ a store connected to the hub
+
+/// A sandbox store connected to the hub as `cenports connect` saves it (credentials encrypted,
+/// saved, read back and decrypted), with a client built the way the scheduler builds one.
+pub struct ConnectedStore {
+    pub sandbox: bigcommerce_sandbox::Sandbox,
+    pub hash: String,
+    pub storage: cenports::storage::Storage,
+    pub scope: cenports::storage::StoreScope,
+    pub client: bigcommerce_client::Client,
+}
+
+/// A sandbox on 127.0.0.1, on a port of its own.
+pub async fn start_sandbox() -> bigcommerce_sandbox::Sandbox {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    bigcommerce_sandbox::Sandbox::start(listener, bigcommerce_sandbox::SandboxConfig::default())
+        .await
+        .unwrap()
+}
+
+/// Connects `store` (its `merchant-guide` API account) for `ops@example.com`. The client
+/// retries twice with millisecond backoffs (tests fault requests on purpose); `tune` changes
+/// the rest of its configuration (e.g. a shorter timeout).
+pub async fn connect_store(
+    storage: &cenports::storage::Storage,
+    sandbox: bigcommerce_sandbox::Sandbox,
+    store: &bigcommerce_sandbox::StoreInfo,
+    tune: impl FnOnce(&mut bigcommerce_client::ClientConfig),
+) -> ConnectedStore {
+    use cenports::connect::{ConnectSettings, StoreHash, VerifiedStore};
+    use cenports::credentials::{client_config, encrypt_credentials, open_store_credentials};
+    use cenports::storage::{NewStore, StoreProfile, CHANNEL_BIGCOMMERCE};
+    use secrecy::SecretString;
+    use std::time::Duration;
+
+    let account = store
+        .account("merchant-guide")
+        .expect("merchant-guide account");
+    let api = url::Url::parse(sandbox.base_url()).unwrap();
+    let settings = ConnectSettings::new(api.clone());
+    let verified = VerifiedStore {
+        email: "ops@example.com".into(),
+        store_hash: StoreHash::parse(&store.hash).unwrap(),
+        api_base_url: api.clone(),
+        client_id: account.client_id.clone(),
+        client_secret: SecretString::from(account.client_secret.clone()),
+        access_token: SecretString::from(account.access_token.clone()),
+        profile: Default::default(),
+        scopes: Vec::new(),
+    };
+    let secret_box = cenports::secrets::SecretBox::from_key_bytes(&[42; 32]).unwrap();
+    let user = storage.ensure_user("ops@example.com").await.unwrap();
+    let record = storage
+        .save_store(
+            user.id,
+            &NewStore {
+                channel: CHANNEL_BIGCOMMERCE.into(),
+                remote_id: store.hash.clone(),
+                api_base_url: api.to_string(),
+                profile: StoreProfile::default(),
+                credentials: encrypt_credentials(&secret_box, &verified),
+            },
+        )
+        .await
+        .unwrap();
+    let stored = storage
+        .get_store_credentials(&record.scope())
+        .await
+        .unwrap();
+    let credentials = open_store_credentials(&secret_box, &record, stored.as_ref()).unwrap();
+    let mut config = client_config(&settings, &record, &credentials).unwrap();
+    config.max_retries = 2;
+    config.retry_base_delay = Duration::from_millis(5);
+    config.max_retry_delay = Duration::from_millis(20);
+    tune(&mut config);
+    ConnectedStore {
+        sandbox,
+        hash: store.hash.clone(),
+        storage: storage.clone(),
+        scope: record.scope(),
+        client: bigcommerce_client::Client::new(config).unwrap(),
+    }
+}
