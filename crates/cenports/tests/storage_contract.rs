@@ -847,3 +847,84 @@ async fn throughput(kind: Kind) {
     })
     .await
 }
+
+contract_test!(
+    the_sync_history_keeps_each_run_newest_first_per_tenant_and_prunes,
+    |ctx| {
+        let s = &ctx.storage;
+        let a = user_and_store(s, "ada@example.com", "aaaa1")
+            .await
+            .1
+            .scope();
+        let b = user_and_store(s, "bob@example.com", "bbbb2")
+            .await
+            .1
+            .scope();
+        let first = s
+            .start_sync_run(&a, SyncTrigger::Scheduled, t(0))
+            .await
+            .unwrap();
+        let counts = SyncCounts {
+            orders_inserted: 120,
+            orders_updated: 3,
+            orders_read: 130,
+            products: 12,
+            api_requests: 7,
+        };
+        s.finish_sync_run(&a, first, t(5), Ok(counts))
+            .await
+            .unwrap();
+        let second = s.start_sync_run(&a, SyncTrigger::Api, t(60)).await.unwrap();
+        let runs = s.list_sync_runs(&a, 10).await.unwrap();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0].id, second, "newest first");
+        assert_eq!(runs[0].outcome, "running");
+        assert_eq!(runs[0].finished_at, None);
+        assert_eq!(runs[0].trigger, SyncTrigger::Api);
+        assert_eq!(runs[1].outcome, "ok");
+        assert_eq!(runs[1].counts, counts);
+        assert_eq!(runs[1].started_at, t(0));
+        assert_eq!(runs[1].finished_at, Some(t(5)));
+        s.finish_sync_run(
+            &a,
+            second,
+            t(61),
+            Err("BigCommerce answered 401: reconnect"),
+        )
+        .await
+        .unwrap();
+        let failed = &s.list_sync_runs(&a, 1).await.unwrap()[0];
+        assert_eq!(failed.outcome, "failed");
+        assert_eq!(
+            failed.error.as_deref(),
+            Some("BigCommerce answered 401: reconnect")
+        );
+
+        // Another tenant's store sees none of it, and cannot finish a run of it.
+        assert!(s.list_sync_runs(&b, 10).await.unwrap().is_empty());
+        s.finish_sync_run(&b, first, t(99), Err("not yours"))
+            .await
+            .unwrap();
+        assert_eq!(s.list_sync_runs(&a, 10).await.unwrap()[1].outcome, "ok");
+
+        // Only the newest SYNC_RUNS_KEPT rows stay.
+        for i in 0..SYNC_RUNS_KEPT {
+            s.start_sync_run(&b, SyncTrigger::Cli, t(100 + i))
+                .await
+                .unwrap();
+        }
+        let last = s
+            .start_sync_run(&b, SyncTrigger::Cli, t(1000))
+            .await
+            .unwrap();
+        let kept = s.list_sync_runs(&b, SYNC_RUNS_KEPT).await.unwrap();
+        assert_eq!(kept.len() as i64, SYNC_RUNS_KEPT);
+        assert_eq!(kept[0].id, last);
+        assert_eq!(kept.last().unwrap().started_at, t(101), "the oldest went");
+        assert_eq!(
+            s.list_sync_runs(&a, 10).await.unwrap().len(),
+            2,
+            "a's rows stay"
+        );
+    }
+);

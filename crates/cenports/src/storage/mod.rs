@@ -1388,3 +1388,7 @@ mod accounts;
 mod reads;
 pub use accounts::*;
 pub use reads::*;
+
+// The sync history (one row per sync of a store).
+mod sync_runs;
+pub use sync_runs::{SyncCounts, SyncRunRecord, SyncTrigger, SYNC_RUNS_KEPT};
