@@ -623,7 +623,7 @@ api_test!(every_route_answers_with_the_callers_data, |ctx| {
         format!("cenports_orders_imported{{store=\"{a_store}\"}} 6"),
         format!("cenports_outbox_depth{{store=\"{a_store}\"}} 1"),
         format!("cenports_outbox_rows{{store=\"{a_store}\",state=\"pending\"}} 1"),
-        "cenports_http_requests_total{route=\"/api/v1/stores/{store_id}/orders\",status=\"200\"}"
+        "cenports_http_requests_total{surface=\"api\",route=\"/api/v1/stores/{store_id}/orders\",status=\"200\"}"
             .to_owned(),
     ] {
         assert!(

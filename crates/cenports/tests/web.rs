@@ -479,6 +479,32 @@ web_test!(signing_in_through_the_form_opens_the_dashboard, |ctx| {
         browser.get("/stores").await.location.as_deref(),
         Some("/login")
     );
+
+    // Page visits are counted in /metrics under their route template, never the path with
+    // its ids, apart from the API's requests.
+    let orders = operator
+        .get(&format!("/stores/{}/orders", app.a.store_id))
+        .await;
+    assert_eq!(orders.status, StatusCode::OK, "{orders:?}");
+    let metrics = reqwest::get(format!("{}/metrics", app.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "cenports_http_requests_total{surface=\"dashboard\",route=\"/stores\",status=\"200\"} 3",
+        "cenports_http_requests_total{surface=\"dashboard\",route=\"/stores\",status=\"303\"} 2",
+        "cenports_http_requests_total{surface=\"dashboard\",route=\"/stores/{store_id}/orders\",status=\"200\"} 1",
+        "cenports_http_requests_total{surface=\"dashboard\",route=\"/logout\",status=\"303\"} 1",
+        "cenports_http_requests_total{surface=\"dashboard\",route=\"/login\",status=\"401\"} 1",
+    ] {
+        assert!(metrics.contains(line), "no {line} in\n{metrics}");
+    }
+    assert!(
+        !metrics.contains(&format!("/stores/{}", app.a.store_id)),
+        "no raw path with an id: {metrics}"
+    );
 });
 
 web_test!(

@@ -38,7 +38,7 @@ use crate::storage::Storage;
 use crate::sync::SyncOptions;
 pub use api::sync::SyncRuns;
 pub use error::{ApiError, ErrorCode};
-pub use metrics::Metrics;
+pub use metrics::{Metrics, Surface};
 
 /// What every handler needs. Cheap to clone (shared parts are behind `Arc`s).
 #[derive(Clone)]
@@ -159,6 +159,16 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api::openapi_router().split_for_parts().1
 }
 
+/// The surface of one of this router's route templates: the API under `/api/v1/`, the
+/// operational routes, and sign-in and sign-out, which belong to the dashboard.
+fn surface_of(route: &str) -> Surface {
+    match route {
+        "/healthz" | "/readyz" | "/metrics" => Surface::Ops,
+        "/login" | "/logout" => Surface::Dashboard,
+        _ => Surface::Api,
+    }
+}
+
 /// Counts every answer by route template and status, logs it (debug), adds `nosniff`, and
 /// turns the router's bare 405 into the JSON envelope.
 async fn count_and_shape_responses(
@@ -197,7 +207,9 @@ async fn count_and_shape_responses(
         HeaderValue::from_static("nosniff"),
     );
     let status = response.status().as_u16();
-    state.metrics.record_request(&route, status);
+    state
+        .metrics
+        .record_request(surface_of(&route), &route, status);
     // Failures are logged where they are handled (a 500's cause in `ApiError::internal`);
     // this is the access log, at debug.
     tracing::debug!(
