@@ -1638,6 +1638,151 @@ const ROUTES: [(&str, &str); 21] = [
 ];
 
 api_test!(
+    a_trigger_during_a_scheduled_sync_answers_already_running_and_walks_the_store_once,
+    |ctx| {
+        use cenports::server::{App as Hub, ServeOptions};
+        use cenports::sync::scheduler::SchedulerConfig;
+
+        let app = start(&ctx).await;
+        let a = &app.a;
+        let settings = Settings::load_from(&Overrides::default(), |name| match name {
+            "CENPORTS_DATABASE_URL" => Some(ctx.url.clone()),
+            "CENPORTS_BIGCOMMERCE_API_URL" => Some(app.sandbox.base_url().to_owned()),
+            "CENPORTS_SECRET_KEY" => Some(base64::engine::general_purpose::STANDARD.encode(KEY)),
+            _ => None,
+        })
+        .expect("settings");
+        // Store A's scheduled sync is slow to start: its first request (GET /v2/time) waits.
+        app.sandbox
+            .store(&a.hash)
+            .unwrap()
+            .faults
+            .lock()
+            .push(FaultRule {
+                count: Some(1),
+                latency_ms: Some(3000),
+                path_contains: Some("/v2/time".into()),
+                ..FaultRule::always(FaultKind::Latency)
+            });
+        let time_requests = || {
+            let store = app.sandbox.store(&a.hash).unwrap();
+            let log = store.log.lock();
+            log.since(0)
+                .iter()
+                .filter(|r| r.path.contains("/v2/time"))
+                .count()
+        };
+        let before = time_requests();
+
+        // `cenports serve` as it runs: one scheduled sync at once (a long interval: one tick).
+        let mut options = ServeOptions::from_settings(&settings);
+        options.scheduler = SchedulerConfig {
+            interval: Duration::from_secs(3600),
+            reconcile_interval: None,
+            options: SyncOptions {
+                settle: Duration::from_secs(1),
+                ..SyncOptions::default()
+            },
+            ..SchedulerConfig::from_settings(&settings)
+        };
+        let hub = Hub::build(&settings, options).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(hub.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        let http = reqwest::Client::new();
+        let sync_path = format!("{base}/api/v1/stores/{}/sync", a.store_id);
+        let status = || async {
+            let answer = http
+                .get(&sync_path)
+                .bearer_auth(&a.key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), StatusCode::OK);
+            answer.json::<Value>().await.unwrap()
+        };
+
+        // The scheduler's sync of store A is running: the status says so.
+        let mut seen = status().await;
+        for _ in 0..200 {
+            if seen["running"] == true {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            seen = status().await;
+        }
+        assert_eq!(seen["running"], true, "the scheduled sync runs: {seen}");
+        assert_eq!(seen["last_run"], Value::Null, "nothing triggered yet");
+
+        // A trigger now starts nothing.
+        let trigger = http
+            .post(&sync_path)
+            .bearer_auth(&a.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(trigger.status(), StatusCode::ACCEPTED);
+        let body = trigger.json::<Value>().await.unwrap();
+        assert_eq!(body["status"], "already_running", "{body}");
+
+        let mut seen = status().await;
+        for _ in 0..400 {
+            if seen["running"] == false {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            seen = status().await;
+        }
+        assert_eq!(seen["running"], false, "the scheduled sync ended: {seen}");
+        assert_eq!(
+            seen["last_run"],
+            Value::Null,
+            "the trigger ran nothing: {seen}"
+        );
+        assert_eq!(
+            time_requests() - before,
+            1,
+            "one walk of the store, the scheduler's"
+        );
+
+        // The scheduler's client reported the quota it saw; afterwards a trigger starts.
+        let metrics = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains(&format!(
+                "cenports_bigcommerce_quota_left{{store=\"{}\"}} ",
+                a.store_id
+            )),
+            "{metrics}"
+        );
+        let again = http
+            .post(&sync_path)
+            .bearer_auth(&a.key)
+            .send()
+            .await
+            .unwrap();
+        let body = again.json::<Value>().await.unwrap();
+        assert_eq!(body["status"], "started", "{body}");
+
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(20), served)
+            .await
+            .expect("the hub stops")
+            .unwrap()
+            .unwrap();
+    }
+);
+
+api_test!(
     the_openapi_document_is_served_and_lists_every_route,
     |ctx| {
         let app = start(&ctx).await;

@@ -35,6 +35,7 @@ use axum::Router;
 use crate::accounts::{AuthPolicy, Clock, SystemClock};
 use crate::config::Settings;
 use crate::storage::Storage;
+use crate::sync::scheduler::SyncsInProgress;
 use crate::sync::SyncOptions;
 pub use api::sync::SyncRuns;
 pub use error::{ApiError, ErrorCode};
@@ -51,6 +52,7 @@ pub struct AppState {
     sync_options: Arc<SyncOptions>,
     metrics: Arc<Metrics>,
     syncs: Arc<SyncRuns>,
+    in_progress: SyncsInProgress,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
             sync_options: Arc::new(SyncOptions::default()),
             metrics: Arc::new(Metrics::default()),
             syncs: Arc::new(SyncRuns::default()),
+            in_progress: SyncsInProgress::default(),
         }
     }
 
@@ -100,6 +103,19 @@ impl AppState {
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = metrics;
         self
+    }
+
+    /// Shares the per-store "already syncing" guard with the scheduler of the same process,
+    /// so a trigger during a scheduled sync answers `already_running` instead of walking the
+    /// store a second time (`serve` does this).
+    pub fn with_syncs_in_progress(mut self, in_progress: SyncsInProgress) -> Self {
+        self.in_progress = in_progress;
+        self
+    }
+
+    /// The stores this process is syncing now (triggered or scheduled).
+    pub fn syncs_in_progress(&self) -> &SyncsInProgress {
+        &self.in_progress
     }
 
     /// The database.
