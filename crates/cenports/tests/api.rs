@@ -1782,6 +1782,117 @@ api_test!(
     }
 );
 
+api_test!(orders_are_filtered_by_a_created_range, |ctx| {
+    let app = start(&ctx).await;
+    let a = &app.a;
+    let auth = key(a);
+    let orders = format!("/api/v1/stores/{}/orders", a.store_id);
+    let numbers = |answer: &Answer| -> Vec<i64> {
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+        answer.body["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["number"].as_i64().unwrap())
+            .collect()
+    };
+    let all = app.get(&orders, &auth).await;
+    let all_numbers = numbers(&all);
+    assert_eq!(all_numbers.len(), 6);
+    // The first order's creation instant, as the API wrote it (RFC 3339, UTC), and its day.
+    let created = all.body["orders"][0]["created_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let day = &created[..10];
+    let first = all.body["orders"][0]["number"].as_i64().unwrap();
+
+    // `created_from` is inclusive, `created_to` exclusive, for instants and for days.
+    let from_instant = numbers(
+        &app.get(&format!("{orders}?created_from={created}"), &auth)
+            .await,
+    );
+    assert!(from_instant.contains(&first), "{from_instant:?}");
+    let to_instant = numbers(
+        &app.get(&format!("{orders}?created_to={created}"), &auth)
+            .await,
+    );
+    assert!(!to_instant.contains(&first), "{to_instant:?}");
+    assert_eq!(
+        numbers(
+            &app.get(&format!("{orders}?created_from={day}"), &auth)
+                .await
+        ),
+        all_numbers
+    );
+    assert_eq!(
+        numbers(&app.get(&format!("{orders}?created_to={day}"), &auth).await),
+        Vec::<i64>::new(),
+        "the day given as created_to is not included"
+    );
+    let next_day = (chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap()
+        + chrono::Duration::days(1))
+    .to_string();
+    assert_eq!(
+        numbers(
+            &app.get(
+                &format!("{orders}?created_from={day}&created_to={next_day}&search=Zoe"),
+                &auth
+            )
+            .await
+        ),
+        vec![first],
+        "the range combines with a search"
+    );
+    // An offset is an instant like any other (`+` escaped in a query string).
+    let offset = chrono::DateTime::parse_from_rfc3339(&created)
+        .unwrap()
+        .with_timezone(&chrono::FixedOffset::east_opt(5 * 3600).unwrap())
+        .to_rfc3339()
+        .replace('+', "%2B");
+    let with_offset = numbers(
+        &app.get(&format!("{orders}?created_from={offset}"), &auth)
+            .await,
+    );
+    assert_eq!(with_offset, from_instant);
+
+    for (query, field) in [
+        ("created_from=2026-02-30", "created_from"),
+        ("created_to=yesterday", "created_to"),
+        ("created_from=2026-01-01T25:00:00Z", "created_from"),
+    ] {
+        let refused = app.get(&format!("{orders}?{query}"), &auth).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::BAD_REQUEST, "invalid_query"),
+            "{query}: {refused:?}"
+        );
+        let message = refused.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(field) && message.contains("YYYY-MM-DD"),
+            "{message}"
+        );
+    }
+
+    // The OpenAPI document describes both parameters.
+    let doc = app.get("/api/v1/openapi.json", &Auth::None).await;
+    let params = doc.body["paths"]["/api/v1/stores/{store_id}/orders"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    for name in ["created_from", "created_to"] {
+        let param = params
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {params:?}"));
+        assert_eq!(param["in"], "query");
+        assert_eq!(
+            param["schema"]["anyOf"],
+            json!([{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]),
+            "{param}"
+        );
+    }
+});
+
 api_test!(
     the_openapi_document_is_served_and_lists_every_route,
     |ctx| {

@@ -682,6 +682,34 @@ web_test!(the_orders_page_lists_filters_and_searches, |ctx| {
         .get(&format!("/stores/{id}/orders?since=yesterday"))
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    // The creation-day range: "Created on or after" includes its day, "Created before"
+    // excludes its day, and both stay in the next page's link.
+    assert!(
+        all.html.contains("name=\"created_from\"") && all.html.contains("name=\"created_to\""),
+        "{all:?}"
+    );
+    let created = order.summary.date_created.date_naive();
+    let next_day = created + chrono::Duration::days(1);
+    let in_range = browser
+        .get(&format!(
+            "/stores/{id}/orders?created_from={created}&created_to={next_day}"
+        ))
+        .await;
+    assert_eq!(in_range.order_links(id), 6, "{in_range:?}");
+    assert!(
+        in_range.html.contains(&format!("value=\"{created}\"")),
+        "the form keeps the range: {in_range:?}"
+    );
+    let before = browser
+        .get(&format!("/stores/{id}/orders?created_to={created}"))
+        .await;
+    assert_eq!(before.order_links(id), 0, "{before:?}");
+    let bad_range = browser
+        .get(&format!("/stores/{id}/orders?created_from=2026-02-30"))
+        .await;
+    assert_eq!(bad_range.status, StatusCode::BAD_REQUEST);
+    assert!(bad_range.html.contains("created_from"), "{bad_range:?}");
 });
 
 web_test!(
