@@ -6,6 +6,7 @@
 //!
 //! - [`accounts`]: users and roles, passwords, API keys, sessions and login throttling.
 //! - [`config`]: the one typed, layered configuration ([`config::Settings`]).
+//! - [`dates`]: a day or an instant, as filters take them.
 //! - [`storage`]: one storage contract over SQLite (the embedded default) and PostgreSQL.
 //! - [`connect`]: connecting a BigCommerce store: parse what the merchant has, check it on
 //!   the spot, and name exactly what is missing.
@@ -22,6 +23,7 @@ pub mod accounts;
 pub mod config;
 pub mod connect;
 pub mod credentials;
+pub mod dates;
 pub mod fulfilment;
 pub mod http;
 pub mod secrets;

@@ -109,7 +109,12 @@ impl App {
         let secret_box = Arc::new(settings.secret_box()?);
         let (sender, queue) = mpsc::channel(options.queue_capacity.max(1));
         let (processed, _) = broadcast::channel(4096);
-        let mut api = AppState::new(storage.clone(), settings.clone());
+        // One "already syncing" guard and one set of counters for the API's triggers and the
+        // scheduler: a trigger during a scheduled sync answers `already_running`, and the
+        // scheduler's clients report the quota they see to `/metrics`.
+        let mut api = AppState::new(storage.clone(), settings.clone())
+            .with_syncs_in_progress(options.scheduler.in_progress.clone());
+        options.scheduler.metrics = api.metrics().clone();
         // First run: nobody can sign in yet, so whoever holds this one-time token (printed by
         // `cenports serve`, never logged) may create the first operator at /setup.
         let setup_token = if storage

@@ -276,6 +276,67 @@ accounts_test!(keys_and_sessions_are_found_by_digest_and_end, |ctx| {
 });
 
 accounts_test!(
+    replacing_a_password_keeps_the_role_and_ends_the_accounts_sessions,
+    |ctx| {
+        let (ops, _) = ctx
+            .storage
+            .create_account("Ops@example.com", Role::Operator, HASH)
+            .await
+            .unwrap();
+        let (other, _) = ctx
+            .storage
+            .create_account("other@example.com", Role::Merchant, HASH)
+            .await
+            .unwrap();
+        for (user, token) in [(ops.user.id, "s-ops"), (other.user.id, "s-other")] {
+            ctx.storage
+                .create_session(user, token, "csrf", at(0), at(100))
+                .await
+                .unwrap();
+        }
+        let new_hash = HASH.replace("aGFzaGhhc2g", "bmV3bmV3bmV3");
+        let replaced = ctx
+            .storage
+            .replace_password("ops@EXAMPLE.com", &new_hash)
+            .await
+            .unwrap();
+        assert_eq!(
+            (replaced.user.id, replaced.role),
+            (ops.user.id, Role::Operator)
+        );
+        let (_, stored) = ctx
+            .storage
+            .account_for_login("ops@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.as_deref(), Some(new_hash.as_str()));
+        assert!(
+            ctx.storage
+                .session_by_token("s-ops")
+                .await
+                .unwrap()
+                .is_none(),
+            "the old password's sessions end"
+        );
+        assert!(
+            ctx.storage
+                .session_by_token("s-other")
+                .await
+                .unwrap()
+                .is_some(),
+            "another account's session stays"
+        );
+        assert!(matches!(
+            ctx.storage
+                .replace_password("nobody@example.com", &new_hash)
+                .await,
+            Err(StorageError::NotFound { what: "user", .. })
+        ));
+    }
+);
+
+accounts_test!(
     an_operator_reaches_every_store_and_a_merchant_only_theirs,
     |ctx| {
         let alice = ctx

@@ -623,7 +623,7 @@ api_test!(every_route_answers_with_the_callers_data, |ctx| {
         format!("cenports_orders_imported{{store=\"{a_store}\"}} 6"),
         format!("cenports_outbox_depth{{store=\"{a_store}\"}} 1"),
         format!("cenports_outbox_rows{{store=\"{a_store}\",state=\"pending\"}} 1"),
-        "cenports_http_requests_total{route=\"/api/v1/stores/{store_id}/orders\",status=\"200\"}"
+        "cenports_http_requests_total{surface=\"api\",route=\"/api/v1/stores/{store_id}/orders\",status=\"200\"}"
             .to_owned(),
     ] {
         assert!(
@@ -1636,6 +1636,262 @@ const ROUTES: [(&str, &str); 21] = [
     ("get", "/readyz"),
     ("get", "/metrics"),
 ];
+
+api_test!(
+    a_trigger_during_a_scheduled_sync_answers_already_running_and_walks_the_store_once,
+    |ctx| {
+        use cenports::server::{App as Hub, ServeOptions};
+        use cenports::sync::scheduler::SchedulerConfig;
+
+        let app = start(&ctx).await;
+        let a = &app.a;
+        let settings = Settings::load_from(&Overrides::default(), |name| match name {
+            "CENPORTS_DATABASE_URL" => Some(ctx.url.clone()),
+            "CENPORTS_BIGCOMMERCE_API_URL" => Some(app.sandbox.base_url().to_owned()),
+            "CENPORTS_SECRET_KEY" => Some(base64::engine::general_purpose::STANDARD.encode(KEY)),
+            _ => None,
+        })
+        .expect("settings");
+        // Store A's scheduled sync is slow to start: its first request (GET /v2/time) waits.
+        app.sandbox
+            .store(&a.hash)
+            .unwrap()
+            .faults
+            .lock()
+            .push(FaultRule {
+                count: Some(1),
+                latency_ms: Some(3000),
+                path_contains: Some("/v2/time".into()),
+                ..FaultRule::always(FaultKind::Latency)
+            });
+        let time_requests = || {
+            let store = app.sandbox.store(&a.hash).unwrap();
+            let log = store.log.lock();
+            log.since(0)
+                .iter()
+                .filter(|r| r.path.contains("/v2/time"))
+                .count()
+        };
+        let before = time_requests();
+
+        // `cenports serve` as it runs: one scheduled sync at once (a long interval: one tick).
+        let mut options = ServeOptions::from_settings(&settings);
+        options.scheduler = SchedulerConfig {
+            interval: Duration::from_secs(3600),
+            reconcile_interval: None,
+            options: SyncOptions {
+                settle: Duration::from_secs(1),
+                ..SyncOptions::default()
+            },
+            ..SchedulerConfig::from_settings(&settings)
+        };
+        let hub = Hub::build(&settings, options).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(hub.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        let http = reqwest::Client::new();
+        let sync_path = format!("{base}/api/v1/stores/{}/sync", a.store_id);
+        let status = || async {
+            let answer = http
+                .get(&sync_path)
+                .bearer_auth(&a.key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), StatusCode::OK);
+            answer.json::<Value>().await.unwrap()
+        };
+
+        // The scheduler's sync of store A is running: the status says so.
+        let mut seen = status().await;
+        for _ in 0..200 {
+            if seen["running"] == true {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            seen = status().await;
+        }
+        assert_eq!(seen["running"], true, "the scheduled sync runs: {seen}");
+        assert_eq!(seen["last_run"], Value::Null, "nothing triggered yet");
+
+        // A trigger now starts nothing.
+        let trigger = http
+            .post(&sync_path)
+            .bearer_auth(&a.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(trigger.status(), StatusCode::ACCEPTED);
+        let body = trigger.json::<Value>().await.unwrap();
+        assert_eq!(body["status"], "already_running", "{body}");
+
+        let mut seen = status().await;
+        for _ in 0..400 {
+            if seen["running"] == false {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            seen = status().await;
+        }
+        assert_eq!(seen["running"], false, "the scheduled sync ended: {seen}");
+        assert_eq!(
+            seen["last_run"],
+            Value::Null,
+            "the trigger ran nothing: {seen}"
+        );
+        assert_eq!(
+            time_requests() - before,
+            1,
+            "one walk of the store, the scheduler's"
+        );
+
+        // The scheduler's client reported the quota it saw; afterwards a trigger starts.
+        let metrics = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains(&format!(
+                "cenports_bigcommerce_quota_left{{store=\"{}\"}} ",
+                a.store_id
+            )),
+            "{metrics}"
+        );
+        let again = http
+            .post(&sync_path)
+            .bearer_auth(&a.key)
+            .send()
+            .await
+            .unwrap();
+        let body = again.json::<Value>().await.unwrap();
+        assert_eq!(body["status"], "started", "{body}");
+
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(20), served)
+            .await
+            .expect("the hub stops")
+            .unwrap()
+            .unwrap();
+    }
+);
+
+api_test!(orders_are_filtered_by_a_created_range, |ctx| {
+    let app = start(&ctx).await;
+    let a = &app.a;
+    let auth = key(a);
+    let orders = format!("/api/v1/stores/{}/orders", a.store_id);
+    let numbers = |answer: &Answer| -> Vec<i64> {
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+        answer.body["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["number"].as_i64().unwrap())
+            .collect()
+    };
+    let all = app.get(&orders, &auth).await;
+    let all_numbers = numbers(&all);
+    assert_eq!(all_numbers.len(), 6);
+    // The first order's creation instant, as the API wrote it (RFC 3339, UTC), and its day.
+    let created = all.body["orders"][0]["created_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let day = &created[..10];
+    let first = all.body["orders"][0]["number"].as_i64().unwrap();
+
+    // `created_from` is inclusive, `created_to` exclusive, for instants and for days.
+    let from_instant = numbers(
+        &app.get(&format!("{orders}?created_from={created}"), &auth)
+            .await,
+    );
+    assert!(from_instant.contains(&first), "{from_instant:?}");
+    let to_instant = numbers(
+        &app.get(&format!("{orders}?created_to={created}"), &auth)
+            .await,
+    );
+    assert!(!to_instant.contains(&first), "{to_instant:?}");
+    assert_eq!(
+        numbers(
+            &app.get(&format!("{orders}?created_from={day}"), &auth)
+                .await
+        ),
+        all_numbers
+    );
+    assert_eq!(
+        numbers(&app.get(&format!("{orders}?created_to={day}"), &auth).await),
+        Vec::<i64>::new(),
+        "the day given as created_to is not included"
+    );
+    let next_day = (chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap()
+        + chrono::Duration::days(1))
+    .to_string();
+    assert_eq!(
+        numbers(
+            &app.get(
+                &format!("{orders}?created_from={day}&created_to={next_day}&search=Zoe"),
+                &auth
+            )
+            .await
+        ),
+        vec![first],
+        "the range combines with a search"
+    );
+    // An offset is an instant like any other (`+` escaped in a query string).
+    let offset = chrono::DateTime::parse_from_rfc3339(&created)
+        .unwrap()
+        .with_timezone(&chrono::FixedOffset::east_opt(5 * 3600).unwrap())
+        .to_rfc3339()
+        .replace('+', "%2B");
+    let with_offset = numbers(
+        &app.get(&format!("{orders}?created_from={offset}"), &auth)
+            .await,
+    );
+    assert_eq!(with_offset, from_instant);
+
+    for (query, field) in [
+        ("created_from=2026-02-30", "created_from"),
+        ("created_to=yesterday", "created_to"),
+        ("created_from=2026-01-01T25:00:00Z", "created_from"),
+    ] {
+        let refused = app.get(&format!("{orders}?{query}"), &auth).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::BAD_REQUEST, "invalid_query"),
+            "{query}: {refused:?}"
+        );
+        let message = refused.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(field) && message.contains("YYYY-MM-DD"),
+            "{message}"
+        );
+    }
+
+    // The OpenAPI document describes both parameters.
+    let doc = app.get("/api/v1/openapi.json", &Auth::None).await;
+    let params = doc.body["paths"]["/api/v1/stores/{store_id}/orders"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    for name in ["created_from", "created_to"] {
+        let param = params
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {params:?}"));
+        assert_eq!(param["in"], "query");
+        assert_eq!(
+            param["schema"]["anyOf"],
+            json!([{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]),
+            "{param}"
+        );
+    }
+});
 
 api_test!(
     the_openapi_document_is_served_and_lists_every_route,

@@ -9,7 +9,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::Running;
+use base64::Engine as _;
+use common::{run_with_url, Kind, Running};
 
 #[test]
 fn the_demo_imports_every_order_and_explains_a_missing_scope() {
@@ -87,26 +88,31 @@ fn the_demo_imports_every_order_and_explains_a_missing_scope() {
     );
 }
 
-#[test]
-fn the_demo_then_serves_the_hub_and_its_printed_logins_sign_in() {
+/// A `cenports demo` serving its hub: the process (killed when dropped), the URL it printed,
+/// its logins (email, password) and everything it printed up to them.
+struct ServingDemo {
+    _running: Running,
+    url: String,
+    logins: Vec<(String, String)>,
+    printed: String,
+}
+
+/// Runs `cenports demo ARGS --listen 127.0.0.1:0` with `envs` and reads its output until it
+/// has printed both logins (on a thread, so that a silent demo fails the test instead of
+/// hanging it).
+fn serve_demo(args: &[&str], envs: &[(&str, &str)]) -> ServingDemo {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cenports"))
-        .args([
-            "demo",
-            "--orders",
-            "200",
-            "--products",
-            "50",
-            "--listen",
-            "127.0.0.1:0",
-        ])
+        .arg("demo")
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "warn")
+        .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("run cenports demo");
     let stdout = child.stdout.take().unwrap();
-    let _running = Running(child);
-    // Read on a thread so that a silent demo fails the test instead of hanging it.
+    let running = Running(child);
     let (lines, received) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
@@ -135,6 +141,22 @@ fn the_demo_then_serves_the_hub_and_its_printed_logins_sign_in() {
         }
     }
     let url = url.unwrap_or_else(|| panic!("no URL printed:\n{printed}"));
+    ServingDemo {
+        _running: running,
+        url,
+        logins,
+        printed,
+    }
+}
+
+#[test]
+fn the_demo_then_serves_the_hub_and_its_printed_logins_sign_in() {
+    let ServingDemo {
+        _running,
+        url,
+        logins,
+        printed,
+    } = serve_demo(&["--orders", "200", "--products", "50"], &[]);
     assert!(url.starts_with("http://127.0.0.1:"), "{printed}");
     assert!(
         !url.ends_with(":0"),
@@ -182,4 +204,84 @@ fn the_demo_then_serves_the_hub_and_its_printed_logins_sign_in() {
             .unwrap();
         assert_eq!(refused.status(), 401);
     });
+}
+
+/// Signs in with JSON: the status.
+async fn sign_in(url: &str, email: &str, password: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{url}/login"))
+        .json(&serde_json::json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// `cenports demo --database-url URL` twice on one database: the second run finds the demo
+/// accounts, keeps them, and serves with fresh passwords; the first run's no longer sign in.
+async fn the_demo_runs_twice_on_one_database(database_url: String) {
+    // One key for both runs (on PostgreSQL the key file would land in the working directory).
+    let key = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+    let args: Vec<String> = [
+        "--database-url",
+        &database_url,
+        "--orders",
+        "100",
+        "--products",
+        "20",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    // The demo is read with blocking calls: off the runtime's threads.
+    let run = |args: Vec<String>| {
+        let key = key.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            serve_demo(&args, &[("CENPORTS_SECRET_KEY", key.as_str())])
+        })
+    };
+
+    let first = run(args.clone()).await.unwrap();
+    for (email, password) in &first.logins {
+        assert_eq!(sign_in(&first.url, email, password).await, 200, "{email}");
+    }
+    let old = first.logins.clone();
+    drop(first);
+
+    let second = run(args).await.unwrap();
+    assert!(
+        second
+            .printed
+            .contains("The hub is serving the demo store at"),
+        "{}",
+        second.printed
+    );
+    let emails: Vec<&str> = second.logins.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(
+        emails,
+        ["operator@cenports.example", "demo@cenports.example"],
+        "{}",
+        second.printed
+    );
+    for ((email, password), (_, old_password)) in second.logins.iter().zip(&old) {
+        assert_ne!(password, old_password, "a fresh password for {email}");
+        assert_eq!(sign_in(&second.url, email, password).await, 200, "{email}");
+        assert_eq!(
+            sign_in(&second.url, email, old_password).await,
+            401,
+            "the first run's password of {email} no longer signs in"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_twice_on_one_sqlite_file() {
+    run_with_url(Kind::Sqlite, the_demo_runs_twice_on_one_database).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_twice_on_one_postgres_database() {
+    run_with_url(Kind::Postgres, the_demo_runs_twice_on_one_database).await;
 }

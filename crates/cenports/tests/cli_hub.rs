@@ -250,6 +250,45 @@ async fn connect_sync_and_list(hub: &Hub) {
     assert!(awaiting.iter().all(|o| o["status_id"] == 11));
     assert_eq!(awaiting.len(), hub.sandbox_orders(&[11]).1);
 
+    // A creation range: from inclusive, to exclusive.
+    let created = orders[0]["date_created"].as_str().unwrap().to_owned();
+    let day = created[..10].to_owned();
+    let on_that_day = orders
+        .iter()
+        .filter(|o| o["date_created"].as_str().unwrap().starts_with(&day))
+        .count();
+    let next_day = (chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").unwrap()
+        + chrono::Duration::days(1))
+    .to_string();
+    let in_day = hub
+        .json(&[
+            "orders",
+            "--email",
+            ALICE,
+            "--created-from",
+            &day,
+            "--created-to",
+            &next_day,
+            "--json",
+            "--limit",
+            "1000",
+        ])
+        .await;
+    assert_eq!(in_day.len(), on_that_day, "{day}");
+    let empty = hub
+        .json(&[
+            "orders",
+            "--email",
+            ALICE,
+            "--created-from",
+            &created,
+            "--created-to",
+            &created,
+            "--json",
+        ])
+        .await;
+    assert!(empty.is_empty(), "an empty half-open range: {empty:?}");
+
     // The table view names the same orders.
     let table = hub.ok(&["orders", "--email", ALICE, "--limit", "5"]).await;
     assert!(table.contains("order #"), "{table}");

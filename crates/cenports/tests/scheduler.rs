@@ -163,6 +163,8 @@ async fn stores_sync_on_the_interval_and_a_revoked_store_does_not_stop_the_other
         },
         reconcile_interval: None,
         limiters: Default::default(),
+        in_progress: Default::default(),
+        metrics: Default::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let scheduler = {
@@ -318,6 +320,8 @@ async fn stock_set_in_the_hub_reaches_the_store_with_the_next_scheduled_sync() {
         },
         reconcile_interval: None,
         limiters: Default::default(),
+        in_progress: Default::default(),
+        metrics: Default::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let scheduler = {

@@ -687,6 +687,49 @@ contract_test!(orders_are_listed_filtered_and_counted, |ctx| {
     let by_state = s.count_orders_by_fulfilment_state(&scope).await.unwrap();
     assert!(by_state.contains(&(FulfilmentState::OnHold, 1)));
     assert!(by_state.contains(&(FulfilmentState::Ready, 9)));
+
+    // Created at t(id * 10): `created_from` is inclusive, `created_to` exclusive, in both the
+    // list and the search, and a range that ends before it starts is empty.
+    // (Modified later than before, or the upsert keeps the rows as they are.)
+    let mut created: Vec<_> = (1..=10).map(|id| order(id, 100 + id, 1)).collect();
+    for o in &mut created {
+        o.date_created = t(o.remote_id * 10);
+    }
+    created[1].is_deleted = true;
+    s.upsert_orders(&scope, &created).await.unwrap();
+    let numbers = |page: OrderPage| page.orders.iter().map(|o| o.remote_id).collect::<Vec<_>>();
+    let range = |from: Option<i64>, to: Option<i64>| OrderFilter {
+        created_from: from.map(t),
+        created_to: to.map(t),
+        ..OrderFilter::default()
+    };
+    for (filter, expected) in [
+        (range(Some(30), Some(60)), vec![3, 4, 5]),
+        (range(Some(31), Some(61)), vec![4, 5, 6]),
+        (range(Some(90), None), vec![9, 10]),
+        (range(None, Some(30)), vec![1]),
+        (range(Some(60), Some(30)), vec![]),
+    ] {
+        assert_eq!(
+            numbers(s.list_orders(&scope, &filter, 100, None).await.unwrap()),
+            expected,
+            "{filter:?}"
+        );
+    }
+    assert_eq!(
+        numbers(
+            s.search_orders(
+                &scope,
+                &range(Some(30), Some(60)),
+                Some("example"),
+                100,
+                None
+            )
+            .await
+            .unwrap()
+        ),
+        vec![3, 4, 5]
+    );
 });
 
 contract_test!(products_and_the_sku_index_upsert_idempotently, |ctx| {

@@ -483,6 +483,32 @@ web_test!(signing_in_through_the_form_opens_the_dashboard, |ctx| {
         browser.get("/stores").await.location.as_deref(),
         Some("/login")
     );
+
+    // Page visits are counted in /metrics under their route template, never the path with
+    // its ids, apart from the API's requests.
+    let orders = operator
+        .get(&format!("/stores/{}/orders", app.a.store_id))
+        .await;
+    assert_eq!(orders.status, StatusCode::OK, "{orders:?}");
+    let metrics = reqwest::get(format!("{}/metrics", app.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "cenports_http_requests_total{surface=\"dashboard\",route=\"/stores\",status=\"200\"} 3",
+        "cenports_http_requests_total{surface=\"dashboard\",route=\"/stores\",status=\"303\"} 2",
+        "cenports_http_requests_total{surface=\"dashboard\",route=\"/stores/{store_id}/orders\",status=\"200\"} 1",
+        "cenports_http_requests_total{surface=\"dashboard\",route=\"/logout\",status=\"303\"} 1",
+        "cenports_http_requests_total{surface=\"dashboard\",route=\"/login\",status=\"401\"} 1",
+    ] {
+        assert!(metrics.contains(line), "no {line} in\n{metrics}");
+    }
+    assert!(
+        !metrics.contains(&format!("/stores/{}", app.a.store_id)),
+        "no raw path with an id: {metrics}"
+    );
 });
 
 web_test!(
@@ -660,6 +686,34 @@ web_test!(the_orders_page_lists_filters_and_searches, |ctx| {
         .get(&format!("/stores/{id}/orders?since=yesterday"))
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    // The creation-day range: "Created on or after" includes its day, "Created before"
+    // excludes its day, and both stay in the next page's link.
+    assert!(
+        all.html.contains("name=\"created_from\"") && all.html.contains("name=\"created_to\""),
+        "{all:?}"
+    );
+    let created = order.summary.date_created.date_naive();
+    let next_day = created + chrono::Duration::days(1);
+    let in_range = browser
+        .get(&format!(
+            "/stores/{id}/orders?created_from={created}&created_to={next_day}"
+        ))
+        .await;
+    assert_eq!(in_range.order_links(id), 6, "{in_range:?}");
+    assert!(
+        in_range.html.contains(&format!("value=\"{created}\"")),
+        "the form keeps the range: {in_range:?}"
+    );
+    let before = browser
+        .get(&format!("/stores/{id}/orders?created_to={created}"))
+        .await;
+    assert_eq!(before.order_links(id), 0, "{before:?}");
+    let bad_range = browser
+        .get(&format!("/stores/{id}/orders?created_from=2026-02-30"))
+        .await;
+    assert_eq!(bad_range.status, StatusCode::BAD_REQUEST);
+    assert!(bad_range.html.contains("created_from"), "{bad_range:?}");
 });
 
 web_test!(

@@ -302,6 +302,8 @@ fn no_poll() -> ServeOptions {
             options: Hub::options(),
             reconcile_interval: None,
             limiters: Default::default(),
+            in_progress: Default::default(),
+            metrics: Default::default(),
         },
         worker: Default::default(),
         queue_capacity: 1000,
@@ -409,6 +411,8 @@ both_backends!(
                 options: Hub::options(),
                 reconcile_interval: Some(Duration::from_secs(2)),
                 limiters: Default::default(),
+                in_progress: Default::default(),
+                metrics: Default::default(),
             },
             ..no_poll()
         };

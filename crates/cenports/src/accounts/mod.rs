@@ -135,6 +135,19 @@ pub async fn create_account(
     Ok(storage.create_account(email, role, &hash).await?)
 }
 
+/// Sets a new password on an existing account (its role unchanged) and signs out its
+/// sessions. Fails with [`StorageError::NotFound`] inside [`AccountError::Storage`] when the
+/// email has no user.
+pub async fn replace_password(
+    storage: &Storage,
+    email: &str,
+    password: SecretString,
+) -> Result<Account, AccountError> {
+    let email = check_email(email)?;
+    let hash = password::hash_password(password).await?;
+    Ok(storage.replace_password(email, &hash).await?)
+}
+
 /// Makes a new API key for `user`: returns the key (shown once, never stored) and its record.
 pub async fn create_api_key(
     storage: &Storage,

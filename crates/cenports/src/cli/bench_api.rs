@@ -12,6 +12,8 @@
 //! - deep pages: cursors taken from the last tenth of the store, found by walking every page of
 //!   200 first (the walk is timed too);
 //! - the same two with a filter (`fulfilment_state=shipped`, a large state);
+//! - the first page of a creation range: the store's last week, and a range spanning the
+//!   whole store;
 //! - a search by one customer's email, which has no index and reads every order of the store.
 //!
 //! Each case prints p50, p99 and the number of requests. SQLite always; PostgreSQL when it
@@ -292,6 +294,43 @@ async fn run_backend(
             (0..n)
                 .map(|i| format!("limit={PAGE}{FILTER}&cursor={}", deep(&filtered, i)))
                 .collect(),
+        )
+        .await?,
+    );
+    // Creation ranges: the store's last week (narrow, the common case) and the whole store
+    // (the widest; on SQLite the costliest, docs/PERFORMANCE.md).
+    let created_at = |body: &Value| -> Result<chrono::DateTime<chrono::Utc>> {
+        let text = body["orders"][0]["created_at"]
+            .as_str()
+            .context("an order without created_at")?;
+        Ok(chrono::DateTime::parse_from_rfc3339(text)?.with_timezone(&chrono::Utc))
+    };
+    let (_, first) = get("limit=1".to_string()).await?;
+    let (_, last) = get(format!("limit=1&cursor={}", all[all.len() - 2])).await?;
+    let (oldest, newest) = (created_at(&first)?, created_at(&last)?);
+    let rfc3339 =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let last_week = format!(
+        "&created_from={}&created_to={}",
+        rfc3339(newest - chrono::Duration::days(7)),
+        rfc3339(newest + chrono::Duration::seconds(1))
+    );
+    let whole_store = format!(
+        "&created_from={}&created_to={}",
+        rfc3339(oldest.min(newest) - chrono::Duration::days(365)),
+        rfc3339(newest + chrono::Duration::seconds(1))
+    );
+    cases.push(
+        time(
+            format!("created in the last week of the store, first page, limit {PAGE}"),
+            vec![format!("limit={PAGE}{last_week}"); n],
+        )
+        .await?,
+    );
+    cases.push(
+        time(
+            format!("created range spanning the whole store, first page, limit {PAGE}"),
+            vec![format!("limit={PAGE}{whole_store}"); n],
         )
         .await?,
     );

@@ -25,14 +25,14 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use bigcommerce_sandbox::credentials::credentials_txt;
 use bigcommerce_sandbox::{Plan, Sandbox, SandboxConfig, StoreInfo, StoreSpec};
-use cenports::accounts::{self, tokens, Role};
+use cenports::accounts::{self, tokens, AccountError, Role};
 use cenports::config::{Overrides, Settings, DEFAULT_LOG, DEFAULT_SYNC_INTERVAL};
 use cenports::fulfilment::worker::{drain, SettingsClients, WorkerConfig};
 use cenports::fulfilment::{request_shipment, Carrier, ShipmentRequest};
 use cenports::server::{App, ServeOptions};
 use cenports::stock::bigcommerce::BigCommerceStock;
 use cenports::stock::{push_stock, SkuStatus};
-use cenports::storage::{FulfilmentState, OrderFilter, Storage, StoreRecord};
+use cenports::storage::{FulfilmentState, OrderFilter, Storage, StorageError, StoreRecord};
 use cenports::sync::SyncReport;
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
@@ -301,6 +301,11 @@ const DEMO_OPERATOR_EMAIL: &str = "operator@cenports.example";
 
 /// Who can sign in to the demo's hub: (email, role, password). The passwords are random and
 /// shown once; only their hashes are stored.
+///
+/// A demo run again on the same database (`--database-url`) finds both accounts there: it
+/// keeps them (their role, API keys and stores) and gives each a fresh random password, which
+/// signs out the sessions of the last run. Reusing them rather than refusing is what a second
+/// run of a demo should do; the old passwords were only ever shown by a demo.
 async fn demo_logins(storage: &Storage) -> Result<Vec<(&'static str, Role, SecretString)>> {
     let mut logins = Vec::new();
     // The merchant is the user `connect` made for the store (no password yet): this completes it.
@@ -309,10 +314,21 @@ async fn demo_logins(storage: &Storage) -> Result<Vec<(&'static str, Role, Secre
         (DEMO_EMAIL, Role::Merchant),
     ] {
         let password = SecretString::from(tokens::random_token());
-        accounts::create_account(storage, email, role, password.clone())
-            .await
-            .with_context(|| format!("could not create the demo account {email}"))?;
-        logins.push((email, role, password));
+        let account = match accounts::create_account(storage, email, role, password.clone()).await {
+            Ok((account, _)) => account,
+            Err(AccountError::Storage(StorageError::EmailTaken { .. })) => {
+                accounts::replace_password(storage, email, password.clone())
+                    .await
+                    .with_context(|| {
+                        format!("could not set a new password on the demo account {email}")
+                    })?
+            }
+            Err(error) => {
+                return Err(error)
+                    .with_context(|| format!("could not create the demo account {email}"))
+            }
+        };
+        logins.push((email, account.role, password));
     }
     Ok(logins)
 }

@@ -3,7 +3,8 @@
 //! Orders are read from the hub's database (never from BigCommerce), for one user's stores
 //! (`--email`, required: a user sees only their own stores), optionally one store. Filters:
 //! BigCommerce status by name or id (`--status "Awaiting Fulfillment"`, `--status 11`), our
-//! fulfilment state (`--state ready`), and modification date (`--since`).
+//! fulfilment state (`--state ready`), modification date (`--since`), and creation date
+//! (`--created-from` inclusive, `--created-to` exclusive).
 
 use anyhow::{bail, Result};
 use cenports::config::Settings;
@@ -53,6 +54,13 @@ pub struct OrdersArgs {
     /// Only orders modified since this date (YYYY-MM-DD, UTC, or RFC 3339).
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub since: Option<DateTime<Utc>>,
+    /// Only orders created on or after this date (YYYY-MM-DD, UTC, or RFC 3339; inclusive).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub created_from: Option<DateTime<Utc>>,
+    /// Only orders created before this date (YYYY-MM-DD, UTC, or RFC 3339; exclusive:
+    /// `--created-from 2026-01-01 --created-to 2026-02-01` is January).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub created_to: Option<DateTime<Utc>>,
     /// At most this many orders per store.
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
@@ -113,6 +121,8 @@ pub async fn run(args: OrdersArgs, settings: &Settings) -> Result<()> {
         status_id: args.status,
         fulfilment_state: args.state,
         since: args.since,
+        created_from: args.created_from,
+        created_to: args.created_to,
         include_deleted: false,
     };
     let mut rows: Vec<(&StoreRecord, OrderSummary, i64)> = Vec::new();

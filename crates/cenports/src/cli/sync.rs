@@ -19,7 +19,7 @@ use cenports::config::{parse_duration, Settings};
 use cenports::storage::{Storage, StoreRecord, StoreStatus};
 use cenports::sync::scheduler::{run_scheduler_with, store_client_config, SchedulerConfig};
 use cenports::sync::{sync_store, SyncOptions, SyncProgress, SyncReport};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -60,18 +60,12 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 
 /// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 instant.
 pub fn parse_date(text: &str) -> Result<DateTime<Utc>, String> {
-    let text = text.trim();
-    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(date
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc());
-    }
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            format!("{text:?} is not a date: use YYYY-MM-DD (UTC) or 2026-01-31T12:00:00Z")
-        })
+    cenports::dates::parse_day_or_instant(text).ok_or_else(|| {
+        format!(
+            "{:?} is not a date: use YYYY-MM-DD (UTC) or 2026-01-31T12:00:00Z",
+            text.trim()
+        )
+    })
 }
 
 /// What one store's sync did, with the client's counters.

@@ -5,17 +5,18 @@
 //! process did the work and survive restarts; a registry of pre-declared instruments would add
 //! a dependency and a copy of data the database already holds. What only a process knows (API
 //! requests by status, the quota a BigCommerce client last saw, webhook receipts) is counted
-//! in [`Metrics`]. Labels are bounded: route templates (not paths), status codes, store ids,
-//! outbox states, and the webhook receiver's outcomes.
+//! in [`Metrics`]. Labels are bounded: the surface (`api`, `dashboard`, `ops`), route templates
+//! (not paths: `/stores/{store_id}`, never `/stores/7`), status codes, store ids, outbox states,
+//! and the webhook receiver's outcomes.
 //!
 //! | metric | type | labels | source |
 //! |---|---|---|---|
-//! | `cenports_http_requests_total` | counter | `route`, `status` | this process |
+//! | `cenports_http_requests_total` | counter | `surface`, `route`, `status` | this process: the API, the dashboard's pages, the operational routes |
 //! | `cenports_sync_lag_seconds` | gauge | `store` | database: now − how far the order sync has come |
 //! | `cenports_orders_imported` | gauge | `store` | database: orders held |
 //! | `cenports_outbox_depth` | gauge | `store` | database: pending + sending rows |
 //! | `cenports_outbox_rows` | gauge | `store`, `state` | database |
-//! | `cenports_bigcommerce_quota_left` | gauge | `store` | this process: the last `X-Rate-Limit-Requests-Left` a client saw |
+//! | `cenports_bigcommerce_quota_left` | gauge | `store` | this process: the last `X-Rate-Limit-Requests-Left` a client saw (triggered and scheduled syncs) |
 //! | `cenports_webhook_receipts_total` | counter | `outcome` | this process: fed by the webhook receiver |
 //! | `cenports_api_syncs_total` | counter | `outcome` | this process: syncs triggered through the API |
 
@@ -30,7 +31,7 @@ use crate::storage::{StoreFigures, StoreId};
 /// Counters only this process knows. Cheap to share (`Arc` inside [`super::AppState`]).
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    requests: Mutex<BTreeMap<(Surface, String, u16), u64>>,
     quota_left: Mutex<BTreeMap<i64, u64>>,
     webhook_receipts: Mutex<BTreeMap<String, u64>>,
     api_syncs: Mutex<BTreeMap<&'static str, u64>>,
@@ -40,11 +41,38 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Which part of the hub answered a request: the `surface` label of
+/// `cenports_http_requests_total`, so that API and dashboard traffic can be told apart (and
+/// summed) without listing route templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Surface {
+    /// The JSON API under `/api/v1/`.
+    Api,
+    /// The dashboard's pages, its stylesheet, and sign-in and sign-out (`/login`, `/logout`,
+    /// which scripts may also call with JSON).
+    Dashboard,
+    /// `/healthz`, `/readyz`, `/metrics`.
+    Ops,
+}
+
+impl Surface {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Surface::Api => "api",
+            Surface::Dashboard => "dashboard",
+            Surface::Ops => "ops",
+        }
+    }
+}
+
 impl Metrics {
-    /// Counts one answered request by route template and status.
-    pub fn record_request(&self, route: &str, status: u16) {
+    /// Counts one answered request by surface, route template and status. `route` must be a
+    /// template of the router (`/stores/{store_id}`), never a raw path, so that the number of
+    /// series stays bounded by the route table.
+    pub fn record_request(&self, surface: Surface, route: &str, status: u16) {
         *lock(&self.requests)
-            .entry((route.to_owned(), status))
+            .entry((surface, route.to_owned(), status))
             .or_default() += 1;
     }
 
@@ -79,13 +107,18 @@ impl Metrics {
             &mut out,
             "cenports_http_requests_total",
             "counter",
-            "HTTP requests answered by the hub's router, by route template and status.",
+            "HTTP requests answered by the hub (API, dashboard pages, operational routes), by \
+             surface, route template and status.",
         );
-        for ((route, status), n) in lock(&self.requests).iter() {
+        for ((surface, route, status), n) in lock(&self.requests).iter() {
             sample(
                 &mut out,
                 "cenports_http_requests_total",
-                &[("route", route), ("status", &status.to_string())],
+                &[
+                    ("surface", surface.as_str()),
+                    ("route", route),
+                    ("status", &status.to_string()),
+                ],
                 *n as f64,
             );
         }

@@ -37,10 +37,11 @@ use secrecy::SecretString;
 use crate::accounts::{AuthPolicy, Clock, SystemClock};
 use crate::config::Settings;
 use crate::storage::Storage;
+use crate::sync::scheduler::SyncsInProgress;
 use crate::sync::SyncOptions;
 pub use api::sync::SyncRuns;
 pub use error::{ApiError, ErrorCode};
-pub use metrics::Metrics;
+pub use metrics::{Metrics, Surface};
 
 /// What every handler needs. Cheap to clone (shared parts are behind `Arc`s).
 #[derive(Clone)]
@@ -53,6 +54,7 @@ pub struct AppState {
     sync_options: Arc<SyncOptions>,
     metrics: Arc<Metrics>,
     syncs: Arc<SyncRuns>,
+    in_progress: SyncsInProgress,
     setup_token: Option<Arc<SecretString>>,
 }
 
@@ -70,6 +72,7 @@ impl AppState {
             sync_options: Arc::new(SyncOptions::default()),
             metrics: Arc::new(Metrics::default()),
             syncs: Arc::new(SyncRuns::default()),
+            in_progress: SyncsInProgress::default(),
             setup_token: None,
         }
     }
@@ -117,6 +120,19 @@ impl AppState {
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = metrics;
         self
+    }
+
+    /// Shares the per-store "already syncing" guard with the scheduler of the same process,
+    /// so a trigger during a scheduled sync answers `already_running` instead of walking the
+    /// store a second time (`serve` does this).
+    pub fn with_syncs_in_progress(mut self, in_progress: SyncsInProgress) -> Self {
+        self.in_progress = in_progress;
+        self
+    }
+
+    /// The stores this process is syncing now (triggered or scheduled).
+    pub fn syncs_in_progress(&self) -> &SyncsInProgress {
+        &self.in_progress
     }
 
     /// The database.
@@ -180,6 +196,16 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api::openapi_router().split_for_parts().1
 }
 
+/// The surface of one of this router's route templates: the API under `/api/v1/`, the
+/// operational routes, and sign-in and sign-out, which belong to the dashboard.
+fn surface_of(route: &str) -> Surface {
+    match route {
+        "/healthz" | "/readyz" | "/metrics" => Surface::Ops,
+        "/login" | "/logout" => Surface::Dashboard,
+        _ => Surface::Api,
+    }
+}
+
 /// Counts every answer by route template and status, logs it (debug), adds `nosniff`, and
 /// turns the router's bare 405 into the JSON envelope.
 async fn count_and_shape_responses(
@@ -218,7 +244,9 @@ async fn count_and_shape_responses(
         HeaderValue::from_static("nosniff"),
     );
     let status = response.status().as_u16();
-    state.metrics.record_request(&route, status);
+    state
+        .metrics
+        .record_request(surface_of(&route), &route, status);
     // Failures are logged where they are handled (a 500's cause in `ApiError::internal`);
     // this is the access log, at debug.
     tracing::debug!(

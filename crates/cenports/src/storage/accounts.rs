@@ -255,6 +255,45 @@ impl Storage {
         }
     }
 
+    /// Replaces the password of the account with this email (case-insensitive) and ends its
+    /// sessions, so that whoever signed in with the old password is signed out. The role is
+    /// left as it is. [`StorageError::NotFound`] when no user has the email.
+    pub async fn replace_password(
+        &self,
+        email: &str,
+        password_hash: &str,
+    ) -> Result<Account, StorageError> {
+        const OP: &str = "replacing a password";
+        let email = email.trim();
+        let sql = format!(
+            "UPDATE users SET password_hash = $1 WHERE email_key = $2 \
+             RETURNING {ACCOUNT_COLUMNS}"
+        );
+        let row = with_pool!(self, |pool| {
+            sqlx::query_as::<Db, Account>(&sql)
+                .bind(password_hash)
+                .bind(email.to_lowercase())
+                .fetch_optional(pool)
+                .await
+                .op(OP)
+        })?;
+        let Some(account) = row else {
+            return Err(StorageError::NotFound {
+                what: "user",
+                id: email.to_owned(),
+            });
+        };
+        with_pool!(self, |pool| {
+            sqlx::query::<Db>("DELETE FROM sessions WHERE user_id = $1")
+                .bind(account.user.id.0)
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .op(OP)
+        })?;
+        Ok(account)
+    }
+
     /// Whether any account can sign in (has a password). While none can, the hub offers its
     /// first-run setup (`/setup`).
     pub async fn any_account_can_sign_in(&self) -> Result<bool, StorageError> {

@@ -517,6 +517,11 @@ pub struct OrderFilter {
     pub fulfilment_state: Option<FulfilmentState>,
     /// Only orders modified at or after this instant.
     pub since: Option<DateTime<Utc>>,
+    /// Only orders created at the channel at or after this instant (inclusive).
+    pub created_from: Option<DateTime<Utc>>,
+    /// Only orders created at the channel before this instant (exclusive): with
+    /// `created_from`, a half-open range, so `2026-01-01`..`2026-02-01` is January.
+    pub created_to: Option<DateTime<Utc>>,
     /// Include orders archived/deleted at the channel (excluded by default).
     pub include_deleted: bool,
 }

@@ -72,6 +72,12 @@ impl Storage {
             if let Some(since) = filter.since {
                 qb.push(" AND date_modified >= ").push_bind(since);
             }
+            if let Some(from) = filter.created_from {
+                qb.push(" AND date_created >= ").push_bind(from);
+            }
+            if let Some(to) = filter.created_to {
+                qb.push(" AND date_created < ").push_bind(to);
+            }
             if !filter.include_deleted {
                 qb.push(" AND is_deleted = ").push_bind(false);
             }

@@ -7,7 +7,10 @@
 //!   up or dropped without a restart, and rotated credentials are used at once;
 //! - starts [`sync_store`] for each store that is **not already syncing**: a store whose sync
 //!   outlasts the interval is skipped this tick, never run twice at once (one sync per store at a
-//!   time keeps its checkpoint single-writer and its share of the store's quota to one walk);
+//!   time keeps its checkpoint single-writer and its share of the store's quota to one walk).
+//!   "Syncing" is [`SyncsInProgress`], which `serve` shares with the API's sync trigger, so a
+//!   store synced by a trigger is skipped too, and a trigger during a scheduled sync answers
+//!   `already_running`;
 //! - runs at most [`SchedulerConfig::concurrency`] syncs at once (default 8); each client paces
 //!   itself on its own store's rate-limit headers, so stores do not slow each other down;
 //! - a store whose sync fails is logged once (a warning when the error first appears, debug while
@@ -15,7 +18,9 @@
 //!
 //! With [`SchedulerConfig::reconcile_interval`] set (default hourly), a store's sync is followed
 //! by a reconciliation pass ([`super::reconcile::reconcile_store`]) when the last one is that
-//! old: one count request when nothing drifted.
+//! old: one count request when nothing drifted. After each sync, the requests left in the
+//! store's quota window as its client last saw them go to [`SchedulerConfig::metrics`]
+//! (`cenports_bigcommerce_quota_left`).
 //!
 //! Shutdown stops the ticks and drops the syncs in flight. That is safe by construction: each
 //! page is committed with its checkpoint in one transaction, an uncommitted one rolls back, and
@@ -57,6 +62,10 @@ pub struct SchedulerConfig {
     pub reconcile_interval: Option<Duration>,
     /// The process's per-store rate limiters, shared with its other tasks.
     pub limiters: StoreLimiters,
+    /// The stores this process is syncing, shared with the API's sync trigger (`serve`).
+    pub in_progress: SyncsInProgress,
+    /// The process's counters: the quota left each store's client last saw is recorded here.
+    pub metrics: Arc<crate::http::Metrics>,
 }
 
 impl SchedulerConfig {
@@ -68,6 +77,8 @@ impl SchedulerConfig {
             options: SyncOptions::default(),
             reconcile_interval: Some(DEFAULT_RECONCILE_INTERVAL),
             limiters: StoreLimiters::default(),
+            in_progress: SyncsInProgress::default(),
+            metrics: Arc::default(),
         }
     }
 }
@@ -175,6 +186,56 @@ impl StoreLimiters {
     }
 }
 
+/// The stores a process is syncing now, whoever started the sync (the scheduler, or a trigger
+/// through the API or the dashboard): at most one sync per store at a time in the process.
+/// Clone it freely (it is a handle); `serve` gives the same one to the scheduler and to the
+/// API's state.
+///
+/// It is per process: two processes on one database (`serve` and `worker`, both polling) can
+/// still walk a store at once. That is safe (every page is an idempotent upsert committed with
+/// its checkpoint) and only spends quota twice; `docs/OPERATIONS.md` says to poll from one.
+#[derive(Debug, Clone, Default)]
+pub struct SyncsInProgress(Arc<Mutex<HashSet<StoreId>>>);
+
+impl SyncsInProgress {
+    /// Marks `store` as syncing, unless it already is (`None` then). The mark is removed when
+    /// the returned value is dropped, however the sync ends (done, failed, panicked, aborted).
+    pub fn try_begin(&self, store: StoreId) -> Option<SyncInProgress> {
+        let mut set = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !set.insert(store) {
+            return None;
+        }
+        Some(SyncInProgress {
+            set: self.0.clone(),
+            store,
+        })
+    }
+
+    /// Whether a sync of `store` is running in this process.
+    pub fn contains(&self, store: StoreId) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&store)
+    }
+}
+
+/// A store marked as syncing in [`SyncsInProgress`], unmarked on drop.
+#[derive(Debug)]
+pub struct SyncInProgress {
+    set: Arc<Mutex<HashSet<StoreId>>>,
+    store: StoreId,
+}
+
+impl Drop for SyncInProgress {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.store);
+    }
+}
+
 /// Syncs every connected store every [`Settings::sync_interval`] until `shutdown` resolves.
 pub async fn run_scheduler(
     settings: &Settings,
@@ -199,7 +260,7 @@ pub async fn run_scheduler_with(
 ) -> Result<SchedulerSummary> {
     let interval = config.interval.max(Duration::from_millis(10));
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
-    let busy: Arc<Mutex<HashSet<StoreId>>> = Arc::default();
+    let in_progress = config.in_progress.clone();
     let mut reconciled: HashMap<StoreId, Instant> = HashMap::new();
     let summary: Arc<Mutex<SchedulerSummary>> = Arc::default();
     let options = Arc::new(config.options);
@@ -234,7 +295,7 @@ pub async fn run_scheduler_with(
                 continue;
             }
             let id = store.scope().store_id();
-            if !busy.lock().expect("not poisoned").insert(id) {
+            let Some(syncing) = in_progress.try_begin(id) else {
                 let mut summary = summary.lock().expect("not poisoned");
                 summary
                     .stores
@@ -243,7 +304,7 @@ pub async fn run_scheduler_with(
                     .skipped_busy += 1;
                 tracing::debug!(store.id = id.get(), "scheduler: still syncing, skipped");
                 continue;
-            }
+            };
             let reconcile = config.reconcile_interval.is_some_and(|every| {
                 reconciled
                     .get(&id)
@@ -253,16 +314,18 @@ pub async fn run_scheduler_with(
                 reconciled.insert(id, Instant::now());
             }
             let (settings, storage, options) = (settings.clone(), storage.clone(), options.clone());
-            let (permits, busy, summary) = (permits.clone(), busy.clone(), summary.clone());
-            let limiters = config.limiters.clone();
+            let (permits, summary) = (permits.clone(), summary.clone());
+            let (limiters, metrics) = (config.limiters.clone(), config.metrics.clone());
             tasks.spawn(async move {
                 // Frees the store however the task ends (done, panicked or aborted).
-                let _busy = Busy(busy, id);
+                let _syncing = syncing;
                 let Ok(_permit) = permits.acquire_owned().await else {
                     return;
                 };
-                let outcome =
-                    sync_one(&settings, &storage, &limiters, &store, &options, reconcile).await;
+                let outcome = sync_one(
+                    &settings, &storage, &limiters, &metrics, &store, &options, reconcile,
+                )
+                .await;
                 record(&summary, &store, outcome);
             });
         }
@@ -273,26 +336,32 @@ pub async fn run_scheduler_with(
     Ok(summary)
 }
 
-/// A store marked as syncing, unmarked on drop.
-struct Busy(Arc<Mutex<HashSet<StoreId>>>, StoreId);
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        if let Ok(mut busy) = self.0.lock() {
-            busy.remove(&self.1);
-        }
-    }
-}
-
 async fn sync_one(
     settings: &Settings,
     storage: &Storage,
     limiters: &StoreLimiters,
+    metrics: &crate::http::Metrics,
     store: &StoreRecord,
     options: &SyncOptions,
     reconcile: bool,
 ) -> Result<SyncReport> {
     let client = limiters.store_client(settings, storage, store).await?;
+    let outcome = sync_and_push(storage, store, client.clone(), options, reconcile).await;
+    // Whatever the outcome, the last quota figure the client saw is the freshest there is.
+    if let Some(left) = client.stats().last_requests_left {
+        metrics.record_quota_left(store.id(), left);
+    }
+    outcome
+}
+
+/// A store's sync, its reconciliation when due, and the stock push that follows.
+async fn sync_and_push(
+    storage: &Storage,
+    store: &StoreRecord,
+    client: Client,
+    options: &SyncOptions,
+    reconcile: bool,
+) -> Result<SyncReport> {
     let mut report = sync_store(storage, &store.scope(), &client, options, |_| {}).await?;
     if reconcile {
         let repaired = reconcile_store(storage, &store.scope(), &client, options).await?;

@@ -25,7 +25,7 @@ mod orders;
 mod setup;
 mod stores;
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -38,7 +38,7 @@ use serde::Deserialize;
 
 use crate::accounts::{self, tokens, AuthError};
 use crate::http::auth::{self as http_auth, AuthMethod, Principal, SESSION_COOKIE};
-use crate::http::{ApiError, AppState, ErrorCode};
+use crate::http::{ApiError, AppState, ErrorCode, Surface};
 
 /// Where the stylesheet is served.
 pub const STYLESHEET_PATH: &str = "/static/dashboard.css";
@@ -87,7 +87,23 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/stores/{store_id}/stock", get(stores::show_stock))
         .layer(middleware::from_fn(page_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), count_pages))
         .with_state(state)
+}
+
+/// Counts every page answered in `/metrics` (`surface="dashboard"`) under its route template
+/// (`/stores/{store_id}/orders`, never the path with its ids), as the API router counts its
+/// own requests.
+async fn count_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    state
+        .metrics()
+        .record_request(Surface::Dashboard, &route, response.status().as_u16());
+    response
 }
 
 /// Pages are one user's data (never cached), framed by nobody, and only load our stylesheet.

@@ -41,6 +41,12 @@ pub struct OrderFilters {
     /// `YYYY-MM-DD`: orders changed on or after that day (UTC).
     #[serde(default)]
     since: String,
+    /// `YYYY-MM-DD`: orders created on or after that day (UTC).
+    #[serde(default)]
+    created_from: String,
+    /// `YYYY-MM-DD`: orders created before that day (UTC; the day itself excluded).
+    #[serde(default)]
+    created_to: String,
     #[serde(default)]
     q: String,
     #[serde(default)]
@@ -54,6 +60,8 @@ impl OrderFilters {
             ("status_id", self.status_id.as_str()),
             ("state", self.state.as_str()),
             ("since", self.since.as_str()),
+            ("created_from", self.created_from.as_str()),
+            ("created_to", self.created_to.as_str()),
             ("q", self.q.as_str()),
         ] {
             if !value.is_empty() {
@@ -87,6 +95,9 @@ impl OrderFilters {
             status_id,
             fulfilment_state,
             since,
+            // Checked by the API's handler, whose message names the field.
+            created_from: non_empty(&self.created_from),
+            created_to: non_empty(&self.created_to),
             search: non_empty(&self.q),
             include_deleted: None,
             limit: Some(DEFAULT_PAGE),
@@ -95,7 +106,8 @@ impl OrderFilters {
     }
 }
 
-/// `GET /stores/{id}/orders`: filter by status, fulfilment state and date; search by order
+/// `GET /stores/{id}/orders`: filter by status, fulfilment state, "changed since" day and a
+/// creation-day range (from inclusive, "before" exclusive); search by order
 /// number, email or name; pages of 50 (the API's list, so the same rules apply).
 pub async fn list_orders(
     State(state): State<AppState>,
@@ -148,6 +160,14 @@ pub async fn list_orders(
             div {
                 label for="since" { "Changed since" }
                 input id="since" type="date" name="since" value=(filters.since);
+            }
+            div {
+                label for="created_from" { "Created on or after" }
+                input id="created_from" type="date" name="created_from" value=(filters.created_from);
+            }
+            div {
+                label for="created_to" { "Created before" }
+                input id="created_to" type="date" name="created_to" value=(filters.created_to);
             }
             div { button type="submit" { "Filter" } }
         }

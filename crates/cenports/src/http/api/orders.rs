@@ -150,6 +150,15 @@ pub struct OrdersQuery {
     pub fulfilment_state: Option<FulfilmentStateView>,
     /// Only orders modified at or after this instant (RFC 3339, e.g. `2026-01-01T00:00:00Z`).
     pub since: Option<DateTime<Utc>>,
+    /// Only orders created at the channel at or after this day or instant (inclusive):
+    /// `YYYY-MM-DD` (midnight UTC) or RFC 3339.
+    #[param(schema_with = day_or_instant)]
+    pub created_from: Option<String>,
+    /// Only orders created at the channel before this day or instant (exclusive):
+    /// `YYYY-MM-DD` (midnight UTC) or RFC 3339. `created_from=2026-01-01&created_to=2026-02-01`
+    /// is January; a range that ends before it starts is empty.
+    #[param(schema_with = day_or_instant)]
+    pub created_to: Option<String>,
     /// An order number, or part of the customer's email or name (case-insensitive); at most
     /// 200 characters, no control characters.
     #[param(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
@@ -162,6 +171,43 @@ pub struct OrdersQuery {
     /// `next_cursor` of the previous page.
     #[param(pattern = "^[1-9][0-9]{0,17}$")]
     pub cursor: Option<String>,
+}
+
+/// The schema of `created_from` and `created_to`: a day or an RFC 3339 instant.
+fn day_or_instant() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{
+        AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
+    };
+    let string = |format| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(format)))
+    };
+    Schema::AnyOf(
+        AnyOfBuilder::new()
+            .item(string(KnownFormat::Date))
+            .item(string(KnownFormat::DateTime))
+            .build(),
+    )
+}
+
+/// A `created_from` / `created_to` value, or `invalid_query` naming the parameter and the
+/// forms it takes.
+fn created_bound(name: &str, text: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    crate::dates::parse_day_or_instant(text)
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::new(
+                crate::http::ErrorCode::InvalidQuery,
+                format!(
+                    "{name} is not a day or an instant: use YYYY-MM-DD (midnight UTC) or RFC \
+                     3339, e.g. 2026-01-31 or 2026-01-31T12:00:00Z"
+                ),
+            )
+        })
 }
 
 /// The store's orders, newest import last, filtered and paginated by cursor.
@@ -195,11 +241,15 @@ pub async fn list_orders(
             "search is at most 200 characters, without control characters",
         ));
     }
+    let created_from = created_bound("created_from", query.created_from.as_deref())?;
+    let created_to = created_bound("created_to", query.created_to.as_deref())?;
     let scope = scope_for(&state, &principal, store_id).await?;
     let filter = OrderFilter {
         status_id: query.status_id,
         fulfilment_state: query.fulfilment_state.map(Into::into),
         since: query.since,
+        created_from,
+        created_to,
         include_deleted: query.include_deleted.unwrap_or(false),
     };
     let page = state

@@ -2,11 +2,13 @@
 //!
 //! The trigger only starts a sync in a spawned task and answers `202 Accepted` at once; the
 //! sync itself is [`crate::sync::sync_store`], the same one `cenports sync` and the scheduler
-//! run. [`SyncRuns`] keeps at most one API-triggered sync per store running in this process
-//! (a second trigger while one runs answers `already_running`). It is not shared with the
-//! scheduler's own per-store guard: a trigger that lands while the scheduler syncs the same
-//! store runs a second walk at once. Both walks are safe together (every page is an idempotent
-//! upsert committed with its checkpoint), they only spend the store's quota twice.
+//! run. One sync per store at a time in the process: the trigger claims the store in
+//! [`crate::sync::scheduler::SyncsInProgress`], the same guard the scheduler claims before each scheduled sync
+//! (`serve` gives both the same one), so a trigger while the store syncs — triggered or
+//! scheduled — answers `202` with `already_running` and starts nothing. That sync is already
+//! importing whatever the trigger would have; an operator who wants one more pass after it
+//! triggers again once `GET .../sync` says `running: false`. [`SyncRuns`] remembers how the
+//! last triggered sync of each store went.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,17 +25,13 @@ use crate::http::auth::Principal;
 use crate::http::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::AppState;
 use crate::storage::{StoreId, StoreStatus, STREAM_CATALOG, STREAM_OPEN_ORDERS, STREAM_ORDERS};
+use crate::sync::scheduler::SyncInProgress;
 
-/// API-triggered syncs of this process, per store.
+/// How the API-triggered syncs of this process went, per store (whether one may start is
+/// [`crate::sync::scheduler::SyncsInProgress`]'s to decide).
 #[derive(Debug, Default)]
 pub struct SyncRuns {
-    runs: Mutex<HashMap<StoreId, RunState>>,
-}
-
-#[derive(Debug, Clone, Default)]
-struct RunState {
-    running: bool,
-    last: Option<LastRun>,
+    runs: Mutex<HashMap<StoreId, LastRun>>,
 }
 
 /// How the last API-triggered sync of a store went.
@@ -56,35 +54,29 @@ pub struct LastRun {
 }
 
 impl SyncRuns {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<StoreId, RunState>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<StoreId, LastRun>> {
         self.runs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Marks a sync of `store` as started, unless one is running: `false` then.
-    fn try_start(&self, store: StoreId, now: DateTime<Utc>) -> bool {
-        let mut runs = self.lock();
-        let run = runs.entry(store).or_default();
-        if run.running {
-            return false;
-        }
-        run.running = true;
-        run.last = Some(LastRun {
-            started_at: now,
-            finished_at: None,
-            outcome: "running".into(),
-            error: None,
-            orders_inserted: 0,
-            orders_updated: 0,
-            api_requests: 0,
-        });
-        true
+    /// Records that a triggered sync of `store` started (the caller holds its claim).
+    fn start(&self, store: StoreId, now: DateTime<Utc>) {
+        self.lock().insert(
+            store,
+            LastRun {
+                started_at: now,
+                finished_at: None,
+                outcome: "running".into(),
+                error: None,
+                orders_inserted: 0,
+                orders_updated: 0,
+                api_requests: 0,
+            },
+        );
     }
 
     fn finish(&self, store: StoreId, now: DateTime<Utc>, result: Result<[u64; 3], String>) {
         let mut runs = self.lock();
-        let run = runs.entry(store).or_default();
-        run.running = false;
-        if let Some(last) = run.last.as_mut() {
+        if let Some(last) = runs.get_mut(&store) {
             last.finished_at = Some(now);
             match result {
                 Ok([inserted, updated, requests]) => {
@@ -101,13 +93,8 @@ impl SyncRuns {
         }
     }
 
-    /// Whether an API-triggered sync of `store` is running in this process.
-    pub fn is_running(&self, store: StoreId) -> bool {
-        self.lock().get(&store).is_some_and(|r| r.running)
-    }
-
     fn last(&self, store: StoreId) -> Option<LastRun> {
-        self.lock().get(&store).and_then(|r| r.last.clone())
+        self.lock().get(&store).cloned()
     }
 
     /// When the last API-triggered sync of `store` finished, if it succeeded.
@@ -124,12 +111,14 @@ impl SyncRuns {
     }
 }
 
-/// Clears the running mark even if the sync task panics or is dropped.
+/// Records the end of the run even if the sync task panics or is dropped, and holds the
+/// store's claim until then.
 struct RunGuard {
     runs: Arc<SyncRuns>,
     store: StoreId,
     state: AppState,
     done: bool,
+    _claim: SyncInProgress,
 }
 
 impl RunGuard {
@@ -173,7 +162,8 @@ pub struct StreamView {
 pub struct SyncStatus {
     /// The store.
     pub store_id: i64,
-    /// Whether a sync triggered through the API is running in this process.
+    /// Whether a sync of the store is running in this process: triggered through the API or
+    /// the dashboard, or started by the scheduler.
     pub running: bool,
     /// Streams that have started, in the order a sync walks them.
     pub streams: Vec<StreamView>,
@@ -214,7 +204,7 @@ pub async fn get_sync_status(
     }
     Ok(Json(SyncStatus {
         store_id,
-        running: state.syncs.is_running(scope.store_id()),
+        running: state.syncs_in_progress().contains(scope.store_id()),
         streams,
         last_run: state.syncs.last(scope.store_id()),
     }))
@@ -223,12 +213,15 @@ pub async fn get_sync_status(
 /// The answer to a trigger.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncTriggered {
-    /// `started`, or `already_running` when a triggered sync of the store is still running.
+    /// `started`, or `already_running` when a sync of the store (triggered, or started by the
+    /// scheduler) is running in this process; nothing more is started then.
     #[schema(example = "started")]
     pub status: String,
 }
 
 /// Starts a sync of the store now (in the background); poll `GET .../sync` for its outcome.
+/// While a sync of the store runs in this process (triggered or scheduled), answers
+/// `already_running` and starts nothing.
 #[utoipa::path(
     post,
     path = "/api/v1/stores/{store_id}/sync",
@@ -257,19 +250,21 @@ pub async fn trigger_sync(
         ));
     }
     let id = scope.store_id();
-    if !state.syncs.try_start(id, state.clock().now()) {
+    let Some(claim) = state.syncs_in_progress().try_begin(id) else {
         return Ok((
             StatusCode::ACCEPTED,
             Json(SyncTriggered {
                 status: "already_running".into(),
             }),
         ));
-    }
+    };
+    state.syncs.start(id, state.clock().now());
     let guard = RunGuard {
         runs: state.syncs.clone(),
         store: id,
         state: state.clone(),
         done: false,
+        _claim: claim,
     };
     tokio::spawn(async move {
         let state = guard.state.clone();
