@@ -1773,6 +1773,24 @@ api_test!(
         let body = again.json::<Value>().await.unwrap();
         assert_eq!(body["status"], "started", "{body}");
 
+        // Both syncs are in the store's history, newest first, with who started them.
+        let started = std::time::Instant::now();
+        let mut seen = status().await;
+        while seen["history"][0]["outcome"] != "ok" || seen["history"][0]["started_by"] != "api" {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the triggered sync ends: {seen}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            seen = status().await;
+        }
+        let history = seen["history"].as_array().unwrap();
+        assert_eq!(history.len(), 2, "{seen}");
+        assert_eq!(history[1]["started_by"], "scheduled", "{seen}");
+        assert_eq!(history[1]["outcome"], "ok", "{seen}");
+        assert!(history[1]["api_requests"].as_u64().unwrap() > 0, "{seen}");
+        assert!(history[1]["finished_at"].is_string(), "{seen}");
+
         stop.send(()).unwrap();
         tokio::time::timeout(Duration::from_secs(20), served)
             .await

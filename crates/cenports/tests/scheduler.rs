@@ -244,6 +244,33 @@ async fn stores_sync_on_the_interval_and_a_revoked_store_does_not_stop_the_other
         storage.count_orders(&scope_a).await.unwrap(),
         live_orders(&sandbox, &a.hash)
     );
+
+    // The sync history holds every run: the revoked store's failures with their cause (the
+    // store's errors show the newest), store A's runs whose new orders add up to what it holds.
+    let history = storage.list_sync_runs(&scope_revoked, 200).await.unwrap();
+    assert_eq!(history.len() as u64, bad.failed, "{history:#?}");
+    for run in &history {
+        assert_eq!(run.trigger, SyncTrigger::Scheduled);
+        assert_eq!(run.outcome, "failed", "{run:?}");
+        assert!(run.finished_at.is_some());
+    }
+    let cause = history[0].error.as_deref().unwrap_or_default();
+    assert!(cause.contains("401"), "the cause is kept: {cause}");
+    let history_a = storage.list_sync_runs(&scope_a, 200).await.unwrap();
+    assert_eq!(
+        history_a.len() as u64,
+        runs(&a.hash).succeeded,
+        "{history_a:#?}"
+    );
+    assert!(history_a.iter().all(|r| r.outcome == "ok"));
+    assert_eq!(
+        history_a
+            .iter()
+            .map(|r| r.counts.orders_inserted)
+            .sum::<u64>() as i64,
+        storage.count_orders(&scope_a).await.unwrap(),
+        "each order was new in exactly one recorded run"
+    );
     storage.close().await;
 }
 

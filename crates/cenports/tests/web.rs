@@ -1043,14 +1043,14 @@ web_test!(
         let mut outcome = String::new();
         for _ in 0..100 {
             outcome = operator.get(&location).await.html;
-            if outcome.contains("Last sync started here") && !outcome.contains("running") {
+            if outcome.contains("<td>API or dashboard</td>") && !outcome.contains(">running<") {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(
-            outcome.contains(", ok ("),
-            "the triggered sync finished: {outcome}"
+            outcome.contains("<td>API or dashboard</td><td><span class=\"good\">ok</span>"),
+            "the triggered sync is in the sync history and ended well: {outcome}"
         );
     }
 );

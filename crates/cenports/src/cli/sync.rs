@@ -16,9 +16,10 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use bigcommerce_client::{Client, LimiterStats};
 use cenports::config::{parse_duration, Settings};
+use cenports::storage::SyncTrigger;
 use cenports::storage::{Storage, StoreRecord, StoreStatus};
 use cenports::sync::scheduler::{run_scheduler_with, store_client_config, SchedulerConfig};
-use cenports::sync::{sync_store, SyncOptions, SyncProgress, SyncReport};
+use cenports::sync::{sync_store_recorded, SyncOptions, SyncProgress, SyncReport};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -183,7 +184,10 @@ pub async fn sync_one(
         ..SyncOptions::default()
     };
     let bar = progress_bar();
-    let report = sync_store(storage, &scope, &client, &options, |p| show(&bar, &p)).await;
+    let report = sync_store_recorded(storage, &scope, &client, &options, SyncTrigger::Cli, |p| {
+        show(&bar, &p)
+    })
+    .await;
     bar.finish_and_clear();
     Ok(StoreSync {
         report: report?,

@@ -35,7 +35,8 @@ use bigcommerce_client::Client;
 use chrono::{DateTime, Utc};
 
 use crate::storage::{
-    Storage, StorageError, StoreScope, UpsertOutcome, STREAM_OPEN_ORDERS, STREAM_ORDERS,
+    Storage, StorageError, StoreScope, SyncCounts, SyncTrigger, UpsertOutcome, STREAM_OPEN_ORDERS,
+    STREAM_ORDERS,
 };
 
 pub use catalog::sync_catalog;
@@ -213,6 +214,60 @@ async fn window_end(
         .await
         .map_err(SyncError::api(stream, client))?;
     Ok(now - options.settle())
+}
+
+/// [`sync_store`], written into the store's sync history (`sync_runs`): a row when it starts,
+/// its counts or its error (the whole chain of causes) when it ends, with who started it. A
+/// failure to write the history is logged and does not stop the sync.
+pub async fn sync_store_recorded(
+    storage: &Storage,
+    scope: &StoreScope,
+    client: &Client,
+    options: &SyncOptions,
+    started_by: SyncTrigger,
+    progress: impl FnMut(SyncProgress),
+) -> Result<SyncReport, SyncError> {
+    let store = scope.store_id().get();
+    let run = match storage.start_sync_run(scope, started_by, Utc::now()).await {
+        Ok(run) => Some(run),
+        Err(error) => {
+            tracing::warn!(store.id = store, error = %error, "could not record the start of a sync");
+            None
+        }
+    };
+    let outcome = sync_store(storage, scope, client, options, progress).await;
+    if let Some(run) = run {
+        let error = outcome.as_ref().err().map(|e| error_chain(e));
+        let result = match &outcome {
+            Ok(report) => Ok(SyncCounts {
+                orders_inserted: report.inserted,
+                orders_updated: report.updated,
+                orders_read: report.orders_read(),
+                products: report.products,
+                api_requests: report.api_requests,
+            }),
+            Err(_) => Err(error.as_deref().unwrap_or_default()),
+        };
+        if let Err(e) = storage
+            .finish_sync_run(scope, run, Utc::now(), result)
+            .await
+        {
+            tracing::warn!(store.id = store, error = %e, "could not record the end of a sync");
+        }
+    }
+    outcome
+}
+
+/// An error and its causes, `: `-separated (what a person needs to act on it).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// One complete sync of a store: open orders first (until the first full order walk has

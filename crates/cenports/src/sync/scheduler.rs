@@ -37,10 +37,10 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::reconcile::reconcile_store;
-use super::{sync_store, SyncOptions, SyncReport};
+use super::{sync_store_recorded, SyncOptions, SyncReport};
 use crate::config::Settings;
 use crate::credentials::{client_config, decrypt_credentials, CredentialsError};
-use crate::storage::{Storage, StoreCredentials, StoreId, StoreRecord, StoreStatus};
+use crate::storage::{Storage, StoreCredentials, StoreId, StoreRecord, StoreStatus, SyncTrigger};
 
 /// How often each store is reconciled when nothing else is configured.
 pub const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(3600);
@@ -362,7 +362,15 @@ async fn sync_and_push(
     options: &SyncOptions,
     reconcile: bool,
 ) -> Result<SyncReport> {
-    let mut report = sync_store(storage, &store.scope(), &client, options, |_| {}).await?;
+    let mut report = sync_store_recorded(
+        storage,
+        &store.scope(),
+        &client,
+        options,
+        SyncTrigger::Scheduled,
+        |_| {},
+    )
+    .await?;
     if reconcile {
         let repaired = reconcile_store(storage, &store.scope(), &client, options).await?;
         report.inserted += repaired.inserted;

@@ -39,8 +39,16 @@ async fn health(state: &AppState, user: &WebUser, store: StoreRecord) -> Result<
         .await
         .map_err(api_err)?;
     let completed = checkpoint.as_ref().and_then(|c| c.completed_at);
-    let triggered_ok = state.syncs().last_success(id);
-    let last_sync = completed.max(triggered_ok);
+    // The newest sync that ended well, from the history every process writes.
+    let recorded_ok = state
+        .storage()
+        .list_sync_runs(&scope, 20)
+        .await
+        .map_err(api_err)?
+        .into_iter()
+        .find(|run| run.outcome == "ok")
+        .and_then(|run| run.finished_at);
+    let last_sync = completed.max(recorded_ok);
     // The hub holds every order changed before the end of the last completed window (or the
     // start of the window in progress): the lag is how far that is behind now.
     let synced_until = checkpoint.as_ref().and_then(|c| {
@@ -184,6 +192,15 @@ fn display_name(store: &StoreRecord) -> String {
     }
 }
 
+fn started_by_label(started_by: &str) -> &'static str {
+    match started_by {
+        "scheduled" => "scheduler",
+        "api" => "API or dashboard",
+        "cli" => "cenports sync",
+        _ => "other",
+    }
+}
+
 /// Store tabs.
 pub(super) fn store_nav(store_id: i64) -> Markup {
     html! {
@@ -253,14 +270,38 @@ pub async fn show_store(
             @if let Some(lag) = h.lag_secs { " · lag " (ago(lag)) }
             @if sync.running { " · " span.warn { "a sync is running" } }
         }
-        @if let Some(run) = &sync.last_run {
-            p.muted {
-                "Last sync started here: " (when(Some(run.started_at))) ", " (run.outcome)
-                " (" (run.orders_inserted) " new, " (run.orders_updated) " updated, "
-                (run.api_requests) " requests)"
-                @if let Some(error) = &run.error { ": " span.bad { (error) } }
+        div.table-wrap { table {
+            caption.muted { "Sync history: the newest syncs of this store, whoever started them." }
+            thead { tr {
+                th scope="col" { "Started" } th scope="col" { "By" } th scope="col" { "Outcome" }
+                th scope="col" { "Orders new / updated / read" } th scope="col" { "Products" }
+                th scope="col" { "Requests" } th scope="col" { "Took" }
+            } }
+            tbody {
+                @for run in &sync.history {
+                    tr {
+                        td { (when(Some(run.started_at))) }
+                        td { (started_by_label(&run.started_by)) }
+                        td {
+                            @match (run.outcome.as_str(), run.finished_at) {
+                                ("ok", _) => span.good { "ok" },
+                                ("failed", _) => {
+                                    span.bad { "failed" }
+                                    @if let Some(error) = &run.error { br; span.muted { (error) } }
+                                },
+                                (_, None) if sync.running => span.warn { "running" },
+                                _ => span.muted { "no end recorded (its process stopped)" },
+                            }
+                        }
+                        td { (run.orders_inserted) " / " (run.orders_updated) " / " (run.orders_read) }
+                        td { (run.products) }
+                        td { (run.api_requests) }
+                        td { (run.finished_at.map_or_else(|| "—".to_owned(), |end| ago((end - run.started_at).num_seconds()))) }
+                    }
+                }
+                @if sync.history.is_empty() { tr { td colspan="7" { "No sync yet." } } }
             }
-        }
+        } }
         div.table-wrap { table {
             caption.muted { "Checkpoints: how far each stream has come." }
             thead { tr {

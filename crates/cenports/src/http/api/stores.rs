@@ -132,7 +132,8 @@ pub struct StoreErrors {
     pub outbox: Vec<OutboxProblem>,
     /// SKUs whose last stock push did not leave the store at the hub's figure.
     pub stock: Vec<StockProblem>,
-    /// The last sync this process ran for the store through the API, if it failed.
+    /// The store's last finished sync (scheduled, triggered or from the CLI; any process), if
+    /// it failed.
     pub sync: Option<SyncProblem>,
 }
 
@@ -177,6 +178,8 @@ pub struct SyncProblem {
     pub at: DateTime<Utc>,
     /// Why.
     pub error: String,
+    /// Who started it: `scheduled`, `api` or `cli`.
+    pub started_by: String,
 }
 
 /// Push outcomes that mean the store may not show the hub's figure.
@@ -248,10 +251,19 @@ pub async fn list_errors(
                 })
         })
         .collect();
+    // The newest sync that ended, from the history every process writes.
     let sync = state
-        .syncs
-        .last_failure(scope.store_id())
-        .map(|(at, error)| SyncProblem { at, error });
+        .storage
+        .list_sync_runs(&scope, 20)
+        .await?
+        .into_iter()
+        .find(|run| run.finished_at.is_some())
+        .filter(|run| run.outcome == "failed")
+        .map(|run| SyncProblem {
+            at: run.finished_at.unwrap_or(run.started_at),
+            error: run.error.unwrap_or_default(),
+            started_by: run.trigger.as_str().to_owned(),
+        });
     Ok(Json(StoreErrors {
         outbox,
         stock,

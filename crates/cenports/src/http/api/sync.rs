@@ -24,7 +24,10 @@ use super::{scope_for, ApiPath};
 use crate::http::auth::Principal;
 use crate::http::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::AppState;
-use crate::storage::{StoreId, StoreStatus, STREAM_CATALOG, STREAM_OPEN_ORDERS, STREAM_ORDERS};
+use crate::storage::{
+    StoreId, StoreStatus, SyncRunRecord, SyncTrigger, STREAM_CATALOG, STREAM_OPEN_ORDERS,
+    STREAM_ORDERS,
+};
 use crate::sync::scheduler::SyncInProgress;
 
 /// How the API-triggered syncs of this process went, per store (whether one may start is
@@ -96,19 +99,6 @@ impl SyncRuns {
     fn last(&self, store: StoreId) -> Option<LastRun> {
         self.lock().get(&store).cloned()
     }
-
-    /// When the last API-triggered sync of `store` finished, if it succeeded.
-    pub fn last_success(&self, store: StoreId) -> Option<DateTime<Utc>> {
-        self.last(store)
-            .filter(|last| last.error.is_none() && last.outcome == "ok")
-            .and_then(|last| last.finished_at)
-    }
-
-    /// When and why the last API-triggered sync of `store` failed, if it did.
-    pub fn last_failure(&self, store: StoreId) -> Option<(DateTime<Utc>, String)> {
-        let last = self.last(store)?;
-        Some((last.finished_at?, last.error?))
-    }
 }
 
 /// Records the end of the run even if the sync task panics or is dropped, and holds the
@@ -169,6 +159,55 @@ pub struct SyncStatus {
     pub streams: Vec<StreamView>,
     /// The last sync triggered through the API in this process.
     pub last_run: Option<LastRun>,
+    /// The store's newest syncs, newest first (at most 20), whoever started them and in any
+    /// process: the sync history.
+    pub history: Vec<SyncRunView>,
+}
+
+/// One sync of a store, from the sync history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncRunView {
+    /// Who started it: `scheduled` (the scheduler of `serve`, `worker` or `sync --watch`),
+    /// `api` (the API's trigger, the dashboard's Sync now / Retry, a connect from the
+    /// dashboard) or `cli` (`cenports sync`).
+    #[schema(example = "scheduled")]
+    pub started_by: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended; absent while it runs, or when its process stopped before it ended.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `running`, `ok` or `failed`.
+    #[schema(example = "ok")]
+    pub outcome: String,
+    /// Orders new to the hub.
+    pub orders_inserted: u64,
+    /// Orders whose newer version replaced the stored one.
+    pub orders_updated: u64,
+    /// Orders read (new, updated and unchanged).
+    pub orders_read: u64,
+    /// Products read by the catalog walk.
+    pub products: u64,
+    /// Requests sent to the channel, retries included.
+    pub api_requests: u64,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+impl From<SyncRunRecord> for SyncRunView {
+    fn from(run: SyncRunRecord) -> Self {
+        SyncRunView {
+            started_by: run.trigger.as_str().to_owned(),
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            outcome: run.outcome,
+            orders_inserted: run.counts.orders_inserted,
+            orders_updated: run.counts.orders_updated,
+            orders_read: run.counts.orders_read,
+            products: run.counts.products,
+            api_requests: run.counts.api_requests,
+            error: run.error,
+        }
+    }
 }
 
 /// Where the store's sync is: each stream's window and cursor, and the last triggered run.
@@ -207,6 +246,13 @@ pub async fn get_sync_status(
         running: state.syncs_in_progress().contains(scope.store_id()),
         streams,
         last_run: state.syncs.last(scope.store_id()),
+        history: state
+            .storage
+            .list_sync_runs(&scope, 20)
+            .await?
+            .into_iter()
+            .map(SyncRunView::from)
+            .collect(),
     }))
 }
 
@@ -273,27 +319,19 @@ pub async fn trigger_sync(
                 crate::sync::scheduler::store_client(&state.settings, &state.storage, &store)
                     .await
                     .map_err(|e| format!("{e:#}"))?;
-            let outcome = crate::sync::sync_store(
+            let outcome = crate::sync::sync_store_recorded(
                 &state.storage,
                 &scope,
                 &client,
                 &state.sync_options,
+                SyncTrigger::Api,
                 |_| {},
             )
             .await;
             if let Some(left) = client.stats().last_requests_left {
                 state.metrics.record_quota_left(id, left);
             }
-            let report = outcome.map_err(|e| {
-                let mut text = e.to_string();
-                let mut source = std::error::Error::source(&e);
-                while let Some(cause) = source {
-                    text.push_str(": ");
-                    text.push_str(&cause.to_string());
-                    source = cause.source();
-                }
-                text
-            })?;
+            let report = outcome.map_err(|e| crate::sync::error_chain(&e))?;
             Ok::<_, String>([report.inserted, report.updated, report.api_requests])
         }
         .await;
