@@ -2280,3 +2280,43 @@ api_test!(
         assert_eq!(orders.body["orders"].as_array().unwrap().len(), 6);
     }
 );
+
+api_test!(orders_sort_newest_first_and_page_through_all, |ctx| {
+    let app = start(&ctx).await;
+    let a = &app.a;
+    let auth = key(a);
+    let orders = format!("/api/v1/stores/{}/orders", a.store_id);
+    let numbers = |answer: &Answer| -> Vec<i64> {
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+        answer.body["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["number"].as_i64().unwrap())
+            .collect()
+    };
+    let mut by_id = numbers(&app.get(&orders, &auth).await);
+    assert_eq!(by_id.len(), 6);
+    // Two pages of four and two, newest first, the cursor carried over.
+    let first = app
+        .get(&format!("{orders}?sort=newest&limit=4"), &auth)
+        .await;
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
+    let mut newest = numbers(&first);
+    newest.extend(numbers(
+        &app.get(
+            &format!("{orders}?sort=newest&limit=4&cursor={cursor}"),
+            &auth,
+        )
+        .await,
+    ));
+    by_id.sort_unstable_by(|x, y| y.cmp(x));
+    assert_eq!(newest, by_id, "every order once, by number descending");
+    assert_eq!(
+        numbers(&app.get(&format!("{orders}?sort=id"), &auth).await).len(),
+        6
+    );
+    let bad = app.get(&format!("{orders}?sort=oldest"), &auth).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{bad:?}");
+    assert_eq!(bad.body["error"]["code"], "invalid_query", "{bad:?}");
+});

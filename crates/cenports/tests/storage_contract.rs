@@ -971,3 +971,64 @@ contract_test!(
         );
     }
 );
+
+contract_test!(
+    newest_first_pages_by_order_number_descending_whatever_the_import_order,
+    |ctx| {
+        let s = &ctx.storage;
+        let (_, store) = user_and_store(s, "a@example.com", "abc123").await;
+        let scope = store.scope();
+        // Imported out of number order (open orders first, as a first sync does): our ids do
+        // not follow the order numbers.
+        let mut first: Vec<_> = [7, 3, 9].iter().map(|&id| order(id, id, 1)).collect();
+        first[1].fulfilment_state = FulfilmentState::Shipped;
+        s.upsert_orders(&scope, &first).await.unwrap();
+        let mut rest: Vec<_> = [1, 2, 4, 5, 6, 8, 10]
+            .iter()
+            .map(|&id| order(id, id, 1))
+            .collect();
+        rest[0].fulfilment_state = FulfilmentState::Shipped;
+        rest[4].fulfilment_state = FulfilmentState::Shipped;
+        rest[1].is_deleted = true;
+        s.upsert_orders(&scope, &rest).await.unwrap();
+
+        let walk = |filter: OrderFilter, search: Option<&'static str>| async move {
+            let (mut seen, mut after) = (Vec::new(), None);
+            loop {
+                let page = s
+                    .search_orders(&scope, &filter, search, 3, after)
+                    .await
+                    .unwrap();
+                seen.extend(page.orders.iter().map(|o| o.remote_id));
+                match page.next_cursor {
+                    Some(cursor) => after = Some(cursor),
+                    None => return seen,
+                }
+            }
+        };
+        let newest = OrderFilter {
+            newest_first: true,
+            ..OrderFilter::default()
+        };
+        assert_eq!(
+            walk(newest.clone(), None).await,
+            vec![10, 9, 8, 7, 6, 5, 4, 3, 1],
+            "every order once, newest first (2 is archived)"
+        );
+        assert_eq!(
+            walk(OrderFilter::default(), None).await,
+            vec![7, 3, 9, 1, 4, 5, 6, 8, 10],
+            "the default stays our id order"
+        );
+        let shipped = OrderFilter {
+            fulfilment_state: Some(FulfilmentState::Shipped),
+            ..newest.clone()
+        };
+        assert_eq!(walk(shipped, None).await, vec![6, 3, 1]);
+        assert_eq!(
+            walk(newest, Some("shopper@")).await,
+            vec![10, 9, 8, 7, 6, 5, 4, 3, 1],
+            "search pages newest first too"
+        );
+    }
+);

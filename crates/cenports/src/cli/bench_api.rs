@@ -297,6 +297,36 @@ async fn run_backend(
         )
         .await?,
     );
+    // Newest first (the dashboard's order): the first page, deep pages, and a filtered first page.
+    let (newest_ids, _, _) = walk("&sort=newest").await?;
+    ensure!(
+        newest_ids.len() == args.orders,
+        "the newest-first walk saw {} orders",
+        newest_ids.len()
+    );
+    cases.push(
+        time(
+            format!("sort=newest, first page, limit {PAGE}"),
+            vec![format!("limit={PAGE}&sort=newest"); n],
+        )
+        .await?,
+    );
+    cases.push(
+        time(
+            format!("sort=newest, deep pages (cursor in the last 10%), limit {PAGE}"),
+            (0..n)
+                .map(|i| format!("limit={PAGE}&sort=newest&cursor={}", deep(&newest_ids, i)))
+                .collect(),
+        )
+        .await?,
+    );
+    cases.push(
+        time(
+            format!("sort=newest, fulfilment_state=shipped, first page, limit {PAGE}"),
+            vec![format!("limit={PAGE}&sort=newest{FILTER}"); n],
+        )
+        .await?,
+    );
     // Creation ranges: the store's last week (narrow, the common case) and the whole store
     // (the widest; on SQLite the costliest, docs/PERFORMANCE.md).
     let created_at = |body: &Value| -> Result<chrono::DateTime<chrono::Utc>> {

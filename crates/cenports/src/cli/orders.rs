@@ -124,6 +124,7 @@ pub async fn run(args: OrdersArgs, settings: &Settings) -> Result<()> {
         created_from: args.created_from,
         created_to: args.created_to,
         include_deleted: false,
+        newest_first: false,
     };
     let mut rows: Vec<(&StoreRecord, OrderSummary, i64)> = Vec::new();
     for store in &stores {

@@ -1016,11 +1016,9 @@ impl Storage {
             if !filter.include_deleted {
                 qb.push(" AND is_deleted = ").push_bind(false);
             }
-            if let Some(after) = after {
-                qb.push(" AND id > ").push_bind(after.0);
-            }
+            push_page_order(&mut qb, store, filter.newest_first, after);
             // One more than asked tells whether there is a next page without a COUNT.
-            qb.push(" ORDER BY id LIMIT ").push_bind(limit + 1);
+            qb.push(" LIMIT ").push_bind(limit + 1);
             qb.build_query_as::<OrderSummary>()
                 .fetch_all(pool)
                 .await
@@ -1365,6 +1363,38 @@ const CHECKPOINT_UPSERT: &str = "INSERT INTO sync_checkpoints (store_id, stream,
      ON CONFLICT (store_id, stream) DO UPDATE SET window_start = excluded.window_start, \
      window_end = excluded.window_end, last_id = excluded.last_id, \
      completed_at = excluded.completed_at, updated_at = excluded.updated_at";
+
+/// The keyset condition after the cursor and the `ORDER BY` of an order list: our id
+/// ascending, or newest first by the channel's order number (`remote_id`, unique per store), the
+/// cursor's order number read from its row.
+fn push_page_order<'a, DB>(
+    qb: &mut QueryBuilder<'a, DB>,
+    store: StoreId,
+    newest_first: bool,
+    after: Option<OrderId>,
+) where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    match (newest_first, after) {
+        (false, Some(after)) => {
+            qb.push(" AND id > ").push_bind(after.0);
+        }
+        (true, Some(after)) => {
+            qb.push(" AND remote_id < (SELECT cursor_order.remote_id FROM orders cursor_order WHERE cursor_order.id = ")
+                .push_bind(after.0)
+                .push(" AND cursor_order.store_id = ")
+                .push_bind(store.0)
+                .push(")");
+        }
+        (_, None) => {}
+    }
+    qb.push(if newest_first {
+        " ORDER BY remote_id DESC"
+    } else {
+        " ORDER BY id"
+    });
+}
 
 fn not_found_if_zero(
     affected: u64,

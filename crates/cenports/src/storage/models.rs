@@ -524,9 +524,13 @@ pub struct OrderFilter {
     pub created_to: Option<DateTime<Utc>>,
     /// Include orders archived/deleted at the channel (excluded by default).
     pub include_deleted: bool,
+    /// Page order: newest first (the channel's order number, descending) instead of our id,
+    /// ascending. The cursor is still our id of the last order of a page.
+    pub newest_first: bool,
 }
 
-/// One page of orders, by ascending id. Keyset pagination: stable while orders are added.
+/// One page of orders, by ascending id (or newest first). Keyset pagination: stable while
+/// orders are added.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderPage {
     /// The orders.

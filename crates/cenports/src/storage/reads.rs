@@ -8,7 +8,7 @@ use sqlx::QueryBuilder;
 
 use super::error::Context;
 use super::outbox::{OutboxCounts, OutboxId, OutboxRow, OUTBOX_COLUMNS};
-use super::{Backend, Storage, StorageError, StoreScope};
+use super::{push_page_order, Backend, Storage, StorageError, StoreScope};
 use super::{OrderFilter, OrderId, OrderPage, OrderSummary, StoreId, ORDER_COLUMNS};
 
 /// Per-store figures for `/metrics`, read in a few aggregate statements.
@@ -94,10 +94,8 @@ impl Storage {
                 qb.push(" OR remote_id = ").push_bind(number);
             }
             qb.push(")");
-            if let Some(after) = after {
-                qb.push(" AND id > ").push_bind(after.0);
-            }
-            qb.push(" ORDER BY id LIMIT ").push_bind(limit + 1);
+            push_page_order(&mut qb, store, filter.newest_first, after);
+            qb.push(" LIMIT ").push_bind(limit + 1);
             qb.build_query_as::<OrderSummary>()
                 .fetch_all(pool)
                 .await

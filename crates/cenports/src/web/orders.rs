@@ -15,7 +15,9 @@ use super::stores::store_nav;
 use super::{layout, path_id, when, PageError, WebUser, CSRF_FIELD};
 use crate::accounts::tokens;
 use crate::fulfilment::Carrier;
-use crate::http::api::orders::{AddressView, FulfilmentStateView, OrderDetail, OrdersQuery};
+use crate::http::api::orders::{
+    AddressView, FulfilmentStateView, OrderDetail, OrderSort, OrdersQuery,
+};
 use crate::http::api::shipments::{CreateShipment, ShipmentItemInput};
 use crate::http::api::{self, scope_for, ApiPath, DEFAULT_PAGE};
 use crate::http::AppState;
@@ -100,6 +102,8 @@ impl OrderFilters {
             created_to: non_empty(&self.created_to),
             search: non_empty(&self.q),
             include_deleted: None,
+            // People look for the newest orders first.
+            sort: Some(OrderSort::Newest),
             limit: Some(DEFAULT_PAGE),
             cursor: non_empty(&self.cursor),
         })

@@ -134,10 +134,21 @@ impl From<&OrderSummary> for OrderView {
 /// A page of orders.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderList {
-    /// By ascending id.
+    /// By ascending id, or newest first with `sort=newest`.
     pub orders: Vec<OrderView>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// The order of an order list's pages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderSort {
+    /// Our id, ascending.
+    #[default]
+    Id,
+    /// The channel's order number, descending.
+    Newest,
 }
 
 /// Filters and paging of the order list; all optional, combined with AND.
@@ -165,6 +176,11 @@ pub struct OrdersQuery {
     pub search: Option<String>,
     /// Include orders archived at the channel (default false).
     pub include_deleted: Option<bool>,
+    /// Page order: `id` (our id ascending, the default: orders imported later come later,
+    /// so a client walking the pages misses none) or `newest` (the channel's order number,
+    /// descending: what a person looks for first).
+    #[param(inline)]
+    pub sort: Option<OrderSort>,
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
@@ -251,6 +267,7 @@ pub async fn list_orders(
         created_from,
         created_to,
         include_deleted: query.include_deleted.unwrap_or(false),
+        newest_first: query.sort == Some(OrderSort::Newest),
     };
     let page = state
         .storage
