@@ -1805,15 +1805,6 @@ api_test!(orders_are_filtered_by_a_created_range, |ctx| {
     let a = &app.a;
     let auth = key(a);
     let orders = format!("/api/v1/stores/{}/orders", a.store_id);
-    let numbers = |answer: &Answer| -> Vec<i64> {
-        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-        answer.body["orders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["number"].as_i64().unwrap())
-            .collect()
-    };
     let all = app.get(&orders, &auth).await;
     let all_numbers = numbers(&all);
     assert_eq!(all_numbers.len(), 6);
@@ -2286,15 +2277,6 @@ api_test!(orders_sort_newest_first_and_page_through_all, |ctx| {
     let a = &app.a;
     let auth = key(a);
     let orders = format!("/api/v1/stores/{}/orders", a.store_id);
-    let numbers = |answer: &Answer| -> Vec<i64> {
-        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-        answer.body["orders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["number"].as_i64().unwrap())
-            .collect()
-    };
     let mut by_id = numbers(&app.get(&orders, &auth).await);
     assert_eq!(by_id.len(), 6);
     // Two pages of four and two, newest first, the cursor carried over.
@@ -2320,3 +2302,14 @@ api_test!(orders_sort_newest_first_and_page_through_all, |ctx| {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{bad:?}");
     assert_eq!(bad.body["error"]["code"], "invalid_query", "{bad:?}");
 });
+
+/// The order numbers of an orders page, which must be a 200.
+fn numbers(answer: &Answer) -> Vec<i64> {
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    answer.body["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["number"].as_i64().unwrap())
+        .collect()
+}

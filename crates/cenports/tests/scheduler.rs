@@ -17,9 +17,6 @@ use secrecy::SecretString;
 use url::Url;
 
 use cenports::config::Settings;
-use cenports::connect::{StoreHash, VerifiedStore};
-use cenports::credentials::encrypt_credentials;
-use cenports::secrets::SecretBox;
 use cenports::storage::*;
 use cenports::sync::scheduler::{run_scheduler_with, SchedulerConfig};
 use cenports::sync::SyncOptions;
@@ -40,36 +37,9 @@ fn spec(orders: usize, seed: u64) -> StoreSpec {
 /// Saves `store` for ops@example.com the way `connect` does, with `token` (the real one, or
 /// a revoked one).
 async fn save(storage: &Storage, sandbox: &Sandbox, store: &StoreInfo, token: &str) -> StoreScope {
-    let account = store.account("merchant-guide").unwrap();
-    let api = Url::parse(sandbox.base_url()).unwrap();
-    let verified = VerifiedStore {
-        email: "ops@example.com".into(),
-        store_hash: StoreHash::parse(&store.hash).unwrap(),
-        api_base_url: api.clone(),
-        client_id: account.client_id.clone(),
-        client_secret: SecretString::from(account.client_secret.clone()),
-        access_token: SecretString::from(token.to_owned()),
-        profile: Default::default(),
-        scopes: Vec::new(),
-    };
-    let user = storage.ensure_user("ops@example.com").await.unwrap();
-    let record = storage
-        .save_store(
-            user.id,
-            &NewStore {
-                channel: CHANNEL_BIGCOMMERCE.into(),
-                remote_id: store.hash.clone(),
-                api_base_url: api.to_string(),
-                profile: StoreProfile::default(),
-                credentials: encrypt_credentials(
-                    &SecretBox::from_key_bytes(&KEY).unwrap(),
-                    &verified,
-                ),
-            },
-        )
+    common::save_store(storage, sandbox.base_url(), store, token, &KEY)
         .await
-        .unwrap();
-    record.scope()
+        .scope()
 }
 
 fn live_orders(sandbox: &Sandbox, hash: &str) -> i64 {

@@ -31,9 +31,6 @@ use secrecy::SecretString;
 use url::Url;
 
 use cenports::config::Settings;
-use cenports::connect::{StoreHash, VerifiedStore};
-use cenports::credentials::encrypt_credentials;
-use cenports::secrets::SecretBox;
 use cenports::server::{App, ServeOptions};
 use cenports::storage::*;
 use cenports::sync::reconcile::reconcile_store;
@@ -128,33 +125,14 @@ async fn hub(url: &str, spec: StoreSpec, sandbox_config: SandboxConfig) -> Hub {
         listen: "127.0.0.1:0".parse().unwrap(),
     };
     let storage = Storage::open(url).await.unwrap();
-    let verified = VerifiedStore {
-        email: "ops@example.com".into(),
-        store_hash: StoreHash::parse(&info.hash).unwrap(),
-        api_base_url: api.clone(),
-        client_id: account.client_id.clone(),
-        client_secret: SecretString::from(account.client_secret.clone()),
-        access_token: SecretString::from(account.access_token.clone()),
-        profile: Default::default(),
-        scopes: Vec::new(),
-    };
-    let user = storage.ensure_user("ops@example.com").await.unwrap();
-    let store = storage
-        .save_store(
-            user.id,
-            &NewStore {
-                channel: CHANNEL_BIGCOMMERCE.into(),
-                remote_id: info.hash.clone(),
-                api_base_url: api.to_string(),
-                profile: StoreProfile::default(),
-                credentials: encrypt_credentials(
-                    &SecretBox::from_key_bytes(&KEY).unwrap(),
-                    &verified,
-                ),
-            },
-        )
-        .await
-        .unwrap();
+    let store = common::save_store(
+        &storage,
+        sandbox.base_url(),
+        &info,
+        &account.access_token,
+        &KEY,
+    )
+    .await;
     let client = store_client(&settings, &storage, &store).await.unwrap();
     Hub {
         sandbox,

@@ -181,7 +181,7 @@ impl ApiError {
 
     /// A 500 whose cause is logged here, once, and not shown.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
-        tracing::error!(error = %chain(cause), "HTTP request failed");
+        tracing::error!(error = %crate::sync::error_chain(cause), "HTTP request failed");
         Self::new(
             ErrorCode::InternalError,
             "something went wrong on our side; it has been logged, try again later",
@@ -217,18 +217,6 @@ impl ApiError {
     pub fn validation(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::ValidationFailed, message)
     }
-}
-
-/// "outer: inner: innermost", for the log.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl IntoResponse for ApiError {

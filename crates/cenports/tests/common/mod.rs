@@ -252,39 +252,37 @@ pub async fn start_sandbox() -> bigcommerce_sandbox::Sandbox {
         .unwrap()
 }
 
-/// Connects `store` (its `merchant-guide` API account) for `ops@example.com`. The client
-/// retries twice with millisecond backoffs (tests fault requests on purpose); `tune` changes
-/// the rest of its configuration (e.g. a shorter timeout).
-pub async fn connect_store(
+/// Saves `store` for `ops@example.com` as `cenports connect` does: its `merchant-guide` API
+/// account with `access_token` (the real one, or one the sandbox revoked), encrypted with `key`.
+pub async fn save_store(
     storage: &cenports::storage::Storage,
-    sandbox: bigcommerce_sandbox::Sandbox,
+    api_base_url: &str,
     store: &bigcommerce_sandbox::StoreInfo,
-    tune: impl FnOnce(&mut bigcommerce_client::ClientConfig),
-) -> ConnectedStore {
-    use cenports::connect::{ConnectSettings, StoreHash, VerifiedStore};
-    use cenports::credentials::{client_config, encrypt_credentials, open_store_credentials};
+    access_token: &str,
+    key: &[u8; 32],
+) -> cenports::storage::StoreRecord {
+    use cenports::connect::{StoreHash, VerifiedStore};
+    use cenports::credentials::encrypt_credentials;
     use cenports::storage::{NewStore, StoreProfile, CHANNEL_BIGCOMMERCE};
     use secrecy::SecretString;
-    use std::time::Duration;
 
     let account = store
         .account("merchant-guide")
         .expect("merchant-guide account");
-    let api = url::Url::parse(sandbox.base_url()).unwrap();
-    let settings = ConnectSettings::new(api.clone());
+    let api = url::Url::parse(api_base_url).unwrap();
     let verified = VerifiedStore {
         email: "ops@example.com".into(),
         store_hash: StoreHash::parse(&store.hash).unwrap(),
         api_base_url: api.clone(),
         client_id: account.client_id.clone(),
         client_secret: SecretString::from(account.client_secret.clone()),
-        access_token: SecretString::from(account.access_token.clone()),
+        access_token: SecretString::from(access_token.to_owned()),
         profile: Default::default(),
         scopes: Vec::new(),
     };
-    let secret_box = cenports::secrets::SecretBox::from_key_bytes(&[42; 32]).unwrap();
+    let secret_box = cenports::secrets::SecretBox::from_key_bytes(key).unwrap();
     let user = storage.ensure_user("ops@example.com").await.unwrap();
-    let record = storage
+    storage
         .save_store(
             user.id,
             &NewStore {
@@ -296,7 +294,31 @@ pub async fn connect_store(
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Connects `store` (its `merchant-guide` API account) for `ops@example.com`. The client
+/// retries twice with millisecond backoffs (tests fault requests on purpose); `tune` changes
+/// the rest of its configuration (e.g. a shorter timeout).
+pub async fn connect_store(
+    storage: &cenports::storage::Storage,
+    sandbox: bigcommerce_sandbox::Sandbox,
+    store: &bigcommerce_sandbox::StoreInfo,
+    tune: impl FnOnce(&mut bigcommerce_client::ClientConfig),
+) -> ConnectedStore {
+    use cenports::connect::ConnectSettings;
+    use cenports::credentials::{client_config, open_store_credentials};
+    use std::time::Duration;
+
+    const KEY: [u8; 32] = [42; 32];
+    let token = store
+        .account("merchant-guide")
+        .expect("merchant-guide account")
+        .access_token
+        .clone();
+    let record = save_store(storage, sandbox.base_url(), store, &token, &KEY).await;
+    let settings = ConnectSettings::new(url::Url::parse(sandbox.base_url()).unwrap());
+    let secret_box = cenports::secrets::SecretBox::from_key_bytes(&KEY).unwrap();
     let stored = storage
         .get_store_credentials(&record.scope())
         .await
