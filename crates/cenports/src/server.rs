@@ -113,7 +113,8 @@ impl App {
         // scheduler: a trigger during a scheduled sync answers `already_running`, and the
         // scheduler's clients report the quota they see to `/metrics`.
         let mut api = AppState::new(storage.clone(), settings.clone())
-            .with_syncs_in_progress(options.scheduler.in_progress.clone());
+            .with_syncs_in_progress(options.scheduler.in_progress.clone())
+            .with_limiters(options.scheduler.limiters.clone());
         options.scheduler.metrics = api.metrics().clone();
         // First run: nobody can sign in yet, so whoever holds this one-time token (printed by
         // `cenports serve`, never logged) may create the first operator at /setup.

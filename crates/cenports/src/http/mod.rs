@@ -37,7 +37,7 @@ use secrecy::SecretString;
 use crate::accounts::{AuthPolicy, Clock, SystemClock};
 use crate::config::Settings;
 use crate::storage::Storage;
-use crate::sync::scheduler::SyncsInProgress;
+use crate::sync::scheduler::{StoreLimiters, SyncsInProgress};
 use crate::sync::SyncOptions;
 pub use api::sync::SyncRuns;
 pub use error::{ApiError, ErrorCode};
@@ -55,6 +55,7 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     syncs: Arc<SyncRuns>,
     in_progress: SyncsInProgress,
+    limiters: StoreLimiters,
     setup_token: Option<Arc<SecretString>>,
 }
 
@@ -73,6 +74,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             syncs: Arc::new(SyncRuns::default()),
             in_progress: SyncsInProgress::default(),
+            limiters: StoreLimiters::default(),
             setup_token: None,
         }
     }
@@ -128,6 +130,19 @@ impl AppState {
     pub fn with_syncs_in_progress(mut self, in_progress: SyncsInProgress) -> Self {
         self.in_progress = in_progress;
         self
+    }
+
+    /// Shares the per-store rate limiters with the rest of the process, so a triggered sync
+    /// paces itself with the scheduler's, the webhook worker's and the outbox worker's requests
+    /// to the same store (DESIGN-NOTES note 3; `serve` does this).
+    pub fn with_limiters(mut self, limiters: StoreLimiters) -> Self {
+        self.limiters = limiters;
+        self
+    }
+
+    /// The per-store rate limiters the process's BigCommerce clients share.
+    pub fn limiters(&self) -> &StoreLimiters {
+        &self.limiters
     }
 
     /// The stores this process is syncing now (triggered or scheduled).

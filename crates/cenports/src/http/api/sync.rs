@@ -315,10 +315,13 @@ pub async fn trigger_sync(
     tokio::spawn(async move {
         let state = guard.state.clone();
         let result = async {
-            let client =
-                crate::sync::scheduler::store_client(&state.settings, &state.storage, &store)
-                    .await
-                    .map_err(|e| format!("{e:#}"))?;
+            // On the store's shared limiter: the trigger's requests and the workers' pace
+            // together against the one quota.
+            let client = state
+                .limiters
+                .store_client(&state.settings, &state.storage, &store)
+                .await
+                .map_err(|e| format!("{e:#}"))?;
             let outcome = crate::sync::sync_store_recorded(
                 &state.storage,
                 &scope,
