@@ -28,7 +28,8 @@ use anyhow::{bail, ensure, Context, Result};
 use cenports::accounts;
 use cenports::config::{Overrides, Settings, DEFAULT_LOG, DEFAULT_SYNC_INTERVAL};
 use cenports::server::{App, ServeOptions};
-use cenports::sync::{sync_store, SyncOptions};
+use cenports::storage::SyncTrigger;
+use cenports::sync::{sync_store_recorded, SyncOptions};
 use clap::Args;
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -131,9 +132,18 @@ async fn run_backend(
 ) -> Result<()> {
     let (storage, scope, client) = connect_store(backend, database_url, dir, sandbox).await?;
     let imported = Instant::now();
-    sync_store(&storage, &scope, &client, &SyncOptions::default(), |_| {})
-        .await
-        .with_context(|| format!("the sync into {backend} failed"))?;
+    // As `cenports sync` runs it: recorded in the sync history, the planner's statistics
+    // refreshed after the backfill.
+    sync_store_recorded(
+        &storage,
+        &scope,
+        &client,
+        &SyncOptions::default(),
+        SyncTrigger::Cli,
+        |_| {},
+    )
+    .await
+    .with_context(|| format!("the sync into {backend} failed"))?;
     let orders = storage.count_orders(&scope).await?;
     ensure!(
         orders as usize == args.orders,

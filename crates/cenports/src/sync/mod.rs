@@ -216,6 +216,9 @@ async fn window_end(
     Ok(now - options.settle())
 }
 
+/// A sync that writes at least this many orders refreshes the planner's statistics.
+pub const ANALYZE_AFTER_ORDERS: u64 = 10_000;
+
 /// [`sync_store`], written into the store's sync history (`sync_runs`): a row when it starts,
 /// its counts or its error (the whole chain of causes) when it ends, with who started it. A
 /// failure to write the history is logged and does not stop the sync.
@@ -236,6 +239,16 @@ pub async fn sync_store_recorded(
         }
     };
     let outcome = sync_store(storage, scope, client, options, progress).await;
+    // A backfill changes the tables' shape: let the planner know now, not at autovacuum's
+    // next pass (order lists would be planned as for an empty table meanwhile).
+    if outcome
+        .as_ref()
+        .is_ok_and(|r| r.inserted + r.updated >= ANALYZE_AFTER_ORDERS)
+    {
+        if let Err(error) = storage.refresh_order_statistics().await {
+            tracing::warn!(store.id = store, error = %error, "could not refresh the planner's statistics");
+        }
+    }
     if let Some(run) = run {
         let error = outcome.as_ref().err().map(|e| error_chain(e));
         let result = match &outcome {
