@@ -40,13 +40,11 @@ impl Storage {
                 .await
                 .map(|_| ())
                 .op(OP),
-            Backend::Postgres(pool) => {
-                sqlx::query("ANALYZE orders, order_lines, order_addresses")
-                    .execute(pool)
-                    .await
-                    .map(|_| ())
-                    .op(OP)
-            }
+            Backend::Postgres(pool) => sqlx::query("ANALYZE orders, order_lines, order_addresses")
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .op(OP),
         }
     }
 
