@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use bigcommerce_sandbox::{fixtures, Sandbox, SandboxConfig, StoreSpec};
+use bigcommerce_sandbox::{Sandbox, SandboxConfig, StoreSpec};
 use common::TempDir;
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -486,22 +486,7 @@ async fn a_merchant_connects_watches_orders_arrive_and_ships_one_in_chromium() {
     .await;
     page.screenshot("orders").await;
     // An order placed in the store afterwards arrives by webhook.
-    let sku = sandbox
-        .with_store(&store.hash, |data, _| {
-            data.products
-                .values()
-                .flat_map(|p| p.variants.iter())
-                .find(|v| !v.sku.is_empty() && v.inventory_level > 5)
-                .map(|v| v.sku.clone())
-        })
-        .unwrap()
-        .expect("a SKU in stock");
-    let new_order = sandbox
-        .with_store(&store.hash, |data, events| {
-            data.place_order(fixtures::order(1, &[(sku.as_str(), 2, 0)]), events)
-        })
-        .unwrap()
-        .expect("the sandbox takes the order");
+    let new_order = common::place_order_in_stock(&sandbox, &store.hash, 2);
     let expected = format!("{} orders in the hub", orders_in_store + 1);
     page.wait_for_text("the new order", false, |text| text.contains(&expected))
         .await;

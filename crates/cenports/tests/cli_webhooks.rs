@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use bigcommerce_sandbox::credentials::credentials_txt;
-use bigcommerce_sandbox::{fixtures, Sandbox, SandboxConfig, StoreSpec};
+use bigcommerce_sandbox::{Sandbox, SandboxConfig, StoreSpec};
 use common::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -167,22 +167,7 @@ async fn connect_registers_hooks_serve_imports_by_webhook_and_disconnect_removes
             break;
         }
     }
-    let sku = sandbox
-        .with_store(&store.hash, |data, _| {
-            data.products
-                .values()
-                .flat_map(|p| p.variants.iter())
-                .find(|v| !v.sku.is_empty() && v.inventory_level > 5)
-                .map(|v| v.sku.clone())
-        })
-        .unwrap()
-        .expect("a SKU in stock");
-    let order_id = sandbox
-        .with_store(&store.hash, |data, events| {
-            data.place_order(fixtures::order(1, &[(sku.as_str(), 1, 0)]), events)
-        })
-        .unwrap()
-        .expect("the sandbox takes the order");
+    let order_id = common::place_order_in_stock(&sandbox, &store.hash, 1);
     let placed = Instant::now();
     loop {
         let out = ok(

@@ -337,3 +337,31 @@ pub async fn connect_store(
         client: bigcommerce_client::Client::new(config).unwrap(),
     }
 }
+
+/// Places an order in the sandbox store for `quantity` of a SKU it has in stock (as a shopper
+/// would, firing the store's webhooks); returns the order's id.
+pub fn place_order_in_stock(
+    sandbox: &bigcommerce_sandbox::Sandbox,
+    hash: &str,
+    quantity: u32,
+) -> u64 {
+    let sku = sandbox
+        .with_store(hash, |data, _| {
+            data.products
+                .values()
+                .flat_map(|p| p.variants.iter())
+                .find(|v| !v.sku.is_empty() && v.inventory_level > i64::from(quantity) + 3)
+                .map(|v| v.sku.clone())
+        })
+        .unwrap()
+        .expect("a SKU in stock");
+    sandbox
+        .with_store(hash, |data, events| {
+            data.place_order(
+                bigcommerce_sandbox::fixtures::order(1, &[(sku.as_str(), quantity, 0)]),
+                events,
+            )
+        })
+        .unwrap()
+        .expect("the sandbox takes the order")
+}
