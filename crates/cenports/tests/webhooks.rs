@@ -777,6 +777,15 @@ both_backends!(the_receiver_refuses_what_it_must_and_deduplicates, |url| {
             "{outcome} in:\n{metrics}"
         );
     }
+    // Polling is off: the quota figure comes from the webhook worker's fetch, on the store's
+    // shared limiter.
+    assert!(
+        metrics.contains(&format!(
+            "cenports_bigcommerce_quota_left{{store=\"{}\"}} ",
+            hub.store.id().get()
+        )),
+        "quota left in:\n{metrics}"
+    );
     let api = reqwest::get(format!("{}/api/v1/stores", hub.base()))
         .await
         .unwrap();

@@ -16,7 +16,7 @@
 //! | `cenports_orders_imported` | gauge | `store` | database: orders held |
 //! | `cenports_outbox_depth` | gauge | `store` | database: pending + sending rows |
 //! | `cenports_outbox_rows` | gauge | `store`, `state` | database |
-//! | `cenports_bigcommerce_quota_left` | gauge | `store` | this process: the last `X-Rate-Limit-Requests-Left` a client saw (triggered and scheduled syncs) |
+//! | `cenports_bigcommerce_quota_left` | gauge | `store` | this process: the last `X-Rate-Limit-Requests-Left` any of its clients saw for the store (syncs, webhook fetches, outbox writes: they share the store's limiter) |
 //! | `cenports_webhook_receipts_total` | counter | `outcome` | this process: fed by the webhook receiver |
 //! | `cenports_api_syncs_total` | counter | `outcome` | this process: syncs triggered through the API |
 

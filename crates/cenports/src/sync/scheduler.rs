@@ -172,6 +172,14 @@ impl StoreLimiters {
         Client::with_limiter(config, limiter).context("could not build the BigCommerce client")
     }
 
+    /// The requests left in the store's quota window, as the last response to any client on
+    /// the store's shared limiter said (the scheduler's, a trigger's, the webhook worker's, the
+    /// outbox worker's); `None` before the first.
+    pub fn requests_left(&self, store: StoreId) -> Option<u64> {
+        let limiter = self.0.lock().expect("not poisoned").get(&store).cloned()?;
+        limiter.stats().last_requests_left
+    }
+
     /// Reads the store's credentials (fresh, so rotated credentials are used at once) and builds
     /// its client on the shared limiter.
     pub async fn store_client(

@@ -95,7 +95,11 @@ async fn health(state: &AppState, user: &WebUser, store: StoreRecord) -> Result<
         problems.push("no webhooks");
     }
     Ok(Health {
-        quota_left: state.metrics().quota_left(id),
+        // Any client of this process on the store's shared limiter, else the last sync's.
+        quota_left: state
+            .limiters()
+            .requests_left(id)
+            .or_else(|| state.metrics().quota_left(id)),
         store,
         last_sync,
         lag_secs,

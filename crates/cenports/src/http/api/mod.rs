@@ -352,6 +352,13 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
 )]
 pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let figures = state.storage.store_figures().await?;
+    // The freshest quota figure of each store is its shared limiter's, which every client of
+    // the process (syncs, webhook fetches, outbox writes) updates.
+    for f in &figures {
+        if let Some(left) = state.limiters.requests_left(f.store_id) {
+            state.metrics.record_quota_left(f.store_id, left);
+        }
+    }
     let text = state.metrics.render(&figures, state.clock().now());
     Ok((
         StatusCode::OK,
