@@ -495,17 +495,13 @@ async fn a_merchant_connects_watches_orders_arrive_and_ships_one_in_chromium() {
     page.screenshot("store").await;
     page.open("/stores").await;
     page.screenshot("stores").await;
-    if page.screenshots.is_some() {
+    if let Some(dir) = &page.screenshots {
         // The orders page as a phone shows it (390 px wide): one column, the table scrolls
         // inside its box.
         page.open(&format!("/stores/{store_id}/orders")).await;
         page.client.set_window_size(390, 844).await.unwrap();
         let png = page.client.screenshot().await.unwrap();
-        std::fs::write(
-            page.screenshots.as_ref().unwrap().join("orders-phone.png"),
-            png,
-        )
-        .unwrap();
+        std::fs::write(dir.join("orders-phone.png"), png).unwrap();
         page.client.set_window_size(1280, 900).await.unwrap();
     }
 
