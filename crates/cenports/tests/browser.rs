@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use bigcommerce_sandbox::{Sandbox, SandboxConfig, StoreSpec};
 use common::TempDir;
 use fantoccini::elements::Element;
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -190,10 +191,15 @@ impl Page {
             .click()
             .await
             .unwrap();
-        // The old document goes stale once the new one is loaded.
+        self.wait_for_new_page(before, css).await;
+    }
+
+    /// Waits until the document `before` was taken from has been replaced (it goes stale once
+    /// the new one is loaded).
+    async fn wait_for_new_page(&self, before: Element, what: &str) {
         let started = Instant::now();
         while before.tag_name().await.is_ok() {
-            assert!(started.elapsed() < PATIENCE, "{css}: no new page");
+            assert!(started.elapsed() < PATIENCE, "{what}: no new page");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -425,11 +431,32 @@ async fn a_merchant_connects_watches_orders_arrive_and_ships_one_in_chromium() {
         .await
         .to_lowercase()
         .contains("the email or the password is wrong"));
+    // This time with the keyboard only: type, Tab to the password, Enter.
     page.fill("#email", MERCHANT).await;
-    page.fill("#password", PASSWORD).await;
     page.screenshot("login").await;
-    page.submit("form.card").await;
+    let before = page.client.find(Locator::Css("html")).await.unwrap();
+    let (tab, enter): (char, char) = (Key::Tab.into(), Key::Enter.into());
+    page.find("#email")
+        .await
+        .send_keys(&format!("{tab}{PASSWORD}{enter}"))
+        .await
+        .unwrap();
+    page.wait_for_new_page(before, "sign-in by keyboard").await;
     assert_eq!(page.path().await, "/stores");
+    // The first Tab on a page reaches the skip link, which leads to the content.
+    page.client
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys(&tab.to_string())
+        .await
+        .unwrap();
+    let focused = page.client.active_element().await.unwrap();
+    assert_eq!(focused.text().await.unwrap(), "Skip to content");
+    assert_eq!(
+        focused.attr("href").await.unwrap().as_deref(),
+        Some("#main")
+    );
 
     // 3. Connect with a token lacking Orders: Modify: the exact fix, nothing saved.
     let store_url = format!("https://store-{}.mybigcommerce.com", store.hash);
