@@ -981,8 +981,9 @@ impl Storage {
         })
     }
 
-    /// A page of orders by ascending id, after `after` (exclusive). `limit` is clamped to
-    /// 1..=1000.
+    /// A page of orders by ascending id (or newest first, [`OrderFilter::newest_first`]),
+    /// after `after` (exclusive). `limit` is clamped to 1..=1000. [`Storage::search_orders`]
+    /// without a search.
     pub async fn list_orders(
         &self,
         scope: &StoreScope,
@@ -990,51 +991,7 @@ impl Storage {
         limit: u32,
         after: Option<OrderId>,
     ) -> Result<OrderPage, StorageError> {
-        let store = scope.store_id;
-        let limit = i64::from(limit.clamp(1, 1000));
-        let mut orders = with_pool!(self, |pool| {
-            let mut qb = QueryBuilder::<Db>::new(format!(
-                "SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = "
-            ));
-            qb.push_bind(store.0);
-            if let Some(status_id) = filter.status_id {
-                qb.push(" AND status_id = ").push_bind(status_id);
-            }
-            if let Some(state) = filter.fulfilment_state {
-                qb.push(" AND fulfilment_state = ")
-                    .push_bind(state.as_str());
-            }
-            if let Some(since) = filter.since {
-                qb.push(" AND date_modified >= ").push_bind(since);
-            }
-            if let Some(from) = filter.created_from {
-                qb.push(" AND date_created >= ").push_bind(from);
-            }
-            if let Some(to) = filter.created_to {
-                qb.push(" AND date_created < ").push_bind(to);
-            }
-            if !filter.include_deleted {
-                qb.push(" AND is_deleted = ").push_bind(false);
-            }
-            push_page_order(&mut qb, store, filter.newest_first, after);
-            // One more than asked tells whether there is a next page without a COUNT.
-            qb.push(" LIMIT ").push_bind(limit + 1);
-            qb.build_query_as::<OrderSummary>()
-                .persistent(false)
-                .fetch_all(pool)
-                .await
-                .op_store("listing orders", store)
-        })?;
-        let next_cursor = if orders.len() as i64 > limit {
-            orders.truncate(limit as usize);
-            orders.last().map(|o| o.id)
-        } else {
-            None
-        };
-        Ok(OrderPage {
-            orders,
-            next_cursor,
-        })
+        self.search_orders(scope, filter, None, limit, after).await
     }
 
     /// One order with its lines, addresses and raw JSON.
@@ -1364,43 +1321,6 @@ const CHECKPOINT_UPSERT: &str = "INSERT INTO sync_checkpoints (store_id, stream,
      ON CONFLICT (store_id, stream) DO UPDATE SET window_start = excluded.window_start, \
      window_end = excluded.window_end, last_id = excluded.last_id, \
      completed_at = excluded.completed_at, updated_at = excluded.updated_at";
-
-/// Order lists are sent as one-off statements (`persistent(false)`): a prepared statement that
-/// PostgreSQL has run five times may switch to a generic plan that ignores the values, and a
-/// date range covering the whole store was then planned as a narrow one (≈ 115 ms a page
-/// instead of ≈ 1 ms, docs/PERFORMANCE.md); unnamed statements are planned for their values.
-///
-/// The keyset condition after the cursor and the `ORDER BY` of an order list: our id
-/// ascending, or newest first by the channel's order number (`remote_id`, unique per store), the
-/// cursor's order number read from its row.
-fn push_page_order<'a, DB>(
-    qb: &mut QueryBuilder<'a, DB>,
-    store: StoreId,
-    newest_first: bool,
-    after: Option<OrderId>,
-) where
-    DB: sqlx::Database,
-    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    match (newest_first, after) {
-        (false, Some(after)) => {
-            qb.push(" AND id > ").push_bind(after.0);
-        }
-        (true, Some(after)) => {
-            qb.push(" AND remote_id < (SELECT cursor_order.remote_id FROM orders cursor_order WHERE cursor_order.id = ")
-                .push_bind(after.0)
-                .push(" AND cursor_order.store_id = ")
-                .push_bind(store.0)
-                .push(")");
-        }
-        (_, None) => {}
-    }
-    qb.push(if newest_first {
-        " ORDER BY remote_id DESC"
-    } else {
-        " ORDER BY id"
-    });
-}
 
 fn not_found_if_zero(
     affected: u64,
