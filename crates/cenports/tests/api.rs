@@ -10,6 +10,7 @@
 //! Time-dependent behaviour (session expiry, login lockout) moves a `ManualClock`.
 
 mod common;
+use common::tenant::{tenant, Tenant, PASSWORD};
 use common::{run, Ctx, Kind};
 
 use std::collections::BTreeSet;
@@ -19,27 +20,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use bigcommerce_sandbox::model::InventoryTracking as SbTracking;
-use bigcommerce_sandbox::{
-    fixtures, FaultKind, FaultRule, Plan, Sandbox, SandboxConfig, StoreSpec,
-};
+use bigcommerce_sandbox::{fixtures, FaultKind, FaultRule, Sandbox, SandboxConfig};
 use chrono::Utc;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{json, Value};
-use url::Url;
 
 use cenports::accounts::{self, AuthPolicy, ManualClock, Role};
 use cenports::config::{Overrides, Settings};
-use cenports::connect::{StoreHash, VerifiedStore};
-use cenports::credentials::encrypt_credentials;
 use cenports::http::{router, AppState};
 use cenports::storage::*;
-use cenports::sync::{sync_store, SyncOptions};
+use cenports::sync::SyncOptions;
 
 const KEY: [u8; 32] = [7; 32];
-const PASSWORD: &str = "correct horse battery staple";
 
 // ------------------------------------------------------------------ backends
 
@@ -64,19 +58,6 @@ macro_rules! api_test {
 }
 
 // ------------------------------------------------------------------ the hub
-
-/// A merchant with one store, imported.
-struct Tenant {
-    email: String,
-    key: String,
-    store_id: i64,
-    hash: String,
-    scope: StoreScope,
-    /// Our id of the first order (MUG-1 ×2, TEE-S ×1, billed to "Zoe Tremblay").
-    order_id: i64,
-    /// Its BigCommerce number.
-    order_number: i64,
-}
 
 struct App {
     base: String,
@@ -186,119 +167,6 @@ async fn start(ctx: &Ctx) -> App {
         b,
         operator_key: secrecy::ExposeSecret::expose_secret(&operator_key).to_owned(),
         server,
-    }
-}
-
-/// A merchant account with a password and an API key, and a store of theirs with six orders,
-/// connected and synced.
-async fn tenant(
-    ctx: &Ctx,
-    sandbox: &Sandbox,
-    settings: &Settings,
-    email: &str,
-    seed: u64,
-) -> Tenant {
-    let info = sandbox.create_store(StoreSpec {
-        seed,
-        products: 0,
-        orders: 0,
-        plan: Plan::Unlimited,
-        ..StoreSpec::default()
-    });
-    sandbox
-        .with_store(&info.hash, |data, _| {
-            for (name, sku) in [("Mug", "MUG-1"), ("Tee", "TEE-S"), ("Cap", "CAP-1")] {
-                data.add_product(fixtures::product(name, sku, SbTracking::None, 0, vec![]));
-            }
-        })
-        .unwrap();
-    let place = |order: bigcommerce_sandbox::store::NewOrder| -> i64 {
-        sandbox
-            .with_store(&info.hash, |data, events| data.place_order(order, events))
-            .unwrap()
-            .unwrap() as i64
-    };
-    let mut first = fixtures::order(1, &[("MUG-1", 2, 0), ("TEE-S", 1, 0)]);
-    first.billing_address = Some(fixtures::address("Zoe", "CA"));
-    first.date_created = Some(Utc::now() - chrono::Duration::hours(2));
-    let first_number = place(first);
-    let mut two = fixtures::order(2, &[("MUG-1", 1, 0), ("CAP-1", 1, 1)]);
-    two.date_created = Some(Utc::now() - chrono::Duration::hours(2));
-    place(two);
-    let mut cancelled = fixtures::order(1, &[("CAP-1", 1, 0)]);
-    cancelled.status_id = Some(5);
-    cancelled.date_created = Some(Utc::now() - chrono::Duration::hours(2));
-    place(cancelled);
-    for _ in 0..3 {
-        let mut more = fixtures::order(1, &[("TEE-S", 1, 0)]);
-        more.date_created = Some(Utc::now() - chrono::Duration::hours(2));
-        place(more);
-    }
-
-    let (account, _) = accounts::create_account(
-        &ctx.storage,
-        email,
-        Role::Merchant,
-        SecretString::from(PASSWORD.to_owned()),
-    )
-    .await
-    .unwrap();
-    let (key, _) = accounts::create_api_key(&ctx.storage, account.user.id, "test")
-        .await
-        .unwrap();
-    let account_info = info.account("merchant-guide").unwrap();
-    let api = Url::parse(sandbox.base_url()).unwrap();
-    let verified = VerifiedStore {
-        email: email.into(),
-        store_hash: StoreHash::parse(&info.hash).unwrap(),
-        api_base_url: api.clone(),
-        client_id: account_info.client_id.clone(),
-        client_secret: SecretString::from(account_info.client_secret.clone()),
-        access_token: SecretString::from(account_info.access_token.clone()),
-        profile: Default::default(),
-        scopes: Vec::new(),
-    };
-    let record = ctx
-        .storage
-        .save_store(
-            account.user.id,
-            &NewStore {
-                channel: CHANNEL_BIGCOMMERCE.into(),
-                remote_id: info.hash.clone(),
-                api_base_url: api.to_string(),
-                profile: StoreProfile {
-                    name: format!("{email}'s store"),
-                    ..StoreProfile::default()
-                },
-                credentials: encrypt_credentials(&settings.secret_box().unwrap(), &verified),
-            },
-        )
-        .await
-        .unwrap();
-    let client = cenports::sync::scheduler::store_client(settings, &ctx.storage, &record)
-        .await
-        .unwrap();
-    let options = SyncOptions {
-        settle: Duration::from_secs(1),
-        ..SyncOptions::default()
-    };
-    sync_store(&ctx.storage, &record.scope(), &client, &options, |_| {})
-        .await
-        .unwrap();
-    let order = ctx
-        .storage
-        .find_order_by_remote_id(&record.scope(), first_number)
-        .await
-        .unwrap()
-        .expect("the first order was imported");
-    Tenant {
-        email: email.into(),
-        key: secrecy::ExposeSecret::expose_secret(&key).to_owned(),
-        store_id: record.id().get(),
-        hash: info.hash,
-        scope: record.scope(),
-        order_id: order.summary.id.get(),
-        order_number: first_number,
     }
 }
 

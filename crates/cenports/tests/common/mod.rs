@@ -2,6 +2,8 @@
 //! directories that are removed when a test ends, however it ends.
 #![allow(dead_code)]
 
+pub mod tenant;
+
 use std::path::PathBuf;
 use std::process::Child;
 use std::time::{SystemTime, UNIX_EPOCH};
