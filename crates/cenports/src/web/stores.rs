@@ -24,6 +24,8 @@ struct Health {
     last_sync: Option<DateTime<Utc>>,
     lag_secs: Option<i64>,
     open_errors: usize,
+    /// The open errors themselves (the store page lists them).
+    errors: api::stores::StoreErrors,
     webhooks: String,
     quota_left: Option<u64>,
     orders: i64,
@@ -104,6 +106,7 @@ async fn health(state: &AppState, user: &WebUser, store: StoreRecord) -> Result<
         last_sync,
         lag_secs,
         open_errors,
+        errors,
         webhooks,
         orders,
         problems,
@@ -236,9 +239,8 @@ pub async fn show_store(
     let store = state.storage().get_store(&scope).await.map_err(api_err)?;
     let Json(sync) =
         api::sync::get_sync_status(State(state.clone()), user.principal(), ApiPath(id)).await?;
-    let Json(errors) =
-        api::stores::list_errors(State(state.clone()), user.principal(), ApiPath(id)).await?;
     let h = health(&state, &user, store.clone()).await?;
+    let errors = &h.errors;
     let notice = match notice.notice.as_deref() {
         Some("sync_started") => Some("A sync has started; reload this page to see its outcome."),
         Some("sync_running") => Some("A sync of this store is already running."),
