@@ -250,7 +250,7 @@ pub async fn sync_store_recorded(
         }
     }
     if let Some(run) = run {
-        let error = outcome.as_ref().err().map(|e| error_chain(e));
+        let error;
         let result = match &outcome {
             Ok(report) => Ok(SyncCounts {
                 orders_inserted: report.inserted,
@@ -259,7 +259,10 @@ pub async fn sync_store_recorded(
                 products: report.products,
                 api_requests: report.api_requests,
             }),
-            Err(_) => Err(error.as_deref().unwrap_or_default()),
+            Err(e) => {
+                error = error_chain(e);
+                Err(error.as_str())
+            }
         };
         if let Err(e) = storage
             .finish_sync_run(scope, run, Utc::now(), result)
