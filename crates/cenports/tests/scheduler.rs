@@ -42,6 +42,55 @@ async fn save(storage: &Storage, sandbox: &Sandbox, store: &StoreInfo, token: &s
         .scope()
 }
 
+/// The scheduler as `sync --watch` runs it, every [`INTERVAL`], at most `concurrency` syncs at
+/// once, until the sender is used or dropped.
+fn start_scheduler(
+    database_url: &str,
+    sandbox: &Sandbox,
+    dir: &TempDir,
+    storage: &Storage,
+    concurrency: usize,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<cenports::sync::scheduler::SchedulerSummary>>,
+) {
+    let settings = Settings {
+        database_url: database_url.to_owned(),
+        bigcommerce_api_url: Url::parse(sandbox.base_url()).unwrap(),
+        secret_key: Some(SecretString::from(
+            base64::engine::general_purpose::STANDARD.encode(KEY),
+        )),
+        key_file: dir.0.join("unused.key"),
+        sync_interval: INTERVAL,
+        log: "info".into(),
+        public_url: None,
+        listen: cenports::config::DEFAULT_LISTEN
+            .parse()
+            .expect("a valid default"),
+    };
+    let config = SchedulerConfig {
+        interval: INTERVAL,
+        concurrency,
+        options: SyncOptions {
+            settle: Duration::from_secs(1),
+            ..SyncOptions::default()
+        },
+        reconcile_interval: None,
+        limiters: Default::default(),
+        in_progress: Default::default(),
+        metrics: Default::default(),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let storage = storage.clone();
+    let scheduler = tokio::spawn(async move {
+        run_scheduler_with(&settings, &storage, config, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    (stop, scheduler)
+}
+
 fn live_orders(sandbox: &Sandbox, hash: &str) -> i64 {
     sandbox
         .with_store(hash, |data, _| {
@@ -110,42 +159,7 @@ async fn stores_sync_on_the_interval_and_a_revoked_store_does_not_stop_the_other
             ..FaultRule::always(FaultKind::Latency)
         });
 
-    let settings = Settings {
-        database_url: database_url.clone(),
-        bigcommerce_api_url: Url::parse(sandbox.base_url()).unwrap(),
-        secret_key: Some(SecretString::from(
-            base64::engine::general_purpose::STANDARD.encode(KEY),
-        )),
-        key_file: dir.0.join("unused.key"),
-        sync_interval: INTERVAL,
-        log: "info".into(),
-        public_url: None,
-        listen: cenports::config::DEFAULT_LISTEN
-            .parse()
-            .expect("a valid default"),
-    };
-    let config = SchedulerConfig {
-        interval: INTERVAL,
-        concurrency: 8,
-        options: SyncOptions {
-            settle: Duration::from_secs(1),
-            ..SyncOptions::default()
-        },
-        reconcile_interval: None,
-        limiters: Default::default(),
-        in_progress: Default::default(),
-        metrics: Default::default(),
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let scheduler = {
-        let (settings, storage) = (settings.clone(), storage.clone());
-        tokio::spawn(async move {
-            run_scheduler_with(&settings, &storage, config, async {
-                let _ = stopped.await;
-            })
-            .await
-        })
-    };
+    let (stop, scheduler) = start_scheduler(&database_url, &sandbox, &dir, &storage, 8);
 
     // Both good stores are imported in full.
     for (scope, hash) in [(&scope_a, &a.hash), (&scope_b, &b.hash)] {
@@ -294,42 +308,7 @@ async fn stock_set_in_the_hub_reaches_the_store_with_the_next_scheduled_sync() {
         .await
         .unwrap();
 
-    let settings = Settings {
-        database_url: database_url.clone(),
-        bigcommerce_api_url: Url::parse(sandbox.base_url()).unwrap(),
-        secret_key: Some(SecretString::from(
-            base64::engine::general_purpose::STANDARD.encode(KEY),
-        )),
-        key_file: dir.0.join("unused.key"),
-        sync_interval: INTERVAL,
-        log: "info".into(),
-        public_url: None,
-        listen: cenports::config::DEFAULT_LISTEN
-            .parse()
-            .expect("a valid default"),
-    };
-    let config = SchedulerConfig {
-        interval: INTERVAL,
-        concurrency: 1,
-        options: SyncOptions {
-            settle: Duration::from_secs(1),
-            ..SyncOptions::default()
-        },
-        reconcile_interval: None,
-        limiters: Default::default(),
-        in_progress: Default::default(),
-        metrics: Default::default(),
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let scheduler = {
-        let (settings, storage) = (settings.clone(), storage.clone());
-        tokio::spawn(async move {
-            run_scheduler_with(&settings, &storage, config, async {
-                let _ = stopped.await;
-            })
-            .await
-        })
-    };
+    let (stop, scheduler) = start_scheduler(&database_url, &sandbox, &dir, &storage, 1);
 
     // The store ends up showing on hand minus what the imported open orders reserve.
     wait_for(Duration::from_secs(30), "the pushed level", || async {
