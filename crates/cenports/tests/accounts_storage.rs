@@ -4,7 +4,6 @@
 //! `::postgres` like the other contract tests.
 
 mod common;
-use common::{run, Ctx, Kind};
 
 use chrono::{DateTime, Utc};
 
@@ -12,25 +11,7 @@ use cenports::storage::*;
 
 // ------------------------------------------------------------------ backends
 
-macro_rules! accounts_test {
-    ($(#[$attr:meta])* $name:ident, |$ctx:ident| $body:block) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            $(#[$attr])*
-            async fn sqlite() {
-                run(Kind::Sqlite, |$ctx: Ctx| async move { $body }).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            $(#[$attr])*
-            async fn postgres() {
-                run(Kind::Postgres, |$ctx: Ctx| async move { $body }).await
-            }
-        }
-    };
-}
+use common::both_backends as accounts_test;
 
 fn secret(tag: u8) -> EncryptedSecret {
     EncryptedSecret {

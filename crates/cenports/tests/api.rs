@@ -11,7 +11,7 @@
 
 mod common;
 use common::tenant::{tenant, Tenant, PASSWORD};
-use common::{run, Ctx, Kind};
+use common::Ctx;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -37,25 +37,7 @@ const KEY: [u8; 32] = [7; 32];
 
 // ------------------------------------------------------------------ backends
 
-macro_rules! api_test {
-    ($(#[$attr:meta])* $name:ident, |$ctx:ident| $body:block) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            $(#[$attr])*
-            async fn sqlite() {
-                run(Kind::Sqlite, |$ctx: Ctx| async move { $body }).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            $(#[$attr])*
-            async fn postgres() {
-                run(Kind::Postgres, |$ctx: Ctx| async move { $body }).await
-            }
-        }
-    };
-}
+use common::both_backends as api_test;
 
 // ------------------------------------------------------------------ the hub
 

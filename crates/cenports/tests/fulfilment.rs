@@ -9,7 +9,7 @@
 //! Tests drain the outbox deliberately (`worker::drain`) instead of sleeping.
 
 mod common;
-use common::{random_suffix, run, Ctx, Kind};
+use common::{random_suffix, Ctx};
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -29,25 +29,7 @@ use cenports::sync::{sync_orders, SyncOptions};
 
 // ------------------------------------------------------------------ backends
 
-macro_rules! fulfilment_test {
-    ($(#[$attr:meta])* $name:ident, |$ctx:ident| $body:block) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            $(#[$attr])*
-            async fn sqlite() {
-                run(Kind::Sqlite, |$ctx: Ctx| async move { $body }).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            $(#[$attr])*
-            async fn postgres() {
-                run(Kind::Postgres, |$ctx: Ctx| async move { $body }).await
-            }
-        }
-    };
-}
+use common::both_backends as fulfilment_test;
 
 // ------------------------------------------------------------------ the hub and the store
 

@@ -8,7 +8,7 @@
 //! otherwise).
 
 mod common;
-use common::{run, Ctx, Kind};
+use common::Ctx;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,26 +25,7 @@ use cenports::sync::{sync_catalog, sync_orders, SyncOptions};
 
 // ------------------------------------------------------------------ backends
 
-/// Writes a test once; runs it on SQLite and on PostgreSQL.
-macro_rules! stock_test {
-    ($(#[$attr:meta])* $name:ident, |$ctx:ident| $body:block) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            $(#[$attr])*
-            async fn sqlite() {
-                run(Kind::Sqlite, |$ctx: Ctx| async move { $body }).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            $(#[$attr])*
-            async fn postgres() {
-                run(Kind::Postgres, |$ctx: Ctx| async move { $body }).await
-            }
-        }
-    };
-}
+use common::both_backends as stock_test;
 
 // ------------------------------------------------------------------ the hub and the store
 

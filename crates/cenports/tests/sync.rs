@@ -29,26 +29,7 @@ use cenports::sync::{
 
 // ------------------------------------------------------------------ backends
 
-/// Writes a test once; runs it on SQLite and on PostgreSQL.
-macro_rules! sync_test {
-    ($(#[$attr:meta])* $name:ident, |$ctx:ident| $body:block) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            $(#[$attr])*
-            async fn sqlite() {
-                run(Kind::Sqlite, |$ctx: Ctx| async move { $body }).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            $(#[$attr])*
-            async fn postgres() {
-                run(Kind::Postgres, |$ctx: Ctx| async move { $body }).await
-            }
-        }
-    };
-}
+use common::both_backends as sync_test;
 
 // ------------------------------------------------------------------ the hub and the store
 

@@ -8,7 +8,7 @@
 
 mod common;
 use common::tenant::{tenant, Tenant, PASSWORD};
-use common::{random_suffix, run, Ctx, Kind};
+use common::{random_suffix, Ctx};
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -33,25 +33,7 @@ const KEY: [u8; 32] = [7; 32];
 
 // ------------------------------------------------------------------ backends
 
-macro_rules! web_test {
-    ($(#[$attr:meta])* $name:ident, |$ctx:ident| $body:block) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            $(#[$attr])*
-            async fn sqlite() {
-                run(Kind::Sqlite, |$ctx: Ctx| async move { $body }).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            $(#[$attr])*
-            async fn postgres() {
-                run(Kind::Postgres, |$ctx: Ctx| async move { $body }).await
-            }
-        }
-    };
-}
+use common::both_backends as web_test;
 
 // ------------------------------------------------------------------ the hub
 

@@ -4,6 +4,33 @@
 
 pub mod tenant;
 
+/// Writes a test once and runs it on both backends: `NAME!(name, |ctx| { … })` expands into
+/// `name::sqlite` (a fresh SQLite file) and `name::postgres` (a fresh database on
+/// 127.0.0.1:5432), each on a two-thread runtime, with `ctx` the [`Ctx`] of that database.
+/// Attributes written before the name (e.g. `#[ignore]`) go to both.
+#[allow(unused_macros)] // not every test file runs on both backends
+macro_rules! both_backends {
+    ($(#[$attr:meta])* $name:ident, |$ctx:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attr])*
+            async fn sqlite() {
+                $crate::common::run($crate::common::Kind::Sqlite, |$ctx: $crate::common::Ctx| async move { $body }).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attr])*
+            async fn postgres() {
+                $crate::common::run($crate::common::Kind::Postgres, |$ctx: $crate::common::Ctx| async move { $body }).await
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use both_backends;
+
 use std::path::PathBuf;
 use std::process::Child;
 use std::time::{SystemTime, UNIX_EPOCH};
