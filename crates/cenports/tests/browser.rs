@@ -343,13 +343,8 @@ impl Drop for Hub {
 }
 
 fn command(vars: &[(&'static str, String)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cenports"));
-    command
-        .env_remove("CENPORTS_CONFIG")
-        .env_remove("CENPORTS_SECRET_KEY")
-        .env_remove("CENPORTS_LISTEN")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
+    let mut command = Command::from(common::cenports_command());
+    command.kill_on_drop(true);
     for (name, value) in vars {
         command.env(name, value);
     }

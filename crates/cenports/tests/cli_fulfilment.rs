@@ -84,18 +84,13 @@ impl Hub {
     }
 
     fn command(&self, args: &[&str]) -> std::process::Command {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cenports"));
+        let mut command = common::cenports_command();
         command
             .args(args)
-            .env_remove("CENPORTS_CONFIG")
-            .env_remove("CENPORTS_SECRET_KEY")
-            .env_remove("CENPORTS_ACCESS_TOKEN")
-            .env_remove("CENPORTS_CLIENT_SECRET")
             .env("CENPORTS_DATABASE_URL", &self.database_url)
             .env("CENPORTS_BIGCOMMERCE_API_URL", self.sandbox.base_url())
             .env("CENPORTS_KEY_FILE", self.dir.0.join("hub.key"))
-            .env("CENPORTS_LOG", "debug")
-            .stdin(Stdio::null());
+            .env("CENPORTS_LOG", "debug");
         command
     }
 

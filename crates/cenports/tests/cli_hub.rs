@@ -68,19 +68,14 @@ impl Hub {
 
     /// Runs `cenports ARGS` configured by environment only, with extra variables.
     async fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_cenports"));
+        let mut command = tokio::process::Command::from(common::cenports_command());
         command
             .args(args)
-            .env_remove("CENPORTS_CONFIG")
-            .env_remove("CENPORTS_SECRET_KEY")
-            .env_remove("CENPORTS_ACCESS_TOKEN")
-            .env_remove("CENPORTS_CLIENT_SECRET")
             .env("CENPORTS_DATABASE_URL", &self.database_url)
             .env("CENPORTS_BIGCOMMERCE_API_URL", self.sandbox.base_url())
             .env("CENPORTS_KEY_FILE", self.dir.0.join("hub.key"))
             // Debug logs: the secret check below also covers what the hub logs.
-            .env("CENPORTS_LOG", "debug")
-            .stdin(std::process::Stdio::null());
+            .env("CENPORTS_LOG", "debug");
         for (name, value) in env {
             command.env(name, value);
         }

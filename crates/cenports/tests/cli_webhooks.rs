@@ -36,14 +36,8 @@ fn env(dir: &TempDir, sandbox: &Sandbox, public_url: &str) -> Vec<(&'static str,
 }
 
 fn command(vars: &[(&'static str, String)], args: &[&str]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_cenports"));
-    command
-        .args(args)
-        .env_remove("CENPORTS_CONFIG")
-        .env_remove("CENPORTS_SECRET_KEY")
-        .env_remove("CENPORTS_LISTEN")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
+    let mut command = tokio::process::Command::from(common::cenports_command());
+    command.args(args).kill_on_drop(true);
     for (name, value) in vars {
         command.env(name, value);
     }

@@ -41,16 +41,13 @@ fn start_sandbox(dir: &TempDir) -> (Running, String, String) {
 
 /// `cenports ARGS` configured by environment only.
 fn cenports(dir: &TempDir, base: &str, database_url: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cenports"));
+    let mut command = common::cenports_command();
     command
         .args(args)
-        .env_remove("CENPORTS_CONFIG")
-        .env_remove("CENPORTS_SECRET_KEY")
         .env("CENPORTS_DATABASE_URL", database_url)
         .env("CENPORTS_BIGCOMMERCE_API_URL", base)
         .env("CENPORTS_KEY_FILE", dir.0.join("hub.key"))
-        .env("CENPORTS_LOG", "warn")
-        .stdin(Stdio::null());
+        .env("CENPORTS_LOG", "warn");
     command
 }
 

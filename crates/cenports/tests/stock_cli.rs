@@ -80,18 +80,13 @@ impl Hub {
     }
 
     async fn run(&self, args: &[&str]) -> Output {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_cenports"));
+        let mut command = tokio::process::Command::from(common::cenports_command());
         command
             .args(args)
-            .env_remove("CENPORTS_CONFIG")
-            .env_remove("CENPORTS_SECRET_KEY")
-            .env_remove("CENPORTS_ACCESS_TOKEN")
-            .env_remove("CENPORTS_CLIENT_SECRET")
             .env("CENPORTS_DATABASE_URL", &self.database_url)
             .env("CENPORTS_BIGCOMMERCE_API_URL", self.sandbox.base_url())
             .env("CENPORTS_KEY_FILE", self.dir.0.join("hub.key"))
-            .env("CENPORTS_LOG", "debug")
-            .stdin(std::process::Stdio::null());
+            .env("CENPORTS_LOG", "debug");
         let output = tokio::time::timeout(Duration::from_secs(120), command.output())
             .await
             .expect("cenports finishes within 2 minutes")

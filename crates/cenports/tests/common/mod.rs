@@ -394,3 +394,22 @@ pub fn place_order_in_stock(
         .unwrap()
         .expect("the sandbox takes the order")
 }
+
+/// The `cenports` binary under test, configured by the environment the test gives it only:
+/// the variables a developer's shell may hold (a config file, a key, a listen address,
+/// credentials) are removed, and standard input is empty. `tokio::process::Command::from` it
+/// for async use.
+pub fn cenports_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cenports"));
+    for name in [
+        "CENPORTS_CONFIG",
+        "CENPORTS_SECRET_KEY",
+        "CENPORTS_LISTEN",
+        "CENPORTS_ACCESS_TOKEN",
+        "CENPORTS_CLIENT_SECRET",
+    ] {
+        command.env_remove(name);
+    }
+    command.stdin(std::process::Stdio::null());
+    command
+}
