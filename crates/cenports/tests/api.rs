@@ -2151,6 +2151,13 @@ api_test!(orders_sort_newest_first_and_page_through_all, |ctx| {
     let bad = app.get(&format!("{orders}?sort=oldest"), &auth).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{bad:?}");
     assert_eq!(bad.body["error"]["code"], "invalid_query", "{bad:?}");
+    assert!(
+        bad.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected `id` or `newest`"),
+        "the message names the accepted values: {bad:?}"
+    );
 });
 
 /// The order numbers of an orders page, which must be a 200.
