@@ -1,6 +1,8 @@
 //! The fulfilment outbox: durable writes to the channel (shipments, order status changes),
 //! committed before they are sent and delivered by leasing workers. The design and the
 //! exactly-once argument are in `docs/FULFILMENT.md`; this file is only the storage contract.
+//! It also holds the outbox's reads for the HTTP API: a store's shipments (outbox rows of kind
+//! shipment), an order's rows, a store's problems.
 //!
 //! Invariants kept here:
 //! - a user's request enters once: `(store, request_key, part)` is unique, and enqueueing checks
@@ -839,5 +841,106 @@ impl super::Storage {
             .op("marking an outbox row as failed")
         })?;
         Ok(affected == 1)
+    }
+
+    /// A page of the store's shipment rows by ascending id, after `after`; the id of the last
+    /// row is the next cursor when more follow. `limit` is clamped to 1..=1000.
+    pub async fn list_shipments(
+        &self,
+        scope: &StoreScope,
+        limit: u32,
+        after: Option<OutboxId>,
+    ) -> Result<(Vec<OutboxRow>, Option<OutboxId>), StorageError> {
+        let store = scope.store_id;
+        let limit = i64::from(limit.clamp(1, 1000));
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE store_id = $1 AND kind = 'shipment' \
+             AND id > $2 ORDER BY id LIMIT $3"
+        );
+        let mut rows = with_pool!(self, |pool| {
+            sqlx::query_as::<Db, OutboxRow>(&sql)
+                .bind(store.0)
+                .bind(after.map_or(0, |a| a.0))
+                .bind(limit + 1)
+                .fetch_all(pool)
+                .await
+                .op_store("listing shipments", store)
+        })?;
+        let next = if rows.len() as i64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(|r| r.id)
+        } else {
+            None
+        };
+        Ok((rows, next))
+    }
+
+    /// One shipment row of the store; [`StorageError::NotFound`] for a missing row, another
+    /// store's row, or a row that is not a shipment.
+    pub async fn get_shipment(
+        &self,
+        scope: &StoreScope,
+        id: OutboxId,
+    ) -> Result<OutboxRow, StorageError> {
+        let store = scope.store_id;
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE store_id = $1 AND id = $2 \
+             AND kind = 'shipment'"
+        );
+        with_pool!(self, |pool| {
+            sqlx::query_as::<Db, OutboxRow>(&sql)
+                .bind(store.0)
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await
+                .op_store("reading a shipment", store)
+        })?
+        .ok_or_else(|| StorageError::NotFound {
+            what: "shipment",
+            id: id.to_string(),
+        })
+    }
+
+    /// Every outbox row of one order (shipments and status changes, any state), oldest first.
+    pub async fn order_outbox(
+        &self,
+        scope: &StoreScope,
+        order: OrderId,
+    ) -> Result<Vec<OutboxRow>, StorageError> {
+        let store = scope.store_id;
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE store_id = $1 AND order_id = $2 ORDER BY id"
+        );
+        with_pool!(self, |pool| {
+            sqlx::query_as::<Db, OutboxRow>(&sql)
+                .bind(store.0)
+                .bind(order.0)
+                .fetch_all(pool)
+                .await
+                .op_store("reading an order's outbox rows", store)
+        })
+    }
+
+    /// The store's outbox rows that need a person: failed ones, and open ones whose last
+    /// attempt failed (they will be retried). Newest first, at most `limit`.
+    pub async fn outbox_problems(
+        &self,
+        scope: &StoreScope,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>, StorageError> {
+        let store = scope.store_id;
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE store_id = $1 AND (state = 'failed' \
+             OR (state IN ('pending', 'sending') AND last_error IS NOT NULL)) \
+             ORDER BY id DESC LIMIT $2"
+        );
+        with_pool!(self, |pool| {
+            sqlx::query_as::<Db, OutboxRow>(&sql)
+                .bind(store.0)
+                .bind(i64::from(limit.clamp(1, 1000)))
+                .fetch_all(pool)
+                .await
+                .op_store("reading outbox problems", store)
+        })
     }
 }
