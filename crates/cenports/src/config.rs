@@ -2,9 +2,9 @@
 //!
 //! Settings are layered, each layer overriding the one before:
 //!
-//! 1. **defaults** (an embedded SQLite file `cenports.db`, the real BigCommerce API, a key file
-//!    next to the database, a sync every 5 minutes, `info` logs, no public URL, the server on
-//!    `127.0.0.1:8080`);
+//! 1. **defaults** (an embedded SQLite file `cenports.db`, each channel's public API, a key
+//!    file next to the database, a sync every 5 minutes, `info` logs, no public URL, the server
+//!    on `127.0.0.1:8080`);
 //! 2. **an optional TOML file**, named by `--config FILE` or `CENPORTS_CONFIG`;
 //! 3. **`CENPORTS_*` environment variables**;
 //! 4. **command-line flags** that override one setting (`--database-url`).
@@ -19,13 +19,14 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use crate::connect::ConnectSettings;
+use crate::channel::{ApiUrlSetting, ApiUrls, Channels, API_URL_SETTINGS};
 use crate::secrets::{SecretBox, SecretsError, DEFAULT_KEY_FILE, KEY_LEN};
 use crate::storage::DEFAULT_DATABASE_URL;
 
@@ -33,8 +34,6 @@ use crate::storage::DEFAULT_DATABASE_URL;
 pub const CONFIG_ENV: &str = "CENPORTS_CONFIG";
 /// The variable overriding [`Settings::database_url`].
 pub const DATABASE_URL_ENV: &str = "CENPORTS_DATABASE_URL";
-/// The variable overriding [`Settings::bigcommerce_api_url`].
-pub const API_URL_ENV: &str = crate::connect::API_URL_ENV;
 /// The variable holding [`Settings::secret_key`].
 pub const SECRET_KEY_ENV: &str = crate::secrets::SECRET_KEY_ENV;
 /// The variable overriding [`Settings::key_file`].
@@ -48,8 +47,6 @@ pub const LISTEN_ENV: &str = "CENPORTS_LISTEN";
 /// The variable overriding [`Settings::log`] (`RUST_LOG` is honoured too, below it).
 pub const LOG_ENV: &str = "CENPORTS_LOG";
 
-/// The BigCommerce API used when none is configured.
-pub const DEFAULT_API_URL: &str = bigcommerce_client::DEFAULT_API_BASE_URL;
 /// How often each store syncs when nothing else is configured.
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(5 * 60);
 /// The log filter used when none is configured.
@@ -64,8 +61,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub struct Settings {
     /// The database: a SQLite path (`cenports.db`, `sqlite://path`) or a `postgres://` URL.
     pub database_url: String,
-    /// The BigCommerce API host every store request goes to (a sandbox in development).
-    pub bigcommerce_api_url: Url,
+    /// Each channel's API host, by channel name: every request of its stores goes there (a
+    /// sandbox in development). Set as `{channel}_api_url` / `CENPORTS_{CHANNEL}_API_URL`.
+    pub channel_api_urls: ApiUrls,
     /// The key that encrypts store credentials (32 bytes, base64). `None`: use [`Self::key_file`].
     pub secret_key: Option<SecretString>,
     /// The key file, created with mode 0600 on first use when no key is configured.
@@ -74,7 +72,7 @@ pub struct Settings {
     pub sync_interval: Duration,
     /// The log filter (`tracing_subscriber::EnvFilter` syntax, e.g. `info,cenports=debug`).
     pub log: String,
-    /// The base URL at which BigCommerce reaches this hub's webhook receiver (`https://`, or
+    /// The base URL at which channels reach this hub's webhook receiver (`https://`, or
     /// `http://` on a loopback address for development). `None`: no hooks are registered and
     /// the hub relies on polling alone.
     pub public_url: Option<Url>,
@@ -86,7 +84,14 @@ impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("database_url", &redacted_url(&self.database_url))
-            .field("bigcommerce_api_url", &self.bigcommerce_api_url.as_str())
+            .field(
+                "channel_api_urls",
+                &self
+                    .channel_api_urls
+                    .iter()
+                    .map(|(channel, url)| (*channel, url.as_str()))
+                    .collect::<Vec<_>>(),
+            )
             .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
             .field("key_file", &self.key_file)
             .field("sync_interval", &self.sync_interval)
@@ -114,7 +119,7 @@ pub enum Origin {
     /// A key of the config file.
     File(PathBuf),
     /// An environment variable.
-    Env(&'static str),
+    Env(String),
     /// A command-line flag.
     Flag(&'static str),
 }
@@ -136,8 +141,8 @@ pub enum ConfigError {
     /// A value is not valid.
     #[error("setting `{field}` (from {origin}) {problem}: {fix}")]
     Invalid {
-        /// The setting's name in the config file, e.g. `bigcommerce_api_url`.
-        field: &'static str,
+        /// The setting's name in the config file, e.g. `sync_interval`.
+        field: String,
         /// Where the value came from.
         origin: Origin,
         /// What is wrong (never a secret's value).
@@ -162,10 +167,11 @@ pub enum ConfigError {
 
     /// The config file is not valid TOML for [`Settings`] (unknown key, wrong type...).
     #[error(
-        "the config file {} is not valid: {message}; the keys are database_url, \
-         bigcommerce_api_url, secret_key, key_file, sync_interval, log, public_url and listen (see \
+        "the config file {} is not valid: {message}; the keys are database_url, {}, \
+         secret_key, key_file, sync_interval, log, public_url and listen (see \
          docs/OPERATIONS.md)",
-        path.display()
+        path.display(),
+        api_url_keys().join(", ")
     )]
     ParseFile {
         /// The file.
@@ -175,12 +181,28 @@ pub enum ConfigError {
     },
 }
 
-/// The config file's keys, all optional. Unknown keys are refused so a typo is not ignored.
+/// The config file key of a channel's API host.
+fn api_url_key(setting: &ApiUrlSetting) -> String {
+    format!("{}_api_url", setting.channel)
+}
+
+/// The environment variable of a channel's API host, e.g. `CENPORTS_BIGCOMMERCE_API_URL`.
+pub fn api_url_env(channel: &str) -> String {
+    format!("CENPORTS_{}_API_URL", channel.to_ascii_uppercase())
+}
+
+fn api_url_keys() -> Vec<String> {
+    API_URL_SETTINGS.iter().map(api_url_key).collect()
+}
+
+/// The config file's keys, all optional. Unknown keys are refused so a typo is not ignored;
+/// the channels' API hosts (`{channel}_api_url`) are taken out before, in [`read_file`].
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileSettings {
+    #[serde(skip)]
+    api_urls: Vec<(&'static str, String)>,
     database_url: Option<String>,
-    bigcommerce_api_url: Option<String>,
     secret_key: Option<SecretString>,
     key_file: Option<PathBuf>,
     sync_interval: Option<String>,
@@ -237,53 +259,73 @@ impl Settings {
 
         let mut database_url = Layered::default(DEFAULT_DATABASE_URL.to_string());
         database_url.set(file.database_url, file_origin());
-        database_url.set(env(DATABASE_URL_ENV), Origin::Env(DATABASE_URL_ENV));
+        database_url.set(env(DATABASE_URL_ENV), Origin::Env(DATABASE_URL_ENV.into()));
         database_url.set(
             overrides.database_url.clone(),
             Origin::Flag("--database-url"),
         );
 
-        let mut api_url = Layered::default(DEFAULT_API_URL.to_string());
-        api_url.set(file.bigcommerce_api_url, file_origin());
-        api_url.set(env(API_URL_ENV), Origin::Env(API_URL_ENV));
+        let mut api_urls = Vec::new();
+        for setting in &API_URL_SETTINGS {
+            let mut url = Layered::default(setting.default.to_string());
+            let in_file = file
+                .api_urls
+                .iter()
+                .find(|(channel, _)| *channel == setting.channel)
+                .map(|(_, url)| url.clone());
+            url.set(in_file, file_origin());
+            let variable = api_url_env(setting.channel);
+            url.set(env(&variable), Origin::Env(variable));
+            api_urls.push((setting, url));
+        }
 
         let mut secret_key: Layered<Option<SecretString>> = Layered::default(None);
         secret_key.set(file.secret_key.map(Some), file_origin());
         secret_key.set(
             env(SECRET_KEY_ENV).map(|key| Some(SecretString::from(key))),
-            Origin::Env(SECRET_KEY_ENV),
+            Origin::Env(SECRET_KEY_ENV.into()),
         );
 
         let mut key_file: Layered<Option<PathBuf>> = Layered::default(None);
         key_file.set(file.key_file.map(Some), file_origin());
         key_file.set(
             env(KEY_FILE_ENV).map(|p| Some(p.into())),
-            Origin::Env(KEY_FILE_ENV),
+            Origin::Env(KEY_FILE_ENV.into()),
         );
 
         let mut sync_interval = Layered::default("5m".to_string());
         sync_interval.set(file.sync_interval, file_origin());
-        sync_interval.set(env(SYNC_INTERVAL_ENV), Origin::Env(SYNC_INTERVAL_ENV));
+        sync_interval.set(
+            env(SYNC_INTERVAL_ENV),
+            Origin::Env(SYNC_INTERVAL_ENV.into()),
+        );
 
         let mut log = Layered::default(DEFAULT_LOG.to_string());
         log.set(file.log, file_origin());
-        log.set(env("RUST_LOG"), Origin::Env("RUST_LOG"));
-        log.set(env(LOG_ENV), Origin::Env(LOG_ENV));
+        log.set(env("RUST_LOG"), Origin::Env("RUST_LOG".into()));
+        log.set(env(LOG_ENV), Origin::Env(LOG_ENV.into()));
 
         let mut public_url: Layered<Option<String>> = Layered::default(None);
         public_url.set(file.public_url.map(Some), file_origin());
-        public_url.set(env(PUBLIC_URL_ENV).map(Some), Origin::Env(PUBLIC_URL_ENV));
+        public_url.set(
+            env(PUBLIC_URL_ENV).map(Some),
+            Origin::Env(PUBLIC_URL_ENV.into()),
+        );
 
         let mut listen = Layered::default(DEFAULT_LISTEN.to_string());
         listen.set(file.listen, file_origin());
-        listen.set(env(LISTEN_ENV), Origin::Env(LISTEN_ENV));
+        listen.set(env(LISTEN_ENV), Origin::Env(LISTEN_ENV.into()));
 
         let database_url = validate_database_url(database_url)?;
         let key_file = key_file
             .value
             .unwrap_or_else(|| default_key_file(&database_url));
+        let mut channel_api_urls = ApiUrls::new();
+        for (setting, url) in api_urls {
+            channel_api_urls.insert(setting.channel, validate_api_url(setting, url)?);
+        }
         Ok(Settings {
-            bigcommerce_api_url: validate_api_url(api_url)?,
+            channel_api_urls,
             secret_key: validate_secret_key(secret_key)?,
             key_file,
             sync_interval: validate_sync_interval(sync_interval)?,
@@ -294,9 +336,18 @@ impl Settings {
         })
     }
 
-    /// Settings for the connect checks and the store clients: the configured API host.
-    pub fn connect_settings(&self) -> ConnectSettings {
-        ConnectSettings::new(self.bigcommerce_api_url.clone())
+    /// The API host configured for a channel (its default when the channel has none).
+    pub fn api_url(&self, channel: &str) -> Option<&Url> {
+        self.channel_api_urls.get(channel)
+    }
+
+    /// The process's channel registry: the built-in channels on their configured hosts, with
+    /// the key that opens stored credentials (read, or the key file created, once).
+    pub fn channels(&self) -> Result<Channels, SecretsError> {
+        Ok(Channels::standard(
+            Arc::new(self.secret_box()?),
+            &self.channel_api_urls,
+        ))
     }
 
     /// The box that encrypts store credentials: the configured key, else the key file (created
@@ -311,10 +362,33 @@ fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    toml::from_str(&text).map_err(|error| ConfigError::ParseFile {
+    let parse_error = |error: toml::de::Error| ConfigError::ParseFile {
         path: path.to_path_buf(),
         message: error.message().to_string() + &location(&text, error.span()),
-    })
+    };
+    let mut table: toml::Table = toml::from_str(&text).map_err(parse_error)?;
+    let mut api_urls = Vec::new();
+    for setting in &API_URL_SETTINGS {
+        let Some(value) = table.remove(&api_url_key(setting)) else {
+            continue;
+        };
+        match value {
+            toml::Value::String(url) => api_urls.push((setting.channel, url)),
+            other => {
+                return Err(ConfigError::ParseFile {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "{} is a {}, not a string",
+                        api_url_key(setting),
+                        other.type_str()
+                    ),
+                })
+            }
+        }
+    }
+    let mut file: FileSettings = toml::Value::Table(table).try_into().map_err(parse_error)?;
+    file.api_urls = api_urls;
+    Ok(file)
 }
 
 /// ` (line N)` for a TOML error span.
@@ -326,9 +400,9 @@ fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     .unwrap_or_default()
 }
 
-fn invalid(field: &'static str, origin: Origin, problem: String, fix: &str) -> ConfigError {
+fn invalid(field: impl Into<String>, origin: Origin, problem: String, fix: &str) -> ConfigError {
     ConfigError::Invalid {
-        field,
+        field: field.into(),
         origin,
         problem,
         fix: fix.to_string(),
@@ -359,14 +433,15 @@ fn validate_database_url(value: Layered<String>) -> Result<String, ConfigError> 
     }
 }
 
-fn validate_api_url(value: Layered<String>) -> Result<Url, ConfigError> {
+fn validate_api_url(setting: &ApiUrlSetting, value: Layered<String>) -> Result<Url, ConfigError> {
+    let key = api_url_key(setting);
     let fix = format!(
-        "use {DEFAULT_API_URL} (the default) or the base URL a sandbox prints, e.g. \
-         http://127.0.0.1:8090"
+        "use {} (the default) or the base URL a sandbox prints, e.g. http://127.0.0.1:8090",
+        setting.default
     );
     let url = Url::parse(value.value.trim()).map_err(|error| {
         invalid(
-            "bigcommerce_api_url",
+            key.clone(),
             value.origin.clone(),
             format!("is not a URL ({error})"),
             &fix,
@@ -374,7 +449,7 @@ fn validate_api_url(value: Layered<String>) -> Result<Url, ConfigError> {
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(invalid(
-            "bigcommerce_api_url",
+            key,
             value.origin,
             format!("is {url}, not an http(s) URL with a host"),
             &fix,
@@ -382,7 +457,7 @@ fn validate_api_url(value: Layered<String>) -> Result<Url, ConfigError> {
     }
     if url.query().is_some() || url.username() != "" || url.password().is_some() {
         return Err(invalid(
-            "bigcommerce_api_url",
+            key,
             value.origin,
             "carries a query or credentials".into(),
             &fix,
@@ -423,7 +498,7 @@ fn validate_sync_interval(value: Layered<String>) -> Result<Duration, ConfigErro
             "sync_interval",
             value.origin,
             format!(
-                "is {} s, too short for BigCommerce's quota",
+                "is {} s, too short for a store's API quota",
                 duration.as_secs()
             ),
             fix,
@@ -450,10 +525,10 @@ fn validate_log(value: Layered<String>) -> Result<String, ConfigError> {
     }
 }
 
-/// The public URL must be one BigCommerce can call and that carries nothing it should not:
-/// `https://` with a host, or `http://` only on a loopback host (the sandbox accepts those; real
-/// BigCommerce only calls `https` on port 443). No query, fragment or credentials. A trailing
-/// slash is dropped so that paths join cleanly.
+/// The public URL must be one a channel can call and that carries nothing it should not:
+/// `https://` with a host, or `http://` only on a loopback host (a sandbox accepts those; a real
+/// channel calls only `https`). No query, fragment or credentials. A trailing slash is dropped
+/// so that paths join cleanly.
 fn validate_public_url(value: Layered<Option<String>>) -> Result<Option<Url>, ConfigError> {
     let Some(text) = value.value else {
         return Ok(None);
@@ -581,10 +656,12 @@ mod tests {
     fn defaults_apply_when_nothing_is_configured() {
         let settings = load(&[], &Overrides::default()).unwrap();
         assert_eq!(settings.database_url, "cenports.db");
-        assert_eq!(
-            settings.bigcommerce_api_url.as_str(),
-            "https://api.bigcommerce.com/"
-        );
+        for setting in &API_URL_SETTINGS {
+            assert_eq!(
+                settings.api_url(setting.channel).unwrap().as_str(),
+                Url::parse(setting.default).unwrap().as_str()
+            );
+        }
         assert!(settings.secret_key.is_none());
         assert_eq!(settings.key_file, PathBuf::from("cenports.key"));
         assert_eq!(settings.sync_interval, Duration::from_secs(300));
@@ -649,9 +726,13 @@ mod tests {
 
     #[test]
     fn env_overrides_the_file_and_flags_override_env() {
+        let channel = API_URL_SETTINGS[0].channel;
         let file = temp_file(
             "layers",
-            "database_url = \"file.db\"\nbigcommerce_api_url = \"http://127.0.0.1:9000\"\nsync_interval = \"2m\"\n",
+            &format!(
+                "database_url = \"file.db\"\n{channel}_api_url = \"http://127.0.0.1:9000\"\n\
+                 sync_interval = \"2m\"\n"
+            ),
         );
         let overrides = Overrides {
             config_file: Some(file.clone()),
@@ -660,7 +741,7 @@ mod tests {
         let settings = load(&[(DATABASE_URL_ENV, "env.db")], &overrides).unwrap();
         assert_eq!(settings.database_url, "env.db");
         assert_eq!(
-            settings.bigcommerce_api_url.as_str(),
+            settings.api_url(channel).unwrap().as_str(),
             "http://127.0.0.1:9000/"
         );
         assert_eq!(settings.sync_interval, Duration::from_secs(120));
@@ -683,14 +764,22 @@ mod tests {
 
     #[test]
     fn a_bad_api_url_and_interval_are_refused_with_the_fix() {
+        let setting = API_URL_SETTINGS[0];
+        let variable = api_url_env(setting.channel);
         let error = load(
-            &[(API_URL_ENV, "api.bigcommerce.com")],
+            &[(&variable, "no-scheme.example.com")],
             &Overrides::default(),
         )
         .unwrap_err()
         .to_string();
-        assert!(error.contains("setting `bigcommerce_api_url`"), "{error}");
-        assert!(error.contains("use https://api.bigcommerce.com"), "{error}");
+        assert!(
+            error.contains(&format!("setting `{}_api_url`", setting.channel)),
+            "{error}"
+        );
+        assert!(
+            error.contains(&format!("use {}", setting.default)),
+            "{error}"
+        );
         let error = load(&[(SYNC_INTERVAL_ENV, "often")], &Overrides::default())
             .unwrap_err()
             .to_string();

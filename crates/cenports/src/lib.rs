@@ -1,15 +1,17 @@
 //! # Cenports, the hub
 //!
 //! The library behind the `cenports` binary: the channel-agnostic core (accounts, stores,
-//! orders, storage) and the BigCommerce connector that fills it. The binary is a thin CLI over
-//! these modules.
+//! orders, storage, sync, fulfilment, stock, webhooks, the API and the dashboard) and the
+//! channels that fill it, each in its own folder under [`channel`]. The binary is a thin CLI
+//! over these modules.
 //!
 //! - [`accounts`]: users and roles, passwords, API keys, sessions and login throttling.
 //! - [`config`]: the one typed, layered configuration ([`config::Settings`]).
 //! - [`dates`]: a day or an instant, as filters take them.
 //! - [`storage`]: one storage contract over SQLite (the embedded default) and PostgreSQL.
-//! - [`connect`]: connecting a BigCommerce store: parse what the merchant has, check it on
-//!   the spot, and name exactly what is missing.
+//! - [`channel`]: the one seam to sales channels (orders in, catalog in, fulfilment out, stock
+//!   out, webhooks in, connect), the registry that picks a store's channel, and one folder per
+//!   channel (`channel/bigcommerce/`).
 //! - [`secrets`]: encryption at rest of the store credentials.
 //! - [`stock`]: available to sell per SKU and the push of what changed to the store.
 //! - [`fulfilment`]: shipments and order status changes written back exactly once through a
@@ -20,9 +22,8 @@
 //! - [`http`]: the JSON API under `/api/v1`, sign-in, health and metrics, as an axum router.
 
 pub mod accounts;
+pub mod channel;
 pub mod config;
-pub mod connect;
-pub mod credentials;
 pub mod dates;
 pub mod fulfilment;
 pub mod http;

@@ -5,7 +5,7 @@
 //! shutdown future resolves:
 //!
 //! - the HTTP server: the webhook receiver ([`crate::webhooks::receiver`]) at
-//!   `/webhooks/bigcommerce/{store_id}`, and the REST API with sign-in, `/healthz`, `/readyz`
+//!   `/webhooks/{channel}/{store_id}`, and the REST API with sign-in, `/healthz`, `/readyz`
 //!   and `/metrics` ([`crate::http::router`], `docs/API.md`); the dashboard ([`crate::web::router`]);
 //! - the queue worker ([`crate::webhooks::worker`]) turning callbacks into targeted fetches;
 //! - the fulfilment outbox worker ([`crate::fulfilment::worker::run`]) delivering shipments
@@ -26,7 +26,6 @@
 //! started. Jobs still queued are lost; polling brings their changes in.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -36,8 +35,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 
+use crate::channel::Channels;
 use crate::config::Settings;
-use crate::fulfilment::worker::{run as run_outbox, SettingsClients};
+use crate::fulfilment::worker::run as run_outbox;
 use crate::http::{self, AppState};
 use crate::storage::Storage;
 use crate::sync::scheduler::{run_scheduler_with, SchedulerConfig};
@@ -87,6 +87,7 @@ impl ServeOptions {
 pub struct App {
     settings: Settings,
     storage: Storage,
+    channels: Channels,
     options: ServeOptions,
     router: Router,
     /// The REST API's state (`/api/v1`, `/login`, `/healthz`, `/readyz`, `/metrics`), merged
@@ -101,20 +102,19 @@ impl App {
     /// Opens the database (running migrations), loads the secrets key and builds the router
     /// and the queue. Fails before anything listens.
     pub async fn build(settings: &Settings, mut options: ServeOptions) -> Result<App> {
-        // One rate limiter per store for all of the process's tasks (DESIGN-NOTES note 3).
-        options.worker.limiters = options.scheduler.limiters.clone();
         let storage = Storage::open(&settings.database_url)
             .await
             .context("could not open the database")?;
-        let secret_box = Arc::new(settings.secret_box()?);
+        // One registry for all of the process's tasks: the key read once, one client and one
+        // rate limiter per store (DESIGN-NOTES note 3).
+        let channels = settings.channels()?;
         let (sender, queue) = mpsc::channel(options.queue_capacity.max(1));
         let (processed, _) = broadcast::channel(4096);
         // One "already syncing" guard and one set of counters for the API's triggers and the
         // scheduler: a trigger during a scheduled sync answers `already_running`, and the
         // scheduler's clients report the quota they see to `/metrics`.
-        let mut api = AppState::new(storage.clone(), settings.clone())
-            .with_syncs_in_progress(options.scheduler.in_progress.clone())
-            .with_limiters(options.scheduler.limiters.clone());
+        let mut api = AppState::new(storage.clone(), settings.clone(), channels.clone())
+            .with_syncs_in_progress(options.scheduler.in_progress.clone());
         options.scheduler.metrics = api.metrics().clone();
         // First run: nobody can sign in yet, so whoever holds this one-time token (printed by
         // `cenports serve`, never logged) may create the first operator at /setup.
@@ -131,20 +131,25 @@ impl App {
         };
         let metrics = api.metrics().clone();
         // Every callback's outcome is counted for `/metrics`.
-        let router = receiver::router(ReceiverState::new(storage.clone(), secret_box, sender))
-            .layer(axum::middleware::from_fn(
-                move |request: axum::extract::Request, next: axum::middleware::Next| {
-                    let metrics = metrics.clone();
-                    async move {
-                        let response = next.run(request).await;
-                        metrics.record_webhook_receipt(receiver::receipt_outcome(&response));
-                        response
-                    }
-                },
-            ));
+        let router = receiver::router(ReceiverState::new(
+            storage.clone(),
+            channels.clone(),
+            sender,
+        ))
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let metrics = metrics.clone();
+                async move {
+                    let response = next.run(request).await;
+                    metrics.record_webhook_receipt(receiver::receipt_outcome(&response));
+                    response
+                }
+            },
+        ));
         Ok(App {
             settings: settings.clone(),
             storage,
+            channels,
             options,
             router,
             api,
@@ -165,6 +170,11 @@ impl App {
     /// The database handle (tests and the benchmark read the hub through it).
     pub fn storage(&self) -> &Storage {
         &self.storage
+    }
+
+    /// The process's channel registry (its clients and limiters).
+    pub fn channels(&self) -> &Channels {
+        &self.channels
     }
 
     /// Finished webhook jobs, from now on (the benchmark times latency with it).
@@ -188,6 +198,7 @@ impl App {
         let App {
             settings,
             storage,
+            channels,
             options,
             router,
             api,
@@ -211,18 +222,22 @@ impl App {
         let mut tasks = JoinSet::new();
 
         tasks.spawn(run_worker(
-            settings.clone(),
             storage.clone(),
+            channels.clone(),
             options.worker.clone(),
             queue,
             Some(processed),
             wait(stopped.clone()),
         ));
 
-        spawn_workers(&mut tasks, &settings, &storage, &options, &stopped);
+        spawn_workers(&mut tasks, &storage, &channels, &options, &stopped);
 
         if settings.public_url.is_some() {
-            let (settings, storage) = (settings.clone(), storage.clone());
+            let (public_url, storage, channels) = (
+                settings.public_url.clone(),
+                storage.clone(),
+                channels.clone(),
+            );
             let (every, mut shutdown) = (options.hook_check_interval, stopped.clone());
             tasks.spawn(async move {
                 let mut ticker = tokio::time::interval(every.max(Duration::from_millis(100)));
@@ -232,7 +247,7 @@ impl App {
                         _ = shutdown.wait_for(|stop| *stop) => break,
                         _ = ticker.tick() => {}
                     }
-                    if let Err(error) = repair_all(&settings, &storage).await {
+                    if let Err(error) = repair_all(&storage, &channels, public_url.as_ref()).await {
                         tracing::warn!(error = %format!("{error:#}"), "serve: webhook health check failed");
                     }
                 }
@@ -300,33 +315,31 @@ async fn stop_requested(mut stopped: watch::Receiver<bool>) {
 /// - the sync scheduler (polling, reconciliation, and the stock push after each sync) when
 ///   [`ServeOptions::poll`] is on.
 ///
-/// Both use the scheduler's per-store rate limiters, so one process paces all its requests
-/// to a store together.
+/// Both take their clients from the process's [`Channels`], so one process paces all its
+/// requests to a store together.
 fn spawn_workers(
     tasks: &mut JoinSet<()>,
-    settings: &Settings,
     storage: &Storage,
+    channels: &Channels,
     options: &ServeOptions,
     stopped: &watch::Receiver<bool>,
 ) {
     {
-        let (settings, storage, config) =
-            (settings.clone(), storage.clone(), options.outbox.clone());
-        let limiters = options.scheduler.limiters.clone();
+        let (channels, storage, config) =
+            (channels.clone(), storage.clone(), options.outbox.clone());
         let shutdown = stop_requested(stopped.clone());
         tasks.spawn(async move {
-            let clients = SettingsClients::new(&settings, &storage, None).sharing(limiters);
-            let report = run_outbox(&storage, &clients, &config, shutdown).await;
+            let report = run_outbox(&storage, &channels, &config, shutdown).await;
             tracing::info!(outbox = ?report, "serve: the outbox worker stopped");
         });
     }
 
     if options.poll {
-        let (settings, storage, config) =
-            (settings.clone(), storage.clone(), options.scheduler.clone());
+        let (channels, storage, config) =
+            (channels.clone(), storage.clone(), options.scheduler.clone());
         let shutdown = stop_requested(stopped.clone());
         tasks.spawn(async move {
-            if let Err(error) = run_scheduler_with(&settings, &storage, config, shutdown).await {
+            if let Err(error) = run_scheduler_with(&storage, &channels, config, shutdown).await {
                 tracing::error!(error = %format!("{error:#}"), "serve: the scheduler stopped");
             }
         });
@@ -349,10 +362,10 @@ pub async fn run_workers(
     options: &ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    settings.secret_box()?;
+    let channels = settings.channels()?;
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    spawn_workers(&mut tasks, settings, storage, options, &stopped);
+    spawn_workers(&mut tasks, storage, &channels, options, &stopped);
     tracing::info!(poll = options.poll, "worker: running");
     shutdown.await;
     let _ = stop.send(true);

@@ -19,9 +19,9 @@ use std::str::FromStr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
-use bigcommerce_client::Client;
+use cenports::channel::bigcommerce::CHANNEL;
+use cenports::channel::StoreClient;
 use cenports::config::{Overrides, Settings, DEFAULT_LOG, DEFAULT_SYNC_INTERVAL};
-use cenports::credentials::{client_config, open_store_credentials};
 use cenports::storage::{FulfilmentState, Storage, StoreScope};
 use cenports::sync::{sync_store, SyncOptions};
 use clap::{Args, Subcommand};
@@ -199,11 +199,17 @@ async fn run_backend(
     let sandbox_stat = sandbox.pid.map(|pid| format!("/proc/{pid}/stat"));
     let sandbox_cpu_before = sandbox_stat.as_deref().and_then(cpu_time);
     let mut order_pages = 0u64;
-    let report = sync_store(&storage, &scope, &client, &SyncOptions::default(), |p| {
-        if p.stream != cenports::storage::STREAM_CATALOG {
-            order_pages += 1;
-        }
-    })
+    let report = sync_store(
+        &storage,
+        &scope,
+        client.as_ref(),
+        &SyncOptions::default(),
+        |p| {
+            if p.stream != cenports::storage::STREAM_CATALOG {
+                order_pages += 1;
+            }
+        },
+    )
     .await
     .with_context(|| format!("the sync into {backend} failed"))?;
     let peak_rss_kb = peak_rss_kb("/proc/self/status");
@@ -238,10 +244,14 @@ pub(crate) async fn connect_store(
     database_url: &str,
     dir: &Path,
     sandbox: &SandboxChild,
-) -> Result<(Storage, StoreScope, Client)> {
+) -> Result<(Storage, StoreScope, std::sync::Arc<dyn StoreClient>)> {
     let settings = Settings {
         database_url: database_url.to_string(),
-        bigcommerce_api_url: Url::parse(&sandbox.base_url).context("the sandbox's base URL")?,
+        channel_api_urls: [(
+            CHANNEL,
+            Url::parse(&sandbox.base_url).context("the sandbox's base URL")?,
+        )]
+        .into(),
         secret_key: None,
         key_file: dir.join(cenports::secrets::DEFAULT_KEY_FILE),
         sync_interval: DEFAULT_SYNC_INTERVAL,
@@ -257,14 +267,7 @@ pub(crate) async fn connect_store(
     let input = connect::input_from_credentials_file(BENCH_EMAIL, &sandbox.credentials)?;
     let store = connect::check_and_save(&settings, &storage, input, &mut std::io::sink()).await?;
     let scope = store.scope();
-    let sealed = storage.get_store_credentials(&scope).await?;
-    let credentials = open_store_credentials(&settings.secret_box()?, &store, sealed.as_ref())?;
-    let client = Client::new(client_config(
-        &settings.connect_settings(),
-        &store,
-        &credentials,
-    )?)
-    .context("could not build the BigCommerce client")?;
+    let client = settings.channels()?.open(&storage, &store).await?;
 
     Ok((storage, scope, client))
 }
@@ -326,7 +329,7 @@ async fn time_first_order(dir: &Path, sandbox: &SandboxChild) -> Result<FirstOrd
     let mut first_ready = None;
     let committed = tokio::sync::Notify::new();
     let options = SyncOptions::default();
-    let sync = sync_store(&storage, &scope, &client, &options, |p| {
+    let sync = sync_store(&storage, &scope, client.as_ref(), &options, |p| {
         if p.stream.starts_with(cenports::storage::STREAM_OPEN_ORDERS) && p.read > 0 {
             first_ready.get_or_insert_with(|| started.elapsed());
             committed.notify_one();
@@ -346,7 +349,7 @@ async fn time_first_order(dir: &Path, sandbox: &SandboxChild) -> Result<FirstOrd
         .filter(|(state, _)| *state == FulfilmentState::Ready)
         .map(|(_, count)| count)
         .sum();
-    let requests = client.stats().requests_sent;
+    let requests = client.requests_sent();
     storage.close().await;
     Ok(FirstOrderTiming {
         connected,

@@ -137,7 +137,7 @@ async fn run_backend(
     sync_store_recorded(
         &storage,
         &scope,
-        &client,
+        client.as_ref(),
         &SyncOptions::default(),
         SyncTrigger::Cli,
         |_| {},
@@ -162,7 +162,11 @@ async fn run_backend(
     // The hub as `serve --no-poll` runs it, in this process.
     let settings = Settings {
         database_url: database_url.to_string(),
-        bigcommerce_api_url: Url::parse(&sandbox.base_url)?,
+        channel_api_urls: [(
+            cenports::channel::bigcommerce::CHANNEL,
+            Url::parse(&sandbox.base_url)?,
+        )]
+        .into(),
         secret_key: None,
         key_file: dir.join(cenports::secrets::DEFAULT_KEY_FILE),
         sync_interval: DEFAULT_SYNC_INTERVAL,

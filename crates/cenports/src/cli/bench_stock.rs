@@ -19,16 +19,15 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use bigcommerce_client::Client;
 use bigcommerce_sandbox::model::InventoryTracking as SbTracking;
 use bigcommerce_sandbox::{Plan, Sandbox, SandboxConfig, StoreSpec};
+use cenports::channel::bigcommerce::CHANNEL;
+use cenports::channel::credentials::encrypt_credentials;
+use cenports::channel::{Channels, Credentials};
 use cenports::config::Overrides;
-use cenports::connect::{ConnectSettings, StoreHash, VerifiedStore};
-use cenports::credentials::{client_config, encrypt_credentials, open_store_credentials};
 use cenports::secrets::SecretBox;
-use cenports::stock::bigcommerce::BigCommerceStock;
 use cenports::stock::{push_stock, PushReport, SkuStatus};
-use cenports::storage::{NewStore, Storage, StoreProfile, CHANNEL_BIGCOMMERCE};
+use cenports::storage::{NewStore, Storage, StoreProfile};
 use cenports::sync::{sync_catalog, SyncOptions};
 use clap::Args;
 use secrecy::SecretString;
@@ -118,43 +117,33 @@ async fn measure(
         .account("merchant-guide")
         .context("the sandbox store has a merchant-guide account")?;
     let api = Url::parse(sandbox.base_url())?;
-    let verified = VerifiedStore {
-        email: "bench@cenports.example".into(),
-        store_hash: StoreHash::parse(&info.hash).context("the sandbox store hash is valid")?,
-        api_base_url: api.clone(),
+    let credentials = Credentials {
         client_id: account.client_id.clone(),
         client_secret: SecretString::from(account.client_secret.clone()),
         access_token: SecretString::from(account.access_token.clone()),
-        profile: Default::default(),
-        scopes: Vec::new(),
     };
-    let secret_box = SecretBox::from_key_bytes(&rand_key())?;
-    let user = storage.ensure_user(&verified.email).await?;
+    let secret_box = std::sync::Arc::new(SecretBox::from_key_bytes(&rand_key())?);
+    let user = storage.ensure_user("bench@cenports.example").await?;
     let record = storage
         .save_store(
             user.id,
             &NewStore {
-                channel: CHANNEL_BIGCOMMERCE.into(),
+                channel: CHANNEL.into(),
                 remote_id: info.hash.clone(),
                 api_base_url: api.to_string(),
                 profile: StoreProfile::default(),
-                credentials: encrypt_credentials(&secret_box, &verified),
+                credentials: encrypt_credentials(&secret_box, &info.hash, &credentials),
             },
         )
         .await?;
     let scope = record.scope();
-    let sealed = storage.get_store_credentials(&scope).await?;
-    let credentials = open_store_credentials(&secret_box, &record, sealed.as_ref())?;
-    let client = Client::new(client_config(
-        &ConnectSettings::new(api),
-        &record,
-        &credentials,
-    )?)?;
+    let channels = Channels::standard(secret_box, &[(CHANNEL, api)].into());
+    let client = channels.open(storage, &record).await?;
     let options = SyncOptions {
         settle: Duration::from_secs(1),
         ..SyncOptions::default()
     };
-    sync_catalog(storage, &scope, &client, &options, |_| {}).await?;
+    sync_catalog(storage, &scope, client.as_ref(), &options, |_| {}).await?;
 
     // On hand for every SKU a push can write, and the untracked ones: the store's level + 3
     // (orders: none, buffer: 0), so each differs from what the store reported.
@@ -175,7 +164,6 @@ async fn measure(
         .context("the sandbox store exists")?;
     storage.set_stock(&scope, &wanted).await?;
 
-    let channel = BigCommerceStock::new(client);
     let store = sandbox
         .store(&info.hash)
         .context("the sandbox store exists")?;
@@ -183,7 +171,7 @@ async fn measure(
     for run in ["all changed", "nothing changed"] {
         store.log.lock().clear();
         let started = Instant::now();
-        let report = push_stock(storage, &scope, &channel).await?;
+        let report = push_stock(storage, &scope, client.as_ref()).await?;
         let elapsed = started.elapsed();
         let (log_writes, log_reads) = {
             let log = store.log.lock();

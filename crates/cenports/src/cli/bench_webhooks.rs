@@ -27,17 +27,17 @@ use anyhow::{bail, Context, Result};
 use base64::Engine as _;
 use bigcommerce_sandbox::live::{start_live, stop_live, LiveSettings};
 use bigcommerce_sandbox::{Plan, Sandbox, SandboxConfig, StoreSpec};
+use cenports::channel::bigcommerce::connect::ConnectInput;
+use cenports::channel::Hint;
 use cenports::config::{Overrides, Settings, DEFAULT_LOG, DEFAULT_SYNC_INTERVAL};
-use cenports::connect::ConnectInput;
 use cenports::server::{App, ServeOptions};
 use cenports::storage::Storage;
-use cenports::sync::scheduler::store_client;
 use cenports::webhooks::registration::register_hooks;
 use cenports::webhooks::worker::JobOutcome;
-use cenports::webhooks::{FetchTarget, HEADER_HOOK_KEY};
+use cenports::webhooks::{receiver_path, HEADER_HOOK_KEY, PURPOSE_HEADER_SECRET};
 use clap::Args;
 use futures::StreamExt;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::cli::connect::check_and_save;
@@ -187,7 +187,11 @@ async fn measure(
     let key: [u8; 32] = rand::random();
     let settings = Settings {
         database_url: database_url.to_string(),
-        bigcommerce_api_url: Url::parse(sandbox.base_url())?,
+        channel_api_urls: [(
+            cenports::channel::bigcommerce::CHANNEL,
+            Url::parse(sandbox.base_url())?,
+        )]
+        .into(),
         secret_key: Some(SecretString::from(
             base64::engine::general_purpose::STANDARD.encode(key),
         )),
@@ -206,21 +210,24 @@ async fn measure(
         access_token: SecretString::from(account.access_token.clone()),
     };
     let store = check_and_save(&settings, &storage, input, &mut std::io::sink()).await?;
-    let client = store_client(&settings, &storage, &store).await?;
+    let channels = settings.channels()?;
+    let client = channels.open(&storage, &store).await?;
     let public_url = settings.public_url.clone().expect("set above");
     register_hooks(
         &storage,
-        &settings.secret_box()?,
+        channels.secret_box(),
         &store,
-        &client,
+        client.as_ref(),
         &public_url,
     )
     .await?;
-    let header_secret = client.list_hooks().await?[0]
-        .headers
-        .as_ref()
-        .and_then(|h| h.get(HEADER_HOOK_KEY).cloned())
-        .context("the hooks carry the header secret")?;
+    let endpoint = storage
+        .get_webhook_endpoint(&store.scope())
+        .await?
+        .context("registering saved the store's webhook endpoint")?;
+    let header_secret = channels
+        .open_secret(&store, &endpoint.header_secret, PURPOSE_HEADER_SECRET)
+        .context("the header secret opens with the hub's key")?;
 
     let options = ServeOptions {
         poll: false,
@@ -274,7 +281,8 @@ async fn measure(
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, processed.recv()).await {
             Ok(Ok(done)) => {
-                if let (FetchTarget::Order(id), JobOutcome::Saved) = (done.target, done.outcome) {
+                if let (Hint::Order(id), JobOutcome::Saved) = (&done.target, done.outcome) {
+                    let id: u64 = id.parse().unwrap_or_default();
                     if id >= first_new {
                         committed.entry(id).or_insert(done.finished_at);
                     }
@@ -304,7 +312,7 @@ async fn measure(
 
     // The receiver's throughput.
     let http = reqwest::Client::new();
-    let url = format!("{base}/webhooks/bigcommerce/{}", store.id().get());
+    let url = format!("{base}{}", receiver_path(&store));
     let order_ids: Vec<u64> = committed.keys().copied().take(20).collect();
     let started = Instant::now();
     let refused = futures::stream::iter(0..args.callbacks)
@@ -325,7 +333,7 @@ async fn measure(
             let request = http
                 .post(&url)
                 .header("content-type", "application/json")
-                .header(HEADER_HOOK_KEY, &header_secret)
+                .header(HEADER_HOOK_KEY, header_secret.expose_secret())
                 .header("webhook-id", message_id)
                 .header("webhook-timestamp", timestamp.to_string())
                 .header("webhook-signature", signature)

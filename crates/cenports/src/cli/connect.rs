@@ -7,10 +7,11 @@
 //! prompt, so that they do not land in shell history; `--access-token` and `--client-secret`
 //! work too, for scripts.
 //!
-//! It runs [`cenports::connect::check`] against the configured API host, prints each scope the
-//! guide asks for with its verdict and the fix, and saves the store **only if the check
-//! passed**: the user is created from the email if new, the secrets are encrypted
-//! ([`cenports::credentials`]) and the profile is saved. Connecting the same store again is a
+//! It runs the BigCommerce channel's check ([`cenports::channel::bigcommerce::connect::check`])
+//! against the configured API host, prints each scope the guide asks for with its verdict and
+//! the fix, and saves the store **only if the check passed**: the user is created from the
+//! email if new, the secrets are encrypted ([`cenports::channel::credentials`]) and the profile
+//! is saved. Connecting the same store again is a
 //! reconnect: the credentials are replaced.
 //!
 //! When a public URL is configured (`public_url`), `connect` then registers the store's
@@ -23,11 +24,15 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use cenports::channel::bigcommerce::connect::{
+    self, ConnectError, ConnectInput, ConnectSettings, RequiredScope,
+};
+use cenports::channel::bigcommerce::webhooks::HOOK_SCOPES;
+use cenports::channel::bigcommerce::{CHANNEL, DEFAULT_API_URL};
+use cenports::channel::credentials::save_verified;
 use cenports::config::Settings;
-use cenports::connect::{self, ConnectError, ConnectInput, RequiredScope};
 use cenports::storage::{Storage, StoreRecord, StoreStatus};
-use cenports::sync::scheduler::store_client;
-use cenports::webhooks::registration::{register_hooks, remove_hooks, HOOK_SCOPES};
+use cenports::webhooks::registration::{register_hooks, remove_hooks};
 use clap::Args;
 use secrecy::SecretString;
 
@@ -86,10 +91,17 @@ pub async fn run(args: ConnectArgs, settings: &Settings) -> Result<()> {
     let store = check_and_save(settings, &storage, input, &mut out).await?;
     if let Some(public_url) = &settings.public_url {
         let registered = async {
-            let client = store_client(settings, &storage, &store).await?;
-            let secret_box = settings.secret_box()?;
+            let channels = settings.channels()?;
+            let client = channels.open(&storage, &store).await?;
             Ok::<_, anyhow::Error>(
-                register_hooks(&storage, &secret_box, &store, &client, public_url).await?,
+                register_hooks(
+                    &storage,
+                    channels.secret_box(),
+                    &store,
+                    client.as_ref(),
+                    public_url,
+                )
+                .await?,
             )
         }
         .await;
@@ -174,6 +186,15 @@ fn secret(flag: Option<&str>, env: &str, label: &str, flag_name: &str) -> Result
     )
 }
 
+/// How connect checks reach BigCommerce: the configured API host.
+pub fn connect_settings(settings: &Settings) -> ConnectSettings {
+    let url = settings
+        .api_url(CHANNEL)
+        .cloned()
+        .unwrap_or_else(|| url::Url::parse(DEFAULT_API_URL).expect("the default URL is valid"));
+    ConnectSettings::new(url)
+}
+
 /// Checks `input` against the configured API host, prints each required scope with its
 /// verdict, and saves the store only if the check passed. The error of a failed check is the
 /// connect error itself (its message says what to change in BigCommerce).
@@ -185,12 +206,13 @@ pub async fn check_and_save(
 ) -> Result<StoreRecord> {
     // The key is loaded before any request, so a key problem does not cost a check.
     let secret_box = settings.secret_box()?;
+    let connect_settings = connect_settings(settings);
     writeln!(
         out,
         "Checking the API account against {} ...",
-        settings.bigcommerce_api_url
+        connect_settings.api_base_url
     )?;
-    let verified = match connect::check(input, &settings.connect_settings()).await {
+    let verified = match connect::check(input, &connect_settings).await {
         Ok(verified) => verified,
         Err(error) => {
             if let ConnectError::MissingScopes(missing) = &error {
@@ -205,7 +227,8 @@ pub async fn check_and_save(
             .iter()
             .any(|c| c.scope == scope && c.granted)
     })?;
-    let store = connect::save_verified(storage, &secret_box, &verified)
+    let email = verified.email.clone();
+    let store = save_verified(storage, &secret_box, &verified.into_verified())
         .await
         .context("the check passed but the store could not be saved")?;
     writeln!(
@@ -215,7 +238,7 @@ pub async fn check_and_save(
         store.remote_id,
         store.profile.name,
         store.id().get(),
-        verified.email
+        email
     )?;
     Ok(store)
 }
@@ -249,8 +272,8 @@ pub async fn run_disconnect(args: DisconnectArgs, settings: &Settings) -> Result
             .is_some();
         if registered && store.status == StoreStatus::Connected {
             let removed = async {
-                let client = store_client(settings, &storage, &store).await?;
-                Ok::<_, anyhow::Error>(remove_hooks(&storage, &store, &client).await?)
+                let client = settings.channels()?.open(&storage, &store).await?;
+                Ok::<_, anyhow::Error>(remove_hooks(&storage, &store, client.as_ref()).await?)
             }
             .await;
             match removed {

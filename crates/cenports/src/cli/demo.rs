@@ -26,11 +26,11 @@ use anyhow::{Context, Result};
 use bigcommerce_sandbox::credentials::credentials_txt;
 use bigcommerce_sandbox::{Plan, Sandbox, SandboxConfig, StoreInfo, StoreSpec};
 use cenports::accounts::{self, tokens, AccountError, Role};
+use cenports::channel::bigcommerce::{CHANNEL, DEFAULT_API_URL};
 use cenports::config::{Overrides, Settings, DEFAULT_LOG, DEFAULT_SYNC_INTERVAL};
-use cenports::fulfilment::worker::{drain, SettingsClients, WorkerConfig};
+use cenports::fulfilment::worker::{drain, WorkerConfig};
 use cenports::fulfilment::{request_shipment, Carrier, ShipmentRequest};
 use cenports::server::{App, ServeOptions};
-use cenports::stock::bigcommerce::BigCommerceStock;
 use cenports::stock::{push_stock, SkuStatus};
 use cenports::storage::{FulfilmentState, OrderFilter, Storage, StorageError, StoreRecord};
 use cenports::sync::SyncReport;
@@ -125,7 +125,7 @@ fn demo_settings(dir: &Path, sandbox: &Sandbox, overrides: &Overrides) -> Result
     } else {
         Settings {
             database_url: dir.join("cenports.db").display().to_string(),
-            bigcommerce_api_url: Url::parse(cenports::config::DEFAULT_API_URL)?,
+            channel_api_urls: [(CHANNEL, Url::parse(DEFAULT_API_URL)?)].into(),
             secret_key: None,
             key_file: dir.join(cenports::secrets::DEFAULT_KEY_FILE),
             sync_interval: DEFAULT_SYNC_INTERVAL,
@@ -136,8 +136,10 @@ fn demo_settings(dir: &Path, sandbox: &Sandbox, overrides: &Overrides) -> Result
                 .expect("a valid default"),
         }
     };
-    settings.bigcommerce_api_url =
-        Url::parse(sandbox.base_url()).context("the sandbox's base URL")?;
+    settings.channel_api_urls.insert(
+        CHANNEL,
+        Url::parse(sandbox.base_url()).context("the sandbox's base URL")?,
+    );
     Ok(settings)
 }
 
@@ -225,7 +227,7 @@ async fn demo(args: &DemoArgs, overrides: &Overrides, sandbox: &Sandbox) -> Resu
          request), then the catalog with its SKUs..."
     );
     let fallbacks_before = line_fallbacks(sandbox, &store.hash);
-    let first = sync::sync_one(&settings, &storage, &saved, None).await?;
+    let first = sync::sync_one(&settings.channels()?, &storage, &saved, None).await?;
     print_sync("sync", &first.report);
     let orders = storage.count_orders(&scope).await?;
     let fallbacks = line_fallbacks(sandbox, &store.hash) - fallbacks_before;
@@ -266,8 +268,8 @@ async fn demo(args: &DemoArgs, overrides: &Overrides, sandbox: &Sandbox) -> Resu
         stats.requests_sent,
         stats.throttled,
         stats.rate_limited,
-        stats.last_requests_left.unwrap_or(0),
-        stats.last_quota.unwrap_or(0),
+        stats.requests_left.unwrap_or(0),
+        stats.quota.unwrap_or(0),
     );
 
     write_back(&settings, &storage, &saved, sandbox, &store.hash).await?;
@@ -405,7 +407,7 @@ async fn write_back(
         order.remote_id
     );
     let request = ShipmentRequest {
-        order_remote_id: order.remote_id,
+        order_remote_id: order.remote_id.clone(),
         carrier: Carrier::CanadaPost,
         tracking_number: "7023210039414604".into(),
         tracking_link: None,
@@ -413,22 +415,24 @@ async fn write_back(
         items: Vec::new(),
         request_key: None,
     };
-    let clients = SettingsClients::new(settings, storage, None);
+    let channels = settings.channels()?;
+    let channel = channels.of(store)?.clone();
     let config = WorkerConfig::default();
-    let requested = request_shipment(storage, &scope, hash, &request).await?;
-    let delivered = drain(storage, &clients, Some(store.id()), &config).await?;
-    let again = request_shipment(storage, &scope, hash, &request).await?;
-    let resent = drain(storage, &clients, Some(store.id()), &config).await?;
+    let requested = request_shipment(storage, store, channel.as_ref(), &request).await?;
+    let delivered = drain(storage, &channels, Some(store.id()), &config).await?;
+    let again = request_shipment(storage, store, channel.as_ref(), &request).await?;
+    let resent = drain(storage, &channels, Some(store.id()), &config).await?;
+    let order_id: u64 = order.remote_id.parse().unwrap_or_default();
     let in_store = sandbox
         .with_store(hash, |data, _| {
             data.orders
-                .get(&(order.remote_id as u64))
+                .get(&order_id)
                 .map(|o| (o.shipments.len(), o.status_id))
         })
         .flatten()
         .unwrap_or((0, 0));
     let now = storage
-        .find_order_by_remote_id(&scope, order.remote_id)
+        .find_order_by_remote_id(&scope, &order.remote_id)
         .await?
         .context("the shipped order is in the hub")?;
     println!(
@@ -466,10 +470,9 @@ async fn write_back(
         levels.len()
     );
     storage.set_stock(&scope, &levels).await?;
-    let client = cenports::sync::scheduler::store_client(settings, storage, store).await?;
-    let channel = BigCommerceStock::new(client);
-    let first = push_stock(storage, &scope, &channel).await?;
-    let second = push_stock(storage, &scope, &channel).await?;
+    let client = channels.client(storage, store).await?;
+    let first = push_stock(storage, &scope, client.as_ref()).await?;
+    let second = push_stock(storage, &scope, client.as_ref()).await?;
     println!(
         "  first push: {} write request(s) (floor {}), {} read-back; untracked or unknown SKUs \
          skipped: {}",
@@ -533,13 +536,13 @@ async fn print_skus_by_tracking(
         }
         None => BTreeSet::new(),
     };
-    let mut by_tracking: BTreeMap<&'static str, (BTreeSet<i64>, u64)> = BTreeMap::new();
+    let mut by_tracking: BTreeMap<&'static str, (BTreeSet<String>, u64)> = BTreeMap::new();
     let mut missing = 0u64;
     for sku in &skus {
         match storage.find_sku(scope, sku).await? {
             Some(record) => {
                 let entry = by_tracking
-                    .entry(record.inventory_tracking.as_str())
+                    .entry(record.stock_tracking.as_str())
                     .or_default();
                 entry.0.insert(record.product_remote_id);
                 entry.1 += 1;
@@ -547,10 +550,7 @@ async fn print_skus_by_tracking(
             None => missing += 1,
         }
     }
-    println!(
-        "  {:<22} {:>9} {:>9}",
-        "inventory tracking", "products", "SKUs"
-    );
+    println!("  {:<22} {:>9} {:>9}", "stock tracking", "products", "SKUs");
     for (mode, (products, skus)) in &by_tracking {
         println!("  {mode:<22} {:>9} {skus:>9}", products.len());
     }

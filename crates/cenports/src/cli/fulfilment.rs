@@ -10,8 +10,9 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use cenports::channel::Channels;
 use cenports::config::{parse_duration, Settings};
-use cenports::fulfilment::worker::{drain, DrainReport, SettingsClients, WorkerConfig};
+use cenports::fulfilment::worker::{drain, DrainReport, WorkerConfig};
 use cenports::fulfilment::{
     request_shipment, request_status_change, Carrier, FulfilmentError, ItemSpec, OutboxPayload,
     Requested, ShipmentRequest, StatusTarget,
@@ -84,7 +85,7 @@ pub struct ShipArgs {
     pub email: Option<String>,
     /// The BigCommerce order id.
     #[arg(long, value_name = "N")]
-    pub order: i64,
+    pub order: String,
     /// canada-post, ups, fedex, usps, dhl, purolator, or custom:NAME.
     #[arg(long)]
     pub carrier: Carrier,
@@ -128,11 +129,14 @@ fn parse_sku_item(text: &str) -> Result<ItemSpec, String> {
 
 fn parse_line_item(text: &str) -> Result<ItemSpec, String> {
     let (line, quantity) = split_item(text, "LINE")?;
-    let line_remote_id = line
-        .parse()
-        .map_err(|_| format!("{line:?} is not an order line id: give LINE=QTY, e.g. 41=2"))?;
+    let line = line.trim();
+    if line.is_empty() || line.chars().any(char::is_control) {
+        return Err(format!(
+            "{line:?} is not an order line id: give LINE=QTY, e.g. 41=2"
+        ));
+    }
     Ok(ItemSpec::Line {
-        line_remote_id,
+        line_remote_id: line.to_owned(),
         quantity,
     })
 }
@@ -165,7 +169,7 @@ pub struct OrderStatusArgs {
     pub email: Option<String>,
     /// The BigCommerce order id.
     #[arg(long, value_name = "N")]
-    pub order: i64,
+    pub order: String,
     /// cancelled, on-hold, awaiting-shipment or completed.
     #[arg(long)]
     pub to: StatusTarget,
@@ -242,7 +246,9 @@ pub async fn run_ship(args: ShipArgs, settings: &Settings) -> Result<()> {
         items,
         request_key: args.request_id.clone(),
     };
-    let requested = request_shipment(&storage, &store.scope(), &store.remote_id, &request)
+    let channels = settings.channels()?;
+    let channel = channels.of(&store)?;
+    let requested = request_shipment(&storage, &store, channel.as_ref(), &request)
         .await
         .map_err(refusal)?;
     finish(
@@ -261,11 +267,13 @@ pub async fn run_ship(args: ShipArgs, settings: &Settings) -> Result<()> {
 pub async fn run_order_status(args: OrderStatusArgs, settings: &Settings) -> Result<()> {
     let storage = open_storage(settings).await?;
     let store = one_store(&storage, args.email.as_deref(), &args.store).await?;
+    let channels = settings.channels()?;
+    let channel = channels.of(&store)?;
     let requested = request_status_change(
         &storage,
-        &store.scope(),
-        &store.remote_id,
-        args.order,
+        &store,
+        channel.as_ref(),
+        &args.order,
         args.to,
         args.request_id.clone(),
     )
@@ -281,6 +289,13 @@ pub async fn run_order_status(args: OrderStatusArgs, settings: &Settings) -> Res
         &args.worker,
     )
     .await
+}
+
+/// The channels the outbox worker of a command delivers through, with its request timeout.
+fn worker_clients(settings: &Settings, worker: &WorkerArgs) -> Result<Channels> {
+    Ok(settings
+        .channels()?
+        .with_request_timeout(worker.request_timeout))
 }
 
 fn refusal(error: FulfilmentError) -> anyhow::Error {
@@ -312,7 +327,7 @@ async fn finish(
     let report = if queue_only {
         None
     } else {
-        let clients = SettingsClients::new(settings, storage, worker.request_timeout);
+        let clients = worker_clients(settings, worker)?;
         let config = worker.config(Duration::from_secs(5));
         Some(drain(storage, &clients, Some(store.id()), &config).await?)
     };
@@ -446,7 +461,7 @@ pub async fn run_outbox(args: OutboxArgs, settings: &Settings) -> Result<()> {
     }
     let mut report = None;
     if args.drain {
-        let clients = SettingsClients::new(settings, &storage, args.worker.request_timeout);
+        let clients = worker_clients(settings, &args.worker)?;
         let config = args.worker.config(Duration::from_secs(30));
         let mut total = DrainReport::default();
         if narrowed {

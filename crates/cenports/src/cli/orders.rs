@@ -118,7 +118,7 @@ pub async fn run(args: OrdersArgs, settings: &Settings) -> Result<()> {
     let storage = open_storage(settings).await?;
     let stores = select_stores(&storage, Some(&args.email), args.store.as_deref()).await?;
     let filter = OrderFilter {
-        status_id: args.status,
+        status_code: args.status.map(|id| id.to_string()),
         fulfilment_state: args.state,
         since: args.since,
         created_from: args.created_from,
@@ -157,7 +157,7 @@ pub async fn run(args: OrdersArgs, settings: &Settings) -> Result<()> {
                     "id": order.id.get(),
                     "date_created": order.date_created.to_rfc3339(),
                     "date_modified": order.date_modified.to_rfc3339(),
-                    "status_id": order.status_id,
+                    "status_code": order.status_code,
                     "status": order.status_name,
                     "fulfilment_state": order.fulfilment_state.as_str(),
                     "customer_email": order.email,

@@ -6,7 +6,6 @@ use anyhow::{bail, Result};
 use cenports::config::Settings;
 use cenports::storage::StoreStatus;
 use cenports::sync::reconcile::reconcile_store;
-use cenports::sync::scheduler::store_client;
 use cenports::sync::SyncOptions;
 use clap::Args;
 
@@ -26,6 +25,7 @@ pub struct ReconcileArgs {
 /// Runs `cenports reconcile`.
 pub async fn run(args: ReconcileArgs, settings: &Settings) -> Result<()> {
     let storage = open_storage(settings).await?;
+    let channels = settings.channels()?;
     let stores = select_stores(&storage, args.email.as_deref(), args.store.as_deref()).await?;
     let mut failed = 0;
     for store in stores {
@@ -34,9 +34,15 @@ pub async fn run(args: ReconcileArgs, settings: &Settings) -> Result<()> {
             continue;
         }
         let outcome = async {
-            let client = store_client(settings, &storage, &store).await?;
+            let client = channels.open(&storage, &store).await?;
             Ok::<_, anyhow::Error>(
-                reconcile_store(&storage, &store.scope(), &client, &SyncOptions::default()).await?,
+                reconcile_store(
+                    &storage,
+                    &store.scope(),
+                    client.as_ref(),
+                    &SyncOptions::default(),
+                )
+                .await?,
             )
         }
         .await;
@@ -57,7 +63,7 @@ pub async fn run(args: ReconcileArgs, settings: &Settings) -> Result<()> {
                 for drift in &report.drifted {
                     println!(
                         "  status {:>2} {:<30} store {:>7}  hub {:>7} -> {:>7}",
-                        drift.status_id,
+                        drift.status_code,
                         drift.status_name,
                         drift.store_count,
                         drift.hub_before,

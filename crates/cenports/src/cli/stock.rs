@@ -16,11 +16,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use cenports::config::Settings;
-use cenports::stock::bigcommerce::BigCommerceStock;
 use cenports::stock::csv::{parse_on_hand, parse_stock_csv};
 use cenports::stock::{available, push_stock, PushReport, SkuStatus};
 use cenports::storage::{Storage, StoreRecord, StoreStatus};
-use cenports::sync::scheduler::store_client;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -220,9 +218,9 @@ async fn show(storage: &Storage, store: &StoreRecord, json: bool) -> Result<()> 
                     "reserved": r.reserved,
                     "safety_buffer": buffer,
                     "available": available(r.on_hand, r.reserved, buffer),
-                    "tracking": r.catalog.as_ref().map(|c| c.inventory_tracking.as_str()),
-                    "product_id": r.catalog.as_ref().map(|c| c.product_remote_id),
-                    "variant_id": r.catalog.as_ref().and_then(|c| c.variant_remote_id),
+                    "tracking": r.catalog.as_ref().map(|c| c.stock_tracking.as_str()),
+                    "product_id": r.catalog.as_ref().map(|c| c.product_remote_id.as_str()),
+                    "variant_id": r.catalog.as_ref().and_then(|c| c.variant_remote_id.as_deref()),
                     "store_level": r.catalog.as_ref().and_then(|c| c.reported_level),
                     "last_push": r.last_push.as_ref().map(|p| json!({
                         "status": p.status,
@@ -263,7 +261,7 @@ async fn show(storage: &Storage, store: &StoreRecord, json: bool) -> Result<()> 
         let tracking = r
             .catalog
             .as_ref()
-            .map_or("not in catalog", |c| c.inventory_tracking.as_str());
+            .map_or("not in catalog", |c| c.stock_tracking.as_str());
         let last = r.last_push.as_ref().map_or_else(String::new, |p| {
             format!("{} {}", p.status, p.at.format("%Y-%m-%d %H:%M"))
         });
@@ -283,6 +281,7 @@ async fn show(storage: &Storage, store: &StoreRecord, json: bool) -> Result<()> 
 async fn run_push(settings: &Settings, storage: &Storage, args: PushArgs) -> Result<()> {
     let stores = select_stores(storage, args.email.as_deref(), args.store.as_deref()).await?;
     let explicit = args.store.is_some();
+    let channels = settings.channels()?;
     let mut reports = Vec::new();
     let mut failed = 0;
     for store in &stores {
@@ -298,7 +297,7 @@ async fn run_push(settings: &Settings, storage: &Storage, args: PushArgs) -> Res
         }
         // One store that cannot be reached (key lost, credentials unreadable) does not keep the
         // others from being pushed.
-        let client = match store_client(settings, storage, store).await {
+        let client = match channels.open(storage, store).await {
             Ok(client) => client,
             Err(error) if !explicit => {
                 println!("Store {}: not pushed: {error:#}", store.remote_id);
@@ -307,7 +306,7 @@ async fn run_push(settings: &Settings, storage: &Storage, args: PushArgs) -> Res
             }
             Err(error) => return Err(error),
         };
-        let report = push_stock(storage, &store.scope(), &BigCommerceStock::new(client)).await?;
+        let report = push_stock(storage, &store.scope(), client.as_ref()).await?;
         if report.aborted.is_some() {
             failed += 1;
         }

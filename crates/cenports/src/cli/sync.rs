@@ -14,11 +14,11 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use bigcommerce_client::{Client, LimiterStats};
+use cenports::channel::{Channels, Pacing};
 use cenports::config::{parse_duration, Settings};
 use cenports::storage::SyncTrigger;
 use cenports::storage::{Storage, StoreRecord, StoreStatus};
-use cenports::sync::scheduler::{run_scheduler_with, store_client_config, SchedulerConfig};
+use cenports::sync::scheduler::{run_scheduler_with, SchedulerConfig};
 use cenports::sync::{sync_store_recorded, SyncOptions, SyncProgress, SyncReport};
 use chrono::{DateTime, Utc};
 use clap::Args;
@@ -74,14 +74,15 @@ pub struct StoreSync {
     /// The report of [`sync_store`].
     pub report: SyncReport,
     /// The client's counters at the end (429s, pacing, quota left).
-    pub stats: LimiterStats,
+    pub stats: Pacing,
 }
 
 /// Runs `cenports sync`.
 pub async fn run(args: SyncArgs, settings: &Settings) -> Result<()> {
     let storage = open_storage(settings).await?;
+    let channels = settings.channels()?;
     if args.watch {
-        return watch(settings, &storage, args.interval).await;
+        return watch(settings, &storage, &channels, args.interval).await;
     }
     let stores = select_stores(&storage, args.email.as_deref(), args.store.as_deref()).await?;
     let explicit = args.store.is_some();
@@ -92,7 +93,7 @@ pub async fn run(args: SyncArgs, settings: &Settings) -> Result<()> {
             continue;
         }
         println!("Store {} ({}):", store.remote_id, store.profile.name);
-        match sync_one(settings, &storage, &store, args.since).await {
+        match sync_one(&channels, &storage, &store, args.since).await {
             Ok(done) => {
                 print_report(&done.report);
                 synced += 1;
@@ -112,7 +113,12 @@ pub async fn run(args: SyncArgs, settings: &Settings) -> Result<()> {
 }
 
 /// `cenports sync --watch`: the scheduler until a shutdown signal.
-async fn watch(settings: &Settings, storage: &Storage, interval: Option<Duration>) -> Result<()> {
+async fn watch(
+    settings: &Settings,
+    storage: &Storage,
+    channels: &Channels,
+    interval: Option<Duration>,
+) -> Result<()> {
     let mut config = SchedulerConfig::from_settings(settings);
     if let Some(interval) = interval {
         config.interval = interval;
@@ -130,7 +136,7 @@ async fn watch(settings: &Settings, storage: &Storage, interval: Option<Duration
         let _ = signal_tx.send(());
         signal
     });
-    let summary = run_scheduler_with(settings, storage, config, shutdown).await;
+    let summary = run_scheduler_with(storage, channels, config, shutdown).await;
     signals.abort();
     let summary = summary?;
     for (hash, runs) in &summary.stores {
@@ -168,30 +174,34 @@ pub(crate) async fn shutdown_signal() -> Result<()> {
     Ok(())
 }
 
-/// Syncs one stored store with its decrypted credentials, showing a progress bar on a terminal.
+/// Syncs one stored store with a client of its own (the command is the process's only user of
+/// the store), showing a progress bar on a terminal.
 pub async fn sync_one(
-    settings: &Settings,
+    channels: &Channels,
     storage: &Storage,
     store: &StoreRecord,
     since: Option<DateTime<Utc>>,
 ) -> Result<StoreSync> {
     let scope = store.scope();
-    let sealed = storage.get_store_credentials(&scope).await?;
-    let config = store_client_config(settings, store, sealed.as_ref())?;
-    let client = Client::new(config).context("could not build the BigCommerce client")?;
+    let client = channels.open(storage, store).await?;
     let options = SyncOptions {
         since,
         ..SyncOptions::default()
     };
     let bar = progress_bar();
-    let report = sync_store_recorded(storage, &scope, &client, &options, SyncTrigger::Cli, |p| {
-        show(&bar, &p)
-    })
+    let report = sync_store_recorded(
+        storage,
+        &scope,
+        client.as_ref(),
+        &options,
+        SyncTrigger::Cli,
+        |p| show(&bar, &p),
+    )
     .await;
     bar.finish_and_clear();
     Ok(StoreSync {
         report: report?,
-        stats: client.stats(),
+        stats: client.pacing(),
     })
 }
 

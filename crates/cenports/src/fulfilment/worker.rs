@@ -10,31 +10,26 @@
 //!
 //! One row, step by step (the argument is in docs/FULFILMENT.md):
 //! 1. claim it (lease);
-//! 2. if its state is `sending` (an earlier attempt may have reached BigCommerce), read the
-//!    order's shipments (or the order's status) first: our marker found means delivered, and
-//!    nothing is sent; not found means not applied, and the row goes back to `pending`;
+//! 2. if its state is `sending` (an earlier attempt may have reached the channel), ask the
+//!    channel for the row's shipment (or the order's status) first
+//!    ([`crate::channel::FulfilmentOut::find_shipment`]): found means delivered, and nothing is
+//!    sent; not found means not applied, and the row goes back to `pending`;
 //! 3. record `sending` and renew the lease (committed BEFORE the request leaves);
 //! 4. send; on success read the order back (status, shipped quantities) and record both in one
 //!    transaction; an unknown outcome keeps `sending` and schedules a retry; a rejection fails
-//!    the row with BigCommerce's words.
+//!    the row with the channel's words.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use bigcommerce_client::{Client, Error as BcError};
+use anyhow::Result;
 use chrono::Utc;
 use futures::FutureExt;
-use tokio::sync::Mutex;
 
-use super::bigcommerce as bc;
 use super::OutboxPayload;
-use crate::config::Settings;
-use crate::storage::{
-    ChannelStatus, DeliveredBy, OrderAfterDelivery, OutboxRow, OutboxState, Storage, StoreId,
-};
+use crate::channel::{ChannelClients, ChannelError, Delivered, ErrorKind, StoreClient};
+use crate::storage::{DeliveredBy, OrderAfterDelivery, OutboxRow, OutboxState, Storage, StoreId};
 
 /// How a worker behaves. Defaults suit production; tests shorten the times.
 #[derive(Debug, Clone)]
@@ -84,86 +79,6 @@ pub fn default_owner_prefix() -> String {
     )
 }
 
-/// Where the worker gets a BigCommerce client for a store.
-pub trait ClientSource: Sync {
-    /// The client of `store` (built once and reused by the implementation if it likes).
-    fn client(&self, store: StoreId) -> impl Future<Output = Result<Client>> + Send;
-}
-
-/// Clients built from the hub's settings and the stores' encrypted credentials, one per store,
-/// reused.
-pub struct SettingsClients<'a> {
-    settings: &'a Settings,
-    storage: &'a Storage,
-    request_timeout: Option<Duration>,
-    cache: Mutex<HashMap<StoreId, (chrono::DateTime<chrono::Utc>, Client)>>,
-    limiters: crate::sync::scheduler::StoreLimiters,
-}
-
-impl<'a> SettingsClients<'a> {
-    /// Clients for the stores of `storage`; `request_timeout` overrides the client's 30 s.
-    pub fn new(
-        settings: &'a Settings,
-        storage: &'a Storage,
-        request_timeout: Option<Duration>,
-    ) -> Self {
-        SettingsClients {
-            settings,
-            storage,
-            request_timeout,
-            cache: Mutex::new(HashMap::new()),
-            limiters: Default::default(),
-        }
-    }
-
-    /// Paces every client on the process's shared per-store limiters (`cenports serve`), so
-    /// shipments count against the same share of the store's quota as the syncs.
-    pub fn sharing(mut self, limiters: crate::sync::scheduler::StoreLimiters) -> Self {
-        self.limiters = limiters;
-        self
-    }
-}
-
-impl ClientSource for SettingsClients<'_> {
-    async fn client(&self, store: StoreId) -> Result<Client> {
-        // The record is read every time: a reconnect (rotated credentials) changes its
-        // `updated_at`, and the client is rebuilt with the new token.
-        let record = self
-            .storage
-            .find_store(store)
-            .await?
-            .with_context(|| format!("{store} is no longer in the hub"))?;
-        let mut cache = self.cache.lock().await;
-        if let Some((version, client)) = cache.get(&store) {
-            if *version == record.updated_at {
-                return Ok(client.clone());
-            }
-        }
-        let sealed = self.storage.get_store_credentials(&record.scope()).await?;
-        let mut config =
-            crate::sync::scheduler::store_client_config(self.settings, &record, sealed.as_ref())?;
-        if let Some(timeout) = self.request_timeout {
-            config.timeout = timeout;
-            config.connect_timeout = config.connect_timeout.min(timeout);
-        }
-        let client = self.limiters.client(store, config)?;
-        cache.insert(store, (record.updated_at, client.clone()));
-        Ok(client)
-    }
-}
-
-/// Clients given up front (tests, embedding).
-pub struct FixedClients(pub HashMap<StoreId, Client>);
-
-impl ClientSource for FixedClients {
-    async fn client(&self, store: StoreId) -> Result<Client> {
-        self.0
-            .get(&store)
-            .cloned()
-            .with_context(|| format!("no BigCommerce client for {store}"))
-    }
-}
-
 /// What a drain (or a run) did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DrainReport {
@@ -177,7 +92,7 @@ pub struct DrainReport {
     pub retries: u64,
     /// Rows failed (rejected, or given up).
     pub failed: u64,
-    /// Writes sent to BigCommerce (POST/PUT).
+    /// Writes sent to the channel.
     pub sends: u64,
     /// Claims that found the lease taken over when recording (another worker had the row).
     pub lease_lost: u64,
@@ -218,7 +133,7 @@ impl Counters {
 /// Delivers every due row (of `store`, or of every store), waiting for rows that become due
 /// within `config.drain_patience`, then returns. Rows held by another live worker are left to
 /// it.
-pub async fn drain<C: ClientSource>(
+pub async fn drain<C: ChannelClients>(
     storage: &Storage,
     clients: &C,
     store: Option<StoreId>,
@@ -255,7 +170,7 @@ pub async fn drain<C: ClientSource>(
 /// Delivers rows as they become due until `shutdown` resolves; the row in hand is finished
 /// first. Database errors are logged and retried after `idle_poll` (the database may come
 /// back); returns what was done.
-pub async fn run<C: ClientSource>(
+pub async fn run<C: ChannelClients>(
     storage: &Storage,
     clients: &C,
     config: &WorkerConfig,
@@ -322,7 +237,7 @@ enum Step {
     Delivered {
         result: String,
         by: DeliveredBy,
-        /// The order as BigCommerce has it now; `None` if it could not be read.
+        /// The order as the channel has it now; `None` if it could not be read.
         order: Option<OrderAfterDelivery>,
     },
     /// Try again later. `sent`: the row is `sending` (an attempt may have been applied), so
@@ -335,7 +250,7 @@ enum Step {
 }
 
 /// Handles one claimed row to its next resting state. Only database errors are returned.
-async fn process<C: ClientSource>(
+async fn process<C: ChannelClients>(
     storage: &Storage,
     clients: &C,
     row: OutboxRow,
@@ -344,7 +259,7 @@ async fn process<C: ClientSource>(
     counters: &Counters,
 ) -> Result<()> {
     let id = row.id;
-    let step = match clients.client(row.store_id).await {
+    let step = match clients.client(storage, row.store_id).await {
         Err(error) => Step::Retry {
             error: format!("{error:#}"),
             sent: row.state == OutboxState::Sending,
@@ -354,7 +269,16 @@ async fn process<C: ClientSource>(
                 "the payload cannot be read by this version ({error}); upgrade cenports"
             )),
             Ok(payload) => {
-                deliver(storage, &client, &row, payload, owner, config, counters).await?
+                deliver(
+                    storage,
+                    client.as_ref(),
+                    &row,
+                    payload,
+                    owner,
+                    config,
+                    counters,
+                )
+                .await?
             }
         },
     };
@@ -369,13 +293,13 @@ async fn process<C: ClientSource>(
                     DeliveredBy::Found => &counters.delivered_found,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(outbox.id = id.get(), order.id = row.order_remote_id, bc.result = %result, "outbox: delivered");
+                tracing::debug!(outbox.id = id.get(), order.id = %row.order_remote_id, channel.result = %result, "outbox: delivered");
             }
             held
         }
         Step::Retry { error, sent: false } if row.attempts >= config.max_attempts => {
             let message = format!("gave up after {} attempts: {error}", row.attempts);
-            tracing::warn!(outbox.id = id.get(), order.id = row.order_remote_id, error = %message, "outbox: failed");
+            tracing::warn!(outbox.id = id.get(), order.id = %row.order_remote_id, error = %message, "outbox: failed");
             let held = storage.fail_outbox(id, owner, &message).await?;
             if held {
                 counters.failed.fetch_add(1, Ordering::Relaxed);
@@ -384,7 +308,7 @@ async fn process<C: ClientSource>(
         }
         Step::Retry { error, .. } => {
             let delay = backoff(config, row.attempts);
-            tracing::debug!(outbox.id = id.get(), order.id = row.order_remote_id, error = %error, retry_ms = delay.as_millis() as u64, "outbox: retry");
+            tracing::debug!(outbox.id = id.get(), order.id = %row.order_remote_id, error = %error, retry_ms = delay.as_millis() as u64, "outbox: retry");
             let held = storage.retry_outbox(id, owner, &error, delay).await?;
             if held {
                 counters.retries.fetch_add(1, Ordering::Relaxed);
@@ -392,7 +316,7 @@ async fn process<C: ClientSource>(
             held
         }
         Step::Fail(error) => {
-            tracing::warn!(outbox.id = id.get(), order.id = row.order_remote_id, error = %error, "outbox: failed");
+            tracing::warn!(outbox.id = id.get(), order.id = %row.order_remote_id, error = %error, "outbox: failed");
             let held = storage.fail_outbox(id, owner, &error).await?;
             if held {
                 counters.failed.fetch_add(1, Ordering::Relaxed);
@@ -413,41 +337,32 @@ async fn process<C: ClientSource>(
 /// Read-back (if needed), then send.
 async fn deliver(
     storage: &Storage,
-    client: &Client,
+    client: &dyn StoreClient,
     row: &OutboxRow,
     payload: OutboxPayload,
     owner: &str,
     config: &WorkerConfig,
     counters: &Counters,
 ) -> Result<Step> {
-    let order_id = row.order_remote_id as u64;
+    let order = row.order_remote_id.as_str();
+    let channel = client.channel();
+    let out = client.fulfilment();
     // 2. Read back first when an earlier attempt may have been applied.
     if row.state == OutboxState::Sending {
         let found = match &payload {
-            OutboxPayload::Shipment(_) => match client.list_shipments(order_id).await {
-                Err(error) => return Ok(transient_or_final(error, true)),
-                Ok(shipments) => match bc::find_ours(&shipments, row.id) {
-                    Some(ours) => Some((ours.id.to_string(), snapshot(client, order_id).await)),
-                    None => None,
-                },
-            },
-            OutboxPayload::OrderStatus { to } => match client.get_order(order_id).await {
-                Err(error) => return Ok(transient_or_final(error, true)),
-                Ok(order) if order.status_id == Some(bc::status_id(*to)) => {
-                    Some((order_status_result(&order), status_snapshot(&order)))
-                }
-                Ok(_) => None,
-            },
+            OutboxPayload::Shipment(_) => out.find_shipment(order, row.id).await,
+            OutboxPayload::OrderStatus { to } => out.find_status(order, *to).await,
         };
         match found {
-            Some((result, order)) => {
+            Err(error) => return Ok(transient_or_final(error, true)),
+            Ok(Some(Delivered { result, order })) => {
                 return Ok(Step::Delivered {
                     result,
                     by: DeliveredBy::Found,
                     order,
                 });
             }
-            None => {
+            Ok(None) => {
                 if !storage.mark_outbox_not_applied(row.id, owner).await? {
                     return Ok(Step::Retry {
                         error: "lease lost during read-back".into(),
@@ -457,7 +372,7 @@ async fn deliver(
                 counters.not_applied.fetch_add(1, Ordering::Relaxed);
                 if row.attempts > config.max_attempts {
                     return Ok(Step::Fail(format!(
-                        "gave up after {} attempts; BigCommerce holds no {} from this row, so \
+                        "gave up after {} attempts; {channel} holds no {} from this row, so \
                          nothing was applied; request it again if still wanted",
                         row.attempts,
                         match payload {
@@ -483,119 +398,43 @@ async fn deliver(
     // 4. Send, abandoning the request well before the lease ends (see `WorkerConfig::lease`).
     let budget = config.lease * 2 / 3;
     let started = Instant::now();
-    match payload {
-        OutboxPayload::Shipment(p) => {
-            let body = bc::shipment_body(row.id, &p);
-            match tokio::time::timeout(budget, client.create_shipment(order_id, &body)).await {
-                Err(_) => Ok(Step::Retry {
-                    error: format!(
-                        "no answer from BigCommerce within {} s; the shipment will be looked \
-                         up before any retry",
-                        started.elapsed().as_secs()
-                    ),
-                    sent: true,
-                }),
-                Ok(Err(error)) => Ok(transient_or_final(error, true)),
-                Ok(Ok(shipment)) => Ok(Step::Delivered {
-                    result: shipment.id.to_string(),
-                    by: DeliveredBy::Sent,
-                    order: snapshot(client, order_id).await,
-                }),
-            }
-        }
-        OutboxPayload::OrderStatus { to } => {
-            let status = bc::status_id(to);
-            match tokio::time::timeout(budget, client.update_order_status(order_id, status)).await {
-                Err(_) => Ok(Step::Retry {
-                    error: format!(
-                        "no answer from BigCommerce within {} s; the status will be read back \
-                         before any retry",
-                        started.elapsed().as_secs()
-                    ),
-                    sent: true,
-                }),
-                Ok(Err(error)) => Ok(transient_or_final(error, true)),
-                Ok(Ok(order)) => Ok(Step::Delivered {
-                    result: order_status_result(&order),
-                    by: DeliveredBy::Sent,
-                    order: status_snapshot(&order),
-                }),
-            }
-        }
-    }
-}
-
-/// The order as BigCommerce has it after a shipment: its status (Shipped / Partially
-/// Shipped), `date_modified` and every line's shipped quantity (`GET /v2/orders/{id}` and its
-/// products). A failed read gives `None`: the shipment is recorded all the same, and the next
-/// import brings the order.
-async fn snapshot(client: &Client, order_id: u64) -> Option<OrderAfterDelivery> {
-    let read = async {
-        let order = client.get_order(order_id).await?;
-        let lines = client.list_order_products(order_id).await?;
-        Ok::<_, BcError>((order, lines))
+    let (sent, what) = match &payload {
+        OutboxPayload::Shipment(shipment) => (
+            tokio::time::timeout(budget, out.create_shipment(order, row.id, shipment)).await,
+            "the shipment will be looked up",
+        ),
+        OutboxPayload::OrderStatus { to } => (
+            tokio::time::timeout(budget, out.set_status(order, *to)).await,
+            "the status will be read back",
+        ),
     };
-    match read.await {
-        Ok((order, lines)) => Some(OrderAfterDelivery {
-            status: channel_status(&order),
-            date_modified: order.date_modified?,
-            lines_shipped: lines
-                .iter()
-                .map(|l| {
-                    (
-                        i64::try_from(l.id).unwrap_or_default(),
-                        i32::try_from(l.quantity_shipped).unwrap_or(i32::MAX),
-                    )
-                })
-                .collect(),
+    match sent {
+        Err(_) => Ok(Step::Retry {
+            error: format!(
+                "no answer from {channel} within {} s; {what} before any retry",
+                started.elapsed().as_secs()
+            ),
+            sent: true,
         }),
-        Err(error) => {
-            tracing::warn!(order.id = order_id, error = %error, "outbox: delivered, but the order could not be read back; the next sync brings it");
-            None
-        }
+        Ok(Err(error)) => Ok(transient_or_final(error, true)),
+        Ok(Ok(Delivered { result, order })) => Ok(Step::Delivered {
+            result,
+            by: DeliveredBy::Sent,
+            order,
+        }),
     }
-}
-
-/// The order as a status change's answer (or read-back) gives it.
-fn status_snapshot(order: &bigcommerce_client::Order) -> Option<OrderAfterDelivery> {
-    Some(OrderAfterDelivery {
-        status: channel_status(order),
-        date_modified: order.date_modified?,
-        lines_shipped: Vec::new(),
-    })
-}
-
-fn channel_status(order: &bigcommerce_client::Order) -> ChannelStatus {
-    let id = order.status_id.unwrap_or_default();
-    ChannelStatus {
-        status_id: i32::try_from(id).unwrap_or_default(),
-        status_name: order
-            .status
-            .clone()
-            .unwrap_or_else(|| bc::status_name(id).to_owned()),
-        fulfilment_state: bc::fulfilment_state(id),
-    }
-}
-
-fn order_status_result(order: &bigcommerce_client::Order) -> String {
-    let id = order.status_id.unwrap_or_default();
-    order
-        .status
-        .clone()
-        .unwrap_or_else(|| format!("{} ({id})", bc::status_name(id)))
 }
 
 /// Whether an error is worth retrying (keeping the row's state, so a `sending` row is read
-/// back first) or final (BigCommerce said no).
-fn transient_or_final(error: BcError, sent: bool) -> Step {
-    match &error {
-        BcError::Validation { .. } | BcError::InvalidRequest { .. } => {
-            Step::Fail(format!("BigCommerce rejected it: {error}"))
-        }
-        BcError::NotFound { .. } => Step::Fail(format!(
-            "the order is gone from BigCommerce (deleted?): {error}"
+/// back first) or final (the channel said no).
+fn transient_or_final(error: ChannelError, sent: bool) -> Step {
+    let channel = error.channel();
+    match error.kind() {
+        ErrorKind::Rejected => Step::Fail(format!("{channel} rejected it: {error}")),
+        ErrorKind::NotFound => Step::Fail(format!(
+            "the order is gone from {channel} (deleted?): {error}"
         )),
-        _ => Step::Retry {
+        ErrorKind::Unauthorized | ErrorKind::Unavailable => Step::Retry {
             error: error.to_string(),
             sent,
         },

@@ -35,9 +35,10 @@ use axum::Router;
 use secrecy::SecretString;
 
 use crate::accounts::{AuthPolicy, Clock, SystemClock};
+use crate::channel::Channels;
 use crate::config::Settings;
 use crate::storage::Storage;
-use crate::sync::scheduler::{StoreLimiters, SyncsInProgress};
+use crate::sync::scheduler::SyncsInProgress;
 use crate::sync::SyncOptions;
 pub use api::sync::SyncRuns;
 pub use error::{ApiError, ErrorCode};
@@ -55,15 +56,16 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     syncs: Arc<SyncRuns>,
     in_progress: SyncsInProgress,
-    limiters: StoreLimiters,
+    channels: Channels,
     setup_token: Option<Arc<SecretString>>,
 }
 
 impl AppState {
-    /// The state for a database and the hub's settings (store clients for API-triggered syncs
-    /// are built from them): the system clock, [`AuthPolicy::default`], default sync options,
-    /// and `Secure` cookies (see [`AppState::with_secure_cookies`]).
-    pub fn new(storage: Storage, settings: Settings) -> Self {
+    /// The state for a database, the hub's settings and the process's channels (the stores'
+    /// clients for API-triggered syncs and the dashboard's checks): the system clock,
+    /// [`AuthPolicy::default`], default sync options, and `Secure` cookies (see
+    /// [`AppState::with_secure_cookies`]).
+    pub fn new(storage: Storage, settings: Settings, channels: Channels) -> Self {
         AppState {
             storage,
             settings: Arc::new(settings),
@@ -74,7 +76,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             syncs: Arc::new(SyncRuns::default()),
             in_progress: SyncsInProgress::default(),
-            limiters: StoreLimiters::default(),
+            channels,
             setup_token: None,
         }
     }
@@ -132,17 +134,11 @@ impl AppState {
         self
     }
 
-    /// Shares the per-store rate limiters with the rest of the process, so a triggered sync
-    /// paces itself with the scheduler's, the webhook worker's and the outbox worker's requests
-    /// to the same store (DESIGN-NOTES note 3; `serve` does this).
-    pub fn with_limiters(mut self, limiters: StoreLimiters) -> Self {
-        self.limiters = limiters;
-        self
-    }
-
-    /// The per-store rate limiters the process's BigCommerce clients share.
-    pub fn limiters(&self) -> &StoreLimiters {
-        &self.limiters
+    /// The process's channels: every store's client, paced on the store's one limiter with
+    /// the scheduler's, the webhook worker's and the outbox worker's requests to the same store
+    /// (DESIGN-NOTES note 3).
+    pub fn channels(&self) -> &Channels {
+        &self.channels
     }
 
     /// The stores this process is syncing now (triggered or scheduled).

@@ -19,18 +19,16 @@
 //!   (per variant, per product, or not at all, with the reason);
 //! - [`push`]: batching to the channel's limits, removing the items a batch rejection names
 //!   and resending the rest, the read-back, and recording the outcome per SKU, behind the
-//!   [`push::StockChannel`] boundary;
-//! - [`bigcommerce`]: that boundary for BigCommerce (`PUT /v3/catalog/variants` by 50,
-//!   `PUT /v3/catalog/products` by 10, read-back with `id:in` by 250);
+//!   channel's [`crate::channel::StockOut`] (each channel's `stock.rs`);
 //! - [`csv`]: the `sku,on_hand` import, all or nothing.
 
-pub mod bigcommerce;
 pub mod csv;
 pub mod plan;
 pub mod push;
 
-pub use plan::{plan_push, Plan, Skip, Target, Write, WriteKind};
-pub use push::{push_stock, PushReport, SkuOutcome, SkuStatus, StockChannel, WriteOutcome};
+pub use crate::channel::{Target, Write, WriteKind, WriteOutcome};
+pub use plan::{plan_push, Plan, Skip};
+pub use push::{push_stock, PushReport, SkuOutcome, SkuStatus};
 
 /// What a store may sell of a SKU: on hand minus what imported, unshipped orders still need,
 /// minus the store's safety buffer; never below zero (a store cannot hold a negative level).

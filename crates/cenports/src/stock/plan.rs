@@ -2,89 +2,24 @@
 //!
 //! A SKU is written only when its available quantity differs from the level the store last
 //! reported (catalog import or the read-back of an earlier push); a SKU never seen by either
-//! is written. How it is written follows the store's tracking mode for its product:
+//! is written. How it is written follows where the store keeps the SKU's level (the SKU index's
+//! [`StockTracking`]):
 //!
-//! | tracking | SKU | written as |
-//! |---|---|---|
-//! | variant | a variant's | that variant's level |
-//! | variant | the product's own SKU | not written: the product reports the sum of its variants |
-//! | product | the product's (or its only variant's) | the product's level |
-//! | product | several SKUs of one product hold stock here | none written: one level, several answers |
-//! | none | any | not written: the store does not track it |
-//! | — | not in the store's catalog | not written |
+//! | tracking | written as |
+//! |---|---|
+//! | `variant` (a level of its own) | that variant's level |
+//! | `derived` (the store derives it, e.g. the sum of a product's variants) | not written |
+//! | `product` (one level on its product), the only such SKU of the product holding stock here | the product's level |
+//! | `product`, several SKUs of one product holding stock here | none written: one level, several answers |
+//! | `untracked` | not written: the store does not track it |
+//! | — (not in the store's catalog) | not written |
 
 use std::collections::HashMap;
 
-use crate::storage::{InventoryTracking, StockRow};
+use crate::channel::{Target, Write, WriteKind};
+use crate::storage::{StockRow, StockTracking};
 
 use super::available;
-
-/// The two kinds of write a channel offers, each with its own batch limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum WriteKind {
-    /// One level per variant (variant-tracked products).
-    Variant,
-    /// One level per product (product-tracked products).
-    Product,
-}
-
-impl WriteKind {
-    /// `variant` or `product`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Variant => "variant",
-            Self::Product => "product",
-        }
-    }
-}
-
-/// Where a level is written, by the channel's ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// A variant's level.
-    Variant {
-        /// Its product.
-        product_id: i64,
-        /// The variant.
-        variant_id: i64,
-    },
-    /// A product's level.
-    Product {
-        /// The product.
-        product_id: i64,
-    },
-}
-
-impl Target {
-    /// The kind of write.
-    pub fn kind(self) -> WriteKind {
-        match self {
-            Self::Variant { .. } => WriteKind::Variant,
-            Self::Product { .. } => WriteKind::Product,
-        }
-    }
-
-    /// The id the write and the read-back address: the variant's or the product's.
-    pub fn id(self) -> i64 {
-        match self {
-            Self::Variant { variant_id, .. } => variant_id,
-            Self::Product { product_id } => product_id,
-        }
-    }
-}
-
-/// One level to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Write {
-    /// The SKU it is for.
-    pub sku: String,
-    /// Where.
-    pub target: Target,
-    /// The level: the SKU's available quantity.
-    pub level: i64,
-    /// What the store last reported (`None`: never seen).
-    pub reported: Option<i64>,
-}
 
 /// Why a SKU is not written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,12 +28,13 @@ pub enum Skip {
     NotInCatalog,
     /// The store does not track stock for its product.
     Untracked,
-    /// The product-level SKU of a product tracked per variant.
+    /// The store derives the SKU's level from others (the product-level SKU of a product
+    /// tracked per variant).
     TrackedOnVariants,
     /// Several SKUs of one product-tracked product hold stock here.
     SharedProductStock {
         /// The product.
-        product_id: i64,
+        product_id: String,
         /// The SKUs sharing its one level.
         skus: Vec<String>,
     },
@@ -121,8 +57,8 @@ impl Skip {
             Self::NotInCatalog => "the store's catalog has no such SKU; check the SKU, or run \
                  `cenports sync` if it was added to the store recently"
                 .into(),
-            Self::Untracked => "the store does not track stock for this product (inventory \
-                 tracking: none); turn tracking on in BigCommerce, sync, and push again"
+            Self::Untracked => "the store does not track stock for this product; turn stock \
+                 tracking on in the store, sync, and push again"
                 .into(),
             Self::TrackedOnVariants => "this is the SKU of a product whose stock is tracked per \
                  variant (the store shows the sum of its variants); set stock on the variants' \
@@ -170,12 +106,12 @@ impl Plan {
 /// Decides, for each stock row, whether and how its available quantity is written.
 pub fn plan_push(rows: &[StockRow], safety_buffer: i64) -> Plan {
     // SKUs per product among product-tracked rows: one product level cannot serve two SKUs.
-    let mut per_product: HashMap<i64, Vec<&str>> = HashMap::new();
+    let mut per_product: HashMap<&str, Vec<&str>> = HashMap::new();
     for row in rows {
         if let Some(c) = &row.catalog {
-            if c.inventory_tracking == InventoryTracking::Product {
+            if c.stock_tracking == StockTracking::Product {
                 per_product
-                    .entry(c.product_remote_id)
+                    .entry(c.product_remote_id.as_str())
                     .or_default()
                     .push(&row.sku);
             }
@@ -189,23 +125,25 @@ pub fn plan_push(rows: &[StockRow], safety_buffer: i64) -> Plan {
                 .push((row.sku.clone(), Skip::NotInCatalog, level));
             continue;
         };
-        let target = match (catalog.inventory_tracking, catalog.variant_remote_id) {
-            (InventoryTracking::None, _) => Err(Skip::Untracked),
-            (InventoryTracking::Variant, None) => Err(Skip::TrackedOnVariants),
-            (InventoryTracking::Variant, Some(variant_id)) => Ok(Target::Variant {
-                product_id: catalog.product_remote_id,
-                variant_id,
+        let target = match (catalog.stock_tracking, &catalog.variant_remote_id) {
+            (StockTracking::Untracked, _) => Err(Skip::Untracked),
+            (StockTracking::Derived, _) | (StockTracking::Variant, None) => {
+                Err(Skip::TrackedOnVariants)
+            }
+            (StockTracking::Variant, Some(variant_id)) => Ok(Target::Variant {
+                product_id: catalog.product_remote_id.clone(),
+                variant_id: variant_id.clone(),
             }),
-            (InventoryTracking::Product, _) => {
-                let skus = &per_product[&catalog.product_remote_id];
+            (StockTracking::Product, _) => {
+                let skus = &per_product[catalog.product_remote_id.as_str()];
                 if skus.len() > 1 {
                     Err(Skip::SharedProductStock {
-                        product_id: catalog.product_remote_id,
+                        product_id: catalog.product_remote_id.clone(),
                         skus: skus.iter().map(|s| s.to_string()).collect(),
                     })
                 } else {
                     Ok(Target::Product {
-                        product_id: catalog.product_remote_id,
+                        product_id: catalog.product_remote_id.clone(),
                     })
                 }
             }
@@ -214,13 +152,14 @@ pub fn plan_push(rows: &[StockRow], safety_buffer: i64) -> Plan {
             Err(skip) => plan.skipped.push((row.sku.clone(), skip, level)),
             Ok(_) if catalog.reported_level == Some(level) => plan.unchanged.push(row.sku.clone()),
             Ok(target) => {
+                let kind = target.kind();
                 let write = Write {
                     sku: row.sku.clone(),
                     target,
                     level,
                     reported: catalog.reported_level,
                 };
-                match target.kind() {
+                match kind {
                     WriteKind::Variant => plan.variant_writes.push(write),
                     WriteKind::Product => plan.product_writes.push(write),
                 }
@@ -241,7 +180,7 @@ mod tests {
         sku: &str,
         on_hand: i64,
         reserved: i64,
-        catalog: Option<(i64, Option<i64>, InventoryTracking, Option<i64>)>,
+        catalog: Option<(i64, Option<i64>, StockTracking, Option<i64>)>,
     ) -> StockRow {
         StockRow {
             sku: sku.into(),
@@ -249,9 +188,9 @@ mod tests {
             reserved,
             updated_at: Utc::now(),
             catalog: catalog.map(|(product, variant, tracking, level)| CatalogStock {
-                product_remote_id: product,
-                variant_remote_id: variant,
-                inventory_tracking: tracking,
+                product_remote_id: product.to_string(),
+                variant_remote_id: variant.map(|v| v.to_string()),
+                stock_tracking: tracking,
                 reported_level: level,
                 reported_at: None,
             }),
@@ -261,12 +200,12 @@ mod tests {
 
     #[test]
     fn only_values_that_differ_from_the_last_report_are_written_each_by_its_tracking_mode() {
-        use InventoryTracking::{None as Untracked, Product, Variant};
+        use StockTracking::{Derived, Product, Untracked, Variant};
         let rows = vec![
             row("V-SAME", 10, 2, Some((1, Some(11), Variant, Some(8)))),
             row("V-NEW", 10, 2, Some((1, Some(12), Variant, Some(3)))),
             row("V-NEVER", 4, 0, Some((1, Some(13), Variant, None))),
-            row("V-PARENT", 4, 0, Some((1, None, Variant, Some(20)))),
+            row("V-PARENT", 4, 0, Some((1, None, Derived, Some(20)))),
             row("P-ONE", 7, 9, Some((2, Some(21), Product, Some(5)))),
             row("N-ONE", 7, 0, Some((3, Some(31), Untracked, Some(0)))),
             row("GHOST", 7, 0, None),
@@ -286,7 +225,9 @@ mod tests {
         assert_eq!(plan.product_writes[0].level, 0);
         assert_eq!(
             plan.product_writes[0].target,
-            Target::Product { product_id: 2 }
+            Target::Product {
+                product_id: "2".into()
+            }
         );
         let skipped: Vec<(&str, &'static str)> = plan
             .skipped
@@ -313,7 +254,7 @@ mod tests {
             "V",
             10,
             1,
-            Some((1, Some(11), InventoryTracking::Variant, Some(9))),
+            Some((1, Some(11), StockTracking::Variant, Some(9))),
         )];
         assert_eq!(plan_push(&rows, 0).unchanged, vec!["V"]);
         assert_eq!(plan_push(&rows, 3).variant_writes[0].level, 6);
@@ -325,10 +266,12 @@ mod tests {
             sku: "S".into(),
             target: match kind {
                 WriteKind::Variant => Target::Variant {
-                    product_id: 1,
-                    variant_id: 1,
+                    product_id: "1".into(),
+                    variant_id: "1".into(),
                 },
-                WriteKind::Product => Target::Product { product_id: 1 },
+                WriteKind::Product => Target::Product {
+                    product_id: "1".into(),
+                },
             },
             level: 1,
             reported: None,

@@ -1,7 +1,7 @@
 //! The push: plan, write in full batches, isolate rejected items, read back, record.
 //!
-//! Writes go to a [`StockChannel`], the only thing that knows the channel's wire format. The
-//! loop here owns the rules that do not depend on the channel:
+//! Writes go to the store's [`StockOut`], the only thing that knows the channel's wire format.
+//! The loop here owns the rules that do not depend on the channel:
 //!
 //! - each kind is cut into batches of the channel's limit, so a push costs
 //!   ⌈variant writes / 50⌉ + ⌈product writes / 10⌉ requests on BigCommerce when nothing is
@@ -17,56 +17,11 @@
 //!   read, which the next push after that order's import corrects.
 
 use std::collections::HashMap;
-use std::future::Future;
 
+use crate::channel::{StockOut, StoreClient, Write, WriteKind, WriteOutcome};
 use crate::storage::{PushRecord, Storage, StorageError, StoreScope};
 
-use super::plan::{plan_push, Plan, Write, WriteKind};
-
-/// A channel's answer to a batch write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WriteOutcome {
-    /// Every item was applied.
-    Applied,
-    /// Nothing was applied: the channel refused the batch, naming the refused items by their
-    /// index in the batch (empty: it named none) and saying why.
-    Rejected {
-        /// `(index in the batch, the channel's message)`.
-        items: Vec<(usize, String)>,
-        /// The batch-level message (title), for a rejection that names no item.
-        message: String,
-    },
-}
-
-/// The boundary between the push and a sales channel.
-pub trait StockChannel {
-    /// The channel's transport/API error.
-    type Error: std::error::Error + Send + Sync + 'static;
-
-    /// Most items per write request of this kind.
-    fn batch_limit(&self, kind: WriteKind) -> usize;
-
-    /// Most ids per read-back request.
-    fn read_limit(&self) -> usize;
-
-    /// Requests sent so far (retries included): the push reports deltas of it.
-    fn requests_sent(&self) -> u64;
-
-    /// Writes one batch (at most [`StockChannel::batch_limit`] items of `kind`).
-    fn write(
-        &self,
-        kind: WriteKind,
-        items: &[Write],
-    ) -> impl Future<Output = Result<WriteOutcome, Self::Error>> + Send;
-
-    /// Reads the current levels of these ids (variant or product ids by `kind`, at most
-    /// [`StockChannel::read_limit`]). Ids the store does not have are absent from the answer.
-    fn read(
-        &self,
-        kind: WriteKind,
-        ids: &[i64],
-    ) -> impl Future<Output = Result<HashMap<i64, i64>, Self::Error>> + Send;
-}
+use super::plan::{plan_push, Plan};
 
 /// The outcome for one SKU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -149,16 +104,18 @@ impl PushReport {
     }
 }
 
-/// Pushes the store's available quantities through `channel`: only SKUs that differ from what
-/// the store last reported, in full batches, then reads back and records the outcome per SKU.
+/// Pushes the store's available quantities through its client: only SKUs that differ from
+/// what the store last reported, in full batches, then reads back and records the outcome per
+/// SKU.
 ///
 /// A channel error does not lose what was learned: outcomes are recorded and the error is in
 /// [`PushReport::aborted`]. Only a storage error is returned as an error.
-pub async fn push_stock<C: StockChannel>(
+pub async fn push_stock(
     storage: &Storage,
     scope: &StoreScope,
-    channel: &C,
+    client: &dyn StoreClient,
 ) -> Result<PushReport, StorageError> {
+    let channel = client.stock();
     let rows = storage.stock_rows(scope).await?;
     let buffer = storage.stock_buffer(scope).await?;
     let plan = plan_push(&rows, buffer);
@@ -191,7 +148,7 @@ pub async fn push_stock<C: StockChannel>(
         });
     }
 
-    let before = channel.requests_sent();
+    let before = client.requests_sent();
     let mut written: Vec<Write> = Vec::new();
     for (kind, writes) in [
         (WriteKind::Variant, variant_writes),
@@ -199,11 +156,11 @@ pub async fn push_stock<C: StockChannel>(
     ] {
         write_kind(channel, kind, writes, &mut written, &mut report).await;
     }
-    let after_writes = channel.requests_sent();
+    let after_writes = client.requests_sent();
     report.write_requests = after_writes - before;
 
     read_back(channel, written, &mut report).await;
-    report.read_requests = channel.requests_sent() - after_writes;
+    report.read_requests = client.requests_sent() - after_writes;
 
     let records: Vec<PushRecord> = report
         .outcomes
@@ -225,8 +182,8 @@ pub async fn push_stock<C: StockChannel>(
         stock.skus = report.skus,
         stock.written = report.count(SkuStatus::Ok) + report.count(SkuStatus::Mismatch),
         stock.rejected = report.count(SkuStatus::Rejected),
-        bc.write_requests = report.write_requests,
-        bc.read_requests = report.read_requests,
+        channel.write_requests = report.write_requests,
+        channel.read_requests = report.read_requests,
         "stock push done"
     );
     Ok(report)
@@ -245,8 +202,8 @@ fn outcome(write: &Write, status: SkuStatus, message: Option<String>) -> SkuOutc
 
 /// Writes one kind in batches; on an error that is not a rejection, marks everything left
 /// `failed` and stops (later kinds see `aborted` and do not start).
-async fn write_kind<C: StockChannel>(
-    channel: &C,
+async fn write_kind(
+    channel: &dyn StockOut,
     kind: WriteKind,
     writes: Vec<Write>,
     written: &mut Vec<Write>,
@@ -313,7 +270,7 @@ async fn write_kind<C: StockChannel>(
                 }
                 Err(error) => {
                     let text = error.to_string();
-                    tracing::warn!(bc.write = kind.as_str(), error = %text, "stock push stopped");
+                    tracing::warn!(channel.write = kind.as_str(), error = %text, "stock push stopped");
                     for write in &batch {
                         report.outcomes.push(outcome(
                             write,
@@ -331,16 +288,16 @@ async fn write_kind<C: StockChannel>(
 
 /// Reads back every written level and turns each write into `ok`, `mismatch` or, when the
 /// read fails, `unverified`.
-async fn read_back<C: StockChannel>(channel: &C, written: Vec<Write>, report: &mut PushReport) {
+async fn read_back(channel: &dyn StockOut, written: Vec<Write>, report: &mut PushReport) {
     let limit = channel.read_limit().max(1);
     for kind in [WriteKind::Variant, WriteKind::Product] {
         let writes: Vec<&Write> = written.iter().filter(|w| w.target.kind() == kind).collect();
         for chunk in writes.chunks(limit) {
-            let ids: Vec<i64> = chunk.iter().map(|w| w.target.id()).collect();
+            let ids: Vec<String> = chunk.iter().map(|w| w.target.id().to_owned()).collect();
             match channel.read(kind, &ids).await {
                 Ok(levels) => {
                     for write in chunk {
-                        let reported = levels.get(&write.target.id()).copied();
+                        let reported = levels.get(write.target.id()).copied();
                         let mut result = match reported {
                             Some(level) if level == write.level => {
                                 outcome(write, SkuStatus::Ok, None)
@@ -393,8 +350,10 @@ async fn read_back<C: StockChannel>(channel: &C, written: Vec<Write>, report: &m
 mod tests {
     use std::sync::Mutex;
 
+    use async_trait::async_trait;
+
     use super::*;
-    use crate::stock::plan::Target;
+    use crate::channel::{ChannelError, ErrorKind, Target};
 
     /// A channel that refuses the SKUs listed in `refuse` (one round per entry, as a store that
     /// validates in phases would), a batch containing `opaque` without naming it, and fails
@@ -407,8 +366,8 @@ mod tests {
         batches: Mutex<Vec<Vec<String>>>,
     }
 
-    impl StockChannel for Fake {
-        type Error = std::io::Error;
+    #[async_trait]
+    impl StockOut for Fake {
         fn batch_limit(&self, kind: WriteKind) -> usize {
             match kind {
                 WriteKind::Variant => 3,
@@ -418,10 +377,7 @@ mod tests {
         fn read_limit(&self) -> usize {
             250
         }
-        fn requests_sent(&self) -> u64 {
-            self.batches.lock().unwrap().len() as u64
-        }
-        async fn write(&self, _: WriteKind, items: &[Write]) -> Result<WriteOutcome, Self::Error> {
+        async fn write(&self, _: WriteKind, items: &[Write]) -> Result<WriteOutcome, ChannelError> {
             let skus: Vec<String> = items.iter().map(|w| w.sku.clone()).collect();
             let round = self
                 .batches
@@ -432,7 +388,11 @@ mod tests {
                 .count();
             self.batches.lock().unwrap().push(skus.clone());
             if self.broken.is_some_and(|b| skus.iter().any(|s| s == b)) {
-                return Err(std::io::Error::other("store unreachable"));
+                return Err(ChannelError::new(
+                    "Fake",
+                    ErrorKind::Unavailable,
+                    std::io::Error::other("store unreachable"),
+                ));
             }
             if self.opaque.is_some_and(|o| skus.iter().any(|s| s == o)) {
                 return Ok(WriteOutcome::Rejected {
@@ -460,7 +420,11 @@ mod tests {
                 })
             }
         }
-        async fn read(&self, _: WriteKind, _: &[i64]) -> Result<HashMap<i64, i64>, Self::Error> {
+        async fn read(
+            &self,
+            _: WriteKind,
+            _: &[String],
+        ) -> Result<HashMap<String, i64>, ChannelError> {
             Ok(HashMap::new())
         }
     }
@@ -472,11 +436,11 @@ mod tests {
                 sku: sku.to_string(),
                 target: match kind {
                     WriteKind::Variant => Target::Variant {
-                        product_id: 1,
-                        variant_id: i as i64 + 1,
+                        product_id: "1".into(),
+                        variant_id: (i + 1).to_string(),
                     },
                     WriteKind::Product => Target::Product {
-                        product_id: i as i64 + 1,
+                        product_id: (i + 1).to_string(),
                     },
                 },
                 level: 1,

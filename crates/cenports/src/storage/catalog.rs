@@ -14,7 +14,7 @@ from_row_both!(SkuRecord, |row| {
         sku: row.try_get("sku")?,
         product_remote_id: row.try_get("product_remote_id")?,
         variant_remote_id: row.try_get("variant_remote_id")?,
-        inventory_tracking: parse_col(row.try_get("inventory_tracking")?)?,
+        stock_tracking: parse_col(row.try_get("stock_tracking")?)?,
         updated_at: row.try_get("updated_at")?,
     })
 });
@@ -29,7 +29,7 @@ impl Storage {
     ) -> Result<UpsertOutcome, StorageError> {
         const OP: &str = "upserting products";
         let store = scope.store_id;
-        let page = dedupe_latest(products, |p| p.remote_id, |p| p.date_modified);
+        let page = dedupe_latest(products, |p| p.remote_id.as_str(), |p| p.date_modified);
         let now = now();
         let mut outcome = UpsertOutcome {
             unchanged: (products.len() - page.len()) as u64,
@@ -41,13 +41,13 @@ impl Storage {
                 let mut qb =
                     QueryBuilder::<Db>::new("SELECT remote_id FROM products WHERE store_id = ");
                 qb.push_bind(store.0);
-                Db::push_id_list(
+                Db::push_text_list(
                     &mut qb,
                     "remote_id",
-                    chunk.iter().map(|p| p.remote_id).collect(),
+                    chunk.iter().map(|p| p.remote_id.clone()).collect(),
                 );
-                let existing: HashSet<i64> = qb
-                    .build_query_scalar::<i64>()
+                let existing: HashSet<String> = qb
+                    .build_query_scalar::<String>()
                     .persistent(persistent(chunk.len(), ORDER_CHUNK))
                     .fetch_all(&mut *tx)
                     .await
@@ -55,26 +55,26 @@ impl Storage {
                     .into_iter()
                     .collect();
                 let mut qb = QueryBuilder::<Db>::new(
-                    "INSERT INTO products (store_id, remote_id, name, sku, inventory_tracking, \
+                    "INSERT INTO products (store_id, remote_id, name, sku, stock_tracking, \
                      date_modified, updated_at) ",
                 );
                 qb.push_values(chunk, |mut b, p| {
                     b.push_bind(store.0)
-                        .push_bind(p.remote_id)
+                        .push_bind(p.remote_id.as_str())
                         .push_bind(p.name.as_str())
                         .push_bind(p.sku.as_str())
-                        .push_bind(p.inventory_tracking.as_str())
+                        .push_bind(p.stock_tracking.as_str())
                         .push_bind(p.date_modified)
                         .push_bind(now);
                 });
                 qb.push(
                     " ON CONFLICT (store_id, remote_id) DO UPDATE SET name = excluded.name, \
-                     sku = excluded.sku, inventory_tracking = excluded.inventory_tracking, \
+                     sku = excluded.sku, stock_tracking = excluded.stock_tracking, \
                      date_modified = excluded.date_modified, updated_at = excluded.updated_at \
                      WHERE products.date_modified < excluded.date_modified RETURNING remote_id",
                 );
-                let written: Vec<i64> = qb
-                    .build_query_scalar::<i64>()
+                let written: Vec<String> = qb
+                    .build_query_scalar::<String>()
                     .persistent(persistent(chunk.len(), ORDER_CHUNK))
                     .fetch_all(&mut *tx)
                     .await
@@ -122,25 +122,25 @@ impl Storage {
             for chunk in unique.chunks(CHILD_CHUNK) {
                 let mut qb = QueryBuilder::<Db>::new(
                     "INSERT INTO skus (store_id, sku, product_remote_id, variant_remote_id, \
-                     inventory_tracking, updated_at) ",
+                     stock_tracking, updated_at) ",
                 );
                 qb.push_values(chunk, |mut b, s| {
                     b.push_bind(store.0)
                         .push_bind(s.sku.as_str())
-                        .push_bind(s.product_remote_id)
-                        .push_bind(s.variant_remote_id)
-                        .push_bind(s.inventory_tracking.as_str())
+                        .push_bind(s.product_remote_id.as_str())
+                        .push_bind(s.variant_remote_id.as_deref())
+                        .push_bind(s.stock_tracking.as_str())
                         .push_bind(now);
                 });
                 qb.push(
                     " ON CONFLICT (store_id, sku) DO UPDATE SET \
                      product_remote_id = excluded.product_remote_id, \
                      variant_remote_id = excluded.variant_remote_id, \
-                     inventory_tracking = excluded.inventory_tracking, \
+                     stock_tracking = excluded.stock_tracking, \
                      updated_at = excluded.updated_at \
                      WHERE skus.product_remote_id <> excluded.product_remote_id \
                      OR skus.variant_remote_id IS DISTINCT FROM excluded.variant_remote_id \
-                     OR skus.inventory_tracking <> excluded.inventory_tracking",
+                     OR skus.stock_tracking <> excluded.stock_tracking",
                 );
                 written += qb
                     .build()
@@ -164,7 +164,7 @@ impl Storage {
         let store = scope.store_id;
         with_pool!(self, |pool| {
             sqlx::query_as::<Db, SkuRecord>(
-                "SELECT sku, product_remote_id, variant_remote_id, inventory_tracking, updated_at \
+                "SELECT sku, product_remote_id, variant_remote_id, stock_tracking, updated_at \
                  FROM skus WHERE store_id = $1 AND sku = $2",
             )
             .bind(store.0)

@@ -147,13 +147,13 @@ const STORE_COLUMNS: &str =
 
 /// Keeps, for each remote id, the newest version in the page (a page may repeat an order that
 /// changed while it was being read; one statement must not touch a row twice on PostgreSQL).
-fn dedupe_latest<T, K: std::hash::Hash + Eq>(
-    items: &[T],
-    key: impl Fn(&T) -> K,
+fn dedupe_latest<'a, T, K: std::hash::Hash + Eq>(
+    items: &'a [T],
+    key: impl Fn(&'a T) -> K,
     version: impl Fn(&T) -> DateTime<Utc>,
-) -> Vec<&T> {
+) -> Vec<&'a T> {
     let mut index: HashMap<K, usize> = HashMap::with_capacity(items.len());
-    let mut out: Vec<&T> = Vec::with_capacity(items.len());
+    let mut out: Vec<&'a T> = Vec::with_capacity(items.len());
     for item in items {
         match index.get(&key(item)) {
             Some(&i) => {
@@ -177,7 +177,10 @@ fn dedupe_latest<T, K: std::hash::Hash + Eq>(
 /// prepared once per connection, and the server parses and plans one parameter instead of
 /// hundreds.
 trait IdList: sqlx::Database {
+    /// Our ids (integers).
     fn push_id_list(qb: &mut QueryBuilder<'_, Self>, column: &str, ids: Vec<i64>);
+    /// A channel's ids (text).
+    fn push_text_list(qb: &mut QueryBuilder<'_, Self>, column: &str, ids: Vec<String>);
 }
 
 impl IdList for sqlx::Sqlite {
@@ -189,10 +192,25 @@ impl IdList for sqlx::Sqlite {
         }
         qb.push(")");
     }
+
+    fn push_text_list(qb: &mut QueryBuilder<'_, Self>, column: &str, ids: Vec<String>) {
+        qb.push(format_args!(" AND {column} IN ("));
+        let mut list = qb.separated(", ");
+        for id in ids {
+            list.push_bind(id);
+        }
+        qb.push(")");
+    }
 }
 
 impl IdList for sqlx::Postgres {
     fn push_id_list(qb: &mut QueryBuilder<'_, Self>, column: &str, ids: Vec<i64>) {
+        qb.push(format_args!(" AND {column} = ANY("));
+        qb.push_bind(ids);
+        qb.push(")");
+    }
+
+    fn push_text_list(qb: &mut QueryBuilder<'_, Self>, column: &str, ids: Vec<String>) {
         qb.push(format_args!(" AND {column} = ANY("));
         qb.push_bind(ids);
         qb.push(")");

@@ -143,7 +143,7 @@ pub struct StoreCredentials {
     pub access_token: EncryptedSecret,
 }
 
-/// The store profile as read from the channel (BigCommerce's `/v2/store`).
+/// The store profile as read from the channel when it was connected.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreProfile {
     /// Store name.
@@ -165,9 +165,9 @@ pub struct StoreProfile {
 /// A store to save on connect (or reconnect: same channel, remote id and user).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewStore {
-    /// The channel, e.g. [`CHANNEL_BIGCOMMERCE`].
+    /// The channel's name (`crate::channel::Channel::name`).
     pub channel: String,
-    /// The channel's id of the store (the BigCommerce store hash).
+    /// The channel's id of the store (its store key, e.g. a store hash).
     pub remote_id: String,
     /// The API base URL the credentials were checked against.
     pub api_base_url: String,
@@ -176,9 +176,6 @@ pub struct NewStore {
     /// The credentials, already encrypted.
     pub credentials: StoreCredentials,
 }
-
-/// The channel name used for BigCommerce stores.
-pub const CHANNEL_BIGCOMMERCE: &str = "bigcommerce";
 
 /// Whether a store's credentials are held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -214,9 +211,9 @@ impl FromStr for StoreStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreRecord {
     pub(crate) scope: StoreScope,
-    /// Channel, e.g. `bigcommerce`.
+    /// The channel's name, which picks its implementation (`crate::channel::Channels`).
     pub channel: String,
-    /// The channel's id of the store (BigCommerce store hash).
+    /// The channel's id of the store (its store key, e.g. a store hash).
     pub remote_id: String,
     /// The API base URL.
     pub api_base_url: String,
@@ -336,19 +333,20 @@ impl FromStr for AddressKind {
     }
 }
 
-/// An order as received from a channel, ready to upsert by `(store, remote_id)`.
+/// An order as received from a channel, ready to upsert by `(store, remote_id)`. Every id of
+/// the channel's is text: an Amazon order id is `902-3159896-1390916`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOrderRecord {
-    /// The channel's order id.
-    pub remote_id: i64,
-    /// The channel's status id.
-    pub status_id: i32,
+    /// The channel's order id (its order number).
+    pub remote_id: String,
+    /// The channel's own code of the order's status (BigCommerce: the status id, `"11"`).
+    pub status_code: String,
     /// The channel's status name.
     pub status_name: String,
     /// Our fulfilment state.
     pub fulfilment_state: FulfilmentState,
     /// The channel's customer id (`None` for guests).
-    pub customer_id: Option<i64>,
+    pub customer_id: Option<String>,
     /// The customer's (billing) email.
     pub email: Option<String>,
     /// Currency code of the amounts below.
@@ -380,12 +378,12 @@ pub struct NewOrderRecord {
 /// A line item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOrderLine {
-    /// The channel's line id (BigCommerce `order_product_id`).
-    pub remote_id: i64,
+    /// The channel's line id (what a shipment names the line by).
+    pub remote_id: String,
     /// The channel's product id.
-    pub product_id: Option<i64>,
+    pub product_id: Option<String>,
     /// The channel's variant id.
-    pub variant_id: Option<i64>,
+    pub variant_id: Option<String>,
     /// SKU as ordered.
     pub sku: String,
     /// Name as ordered.
@@ -397,7 +395,7 @@ pub struct NewOrderLine {
     /// Unit price, exact.
     pub price: Decimal,
     /// The shipping address (consignment) this line ships to, by the channel's id.
-    pub address_remote_id: Option<i64>,
+    pub address_remote_id: Option<String>,
 }
 
 /// A billing or shipping address.
@@ -405,8 +403,8 @@ pub struct NewOrderLine {
 pub struct NewOrderAddress {
     /// Billing or shipping.
     pub kind: AddressKind,
-    /// The channel's address id (`order_address_id`); `None` for billing.
-    pub remote_id: Option<i64>,
+    /// The channel's address id (what a shipment names the address by); `None` for billing.
+    pub remote_id: Option<String>,
     /// First name.
     pub first_name: String,
     /// Last name.
@@ -459,16 +457,16 @@ pub struct OrderSummary {
     pub id: OrderId,
     /// The store.
     pub store_id: StoreId,
-    /// The channel's order id.
-    pub remote_id: i64,
-    /// The channel's status id.
-    pub status_id: i32,
+    /// The channel's order id (its order number).
+    pub remote_id: String,
+    /// The channel's status code.
+    pub status_code: String,
     /// The channel's status name.
     pub status_name: String,
     /// Our fulfilment state.
     pub fulfilment_state: FulfilmentState,
     /// The channel's customer id.
-    pub customer_id: Option<i64>,
+    pub customer_id: Option<String>,
     /// Customer email.
     pub email: Option<String>,
     /// Currency code.
@@ -511,8 +509,8 @@ pub struct OrderRecord {
 /// Filters for [`crate::storage::Storage::list_orders`]; all optional, combined with AND.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderFilter {
-    /// Only this channel status id.
-    pub status_id: Option<i32>,
+    /// Only this channel status code.
+    pub status_code: Option<String>,
     /// Only this fulfilment state.
     pub fulfilment_state: Option<FulfilmentState>,
     /// Only orders modified at or after this instant.
@@ -524,8 +522,9 @@ pub struct OrderFilter {
     pub created_to: Option<DateTime<Utc>>,
     /// Include orders archived/deleted at the channel (excluded by default).
     pub include_deleted: bool,
-    /// Page order: newest first (the channel's order number, descending) instead of our id,
-    /// ascending. The cursor is still our id of the last order of a page.
+    /// Page order: newest first (creation time at the channel, descending, then our id
+    /// descending) instead of our id, ascending. The cursor is still our id of the last order
+    /// of a page.
     pub newest_first: bool,
 }
 
@@ -542,15 +541,16 @@ pub struct OrderPage {
 /// How many orders a store holds per channel status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusCount {
-    /// The channel status id.
-    pub status_id: i32,
-    /// The status name (the most recent name seen for this id).
+    /// The channel's status code.
+    pub status_code: String,
+    /// The status name (the most recent name seen for this code).
     pub status_name: String,
     /// Orders (deleted ones included, to compare with the channel's own counts).
     pub count: i64,
 }
 
-/// A sync stream's cursor: note 1 of DESIGN-NOTES (keyset by id inside a frozen window).
+/// A sync stream's checkpoint: note 1 of DESIGN-NOTES (`docs/DESIGN-NOTES.md`): a frozen
+/// window and where the walk resumes inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
     /// The stream, e.g. [`STREAM_ORDERS`].
@@ -559,8 +559,9 @@ pub struct Checkpoint {
     pub window_start: Option<DateTime<Utc>>,
     /// Upper bound of the frozen window.
     pub window_end: Option<DateTime<Utc>>,
-    /// Last channel id committed inside the window.
-    pub last_id: Option<i64>,
+    /// Where the walk resumes inside the window: the channel's cursor of the last committed
+    /// page (BigCommerce: the last order id).
+    pub cursor: Option<String>,
     /// When the window was finished (`None` while in progress).
     pub completed_at: Option<DateTime<Utc>>,
 }
@@ -572,36 +573,46 @@ pub const STREAM_OPEN_ORDERS: &str = "open_orders";
 /// Stream name: catalog.
 pub const STREAM_CATALOG: &str = "catalog";
 
-/// How stock is tracked for a product.
+/// The `part` of an outbox row that changes an order's status (a shipment's part is its
+/// shipping address id).
+pub const STATUS_PART: &str = "status";
+
+/// Where the store keeps a SKU's (or a product's) stock level: the core's notion, whatever a
+/// channel calls its modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum InventoryTracking {
-    /// Not tracked.
-    None,
-    /// On the product.
+pub enum StockTracking {
+    /// The store does not track stock for it: nothing is pushed.
+    Untracked,
+    /// One level on the product, shared by its SKUs.
     Product,
-    /// On each variant.
+    /// A level per variant: the SKU has its own.
     Variant,
+    /// The store derives the level from others (the product-level SKU of a product tracked per
+    /// variant shows the sum of its variants): nothing is pushed to it.
+    Derived,
 }
 
-impl InventoryTracking {
-    /// The value stored in the database (BigCommerce's own spelling).
+impl StockTracking {
+    /// The value stored in the database.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::None => "none",
+            Self::Untracked => "untracked",
             Self::Product => "product",
             Self::Variant => "variant",
+            Self::Derived => "derived",
         }
     }
 }
 
-impl FromStr for InventoryTracking {
+impl FromStr for StockTracking {
     type Err = UnknownValue;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
-            "none" => Ok(Self::None),
+            "untracked" => Ok(Self::Untracked),
             "product" => Ok(Self::Product),
             "variant" => Ok(Self::Variant),
-            other => Err(UnknownValue::new("inventory tracking", other)),
+            "derived" => Ok(Self::Derived),
+            other => Err(UnknownValue::new("stock tracking", other)),
         }
     }
 }
@@ -610,13 +621,13 @@ impl FromStr for InventoryTracking {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewProduct {
     /// The channel's product id.
-    pub remote_id: i64,
+    pub remote_id: String,
     /// Name.
     pub name: String,
     /// Product-level SKU (may be empty).
     pub sku: String,
-    /// Tracking mode.
-    pub inventory_tracking: InventoryTracking,
+    /// Where its stock level lives: `untracked`, `product` or `variant`.
+    pub stock_tracking: StockTracking,
     /// Modified at the channel: the version an upsert compares.
     pub date_modified: DateTime<Utc>,
 }
@@ -627,11 +638,11 @@ pub struct NewSku {
     /// The SKU (unique per store).
     pub sku: String,
     /// The channel's product id.
-    pub product_remote_id: i64,
+    pub product_remote_id: String,
     /// The channel's variant id, when the SKU is a variant's.
-    pub variant_remote_id: Option<i64>,
-    /// How stock is tracked for it.
-    pub inventory_tracking: InventoryTracking,
+    pub variant_remote_id: Option<String>,
+    /// Where its stock level lives.
+    pub stock_tracking: StockTracking,
 }
 
 /// A stored SKU.
@@ -640,11 +651,11 @@ pub struct SkuRecord {
     /// The SKU.
     pub sku: String,
     /// The channel's product id.
-    pub product_remote_id: i64,
+    pub product_remote_id: String,
     /// The channel's variant id.
-    pub variant_remote_id: Option<i64>,
-    /// Tracking mode.
-    pub inventory_tracking: InventoryTracking,
+    pub variant_remote_id: Option<String>,
+    /// Where its stock level lives.
+    pub stock_tracking: StockTracking,
     /// Last written here.
     pub updated_at: DateTime<Utc>,
 }

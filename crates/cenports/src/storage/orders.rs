@@ -15,7 +15,7 @@ use super::{Checkpoint, FulfilmentState, NewOrderAddress, NewOrderLine, NewOrder
 use super::{OrderFilter, OrderId, OrderPage, OrderRecord, OrderSummary, StatusCount, StoreId};
 use super::{StorageError, StoreScope, UpsertOutcome, CHILD_CHUNK, ORDER_CHUNK};
 
-const ORDER_COLUMNS: &str = "id, store_id, remote_id, status_id, status_name, fulfilment_state, \
+const ORDER_COLUMNS: &str = "id, store_id, remote_id, status_code, status_name, fulfilment_state, \
      customer_id, email, currency, subtotal, total, tax, payment_method, payment_status, \
      date_created, date_modified, is_deleted, imported_at, updated_at";
 
@@ -24,7 +24,7 @@ from_row_both!(OrderSummary, |row| {
         id: OrderId(row.try_get("id")?),
         store_id: StoreId(row.try_get("store_id")?),
         remote_id: row.try_get("remote_id")?,
-        status_id: row.try_get("status_id")?,
+        status_code: row.try_get("status_code")?,
         status_name: row.try_get("status_name")?,
         fulfilment_state: parse_col(row.try_get("fulfilment_state")?)?,
         customer_id: row.try_get("customer_id")?,
@@ -87,7 +87,7 @@ from_row_both!(Checkpoint, |row| {
         stream: row.try_get("stream")?,
         window_start: row.try_get("window_start")?,
         window_end: row.try_get("window_end")?,
-        last_id: row.try_get("last_id")?,
+        cursor: row.try_get("cursor")?,
         completed_at: row.try_get("completed_at")?,
     })
 });
@@ -116,7 +116,7 @@ impl Storage {
     ) -> Result<UpsertOutcome, StorageError> {
         const OP: &str = "saving a page of orders";
         let store = scope.store_id;
-        let page = dedupe_latest(orders, |o| o.remote_id, |o| o.date_modified);
+        let page = dedupe_latest(orders, |o| o.remote_id.as_str(), |o| o.date_modified);
         let now = now();
         let mut outcome = UpsertOutcome {
             unchanged: (orders.len() - page.len()) as u64,
@@ -126,18 +126,18 @@ impl Storage {
             let mut tx = pool.begin_with(BEGIN_WRITE).await.op_store(OP, store)?;
 
             // 1. The stored versions, to skip unchanged orders before sending them at all.
-            let mut existing: HashMap<i64, DateTime<Utc>> = HashMap::with_capacity(page.len());
+            let mut existing: HashMap<String, DateTime<Utc>> = HashMap::with_capacity(page.len());
             for chunk in page.chunks(ORDER_CHUNK) {
                 let mut qb = QueryBuilder::<Db>::new(
                     "SELECT remote_id, date_modified FROM orders WHERE store_id = ",
                 );
                 qb.push_bind(store.0);
-                Db::push_id_list(
+                Db::push_text_list(
                     &mut qb,
                     "remote_id",
-                    chunk.iter().map(|o| o.remote_id).collect(),
+                    chunk.iter().map(|o| o.remote_id.clone()).collect(),
                 );
-                let rows: Vec<(i64, DateTime<Utc>)> = qb
+                let rows: Vec<(String, DateTime<Utc>)> = qb
                     .build_query_as()
                     .persistent(persistent(chunk.len(), ORDER_CHUNK))
                     .fetch_all(&mut *tx)
@@ -157,12 +157,14 @@ impl Storage {
             outcome.unchanged += (page.len() - to_write.len()) as u64;
             // Only what is written is compressed: an incremental sync reads mostly unchanged
             // orders.
-            let raw: HashMap<i64, Vec<u8>> = to_write
+            let raw: HashMap<&str, Vec<u8>> = to_write
                 .iter()
-                .map(|o| (o.remote_id, raw::encode(&o.raw_json)))
+                .map(|o| (o.remote_id.as_str(), raw::encode(&o.raw_json)))
                 .collect();
-            let by_remote: HashMap<i64, &NewOrderRecord> =
-                to_write.iter().map(|o| (o.remote_id, *o)).collect();
+            let by_remote: HashMap<&str, &NewOrderRecord> = to_write
+                .iter()
+                .map(|o| (o.remote_id.as_str(), *o))
+                .collect();
 
             // 2. One multi-row upsert per chunk. The WHERE re-checks the version inside the
             //    statement, so a concurrent writer can never make us overwrite newer data.
@@ -170,18 +172,18 @@ impl Storage {
             let mut replaced: Vec<i64> = Vec::new();
             for chunk in to_write.chunks(ORDER_CHUNK) {
                 let mut qb = QueryBuilder::<Db>::new(
-                    "INSERT INTO orders (store_id, remote_id, status_id, status_name, \
+                    "INSERT INTO orders (store_id, remote_id, status_code, status_name, \
                      fulfilment_state, customer_id, email, currency, subtotal, total, tax, \
                      payment_method, payment_status, date_created, date_modified, is_deleted, \
                      raw, raw_encoding, imported_at, updated_at) ",
                 );
                 qb.push_values(chunk, |mut b, o| {
                     b.push_bind(store.0)
-                        .push_bind(o.remote_id)
-                        .push_bind(o.status_id)
+                        .push_bind(o.remote_id.as_str())
+                        .push_bind(o.status_code.as_str())
                         .push_bind(o.status_name.as_str())
                         .push_bind(o.fulfilment_state.as_str())
-                        .push_bind(o.customer_id)
+                        .push_bind(o.customer_id.as_deref())
                         .push_bind(o.email.as_deref())
                         .push_bind(o.currency.as_str())
                         .push_bind(Money(o.subtotal))
@@ -192,14 +194,14 @@ impl Storage {
                         .push_bind(o.date_created)
                         .push_bind(o.date_modified)
                         .push_bind(o.is_deleted)
-                        .push_bind(raw[&o.remote_id].as_slice())
+                        .push_bind(raw[o.remote_id.as_str()].as_slice())
                         .push_bind(raw::ENCODING_LZ4)
                         .push_bind(now)
                         .push_bind(now);
                 });
                 qb.push(
                     " ON CONFLICT (store_id, remote_id) DO UPDATE SET \
-                     status_id = excluded.status_id, status_name = excluded.status_name, \
+                     status_code = excluded.status_code, status_name = excluded.status_name, \
                      fulfilment_state = excluded.fulfilment_state, \
                      customer_id = excluded.customer_id, email = excluded.email, \
                      currency = excluded.currency, subtotal = excluded.subtotal, \
@@ -213,14 +215,14 @@ impl Storage {
                      WHERE orders.date_modified < excluded.date_modified \
                      RETURNING id, remote_id",
                 );
-                let rows: Vec<(i64, i64)> = qb
+                let rows: Vec<(i64, String)> = qb
                     .build_query_as()
                     .persistent(persistent(chunk.len(), ORDER_CHUNK))
                     .fetch_all(&mut *tx)
                     .await
                     .op_store(OP, store)?;
                 for (id, remote_id) in rows {
-                    let Some(order) = by_remote.get(&remote_id) else {
+                    let Some(order) = by_remote.get(remote_id.as_str()) else {
                         continue;
                     };
                     if existing.contains_key(&remote_id) {
@@ -263,15 +265,15 @@ impl Storage {
                 qb.push_values(chunk, |mut b, (order_id, l)| {
                     b.push_bind(*order_id)
                         .push_bind(store.0)
-                        .push_bind(l.remote_id)
-                        .push_bind(l.product_id)
-                        .push_bind(l.variant_id)
+                        .push_bind(l.remote_id.as_str())
+                        .push_bind(l.product_id.as_deref())
+                        .push_bind(l.variant_id.as_deref())
                         .push_bind(l.sku.as_str())
                         .push_bind(l.name.as_str())
                         .push_bind(l.quantity)
                         .push_bind(l.quantity_shipped)
                         .push_bind(Money(l.price))
-                        .push_bind(l.address_remote_id);
+                        .push_bind(l.address_remote_id.as_deref());
                 });
                 qb.build()
                     .persistent(persistent(chunk.len(), CHILD_CHUNK))
@@ -293,7 +295,7 @@ impl Storage {
                     b.push_bind(*order_id)
                         .push_bind(store.0)
                         .push_bind(a.kind.as_str())
-                        .push_bind(a.remote_id)
+                        .push_bind(a.remote_id.as_deref())
                         .push_bind(a.first_name.as_str())
                         .push_bind(a.last_name.as_str())
                         .push_bind(a.company.as_str())
@@ -321,7 +323,7 @@ impl Storage {
                     .bind(&cp.stream)
                     .bind(cp.window_start)
                     .bind(cp.window_end)
-                    .bind(cp.last_id)
+                    .bind(cp.cursor.as_deref())
                     .bind(cp.completed_at)
                     .bind(now)
                     .execute(&mut *tx)
@@ -355,7 +357,7 @@ impl Storage {
         let store = scope.store_id;
         with_pool!(self, |pool| {
             sqlx::query_as::<Db, Checkpoint>(
-                "SELECT stream, window_start, window_end, last_id, completed_at \
+                "SELECT stream, window_start, window_end, cursor, completed_at \
                  FROM sync_checkpoints WHERE store_id = $1 AND stream = $2",
             )
             .bind(store.0)
@@ -380,7 +382,7 @@ impl Storage {
     }
 
     /// [`Storage::list_orders`] with a free-text `search` as well: an order number (the
-    /// channel's id) if the text is a number, else a case-insensitive substring of the
+    /// channel's id, a leading `#` ignored), or a case-insensitive substring of the
     /// customer's email or of the billing or shipping name. Keyset pages by our id (or newest
     /// first). Without a search, every order the filter takes.
     pub async fn search_orders(
@@ -400,7 +402,7 @@ impl Storage {
             .map(|search| {
                 (
                     format!("%{}%", escape_like(&search.to_lowercase())),
-                    search.trim_start_matches('#').parse::<i64>().ok(),
+                    search.trim_start_matches('#').trim().to_owned(),
                 )
             });
         let op = if search.is_some() {
@@ -413,8 +415,9 @@ impl Storage {
                 "SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = "
             ));
             qb.push_bind(store.0);
-            if let Some(status_id) = filter.status_id {
-                qb.push(" AND status_id = ").push_bind(status_id);
+            if let Some(status_code) = &filter.status_code {
+                qb.push(" AND status_code = ")
+                    .push_bind(status_code.clone());
             }
             if let Some(state) = filter.fulfilment_state {
                 qb.push(" AND fulfilment_state = ")
@@ -442,8 +445,8 @@ impl Storage {
                 )
                 .push_bind(pattern.clone())
                 .push(" ESCAPE '\\')");
-                if let Some(number) = number {
-                    qb.push(" OR remote_id = ").push_bind(*number);
+                if !number.is_empty() {
+                    qb.push(" OR remote_id = ").push_bind(number.clone());
                 }
                 qb.push(")");
             }
@@ -474,7 +477,7 @@ impl Storage {
         scope: &StoreScope,
         order: OrderId,
     ) -> Result<OrderRecord, StorageError> {
-        self.read_order(scope, "id", order.0)
+        self.read_order(scope, OrderKey::Ours(order.0))
             .await?
             .ok_or_else(|| StorageError::NotFound {
                 what: "order",
@@ -486,39 +489,42 @@ impl Storage {
     pub async fn find_order_by_remote_id(
         &self,
         scope: &StoreScope,
-        remote_id: i64,
+        remote_id: &str,
     ) -> Result<Option<OrderRecord>, StorageError> {
-        self.read_order(scope, "remote_id", remote_id).await
+        self.read_order(scope, OrderKey::Remote(remote_id)).await
     }
 
     async fn read_order(
         &self,
         scope: &StoreScope,
-        key_column: &'static str,
-        key: i64,
+        key: OrderKey<'_>,
     ) -> Result<Option<OrderRecord>, StorageError> {
         const OP: &str = "reading an order";
         let store = scope.store_id;
+        let key_column = match key {
+            OrderKey::Ours(_) => "id",
+            OrderKey::Remote(_) => "remote_id",
+        };
         let order_sql = format!(
             "SELECT {ORDER_COLUMNS}, raw, raw_encoding FROM orders WHERE store_id = $1 AND {key_column} = $2"
         );
+        // The channel's ids in their natural order: numeric ids by value (`9` before `10`).
         let lines_sql = format!(
             "SELECT {LINE_COLUMNS} FROM order_lines WHERE store_id = $1 AND order_id = $2 \
-             ORDER BY remote_id"
+             ORDER BY length(remote_id), remote_id"
         );
         let addresses_sql = format!(
             "SELECT {ADDRESS_COLUMNS} FROM order_addresses WHERE store_id = $1 AND order_id = $2 \
-             ORDER BY kind, remote_id, id"
+             ORDER BY kind, length(remote_id), remote_id, id"
         );
         with_pool!(self, |pool| {
             let mut conn = pool.acquire().await.op_store(OP, store)?;
-            let Some(row) = sqlx::query::<Db>(&order_sql)
-                .bind(store.0)
-                .bind(key)
-                .fetch_optional(&mut *conn)
-                .await
-                .op_store(OP, store)?
-            else {
+            let query = sqlx::query::<Db>(&order_sql).bind(store.0);
+            let query = match key {
+                OrderKey::Ours(id) => query.bind(id),
+                OrderKey::Remote(remote_id) => query.bind(remote_id.to_owned()),
+            };
+            let Some(row) = query.fetch_optional(&mut *conn).await.op_store(OP, store)? else {
                 return Ok(None);
             };
             let summary: OrderSummary = sqlx::FromRow::from_row(&row).op_store(OP, store)?;
@@ -570,10 +576,10 @@ impl Storage {
         scope: &StoreScope,
     ) -> Result<Vec<StatusCount>, StorageError> {
         let store = scope.store_id;
-        let rows: Vec<(i32, String, i64)> = with_pool!(self, |pool| {
-            sqlx::query_as::<Db, (i32, String, i64)>(
-                "SELECT status_id, MAX(status_name), COUNT(*) FROM orders WHERE store_id = $1 \
-                 GROUP BY status_id ORDER BY status_id",
+        let rows: Vec<(String, String, i64)> = with_pool!(self, |pool| {
+            sqlx::query_as::<Db, (String, String, i64)>(
+                "SELECT status_code, MAX(status_name), COUNT(*) FROM orders WHERE store_id = $1 \
+                 GROUP BY status_code ORDER BY length(status_code), status_code",
             )
             .bind(store.0)
             .fetch_all(pool)
@@ -582,8 +588,8 @@ impl Storage {
         })?;
         Ok(rows
             .into_iter()
-            .map(|(status_id, status_name, count)| StatusCount {
-                status_id,
+            .map(|(status_code, status_name, count)| StatusCount {
+                status_code,
                 status_name,
                 count,
             })
@@ -622,20 +628,20 @@ impl Storage {
 }
 
 const CHECKPOINT_UPSERT: &str = "INSERT INTO sync_checkpoints (store_id, stream, window_start, \
-     window_end, last_id, completed_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     window_end, cursor, completed_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
      ON CONFLICT (store_id, stream) DO UPDATE SET window_start = excluded.window_start, \
-     window_end = excluded.window_end, last_id = excluded.last_id, \
+     window_end = excluded.window_end, cursor = excluded.cursor, \
      completed_at = excluded.completed_at, updated_at = excluded.updated_at";
 
-/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
 /// Order lists are sent as one-off statements (`persistent(false)`): a prepared statement that
 /// PostgreSQL has run five times may switch to a generic plan that ignores the values, and a
 /// date range covering the whole store was then planned as a narrow one (≈ 115 ms a page
 /// instead of ≈ 1 ms, docs/PERFORMANCE.md); unnamed statements are planned for their values.
 ///
 /// The keyset condition after the cursor and the `ORDER BY` of an order list: our id
-/// ascending, or newest first by the channel's order number (`remote_id`, unique per store), the
-/// cursor's order number read from its row.
+/// ascending, or newest first by creation time at the channel, then our id (unique), both
+/// descending, the cursor's creation time read from its row. (A channel's order number is not a
+/// number on every channel, so it cannot order the list.)
 fn push_page_order<'a, DB>(
     qb: &mut QueryBuilder<'a, DB>,
     store: StoreId,
@@ -650,21 +656,32 @@ fn push_page_order<'a, DB>(
             qb.push(" AND id > ").push_bind(after.0);
         }
         (true, Some(after)) => {
-            qb.push(" AND remote_id < (SELECT cursor_order.remote_id FROM orders cursor_order WHERE cursor_order.id = ")
+            let cursor_created = |qb: &mut QueryBuilder<'a, DB>| {
+                qb.push(
+                    "(SELECT cursor_order.date_created FROM orders cursor_order \
+                     WHERE cursor_order.id = ",
+                )
                 .push_bind(after.0)
                 .push(" AND cursor_order.store_id = ")
                 .push_bind(store.0)
                 .push(")");
+            };
+            qb.push(" AND date_created <= ");
+            cursor_created(qb);
+            qb.push(" AND (date_created < ");
+            cursor_created(qb);
+            qb.push(" OR id < ").push_bind(after.0).push(")");
         }
         (_, None) => {}
     }
     qb.push(if newest_first {
-        " ORDER BY remote_id DESC"
+        " ORDER BY date_created DESC, id DESC"
     } else {
         " ORDER BY id"
     });
 }
 
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
 fn escape_like(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -674,6 +691,15 @@ fn escape_like(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// How [`Storage::read_order`] finds its order.
+#[derive(Clone, Copy)]
+enum OrderKey<'a> {
+    /// Our id.
+    Ours(i64),
+    /// The channel's order id.
+    Remote(&'a str),
 }
 
 #[cfg(test)]

@@ -178,9 +178,9 @@ impl FromStr for DeliveredBy {
 /// One row to enqueue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOutboxEntry {
-    /// Which part of the request: the channel's shipping address id for a shipment, 0 for a
-    /// status change.
-    pub part: i64,
+    /// Which part of the request: the channel's shipping address id for a shipment,
+    /// [`super::STATUS_PART`] for a status change.
+    pub part: String,
     /// What it writes.
     pub kind: OutboxKind,
     /// The channel-agnostic payload (JSON).
@@ -196,14 +196,14 @@ pub struct OutboxRow {
     pub store_id: StoreId,
     /// The user's idempotency key.
     pub request_key: String,
-    /// The part of the request (shipping address id, or 0).
-    pub part: i64,
+    /// The part of the request (shipping address id, or [`super::STATUS_PART`]).
+    pub part: String,
     /// What it writes.
     pub kind: OutboxKind,
     /// Our order id.
     pub order_id: OrderId,
     /// The channel's order id.
-    pub order_remote_id: i64,
+    pub order_remote_id: String,
     /// The payload (JSON).
     pub payload: String,
     /// Where it is.
@@ -273,14 +273,14 @@ pub struct OrderAfterDelivery {
     pub date_modified: DateTime<Utc>,
     /// Each line's quantity shipped at the channel: `(channel line id, quantity shipped)`.
     /// Empty when the delivery did not touch lines (a status change).
-    pub lines_shipped: Vec<(i64, i32)>,
+    pub lines_shipped: Vec<(String, i32)>,
 }
 
 /// An order status as the channel reports it, with our state for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelStatus {
-    /// The channel's status id.
-    pub status_id: i32,
+    /// The channel's status code.
+    pub status_code: String,
     /// The channel's status name.
     pub status_name: String,
     /// Our state for it.
@@ -369,7 +369,7 @@ impl super::Storage {
         &self,
         scope: &StoreScope,
         order: OrderId,
-        order_remote_id: i64,
+        order_remote_id: &str,
         request_key: &str,
         entries: &[NewOutboxEntry],
         check: impl FnOnce(&[OutboxRow]) -> Result<(), E>,
@@ -431,7 +431,7 @@ impl super::Storage {
                     let row = sqlx::query_as::<Db, OutboxRow>(&insert)
                         .bind(store.0)
                         .bind(request_key)
-                        .bind(entry.part)
+                        .bind(entry.part.as_str())
                         .bind(entry.kind.as_str())
                         .bind(order.0)
                         .bind(order_remote_id)
@@ -736,18 +736,18 @@ impl super::Storage {
                             .bind(*shipped)
                             .bind(store)
                             .bind(order_id)
-                            .bind(*line)
+                            .bind(line.as_str())
                             .execute(&mut *tx)
                             .await
                             .op(OP)?;
                         }
                         let status = &change.status;
                         sqlx::query::<Db>(
-                            "UPDATE orders SET status_id = $1, status_name = $2, \
+                            "UPDATE orders SET status_code = $1, status_name = $2, \
                              fulfilment_state = $3, date_modified = $4, updated_at = $5 \
                              WHERE store_id = $6 AND id = $7",
                         )
-                        .bind(status.status_id)
+                        .bind(status.status_code.as_str())
                         .bind(status.status_name.as_str())
                         .bind(status.fulfilment_state.as_str())
                         .bind(change.date_modified)

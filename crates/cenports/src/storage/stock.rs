@@ -12,7 +12,7 @@ use sqlx::{QueryBuilder, Row};
 
 use super::error::Context;
 use super::{
-    now, parse_col, persistent, Backend, InventoryTracking, Storage, StorageError, StoreScope,
+    now, parse_col, persistent, Backend, StockTracking, Storage, StorageError, StoreScope,
     CHILD_CHUNK,
 };
 
@@ -49,11 +49,11 @@ pub struct StockRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogStock {
     /// The channel's product id.
-    pub product_remote_id: i64,
+    pub product_remote_id: String,
     /// The channel's variant id, when the SKU is a variant's.
-    pub variant_remote_id: Option<i64>,
+    pub variant_remote_id: Option<String>,
     /// How the store tracks stock for the SKU's product.
-    pub inventory_tracking: InventoryTracking,
+    pub stock_tracking: StockTracking,
     /// The level the store last reported (catalog import or read-back after a push); `None`
     /// until one of them saw the SKU.
     pub reported_level: Option<i64>,
@@ -99,7 +99,7 @@ impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for StockRow {
             (
                 row.try_get("product_remote_id")?,
                 row.try_get("variant_remote_id")?,
-                row.try_get("inventory_tracking")?,
+                row.try_get("stock_tracking")?,
                 row.try_get("inventory_level")?,
                 row.try_get("inventory_reported_at")?,
             ),
@@ -123,7 +123,7 @@ impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for StockRow {
             (
                 row.try_get("product_remote_id")?,
                 row.try_get("variant_remote_id")?,
-                row.try_get("inventory_tracking")?,
+                row.try_get("stock_tracking")?,
                 row.try_get("inventory_level")?,
                 row.try_get("inventory_reported_at")?,
             ),
@@ -138,8 +138,8 @@ impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for StockRow {
 }
 
 type CatalogColumns = (
-    Option<i64>,
-    Option<i64>,
+    Option<String>,
+    Option<String>,
     Option<String>,
     Option<i64>,
     Option<DateTime<Utc>>,
@@ -164,7 +164,7 @@ fn stock_row(
         (Some(product_remote_id), Some(tracking)) => Some(CatalogStock {
             product_remote_id,
             variant_remote_id: variant,
-            inventory_tracking: parse_col(tracking)?,
+            stock_tracking: parse_col(tracking)?,
             reported_level: level,
             reported_at,
         }),
@@ -196,7 +196,7 @@ fn stock_row(
 const STOCK_VIEW: &str = "SELECT s.sku, s.on_hand, s.updated_at, s.last_push_level, \
      s.last_push_status, s.last_push_message, s.last_push_at, \
      COALESCE(r.reserved, 0) AS reserved, k.product_remote_id, k.variant_remote_id, \
-     k.inventory_tracking, k.inventory_level, k.inventory_reported_at \
+     k.stock_tracking, k.inventory_level, k.inventory_reported_at \
      FROM stock_levels s \
      LEFT JOIN (SELECT l.sku AS sku, SUM(CASE WHEN l.quantity > l.quantity_shipped \
          THEN l.quantity - l.quantity_shipped ELSE 0 END) AS reserved \

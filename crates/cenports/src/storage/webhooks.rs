@@ -232,17 +232,18 @@ impl Storage {
         })
     }
 
-    /// Orders per channel status, archived (deleted) orders left out: what the channel's own
-    /// `GET /v2/orders/count` counts, for reconciliation.
+    /// Orders per channel status, archived (deleted) orders left out: what a channel's own
+    /// counts per status count, for reconciliation.
     pub async fn count_live_orders_by_status(
         &self,
         scope: &StoreScope,
     ) -> Result<Vec<StatusCount>, StorageError> {
         let store = scope.store_id;
-        let rows: Vec<(i32, String, i64)> = with_pool!(self, |pool| {
-            sqlx::query_as::<Db, (i32, String, i64)>(
-                "SELECT status_id, MAX(status_name), COUNT(*) FROM orders \
-                 WHERE store_id = $1 AND is_deleted = $2 GROUP BY status_id ORDER BY status_id",
+        let rows: Vec<(String, String, i64)> = with_pool!(self, |pool| {
+            sqlx::query_as::<Db, (String, String, i64)>(
+                "SELECT status_code, MAX(status_name), COUNT(*) FROM orders \
+                 WHERE store_id = $1 AND is_deleted = $2 GROUP BY status_code \
+                 ORDER BY length(status_code), status_code",
             )
             .bind(store.0)
             .bind(false)
@@ -252,28 +253,29 @@ impl Storage {
         })?;
         Ok(rows
             .into_iter()
-            .map(|(status_id, status_name, count)| StatusCount {
-                status_id,
+            .map(|(status_code, status_name, count)| StatusCount {
+                status_code,
                 status_name,
                 count,
             })
             .collect())
     }
 
-    /// The channel ids of the store's live (not archived) orders in one status, ascending.
+    /// The channel ids of the store's live (not archived) orders in one status, in their
+    /// natural order (numeric ids by value).
     pub async fn list_live_order_ids_by_status(
         &self,
         scope: &StoreScope,
-        status_id: i32,
-    ) -> Result<Vec<i64>, StorageError> {
+        status_code: &str,
+    ) -> Result<Vec<String>, StorageError> {
         let store = scope.store_id;
         with_pool!(self, |pool| {
-            sqlx::query_scalar::<Db, i64>(
-                "SELECT remote_id FROM orders WHERE store_id = $1 AND status_id = $2 \
-                 AND is_deleted = $3 ORDER BY remote_id",
+            sqlx::query_scalar::<Db, String>(
+                "SELECT remote_id FROM orders WHERE store_id = $1 AND status_code = $2 \
+                 AND is_deleted = $3 ORDER BY length(remote_id), remote_id",
             )
             .bind(store.0)
-            .bind(status_id)
+            .bind(status_code)
             .bind(false)
             .fetch_all(pool)
             .await
@@ -286,7 +288,7 @@ impl Storage {
     pub async fn live_orders_created_between(
         &self,
         scope: &StoreScope,
-        status_id: i32,
+        status_code: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<(i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>), StorageError> {
@@ -294,11 +296,11 @@ impl Storage {
         with_pool!(self, |pool| {
             sqlx::query_as::<Db, (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>)>(
                 "SELECT COUNT(*), MIN(date_created), MAX(date_created) FROM orders \
-                 WHERE store_id = $1 AND status_id = $2 AND is_deleted = $3 \
+                 WHERE store_id = $1 AND status_code = $2 AND is_deleted = $3 \
                  AND date_created >= $4 AND date_created <= $5",
             )
             .bind(store.0)
-            .bind(status_id)
+            .bind(status_code)
             .bind(false)
             .bind(from)
             .bind(to)
@@ -308,23 +310,24 @@ impl Storage {
         })
     }
 
-    /// The channel ids of the live orders of a status created in `[from, to]`, ascending.
+    /// The channel ids of the live orders of a status created in `[from, to]`, in their
+    /// natural order.
     pub async fn list_live_order_ids_created_between(
         &self,
         scope: &StoreScope,
-        status_id: i32,
+        status_code: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<i64>, StorageError> {
+    ) -> Result<Vec<String>, StorageError> {
         let store = scope.store_id;
         with_pool!(self, |pool| {
-            sqlx::query_scalar::<Db, i64>(
-                "SELECT remote_id FROM orders WHERE store_id = $1 AND status_id = $2 \
+            sqlx::query_scalar::<Db, String>(
+                "SELECT remote_id FROM orders WHERE store_id = $1 AND status_code = $2 \
                  AND is_deleted = $3 AND date_created >= $4 AND date_created <= $5 \
-                 ORDER BY remote_id",
+                 ORDER BY length(remote_id), remote_id",
             )
             .bind(store.0)
-            .bind(status_id)
+            .bind(status_code)
             .bind(false)
             .bind(from)
             .bind(to)
@@ -355,7 +358,7 @@ impl Storage {
             )
             .bind(older)
             .bind(store.0)
-            .bind(order.remote_id)
+            .bind(order.remote_id.as_str())
             .bind(order.date_modified)
             .bind(super::raw::ENCODING_LZ4)
             .bind(super::raw::encode(&order.raw_json))

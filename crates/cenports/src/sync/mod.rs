@@ -1,18 +1,18 @@
-//! Importing a store: orders (open orders first, then every order), then the catalog.
+//! Importing a store: orders (open orders first, then every order), then the catalog, from
+//! any channel through [`crate::channel::OrdersIn`] and [`crate::channel::CatalogIn`].
 //!
-//! The algorithm is DESIGN-NOTES note 1, explained in `docs/SYNC.md`:
+//! The algorithm is DESIGN-NOTES note 1 (`docs/DESIGN-NOTES.md`), explained in `docs/SYNC.md`:
 //!
-//! 1. **Freeze a window** `[a, b]` on `date_modified`: `a` is the committed cursor minus an
-//!    overlap (or `since`, or nothing for a backfill), `b` is the *store's* clock
-//!    (`GET /v2/time`) minus a settle delay.
-//! 2. **Walk it by id**: `min_date_modified=a&max_date_modified=b&sort=id:asc&min_id=K`, with
-//!    `K` one past the last id read. Ids never change, so no order can slide into a page
-//!    already read; an order modified during the walk leaves the window and lands in the next
-//!    one, because its new `date_modified` is after `b`.
-//! 3. **Commit each page with its checkpoint** (window, last id) in one transaction
+//! 1. **Freeze a window** `[a, b]` on the modification time: `a` is the committed cursor minus
+//!    an overlap (or `since`, or nothing for a backfill), `b` is the *store's* clock minus a
+//!    settle delay.
+//! 2. **Walk it** in pages the channel resumes after an opaque cursor (BigCommerce: by id,
+//!    `min_id` one past the last id read). An order modified during the walk leaves the window
+//!    and lands in the next one, because its new modification time is after `b`.
+//! 3. **Commit each page with its checkpoint** (window, cursor) in one transaction
 //!    ([`Storage::save_page`]); the cursor never moves ahead of the data. When the walk ends,
 //!    the window is marked completed and the next run starts at `b − overlap`. A run that
-//!    stops anywhere resumes at `(window, last id)`.
+//!    stops anywhere resumes at `(window, cursor)`.
 //!
 //! Upserts compare `date_modified` and skip what is unchanged, so re-reading the overlap
 //! costs requests, not writes. The settle delay also guarantees that an order read in a
@@ -23,7 +23,6 @@
 //! [`sync_orders`], [`sync_catalog`]. Each takes a progress callback for a progress bar.
 
 mod catalog;
-pub mod mapping;
 mod orders;
 pub mod reconcile;
 pub mod scheduler;
@@ -31,21 +30,16 @@ pub mod targeted;
 
 use std::time::{Duration, Instant};
 
-use bigcommerce_client::Client;
 use chrono::{DateTime, Utc};
 
+use crate::channel::{ChannelError, StatusMapping, StoreClient};
 use crate::storage::{
     Storage, StorageError, StoreScope, SyncCounts, SyncTrigger, UpsertOutcome, STREAM_OPEN_ORDERS,
     STREAM_ORDERS,
 };
 
 pub use catalog::sync_catalog;
-pub use mapping::{InvalidStatusMapping, StatusMapping};
 pub use orders::{sync_open_orders, sync_orders};
-
-/// The statuses a warehouse can act on, walked first on a new store: Awaiting Fulfillment (11),
-/// then Awaiting Shipment (9).
-pub const DEFAULT_OPEN_STATUSES: [u64; 2] = [11, 9];
 
 /// How a sync runs. [`SyncOptions::default`] is what production uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,13 +54,14 @@ pub struct SyncOptions {
     /// How long before the store's "now" a window ends, so that the last second is complete
     /// and a later change always has a later `date_modified`. At least one second; default 5.
     pub settle: Duration,
-    /// Orders per request, 1..=250 (default 250, BigCommerce's maximum). Tests use small
-    /// pages to make walks long.
+    /// Orders per request, at most the channel's maximum (default 250, BigCommerce's
+    /// maximum). Tests use small pages to make walks long.
     pub page_size: u32,
-    /// Status → fulfilment state for this store.
-    pub status_mapping: StatusMapping,
-    /// Statuses walked by [`sync_open_orders`], in order.
-    pub open_statuses: Vec<u64>,
+    /// The store's overrides of the channel's status → fulfilment state table (default none).
+    pub status_overrides: StatusMapping,
+    /// Statuses walked by [`sync_open_orders`], in order; `None`: the channel's
+    /// ([`crate::channel::OrdersIn::open_statuses`]).
+    pub open_statuses: Option<Vec<String>>,
 }
 
 impl Default for SyncOptions {
@@ -76,15 +71,24 @@ impl Default for SyncOptions {
             overlap: Duration::from_secs(120),
             settle: Duration::from_secs(5),
             page_size: 250,
-            status_mapping: StatusMapping::default(),
-            open_statuses: DEFAULT_OPEN_STATUSES.to_vec(),
+            status_overrides: StatusMapping::default(),
+            open_statuses: None,
         }
     }
 }
 
 impl SyncOptions {
-    fn page_size(&self) -> u32 {
-        self.page_size.clamp(1, bigcommerce_client::MAX_PAGE_SIZE)
+    fn page_size(&self, client: &dyn StoreClient) -> u32 {
+        self.page_size
+            .clamp(1, client.orders().max_page_size().max(1))
+    }
+
+    /// The store's status table: the channel's, with the store's overrides.
+    pub fn status_mapping(&self, client: &dyn StoreClient) -> StatusMapping {
+        client
+            .orders()
+            .status_mapping()
+            .with_overrides(&self.status_overrides)
     }
 
     fn settle(&self) -> chrono::Duration {
@@ -108,8 +112,8 @@ pub struct SyncProgress {
     pub read: u64,
     /// How many records the walk expects in all, when known (backfills count first).
     pub expected: Option<u64>,
-    /// The last id committed.
-    pub last_id: Option<i64>,
+    /// Where the walk would resume (the channel's cursor, e.g. the last order id committed).
+    pub cursor: Option<String>,
 }
 
 /// What a sync did.
@@ -123,7 +127,7 @@ pub struct SyncReport {
     pub unchanged: u64,
     /// Order pages committed.
     pub pages: u64,
-    /// Requests sent to BigCommerce (retries included), from the client's counters.
+    /// Requests sent to the channel (retries included), from the client's counters.
     pub api_requests: u64,
     /// Products read by the catalog walk.
     pub products: u64,
@@ -159,23 +163,23 @@ impl SyncReport {
 /// sync again resumes.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    /// BigCommerce refused or failed a request (the client retried what it safely could).
-    #[error("syncing {stream} of store {store}: BigCommerce request failed")]
+    /// The channel refused or failed a request (the client retried what it safely could).
+    #[error("syncing {stream} of store {store}: {} request failed", source.channel())]
     Api {
         /// The stream.
         stream: String,
-        /// The store hash.
+        /// The channel's store key.
         store: String,
-        /// The client's error (endpoint, status, missing scope).
+        /// The channel's error (endpoint, status, missing scope).
         #[source]
-        source: bigcommerce_client::Error,
+        source: ChannelError,
     },
     /// The hub's database failed.
     #[error("syncing {stream} of store {store}: could not save to the database")]
     Storage {
         /// The stream.
         stream: String,
-        /// The store hash.
+        /// The channel's store key.
         store: String,
         /// The storage error.
         #[source]
@@ -184,8 +188,8 @@ pub enum SyncError {
 }
 
 impl SyncError {
-    fn api(stream: &str, client: &Client) -> impl FnOnce(bigcommerce_client::Error) -> Self {
-        let (stream, store) = (stream.to_owned(), client.store_hash().to_owned());
+    fn api(stream: &str, client: &dyn StoreClient) -> impl FnOnce(ChannelError) -> Self {
+        let (stream, store) = (stream.to_owned(), client.store_key().to_owned());
         move |source| SyncError::Api {
             stream,
             store,
@@ -193,8 +197,8 @@ impl SyncError {
         }
     }
 
-    fn storage(stream: &str, client: &Client) -> impl FnOnce(StorageError) -> Self {
-        let (stream, store) = (stream.to_owned(), client.store_hash().to_owned());
+    fn storage(stream: &str, client: &dyn StoreClient) -> impl FnOnce(StorageError) -> Self {
+        let (stream, store) = (stream.to_owned(), client.store_key().to_owned());
         move |source| SyncError::Storage {
             stream,
             store,
@@ -205,12 +209,13 @@ impl SyncError {
 
 /// The store's clock minus the settle delay: the end of the next window.
 async fn window_end(
-    client: &Client,
+    client: &dyn StoreClient,
     options: &SyncOptions,
     stream: &str,
 ) -> Result<DateTime<Utc>, SyncError> {
     let now = client
-        .get_time()
+        .orders()
+        .now()
         .await
         .map_err(SyncError::api(stream, client))?;
     Ok(now - options.settle())
@@ -225,7 +230,7 @@ pub const ANALYZE_AFTER_ORDERS: u64 = 10_000;
 pub async fn sync_store_recorded(
     storage: &Storage,
     scope: &StoreScope,
-    client: &Client,
+    client: &dyn StoreClient,
     options: &SyncOptions,
     started_by: SyncTrigger,
     progress: impl FnMut(SyncProgress),
@@ -291,12 +296,12 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 pub async fn sync_store(
     storage: &Storage,
     scope: &StoreScope,
-    client: &Client,
+    client: &dyn StoreClient,
     options: &SyncOptions,
     mut progress: impl FnMut(SyncProgress),
 ) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
-    let requests_before = client.stats().requests_sent;
+    let requests_before = client.requests_sent();
     let mut report = SyncReport::default();
     let orders_cp = storage
         .get_checkpoint(scope, STREAM_ORDERS)
@@ -308,7 +313,7 @@ pub async fn sync_store(
         .map_err(SyncError::storage(STREAM_OPEN_ORDERS, client))?;
     // Open orders first while the first full walk of every order has not committed anything,
     // unless an earlier run already brought them in.
-    let first_import = orders_cp.is_none_or(|cp| cp.completed_at.is_none() && cp.last_id.is_none())
+    let first_import = orders_cp.is_none_or(|cp| cp.completed_at.is_none() && cp.cursor.is_none())
         && open_cp.is_none_or(|cp| cp.completed_at.is_none());
     let end = window_end(client, options, STREAM_ORDERS).await?;
     if first_import {
@@ -321,7 +326,7 @@ pub async fn sync_store(
     let catalog =
         catalog::walk_catalog(storage, scope, client, options, end, &mut progress).await?;
     report.absorb(&catalog);
-    report.api_requests = client.stats().requests_sent - requests_before;
+    report.api_requests = client.requests_sent() - requests_before;
     report.elapsed = started.elapsed();
     Ok(report)
 }

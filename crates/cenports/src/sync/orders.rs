@@ -1,36 +1,28 @@
-//! The order walks: every order (`orders` stream, then archived orders in `orders_archived`)
-//! and open orders first (`open_orders:{status}` streams, then `open_orders` marks the whole
-//! walk done).
+//! The order walks: every order (the channel's streams, [`STREAM_ORDERS`] first, e.g.
+//! BigCommerce's archived orders after it) and open orders first (`open_orders:{status}`
+//! streams, then `open_orders` marks the whole walk done).
 
 use std::time::Instant;
 
-use bigcommerce_client::{Client, OrderQuery, OrderSort};
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 
-use super::mapping::{has_embedded_shipping, order_record};
 use super::{window_end, SyncError, SyncOptions, SyncProgress, SyncReport};
+use crate::channel::{OrderPage, OrderQuery, StatusMapping, StoreClient};
 use crate::storage::{
     Checkpoint, Storage, StorageError, StoreScope, UpsertOutcome, STREAM_OPEN_ORDERS, STREAM_ORDERS,
 };
-
-/// The checkpoint stream of the archived-orders pass. BigCommerce leaves archived orders out of
-/// every listing unless asked with `is_deleted=true`, so an order archived after it was imported
-/// would otherwise stay live in the hub forever. The pass walks the same frozen window as
-/// [`STREAM_ORDERS`] with its own cursor, so each resumes on its own.
-pub(crate) const STREAM_ARCHIVED_ORDERS: &str = "orders_archived";
 
 /// A frozen window and where to resume inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Window {
     start: Option<DateTime<Utc>>,
     end: DateTime<Utc>,
-    /// The last id committed in this window (resume one past it).
-    last_id: Option<i64>,
+    /// The channel's cursor committed in this window (resume after it).
+    cursor: Option<String>,
 }
 
 /// Chooses the window of a stream from its checkpoint (note 1):
-/// - a window in progress is resumed as it was frozen, at its last id — unless `since`
+/// - a window in progress is resumed as it was frozen, at its cursor — unless `since`
 ///   reaches further back than it, in which case a new, larger window is started;
 /// - after a completed window, `[end − overlap, now]`, lowered to `since` if earlier;
 /// - with no checkpoint, `[since, now]` (`since` absent: from the beginning).
@@ -42,11 +34,11 @@ fn plan_window(
     overlap: chrono::Duration,
     now: DateTime<Utc>,
 ) -> Option<Window> {
-    let (start, last_id, end) = match checkpoint {
+    let (start, cursor, end) = match checkpoint {
         Some(Checkpoint {
             window_start,
             window_end: Some(end),
-            last_id,
+            cursor,
             completed_at: None,
             ..
         }) => {
@@ -57,7 +49,7 @@ fn plan_window(
             if widen {
                 (since, None, now)
             } else {
-                (*window_start, *last_id, *end)
+                (*window_start, cursor.clone(), *end)
             }
         }
         Some(Checkpoint {
@@ -72,11 +64,7 @@ fn plan_window(
     if start.is_some_and(|a| end < a) {
         return None;
     }
-    Some(Window {
-        start,
-        end,
-        last_id,
-    })
+    Some(Window { start, end, cursor })
 }
 
 /// A page's save running as its own task; aborted (its transaction rolled back) if the walk is
@@ -99,34 +87,36 @@ impl Drop for SaveTask {
     }
 }
 
-/// Walks one frozen window by id, committing each page with its checkpoint, then marks the
-/// window completed. Returns what it did.
-#[allow(clippy::too_many_arguments)]
+/// What a walk reads, besides its window.
+struct Walk<'a> {
+    stream: &'a str,
+    status: Option<String>,
+    expected: Option<u64>,
+}
+
+/// Walks one frozen window page by page, committing each page with its checkpoint, then marks
+/// the window completed. Returns what it did.
 async fn walk_window(
     storage: &Storage,
     scope: &StoreScope,
-    client: &Client,
+    client: &dyn StoreClient,
     options: &SyncOptions,
-    stream: &str,
-    status_id: Option<u64>,
-    archived: bool,
+    mapping: &StatusMapping,
+    walk: Walk<'_>,
     window: Window,
-    expected: Option<u64>,
     progress: &mut impl FnMut(SyncProgress),
 ) -> Result<SyncReport, SyncError> {
+    let stream = walk.stream;
     let started = Instant::now();
     let api = || SyncError::api(stream, client);
     let db = || SyncError::storage(stream, client);
     let mut report = SyncReport::default();
     let query = OrderQuery {
-        min_id: window.last_id.map(|id| id.max(0) as u64 + 1),
-        min_date_modified: window.start,
-        max_date_modified: Some(window.end),
-        status_id,
-        is_deleted: archived.then_some(true),
-        sort: Some(OrderSort::IdAsc),
-        limit: Some(options.page_size()),
-        include_line_items: true,
+        stream: stream.to_owned(),
+        status: walk.status,
+        modified_from: window.start,
+        modified_to: Some(window.end),
+        page_size: options.page_size(client),
         ..OrderQuery::default()
     };
     tracing::debug!(
@@ -134,49 +124,54 @@ async fn walk_window(
         sync.stream = stream,
         sync.window_start = ?window.start,
         sync.window_end = %window.end,
-        sync.resume_after = ?window.last_id,
+        sync.resume_after = ?window.cursor,
         "sync: walking a window"
     );
-    let pages = client.order_pages_with_lines(&query);
-    futures::pin_mut!(pages);
-    let mut last_id = window.last_id;
-    let mut next = pages.try_next().await.map_err(api())?;
-    while let Some(page) = next {
-        let mut records = Vec::with_capacity(page.len());
-        for order in &page {
-            let fallback = if has_embedded_shipping(order) {
-                Vec::new()
-            } else {
-                client
-                    .list_order_shipping_addresses(order.order.id)
-                    .await
-                    .map_err(api())?
-            };
-            records.push(order_record(order, &options.status_mapping, &fallback));
+    let orders = client.orders();
+    let mut cursor = window.cursor.clone();
+    let mut next = Some(
+        orders
+            .page(&query, cursor.as_deref(), mapping)
+            .await
+            .map_err(api())?,
+    );
+    while let Some(OrderPage {
+        orders: records,
+        cursor: page_cursor,
+        more,
+    }) = next.take()
+    {
+        if records.is_empty() && !more {
+            break;
         }
-        if archived {
-            // Listed only because archived: marked so, whatever the payload says.
-            records.iter_mut().for_each(|r| r.is_deleted = true);
-        }
-        last_id = records.iter().map(|r| r.remote_id).max().max(last_id);
+        cursor = page_cursor.or(cursor);
         let checkpoint = Checkpoint {
             stream: stream.to_owned(),
             window_start: window.start,
             window_end: Some(window.end),
-            last_id,
+            cursor: cursor.clone(),
             completed_at: None,
         };
-        drop(page);
-        // The next page is fetched and parsed while this one is saved: the walk then costs
+        // The next page is fetched and mapped while this one is saved: the walk then costs
         // max(fetch, save) per page instead of their sum, with at most two pages in memory.
-        // The save runs as its own task so that parsing (CPU in this task) never holds up the
+        // The save runs as its own task so that mapping (CPU in this task) never holds up the
         // save's round trips to the database. The checkpoint still moves only with its page; a
         // page fetched but not saved when the walk stops is simply read again on resume.
         let save = SaveTask(tokio::spawn({
             let (storage, scope) = (storage.clone(), *scope);
             async move { storage.save_page(&scope, &records, Some(&checkpoint)).await }
         }));
-        let (saved, fetched) = tokio::join!(save.join(), pages.try_next());
+        let fetch = async {
+            if more {
+                orders
+                    .page(&query, cursor.as_deref(), mapping)
+                    .await
+                    .map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let (saved, fetched) = tokio::join!(save.join(), fetch);
         let outcome = saved.map_err(db())?;
         next = fetched.map_err(api())?;
         report.add_outcome(outcome);
@@ -185,15 +180,15 @@ async fn walk_window(
             stream: stream.to_owned(),
             pages: report.pages,
             read: report.orders_read(),
-            expected,
-            last_id,
+            expected: walk.expected,
+            cursor: cursor.clone(),
         });
     }
     let done = Checkpoint {
         stream: stream.to_owned(),
         window_start: window.start,
         window_end: Some(window.end),
-        last_id,
+        cursor,
         completed_at: Some(Utc::now()),
     };
     storage.save_checkpoint(scope, &done).await.map_err(db())?;
@@ -210,52 +205,33 @@ async fn walk_window(
     Ok(report)
 }
 
-/// The `orders` walk with the window end already known, then the `orders_archived` pass over
-/// the same window end, so orders archived since the last run are marked deleted in the hub.
+/// The walk of every order with the window end already known: each of the channel's streams
+/// ([`STREAM_ORDERS`] first) over the same window end, each with its own cursor.
 pub(super) async fn walk_orders(
     storage: &Storage,
     scope: &StoreScope,
-    client: &Client,
+    client: &dyn StoreClient,
     options: &SyncOptions,
     now: DateTime<Utc>,
     progress: &mut impl FnMut(SyncProgress),
 ) -> Result<SyncReport, SyncError> {
-    let mut report = walk_order_stream(
-        storage,
-        scope,
-        client,
-        options,
-        now,
-        STREAM_ORDERS,
-        false,
-        progress,
-    )
-    .await?;
-    let archived = walk_order_stream(
-        storage,
-        scope,
-        client,
-        options,
-        now,
-        STREAM_ARCHIVED_ORDERS,
-        true,
-        progress,
-    )
-    .await?;
-    report.absorb(&archived);
+    let mut report = SyncReport::default();
+    for stream in client.orders().streams() {
+        let walked =
+            walk_order_stream(storage, scope, client, options, now, &stream, progress).await?;
+        report.absorb(&walked);
+    }
     Ok(report)
 }
 
-/// One stream of [`walk_orders`]: live orders, or archived ones (`is_deleted=true`).
-#[allow(clippy::too_many_arguments)]
+/// One stream of [`walk_orders`].
 async fn walk_order_stream(
     storage: &Storage,
     scope: &StoreScope,
-    client: &Client,
+    client: &dyn StoreClient,
     options: &SyncOptions,
     now: DateTime<Utc>,
     stream: &str,
-    archived: bool,
     progress: &mut impl FnMut(SyncProgress),
 ) -> Result<SyncReport, SyncError> {
     let checkpoint = storage
@@ -266,44 +242,59 @@ async fn walk_order_stream(
     else {
         return Ok(SyncReport::default());
     };
-    // A backfill is worth one count request, for a progress bar with an end (archived orders
-    // are few: not worth a request).
-    let backfill = !archived
-        && checkpoint
-            .as_ref()
-            .is_none_or(|cp| cp.completed_at.is_none());
+    // A backfill is worth one count request, for a progress bar with an end (the channel says
+    // when a stream is not worth one).
+    let backfill = checkpoint
+        .as_ref()
+        .is_none_or(|cp| cp.completed_at.is_none());
     let expected = if backfill {
         let count = OrderQuery {
-            min_id: window.last_id.map(|id| id.max(0) as u64 + 1),
-            min_date_modified: window.start,
-            max_date_modified: Some(window.end),
+            stream: stream.to_owned(),
+            modified_from: window.start,
+            modified_to: Some(window.end),
             ..OrderQuery::default()
         };
         // The count only feeds the progress bar: a failure is not worth stopping for.
-        client.count_orders(&count).await.ok().map(|c| c.count)
+        client
+            .orders()
+            .count(&count, window.cursor.as_deref())
+            .await
+            .ok()
+            .flatten()
     } else {
         None
     };
+    let mapping = options.status_mapping(client);
+    let walk = Walk {
+        stream,
+        status: None,
+        expected,
+    };
     walk_window(
-        storage, scope, client, options, stream, None, archived, window, expected, progress,
+        storage, scope, client, options, &mapping, walk, window, progress,
     )
     .await
 }
 
 /// The open-orders walk with the window end already known: each status of
-/// [`SyncOptions::open_statuses`] from the beginning of time to `now`, each with its own
-/// stream (`open_orders:{status}`) so an interrupted walk resumes; then `open_orders` records
-/// the walk done.
+/// [`SyncOptions::open_statuses`] (else the channel's) from the beginning of time to `now`,
+/// each with its own stream (`open_orders:{status}`) so an interrupted walk resumes; then
+/// `open_orders` records the walk done.
 pub(super) async fn walk_open_orders(
     storage: &Storage,
     scope: &StoreScope,
-    client: &Client,
+    client: &dyn StoreClient,
     options: &SyncOptions,
     now: DateTime<Utc>,
     progress: &mut impl FnMut(SyncProgress),
 ) -> Result<SyncReport, SyncError> {
     let mut report = SyncReport::default();
-    for status in &options.open_statuses {
+    let mapping = options.status_mapping(client);
+    let statuses = options
+        .open_statuses
+        .clone()
+        .unwrap_or_else(|| client.orders().open_statuses());
+    for status in &statuses {
         let stream = format!("{STREAM_OPEN_ORDERS}:{status}");
         let checkpoint = storage
             .get_checkpoint(scope, &stream)
@@ -315,31 +306,27 @@ pub(super) async fn walk_open_orders(
             Some(Checkpoint {
                 window_start,
                 window_end: Some(end),
-                last_id,
+                cursor,
                 completed_at: None,
                 ..
             }) => Window {
                 start: window_start,
                 end,
-                last_id,
+                cursor,
             },
             _ => Window {
                 start: None,
                 end: now,
-                last_id: None,
+                cursor: None,
             },
         };
+        let walk = Walk {
+            stream: &stream,
+            status: Some(status.clone()),
+            expected: None,
+        };
         let walked = walk_window(
-            storage,
-            scope,
-            client,
-            options,
-            &stream,
-            Some(*status),
-            false,
-            window,
-            None,
-            progress,
+            storage, scope, client, options, &mapping, walk, window, progress,
         )
         .await?;
         report.absorb(&walked);
@@ -348,7 +335,7 @@ pub(super) async fn walk_open_orders(
         stream: STREAM_OPEN_ORDERS.to_owned(),
         window_start: None,
         window_end: Some(now),
-        last_id: None,
+        cursor: None,
         completed_at: Some(Utc::now()),
     };
     storage
@@ -359,39 +346,39 @@ pub(super) async fn walk_open_orders(
 }
 
 /// Imports every order modified since the committed cursor (all of them on the first run, or
-/// since [`SyncOptions::since`]), by note 1's frozen-window keyset walk. Resumes an interrupted
+/// since [`SyncOptions::since`]), by note 1's frozen-window walk. Resumes an interrupted
 /// window where it stopped.
 pub async fn sync_orders(
     storage: &Storage,
     scope: &StoreScope,
-    client: &Client,
+    client: &dyn StoreClient,
     options: &SyncOptions,
     mut progress: impl FnMut(SyncProgress),
 ) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
-    let before = client.stats().requests_sent;
+    let before = client.requests_sent();
     let now = window_end(client, options, STREAM_ORDERS).await?;
     let mut report = walk_orders(storage, scope, client, options, now, &mut progress).await?;
-    report.api_requests = client.stats().requests_sent - before;
+    report.api_requests = client.requests_sent() - before;
     report.elapsed = started.elapsed();
     Ok(report)
 }
 
-/// Imports the orders a warehouse can act on (statuses [`SyncOptions::open_statuses`],
-/// Awaiting Fulfillment then Awaiting Shipment by default), so they are visible before a long
-/// backfill. [`super::sync_store`] runs it until the first full order walk completes.
+/// Imports the orders a warehouse can act on (statuses [`SyncOptions::open_statuses`], by
+/// default the channel's), so they are visible before a long backfill. [`super::sync_store`]
+/// runs it until the first full order walk completes.
 pub async fn sync_open_orders(
     storage: &Storage,
     scope: &StoreScope,
-    client: &Client,
+    client: &dyn StoreClient,
     options: &SyncOptions,
     mut progress: impl FnMut(SyncProgress),
 ) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
-    let before = client.stats().requests_sent;
+    let before = client.requests_sent();
     let now = window_end(client, options, STREAM_OPEN_ORDERS).await?;
     let mut report = walk_open_orders(storage, scope, client, options, now, &mut progress).await?;
-    report.api_requests = client.stats().requests_sent - before;
+    report.api_requests = client.requests_sent() - before;
     report.elapsed = started.elapsed();
     Ok(report)
 }
@@ -405,12 +392,12 @@ mod tests {
         Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap()
     }
 
-    fn cp(start: Option<i64>, end: i64, last: Option<i64>, done: bool) -> Checkpoint {
+    fn cp(start: Option<i64>, end: i64, last: Option<&str>, done: bool) -> Checkpoint {
         Checkpoint {
             stream: STREAM_ORDERS.into(),
             window_start: start.map(t),
             window_end: Some(t(end)),
-            last_id: last,
+            cursor: last.map(str::to_owned),
             completed_at: done.then(|| t(end + 1)),
         }
     }
@@ -418,17 +405,20 @@ mod tests {
     #[test]
     fn a_first_run_backfills_from_the_beginning_or_since() {
         let w = plan_window(None, None, chrono::Duration::seconds(60), t(100)).unwrap();
-        assert_eq!((w.start, w.end, w.last_id), (None, t(100), None));
+        assert_eq!((w.start, w.end, w.cursor), (None, t(100), None));
         let w = plan_window(None, Some(t(10)), chrono::Duration::seconds(60), t(100)).unwrap();
         assert_eq!(w.start, Some(t(10)));
     }
 
     #[test]
     fn an_interrupted_window_resumes_frozen_at_its_last_id() {
-        let c = cp(Some(0), 50, Some(1234), false);
+        let c = cp(Some(0), 50, Some("1234"), false);
         let w = plan_window(Some(&c), None, chrono::Duration::seconds(60), t(100)).unwrap();
-        assert_eq!((w.start, w.end, w.last_id), (Some(t(0)), t(50), Some(1234)));
-        let backfill = cp(None, 50, Some(7), false);
+        assert_eq!(
+            (w.start, w.end, w.cursor.as_deref()),
+            (Some(t(0)), t(50), Some("1234"))
+        );
+        let backfill = cp(None, 50, Some("7"), false);
         let w = plan_window(
             Some(&backfill),
             Some(t(5)),
@@ -437,17 +427,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            w.last_id,
-            Some(7),
+            w.cursor.as_deref(),
+            Some("7"),
             "since inside a backfill changes nothing"
         );
     }
 
     #[test]
     fn a_completed_window_is_followed_by_one_that_overlaps_it() {
-        let c = cp(Some(0), 500, Some(9), true);
+        let c = cp(Some(0), 500, Some("9"), true);
         let w = plan_window(Some(&c), None, chrono::Duration::seconds(60), t(1000)).unwrap();
-        assert_eq!((w.start, w.end, w.last_id), (Some(t(440)), t(1000), None));
+        assert_eq!((w.start, w.end, w.cursor), (Some(t(440)), t(1000), None));
         let w = plan_window(
             Some(&c),
             Some(t(100)),

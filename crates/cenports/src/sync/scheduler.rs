@@ -11,8 +11,9 @@
 //!   "Syncing" is [`SyncsInProgress`], which `serve` shares with the API's sync trigger, so a
 //!   store synced by a trigger is skipped too, and a trigger during a scheduled sync answers
 //!   `already_running`;
-//! - runs at most [`SchedulerConfig::concurrency`] syncs at once (default 8); each client paces
-//!   itself on its own store's rate-limit headers, so stores do not slow each other down;
+//! - runs at most [`SchedulerConfig::concurrency`] syncs at once (default 8); each store's
+//!   client (from the process's [`Channels`] registry) paces itself on its own store's limiter,
+//!   so stores do not slow each other down;
 //! - a store whose sync fails is logged once (a warning when the error first appears, debug while
 //!   it repeats, info when the store recovers) and tried again next tick; the others carry on.
 //!
@@ -20,27 +21,26 @@
 //! by a reconciliation pass ([`super::reconcile::reconcile_store`]) when the last one is that
 //! old: one count request when nothing drifted. After each sync, the requests left in the
 //! store's quota window as its client last saw them go to [`SchedulerConfig::metrics`]
-//! (`cenports_bigcommerce_quota_left`).
+//! (`cenports_store_quota_left`).
 //!
 //! Shutdown stops the ticks and drops the syncs in flight. That is safe by construction: each
 //! page is committed with its checkpoint in one transaction, an uncommitted one rolls back, and
-//! the next run resumes at the checkpoint (DESIGN-NOTES note 1).
+//! the next run resumes at the checkpoint (DESIGN-NOTES note 1, `docs/DESIGN-NOTES.md`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use bigcommerce_client::Client;
+use anyhow::Result;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::reconcile::reconcile_store;
 use super::{sync_store_recorded, SyncOptions, SyncReport};
+use crate::channel::{Channels, StoreClient};
 use crate::config::Settings;
-use crate::credentials::{client_config, decrypt_credentials, CredentialsError};
-use crate::storage::{Storage, StoreCredentials, StoreId, StoreRecord, StoreStatus, SyncTrigger};
+use crate::storage::{Storage, StoreId, StoreRecord, StoreStatus, SyncTrigger};
 
 /// How often each store is reconciled when nothing else is configured.
 pub const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(3600);
@@ -60,8 +60,6 @@ pub struct SchedulerConfig {
     /// Reconcile a store after its sync when its last reconciliation is at least this old (the
     /// first one after the scheduler starts); `None`: never.
     pub reconcile_interval: Option<Duration>,
-    /// The process's per-store rate limiters, shared with its other tasks.
-    pub limiters: StoreLimiters,
     /// The stores this process is syncing, shared with the API's sync trigger (`serve`).
     pub in_progress: SyncsInProgress,
     /// The process's counters: the quota left each store's client last saw is recorded here.
@@ -76,7 +74,6 @@ impl SchedulerConfig {
             concurrency: DEFAULT_CONCURRENCY,
             options: SyncOptions::default(),
             reconcile_interval: Some(DEFAULT_RECONCILE_INTERVAL),
-            limiters: StoreLimiters::default(),
             in_progress: SyncsInProgress::default(),
             metrics: Arc::default(),
         }
@@ -98,100 +95,13 @@ pub struct StoreRuns {
     pub orders_written: u64,
 }
 
-/// What the scheduler did, by store (its BigCommerce hash), returned at shutdown.
+/// What the scheduler did, by store (its channel's store key), returned at shutdown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SchedulerSummary {
     /// Ticks started.
     pub ticks: u64,
-    /// Per store hash.
+    /// Per store key.
     pub stores: BTreeMap<String, StoreRuns>,
-}
-
-/// Builds the BigCommerce client of a stored store from its encrypted credentials, the way every
-/// sync does (the CLI's `sync` too).
-pub fn store_client_config(
-    settings: &Settings,
-    store: &StoreRecord,
-    sealed: Option<&StoreCredentials>,
-) -> Result<bigcommerce_client::ClientConfig> {
-    let sealed = sealed.ok_or_else(|| CredentialsError::Disconnected {
-        store_hash: store.remote_id.clone(),
-    })?;
-    let secret_box = settings.secret_box()?;
-    let credentials = decrypt_credentials(&secret_box, &store.remote_id, sealed).context(
-        "the key (secret_key or key_file setting) is not the one the store was saved with; \
-         restore that key, or reconnect the store with `cenports connect`",
-    )?;
-    Ok(client_config(
-        &settings.connect_settings(),
-        store,
-        &credentials,
-    )?)
-}
-
-/// Reads the store's credentials and builds its client, with a rate limiter of its own (what a
-/// one-shot command wants: it is the process's only user of the store).
-pub async fn store_client(
-    settings: &Settings,
-    storage: &Storage,
-    store: &StoreRecord,
-) -> Result<Client> {
-    let sealed = storage.get_store_credentials(&store.scope()).await?;
-    let config = store_client_config(settings, store, sealed.as_ref())?;
-    Client::new(config).context("could not build the BigCommerce client")
-}
-
-/// One rate limiter per store for every task of a process (DESIGN-NOTES note 3): the quota
-/// belongs to the store, so the scheduler's walks, the webhook worker's targeted fetches and
-/// the outbox worker's shipments of one store must count against the same share, in flight
-/// included. Each reads the same `X-Rate-Limit-*` headers, but separate limiters would not see
-/// each other's requests in flight and could overshoot together. `cenports serve` makes one and
-/// hands it to each task; clone it freely (it is a handle).
-#[derive(Debug, Clone, Default)]
-pub struct StoreLimiters(Arc<Mutex<HashMap<StoreId, Arc<bigcommerce_client::RateLimiter>>>>);
-
-impl StoreLimiters {
-    /// A client for `store` that paces itself with the store's shared limiter.
-    pub fn client(
-        &self,
-        store: StoreId,
-        config: bigcommerce_client::ClientConfig,
-    ) -> Result<Client> {
-        let limiter = self
-            .0
-            .lock()
-            .expect("not poisoned")
-            .entry(store)
-            .or_insert_with(|| {
-                Arc::new(bigcommerce_client::RateLimiter::new(
-                    config.pacing_enabled(),
-                    config.quota_share,
-                ))
-            })
-            .clone();
-        Client::with_limiter(config, limiter).context("could not build the BigCommerce client")
-    }
-
-    /// The requests left in the store's quota window, as the last response to any client on
-    /// the store's shared limiter said (the scheduler's, a trigger's, the webhook worker's, the
-    /// outbox worker's); `None` before the first.
-    pub fn requests_left(&self, store: StoreId) -> Option<u64> {
-        let limiter = self.0.lock().expect("not poisoned").get(&store).cloned()?;
-        limiter.stats().last_requests_left
-    }
-
-    /// Reads the store's credentials (fresh, so rotated credentials are used at once) and builds
-    /// its client on the shared limiter.
-    pub async fn store_client(
-        &self,
-        settings: &Settings,
-        storage: &Storage,
-        store: &StoreRecord,
-    ) -> Result<Client> {
-        let sealed = storage.get_store_credentials(&store.scope()).await?;
-        let config = store_client_config(settings, store, sealed.as_ref())?;
-        self.client(store.id(), config)
-    }
 }
 
 /// The stores a process is syncing now, whoever started the sync (the scheduler, or a trigger
@@ -248,11 +158,12 @@ impl Drop for SyncInProgress {
 pub async fn run_scheduler(
     settings: &Settings,
     storage: &Storage,
+    channels: &Channels,
     shutdown: impl Future<Output = ()>,
 ) -> Result<SchedulerSummary> {
     run_scheduler_with(
-        settings,
         storage,
+        channels,
         SchedulerConfig::from_settings(settings),
         shutdown,
     )
@@ -261,8 +172,8 @@ pub async fn run_scheduler(
 
 /// [`run_scheduler`] with an explicit configuration (tests use short intervals).
 pub async fn run_scheduler_with(
-    settings: &Settings,
     storage: &Storage,
+    channels: &Channels,
     config: SchedulerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<SchedulerSummary> {
@@ -321,19 +232,17 @@ pub async fn run_scheduler_with(
             if reconcile {
                 reconciled.insert(id, Instant::now());
             }
-            let (settings, storage, options) = (settings.clone(), storage.clone(), options.clone());
+            let (channels, storage, options) = (channels.clone(), storage.clone(), options.clone());
             let (permits, summary) = (permits.clone(), summary.clone());
-            let (limiters, metrics) = (config.limiters.clone(), config.metrics.clone());
+            let metrics = config.metrics.clone();
             tasks.spawn(async move {
                 // Frees the store however the task ends (done, panicked or aborted).
                 let _syncing = syncing;
                 let Ok(_permit) = permits.acquire_owned().await else {
                     return;
                 };
-                let outcome = sync_one(
-                    &settings, &storage, &limiters, &metrics, &store, &options, reconcile,
-                )
-                .await;
+                let outcome =
+                    sync_one(&storage, &channels, &metrics, &store, &options, reconcile).await;
                 record(&summary, &store, outcome);
             });
         }
@@ -345,18 +254,17 @@ pub async fn run_scheduler_with(
 }
 
 async fn sync_one(
-    settings: &Settings,
     storage: &Storage,
-    limiters: &StoreLimiters,
+    channels: &Channels,
     metrics: &crate::http::Metrics,
     store: &StoreRecord,
     options: &SyncOptions,
     reconcile: bool,
 ) -> Result<SyncReport> {
-    let client = limiters.store_client(settings, storage, store).await?;
-    let outcome = sync_and_push(storage, store, client.clone(), options, reconcile).await;
+    let client = channels.client(storage, store).await?;
+    let outcome = sync_and_push(storage, store, client.as_ref(), options, reconcile).await;
     // Whatever the outcome, the last quota figure the client saw is the freshest there is.
-    if let Some(left) = client.stats().last_requests_left {
+    if let Some(left) = client.requests_left() {
         metrics.record_quota_left(store.id(), left);
     }
     outcome
@@ -366,29 +274,28 @@ async fn sync_one(
 async fn sync_and_push(
     storage: &Storage,
     store: &StoreRecord,
-    client: Client,
+    client: &dyn StoreClient,
     options: &SyncOptions,
     reconcile: bool,
 ) -> Result<SyncReport> {
     let mut report = sync_store_recorded(
         storage,
         &store.scope(),
-        &client,
+        client,
         options,
         SyncTrigger::Scheduled,
         |_| {},
     )
     .await?;
     if reconcile {
-        let repaired = reconcile_store(storage, &store.scope(), &client, options).await?;
+        let repaired = reconcile_store(storage, &store.scope(), client, options).await?;
         report.inserted += repaired.inserted;
         report.updated += repaired.updated;
     }
     // Stock follows the orders just imported (DESIGN-NOTES note 4): only SKUs whose available
     // quantity now differs from what the store last reported are written, so a store without
     // stock set in the hub, or with nothing changed, costs no request.
-    let channel = crate::stock::bigcommerce::BigCommerceStock::new(client);
-    let pushed = crate::stock::push_stock(storage, &store.scope(), &channel).await?;
+    let pushed = crate::stock::push_stock(storage, &store.scope(), client).await?;
     if let Some(error) = &pushed.aborted {
         tracing::warn!(
             store.id = store.scope().store_id().get(),
@@ -435,36 +342,5 @@ fn record(summary: &Mutex<SchedulerSummary>, store: &StoreRecord, outcome: Resul
             }
             runs.last_error = Some(message);
         }
-    }
-}
-
-#[cfg(test)]
-mod limiter_tests {
-    use super::*;
-    use crate::storage::StoreId;
-
-    fn config(hash: &str) -> bigcommerce_client::ClientConfig {
-        bigcommerce_client::ClientConfig::new(
-            hash,
-            secrecy::SecretString::from("token-0123456789"),
-            "client-id",
-        )
-    }
-
-    #[test]
-    fn every_client_of_a_store_paces_on_one_limiter_and_other_stores_on_their_own() {
-        let limiters = StoreLimiters::default();
-        let a1 = limiters
-            .client(StoreId::from_raw(1), config("aaa"))
-            .unwrap();
-        let a2 = limiters
-            .clone()
-            .client(StoreId::from_raw(1), config("aaa"))
-            .unwrap();
-        let b = limiters
-            .client(StoreId::from_raw(2), config("bbb"))
-            .unwrap();
-        assert!(Arc::ptr_eq(a1.limiter(), a2.limiter()));
-        assert!(!Arc::ptr_eq(a1.limiter(), b.limiter()));
     }
 }

@@ -1,7 +1,11 @@
-//! Connect a store: the merchant guide's fields (or BigCommerce's credentials `.txt`), checked
-//! on submit by [`crate::connect::check`]; each required scope shown with pass/fail and the
-//! fix in BigCommerce's words; saved by [`crate::connect::save_verified`] only once the check
-//! passed — the same code as `cenports connect`.
+//! Connect a store: the form of the store's channel (the fields of its API account as the
+//! merchant guide lists them, or the file its control panel downloads), checked on submit by the
+//! channel ([`crate::channel::Channel::check`]); each permission shown with pass/fail and the
+//! fix in the channel's words; saved by [`crate::channel::credentials::save_verified`] only once
+//! the check passed — the same code as `cenports connect`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
@@ -11,45 +15,50 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{capitalise, layout, PageError, WebUser, CSRF_FIELD};
-use crate::connect::{self, ConnectError, ConnectInput, RequiredScope};
+use crate::channel::{Channel, ConnectRefused, ConnectSubmission};
 use crate::http::api::scope_for;
 use crate::http::AppState;
 
-/// The largest credentials file accepted (BigCommerce's is a few hundred bytes).
-const MAX_CREDENTIALS_FILE: usize = 16 * 1024;
+/// The form field naming the channel being connected.
+const CHANNEL_FIELD: &str = "channel";
 
-/// What the form shows again after a failed check (never the secrets).
-#[derive(Default)]
-struct Prefill {
-    store_url: String,
-    client_id: String,
-}
-
-/// The outcome of a failed check, shown above the form.
-enum Failure {
-    /// Some scopes are missing: every scope with pass/fail and the fix.
-    Scopes {
-        message: String,
-        missing: Vec<RequiredScope>,
-    },
-    /// Anything else, with its message.
-    Other(String),
-}
+/// The fields shown again after a failed check: never a secret's.
+type Prefill = BTreeMap<String, String>;
 
 #[derive(Deserialize)]
 pub struct ConnectQuery {
     /// Reconnect: prefill from this store of the caller's.
     #[serde(default)]
     store: Option<String>,
+    /// Which channel's form (default: the first the hub knows).
+    #[serde(default)]
+    channel: Option<String>,
 }
 
-/// `GET /connect` (`?store={id}` to reconnect: the form prefilled with its hash and Client ID).
+/// The channel named `name`, else the first registered.
+fn channel_named(state: &AppState, name: Option<&str>) -> Result<Arc<dyn Channel>, PageError> {
+    let channels = state.channels();
+    let found = match name {
+        Some(name) => channels.get(name),
+        None => channels.all().first(),
+    };
+    found.cloned().ok_or_else(|| {
+        PageError::new(
+            StatusCode::NOT_FOUND,
+            "The hub does not know that channel. Go back to the connect page and pick one.",
+        )
+    })
+}
+
+/// `GET /connect` (`?store={id}` to reconnect: the form prefilled with what identifies the
+/// store; `?channel={name}` for another channel's form).
 pub async fn show_connect(
     State(state): State<AppState>,
     user: WebUser,
     Query(query): Query<ConnectQuery>,
 ) -> Result<Response, PageError> {
-    let mut prefill = Prefill::default();
+    let mut prefill = Prefill::new();
+    let mut channel_name = query.channel.clone();
     if let Some(store) = query.store.as_deref() {
         let id = super::path_id(store)?;
         let scope = scope_for(&state, &user.principal(), id).await?;
@@ -58,43 +67,79 @@ pub async fn show_connect(
             .get_store(&scope)
             .await
             .map_err(|e| PageError::from(crate::http::ApiError::from(e)))?;
-        prefill.store_url = store.remote_id.clone();
-        prefill.client_id = store.client_id.clone().unwrap_or_default();
+        let channel = channel_named(&state, Some(&store.channel))?;
+        for (field, value) in channel.reconnect_prefill(&store) {
+            prefill.insert(field.to_owned(), value);
+        }
+        channel_name = Some(store.channel.clone());
     }
-    Ok(page(&user, &prefill, None, StatusCode::OK))
+    let channel = channel_named(&state, channel_name.as_deref())?;
+    Ok(page(
+        &state,
+        &user,
+        channel.as_ref(),
+        &prefill,
+        None,
+        StatusCode::OK,
+    ))
 }
 
 fn page(
+    state: &AppState,
     user: &WebUser,
+    channel: &dyn Channel,
     prefill: &Prefill,
-    failure: Option<&Failure>,
+    failure: Option<&ConnectRefused>,
     status: StatusCode,
 ) -> Response {
+    let form = channel.connect_form();
+    let others: Vec<&Arc<dyn Channel>> = state
+        .channels()
+        .all()
+        .iter()
+        .filter(|c| c.name() != channel.name())
+        .collect();
     let body = html! {
-        @if let Some(failure) = failure { (failure_markup(failure)) }
-        p {
-            "Fill in the API account's credentials as the merchant guide lists them, or upload "
-            "the .txt BigCommerce downloaded when the account was created. The check runs when "
-            "you submit; nothing is saved until it passes."
+        @if let Some(failure) = failure { (failure_markup(&form.permissions_caption, failure)) }
+        @if !others.is_empty() {
+            p {
+                "Connecting a " (channel.display_name()) " store. Another channel: "
+                @for (i, other) in others.iter().enumerate() {
+                    @if i > 0 { ", " }
+                    a href={ "/connect?channel=" (other.name()) } { (other.display_name()) }
+                }
+            }
         }
+        p { (form.intro) }
         form.card method="post" action="/connect" enctype="multipart/form-data" {
             (user.csrf_input())
+            input type="hidden" name=(CHANNEL_FIELD) value=(channel.name());
             label for="email" { "Cenports user email" }
             input id="email" type="email" value=(user.email()) readonly aria-describedby="email-hint";
             span.hint id="email-hint" { "The store is saved under the account you are signed in with." }
-            label for="store_url" { "Store URL" }
-            input id="store_url" name="store_url" value=(prefill.store_url)
-                placeholder="https://store-XXXX.mybigcommerce.com" aria-describedby="url-hint";
-            span.hint id="url-hint" { "The Permanent Address from Store Profile, the API PATH, or the store hash." }
-            label for="client_id" { "Client ID" }
-            input id="client_id" name="client_id" value=(prefill.client_id) autocomplete="off";
-            label for="client_secret" { "Client Secret" }
-            input id="client_secret" name="client_secret" type="password" autocomplete="off";
-            label for="access_token" { "Access Token" }
-            input id="access_token" name="access_token" type="password" autocomplete="off";
-            label for="credentials_file" { "Or the credentials .txt" }
-            input id="credentials_file" name="credentials_file" type="file" accept=".txt,text/plain";
-            span.hint { "When a file is given, the fields above are not used." }
+            @for field in &form.fields {
+                label for=(field.name) { (field.label) }
+                @let hint_id = format!("{}-hint", field.name);
+                @if field.secret {
+                    input id=(field.name) name=(field.name) type="password" autocomplete="off";
+                } @else if field.hint.is_empty() {
+                    input id=(field.name) name=(field.name)
+                        value=(prefill.get(field.name).map(String::as_str).unwrap_or_default())
+                        placeholder=(field.placeholder) autocomplete="off";
+                } @else {
+                    input id=(field.name) name=(field.name)
+                        value=(prefill.get(field.name).map(String::as_str).unwrap_or_default())
+                        placeholder=(field.placeholder) aria-describedby=(hint_id);
+                }
+                @if !field.hint.is_empty() {
+                    span.hint id=(hint_id) { (field.hint) }
+                }
+            }
+            @if let Some(file) = &form.file {
+                label for=(file.name) { (file.label) }
+                input id=(file.name) name=(file.name) type="file" accept=(file.accept);
+                span.hint { (file.hint) }
+            }
             button type="submit" { "Check and connect" }
         }
     };
@@ -103,35 +148,30 @@ fn page(
     response
 }
 
-fn failure_markup(failure: &Failure) -> Markup {
-    match failure {
-        Failure::Other(message) => html! { p.error role="alert" { (capitalise(message)) } },
-        Failure::Scopes { message, missing } => html! {
-            p.error role="alert" { (capitalise(message)) }
+fn failure_markup(caption: &str, failure: &ConnectRefused) -> Markup {
+    html! {
+        p.error role="alert" { (capitalise(&failure.message)) }
+        @if !failure.permissions.is_empty() {
             div.table-wrap { table {
-                caption { "The scopes the merchant guide asks for" }
+                caption { (caption) }
                 thead { tr { th scope="col" { "Scope" } th scope="col" { "Check" } th scope="col" { "Fix" } } }
                 tbody {
-                    @for scope in RequiredScope::ALL {
-                        @let lacking = missing.contains(&scope);
+                    @for permission in &failure.permissions {
                         tr {
-                            td { (scope.label()) " " span.muted { "(" (scope.parameter()) ")" } }
-                            td { @if lacking { span.bad { "missing" } } @else { span.good { "granted" } } }
+                            td { (permission.label) " " span.muted { "(" (permission.code) ")" } }
+                            td { @if permission.granted { span.good { "granted" } } @else { span.bad { "missing" } } }
                             td {
-                                @if lacking {
-                                    "Edit the API account in BigCommerce (Advanced Settings › API Accounts), set "
-                                    (scope.setting()) ", and reconnect."
-                                } @else { "—" }
+                                @if permission.granted { "—" } @else { (capitalise(&permission.fix)) "." }
                             }
                         }
                     }
                 }
             } }
-        },
+        }
     }
 }
 
-/// `POST /connect` (multipart: the fields, or the credentials file).
+/// `POST /connect` (multipart: the channel's fields, or its file).
 pub async fn create_connection(
     State(state): State<AppState>,
     user: WebUser,
@@ -144,72 +184,81 @@ pub async fn create_connection(
         )
     };
     let mut csrf = None;
-    let (mut store_url, mut client_id) = (String::new(), String::new());
-    let (mut client_secret, mut access_token) = (String::new(), String::new());
-    let mut file: Option<String> = None;
+    let mut channel_name = None;
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
     while let Some(field) = multipart.next_field().await.map_err(|_| bad_form())? {
         let name = field.name().unwrap_or_default().to_owned();
         let bytes = field.bytes().await.map_err(|_| bad_form())?;
-        if bytes.len() > MAX_CREDENTIALS_FILE {
-            return Err(PageError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "That file is too large to be BigCommerce's credentials .txt.",
-            ));
-        }
         let text = String::from_utf8_lossy(&bytes).into_owned();
         match name.as_str() {
             CSRF_FIELD => csrf = Some(text),
-            "store_url" => store_url = text,
-            "client_id" => client_id = text,
-            "client_secret" => client_secret = text,
-            "access_token" => access_token = text,
-            "credentials_file" if !text.trim().is_empty() => file = Some(text),
-            _ => {}
+            CHANNEL_FIELD => channel_name = Some(text),
+            _ => {
+                values.insert(name, text);
+            }
         }
     }
     // Nothing else is looked at before the token matches.
     user.check_csrf(csrf.as_deref())?;
-    let prefill = Prefill {
-        store_url: store_url.clone(),
-        client_id: client_id.clone(),
+    let channel = channel_named(&state, channel_name.as_deref())?;
+    let form = channel.connect_form();
+    let mut fields = BTreeMap::new();
+    let mut prefill = Prefill::new();
+    for field in &form.fields {
+        let value = values.remove(field.name).unwrap_or_default();
+        if !field.secret {
+            prefill.insert(field.name.to_owned(), value.clone());
+        }
+        fields.insert(field.name.to_owned(), SecretString::from(value));
+    }
+    let mut file = None;
+    if let Some(spec) = &form.file {
+        if let Some(text) = values.remove(spec.name).filter(|t| !t.trim().is_empty()) {
+            if text.len() > spec.max_bytes {
+                return Err(PageError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "That file is too large to be {}.",
+                        spec.label.to_lowercase()
+                    ),
+                ));
+            }
+            file = Some(SecretString::from(text));
+        }
+    }
+    let submission = ConnectSubmission {
+        email: user.email().to_owned(),
+        fields,
+        file,
     };
-    let email = user.email().to_owned();
-    let input = match file {
-        Some(text) => match ConnectInput::from_credentials_txt(email, &text) {
-            Ok(input) => input,
-            Err(error) => return Ok(failed(&user, &prefill, &error)),
-        },
-        None => ConnectInput {
-            email,
-            store_url,
-            client_id,
-            client_secret: SecretString::from(client_secret),
-            access_token: SecretString::from(access_token),
-        },
-    };
-    let settings = state.settings();
-    let secret_box = settings
-        .secret_box()
-        .map_err(|e| PageError::from(crate::http::ApiError::internal(&e)))?;
-    let verified = match connect::check(input, &settings.connect_settings()).await {
+    let secret_box = state.channels().secret_box().clone();
+    let verified = match channel.check(submission).await {
         Ok(verified) => verified,
-        Err(error) => return Ok(failed(&user, &prefill, &error)),
+        Err(refused) => {
+            return Ok(page(
+                &state,
+                &user,
+                channel.as_ref(),
+                &prefill,
+                Some(&refused),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ))
+        }
     };
-    let store = connect::save_verified(state.storage(), &secret_box, &verified)
+    let store = crate::channel::credentials::save_verified(state.storage(), &secret_box, &verified)
         .await
         .map_err(|e| PageError::from(crate::http::ApiError::from(e)))?;
-    if let Some(public_url) = &settings.public_url {
+    if let Some(public_url) = &state.settings().public_url {
         // As `cenports connect`: a failure here is not fatal; serve's health check retries and
         // polling imports orders meanwhile.
         let registered = async {
-            let client =
-                crate::sync::scheduler::store_client(settings, state.storage(), &store).await?;
+            let client = state.channels().client(state.storage(), &store).await?;
             Ok::<_, anyhow::Error>(
                 crate::webhooks::registration::register_hooks(
                     state.storage(),
                     &secret_box,
                     &store,
-                    &client,
+                    client.as_ref(),
                     public_url,
                 )
                 .await?,
@@ -233,20 +282,4 @@ pub async fn create_connection(
         tracing::warn!(store.id = id, error = %error.message(), "the first sync could not start on connect; the scheduler will run it");
     }
     Ok(Redirect::to(&format!("/stores/{id}?notice=connected")).into_response())
-}
-
-fn failed(user: &WebUser, prefill: &Prefill, error: &ConnectError) -> Response {
-    let failure = match error {
-        ConnectError::MissingScopes(missing) => Failure::Scopes {
-            message: error.to_string(),
-            missing: missing.iter().map(|c| c.scope).collect(),
-        },
-        other => Failure::Other(other.to_string()),
-    };
-    page(
-        user,
-        prefill,
-        Some(&failure),
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
 }

@@ -37,7 +37,7 @@ const STATES: [(&str, &str); 7] = [
 #[derive(Debug, Default, Deserialize)]
 pub struct OrderFilters {
     #[serde(default)]
-    status_id: String,
+    status_code: String,
     #[serde(default)]
     state: String,
     /// `YYYY-MM-DD`: orders changed on or after that day (UTC).
@@ -59,7 +59,7 @@ impl OrderFilters {
     fn query_string(&self, cursor: Option<&str>) -> String {
         let mut pairs = url::form_urlencoded::Serializer::new(String::new());
         for (key, value) in [
-            ("status_id", self.status_id.as_str()),
+            ("status_code", self.status_code.as_str()),
             ("state", self.state.as_str()),
             ("since", self.since.as_str()),
             ("created_from", self.created_from.as_str()),
@@ -79,10 +79,13 @@ impl OrderFilters {
     fn to_api(&self) -> Result<OrdersQuery, PageError> {
         let bad = |what: &str| PageError::new(StatusCode::BAD_REQUEST, what.to_owned());
         let non_empty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-        let status_id = non_empty(&self.status_id)
-            .map(|s| s.parse::<i32>())
-            .transpose()
-            .map_err(|_| bad("The status filter is not one of the listed statuses."))?;
+        let status_code = non_empty(&self.status_code);
+        if status_code
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > 100 || s.chars().any(char::is_control))
+        {
+            return Err(bad("The status filter is not one of the listed statuses."));
+        }
         let fulfilment_state = non_empty(&self.state)
             .map(|s| serde_json::from_value::<FulfilmentStateView>(serde_json::Value::String(s)))
             .transpose()
@@ -94,7 +97,7 @@ impl OrderFilters {
             .and_then(|d| d.and_hms_opt(0, 0, 0))
             .map(|d| d.and_utc());
         Ok(OrdersQuery {
-            status_id,
+            status_code,
             fulfilment_state,
             since,
             // Checked by the API's handler, whose message names the field.
@@ -142,11 +145,11 @@ pub async fn list_orders(
                 input id="q" type="search" name="q" value=(filters.q) maxlength="200";
             }
             div {
-                label for="status_id" { "Status" }
-                select id="status_id" name="status_id" {
+                label for="status_code" { "Status" }
+                select id="status_code" name="status_code" {
                     option value="" { "Any" }
                     @for s in &statuses {
-                        option value=(s.status_id) selected[filters.status_id == s.status_id.to_string()] {
+                        option value=(s.status_code) selected[filters.status_code == s.status_code] {
                             (s.status_name) " (" (s.count) ")"
                         }
                     }
@@ -441,9 +444,10 @@ pub async fn create_shipment(
     let mut items = Vec::new();
     let mut lines: Vec<_> = form
         .iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix("qty_")?.parse::<i64>().ok()?, v)))
+        .filter_map(|(k, v)| Some((k.strip_prefix("qty_")?.to_owned(), v)))
+        .filter(|(line, _)| !line.is_empty() && !line.chars().any(char::is_control))
         .collect();
-    lines.sort();
+    lines.sort_by(|a, b| crate::fulfilment::id_order(&a.0, &b.0));
     for (line_id, quantity) in lines {
         let quantity = quantity.trim();
         if quantity.is_empty() || quantity == "0" {

@@ -99,8 +99,9 @@ async fn health(state: &AppState, user: &WebUser, store: StoreRecord) -> Result<
     Ok(Health {
         // Any client of this process on the store's shared limiter, else the last sync's.
         quota_left: state
-            .limiters()
+            .channels()
             .requests_left(id)
+            .await
             .or_else(|| state.metrics().quota_left(id)),
         store,
         last_sync,
@@ -312,14 +313,14 @@ pub async fn show_store(
             caption.muted { "Checkpoints: how far each stream has come." }
             thead { tr {
                 th scope="col" { "Stream" } th scope="col" { "Window start" }
-                th scope="col" { "Window end" } th scope="col" { "Last id" }
+                th scope="col" { "Window end" } th scope="col" { "Resumes after" }
                 th scope="col" { "Completed" }
             } }
             tbody {
                 @for s in &sync.streams {
                     tr {
                         td { (s.stream) } td { (when(s.window_start)) } td { (when(s.window_end)) }
-                        td { (s.last_id.map_or_else(|| "—".to_owned(), |n| n.to_string())) }
+                        td { (s.cursor.as_deref().unwrap_or("—")) }
                         td { (when(s.completed_at)) }
                     }
                 }
@@ -436,14 +437,12 @@ pub async fn disconnect_store(
         .is_some();
     if registered && store.status == StoreStatus::Connected {
         let removed = async {
-            let client =
-                crate::sync::scheduler::store_client(state.settings(), state.storage(), &store)
-                    .await?;
-            Ok::<_, anyhow::Error>(remove_hooks(state.storage(), &store, &client).await?)
+            let client = state.channels().open(state.storage(), &store).await?;
+            Ok::<_, anyhow::Error>(remove_hooks(state.storage(), &store, client.as_ref()).await?)
         }
         .await;
         if let Err(error) = removed {
-            // As the CLI: the endpoint is forgotten so callbacks are refused and BigCommerce
+            // As the CLI: the endpoint is forgotten so callbacks are refused and the channel
             // deactivates the hooks.
             tracing::warn!(store.id = id, error = %format!("{error:#}"), "webhooks could not be removed on disconnect");
             state

@@ -1,16 +1,16 @@
-//! The webhook receiver: `POST /webhooks/bigcommerce/{store_id}`.
+//! The webhook receiver: `POST /webhooks/{channel}/{store_id}`.
 //!
 //! Every check runs on the raw bytes, before any JSON is parsed, cheapest first:
 //!
 //! | check | answer |
 //! |---|---|
 //! | body larger than [`MAX_BODY_BYTES`] | `413` |
-//! | no store with this id, or it has no webhook endpoint (never registered, removed, disconnected) | `404` |
+//! | no store with this id on this channel, or it has no webhook endpoint (never registered, removed, disconnected) | `404` |
 //! | [`HEADER_HOOK_KEY`] missing or not the store's secret (constant-time comparison) | `401` |
-//! | Standard Webhooks signature (`webhook-id`, `webhook-timestamp`, `webhook-signature`) not valid for the store's client secret, or the timestamp more than 5 minutes from now either way (replay) | `401` |
-//! | the body is not a light payload (`{scope, data: {type, id}}`) | `400` |
+//! | the channel's signature check fails ([`crate::channel::Channel::read_callback`]; BigCommerce: Standard Webhooks, `webhook-id`, `webhook-timestamp`, `webhook-signature`, keyed with the store's client secret, the timestamp within 5 minutes either way against replays) | `401` |
+//! | the body is not one of the channel's payloads | `400` |
 //! | the queue is full | `503` (BigCommerce retries later; polling covers it meanwhile) |
-//! | the `webhook-id` was already accepted for this store | `200`, nothing queued |
+//! | the message id was already accepted for this store | `200`, nothing queued |
 //! | otherwise | receipt recorded, job queued, `200` |
 //!
 //! A `401` body says only that the callback could not be authenticated: which check failed is
@@ -22,7 +22,6 @@
 //! insert of the receipt) and no network call, so it answers in milliseconds; the fetch happens
 //! in [`super::worker`].
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
@@ -36,27 +35,25 @@ use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 use tokio::sync::mpsc;
 
-use super::{Callback, Job, HEADER_HOOK_KEY, MAX_BODY_BYTES, PURPOSE_HEADER_SECRET, RECEIPT_TTL};
-use crate::credentials::PURPOSE_CLIENT_SECRET;
-use crate::secrets::{self, SecretBox, NONCE_LEN};
-use crate::storage::{EncryptedSecret, Storage, StoreId, StoreStatus};
+use super::{Job, HEADER_HOOK_KEY, MAX_BODY_BYTES, PURPOSE_HEADER_SECRET, RECEIPT_TTL};
+use crate::channel::{CallbackError, Channels};
+use crate::storage::{Storage, StoreId, StoreStatus};
 
-/// What the handler needs: the database, the key that opens the stored secrets, and the
-/// queue's sending side.
+/// What the handler needs: the database, the channels (which open the stored secrets and
+/// verify each channel's callbacks), and the queue's sending side.
 #[derive(Clone)]
 pub struct ReceiverState {
     storage: Storage,
-    secret_box: Arc<SecretBox>,
+    channels: Channels,
     queue: mpsc::Sender<Job>,
 }
 
 impl ReceiverState {
-    /// A receiver state over `storage`, opening secrets with `secret_box` and queueing on
-    /// `queue`.
-    pub fn new(storage: Storage, secret_box: Arc<SecretBox>, queue: mpsc::Sender<Job>) -> Self {
+    /// A receiver state over `storage`, verifying with `channels` and queueing on `queue`.
+    pub fn new(storage: Storage, channels: Channels, queue: mpsc::Sender<Job>) -> Self {
         ReceiverState {
             storage,
-            secret_box,
+            channels,
             queue,
         }
     }
@@ -133,25 +130,10 @@ pub fn receipt_outcome(response: &Response) -> &'static str {
     }
 }
 
-/// Joins the two stored columns (nonce, ciphertext) and opens the value.
-fn open_secret(
-    secret_box: &SecretBox,
-    value: &EncryptedSecret,
-    store_hash: &str,
-    purpose: &str,
-) -> Option<secrecy::SecretString> {
-    let mut sealed = Vec::with_capacity(NONCE_LEN + value.ciphertext.len());
-    sealed.extend_from_slice(&value.nonce);
-    sealed.extend_from_slice(&value.ciphertext);
-    secret_box
-        .decrypt(&sealed, &secrets::aad(store_hash, purpose))
-        .ok()
-}
-
 /// Handles one callback (see the module docs for the order of the checks).
 pub async fn receive_webhook(
     State(state): State<ReceiverState>,
-    Path(store_id): Path<String>,
+    Path((channel_name, store_id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -161,21 +143,27 @@ pub async fn receive_webhook(
     };
     let store = StoreId::from_raw(id);
     let target = match state.storage.webhook_target(store).await {
-        Ok(Some(target)) if target.store.status == StoreStatus::Connected => target,
+        Ok(Some(target))
+            if target.store.status == StoreStatus::Connected
+                && target.store.channel == channel_name =>
+        {
+            target
+        }
         Ok(_) => return not_found(),
         Err(error) => {
             tracing::error!(store.id = id, error = %error, "webhooks: could not read the store");
             return internal();
         }
     };
-    let hash = target.store.remote_id.as_str();
+    let Ok(channel) = state.channels.of(&target.store) else {
+        return not_found();
+    };
 
     // 1. Our header secret, in constant time. A value that does not decrypt is a server
     //    problem (wrong key), not the caller's: 500, logged.
-    let Some(expected) = open_secret(
-        &state.secret_box,
+    let Some(expected) = state.channels.open_secret(
+        &target.store,
         &target.endpoint.header_secret,
-        hash,
         PURPOSE_HEADER_SECRET,
     ) else {
         tracing::error!(
@@ -196,12 +184,13 @@ pub async fn receive_webhook(
         return unauthorized();
     }
 
-    // 2. The Standard Webhooks signature, keyed with the raw bytes of the client secret, and
-    //    the timestamp tolerance (5 minutes either way) that stops replays.
+    // 2. The channel's signature, keyed with the store's client secret (BigCommerce:
+    //    Standard Webhooks with a 5-minute timestamp tolerance that stops replays); 3. only
+    //    then the payload.
     let Some(client_secret) = target
         .client_secret
         .as_ref()
-        .and_then(|s| open_secret(&state.secret_box, s, hash, PURPOSE_CLIENT_SECRET))
+        .and_then(|s| state.channels.client_secret(&target.store, s))
     else {
         tracing::error!(
             store.id = id,
@@ -209,34 +198,21 @@ pub async fn receive_webhook(
         );
         return internal();
     };
-    let verified =
-        standardwebhooks::Webhook::from_bytes(client_secret.expose_secret().as_bytes().to_vec())
-            .and_then(|webhook| webhook.verify(&body, &headers));
-    if let Err(error) = verified {
-        tracing::debug!(store.id = id, reason = %error, "webhooks: refused, signature check failed");
-        return unauthorized();
-    }
-    let message_id = headers
-        .get(standardwebhooks::HEADER_WEBHOOK_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-
-    // 3. Only now the JSON.
-    let callback: Callback = match serde_json::from_slice(&body) {
+    let callback = match channel.read_callback(&client_secret, &headers, &body) {
         Ok(callback) => callback,
-        Err(_) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "the body is not a BigCommerce webhook payload",
-            )
+        Err(CallbackError::Unauthenticated(reason)) => {
+            tracing::debug!(store.id = id, reason = %reason, "webhooks: refused, signature check failed");
+            return unauthorized();
+        }
+        Err(CallbackError::Malformed(message)) => {
+            return error_response(StatusCode::BAD_REQUEST, "bad_request", &message)
         }
     };
+    let message_id = callback.message_id.clone();
 
     // 4. A queue slot first, then the receipt: a duplicate never takes a slot, and a
     //    callback is never recorded as received without being queued.
-    let permit = match callback.target() {
+    let permit = match &callback.hint {
         None => None,
         Some(_) => match state.queue.try_reserve() {
             Ok(permit) => Some(permit),
@@ -271,7 +247,7 @@ pub async fn receive_webhook(
         tracing::debug!(store.id = id, webhook.id = %message_id, "webhooks: duplicate, acknowledged");
         return accepted("duplicate");
     }
-    match (permit, callback.target()) {
+    match (permit, callback.hint) {
         (Some(permit), Some(target)) => {
             permit.send(Job {
                 store,

@@ -1,72 +1,57 @@
-//! Registering, removing and repairing a store's hooks (`/v3/hooks`).
+//! Registering, removing and repairing a store's hooks.
 //!
-//! - **One hook per scope** in [`HOOK_SCOPES`] (orders created, updated, status changed,
-//!   archived; shipments created, updated, deleted; product and SKU inventory), all pointing at
-//!   the store's receiver URL ([`super::destination`]), each sending our custom header
-//!   [`super::HEADER_HOOK_KEY`] with the store's header secret.
+//! - **The hooks** are the channel's business ([`crate::channel::HooksOut`]; BigCommerce: one
+//!   hook per scope it needs under `/v3/hooks`, all pointing at the store's receiver URL
+//!   ([`super::destination`]), each sending our custom header [`super::HEADER_HOOK_KEY`] with
+//!   the store's header secret). It is idempotent: it creates only what is missing, re-activates
+//!   what the channel deactivated, corrects what drifted and deletes duplicates, touching only
+//!   hooks whose destination ends with this store's receiver path.
 //! - **The header secret** is 32 random bytes (base64url), generated once per store, stored
 //!   encrypted like the credentials (AEAD with the store and purpose as associated data) in
 //!   `webhook_endpoints`, and saved *before* any hook is created so that the first callback is
-//!   already accepted. It proves a callback came through a hook we registered; the Standard
-//!   Webhooks signature proves it came from BigCommerce.
-//! - **Idempotent**: [`register_hooks`] lists the hooks first and only creates what is missing,
-//!   re-activates what BigCommerce deactivated (after 48 hours of failed deliveries), updates a
-//!   hook whose destination or header drifted, and deletes duplicates and hooks of ours for
-//!   scopes no longer needed. The health check ([`repair_all`], run by `cenports serve`) is the
-//!   same call. A hook is "ours" when its destination ends with this store's receiver path, so
-//!   hooks of other apps on the same API account are never touched, and a change of public URL
-//!   re-points ours.
-//! - [`remove_hooks`] deletes ours and forgets the endpoint (callbacks then get 404).
-//!
-//! Cost: one `GET /v3/hooks`, plus one request per hook to create, update or delete; a healthy
-//! store's check is one request.
+//!   already accepted. It proves a callback came through a hook we registered; the channel's
+//!   signature proves it came from the channel.
+//! - The health check ([`repair_all`], run by `cenports serve`) is [`register_hooks`] again for
+//!   every connected store. [`remove_hooks`] deletes ours and forgets the endpoint (callbacks
+//!   then get 404).
 
 use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use bigcommerce_client::{Client, CreateHook, Hook, UpdateHook};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::{destination, receiver_path, HEADER_HOOK_KEY, PURPOSE_HEADER_SECRET};
-use crate::config::Settings;
+use crate::channel::{ChannelError, Channels, HookReport, StoreClient};
 use crate::secrets::{self, SecretBox, NONCE_LEN};
 use crate::storage::{
     EncryptedSecret, Storage, StorageError, StoreRecord, StoreStatus, WebhookEndpoint,
 };
-use crate::sync::scheduler::store_client;
-
-/// The scopes the hub subscribes to, one hook each.
-pub const HOOK_SCOPES: [&str; 9] = [
-    "store/order/created",
-    "store/order/updated",
-    "store/order/statusUpdated",
-    "store/order/archived",
-    "store/shipment/created",
-    "store/shipment/updated",
-    "store/shipment/deleted",
-    "store/product/inventory/updated",
-    "store/sku/inventory/updated",
-];
 
 /// Why hooks could not be registered, repaired or removed.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {
-    /// BigCommerce refused or failed a hooks request.
-    #[error("managing the webhooks of store {store}: BigCommerce request failed")]
+    /// The channel refused or failed a hooks request.
+    #[error("managing the webhooks of store {store}: {} request failed", source.channel())]
     Api {
-        /// The store hash.
+        /// The channel's store key.
         store: String,
-        /// The client's error (endpoint, status).
+        /// The channel's error (endpoint, status).
         #[source]
-        source: bigcommerce_client::Error,
+        source: ChannelError,
+    },
+    /// The channel calls nobody back over HTTP.
+    #[error("store {store}'s channel has no webhooks to register")]
+    Unsupported {
+        /// The channel's store key.
+        store: String,
     },
     /// The hub's database failed.
     #[error("managing the webhooks of store {store}: the database failed")]
     Storage {
-        /// The store hash.
+        /// The channel's store key.
         store: String,
         /// The storage error.
         #[source]
@@ -74,31 +59,7 @@ pub enum RegistrationError {
     },
 }
 
-/// What a registration or repair did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HookReport {
-    /// The destination every hook points at.
-    pub destination: String,
-    /// Hooks created.
-    pub created: u64,
-    /// Hooks BigCommerce had deactivated, activated again.
-    pub reactivated: u64,
-    /// Active hooks whose destination or header was corrected.
-    pub updated: u64,
-    /// Duplicate or no longer needed hooks of ours deleted.
-    pub deleted: u64,
-    /// Hooks already right.
-    pub unchanged: u64,
-}
-
-impl HookReport {
-    /// Whether anything had to change.
-    pub fn changed(&self) -> bool {
-        self.created + self.reactivated + self.updated + self.deleted > 0
-    }
-}
-
-fn api(store: &StoreRecord) -> impl Fn(bigcommerce_client::Error) -> RegistrationError + '_ {
+fn api(store: &StoreRecord) -> impl Fn(ChannelError) -> RegistrationError + '_ {
     move |source| RegistrationError::Api {
         store: store.remote_id.clone(),
         source,
@@ -110,15 +71,6 @@ fn db(store: &StoreRecord) -> impl Fn(StorageError) -> RegistrationError + '_ {
         store: store.remote_id.clone(),
         source,
     }
-}
-
-/// Whether a hook points at this store's receiver (at any public URL).
-fn is_ours(hook: &Hook, store: &StoreRecord) -> bool {
-    let path = receiver_path(store.id());
-    hook.destination
-        .as_deref()
-        .and_then(|d| Url::parse(d).ok())
-        .is_some_and(|url| url.path().trim_end_matches('/').ends_with(&path))
 }
 
 /// The store's header secret: the stored one, or a new random one (saved before use).
@@ -174,89 +126,38 @@ async fn header_secret(
     Ok(secret)
 }
 
-/// Registers (or repairs) the store's hooks so that each of [`HOOK_SCOPES`] has exactly one
-/// active hook of ours, pointing at `public_url`'s receiver with the store's header secret.
+fn hooks_of<'a>(
+    store: &StoreRecord,
+    client: &'a dyn StoreClient,
+) -> Result<&'a dyn crate::channel::HooksOut, RegistrationError> {
+    client
+        .hooks()
+        .ok_or_else(|| RegistrationError::Unsupported {
+            store: store.remote_id.clone(),
+        })
+}
+
+/// Registers (or repairs) the store's hooks so that each hook the channel needs exists once,
+/// active, pointing at `public_url`'s receiver with the store's header secret.
 pub async fn register_hooks(
     storage: &Storage,
     secret_box: &SecretBox,
     store: &StoreRecord,
-    client: &Client,
+    client: &dyn StoreClient,
     public_url: &Url,
 ) -> Result<HookReport, RegistrationError> {
-    let destination = destination(public_url, store.id());
+    let hooks = hooks_of(store, client)?;
+    let destination = destination(public_url, store);
     let secret = header_secret(storage, secret_box, store, &destination).await?;
     let headers: BTreeMap<String, String> = [(
         HEADER_HOOK_KEY.to_owned(),
         secret.expose_secret().to_owned(),
     )]
     .into();
-    let mut report = HookReport {
-        destination: destination.clone(),
-        ..HookReport::default()
-    };
-    let mut ours: Vec<Hook> = client
-        .list_hooks()
+    let report = hooks
+        .ensure_hooks(&destination, &receiver_path(store), &headers)
         .await
-        .map_err(api(store))?
-        .into_iter()
-        .filter(|hook| is_ours(hook, store))
-        .collect();
-    ours.sort_by_key(|hook| hook.id);
-    for scope in HOOK_SCOPES {
-        let mut matching = ours.iter().filter(|h| h.scope.as_deref() == Some(scope));
-        match matching.next() {
-            None => {
-                client
-                    .create_hook(&CreateHook {
-                        scope: scope.to_owned(),
-                        destination: destination.clone(),
-                        is_active: Some(true),
-                        headers: Some(headers.clone()),
-                    })
-                    .await
-                    .map_err(api(store))?;
-                report.created += 1;
-            }
-            Some(hook) => {
-                let active = hook.is_active != Some(false);
-                let right = active
-                    && hook.destination.as_deref() == Some(destination.as_str())
-                    && hook.headers.as_ref() == Some(&headers);
-                if right {
-                    report.unchanged += 1;
-                } else {
-                    client
-                        .update_hook(
-                            hook.id,
-                            &UpdateHook {
-                                is_active: Some(true),
-                                destination: Some(destination.clone()),
-                                headers: Some(headers.clone()),
-                                ..UpdateHook::default()
-                            },
-                        )
-                        .await
-                        .map_err(api(store))?;
-                    if active {
-                        report.updated += 1;
-                    } else {
-                        report.reactivated += 1;
-                    }
-                }
-            }
-        }
-        for duplicate in matching {
-            client.delete_hook(duplicate.id).await.map_err(api(store))?;
-            report.deleted += 1;
-        }
-    }
-    for stale in ours
-        .iter()
-        .filter(|h| !HOOK_SCOPES.contains(&h.scope.as_deref().unwrap_or_default()))
-    {
-        client.delete_hook(stale.id).await.map_err(api(store))?;
-        report.deleted += 1;
-    }
+        .map_err(api(store))?;
     if report.changed() {
         tracing::info!(
             store.id = store.id().get(),
@@ -275,15 +176,15 @@ pub async fn register_hooks(
 pub async fn remove_hooks(
     storage: &Storage,
     store: &StoreRecord,
-    client: &Client,
+    client: &dyn StoreClient,
 ) -> Result<u64, RegistrationError> {
-    let mut deleted = 0;
-    for hook in client.list_hooks().await.map_err(api(store))? {
-        if is_ours(&hook, store) {
-            client.delete_hook(hook.id).await.map_err(api(store))?;
-            deleted += 1;
-        }
-    }
+    let deleted = match client.hooks() {
+        Some(hooks) => hooks
+            .remove_hooks(&receiver_path(store))
+            .await
+            .map_err(api(store))?,
+        None => 0,
+    };
     storage
         .delete_webhook_endpoint(&store.scope())
         .await
@@ -291,32 +192,43 @@ pub async fn remove_hooks(
     Ok(deleted)
 }
 
-/// The health check: [`register_hooks`] for every connected store, when a public URL is set.
-/// A failing store is logged and does not stop the others; returns the reports by store hash.
+/// The health check: [`register_hooks`] for every connected store whose channel calls back
+/// over HTTP, when a public URL is set. A failing store is logged and does not stop the others;
+/// returns the reports by store key.
 pub async fn repair_all(
-    settings: &Settings,
     storage: &Storage,
+    channels: &Channels,
+    public_url: Option<&Url>,
 ) -> anyhow::Result<BTreeMap<String, HookReport>> {
     let mut reports = BTreeMap::new();
-    let Some(public_url) = &settings.public_url else {
+    let Some(public_url) = public_url else {
         return Ok(reports);
     };
-    let secret_box = settings.secret_box()?;
     for store in storage.list_all_stores().await? {
         if store.status != StoreStatus::Connected {
             continue;
         }
         let outcome = async {
-            let client = store_client(settings, storage, &store).await?;
-            Ok::<_, anyhow::Error>(
-                register_hooks(storage, &secret_box, &store, &client, public_url).await?,
+            let client = channels.client(storage, &store).await?;
+            if client.hooks().is_none() {
+                return Ok(None);
+            }
+            let report = register_hooks(
+                storage,
+                channels.secret_box(),
+                &store,
+                client.as_ref(),
+                public_url,
             )
+            .await?;
+            Ok::<_, anyhow::Error>(Some(report))
         }
         .await;
         match outcome {
-            Ok(report) => {
+            Ok(Some(report)) => {
                 reports.insert(store.remote_id.clone(), report);
             }
+            Ok(None) => {}
             Err(error) => tracing::warn!(
                 store.id = store.id().get(),
                 error = %format!("{error:#}"),

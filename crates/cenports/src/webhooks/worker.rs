@@ -1,32 +1,30 @@
 //! The queue worker: turns accepted callbacks into targeted fetches.
 //!
 //! - An order job reads that order with its lines ([`crate::sync::targeted::import_order`]) and
-//!   saves it through the sync's own save path; a product job reads that product with its
-//!   variants and upserts it and its SKU index entries.
+//!   saves it through the sync's own save path; a product job reads that product with its SKUs
+//!   and upserts it and its SKU index entries.
 //! - **Coalescing**: a job for a resource that already waits in the worker (not yet started) is
 //!   dropped: the waiting fetch will read the latest version anyway. A job that arrives while
 //!   the same resource is being fetched is kept, because the change may have come after the read.
-//! - At most [`WorkerConfig::concurrency`] fetches run at once; each store's client is built once
-//!   and kept, so its rate-limit pacing spans the jobs of that store.
+//! - At most [`WorkerConfig::concurrency`] fetches run at once; each store's client comes from
+//!   the process's [`Channels`] registry, built once and kept, so its pacing spans the jobs of
+//!   that store and the process's other tasks.
 //! - A failed fetch is logged and dropped: the callback was acknowledged, and the polling walk
 //!   (the source of truth) will bring the change in. Disconnected stores' jobs are dropped.
 //! - Every finished job is reported on an optional broadcast channel ([`Processed`]), which
 //!   the benchmark uses to time webhook-to-visible latency and tests use to wait deliberately.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use bigcommerce_client::Client;
 use tokio::sync::{broadcast, mpsc, Semaphore};
 use tokio::task::JoinSet;
 
-use super::{FetchTarget, Job};
-use crate::config::Settings;
+use super::Job;
+use crate::channel::{Channels, Hint, StatusMapping};
 use crate::storage::{Storage, StoreId, StoreStatus};
-use crate::sync::scheduler::StoreLimiters;
 use crate::sync::targeted::{import_order, import_product, ProductOutcome, TargetedOutcome};
-use crate::sync::StatusMapping;
 
 /// Fetches at once when nothing else is configured.
 pub const DEFAULT_CONCURRENCY: usize = 4;
@@ -36,18 +34,15 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 pub struct WorkerConfig {
     /// Fetches running at once, across stores (at least 1).
     pub concurrency: usize,
-    /// Status → fulfilment state.
-    pub status_mapping: StatusMapping,
-    /// The process's per-store rate limiters, shared with its other tasks.
-    pub limiters: StoreLimiters,
+    /// The stores' overrides of their channel's status → fulfilment state table.
+    pub status_overrides: StatusMapping,
 }
 
 impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
             concurrency: DEFAULT_CONCURRENCY,
-            status_mapping: StatusMapping::default(),
-            limiters: StoreLimiters::default(),
+            status_overrides: StatusMapping::default(),
         }
     }
 }
@@ -73,7 +68,7 @@ pub struct Processed {
     /// The store.
     pub store: StoreId,
     /// What was fetched.
-    pub target: FetchTarget,
+    pub target: Hint,
     /// How it ended.
     pub outcome: JobOutcome,
     /// When the receiver accepted the callback.
@@ -85,21 +80,16 @@ pub struct Processed {
 /// Runs until the queue's senders are all dropped or `shutdown` resolves; fetches in flight
 /// are then awaited (each is one or two requests and one transaction).
 pub async fn run_worker(
-    settings: Settings,
     storage: Storage,
+    channels: Channels,
     config: WorkerConfig,
     mut queue: mpsc::Receiver<Job>,
     observer: Option<broadcast::Sender<Processed>>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
-    let waiting: Arc<Mutex<HashSet<(StoreId, FetchTarget)>>> = Arc::default();
-    let clients: Arc<ClientCache> = Arc::new(ClientCache {
-        limiters: config.limiters.clone(),
-        clients: Default::default(),
-    });
-    let mapping = Arc::new(config.status_mapping);
-    let settings = Arc::new(settings);
+    let waiting: Arc<Mutex<HashSet<(StoreId, Hint)>>> = Arc::default();
+    let overrides = Arc::new(config.status_overrides);
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -111,24 +101,19 @@ pub async fn run_worker(
             },
             Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
         };
-        let key = (job.store, job.target);
-        if !waiting.lock().expect("not poisoned").insert(key) {
+        let key = (job.store, job.target.clone());
+        if !waiting.lock().expect("not poisoned").insert(key.clone()) {
             notify(&observer, &job, JobOutcome::Coalesced);
             continue;
         }
-        let (permits, waiting, clients) = (permits.clone(), waiting.clone(), clients.clone());
-        let (settings, storage, mapping, observer) = (
-            settings.clone(),
-            storage.clone(),
-            mapping.clone(),
-            observer.clone(),
-        );
+        let (permits, waiting, channels) = (permits.clone(), waiting.clone(), channels.clone());
+        let (storage, overrides, observer) = (storage.clone(), overrides.clone(), observer.clone());
         tasks.spawn(async move {
             let Ok(_permit) = permits.acquire_owned().await else {
                 return;
             };
             waiting.lock().expect("not poisoned").remove(&key);
-            let outcome = process(&settings, &storage, &clients, &mapping, &job).await;
+            let outcome = process(&storage, &channels, &overrides, &job).await;
             notify(&observer, &job, outcome);
         });
     }
@@ -140,7 +125,7 @@ fn notify(observer: &Option<broadcast::Sender<Processed>>, job: &Job, outcome: J
         // No receiver is fine: nobody is watching.
         let _ = observer.send(Processed {
             store: job.store,
-            target: job.target,
+            target: job.target.clone(),
             outcome,
             received_at: job.received_at,
             finished_at: Instant::now(),
@@ -148,42 +133,10 @@ fn notify(observer: &Option<broadcast::Sender<Processed>>, job: &Job, outcome: J
     }
 }
 
-/// The worker's clients, one per store, kept while the store's record is unchanged (a reconnect
-/// with rotated credentials changes `updated_at`, and the client is rebuilt), all pacing on the
-/// process's shared per-store limiters.
-struct ClientCache {
-    limiters: StoreLimiters,
-    clients: tokio::sync::Mutex<HashMap<StoreId, (chrono::DateTime<chrono::Utc>, Client)>>,
-}
-
-impl ClientCache {
-    async fn client(
-        &self,
-        settings: &Settings,
-        storage: &Storage,
-        store: &crate::storage::StoreRecord,
-    ) -> anyhow::Result<Client> {
-        let mut clients = self.clients.lock().await;
-        if let Some((version, client)) = clients.get(&store.id()) {
-            if *version == store.updated_at {
-                return Ok(client.clone());
-            }
-        }
-        let client = self.limiters.store_client(settings, storage, store).await?;
-        clients.insert(store.id(), (store.updated_at, client.clone()));
-        Ok(client)
-    }
-
-    async fn forget(&self, store: StoreId) {
-        self.clients.lock().await.remove(&store);
-    }
-}
-
 async fn process(
-    settings: &Settings,
     storage: &Storage,
-    clients: &ClientCache,
-    mapping: &StatusMapping,
+    channels: &Channels,
+    overrides: &StatusMapping,
     job: &Job,
 ) -> JobOutcome {
     let id = job.store.get();
@@ -195,7 +148,7 @@ async fn process(
             return JobOutcome::Failed;
         }
     };
-    let client = match clients.client(settings, storage, &store).await {
+    let client = match channels.client(storage, &store).await {
         Ok(client) => client,
         Err(error) => {
             tracing::warn!(store.id = id, error = %format!("{error:#}"), "webhooks: no client for the store; job dropped");
@@ -204,20 +157,25 @@ async fn process(
     };
     let scope = store.scope();
     let queued_ms = job.received_at.elapsed().as_millis() as u64;
-    let result = match job.target {
-        FetchTarget::Order(order_id) => import_order(storage, &scope, &client, mapping, order_id)
-            .await
-            .map(|outcome| match outcome {
-                TargetedOutcome::Saved(_) => JobOutcome::Saved,
-                TargetedOutcome::NotFound => JobOutcome::NotFound,
-            }),
-        FetchTarget::Product(product_id) => import_product(storage, &scope, &client, product_id)
-            .await
-            .map(|outcome| match outcome {
-                ProductOutcome::Saved { .. } => JobOutcome::Saved,
-                ProductOutcome::NotFound => JobOutcome::NotFound,
-            }),
-    };
+    let client = client.as_ref();
+    let result =
+        match &job.target {
+            Hint::Order(order) => {
+                let mapping = client.orders().status_mapping().with_overrides(overrides);
+                import_order(storage, &scope, client, &mapping, order)
+                    .await
+                    .map(|outcome| match outcome {
+                        TargetedOutcome::Saved(_) => JobOutcome::Saved,
+                        TargetedOutcome::NotFound => JobOutcome::NotFound,
+                    })
+            }
+            Hint::Product(product) => import_product(storage, &scope, client, product).await.map(
+                |outcome| match outcome {
+                    ProductOutcome::Saved { .. } => JobOutcome::Saved,
+                    ProductOutcome::NotFound => JobOutcome::NotFound,
+                },
+            ),
+        };
     match result {
         Ok(outcome) => {
             tracing::debug!(
@@ -232,7 +190,7 @@ async fn process(
         }
         Err(error) => {
             // The client may hold a revoked token: rebuild it next time.
-            clients.forget(job.store).await;
+            channels.forget(job.store).await;
             tracing::warn!(
                 store.id = id,
                 webhook.target = ?job.target,

@@ -355,7 +355,7 @@ pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiE
     // The freshest quota figure of each store is its shared limiter's, which every client of
     // the process (syncs, webhook fetches, outbox writes) updates.
     for f in &figures {
-        if let Some(left) = state.limiters.requests_left(f.store_id) {
+        if let Some(left) = state.channels.requests_left(f.store_id).await {
             state.metrics.record_quota_left(f.store_id, left);
         }
     }

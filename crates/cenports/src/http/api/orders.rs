@@ -74,10 +74,10 @@ pub struct OrderView {
     pub id: i64,
     /// The store.
     pub store_id: i64,
-    /// The channel's order number (BigCommerce order id).
-    pub number: i64,
-    /// The channel's status id.
-    pub status_id: i32,
+    /// The channel's order number (its order id, as text: `101`, or `902-3159896-1390916`).
+    pub number: String,
+    /// The channel's own code of the status (its status id, as text, where it has one).
+    pub status_code: String,
     /// The channel's status name.
     pub status: String,
     /// Our fulfilment state.
@@ -112,8 +112,8 @@ impl From<&OrderSummary> for OrderView {
         OrderView {
             id: o.id.get(),
             store_id: o.store_id.get(),
-            number: o.remote_id,
-            status_id: o.status_id,
+            number: o.remote_id.clone(),
+            status_code: o.status_code.clone(),
             status: o.status_name.clone(),
             fulfilment_state: o.fulfilment_state.into(),
             customer_email: o.email.clone(),
@@ -147,7 +147,7 @@ pub enum OrderSort {
     /// Our id, ascending.
     #[default]
     Id,
-    /// The channel's order number, descending.
+    /// Created at the channel, newest first.
     Newest,
 }
 
@@ -155,8 +155,13 @@ pub enum OrderSort {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OrdersQuery {
-    /// Only this channel status id (BigCommerce: 11 Awaiting Fulfillment, 9 Awaiting Shipment…).
-    pub status_id: Option<i32>,
+    /// Only this channel status code (`status_code` of an order).
+    #[param(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"
+    )]
+    pub status_code: Option<String>,
     /// Only this fulfilment state.
     pub fulfilment_state: Option<FulfilmentStateView>,
     /// Only orders modified at or after this instant (RFC 3339, e.g. `2026-01-01T00:00:00Z`).
@@ -177,8 +182,8 @@ pub struct OrdersQuery {
     /// Include orders archived at the channel (default false).
     pub include_deleted: Option<bool>,
     /// Page order: `id` (our id ascending, the default: orders imported later come later,
-    /// so a client walking the pages misses none) or `newest` (the channel's order number,
-    /// descending: what a person looks for first).
+    /// so a client walking the pages misses none) or `newest` (created at the channel, newest
+    /// first: what a person looks for first).
     #[param(inline)]
     pub sort: Option<OrderSort>,
     /// Page size, 1 to 200 (default 50).
@@ -260,8 +265,18 @@ pub async fn list_orders(
     let created_from = created_bound("created_from", query.created_from.as_deref())?;
     let created_to = created_bound("created_to", query.created_to.as_deref())?;
     let scope = scope_for(&state, &principal, store_id).await?;
+    if query
+        .status_code
+        .as_ref()
+        .is_some_and(|s| s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control))
+    {
+        return Err(ApiError::new(
+            crate::http::ErrorCode::InvalidQuery,
+            "status_code is 1 to 100 characters, without control characters",
+        ));
+    }
     let filter = OrderFilter {
-        status_id: query.status_id,
+        status_code: query.status_code.clone(),
         fulfilment_state: query.fulfilment_state.map(Into::into),
         since: query.since,
         created_from,
@@ -283,38 +298,38 @@ pub async fn list_orders(
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = OrderLine)]
 pub struct LineView {
-    /// The channel's line id (BigCommerce `order_product_id`): `line_id` of a shipment item.
-    pub line_id: i64,
+    /// The channel's line id: `line_id` of a shipment item.
+    pub line_id: String,
     /// SKU.
     pub sku: String,
     /// Name.
     pub name: String,
     /// The channel's product id.
-    pub product_id: Option<i64>,
+    pub product_id: Option<String>,
     /// The channel's variant id.
-    pub variant_id: Option<i64>,
+    pub variant_id: Option<String>,
     /// Ordered.
     pub quantity: i32,
     /// Shipped so far.
     pub quantity_shipped: i32,
     /// Unit price.
     pub price: String,
-    /// The shipping address this line ships to.
-    pub shipping_address_id: Option<i64>,
+    /// The shipping address this line ships to, by the channel's id.
+    pub shipping_address_id: Option<String>,
 }
 
 impl From<&NewOrderLine> for LineView {
     fn from(l: &NewOrderLine) -> Self {
         LineView {
-            line_id: l.remote_id,
+            line_id: l.remote_id.clone(),
             sku: l.sku.clone(),
             name: l.name.clone(),
-            product_id: l.product_id,
-            variant_id: l.variant_id,
+            product_id: l.product_id.clone(),
+            variant_id: l.variant_id.clone(),
             quantity: l.quantity,
             quantity_shipped: l.quantity_shipped,
             price: l.price.to_string(),
-            shipping_address_id: l.address_remote_id,
+            shipping_address_id: l.address_remote_id.clone(),
         }
     }
 }
@@ -324,7 +339,7 @@ impl From<&NewOrderLine> for LineView {
 #[schema(as = Address)]
 pub struct AddressView {
     /// The channel's address id (shipping addresses only).
-    pub id: Option<i64>,
+    pub id: Option<String>,
     /// First name.
     pub first_name: String,
     /// Last name.
@@ -354,7 +369,7 @@ pub struct AddressView {
 impl From<&NewOrderAddress> for AddressView {
     fn from(a: &NewOrderAddress) -> Self {
         AddressView {
-            id: a.remote_id,
+            id: a.remote_id.clone(),
             first_name: a.first_name.clone(),
             last_name: a.last_name.clone(),
             company: a.company.clone(),

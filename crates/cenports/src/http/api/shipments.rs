@@ -38,8 +38,8 @@ pub struct ShipmentView {
     pub id: i64,
     /// Our id of the order.
     pub order_id: i64,
-    /// The channel's order number.
-    pub order_number: i64,
+    /// The channel's order number (its order id, as text).
+    pub order_number: String,
     /// The idempotency key of the request that made it (`api:` + the Idempotency-Key header
     /// for API requests).
     pub request_key: String,
@@ -54,8 +54,8 @@ pub struct ShipmentView {
     pub tracking_link: Option<String>,
     /// When the parcel left.
     pub shipped_at: Option<DateTime<Utc>>,
-    /// The shipping address (consignment) it goes to.
-    pub shipping_address_id: Option<i64>,
+    /// The shipping address (consignment) it goes to, by the channel's id.
+    pub shipping_address_id: Option<String>,
     /// What ships.
     pub items: Vec<ShipmentItemView>,
     /// Delivery attempts so far.
@@ -75,7 +75,7 @@ pub struct ShipmentView {
 #[schema(as = ShipmentItem)]
 pub struct ShipmentItemView {
     /// The channel's line id.
-    pub line_id: i64,
+    pub line_id: String,
     /// The line's SKU.
     pub sku: String,
     /// Quantity.
@@ -92,21 +92,21 @@ impl ShipmentView {
         ShipmentView {
             id: row.id.get(),
             order_id: row.order_id.get(),
-            order_number: row.order_remote_id,
+            order_number: row.order_remote_id.clone(),
             request_key: row.request_key.clone(),
             state: row.state.as_str().to_owned(),
             carrier: payload.as_ref().map(|p| p.carrier.slug()),
             tracking_number: payload.as_ref().map(|p| p.tracking_number.clone()),
             tracking_link: payload.as_ref().and_then(|p| p.tracking_link.clone()),
             shipped_at: payload.as_ref().map(|p| p.shipped_at),
-            shipping_address_id: payload.as_ref().map(|p| p.address_remote_id),
+            shipping_address_id: payload.as_ref().map(|p| p.address_remote_id.clone()),
             items: payload
                 .as_ref()
                 .map(|p| {
                     p.items
                         .iter()
                         .map(|i| ShipmentItemView {
-                            line_id: i.line_remote_id,
+                            line_id: i.line_remote_id.clone(),
                             sku: i.sku.clone(),
                             quantity: i.quantity,
                         })
@@ -158,8 +158,12 @@ pub struct ShipmentItemInput {
     /// A SKU on the order.
     pub sku: Option<String>,
     /// A line id of the order (`line_id` in the order).
-    #[serde(default, deserialize_with = "super::integral_opt")]
-    pub line_id: Option<i64>,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"
+    )]
+    pub line_id: Option<String>,
     /// Quantity, at least 1.
     #[schema(minimum = 1, maximum = 2147483647)]
     #[serde(deserialize_with = "super::integral")]
@@ -275,15 +279,26 @@ pub async fn create_shipment(
     let carrier = parse_carrier(&body.carrier)?;
     let mut items = Vec::with_capacity(body.items.len());
     for (i, item) in body.items.iter().enumerate() {
-        items.push(match (&item.sku, item.line_id) {
+        items.push(match (&item.sku, &item.line_id) {
             (Some(sku), None) => ItemSpec::Sku {
                 sku: sku.clone(),
                 quantity: item.quantity,
             },
-            (None, Some(line)) => ItemSpec::Line {
-                line_remote_id: line,
-                quantity: item.quantity,
-            },
+            (None, Some(line)) => {
+                if line.is_empty()
+                    || line.chars().count() > 100
+                    || line.chars().any(char::is_control)
+                {
+                    return Err(ApiError::validation(format!(
+                        "items[{i}].line_id must be 1 to 100 characters without control \
+                         characters"
+                    )));
+                }
+                ItemSpec::Line {
+                    line_remote_id: line.clone(),
+                    quantity: item.quantity,
+                }
+            }
             _ => {
                 return Err(ApiError::validation(format!(
                     "items[{i}] must name exactly one of sku and line_id"
@@ -293,8 +308,13 @@ pub async fn create_shipment(
     }
     let tracking = body.tracking_number.trim().to_owned();
     let store = state.storage.get_store(&scope).await?;
+    let channel = state
+        .channels
+        .of(&store)
+        .map_err(|e| ApiError::internal(&e))?
+        .clone();
     let request = ShipmentRequest {
-        order_remote_id: order.summary.remote_id,
+        order_remote_id: order.summary.remote_id.clone(),
         carrier: carrier.clone(),
         // Untrimmed: the length rule counts what the client sent, as the document says.
         tracking_number: body.tracking_number.clone(),
@@ -305,8 +325,8 @@ pub async fn create_shipment(
     };
     let requested = match fulfilment::request_shipment(
         &state.storage,
-        &scope,
-        &store.remote_id,
+        &store,
+        channel.as_ref(),
         &request,
     )
     .await

@@ -34,7 +34,9 @@ pub struct StockItemView {
     pub available: i64,
     /// The level the store last reported (catalog import or read-back), if seen.
     pub store_level: Option<i64>,
-    /// How the store tracks it: `none`, `product`, `variant`; absent if not in the catalog.
+    /// Where the store keeps its level: `untracked`, `product` (shared by the product's SKUs),
+    /// `variant` (its own) or `derived` (computed by the store from others); absent if not in
+    /// the catalog.
     pub tracking: Option<String>,
     /// The last push that concerned it.
     pub last_push: Option<LastPushView>,
@@ -94,7 +96,7 @@ pub async fn list_stock(
             tracking: row
                 .catalog
                 .as_ref()
-                .map(|c| c.inventory_tracking.as_str().to_owned()),
+                .map(|c| c.stock_tracking.as_str().to_owned()),
             last_push: row.last_push.map(|p| LastPushView {
                 status: p.status,
                 level: p.level,

@@ -146,8 +146,8 @@ pub struct OutboxProblem {
     pub kind: String,
     /// Our order id.
     pub order_id: i64,
-    /// The channel's order number.
-    pub order_number: i64,
+    /// The channel's order number (its order id, as text).
+    pub order_number: String,
     /// `failed` (given up) or `pending`/`sending` (will be retried).
     pub state: String,
     /// Attempts so far.

@@ -141,8 +141,9 @@ pub struct StreamView {
     pub window_start: Option<DateTime<Utc>>,
     /// End of the current or last window.
     pub window_end: Option<DateTime<Utc>>,
-    /// The last channel id committed inside the window.
-    pub last_id: Option<i64>,
+    /// Where the walk resumes inside the window: the channel's cursor of the last committed
+    /// page (for BigCommerce, the last order id).
+    pub cursor: Option<String>,
     /// When the window was finished (absent while in progress).
     pub completed_at: Option<DateTime<Utc>>,
 }
@@ -236,7 +237,7 @@ pub async fn get_sync_status(
                 stream: cp.stream,
                 window_start: cp.window_start,
                 window_end: cp.window_end,
-                last_id: cp.last_id,
+                cursor: cp.cursor,
                 completed_at: cp.completed_at,
             });
         }
@@ -318,20 +319,20 @@ pub async fn trigger_sync(
             // On the store's shared limiter: the trigger's requests and the workers' pace
             // together against the one quota.
             let client = state
-                .limiters
-                .store_client(&state.settings, &state.storage, &store)
+                .channels
+                .client(&state.storage, &store)
                 .await
                 .map_err(|e| format!("{e:#}"))?;
             let outcome = crate::sync::sync_store_recorded(
                 &state.storage,
                 &scope,
-                &client,
+                client.as_ref(),
                 &state.sync_options,
                 SyncTrigger::Api,
                 |_| {},
             )
             .await;
-            if let Some(left) = client.stats().last_requests_left {
+            if let Some(left) = client.requests_left() {
                 state.metrics.record_quota_left(id, left);
             }
             let report = outcome.map_err(|e| crate::sync::error_chain(&e))?;

@@ -409,33 +409,71 @@ fn missing_scopes_message(missing: &[ScopeCheck]) -> String {
     )
 }
 
-/// Saves a checked store under the user of its email (created if new), with its credentials
-/// encrypted by `secret_box`: what `cenports connect` and the dashboard's connect page do once
-/// [`check`] has passed (and never before).
-pub async fn save_verified(
-    storage: &crate::storage::Storage,
-    secret_box: &crate::secrets::SecretBox,
-    verified: &VerifiedStore,
-) -> Result<crate::storage::StoreRecord, crate::storage::StorageError> {
-    let user = storage.ensure_user(&verified.email).await?;
-    let p = &verified.profile;
-    let text = |value: &Option<String>| value.clone().unwrap_or_default();
-    let new_store = crate::storage::NewStore {
-        channel: crate::storage::CHANNEL_BIGCOMMERCE.to_string(),
-        remote_id: verified.store_hash.as_str().to_string(),
-        api_base_url: verified.api_base_url.to_string(),
-        profile: crate::storage::StoreProfile {
-            name: text(&p.name),
-            domain: text(&p.domain),
-            currency: text(&p.currency),
-            timezone: text(&p.timezone),
-            weight_units: text(&p.weight_units),
-            dimension_units: text(&p.dimension_units),
-            plan: text(&p.plan_name),
-        },
-        credentials: crate::credentials::encrypt_credentials(secret_box, verified),
-    };
-    storage.save_store(user.id, &new_store).await
+impl VerifiedStore {
+    /// The store as the core saves it ([`crate::channel::credentials::save_verified`]).
+    pub fn into_verified(self) -> crate::channel::VerifiedStore {
+        let p = &self.profile;
+        let text = |value: &Option<String>| value.clone().unwrap_or_default();
+        let permissions = self.scopes.iter().map(ScopeCheck::permission).collect();
+        crate::channel::VerifiedStore {
+            email: self.email.clone(),
+            channel: super::CHANNEL,
+            store_key: self.store_hash.as_str().to_owned(),
+            api_base_url: self.api_base_url.to_string(),
+            profile: crate::storage::StoreProfile {
+                name: text(&p.name),
+                domain: text(&p.domain),
+                currency: text(&p.currency),
+                timezone: text(&p.timezone),
+                weight_units: text(&p.weight_units),
+                dimension_units: text(&p.dimension_units),
+                plan: text(&p.plan_name),
+            },
+            credentials: crate::channel::Credentials {
+                client_id: self.client_id,
+                client_secret: self.client_secret,
+                access_token: self.access_token,
+            },
+            permissions,
+        }
+    }
+}
+
+impl ScopeCheck {
+    /// The verdict in the seam's words.
+    pub fn permission(&self) -> crate::channel::PermissionCheck {
+        crate::channel::PermissionCheck {
+            label: self.scope.label().to_owned(),
+            code: self.scope.parameter().to_owned(),
+            granted: self.granted,
+            fix: self.fix(),
+        }
+    }
+}
+
+impl ConnectError {
+    /// The refusal in the seam's words: the message, and every required scope with its verdict
+    /// when the check reached the scopes.
+    pub fn refused(&self) -> crate::channel::ConnectRefused {
+        let permissions = match self {
+            ConnectError::MissingScopes(missing) => RequiredScope::ALL
+                .iter()
+                .map(|scope| {
+                    let check = ScopeCheck {
+                        scope: *scope,
+                        granted: !missing.iter().any(|m| m.scope == *scope),
+                        probes: Vec::new(),
+                    };
+                    check.permission()
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        crate::channel::ConnectRefused {
+            message: self.to_string(),
+            permissions,
+        }
+    }
 }
 
 #[cfg(test)]

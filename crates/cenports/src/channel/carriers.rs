@@ -1,5 +1,5 @@
 //! Carriers, as the hub names them. Channel-agnostic: how a channel spells each one is the
-//! channel boundary's business ([`super::bigcommerce::carrier_fields`]).
+//! channel's business (each channel's `fulfilment.rs`).
 
 use std::fmt;
 use std::str::FromStr;

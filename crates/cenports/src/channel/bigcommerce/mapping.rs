@@ -1,23 +1,19 @@
-//! BigCommerce → domain: the one place where the client's models become storage records.
-
-use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
+//! BigCommerce → the core: the one place where the client's models become storage records.
+//! Ids become text (`"101"`), status ids become status codes (`"11"`).
 
 use bigcommerce_client::models::orders::{Consignments, OrderShippingAddress};
 use bigcommerce_client::{Address, InventoryTracking as BcTracking, OrderWithLines, Product};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
+use crate::channel::StatusMapping;
 use crate::storage::{
-    AddressKind, FulfilmentState, InventoryTracking, NewOrderAddress, NewOrderLine, NewOrderRecord,
-    NewProduct, NewSku,
+    AddressKind, FulfilmentState, NewOrderAddress, NewOrderLine, NewOrderRecord, NewProduct,
+    NewSku, StockTracking,
 };
 
-/// How BigCommerce status ids map to our [`FulfilmentState`], per store.
-///
-/// The default ([`StatusMapping::default`]) follows BigCommerce's own meaning of its system
-/// statuses:
+/// BigCommerce's status ids → our [`FulfilmentState`], before a store's overrides. It follows
+/// BigCommerce's own meaning of its system statuses:
 ///
 /// | Status id | BigCommerce name | Fulfilment state |
 /// |---|---|---|
@@ -29,111 +25,26 @@ use crate::storage::{
 /// | 4, 14 | Refunded, Partially Refunded | `refunded` |
 /// | anything else | | `other` |
 ///
-/// A store overrides entries with [`StatusMapping::set`] or from text (`"7=ready,12=ready"`,
-/// see [`FromStr`]), e.g. a merchant whose warehouse ships "Awaiting Payment" orders on
-/// account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusMapping {
-    states: BTreeMap<u64, FulfilmentState>,
-    fallback: FulfilmentState,
-}
-
-impl Default for StatusMapping {
-    fn default() -> Self {
-        use FulfilmentState::*;
-        let states = [
-            (11, Ready),
-            (9, Ready),
-            (8, Ready),
-            (7, OnHold),
-            (1, OnHold),
-            (12, OnHold),
-            (13, OnHold),
-            (0, OnHold),
-            (5, Cancelled),
-            (6, Cancelled),
-            (2, Shipped),
-            (10, Shipped),
-            (3, PartiallyShipped),
-            (4, Refunded),
-            (14, Refunded),
-        ]
-        .into_iter()
-        .collect();
-        StatusMapping {
-            states,
-            fallback: Other,
-        }
-    }
-}
-
-impl StatusMapping {
-    /// The state of a status id.
-    pub fn state(&self, status_id: u64) -> FulfilmentState {
-        self.states
-            .get(&status_id)
-            .copied()
-            .unwrap_or(self.fallback)
-    }
-
-    /// Maps `status_id` to `state` (overriding the default).
-    pub fn set(&mut self, status_id: u64, state: FulfilmentState) -> &mut Self {
-        self.states.insert(status_id, state);
-        self
-    }
-
-    /// The state of status ids not in the table (default `other`).
-    pub fn set_fallback(&mut self, state: FulfilmentState) -> &mut Self {
-        self.fallback = state;
-        self
-    }
-
-    /// Every explicit entry, by status id.
-    pub fn entries(&self) -> impl Iterator<Item = (u64, FulfilmentState)> + '_ {
-        self.states.iter().map(|(id, state)| (*id, *state))
-    }
-}
-
-/// The overrides as `id=state` pairs separated by commas, e.g. `"7=ready, 12=ready"`.
-impl FromStr for StatusMapping {
-    type Err = InvalidStatusMapping;
-
-    /// Parses overrides of the default table. `*=state` sets the fallback.
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let mut mapping = StatusMapping::default();
-        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let invalid = || InvalidStatusMapping(pair.to_owned());
-            let (id, state) = pair.split_once('=').ok_or_else(invalid)?;
-            let state = FulfilmentState::from_str(state.trim()).map_err(|_| invalid())?;
-            match id.trim() {
-                "*" => mapping.set_fallback(state),
-                id => mapping.set(id.parse().map_err(|_| invalid())?, state),
-            };
-        }
-        Ok(mapping)
-    }
-}
-
-/// A status mapping entry that is not `status_id=state`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid status mapping entry {0:?}: write `status_id=state`, e.g. `7=ready`, with a state \
-     among ready, on_hold, cancelled, shipped, partially_shipped, refunded, other"
-)]
-pub struct InvalidStatusMapping(String);
-
-impl fmt::Display for StatusMapping {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut first = true;
-        for (id, state) in self.entries() {
-            if !first {
-                f.write_str(",")?;
-            }
-            first = false;
-            write!(f, "{id}={}", state.as_str())?;
-        }
-        write!(f, ",*={}", self.fallback.as_str())
-    }
+/// Status codes are the ids as decimal text (`"11"`).
+pub fn status_mapping() -> StatusMapping {
+    use FulfilmentState::*;
+    StatusMapping::from_entries([
+        ("11", Ready),
+        ("9", Ready),
+        ("8", Ready),
+        ("7", OnHold),
+        ("1", OnHold),
+        ("12", OnHold),
+        ("13", OnHold),
+        ("0", OnHold),
+        ("5", Cancelled),
+        ("6", Cancelled),
+        ("2", Shipped),
+        ("10", Shipped),
+        ("3", PartiallyShipped),
+        ("4", Refunded),
+        ("14", Refunded),
+    ])
 }
 
 /// Whether an order's shipping addresses are embedded in it (consignments included as
@@ -156,9 +67,9 @@ fn non_empty(value: Option<&str>) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn id_i64(id: Option<u64>) -> Option<i64> {
-    id.filter(|id| *id != 0)
-        .and_then(|id| i64::try_from(id).ok())
+/// A BigCommerce id as the core's text id; `0` (BigCommerce's "none") is no id.
+pub fn id_text(id: Option<u64>) -> Option<String> {
+    id.filter(|id| *id != 0).map(|id| id.to_string())
 }
 
 fn count_i32(n: u64) -> i32 {
@@ -167,7 +78,7 @@ fn count_i32(n: u64) -> i32 {
 
 fn address(
     kind: AddressKind,
-    remote_id: Option<i64>,
+    remote_id: Option<String>,
     a: &Address,
     method: Option<&str>,
 ) -> NewOrderAddress {
@@ -228,7 +139,7 @@ pub fn order_record(
             embedded = true;
             addresses.push(address(
                 AddressKind::Shipping,
-                id_i64(Some(shipping.id)),
+                id_text(Some(shipping.id)),
                 &shipping.address,
                 shipping.shipping_method.as_deref(),
             ));
@@ -238,7 +149,7 @@ pub fn order_record(
         for shipping in fallback_shipping {
             addresses.push(address(
                 AddressKind::Shipping,
-                id_i64(Some(shipping.id)),
+                id_text(Some(shipping.id)),
                 &shipping.address,
                 shipping.shipping_method.as_deref(),
             ));
@@ -249,24 +160,24 @@ pub fn order_record(
         .lines
         .iter()
         .map(|l| NewOrderLine {
-            remote_id: id_i64(Some(l.id)).unwrap_or_default(),
-            product_id: id_i64(l.product_id),
-            variant_id: id_i64(l.variant_id),
+            remote_id: l.id.to_string(),
+            product_id: id_text(l.product_id),
+            variant_id: id_text(l.variant_id),
             sku: l.sku.clone().unwrap_or_default(),
             name: l.name.clone().unwrap_or_default(),
             quantity: count_i32(l.quantity),
             quantity_shipped: count_i32(l.quantity_shipped),
             price: l.price_ex_tax.or(l.base_price).unwrap_or(zero),
-            address_remote_id: id_i64(l.order_address_id),
+            address_remote_id: id_text(l.order_address_id),
         })
         .collect();
 
     NewOrderRecord {
-        remote_id: id_i64(Some(o.id)).unwrap_or_default(),
-        status_id: i32::try_from(status_id).unwrap_or(i32::MAX),
+        remote_id: o.id.to_string(),
+        status_code: status_id.to_string(),
         status_name: o.status.clone().unwrap_or_default(),
-        fulfilment_state: mapping.state(status_id),
-        customer_id: id_i64(o.customer_id),
+        fulfilment_state: mapping.state(&status_id.to_string()),
+        customer_id: id_text(o.customer_id),
         email: non_empty(o.customer_email()),
         currency: non_empty(o.default_currency_code.as_deref())
             .or_else(|| non_empty(o.currency_code.as_deref()))
@@ -286,12 +197,14 @@ pub fn order_record(
     }
 }
 
-fn tracking(t: Option<&BcTracking>) -> InventoryTracking {
+/// How a product's stock is tracked, in the core's words: `product` (one level on the
+/// product), `variant` (a level per variant), or `untracked` (BigCommerce's `none`, absent, or
+/// a value this client does not know: stock is not pushed for it).
+fn tracking(t: Option<&BcTracking>) -> StockTracking {
     match t {
-        Some(BcTracking::Product) => InventoryTracking::Product,
-        Some(BcTracking::Variant) => InventoryTracking::Variant,
-        // `none`, absent, or a value this client does not know: stock is not pushed for it.
-        _ => InventoryTracking::None,
+        Some(BcTracking::Product) => StockTracking::Product,
+        Some(BcTracking::Variant) => StockTracking::Variant,
+        _ => StockTracking::Untracked,
     }
 }
 
@@ -299,15 +212,24 @@ fn tracking(t: Option<&BcTracking>) -> InventoryTracking {
 /// product's own SKU (no variant id), then each variant's. A product without options has one
 /// base variant carrying the product's SKU; its entry comes last and wins, so the index names
 /// the variant id stock writes need.
+///
+/// Each SKU's tracking is where its level lives: a product tracked per variant gives its
+/// variants `variant` and its own SKU `derived` (BigCommerce reports the sum of the variants
+/// there, and a push never writes it); a product tracked on the product gives every SKU
+/// `product`.
 pub fn product_records(product: &Product) -> (NewProduct, Vec<NewSku>) {
     let epoch = DateTime::<Utc>::UNIX_EPOCH;
-    let remote_id = id_i64(Some(product.id)).unwrap_or_default();
-    let inventory_tracking = tracking(product.inventory_tracking.as_ref());
+    let remote_id = product.id.to_string();
+    let stock_tracking = tracking(product.inventory_tracking.as_ref());
+    let own_sku_tracking = match stock_tracking {
+        StockTracking::Variant => StockTracking::Derived,
+        other => other,
+    };
     let record = NewProduct {
-        remote_id,
+        remote_id: remote_id.clone(),
         name: product.name.clone().unwrap_or_default(),
         sku: product.sku.clone().unwrap_or_default(),
-        inventory_tracking,
+        stock_tracking,
         date_modified: product
             .date_modified
             .or(product.date_created)
@@ -317,18 +239,18 @@ pub fn product_records(product: &Product) -> (NewProduct, Vec<NewSku>) {
     if let Some(sku) = non_empty(product.sku.as_deref()) {
         skus.push(NewSku {
             sku,
-            product_remote_id: remote_id,
+            product_remote_id: remote_id.clone(),
             variant_remote_id: None,
-            inventory_tracking,
+            stock_tracking: own_sku_tracking,
         });
     }
     for variant in &product.variants {
         if let Some(sku) = non_empty(variant.sku.as_deref()) {
             skus.push(NewSku {
                 sku,
-                product_remote_id: remote_id,
-                variant_remote_id: id_i64(Some(variant.id)),
-                inventory_tracking,
+                product_remote_id: remote_id.clone(),
+                variant_remote_id: id_text(Some(variant.id)),
+                stock_tracking,
             });
         }
     }
@@ -341,26 +263,14 @@ mod tests {
 
     #[test]
     fn the_default_mapping_follows_bigcommerce_meanings() {
-        let m = StatusMapping::default();
-        assert_eq!(m.state(11), FulfilmentState::Ready);
-        assert_eq!(m.state(9), FulfilmentState::Ready);
-        assert_eq!(m.state(7), FulfilmentState::OnHold);
-        assert_eq!(m.state(5), FulfilmentState::Cancelled);
-        assert_eq!(m.state(10), FulfilmentState::Shipped);
-        assert_eq!(m.state(3), FulfilmentState::PartiallyShipped);
-        assert_eq!(m.state(14), FulfilmentState::Refunded);
-        assert_eq!(m.state(99), FulfilmentState::Other);
-    }
-
-    #[test]
-    fn a_store_overrides_the_mapping_from_text() {
-        let m: StatusMapping = "7=ready, *=on_hold".parse().unwrap();
-        assert_eq!(m.state(7), FulfilmentState::Ready);
-        assert_eq!(m.state(99), FulfilmentState::OnHold);
-        assert_eq!(m.state(11), FulfilmentState::Ready);
-        assert!("7:ready".parse::<StatusMapping>().is_err());
-        assert!("7=sent".parse::<StatusMapping>().is_err());
-        let again: StatusMapping = m.to_string().parse().unwrap();
-        assert_eq!(again, m);
+        let m = status_mapping();
+        assert_eq!(m.state("11"), FulfilmentState::Ready);
+        assert_eq!(m.state("9"), FulfilmentState::Ready);
+        assert_eq!(m.state("7"), FulfilmentState::OnHold);
+        assert_eq!(m.state("5"), FulfilmentState::Cancelled);
+        assert_eq!(m.state("10"), FulfilmentState::Shipped);
+        assert_eq!(m.state("3"), FulfilmentState::PartiallyShipped);
+        assert_eq!(m.state("14"), FulfilmentState::Refunded);
+        assert_eq!(m.state("99"), FulfilmentState::Other);
     }
 }

@@ -1,12 +1,15 @@
-//! The BigCommerce side of fulfilment, and the only part of it that knows BigCommerce: how a
-//! carrier and a status are spelled there, the shipment body with our marker, and how our
-//! shipment is recognised on read-back. A second channel is a sibling of this file.
+//! Fulfilment out for BigCommerce: how a carrier and a status are spelled there, the shipment
+//! body with our marker, how our shipment is recognised on read-back, and the order as
+//! BigCommerce has it after a write (`docs/FULFILMENT.md`).
 
-use bigcommerce_client::{CreateShipment, NewShipmentItem, Shipment};
+use async_trait::async_trait;
+use bigcommerce_client::{CreateShipment, Error as BcError, NewShipmentItem, Shipment};
 
-use super::carriers::Carrier;
-use super::{ShipmentPayload, StatusTarget};
-use crate::storage::{FulfilmentState, OutboxId};
+use super::{api_error, mapping, BigCommerceStore};
+use crate::channel::{
+    Carrier, ChannelError, Delivered, FulfilmentOut, ShipmentPayload, StatusTarget,
+};
+use crate::storage::{ChannelStatus, FulfilmentState, OrderAfterDelivery, OutboxId};
 
 /// The prefix of the marker our shipments carry in `comments`: `cenports:<outbox id>`.
 pub const MARKER_PREFIX: &str = "cenports:";
@@ -59,11 +62,17 @@ pub fn carrier_fields(carrier: &Carrier) -> (&'static str, &'static str, String)
     }
 }
 
+/// A BigCommerce id the hub holds as text; a value that is not one (never written by the hub)
+/// becomes `0`, which BigCommerce refuses by name.
+fn numeric(id: &str) -> u64 {
+    id.trim().parse().unwrap_or(0)
+}
+
 /// The body of `POST /v2/orders/{id}/shipments` for one outbox row, with its marker.
 pub fn shipment_body(id: OutboxId, payload: &ShipmentPayload) -> CreateShipment {
     let (provider, tracking_carrier, method) = carrier_fields(&payload.carrier);
     CreateShipment {
-        order_address_id: payload.address_remote_id as u64,
+        order_address_id: numeric(&payload.address_remote_id),
         tracking_number: Some(payload.tracking_number.clone()),
         shipping_method: Some(method),
         shipping_provider: Some(provider.to_owned()),
@@ -74,7 +83,7 @@ pub fn shipment_body(id: OutboxId, payload: &ShipmentPayload) -> CreateShipment 
             .items
             .iter()
             .map(|item| NewShipmentItem {
-                order_product_id: item.line_remote_id as u64,
+                order_product_id: numeric(&item.line_remote_id),
                 quantity: item.quantity as u64,
             })
             .collect(),
@@ -109,20 +118,157 @@ pub fn status_name(status_id: u64) -> &'static str {
     }
 }
 
-/// Statuses BigCommerce refuses to ship (its 400 "The order is … and cannot be shipped").
-pub fn refuses_shipments(status_id: i32) -> bool {
-    matches!(status_id, 4..=6)
+/// Statuses BigCommerce refuses to ship (its 400 "The order is … and cannot be shipped"):
+/// Refunded, Cancelled, Declined.
+pub fn refuses_shipments(status_code: &str) -> bool {
+    matches!(status_code.trim(), "4" | "5" | "6")
 }
 
 /// Our state for a status a delivery produced.
 pub fn fulfilment_state(status_id: u64) -> FulfilmentState {
-    crate::sync::mapping::StatusMapping::default().state(status_id)
+    mapping::status_mapping().state(&status_id.to_string())
+}
+
+#[async_trait]
+impl FulfilmentOut for BigCommerceStore {
+    async fn create_shipment(
+        &self,
+        order: &str,
+        row: OutboxId,
+        shipment: &ShipmentPayload,
+    ) -> Result<Delivered, ChannelError> {
+        let order_id = numeric(order);
+        let body = shipment_body(row, shipment);
+        let created = self
+            .client
+            .create_shipment(order_id, &body)
+            .await
+            .map_err(api_error)?;
+        Ok(Delivered {
+            result: created.id.to_string(),
+            order: self.snapshot(order_id).await,
+        })
+    }
+
+    async fn find_shipment(
+        &self,
+        order: &str,
+        row: OutboxId,
+    ) -> Result<Option<Delivered>, ChannelError> {
+        let order_id = numeric(order);
+        let shipments = self
+            .client
+            .list_shipments(order_id)
+            .await
+            .map_err(api_error)?;
+        match find_ours(&shipments, row) {
+            Some(ours) => Ok(Some(Delivered {
+                result: ours.id.to_string(),
+                order: self.snapshot(order_id).await,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    async fn set_status(&self, order: &str, to: StatusTarget) -> Result<Delivered, ChannelError> {
+        let order = self
+            .client
+            .update_order_status(numeric(order), status_id(to))
+            .await
+            .map_err(api_error)?;
+        Ok(Delivered {
+            result: order_status_result(&order),
+            order: status_snapshot(&order),
+        })
+    }
+
+    async fn find_status(
+        &self,
+        order: &str,
+        to: StatusTarget,
+    ) -> Result<Option<Delivered>, ChannelError> {
+        let order = self
+            .client
+            .get_order(numeric(order))
+            .await
+            .map_err(api_error)?;
+        if order.status_id == Some(status_id(to)) {
+            Ok(Some(Delivered {
+                result: order_status_result(&order),
+                order: status_snapshot(&order),
+            }))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+impl BigCommerceStore {
+    /// The order as BigCommerce has it after a shipment: its status (Shipped / Partially
+    /// Shipped), `date_modified` and every line's shipped quantity (`GET /v2/orders/{id}` and
+    /// its products). A failed read gives `None`: the shipment is recorded all the same, and the
+    /// next import brings the order.
+    async fn snapshot(&self, order_id: u64) -> Option<OrderAfterDelivery> {
+        let read = async {
+            let order = self.client.get_order(order_id).await?;
+            let lines = self.client.list_order_products(order_id).await?;
+            Ok::<_, BcError>((order, lines))
+        };
+        match read.await {
+            Ok((order, lines)) => Some(OrderAfterDelivery {
+                status: channel_status(&order),
+                date_modified: order.date_modified?,
+                lines_shipped: lines
+                    .iter()
+                    .map(|l| {
+                        (
+                            l.id.to_string(),
+                            i32::try_from(l.quantity_shipped).unwrap_or(i32::MAX),
+                        )
+                    })
+                    .collect(),
+            }),
+            Err(error) => {
+                tracing::warn!(order.id = order_id, error = %error, "outbox: delivered, but the order could not be read back; the next sync brings it");
+                None
+            }
+        }
+    }
+}
+
+/// The order as a status change's answer (or read-back) gives it.
+fn status_snapshot(order: &bigcommerce_client::Order) -> Option<OrderAfterDelivery> {
+    Some(OrderAfterDelivery {
+        status: channel_status(order),
+        date_modified: order.date_modified?,
+        lines_shipped: Vec::new(),
+    })
+}
+
+fn channel_status(order: &bigcommerce_client::Order) -> ChannelStatus {
+    let id = order.status_id.unwrap_or_default();
+    ChannelStatus {
+        status_code: id.to_string(),
+        status_name: order
+            .status
+            .clone()
+            .unwrap_or_else(|| status_name(id).to_owned()),
+        fulfilment_state: fulfilment_state(id),
+    }
+}
+
+fn order_status_result(order: &bigcommerce_client::Order) -> String {
+    let id = order.status_id.unwrap_or_default();
+    order
+        .status
+        .clone()
+        .unwrap_or_else(|| format!("{} ({id})", status_name(id)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fulfilment::PayloadItem;
+    use crate::channel::PayloadItem;
 
     #[test]
     fn the_marker_is_matched_as_a_whole_word_only() {
@@ -173,9 +319,9 @@ mod tests {
             tracking_number: "CP123".into(),
             tracking_link: None,
             shipped_at: chrono::Utc::now(),
-            address_remote_id: 7,
+            address_remote_id: "7".into(),
             items: vec![PayloadItem {
-                line_remote_id: 40,
+                line_remote_id: "40".into(),
                 sku: "MUG-1".into(),
                 quantity: 2,
             }],

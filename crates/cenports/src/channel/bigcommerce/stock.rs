@@ -1,4 +1,4 @@
-//! The stock push's boundary for BigCommerce.
+//! Stock out for BigCommerce: the push's boundary (`docs/STOCK.md`).
 //!
 //! - Writes: `PUT /v3/catalog/variants` (at most 50 `{id, inventory_level}`) and
 //!   `PUT /v3/catalog/products` (at most 10). BigCommerce validates a batch whole and answers
@@ -14,27 +14,15 @@
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use bigcommerce_client::{
-    Client, Error, FieldError, ProductQuery, ProductUpdate, VariantQuery, VariantUpdate,
-    MAX_PAGE_SIZE, MAX_PRODUCT_BATCH, MAX_VARIANT_BATCH,
+    Error, FieldError, ProductQuery, ProductUpdate, VariantQuery, VariantUpdate, MAX_PAGE_SIZE,
+    MAX_PRODUCT_BATCH, MAX_VARIANT_BATCH,
 };
 use futures::TryStreamExt;
 
-use super::plan::{Write, WriteKind};
-use super::push::{StockChannel, WriteOutcome};
-
-/// Pushes stock to one BigCommerce store through its client (and so its rate limiter).
-#[derive(Debug, Clone)]
-pub struct BigCommerceStock {
-    client: Client,
-}
-
-impl BigCommerceStock {
-    /// The channel over a store's client.
-    pub fn new(client: Client) -> Self {
-        Self { client }
-    }
-}
+use super::{api_error, BigCommerceStore};
+use crate::channel::{ChannelError, StockOut, Write, WriteKind, WriteOutcome};
 
 /// The item indices a v3 batch error names: `"3.id"`, `"0.inventory_level"`; BigCommerce's
 /// `batch_errors` entries carry the same keys. Messages of one item are joined.
@@ -60,15 +48,18 @@ fn named_items(errors: &[FieldError]) -> Vec<(usize, String)> {
     items
 }
 
-fn ids_u64(ids: &[i64]) -> Vec<u64> {
-    ids.iter()
-        .filter_map(|&id| u64::try_from(id).ok())
-        .collect()
+/// The ids BigCommerce can hold (numbers); any other text cannot name one of its items.
+fn ids_u64(ids: &[String]) -> Vec<u64> {
+    ids.iter().filter_map(|id| id.trim().parse().ok()).collect()
 }
 
-impl StockChannel for BigCommerceStock {
-    type Error = Error;
+/// A written target's id as BigCommerce takes it.
+fn target_id(write: &Write) -> u64 {
+    write.target.id().trim().parse().unwrap_or(0)
+}
 
+#[async_trait]
+impl StockOut for BigCommerceStore {
     fn batch_limit(&self, kind: WriteKind) -> usize {
         match kind {
             WriteKind::Variant => MAX_VARIANT_BATCH,
@@ -80,18 +71,14 @@ impl StockChannel for BigCommerceStock {
         MAX_PAGE_SIZE as usize
     }
 
-    fn requests_sent(&self) -> u64 {
-        self.client.stats().requests_sent
-    }
-
-    async fn write(&self, kind: WriteKind, items: &[Write]) -> Result<WriteOutcome, Error> {
+    async fn write(&self, kind: WriteKind, items: &[Write]) -> Result<WriteOutcome, ChannelError> {
         let level = |w: &Write| Some(w.level);
         let result = match kind {
             WriteKind::Variant => {
                 let updates: Vec<VariantUpdate> = items
                     .iter()
                     .map(|w| VariantUpdate {
-                        id: w.target.id() as u64,
+                        id: target_id(w),
                         inventory_level: level(w),
                         ..VariantUpdate::default()
                     })
@@ -105,7 +92,7 @@ impl StockChannel for BigCommerceStock {
                 let updates: Vec<ProductUpdate> = items
                     .iter()
                     .map(|w| ProductUpdate {
-                        id: w.target.id() as u64,
+                        id: target_id(w),
                         inventory_level: level(w),
                         ..ProductUpdate::default()
                     })
@@ -140,11 +127,15 @@ impl StockChannel for BigCommerceStock {
                 items: named_items(&errors),
                 message: title.unwrap_or_else(|| "invalid data".into()),
             }),
-            Err(other) => Err(other),
+            Err(other) => Err(api_error(other)),
         }
     }
 
-    async fn read(&self, kind: WriteKind, ids: &[i64]) -> Result<HashMap<i64, i64>, Error> {
+    async fn read(
+        &self,
+        kind: WriteKind,
+        ids: &[String],
+    ) -> Result<HashMap<String, i64>, ChannelError> {
         let ids = ids_u64(ids);
         let mut levels = HashMap::with_capacity(ids.len());
         if ids.is_empty() {
@@ -160,10 +151,10 @@ impl StockChannel for BigCommerceStock {
                 };
                 let pages = self.client.variant_pages(&query);
                 futures::pin_mut!(pages);
-                while let Some(page) = pages.try_next().await? {
+                while let Some(page) = pages.try_next().await.map_err(api_error)? {
                     for variant in page {
                         if let Some(level) = variant.inventory_level {
-                            levels.insert(variant.id as i64, level);
+                            levels.insert(variant.id.to_string(), level);
                         }
                     }
                 }
@@ -176,10 +167,10 @@ impl StockChannel for BigCommerceStock {
                 };
                 let pages = self.client.product_pages(&query);
                 futures::pin_mut!(pages);
-                while let Some(page) = pages.try_next().await? {
+                while let Some(page) = pages.try_next().await.map_err(api_error)? {
                     for product in page {
                         if let Some(level) = product.inventory_level {
-                            levels.insert(product.id as i64, level);
+                            levels.insert(product.id.to_string(), level);
                         }
                     }
                 }
