@@ -1,6 +1,13 @@
 //! The control API under `/_sandbox`: what tests and operators use to shape a store (create it,
 //! place and change orders, change stock), to watch it (request log, counters) and to break it
 //! (faults, quotas). It is not part of BigCommerce and never counts against the quota.
+//!
+//! The routes of live mode and of webhook delivery are in the submodules [`live`] and
+//! [`webhooks`]: the HTTP layer calls [`crate::live`] and [`crate::webhooks`], which know nothing
+//! of it.
+
+pub mod live;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -50,8 +57,8 @@ pub fn routes() -> Router<AppState> {
             "/stores/{store_hash}/products/{product_id}",
             put(update_product),
         )
-        .merge(crate::webhooks::control_routes())
-        .merge(crate::live::control_routes())
+        .merge(webhooks::routes())
+        .merge(live::routes())
 }
 
 /// Builds a store from `spec` and registers it (replacing one with the same hash).
