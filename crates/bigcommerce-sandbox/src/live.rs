@@ -30,8 +30,8 @@ use tokio::task::AbortHandle;
 
 use crate::generate;
 use crate::model::status;
+use crate::state::SandboxState;
 use crate::store::{Event, OrderUpdate, StoreData};
-use crate::SandboxState;
 
 /// The fastest live mode runs: beyond this the store's lock, not the clock, sets the pace.
 pub const MAX_RATE: f64 = 10_000.0;

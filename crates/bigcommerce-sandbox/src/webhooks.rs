@@ -63,8 +63,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use tokio::sync::{mpsc, watch, Semaphore};
 
+use crate::state::{SandboxConfig, SandboxState, StoreHandle};
 use crate::store::Event;
-use crate::{SandboxConfig, SandboxState, StoreHandle};
 
 /// BigCommerce's retry intervals in seconds, after the first attempt fails.
 pub const RETRY_SCHEDULE_SECS: [u64; 11] = [
