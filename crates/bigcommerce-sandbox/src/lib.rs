@@ -39,6 +39,7 @@ pub mod live;
 pub mod log;
 pub mod model;
 pub mod ratelimit;
+pub mod state;
 pub mod store;
 pub mod tls;
 pub mod webhooks;
@@ -47,122 +48,16 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
-use serde::{Deserialize, Serialize};
+use parking_lot::RwLock;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use faults::{FaultKind, FaultRule};
 pub use model::{ApiAccount, Scope};
 pub use ratelimit::{Plan, RateLimit};
+pub use state::{SandboxConfig, SandboxState, StoreHandle, StoreInfo, StoreSpec};
 pub use store::{Event, NewOrder, NewOrderLine, StoreData};
 pub use tls::TlsIdentity;
-
-use crate::faults::FaultPlan;
-use crate::log::RequestLog;
-use crate::ratelimit::RateWindow;
-
-/// Settings of a sandbox server.
-#[derive(Debug, Clone)]
-pub struct SandboxConfig {
-    /// How much faster than BigCommerce's schedule webhook retries run (1.0 = real time:
-    /// 60 s, 180 s, ... 86,400 s). Tests use e.g. 1/6000 to retry after 10 ms.
-    pub webhook_retry_scale: f64,
-    /// Timeout of a webhook delivery.
-    pub webhook_timeout_ms: u64,
-    /// How many request-log entries each store keeps (oldest dropped first).
-    pub request_log_capacity: usize,
-}
-
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        SandboxConfig {
-            webhook_retry_scale: 1.0,
-            webhook_timeout_ms: 10_000,
-            request_log_capacity: 100_000,
-        }
-    }
-}
-
-/// How to build a store.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct StoreSpec {
-    /// The store hash; derived from the seed when absent.
-    pub hash: Option<String>,
-    /// Seed of the generator: the same seed gives the same store.
-    pub seed: u64,
-    /// Catalog products to generate.
-    pub products: usize,
-    /// Historical orders to generate.
-    pub orders: usize,
-    pub plan: Plan,
-    /// Overrides the plan's quota and window (tests use short windows).
-    pub rate_limit: Option<RateLimit>,
-    /// Store name (`GET /v2/store`).
-    pub name: Option<String>,
-}
-
-impl Default for StoreSpec {
-    fn default() -> Self {
-        StoreSpec {
-            hash: None,
-            seed: 1,
-            products: 50,
-            orders: 0,
-            plan: Plan::Standard,
-            rate_limit: None,
-            name: None,
-        }
-    }
-}
-
-/// What a caller needs to talk to a store: its hash and API accounts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoreInfo {
-    pub hash: String,
-    pub name: String,
-    pub plan: Plan,
-    pub rate_limit: RateLimit,
-    pub accounts: Vec<ApiAccount>,
-}
-
-impl StoreInfo {
-    /// The account of a profile (`merchant-guide`, `read-only`, `missing-orders-modify`, ...).
-    pub fn account(&self, profile: &str) -> Option<&ApiAccount> {
-        self.accounts.iter().find(|a| a.profile == profile)
-    }
-}
-
-/// One store and everything the server keeps about it.
-#[derive(Debug)]
-pub struct StoreHandle {
-    pub hash: String,
-    pub plan: Plan,
-    pub data: RwLock<StoreData>,
-    pub rate: Mutex<RateWindow>,
-    pub faults: Mutex<FaultPlan>,
-    pub log: Mutex<RequestLog>,
-}
-
-/// State shared by every request of one sandbox server.
-#[derive(Debug)]
-pub struct SandboxState {
-    /// `http://127.0.0.1:PORT` (`https://` when serving TLS): what resource links and
-    /// `API PATH` point at.
-    pub base_url: String,
-    pub config: SandboxConfig,
-    pub stores: RwLock<HashMap<String, Arc<StoreHandle>>>,
-    pub webhooks: webhooks::Dispatcher,
-    pub live: live::LiveControl,
-}
-
-impl SandboxState {
-    /// The store with this hash.
-    pub fn store(&self, hash: &str) -> Option<Arc<StoreHandle>> {
-        self.stores.read().get(hash).cloned()
-    }
-}
 
 /// A running sandbox server. Dropping it does not stop the server; call [`Sandbox::shutdown`].
 #[derive(Clone)]
@@ -256,7 +151,7 @@ impl Sandbox {
 
     /// Creates (or replaces) a store built from `spec`.
     pub fn create_store(&self, spec: StoreSpec) -> StoreInfo {
-        api::control::create_store(&self.state, spec)
+        state::create_store(&self.state, spec)
     }
 
     /// The store with this hash.

@@ -43,17 +43,16 @@
 //! with at most [`MAX_IN_FLIGHT`] requests in flight; a failed attempt schedules its retry on a
 //! timer task that puts the message back on the queue. Every attempt is recorded in a bounded
 //! per-store log read through `GET /_sandbox/stores/{hash}/webhook_deliveries`.
+//!
+//! The control routes (`webhook_deliveries`, `webhook_duplicates`, `webhook_loss`) are served by
+//! [`crate::api::control`], which calls the [`Dispatcher`]; this module knows nothing of HTTP
+//! routing.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use bytes::Bytes;
@@ -64,9 +63,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use crate::api::{errors, json, AppState};
+use crate::state::{SandboxConfig, SandboxState, StoreHandle};
 use crate::store::Event;
-use crate::{SandboxConfig, SandboxState, StoreHandle};
 
 /// BigCommerce's retry intervals in seconds, after the first attempt fails.
 pub const RETRY_SCHEDULE_SECS: [u64; 11] = [
@@ -249,6 +247,13 @@ pub struct DuplicateSettings {
     /// Whether the duplicate gets its own `webhook-id` (a re-emitted event) instead of the
     /// original's (a re-delivered message). Both happen in the wild; the hash is the same.
     pub new_id: bool,
+}
+
+/// Body of `POST /_sandbox/stores/{hash}/webhook_loss`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct LossSettings {
+    /// Chance (0..=1) that a message is dropped before its first attempt.
+    pub probability: f64,
 }
 
 /// What the dispatcher's tasks share.
@@ -652,96 +657,6 @@ fn sha1(input: &[u8]) -> [u8; 20] {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Control routes for deliveries: `GET /_sandbox/stores/{store_hash}/webhook_deliveries`
-/// (`?after=seq`), `POST /_sandbox/stores/{store_hash}/webhook_duplicates`
-/// (`{"probability": 0.5, "new_id": false}`) and `POST /_sandbox/stores/{store_hash}/webhook_loss`
-/// (`{"probability": 1.0}`).
-pub fn control_routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/stores/{store_hash}/webhook_deliveries",
-            get(list_deliveries),
-        )
-        .route(
-            "/stores/{store_hash}/webhook_duplicates",
-            post(set_duplicates),
-        )
-        .route("/stores/{store_hash}/webhook_loss", post(set_loss))
-}
-
-/// Body of `POST /_sandbox/stores/{hash}/webhook_loss`.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct LossSettings {
-    /// Chance (0..=1) that a message is dropped before its first attempt.
-    pub probability: f64,
-}
-
-async fn set_loss(
-    State(state): State<AppState>,
-    Path(hash): Path<String>,
-    Json(settings): Json<LossSettings>,
-) -> Response {
-    if state.store(&hash).is_none() {
-        return no_store();
-    }
-    if !(0.0..=1.0).contains(&settings.probability) {
-        return errors::v3_error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "probability must be between 0 and 1.",
-            Default::default(),
-        );
-    }
-    state.webhooks.set_loss(&hash, settings.probability);
-    json(StatusCode::OK, &settings)
-}
-
-fn no_store() -> Response {
-    errors::v3_error(
-        StatusCode::NOT_FOUND,
-        "No sandbox store has this hash.",
-        Default::default(),
-    )
-}
-
-#[derive(Deserialize)]
-struct AfterQuery {
-    #[serde(default)]
-    after: u64,
-}
-
-async fn list_deliveries(
-    State(state): State<AppState>,
-    Path(hash): Path<String>,
-    Query(query): Query<AfterQuery>,
-) -> Response {
-    if state.store(&hash).is_none() {
-        return no_store();
-    }
-    json(
-        StatusCode::OK,
-        &state.webhooks.deliveries(&hash, query.after),
-    )
-}
-
-async fn set_duplicates(
-    State(state): State<AppState>,
-    Path(hash): Path<String>,
-    Json(settings): Json<DuplicateSettings>,
-) -> Response {
-    if state.store(&hash).is_none() {
-        return no_store();
-    }
-    if !(0.0..=1.0).contains(&settings.probability) {
-        return errors::v3_error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "probability must be between 0 and 1.",
-            Default::default(),
-        );
-    }
-    state.webhooks.set_duplicates(&hash, settings);
-    json(StatusCode::OK, &settings)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use crate::faults::{FaultKind, FaultRule};
 use crate::log::RequestRecord;
 use crate::model::Scope;
 use crate::ratelimit::RateStatus;
-use crate::SandboxState;
+use crate::state::{SandboxState, StoreHandle};
 
 pub use errors::ApiVersion;
 
@@ -288,7 +288,7 @@ fn rejection_as_api_error(response: Response, version: ApiVersion) -> Response {
 
 /// A request record that is written when the request ends, however it ends.
 struct PendingLog {
-    store: Arc<crate::StoreHandle>,
+    store: Arc<StoreHandle>,
     record: Option<RequestRecord>,
     started: Instant,
 }

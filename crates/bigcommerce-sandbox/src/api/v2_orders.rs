@@ -19,8 +19,8 @@ use super::render::{
 };
 use super::{json, json_bytes, AppState};
 use crate::model::{status_name, Order, ORDER_STATUSES};
+use crate::state::StoreHandle;
 use crate::store::{NewShipment, OrderUpdate, RuleError, ShipmentUpdate};
-use crate::StoreHandle;
 
 type Params = Query<HashMap<String, String>>;
 

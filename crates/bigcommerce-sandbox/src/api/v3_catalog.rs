@@ -46,8 +46,8 @@ use serde_json::{json, Map, Value};
 use super::errors::{self, v3_error};
 use super::{json, AppState};
 use crate::model::{InventoryTracking, Product, Variant};
+use crate::state::StoreHandle;
 use crate::store::{ProductUpdate, StoreData, VariantUpdate};
-use crate::StoreHandle;
 
 type Params = Query<HashMap<String, String>>;
 

@@ -3,11 +3,10 @@
 //! shipment created once, no 429 when paced, errors that say what to do and hide the token)
 //! and checks it against what the sandbox recorded, not against the client's own account.
 
-mod sandbox_support;
-
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
+use crate::sandbox_support::*;
 use bigcommerce_client::{
     Client, ClientConfig, CreateHook, CreateShipment, Error, NewShipmentItem, OrderQuery,
     OrderSort, ProductQuery, ProductUpdate, UpdateHook, UpdateShipment, VariantQuery,
@@ -17,7 +16,6 @@ use bigcommerce_sandbox::model::InventoryTracking as SandboxTracking;
 use bigcommerce_sandbox::{FaultKind, Sandbox, StoreInfo};
 use chrono::SubsecRound;
 use futures::{StreamExt, TryStreamExt};
-use sandbox_support::*;
 use secrecy::SecretString;
 use url::Url;
 
@@ -744,7 +742,7 @@ async fn webhooks_are_created_listed_read_updated_and_deleted() {
     assert_eq!(client.list_hooks().await.unwrap(), vec![created.clone()]);
     assert_eq!(client.get_hook(created.id).await.unwrap(), created);
     // Hooks belong to the API account that made them.
-    let other = sandbox_support::client(&sandbox, &store, "missing-information");
+    let other = crate::sandbox_support::client(&sandbox, &store, "missing-information");
     assert!(other.list_hooks().await.unwrap().is_empty());
 
     let updated = client
@@ -989,7 +987,7 @@ async fn walking_by_id_yields_every_order_once_even_when_orders_change_midway() 
 
     // The same change under page numbers skips orders: this is what the keyset walk avoids.
     let store = generated_store(&sandbox, 115, 40, 300);
-    let client = sandbox_support::client(&sandbox, &store, MERCHANT);
+    let client = crate::sandbox_support::client(&sandbox, &store, MERCHANT);
     let by_page = OrderQuery {
         sort: Some(OrderSort::IdAsc),
         ..query
@@ -1637,7 +1635,7 @@ async fn debug_output_and_errors_never_show_the_token_or_the_client_secret() {
     errors.push(client.get_order(order_id).await.unwrap_err());
 
     // A client of the merchant account for the POST failures.
-    let merchant = sandbox_support::client(&sandbox, &store, MERCHANT);
+    let merchant = crate::sandbox_support::client(&sandbox, &store, MERCHANT);
     let lines = merchant.list_order_products(order_id).await.unwrap();
     add_fault(
         &sandbox,

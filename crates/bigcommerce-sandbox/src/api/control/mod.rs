@@ -1,27 +1,31 @@
 //! The control API under `/_sandbox`: what tests and operators use to shape a store (create it,
 //! place and change orders, change stock), to watch it (request log, counters) and to break it
 //! (faults, quotas). It is not part of BigCommerce and never counts against the quota.
+//!
+//! The routes of live mode and of webhook delivery are in the submodules [`live`] and
+//! [`webhooks`]: the HTTP layer calls [`crate::live`] and [`crate::webhooks`], which know nothing
+//! of it.
 
-use std::sync::Arc;
+pub mod live;
+pub mod webhooks;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use parking_lot::{Mutex, RwLock};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{errors, json, AppState};
-use crate::credentials;
-use crate::faults::{FaultPlan, FaultRule};
-use crate::generate;
-use crate::log::RequestLog;
-use crate::model::StoreProfile;
-use crate::ratelimit::{Plan, RateLimit, RateWindow};
-use crate::store::{NewOrder, OrderUpdate, ProductUpdate, StoreData};
-use crate::{SandboxState, StoreHandle, StoreInfo, StoreSpec};
+use crate::faults::FaultRule;
+use crate::ratelimit::{Plan, RateLimit};
+use crate::state::{StoreHandle, StoreInfo, StoreSpec};
+use crate::store::{NewOrder, OrderUpdate, ProductUpdate};
+
+/// Builds a store from `spec` and registers it; it lives in [`crate::state`], and this path is
+/// kept for callers that used it.
+pub use crate::state::create_store;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -50,61 +54,8 @@ pub fn routes() -> Router<AppState> {
             "/stores/{store_hash}/products/{product_id}",
             put(update_product),
         )
-        .merge(crate::webhooks::control_routes())
-        .merge(crate::live::control_routes())
-}
-
-/// Builds a store from `spec` and registers it (replacing one with the same hash).
-pub fn create_store(state: &SandboxState, spec: StoreSpec) -> StoreInfo {
-    let hash = spec
-        .hash
-        .clone()
-        .unwrap_or_else(|| credentials::store_hash(spec.seed));
-    let name = spec
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("Sandbox Store {hash}"));
-    let accounts = credentials::accounts(spec.seed, &hash);
-    let profile = StoreProfile {
-        id: hash.clone(),
-        name: name.clone(),
-        domain: format!("store-{hash}.mybigcommerce.com"),
-        admin_email: "owner@example.com".to_string(),
-        order_email: "orders@example.com".to_string(),
-        phone: "+1 613 555 0100".to_string(),
-        address: "100 Queen St, Ottawa, ON K1P 1J9, Canada".to_string(),
-        country: "Canada".to_string(),
-        country_code: "CA".to_string(),
-        timezone_name: "America/Toronto".to_string(),
-        timezone_raw_offset: -18000,
-        currency: "CAD".to_string(),
-        currency_symbol: "$".to_string(),
-        weight_units: "kg".to_string(),
-        dimension_units: "Centimeters".to_string(),
-        plan_name: spec.plan.display_name().to_string(),
-        plan_level: spec.plan.display_name().to_string(),
-    };
-    let mut data = StoreData::new(&hash, profile, accounts.clone());
-    generate::populate(&mut data, spec.seed, spec.products, spec.orders);
-    let rate_limit = spec
-        .rate_limit
-        .unwrap_or_else(|| RateLimit::for_plan(spec.plan));
-    let handle = Arc::new(StoreHandle {
-        hash: hash.clone(),
-        plan: spec.plan,
-        data: RwLock::new(data),
-        rate: Mutex::new(RateWindow::new(rate_limit)),
-        faults: Mutex::new(FaultPlan::new(spec.seed)),
-        log: Mutex::new(RequestLog::new(state.config.request_log_capacity)),
-    });
-    state.stores.write().insert(hash.clone(), handle);
-    StoreInfo {
-        hash,
-        name,
-        plan: spec.plan,
-        rate_limit,
-        accounts,
-    }
+        .merge(webhooks::routes())
+        .merge(live::routes())
 }
 
 fn info(store: &StoreHandle) -> StoreInfo {

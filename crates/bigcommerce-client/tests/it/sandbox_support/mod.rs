@@ -2,9 +2,8 @@
 //! sandbox, build stores (generated or hand-made), point a real [`Client`] at them, and read
 //! what the sandbox recorded (request log, counters, faults).
 //!
-//! Copied in spirit from the sandbox crate's own `tests/support`; test directories are not
+//! Copied in spirit from the sandbox crate's own `tests/it/support`; test directories are not
 //! shared between crates.
-#![allow(dead_code)]
 
 use std::time::Duration;
 

@@ -1,5 +1,4 @@
 //! Helpers shared by the sandbox's black-box tests.
-#![allow(dead_code)]
 
 pub mod openapi;
 

@@ -1,10 +1,8 @@
 //! Black-box tests of the sandbox's v2 orders API over real HTTP.
 
-mod support;
-
+use crate::support::{place, sandbox, small_store, Api};
 use reqwest::Method;
 use serde_json::json;
-use support::{place, sandbox, small_store, Api};
 
 #[tokio::test]
 async fn an_empty_page_answers_204_with_no_body() {

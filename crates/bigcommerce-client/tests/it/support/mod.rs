@@ -2,8 +2,6 @@
 //! client (rate limits, retries, timeouts, truncated bodies). Each connection serves one
 //! request and closes, which keeps the server trivial and lets it misbehave on purpose.
 
-#![allow(dead_code)]
-
 use std::sync::Arc;
 use std::time::Duration;
 

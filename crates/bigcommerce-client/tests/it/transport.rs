@@ -2,18 +2,16 @@
 //! 429 handling, retries, the never-retry-a-POST rule, timeouts, truncated bodies, error
 //! mapping and paging.
 
-mod support;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::{QuotaStore, Reply, TestServer, STORE_HASH, TOKEN};
 use bigcommerce_client::{
     CreateShipment, Error, NewShipmentItem, OrderQuery, ProductQuery, ProductUpdate,
 };
 use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
-use support::{QuotaStore, Reply, TestServer, STORE_HASH, TOKEN};
 
 const TIME_BODY: &str = r#"{"time": 1529512970}"#;
 

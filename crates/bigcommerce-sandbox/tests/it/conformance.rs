@@ -2,12 +2,10 @@
 //! of BigCommerce's official OpenAPI description in `../shared/bigcommerce/reference`.
 //! Skipped, with a printed notice, only when that folder is absent (CI has it).
 
-mod support;
-
+use crate::support::openapi::{reference_dir, Spec};
+use crate::support::{place, sandbox, small_store, Api};
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::openapi::{reference_dir, Spec};
-use support::{place, sandbox, small_store, Api};
 
 macro_rules! specs_or_skip {
     () => {
