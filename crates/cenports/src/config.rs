@@ -186,7 +186,7 @@ fn api_url_key(setting: &ApiUrlSetting) -> String {
     format!("{}_api_url", setting.channel)
 }
 
-/// The environment variable of a channel's API host, e.g. `CENPORTS_BIGCOMMERCE_API_URL`.
+/// The environment variable of a channel's API host: `CENPORTS_{CHANNEL}_API_URL`.
 pub fn api_url_env(channel: &str) -> String {
     format!("CENPORTS_{}_API_URL", channel.to_ascii_uppercase())
 }
@@ -533,7 +533,7 @@ fn validate_public_url(value: Layered<Option<String>>) -> Result<Option<Url>, Co
     let Some(text) = value.value else {
         return Ok(None);
     };
-    let fix = "give the https:// base URL at which BigCommerce reaches this hub (e.g. \
+    let fix = "give the https:// base URL at which the channels reach this hub (e.g. \
                https://hub.example.com), or http://127.0.0.1:PORT for a local sandbox; unset it \
                to rely on polling alone";
     let url = Url::parse(text.trim()).map_err(|error| {
@@ -555,7 +555,7 @@ fn validate_public_url(value: Layered<Option<String>>) -> Result<Option<Url>, Co
         "https" => None,
         "http" if loopback => None,
         "http" => Some(format!(
-            "is {url}: plain http is only accepted on a loopback host; BigCommerce calls https"
+            "is {url}: plain http is only accepted on a loopback host; channels call https"
         )),
         other => Some(format!("has the scheme {other}://, not https://")),
     }

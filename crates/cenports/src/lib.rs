@@ -11,7 +11,7 @@
 //! - [`storage`]: one storage contract over SQLite (the embedded default) and PostgreSQL.
 //! - [`channel`]: the one seam to sales channels (orders in, catalog in, fulfilment out, stock
 //!   out, webhooks in, connect), the registry that picks a store's channel, and one folder per
-//!   channel (`channel/bigcommerce/`).
+//!   channel (`channel/<name>/`).
 //! - [`secrets`]: encryption at rest of the store credentials.
 //! - [`stock`]: available to sell per SKU and the push of what changed to the store.
 //! - [`fulfilment`]: shipments and order status changes written back exactly once through a

@@ -99,7 +99,7 @@ pub struct VerifiedStore {
     pub email: String,
     /// The channel's name (`stores.channel`).
     pub channel: &'static str,
-    /// The channel's identity of the store (a BigCommerce store hash).
+    /// The channel's identity of the store (e.g. a store hash).
     pub store_key: String,
     /// The API the store was checked against.
     pub api_base_url: String,

@@ -11,7 +11,7 @@
 //! that way by other code still opens.
 //!
 //! # Associated data
-//! Each value is bound to its store (the channel's store key, e.g. a BigCommerce store hash)
+//! Each value is bound to its store (the channel's store key, e.g. a store hash)
 //! and purpose with [`secrets::aad`]`(store_key, purpose)`, the
 //! purposes being [`PURPOSE_ACCESS_TOKEN`] and [`PURPOSE_CLIENT_SECRET`]: a token copied into
 //! another store's row, or into the client secret column, fails to decrypt.

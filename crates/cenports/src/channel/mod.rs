@@ -109,7 +109,7 @@ impl ChannelError {
         }
     }
 
-    /// The channel's display name (`"BigCommerce"`), for messages such as "… request failed".
+    /// The channel's display name, for messages such as "… request failed".
     pub fn channel(&self) -> &'static str {
         self.channel
     }
@@ -150,9 +150,9 @@ impl std::error::Error for ChannelError {
 /// Stored credentials, opened for use. `Debug` prints `***` for the secrets.
 ///
 /// Every channel keeps the same three things: an identifier of the app or API account (not a
-/// secret), a secret of that account (BigCommerce signs callbacks with it; an OAuth channel's
-/// client secret) and the store's token (BigCommerce's access token; an OAuth channel's
-/// refresh token).
+/// secret), a secret of that account (one channel signs its callbacks with it; an OAuth
+/// channel's client secret) and the store's token (an access token; an OAuth channel's refresh
+/// token).
 #[derive(Clone)]
 pub struct Credentials {
     /// The API account's or app's client id (not a secret).
@@ -185,7 +185,7 @@ pub struct OpenOptions {
 /// so the scheduler's walks, the webhook worker's fetches, the outbox worker's shipments and an
 /// API-triggered sync must count against one budget, requests in flight included.
 ///
-/// Keyed by the channel's name and its identity of the store (a BigCommerce store hash), not by
+/// Keyed by the channel's name and its identity of the store (e.g. a store hash), not by
 /// our store id: two users connecting the same store share its quota too. The value is the
 /// channel's own limiter type; a channel asks for it with [`Limiters::get_or_insert`]. Clone
 /// freely (a handle).
@@ -236,10 +236,10 @@ impl Limiters {
 /// A channel: what the core needs of it before and without a store's client.
 #[async_trait]
 pub trait Channel: Send + Sync {
-    /// The name stored in `stores.channel`, e.g. `bigcommerce`: lower case, stable.
+    /// The name stored in `stores.channel`: lower case, stable.
     fn name(&self) -> &'static str;
 
-    /// The name people read, e.g. `BigCommerce`.
+    /// The name people read, in the channel's own spelling.
     fn display_name(&self) -> &'static str;
 
     /// The fields a merchant fills to connect a store (the dashboard renders them).
@@ -297,10 +297,10 @@ pub struct Pacing {
 
 /// One connected store's client: every request it sends is paced on the store's limiter.
 pub trait StoreClient: Send + Sync {
-    /// The channel's display name (`BigCommerce`), for messages.
+    /// The channel's display name, for messages.
     fn channel(&self) -> &'static str;
 
-    /// The channel's identity of the store (a BigCommerce store hash).
+    /// The channel's identity of the store (e.g. a store hash).
     fn store_key(&self) -> &str;
 
     /// How the store's limiter has paced every client of the store so far.
@@ -351,8 +351,8 @@ pub trait OrdersIn: Send + Sync {
     fn status_mapping(&self) -> StatusMapping;
 
     /// The streams a sync walks by modification window after the open orders, each with its
-    /// own checkpoint, the first being [`crate::storage::STREAM_ORDERS`] (e.g. BigCommerce adds
-    /// archived orders, which its listing leaves out unless asked).
+    /// own checkpoint, the first being [`crate::storage::STREAM_ORDERS`] (a channel whose listing
+    /// leaves archived orders out unless asked adds a stream for them).
     fn streams(&self) -> Vec<String>;
 
     /// The statuses a new store's first sync walks first, in order (the orders a warehouse can

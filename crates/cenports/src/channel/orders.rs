@@ -14,7 +14,7 @@ use crate::storage::{FulfilmentState, NewOrderRecord, NewProduct, NewSku};
 pub struct OrderQuery {
     /// The stream being walked, as [`super::OrdersIn::streams`] names it (or the core's own:
     /// `open_orders:{status}`, `reconcile`): a channel may give a stream of its own a filter
-    /// of its own (BigCommerce's archived orders).
+    /// of its own (e.g. archived orders).
     pub stream: String,
     /// Only this status code.
     pub status: Option<String>,

@@ -5,7 +5,7 @@
 //! fixes the file once. Accepted: a UTF-8 byte-order mark, `\r\n` line ends, blank lines,
 //! fields in double quotes (`""` inside for a quote), spaces around fields, the two columns in
 //! either order and extra columns (ignored). On hand is a whole number from 0 to
-//! 2,147,483,647 (BigCommerce's ceiling). A SKU listed twice is an error: which line should
+//! 2,147,483,647 (the stores' ceiling). A SKU listed twice is an error: which line should
 //! win is the merchant's call, not ours.
 //!
 //! Hand-written rather than a dependency: the format is two columns, and the line-numbered
@@ -145,7 +145,7 @@ pub fn parse_stock_csv(text: &str) -> Result<Vec<(String, i64)>, CsvError> {
         if sku.chars().count() > 255 {
             bad.push((
                 number,
-                "the SKU is longer than 255 characters (BigCommerce's limit)".into(),
+                "the SKU is longer than 255 characters (the longest a store takes)".into(),
             ));
             continue;
         }

@@ -4,7 +4,7 @@
 //! The loop here owns the rules that do not depend on the channel:
 //!
 //! - each kind is cut into batches of the channel's limit, so a push costs
-//!   ⌈variant writes / 50⌉ + ⌈product writes / 10⌉ requests on BigCommerce when nothing is
+//!   ⌈variant writes / its variant batch⌉ + ⌈product writes / its product batch⌉ requests when nothing is
 //!   rejected (the floor), and nothing at all when nothing changed;
 //! - a batch the channel rejects *naming items* loses those items (each reported on its SKU)
 //!   and the rest is sent again; a rejection that names none fails the whole batch, reported

@@ -1,8 +1,8 @@
 //! The storage layer's own, channel-agnostic domain types.
 //!
-//! These are deliberately *not* the BigCommerce client's models: the connector maps a
-//! `bigcommerce_client` order into a [`NewOrderRecord`] once, at the edge, and the rest of the hub
-//! never depends on how a channel spells its JSON. BigCommerce ids are kept beside ours as
+//! These are deliberately *not* a channel client's models: each channel maps its orders into a
+//! [`NewOrderRecord`] once, at the edge (`crate::channel`), and the rest of the hub never
+//! depends on how a channel spells its JSON. The channel's ids are kept beside ours as
 //! `remote_id` fields.
 
 use std::fmt;
@@ -44,7 +44,7 @@ id_newtype!(
     "store"
 );
 id_newtype!(
-    /// Our id of an imported order (not BigCommerce's order id, which is `remote_id`).
+    /// Our id of an imported order (not the channel's order id, which is `remote_id`).
     OrderId,
     "order"
 );
@@ -306,7 +306,7 @@ impl FromStr for FulfilmentState {
 /// Billing or shipping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AddressKind {
-    /// The billing address (one per order; BigCommerce gives it no id).
+    /// The billing address (one per order; it has no id of the channel's).
     Billing,
     /// A shipping address / consignment (has an id, needed to create shipments).
     Shipping,
@@ -339,7 +339,7 @@ impl FromStr for AddressKind {
 pub struct NewOrderRecord {
     /// The channel's order id (its order number).
     pub remote_id: String,
-    /// The channel's own code of the order's status (BigCommerce: the status id, `"11"`).
+    /// The channel's own code of the order's status (a status id as text, `"11"`, or a word).
     pub status_code: String,
     /// The channel's status name.
     pub status_name: String,
@@ -560,7 +560,7 @@ pub struct Checkpoint {
     /// Upper bound of the frozen window.
     pub window_end: Option<DateTime<Utc>>,
     /// Where the walk resumes inside the window: the channel's cursor of the last committed
-    /// page (BigCommerce: the last order id).
+    /// page (e.g. the last order id).
     pub cursor: Option<String>,
     /// When the window was finished (`None` while in progress).
     pub completed_at: Option<DateTime<Utc>>,

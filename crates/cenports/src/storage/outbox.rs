@@ -50,7 +50,7 @@ fn parse_col<T: FromStr<Err = UnknownOutboxValue>>(text: String) -> Result<T, sq
 }
 
 /// Our id of an outbox row. Its number is the marker written into what the row creates
-/// (`cenports:<id>` in a BigCommerce shipment's `comments`).
+/// (e.g. `cenports:<id>` in a shipment's comments).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OutboxId(pub(crate) i64);
 

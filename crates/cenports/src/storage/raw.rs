@@ -2,7 +2,7 @@
 //!
 //! Every imported order keeps the channel's JSON exactly as it came (for support, audits and
 //! fields the hub does not map yet). It is most of the bytes the hub writes: ≈ 6.7 kB per
-//! BigCommerce order with its lines, a third of the hub's CPU per imported order when it was
+//! channel's order with its lines, a third of the hub's CPU per imported order when it was
 //! stored as text. LZ4 (`lz4_flex`, a block with its length in front) shrinks it about
 //! fivefold for a fraction of that cost. Rows written before the compressed column existed
 //! keep their text, marked `json`.

@@ -19,7 +19,7 @@ use super::{
 /// Rows per `CASE`-style multi-row update (two binds per row).
 const LEVEL_CHUNK: usize = 200;
 
-/// The largest stock level a channel accepts (BigCommerce's catalog ceiling, a signed 32-bit
+/// The largest stock level a channel accepts (the catalogs' ceiling, a signed 32-bit
 /// integer); the tables check it too.
 pub const MAX_STOCK_LEVEL: i64 = 2_147_483_647;
 

@@ -17,7 +17,7 @@ use super::{NewOrderRecord, StatusCount, StoreScope, STORE_COLUMNS};
 /// A store's webhook endpoint: what [`Storage::save_webhook_endpoint`] keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookEndpoint {
-    /// The secret BigCommerce sends back in our custom header, encrypted (AEAD, random nonce).
+    /// The secret the channel sends back in our custom header, encrypted (AEAD, random nonce).
     pub header_secret: EncryptedSecret,
     /// The callback URL the hooks were registered with.
     pub destination: String,
@@ -112,7 +112,7 @@ impl Storage {
 
     /// The store named by a callback URL with its endpoint and client secret, in one query;
     /// `None` when there is no such store or it has no endpoint. For the receiver only: the
-    /// caller must still prove it is BigCommerce (header secret and signature) before acting.
+    /// caller must still prove it is the channel (header secret and signature) before acting.
     pub async fn webhook_target(&self, id: StoreId) -> Result<Option<WebhookTarget>, StorageError> {
         let columns: Vec<String> = STORE_COLUMNS
             .split(',')

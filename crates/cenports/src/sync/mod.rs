@@ -6,8 +6,8 @@
 //! 1. **Freeze a window** `[a, b]` on the modification time: `a` is the committed cursor minus
 //!    an overlap (or `since`, or nothing for a backfill), `b` is the *store's* clock minus a
 //!    settle delay.
-//! 2. **Walk it** in pages the channel resumes after an opaque cursor (BigCommerce: by id,
-//!    `min_id` one past the last id read). An order modified during the walk leaves the window
+//! 2. **Walk it** in pages the channel resumes after an opaque cursor (e.g. by id, one past the
+//!    last id read, so no order can slide into a page already read). An order modified during the walk leaves the window
 //!    and lands in the next one, because its new modification time is after `b`.
 //! 3. **Commit each page with its checkpoint** (window, cursor) in one transaction
 //!    ([`Storage::save_page`]); the cursor never moves ahead of the data. When the walk ends,
@@ -54,8 +54,7 @@ pub struct SyncOptions {
     /// How long before the store's "now" a window ends, so that the last second is complete
     /// and a later change always has a later `date_modified`. At least one second; default 5.
     pub settle: Duration,
-    /// Orders per request, at most the channel's maximum (default 250, BigCommerce's
-    /// maximum). Tests use small pages to make walks long.
+    /// Orders per request, at most the channel's maximum (default 250). Tests use small pages to make walks long.
     pub page_size: u32,
     /// The store's overrides of the channel's status → fulfilment state table (default none).
     pub status_overrides: StatusMapping,

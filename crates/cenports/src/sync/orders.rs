@@ -1,5 +1,5 @@
 //! The order walks: every order (the channel's streams, [`STREAM_ORDERS`] first, e.g.
-//! BigCommerce's archived orders after it) and open orders first (`open_orders:{status}`
+//! a channel's archived orders after it) and open orders first (`open_orders:{status}`
 //! streams, then `open_orders` marks the whole walk done).
 
 use std::time::Instant;

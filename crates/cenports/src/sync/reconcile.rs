@@ -10,8 +10,8 @@
 //! nothing was compared and polling stays the safety net.
 //!
 //! # The pass
-//! 1. **Count**: the channel's counts per status (BigCommerce: `GET /v2/orders/count`, **one
-//!    request**); the hub counts its live (not archived) orders per status code in one query
+//! 1. **Count**: the channel's counts per status (**one request** where the channel has a
+//!    count endpoint); the hub counts its live (not archived) orders per status code in one query
 //!    ([`Storage::count_live_orders_by_status`]). A status whose orders the channel never lists
 //!    ([`crate::channel::OrdersIn::reconciles_status`]) is skipped.
 //! 2. **Narrow each status that disagrees down by creation date**: the status's span (its
@@ -238,7 +238,7 @@ async fn hub_counts(
 }
 
 /// The creation dates a drifted status spans, at the store (its oldest and newest order:
-/// BigCommerce, two one-order requests) and in the hub, widened to whole seconds; `None` when
+/// typically two one-order requests) and in the hub, widened to whole seconds; `None` when
 /// neither holds any.
 async fn status_span(
     storage: &Storage,

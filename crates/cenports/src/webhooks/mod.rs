@@ -2,7 +2,7 @@
 //!
 //! DESIGN-NOTES note 5 (`docs/DESIGN-NOTES.md`): webhooks are hints, not data. A channel sends
 //! light payloads (a scope, a type and an id), may send one twice or out of order, signs each
-//! (BigCommerce: Standard Webhooks keyed with the API account's client secret), retries for a
+//! (e.g. Standard Webhooks keyed with the API account's client secret), retries for a
 //! while and then deactivates the hook. So:
 //!
 //! - [`registration`] registers the hooks the hub needs when a store is connected and a
@@ -43,8 +43,8 @@ pub const RECEIVER_ROUTE: &str = "/webhooks/{channel}/{store_id}";
 /// this is not a callback.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// How long a message id is remembered: BigCommerce retries a message for about 48 hours (its
-/// schedule sums to 173,040 s), each retry with a fresh timestamp and the same id.
+/// How long a message id is remembered: channels retry a message for up to about 48 hours
+/// (173,040 s for the longest schedule), each retry with a fresh timestamp and the same id.
 pub const RECEIPT_TTL: Duration = Duration::from_secs(72 * 3600);
 
 /// Jobs the queue holds before the receiver answers `503` (the channel then retries later).

@@ -7,9 +7,9 @@
 //! | body larger than [`MAX_BODY_BYTES`] | `413` |
 //! | no store with this id on this channel, or it has no webhook endpoint (never registered, removed, disconnected) | `404` |
 //! | [`HEADER_HOOK_KEY`] missing or not the store's secret (constant-time comparison) | `401` |
-//! | the channel's signature check fails ([`crate::channel::Channel::read_callback`]; BigCommerce: Standard Webhooks, `webhook-id`, `webhook-timestamp`, `webhook-signature`, keyed with the store's client secret, the timestamp within 5 minutes either way against replays) | `401` |
+//! | the channel's signature check fails ([`crate::channel::Channel::read_callback`], e.g. Standard Webhooks, `webhook-id`, `webhook-timestamp`, `webhook-signature`, keyed with the store's client secret, the timestamp within 5 minutes either way against replays) | `401` |
 //! | the body is not one of the channel's payloads | `400` |
-//! | the queue is full | `503` (BigCommerce retries later; polling covers it meanwhile) |
+//! | the queue is full | `503` (the channel retries later; polling covers it meanwhile) |
 //! | the message id was already accepted for this store | `200`, nothing queued |
 //! | otherwise | receipt recorded, job queued, `200` |
 //!
@@ -184,7 +184,7 @@ pub async fn receive_webhook(
         return unauthorized();
     }
 
-    // 2. The channel's signature, keyed with the store's client secret (BigCommerce:
+    // 2. The channel's signature, keyed with the store's client secret (e.g.
     //    Standard Webhooks with a 5-minute timestamp tolerance that stops replays); 3. only
     //    then the payload.
     let Some(client_secret) = target

@@ -1,7 +1,7 @@
 //! Registering, removing and repairing a store's hooks.
 //!
-//! - **The hooks** are the channel's business ([`crate::channel::HooksOut`]; BigCommerce: one
-//!   hook per scope it needs under `/v3/hooks`, all pointing at the store's receiver URL
+//! - **The hooks** are the channel's business ([`crate::channel::HooksOut`], e.g. one hook
+//!   per event it needs, all pointing at the store's receiver URL
 //!   ([`super::destination`]), each sending our custom header [`super::HEADER_HOOK_KEY`] with
 //!   the store's header secret). It is idempotent: it creates only what is missing, re-activates
 //!   what the channel deactivated, corrects what drifted and deletes duplicates, touching only
