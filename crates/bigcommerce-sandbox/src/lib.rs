@@ -35,6 +35,7 @@ pub mod credentials;
 pub mod faults;
 pub mod fixtures;
 pub mod generate;
+pub mod handle;
 pub mod live;
 pub mod log;
 pub mod model;
@@ -47,6 +48,7 @@ pub mod webhooks;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::RwLock;
 use tokio::net::TcpListener;
@@ -111,7 +113,10 @@ impl Sandbox {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let state = Arc::new(SandboxState {
             base_url: format!("{scheme}://{addr}"),
-            webhooks: webhooks::Dispatcher::new(&config),
+            webhooks: webhooks::Dispatcher::new(
+                Duration::from_millis(config.webhook_timeout_ms),
+                config.webhook_retry_scale,
+            ),
             live: live::LiveControl::default(),
             config,
             stores: RwLock::new(HashMap::new()),

@@ -15,7 +15,11 @@
 //! "new_order_share": 0.7}` starts (or restarts) it, `DELETE` stops it, `GET` reports
 //! `{running, rate, seed, new_order_share, events_so_far}`; those routes are served by
 //! [`crate::api::control`], which calls this module. In-process: [`start_live`], [`stop_live`],
-//! [`live_status`].
+//! [`live_status`], given the server's state (`Sandbox::state()`).
+//!
+//! This module knows the server only through [`LiveHost`] (its stores, its [`LiveControl`] and
+//! where to publish webhooks), which `SandboxState` implements: the state owns the live runs,
+//! and live mode never names the state.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,8 +33,8 @@ use serde::{Deserialize, Serialize};
 use tokio::task::AbortHandle;
 
 use crate::generate;
+use crate::handle::{StoreHandle, StoreLookup};
 use crate::model::status;
-use crate::state::SandboxState;
 use crate::store::{Event, OrderUpdate, StoreData};
 
 /// The fastest live mode runs: beyond this the store's lock, not the clock, sets the pace.
@@ -141,15 +145,24 @@ impl LiveControl {
     }
 }
 
+/// What live mode needs from the server it runs in: its stores, the runs it keeps, and the
+/// webhook dispatcher that delivers what live changes fire. `SandboxState` implements it.
+pub trait LiveHost: StoreLookup + 'static {
+    /// The live-mode runs of the server's stores.
+    fn live(&self) -> &LiveControl;
+    /// Queues the webhooks that `events` fire; called after the store's lock is released.
+    fn publish(&self, store: &Arc<StoreHandle>, events: Vec<Event>);
+}
+
 /// Starts live mode on a store, replacing a run already going. Must be called within a tokio
 /// runtime.
-pub fn start_live(
-    state: &Arc<SandboxState>,
+pub fn start_live<H: LiveHost>(
+    state: &Arc<H>,
     hash: &str,
     settings: LiveSettings,
 ) -> Result<(), String> {
     settings.validate()?;
-    if state.store(hash).is_none() {
+    if state.find_store(hash).is_none() {
         return Err(format!("No sandbox store has the hash '{hash}'."));
     }
     let seed = settings.seed.unwrap_or_else(rand::random);
@@ -170,7 +183,7 @@ pub fn start_live(
         task,
         stopped: false,
     };
-    if let Some(previous) = state.live.runs.lock().insert(hash.to_string(), run) {
+    if let Some(previous) = state.live().runs.lock().insert(hash.to_string(), run) {
         previous.task.abort();
     }
     tracing::info!(
@@ -183,8 +196,8 @@ pub fn start_live(
 }
 
 /// Stops live mode on a store; `false` if it was not running.
-pub fn stop_live(state: &SandboxState, hash: &str) -> bool {
-    let mut runs = state.live.runs.lock();
+pub fn stop_live<H: LiveHost>(state: &Arc<H>, hash: &str) -> bool {
+    let mut runs = state.live().runs.lock();
     let Some(run) = runs.get_mut(hash) else {
         return false;
     };
@@ -202,9 +215,9 @@ pub fn stop_live(state: &SandboxState, hash: &str) -> bool {
 }
 
 /// Whether live mode runs on a store, and how far it got.
-pub fn live_status(state: &SandboxState, hash: &str) -> LiveStatus {
+pub fn live_status<H: LiveHost>(state: &Arc<H>, hash: &str) -> LiveStatus {
     state
-        .live
+        .live()
         .runs
         .lock()
         .get(hash)
@@ -220,8 +233,8 @@ pub fn live_status(state: &SandboxState, hash: &str) -> LiveStatus {
 
 /// The task of one run. It holds the sandbox weakly, so a dropped sandbox ends it, and looks the
 /// store up at every wake-up, so a deleted store ends it too.
-async fn run(
-    state: Weak<SandboxState>,
+async fn run<H: LiveHost>(
+    state: Weak<H>,
     hash: String,
     settings: LiveSettings,
     seed: u64,
@@ -236,7 +249,7 @@ async fn run(
         let Some(state) = state.upgrade() else {
             return;
         };
-        let Some(store) = state.store(&hash) else {
+        let Some(store) = state.find_store(&hash) else {
             tracing::info!(store.hash = %hash, "live mode ended: the store is gone");
             return;
         };
@@ -253,7 +266,7 @@ async fn run(
         // backlog rather than holding the store's lock to catch up.
         done = (done + batch).max(due);
         counter.fetch_add(batch, Ordering::Relaxed);
-        state.webhooks.publish(&store, events);
+        state.publish(&store, events);
     }
 }
 

@@ -1,6 +1,10 @@
 //! The state one sandbox server shares between its requests, its webhook dispatcher and its
 //! live-mode tasks: the settings, the stores by hash and what each store keeps. Everything here
 //! is re-exported at the crate root (`bigcommerce_sandbox::SandboxState`, ...).
+//!
+//! This module sits above [`crate::webhooks`] and [`crate::live`]: it owns the dispatcher and
+//! the live runs and lends them what they need through the [`StoreLookup`] and [`LiveHost`]
+//! traits they define, so neither of them depends on it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,11 +13,17 @@ use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use crate::faults::FaultPlan;
+use crate::handle::StoreLookup;
+use crate::live::{LiveControl, LiveHost};
 use crate::log::RequestLog;
 use crate::model::{ApiAccount, StoreProfile};
 use crate::ratelimit::{Plan, RateLimit, RateWindow};
-use crate::store::StoreData;
-use crate::{credentials, generate, live, webhooks};
+use crate::store::{Event, StoreData};
+use crate::webhooks::Dispatcher;
+use crate::{credentials, generate};
+
+// Defined below the webhook dispatcher and live mode, which use it too.
+pub use crate::handle::StoreHandle;
 
 /// Settings of a sandbox server.
 #[derive(Debug, Clone)]
@@ -87,17 +97,6 @@ impl StoreInfo {
     }
 }
 
-/// One store and everything the server keeps about it.
-#[derive(Debug)]
-pub struct StoreHandle {
-    pub hash: String,
-    pub plan: Plan,
-    pub data: RwLock<StoreData>,
-    pub rate: Mutex<RateWindow>,
-    pub faults: Mutex<FaultPlan>,
-    pub log: Mutex<RequestLog>,
-}
-
 /// State shared by every request of one sandbox server.
 #[derive(Debug)]
 pub struct SandboxState {
@@ -106,14 +105,32 @@ pub struct SandboxState {
     pub base_url: String,
     pub config: SandboxConfig,
     pub stores: RwLock<HashMap<String, Arc<StoreHandle>>>,
-    pub webhooks: webhooks::Dispatcher,
-    pub live: live::LiveControl,
+    pub webhooks: Dispatcher,
+    pub live: LiveControl,
 }
 
 impl SandboxState {
     /// The store with this hash.
     pub fn store(&self, hash: &str) -> Option<Arc<StoreHandle>> {
         self.stores.read().get(hash).cloned()
+    }
+}
+
+/// How the webhook dispatcher finds the store of a message.
+impl StoreLookup for SandboxState {
+    fn find_store(&self, hash: &str) -> Option<Arc<StoreHandle>> {
+        self.store(hash)
+    }
+}
+
+/// How live mode keeps its runs and publishes the webhooks its changes fire.
+impl LiveHost for SandboxState {
+    fn live(&self) -> &LiveControl {
+        &self.live
+    }
+
+    fn publish(&self, store: &Arc<StoreHandle>, events: Vec<Event>) {
+        self.webhooks.publish(store, events);
     }
 }
 

@@ -46,7 +46,9 @@
 //!
 //! The control routes (`webhook_deliveries`, `webhook_duplicates`, `webhook_loss`) are served by
 //! [`crate::api::control`], which calls the [`Dispatcher`]; this module knows nothing of HTTP
-//! routing.
+//! routing. Nor does it know the server's state: the dispatcher gets its settings as values and
+//! finds stores through a weak [`StoreLookup`] (which `SandboxState` implements), so the state
+//! can own the dispatcher without a circle.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,7 +65,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use crate::state::{SandboxConfig, SandboxState, StoreHandle};
+use crate::handle::{StoreHandle, StoreLookup};
 use crate::store::Event;
 
 /// BigCommerce's retry intervals in seconds, after the first attempt fails.
@@ -331,11 +333,13 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// A dispatcher with the config's timeout and retry scale; nothing is sent until
+    /// A dispatcher whose deliveries time out after `timeout` and whose retries run
+    /// `retry_scale` times BigCommerce's schedule (the sandbox passes its config's
+    /// `webhook_timeout_ms` and `webhook_retry_scale`); nothing is sent until
     /// [`Dispatcher::start`].
-    pub fn new(config: &SandboxConfig) -> Dispatcher {
+    pub fn new(timeout: Duration, retry_scale: f64) -> Dispatcher {
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(config.webhook_timeout_ms))
+            .timeout(timeout)
             // BigCommerce counts a redirect as a failure, and the sandbox must never wander
             // off to a proxy from the environment.
             .redirect(reqwest::redirect::Policy::none())
@@ -346,7 +350,7 @@ impl Dispatcher {
         Dispatcher {
             shared: Arc::new(Shared {
                 client,
-                retry_scale: config.webhook_retry_scale.max(0.0),
+                retry_scale: retry_scale.max(0.0),
                 queue,
                 logs: Mutex::new(HashMap::new()),
                 duplicates: Mutex::new(HashMap::new()),
@@ -358,12 +362,14 @@ impl Dispatcher {
         }
     }
 
-    /// Starts the delivery task; it stops when `shutdown` turns true or the state is dropped.
-    /// Calling it twice does nothing the second time.
-    pub fn start(&self, state: Weak<SandboxState>, shutdown: watch::Receiver<bool>) {
+    /// Starts the delivery task, which finds the store of each message in `state`; it stops
+    /// when `shutdown` turns true or the state is dropped. Calling it twice does nothing the
+    /// second time.
+    pub fn start<S: StoreLookup + 'static>(&self, state: Weak<S>, shutdown: watch::Receiver<bool>) {
         let Some(receiver) = self.receiver.lock().take() else {
             return;
         };
+        let state: Weak<dyn StoreLookup> = state;
         let shared = self.shared.clone();
         tokio::spawn(run(shared, state, receiver, shutdown));
     }
@@ -488,7 +494,7 @@ impl Dispatcher {
 /// The delivery task: one message at a time off the queue, at most [`MAX_IN_FLIGHT`] in flight.
 async fn run(
     shared: Arc<Shared>,
-    state: Weak<SandboxState>,
+    state: Weak<dyn StoreLookup>,
     mut receiver: mpsc::UnboundedReceiver<Message>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -522,10 +528,10 @@ struct Target {
     secret: Vec<u8>,
 }
 
-fn target(state: &Weak<SandboxState>, message: &Message) -> Result<Target, String> {
+fn target(state: &Weak<dyn StoreLookup>, message: &Message) -> Result<Target, String> {
     let state = state.upgrade().ok_or("the sandbox stopped")?;
     let store = state
-        .store(&message.store_hash)
+        .find_store(&message.store_hash)
         .ok_or("the store no longer exists")?;
     let data = store.data.read();
     let hook = data
@@ -553,7 +559,7 @@ fn target(state: &Weak<SandboxState>, message: &Message) -> Result<Target, Strin
 
 async fn deliver(
     shared: &Arc<Shared>,
-    state: &Weak<SandboxState>,
+    state: &Weak<dyn StoreLookup>,
     message: Message,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -635,10 +641,10 @@ fn describe(error: &reqwest::Error) -> String {
 }
 
 /// After the last retry fails BigCommerce deactivates the hook.
-fn deactivate(state: &Weak<SandboxState>, message: &Message) {
+fn deactivate(state: &Weak<dyn StoreLookup>, message: &Message) {
     let Some(store) = state
         .upgrade()
-        .and_then(|state| state.store(&message.store_hash))
+        .and_then(|state| state.find_store(&message.store_hash))
     else {
         return;
     };
