@@ -16,6 +16,8 @@
 //!   durable outbox.
 //! - [`sync`]: importing orders and the catalog (walks, targeted imports, reconciliation).
 //! - [`webhooks`]: registering hooks, receiving and verifying callbacks, targeted fetches.
+//! - [`metrics`]: `/metrics` in the Prometheus text format, and the counters only a process
+//!   knows (shared by the API, the dashboard, the webhook receiver and the scheduler).
 //! - [`server`]: the long-running hub (`cenports serve`): receiver, worker, scheduler.
 //! - [`http`]: the JSON API under `/api/v1`, sign-in, health and metrics, as an axum router.
 
@@ -26,6 +28,7 @@ pub mod credentials;
 pub mod dates;
 pub mod fulfilment;
 pub mod http;
+pub mod metrics;
 pub mod secrets;
 pub mod server;
 pub mod stock;

@@ -7,7 +7,7 @@
 //!   from the handlers (`utoipa`), and a page to browse it at `/api/v1/docs`;
 //! - `/login`, `/logout`: sessions in HTTP-only cookies ([`auth`]);
 //! - `/healthz` (the process answers), `/readyz` (the database answers), `/metrics`
-//!   (Prometheus text, [`metrics`]).
+//!   (Prometheus text, [`crate::metrics`]).
 //!
 //! The `serve` command merges it with its own routes: `Router::merge(cenports::http::router(
 //! state))`, served with `into_make_service_with_connect_info::<SocketAddr>()` so that login
@@ -20,7 +20,6 @@
 pub mod api;
 pub mod auth;
 pub mod error;
-pub mod metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,12 +35,12 @@ use secrecy::SecretString;
 
 use crate::accounts::{AuthPolicy, Clock, SystemClock};
 use crate::config::Settings;
+use crate::metrics::{Metrics, Surface};
 use crate::storage::Storage;
 use crate::sync::scheduler::{StoreLimiters, SyncsInProgress};
 use crate::sync::SyncOptions;
 pub use api::sync::SyncRuns;
 pub use error::{ApiError, ErrorCode};
-pub use metrics::{Metrics, Surface};
 
 /// What every handler needs. Cheap to clone (shared parts are behind `Arc`s).
 #[derive(Clone)]

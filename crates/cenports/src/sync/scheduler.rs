@@ -65,7 +65,7 @@ pub struct SchedulerConfig {
     /// The stores this process is syncing, shared with the API's sync trigger (`serve`).
     pub in_progress: SyncsInProgress,
     /// The process's counters: the quota left each store's client last saw is recorded here.
-    pub metrics: Arc<crate::http::Metrics>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl SchedulerConfig {
@@ -348,7 +348,7 @@ async fn sync_one(
     settings: &Settings,
     storage: &Storage,
     limiters: &StoreLimiters,
-    metrics: &crate::http::Metrics,
+    metrics: &crate::metrics::Metrics,
     store: &StoreRecord,
     options: &SyncOptions,
     reconcile: bool,

@@ -38,7 +38,8 @@ use serde::Deserialize;
 
 use crate::accounts::{self, tokens, AuthError};
 use crate::http::auth::{self as http_auth, AuthMethod, Principal, SESSION_COOKIE};
-use crate::http::{ApiError, AppState, ErrorCode, Surface};
+use crate::http::{ApiError, AppState, ErrorCode};
+use crate::metrics::Surface;
 
 /// Where the stylesheet is served.
 pub const STYLESHEET_PATH: &str = "/static/dashboard.css";
