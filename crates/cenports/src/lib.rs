@@ -31,6 +31,7 @@ pub mod http;
 pub mod metrics;
 pub mod secrets;
 pub mod server;
+pub mod service;
 pub mod stock;
 pub mod storage;
 pub mod sync;

@@ -38,7 +38,8 @@ use tokio::task::JoinSet;
 
 use crate::config::Settings;
 use crate::fulfilment::worker::{run as run_outbox, SettingsClients};
-use crate::http::{self, AppState};
+use crate::http;
+use crate::service::AppState;
 use crate::storage::Storage;
 use crate::sync::scheduler::{run_scheduler_with, SchedulerConfig};
 use crate::webhooks::receiver::{self, ReceiverState};

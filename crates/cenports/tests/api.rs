@@ -29,7 +29,8 @@ use serde_json::{json, Value};
 
 use cenports::accounts::{self, AuthPolicy, ManualClock, Role};
 use cenports::config::{Overrides, Settings};
-use cenports::http::{router, AppState};
+use cenports::http::router;
+use cenports::service::AppState;
 use cenports::storage::*;
 use cenports::sync::SyncOptions;
 

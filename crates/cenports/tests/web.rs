@@ -25,7 +25,7 @@ use secrecy::SecretString;
 use cenports::accounts::{self, AuthPolicy, Role};
 use cenports::config::{Overrides, Settings};
 use cenports::fulfilment::worker::{drain, FixedClients, WorkerConfig};
-use cenports::http::AppState;
+use cenports::service::AppState;
 use cenports::storage::*;
 use cenports::sync::{sync_store, SyncOptions};
 

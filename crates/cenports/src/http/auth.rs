@@ -33,8 +33,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
-use super::AppState;
 use crate::accounts::{self, tokens, Account, AuthError, LoginError, NewSession, StoreAccess};
+use crate::service::AppState;
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "cenports_session";
@@ -91,7 +91,7 @@ impl FromRequestParts<AppState> for Principal {
                          create one with `cenports api-key create --email you@example.com`",
                     )
                 })?;
-            let account = accounts::authenticate_api_key(&state.storage, state.clock(), key)
+            let account = accounts::authenticate_api_key(state.storage(), state.clock(), key)
                 .await
                 .map_err(auth_error)?;
             return Ok(Principal {
@@ -107,7 +107,7 @@ impl FromRequestParts<AppState> for Principal {
             ));
         };
         let (account, session) =
-            accounts::authenticate_session(&state.storage, state.clock(), &token)
+            accounts::authenticate_session(state.storage(), state.clock(), &token)
                 .await
                 .map_err(auth_error)?;
         if !is_safe(&parts.method) {
@@ -355,9 +355,9 @@ async fn sign_in(state: &AppState, ip: String, request: Request) -> Result<Respo
         ));
     };
     let session = accounts::login(
-        &state.storage,
+        state.storage(),
         state.clock(),
-        &state.auth,
+        state.auth_policy(),
         &email,
         SecretString::from(password),
         &ip,
@@ -395,10 +395,10 @@ pub(crate) fn attach_session(state: &AppState, session: &NewSession, response: &
         SESSION_COOKIE,
         session.token.expose_secret(),
         max_age,
-        state.secure_cookies,
+        state.secure_cookies(),
         "Lax",
     );
-    let clear_login_csrf = set_cookie(LOGIN_CSRF_COOKIE, "", 0, state.secure_cookies, "Strict");
+    let clear_login_csrf = set_cookie(LOGIN_CSRF_COOKIE, "", 0, state.secure_cookies(), "Strict");
     let headers = response.headers_mut();
     for value in [session_cookie, clear_login_csrf] {
         if let Ok(value) = HeaderValue::from_str(&value) {
@@ -419,7 +419,7 @@ pub(crate) fn attach_session(state: &AppState, session: &NewSession, response: &
 pub async fn get_login(State(state): State<AppState>) -> Response {
     // While nobody can sign in, say where the first account comes from.
     let first_run = state.setup_token().is_some()
-        && matches!(state.storage.any_account_can_sign_in().await, Ok(false));
+        && matches!(state.storage().any_account_can_sign_in().await, Ok(false));
     login_page(&state, None, first_run)
 }
 
@@ -434,7 +434,7 @@ fn login_page(state: &AppState, error: Option<&ApiError>, first_run: bool) -> Re
         LOGIN_CSRF_COOKIE,
         &token,
         3600,
-        state.secure_cookies,
+        state.secure_cookies(),
         "Strict",
     )) {
         response.headers_mut().append(header::SET_COOKIE, value);
@@ -470,12 +470,12 @@ pub async fn logout(State(state): State<AppState>, request: Request) -> Result<R
     let principal = Principal::from_request_parts(&mut parts, &state).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let AuthMethod::Session { token_hash } = &principal.method {
-        state.storage.delete_session(token_hash).await?;
+        state.storage().delete_session(token_hash).await?;
         if let Ok(value) = HeaderValue::from_str(&set_cookie(
             SESSION_COOKIE,
             "",
             0,
-            state.secure_cookies,
+            state.secure_cookies(),
             "Lax",
         )) {
             response.headers_mut().append(header::SET_COOKIE, value);

@@ -13,6 +13,7 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::service::ServiceError;
 use crate::storage::StorageError;
 
 /// Every error code the HTTP API answers with. Stable: new codes may be added, these keep their
@@ -255,6 +256,25 @@ impl From<StorageError> for ApiError {
                 ..
             } => Self::shipment_not_found(),
             _ => Self::internal(&error),
+        }
+    }
+}
+
+/// A service's error as the API answers it: the not-found variants are the 404 of their kind
+/// (whose message points to the list to pick from), the other 4xx keep the service's message,
+/// and a database failure is a 500 whose cause is logged here.
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::StoreNotFound => Self::store_not_found(),
+            ServiceError::OrderNotFound => Self::order_not_found(),
+            ServiceError::ShipmentNotFound => Self::shipment_not_found(),
+            ServiceError::StoreDisconnected => {
+                Self::new(ErrorCode::StoreDisconnected, error.to_string())
+            }
+            ServiceError::InvalidQuery(message) => Self::new(ErrorCode::InvalidQuery, message),
+            ServiceError::Invalid(message) => Self::validation(message),
+            ServiceError::Storage(error) => Self::from(error),
         }
     }
 }

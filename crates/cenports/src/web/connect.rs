@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::{capitalise, layout, PageError, WebUser, CSRF_FIELD};
 use crate::connect::{self, ConnectError, ConnectInput, RequiredScope};
 use crate::http::api::scope_for;
-use crate::http::AppState;
+use crate::service::AppState;
 
 /// The largest credentials file accepted (BigCommerce's is a few hundred bytes).
 const MAX_CREDENTIALS_FILE: usize = 16 * 1024;
@@ -223,14 +223,8 @@ pub async fn create_connection(
     // The first import starts now, not at the scheduler's next tick (up to `sync_interval`
     // away): the merchant watches their orders arrive.
     let id = store.id().get();
-    if let Err(error) = crate::http::api::sync::trigger_sync(
-        State(state.clone()),
-        user.principal(),
-        crate::http::api::ApiPath(id),
-    )
-    .await
-    {
-        tracing::warn!(store.id = id, error = %error.message(), "the first sync could not start on connect; the scheduler will run it");
+    if let Err(error) = crate::service::sync::trigger_sync(&state, user.access(), id).await {
+        tracing::warn!(store.id = id, error = %error, "the first sync could not start on connect; the scheduler will run it");
     }
     Ok(Redirect::to(&format!("/stores/{id}?notice=connected")).into_response())
 }

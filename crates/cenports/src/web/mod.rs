@@ -38,8 +38,10 @@ use serde::Deserialize;
 
 use crate::accounts::{self, tokens, AuthError};
 use crate::http::auth::{self as http_auth, AuthMethod, Principal, SESSION_COOKIE};
-use crate::http::{ApiError, AppState, ErrorCode};
+use crate::http::{ApiError, ErrorCode};
 use crate::metrics::Surface;
+use crate::service::{AppState, ServiceError};
+use crate::storage::{StorageError, StoreAccess};
 
 /// Where the stylesheet is served.
 pub const STYLESHEET_PATH: &str = "/static/dashboard.css";
@@ -172,6 +174,11 @@ impl WebUser {
         self.principal.clone()
     }
 
+    /// The stores this person reaches (what the services take).
+    pub fn access(&self) -> StoreAccess {
+        self.principal.access()
+    }
+
     /// Checks a form's CSRF token against the session's, in constant time.
     pub fn check_csrf(&self, given: Option<&str>) -> Result<(), PageError> {
         match given {
@@ -248,7 +255,7 @@ pub async fn logout_form(state: AppState, request: Request) -> Response {
 // ------------------------------------------------------------------ errors
 
 /// An error page: a status and a sentence saying what to do. A 500's cause is logged where
-/// it was turned into an [`ApiError`] and not shown.
+/// it was turned into a page error ([`PageError::internal`]) and not shown.
 #[derive(Debug)]
 pub struct PageError {
     status: StatusCode,
@@ -270,6 +277,41 @@ impl PageError {
             StatusCode::NOT_FOUND,
             "There is no such page among your stores. Pick a store from the list.",
         )
+    }
+
+    /// The 500 page of a failure on our side: the cause is logged here, once, and not shown.
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error = %crate::sync::error_chain(cause), "HTTP request failed");
+        PageError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "something went wrong on our side; it has been logged, try again later",
+        )
+    }
+}
+
+/// A service's error as a page: another tenant's store, order or shipment is the same 404 page
+/// as one that does not exist; other 4xx show the service's message under the status the API
+/// gives the same error; a database failure is the 500 page.
+impl From<ServiceError> for PageError {
+    fn from(error: ServiceError) -> Self {
+        let status = match &error {
+            ServiceError::StoreNotFound
+            | ServiceError::OrderNotFound
+            | ServiceError::ShipmentNotFound => return PageError::not_found(),
+            ServiceError::Storage(cause) => return PageError::internal(cause),
+            ServiceError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::StoreDisconnected => StatusCode::CONFLICT,
+        };
+        PageError::new(status, error.to_string())
+    }
+}
+
+/// A storage call of a page's own: a missing store, order or shipment is the 404 page,
+/// anything else the 500 page.
+impl From<StorageError> for PageError {
+    fn from(error: StorageError) -> Self {
+        PageError::from(ServiceError::from(error))
     }
 }
 

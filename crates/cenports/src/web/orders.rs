@@ -20,7 +20,7 @@ use crate::http::api::orders::{
 };
 use crate::http::api::shipments::{CreateShipment, ShipmentItemInput};
 use crate::http::api::{self, scope_for, ApiPath, DEFAULT_PAGE};
-use crate::http::AppState;
+use crate::service::AppState;
 
 /// The fulfilment states a filter offers, as the API spells them.
 const STATES: [(&str, &str); 7] = [

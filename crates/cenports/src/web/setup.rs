@@ -20,7 +20,8 @@ use serde::Deserialize;
 
 use super::{capitalise, layout, PageError};
 use crate::accounts::{self, password, tokens, AccountError};
-use crate::http::{auth, ApiError, AppState};
+use crate::http::{auth, ApiError};
+use crate::service::AppState;
 
 #[derive(Deserialize)]
 pub struct SetupQuery {

@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use super::{ago, layout, path_id, when, PageError, WebUser};
 use crate::http::api::{self, scope_for, ApiPath};
-use crate::http::AppState;
+use crate::service::sync::{self as sync_service, Triggered};
+use crate::service::AppState;
 use crate::storage::{StoreRecord, StoreStatus, STREAM_ORDERS};
 use crate::webhooks::registration::remove_hooks;
 
@@ -237,8 +238,7 @@ pub async fn show_store(
     let id = path_id(&store_id)?;
     let scope = scope_for(&state, &user.principal(), id).await?;
     let store = state.storage().get_store(&scope).await.map_err(api_err)?;
-    let Json(sync) =
-        api::sync::get_sync_status(State(state.clone()), user.principal(), ApiPath(id)).await?;
+    let sync = sync_service::sync_status(&state, user.access(), id).await?;
     let h = health(&state, &user, store.clone()).await?;
     let errors = &h.errors;
     let notice = match notice.notice.as_deref() {
@@ -287,7 +287,7 @@ pub async fn show_store(
                 @for run in &sync.history {
                     tr {
                         td { (when(Some(run.started_at))) }
-                        td { (started_by_label(&run.started_by)) }
+                        td { (started_by_label(run.trigger.as_str())) }
                         td {
                             @match (run.outcome.as_str(), run.finished_at) {
                                 ("ok", _) => span.good { "ok" },
@@ -299,9 +299,9 @@ pub async fn show_store(
                                 _ => span.muted { "no end recorded (its process stopped)" },
                             }
                         }
-                        td { (run.orders_inserted) " / " (run.orders_updated) " / " (run.orders_read) }
-                        td { (run.products) }
-                        td { (run.api_requests) }
+                        td { (run.counts.orders_inserted) " / " (run.counts.orders_updated) " / " (run.counts.orders_read) }
+                        td { (run.counts.products) }
+                        td { (run.counts.api_requests) }
                         td { (run.finished_at.map_or_else(|| "—".to_owned(), |end| ago((end - run.started_at).num_seconds()))) }
                     }
                 }
@@ -406,12 +406,9 @@ pub async fn trigger_sync(
 ) -> Result<Response, PageError> {
     user.check_csrf(form.csrf_token.as_deref())?;
     let id = path_id(&store_id)?;
-    let (_, Json(triggered)) =
-        api::sync::trigger_sync(State(state), user.principal(), ApiPath(id)).await?;
-    let notice = if triggered.status == "started" {
-        "sync_started"
-    } else {
-        "sync_running"
+    let notice = match sync_service::trigger_sync(&state, user.access(), id).await? {
+        Triggered::Started => "sync_started",
+        Triggered::AlreadyRunning => "sync_running",
     };
     Ok(Redirect::to(&format!("/stores/{id}?notice={notice}")).into_response())
 }

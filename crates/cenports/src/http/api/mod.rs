@@ -28,8 +28,8 @@ use utoipa_axum::routes;
 
 use super::auth::{self, Principal, UserView};
 use super::error::{ApiError, ErrorBody, ErrorCode};
-use super::AppState;
-use crate::storage::{StoreId, StoreScope};
+use crate::service::AppState;
+use crate::storage::StoreScope;
 
 /// A path extractor whose rejection is the JSON envelope.
 #[derive(FromRequestParts)]
@@ -124,19 +124,13 @@ pub fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
 }
 
 /// The scope of a store for the caller: 404 `store_not_found` when it does not exist or is
-/// not the caller's.
+/// not the caller's ([`crate::service::stores::scope_for`]).
 pub async fn scope_for(
     state: &AppState,
     principal: &Principal,
     store_id: i64,
 ) -> Result<StoreScope, ApiError> {
-    if store_id <= 0 {
-        return Err(ApiError::store_not_found());
-    }
-    Ok(state
-        .storage
-        .store_scope_for(principal.access(), StoreId::from_raw(store_id))
-        .await?)
+    Ok(crate::service::stores::scope_for(state, principal.access(), store_id).await?)
 }
 
 #[derive(OpenApi)]
@@ -324,7 +318,7 @@ pub async fn healthz() -> Json<Health> {
     security(())
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    match state.storage.ping().await {
+    match state.storage().ping().await {
         Ok(()) => Ok(Json(Health {
             status: "ok".into(),
         })),
@@ -351,15 +345,15 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
     security(())
 )]
 pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let figures = state.storage.store_figures().await?;
+    let figures = state.storage().store_figures().await?;
     // The freshest quota figure of each store is its shared limiter's, which every client of
     // the process (syncs, webhook fetches, outbox writes) updates.
     for f in &figures {
-        if let Some(left) = state.limiters.requests_left(f.store_id) {
-            state.metrics.record_quota_left(f.store_id, left);
+        if let Some(left) = state.limiters().requests_left(f.store_id) {
+            state.metrics().record_quota_left(f.store_id, left);
         }
     }
-    let text = state.metrics.render(&figures, state.clock().now());
+    let text = state.metrics().render(&figures, state.clock().now());
     Ok((
         StatusCode::OK,
         [(

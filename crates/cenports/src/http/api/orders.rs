@@ -11,7 +11,7 @@ use super::shipments::ShipmentView;
 use super::{page_size, parse_cursor, scope_for, ApiPath, ApiQuery};
 use crate::http::auth::Principal;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::AppState;
+use crate::service::AppState;
 use crate::storage::{
     AddressKind, FulfilmentState, NewOrderAddress, NewOrderLine, OrderFilter, OrderId,
     OrderSummary, OutboxKind,
@@ -270,7 +270,7 @@ pub async fn list_orders(
         newest_first: query.sort == Some(OrderSort::Newest),
     };
     let page = state
-        .storage
+        .storage()
         .search_orders(&scope, &filter, query.search.as_deref(), limit, after)
         .await?;
     Ok(Json(OrderList {
@@ -429,10 +429,13 @@ pub async fn get_order(
         return Err(ApiError::order_not_found());
     }
     let order = state
-        .storage
+        .storage()
         .get_order(&scope, OrderId::from_raw(order_id))
         .await?;
-    let rows = state.storage.order_outbox(&scope, order.summary.id).await?;
+    let rows = state
+        .storage()
+        .order_outbox(&scope, order.summary.id)
+        .await?;
     let mut shipments = Vec::new();
     let mut status_changes = Vec::new();
     for row in &rows {

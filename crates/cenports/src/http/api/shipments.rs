@@ -20,7 +20,7 @@ use super::{page_size, parse_cursor, scope_for, ApiJson, ApiPath, ApiQuery};
 use crate::fulfilment::{self, Carrier, FulfilmentError, ItemSpec, OutboxPayload, ShipmentRequest};
 use crate::http::auth::Principal;
 use crate::http::error::{ApiError, ErrorBody, ErrorCode};
-use crate::http::AppState;
+use crate::service::AppState;
 use crate::storage::{OrderId, OutboxId, OutboxRow};
 
 /// The header carrying the caller's idempotency key.
@@ -268,7 +268,7 @@ pub async fn create_shipment(
         return Err(ApiError::order_not_found());
     }
     let order = state
-        .storage
+        .storage()
         .get_order(&scope, OrderId::from_raw(order_id))
         .await?;
     let key = idempotency_key(&headers)?;
@@ -292,7 +292,7 @@ pub async fn create_shipment(
         });
     }
     let tracking = body.tracking_number.trim().to_owned();
-    let store = state.storage.get_store(&scope).await?;
+    let store = state.storage().get_store(&scope).await?;
     let request = ShipmentRequest {
         order_remote_id: order.summary.remote_id,
         carrier: carrier.clone(),
@@ -303,30 +303,28 @@ pub async fn create_shipment(
         items,
         request_key: Some(key.clone()),
     };
-    let requested = match fulfilment::request_shipment(
-        &state.storage,
-        &scope,
-        &store.remote_id,
-        &request,
-    )
-    .await
-    {
-        Ok(requested) => requested,
-        Err(FulfilmentError::Rejected(reason)) => {
-            // `request_shipment` checks quantities against the open rows before it looks at
-            // the key, so a repeat of an accepted request (later, or racing it) can look like
-            // "nothing left to ship" since its own rows hold the quantities: if the key has
-            // rows, the request they were made for is the answer.
-            let existing = state.storage.outbox_by_key(&scope, &key).await?;
-            if !existing.is_empty() {
-                return duplicate_or_conflict(existing, order.summary.id, &carrier, &tracking);
+    let requested =
+        match fulfilment::request_shipment(state.storage(), &scope, &store.remote_id, &request)
+            .await
+        {
+            Ok(requested) => requested,
+            Err(FulfilmentError::Rejected(reason)) => {
+                // `request_shipment` checks quantities against the open rows before it looks at
+                // the key, so a repeat of an accepted request (later, or racing it) can look like
+                // "nothing left to ship" since its own rows hold the quantities: if the key has
+                // rows, the request they were made for is the answer.
+                let existing = state.storage().outbox_by_key(&scope, &key).await?;
+                if !existing.is_empty() {
+                    return duplicate_or_conflict(existing, order.summary.id, &carrier, &tracking);
+                }
+                return Err(ApiError::new(ErrorCode::ShipmentRejected, reason));
             }
-            return Err(ApiError::new(ErrorCode::ShipmentRejected, reason));
-        }
-        Err(FulfilmentError::OrderNotImported { .. }) => return Err(ApiError::order_not_found()),
-        Err(error @ FulfilmentError::Payload { .. }) => return Err(ApiError::internal(&error)),
-        Err(FulfilmentError::Storage(e)) => return Err(ApiError::from(e)),
-    };
+            Err(FulfilmentError::OrderNotImported { .. }) => {
+                return Err(ApiError::order_not_found())
+            }
+            Err(error @ FulfilmentError::Payload { .. }) => return Err(ApiError::internal(&error)),
+            Err(FulfilmentError::Storage(e)) => return Err(ApiError::from(e)),
+        };
     if requested.duplicate {
         // Lost a race with an identical key: the winner's rows are the answer.
         return duplicate_or_conflict(requested.rows, order.summary.id, &carrier, &tracking);
@@ -405,7 +403,7 @@ pub async fn list_shipments(
     let limit = page_size(query.limit)?;
     let after = parse_cursor(query.cursor.as_deref())?.map(OutboxId::from_raw);
     let scope = scope_for(&state, &principal, store_id).await?;
-    let (rows, next) = state.storage.list_shipments(&scope, limit, after).await?;
+    let (rows, next) = state.storage().list_shipments(&scope, limit, after).await?;
     Ok(Json(ShipmentList {
         shipments: rows.iter().map(ShipmentView::from_row).collect(),
         next_cursor: next.map(|id| id.get().to_string()),
@@ -438,7 +436,7 @@ pub async fn get_shipment(
         return Err(ApiError::shipment_not_found());
     }
     let row = state
-        .storage
+        .storage()
         .get_shipment(&scope, OutboxId::from_raw(shipment_id))
         .await?;
     Ok(Json(ShipmentView::from_row(&row)))

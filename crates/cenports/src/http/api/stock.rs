@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::{scope_for, ApiJson, ApiPath};
 use crate::http::auth::Principal;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::AppState;
+use crate::service::AppState;
 use crate::stock::available;
 use crate::storage::MAX_STOCK_LEVEL;
 
@@ -84,8 +84,8 @@ pub async fn list_stock(
     ApiPath(store_id): ApiPath<i64>,
 ) -> Result<Json<StockList>, ApiError> {
     let scope = scope_for(&state, &principal, store_id).await?;
-    let buffer = state.storage.stock_buffer(&scope).await?;
-    let rows = state.storage.stock_rows(&scope).await?;
+    let buffer = state.storage().stock_buffer(&scope).await?;
+    let rows = state.storage().stock_rows(&scope).await?;
     let items = rows
         .into_iter()
         .map(|row| StockItemView {
@@ -175,7 +175,7 @@ pub async fn set_stock(
 ) -> Result<Json<StockSet>, ApiError> {
     let scope = scope_for(&state, &principal, store_id).await?;
     let levels = check_items(&body.items)?;
-    let changed = state.storage.set_stock(&scope, &levels).await?;
+    let changed = state.storage().set_stock(&scope, &levels).await?;
     Ok(Json(StockSet {
         received: levels.len(),
         changed,

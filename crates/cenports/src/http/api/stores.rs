@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::{scope_for, ApiPath};
 use crate::http::auth::Principal;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::AppState;
+use crate::service::AppState;
 use crate::storage::{OutboxKind, OutboxState, StoreRecord, StoreStatus};
 
 /// A connected (or disconnected) store.
@@ -96,7 +96,7 @@ pub async fn list_stores(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<StoreList>, ApiError> {
-    let stores = state.storage.list_stores_for(principal.access()).await?;
+    let stores = state.storage().list_stores_for(principal.access()).await?;
     Ok(Json(StoreList {
         stores: stores.iter().map(StoreView::from).collect(),
     }))
@@ -121,7 +121,7 @@ pub async fn get_store(
     ApiPath(store_id): ApiPath<i64>,
 ) -> Result<Json<StoreView>, ApiError> {
     let scope = scope_for(&state, &principal, store_id).await?;
-    let store = state.storage.get_store(&scope).await?;
+    let store = state.storage().get_store(&scope).await?;
     Ok(Json(StoreView::from(&store)))
 }
 
@@ -211,7 +211,7 @@ pub async fn list_errors(
 ) -> Result<Json<StoreErrors>, ApiError> {
     let scope = scope_for(&state, &principal, store_id).await?;
     let outbox = state
-        .storage
+        .storage()
         .outbox_problems(&scope, 100)
         .await?
         .into_iter()
@@ -235,7 +235,7 @@ pub async fn list_errors(
         })
         .collect();
     let stock = state
-        .storage
+        .storage()
         .stock_rows(&scope)
         .await?
         .into_iter()
@@ -253,7 +253,7 @@ pub async fn list_errors(
         .collect();
     // The newest sync that ended, from the history every process writes.
     let sync = state
-        .storage
+        .storage()
         .list_sync_runs(&scope, 20)
         .await?
         .into_iter()

@@ -1,0 +1,52 @@
+//! What a service call can fail with, whichever surface made it.
+//!
+//! Each surface maps a [`ServiceError`] to its own answer: the JSON API to its error envelope
+//! (`crate::http::error`), the dashboard to an error page or the form again (`crate::web`).
+//! A store, order or shipment that does not exist and one that belongs to another tenant are the
+//! same `…NotFound` variant, so neither surface can tell them apart. For the other 4xx variants
+//! the message (`Display`) says what to do, and both surfaces show it as it is; the database variant
+//! is a 5xx, whose cause the surface logs once and does not show.
+
+use crate::storage::StorageError;
+
+/// A service call that did not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No such store, or not one of the caller's.
+    #[error("no such store among the caller's")]
+    StoreNotFound,
+    /// No such order in the store.
+    #[error("no such order in this store")]
+    OrderNotFound,
+    /// No such shipment in the store.
+    #[error("no such shipment in this store")]
+    ShipmentNotFound,
+    /// The store is disconnected: nothing can be synced until it is reconnected.
+    #[error("the store is disconnected; reconnect it with `cenports connect` before syncing")]
+    StoreDisconnected,
+    /// A filter, page size or cursor is not valid (the message names it).
+    #[error("{0}")]
+    InvalidQuery(String),
+    /// A value breaks a rule (the message names the field).
+    #[error("{0}")]
+    Invalid(String),
+    /// The database failed.
+    #[error("the database failed")]
+    Storage(#[source] StorageError),
+}
+
+/// A row that is not there is the `…NotFound` of its kind (the same whatever the id and
+/// whoever owns it); anything else is the database failing.
+impl From<StorageError> for ServiceError {
+    fn from(error: StorageError) -> Self {
+        match &error {
+            StorageError::NotFound { what: "store", .. } => Self::StoreNotFound,
+            StorageError::NotFound { what: "order", .. } => Self::OrderNotFound,
+            StorageError::NotFound {
+                what: "shipment" | "outbox row",
+                ..
+            } => Self::ShipmentNotFound,
+            _ => Self::Storage(error),
+        }
+    }
+}
