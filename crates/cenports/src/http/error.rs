@@ -262,7 +262,7 @@ impl From<StorageError> for ApiError {
 
 /// A service's error as the API answers it: the not-found variants are the 404 of their kind
 /// (whose message points to the list to pick from), the other 4xx keep the service's message,
-/// and a database failure is a 500 whose cause is logged here.
+/// and a database or payload failure is a 500 whose cause is logged here.
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
         match error {
@@ -274,7 +274,20 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::InvalidQuery(message) => Self::new(ErrorCode::InvalidQuery, message),
             ServiceError::Invalid(message) => Self::validation(message),
+            ServiceError::ShipmentRejected(reason) => {
+                Self::new(ErrorCode::ShipmentRejected, reason)
+            }
+            ServiceError::IdempotencyKeyRequired => {
+                Self::new(ErrorCode::IdempotencyKeyRequired, error.to_string())
+            }
+            ServiceError::IdempotencyKeyInvalid => {
+                Self::new(ErrorCode::IdempotencyKeyInvalid, error.to_string())
+            }
+            ServiceError::IdempotencyKeyReused => {
+                Self::new(ErrorCode::IdempotencyKeyReused, error.to_string())
+            }
             ServiceError::Storage(error) => Self::from(error),
+            ServiceError::Fulfilment(error) => Self::internal(&error),
         }
     }
 }

@@ -4,9 +4,11 @@
 //! (`crate::http::error`), the dashboard to an error page or the form again (`crate::web`).
 //! A store, order or shipment that does not exist and one that belongs to another tenant are the
 //! same `…NotFound` variant, so neither surface can tell them apart. For the other 4xx variants
-//! the message (`Display`) says what to do, and both surfaces show it as it is; the database variant
-//! is a 5xx, whose cause the surface logs once and does not show.
+//! the message (`Display`) says what to do, and both surfaces show it as it is; the database and
+//! payload variants are 5xx, whose cause the surface logs once and does not show.
 
+use super::shipments::MAX_IDEMPOTENCY_KEY;
+use crate::fulfilment::FulfilmentError;
 use crate::storage::StorageError;
 
 /// A service call that did not do what was asked.
@@ -30,9 +32,33 @@ pub enum ServiceError {
     /// A value breaks a rule (the message names the field).
     #[error("{0}")]
     Invalid(String),
+    /// The order cannot be shipped as asked (the message says why; nothing was queued).
+    #[error("{0}")]
+    ShipmentRejected(String),
+    /// A shipment request came without its request (idempotency) key.
+    #[error(
+        "send an Idempotency-Key header (e.g. a UUID, or your own parcel id) so that a retried \
+         request creates the shipment once"
+    )]
+    IdempotencyKeyRequired,
+    /// The request key is empty, too long or not printable ASCII.
+    #[error(
+        "the Idempotency-Key must be 1 to {max} printable ASCII characters without spaces",
+        max = MAX_IDEMPOTENCY_KEY
+    )]
+    IdempotencyKeyInvalid,
+    /// The request key was used for a different shipment.
+    #[error(
+        "this Idempotency-Key was used for a different shipment (another order, carrier or \
+         tracking number); use a new key for a new shipment"
+    )]
+    IdempotencyKeyReused,
     /// The database failed.
     #[error("the database failed")]
     Storage(#[source] StorageError),
+    /// A stored shipment could not be read back.
+    #[error("the shipment could not be recorded")]
+    Fulfilment(#[source] FulfilmentError),
 }
 
 /// A row that is not there is the `…NotFound` of its kind (the same whatever the id and

@@ -6,6 +6,9 @@
 //! services are what use it; the surfaces only hold it as their axum state.
 
 pub mod error;
+pub mod orders;
+pub mod paging;
+pub mod shipments;
 pub mod stores;
 pub mod sync;
 

@@ -299,9 +299,16 @@ impl From<ServiceError> for PageError {
             | ServiceError::OrderNotFound
             | ServiceError::ShipmentNotFound => return PageError::not_found(),
             ServiceError::Storage(cause) => return PageError::internal(cause),
-            ServiceError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
-            ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ServiceError::StoreDisconnected => StatusCode::CONFLICT,
+            ServiceError::Fulfilment(cause) => return PageError::internal(cause),
+            ServiceError::InvalidQuery(_)
+            | ServiceError::IdempotencyKeyRequired
+            | ServiceError::IdempotencyKeyInvalid => StatusCode::BAD_REQUEST,
+            ServiceError::Invalid(_) | ServiceError::ShipmentRejected(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ServiceError::StoreDisconnected | ServiceError::IdempotencyKeyReused => {
+                StatusCode::CONFLICT
+            }
         };
         PageError::new(status, error.to_string())
     }
