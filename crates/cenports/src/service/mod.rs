@@ -9,6 +9,7 @@ pub mod error;
 pub mod orders;
 pub mod paging;
 pub mod shipments;
+pub mod stock;
 pub mod stores;
 pub mod sync;
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{capitalise, layout, PageError, WebUser, CSRF_FIELD};
 use crate::connect::{self, ConnectError, ConnectInput, RequiredScope};
-use crate::http::api::scope_for;
+use crate::service::stores::scope_for;
 use crate::service::AppState;
 
 /// The largest credentials file accepted (BigCommerce's is a few hundred bytes).
@@ -52,12 +52,8 @@ pub async fn show_connect(
     let mut prefill = Prefill::default();
     if let Some(store) = query.store.as_deref() {
         let id = super::path_id(store)?;
-        let scope = scope_for(&state, &user.principal(), id).await?;
-        let store = state
-            .storage()
-            .get_store(&scope)
-            .await
-            .map_err(|e| PageError::from(crate::http::ApiError::from(e)))?;
+        let scope = scope_for(&state, user.access(), id).await?;
+        let store = state.storage().get_store(&scope).await?;
         prefill.store_url = store.remote_id.clone();
         prefill.client_id = store.client_id.clone().unwrap_or_default();
     }
@@ -188,16 +184,12 @@ pub async fn create_connection(
         },
     };
     let settings = state.settings();
-    let secret_box = settings
-        .secret_box()
-        .map_err(|e| PageError::from(crate::http::ApiError::internal(&e)))?;
+    let secret_box = settings.secret_box().map_err(|e| PageError::internal(&e))?;
     let verified = match connect::check(input, &settings.connect_settings()).await {
         Ok(verified) => verified,
         Err(error) => return Ok(failed(&user, &prefill, &error)),
     };
-    let store = connect::save_verified(state.storage(), &secret_box, &verified)
-        .await
-        .map_err(|e| PageError::from(crate::http::ApiError::from(e)))?;
+    let store = connect::save_verified(state.storage(), &secret_box, &verified).await?;
     if let Some(public_url) = &settings.public_url {
         // As `cenports connect`: a failure here is not fatal; serve's health check retries and
         // polling imports orders meanwhile.

@@ -2,11 +2,12 @@
 //! documentation ([`openapi_router`]: `utoipa-axum` adds a route and its `#[utoipa::path]` in
 //! one call, so the served routes and the document cannot drift apart).
 //!
-//! Tenancy: every handler under `/api/v1/stores/{store_id}` first turns the caller's
-//! [`Principal`] and the path's store id into a [`crate::storage::StoreScope`] with
-//! [`crate::storage::Storage::store_scope_for`] (owner checked in SQL for merchants), and reads
-//! and writes only through that scope. Another tenant's store, and any id under it, is the same
-//! 404 as an id that never existed.
+//! Tenancy: every handler under `/api/v1/stores/{store_id}` calls a service
+//! ([`crate::service`]) with the caller's store access and the path's store id; the service
+//! first turns them into a [`crate::storage::StoreScope`]
+//! ([`crate::service::stores::scope_for`]: owner checked in SQL for merchants), and reads and
+//! writes only through that scope. Another tenant's store, and any id under it, is the same 404
+//! as an id that never existed.
 
 pub mod orders;
 pub mod shipments;
@@ -29,7 +30,6 @@ use utoipa_axum::routes;
 use super::auth::{self, Principal, UserView};
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use crate::service::AppState;
-use crate::storage::StoreScope;
 
 /// A path extractor whose rejection is the JSON envelope.
 #[derive(FromRequestParts)]
@@ -79,16 +79,6 @@ where
 /// The served OpenAPI document, serialised once when the router is built.
 #[derive(Clone)]
 pub struct OpenApiJson(pub Arc<String>);
-
-/// The scope of a store for the caller: 404 `store_not_found` when it does not exist or is
-/// not the caller's ([`crate::service::stores::scope_for`]).
-pub async fn scope_for(
-    state: &AppState,
-    principal: &Principal,
-    store_id: i64,
-) -> Result<StoreScope, ApiError> {
-    Ok(crate::service::stores::scope_for(state, principal.access(), store_id).await?)
-}
 
 #[derive(OpenApi)]
 #[openapi(
