@@ -18,14 +18,21 @@
 //! - [`webhooks`]: registering hooks, receiving and verifying callbacks, targeted fetches.
 //! - [`metrics`]: `/metrics` in the Prometheus text format, and the counters only a process
 //!   knows (shared by the API, the dashboard, the webhook receiver and the scheduler).
-//! - [`server`]: the long-running hub (`cenports serve`): receiver, worker, scheduler.
-//! - [`http`]: the JSON API under `/api/v1`, sign-in, health and metrics, as an axum router.
+//! - [`server`]: the long-running hub (`cenports serve`): receiver, worker, scheduler, and the
+//!   router that merges the API and the dashboard.
+//! - [`service`]: what the JSON API and the dashboard both do (syncs, orders, shipments, stores,
+//!   stock), over the state both run on ([`service::AppState`]).
+//! - [`edge`]: what both HTTP surfaces share: who is calling (API keys, sessions, CSRF) and the
+//!   JSON error envelope.
+//! - [`http`]: the JSON API under `/api/v1`, health and metrics, as an axum router.
+//! - [`web`]: the dashboard's pages, and signing in and out.
 
 pub mod accounts;
 pub mod config;
 pub mod connect;
 pub mod credentials;
 pub mod dates;
+pub mod edge;
 pub mod fulfilment;
 pub mod http;
 pub mod metrics;

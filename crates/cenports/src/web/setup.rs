@@ -20,7 +20,6 @@ use serde::Deserialize;
 
 use super::{capitalise, layout, PageError};
 use crate::accounts::{self, password, tokens, AccountError};
-use crate::http::auth;
 use crate::service::AppState;
 
 #[derive(Deserialize)]
@@ -130,7 +129,7 @@ pub async fn create_operator(
         accounts::open_session(state.storage(), state.clock(), state.auth_policy(), account)
             .await?;
     let mut response = Redirect::to("/stores").into_response();
-    auth::attach_session(&state, &session, &mut response);
+    super::login::attach_session(&state, &session, &mut response);
     Ok(response)
 }
 

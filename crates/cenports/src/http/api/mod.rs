@@ -27,8 +27,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{self, Principal, UserView};
-use super::error::{ApiError, ErrorBody, ErrorCode};
+use crate::edge::auth::{self, Principal, UserView};
+use crate::edge::error::{ApiError, ErrorBody, ErrorCode};
 use crate::service::AppState;
 
 /// A path extractor whose rejection is the JSON envelope.
@@ -130,7 +130,9 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Every documented route, with its documentation.
+/// Every documented route of the API, with its documentation (the document's frame: its info,
+/// tags, security schemes and error schemas, are here too; the dashboard's sign-in routes are
+/// added by [`crate::server::openapi`]).
 pub fn openapi_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(stores::list_stores))
@@ -146,8 +148,6 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_me))
         .routes(routes!(get_openapi))
         .routes(routes!(get_docs))
-        .routes(routes!(auth::get_login, auth::login))
-        .routes(routes!(auth::logout))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(get_metrics))

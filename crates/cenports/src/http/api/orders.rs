@@ -9,8 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::shipments::ShipmentView;
 use super::{ApiPath, ApiQuery};
-use crate::http::auth::Principal;
-use crate::http::error::{ApiError, ErrorBody};
+use crate::edge::auth::Principal;
+use crate::edge::error::{ApiError, ErrorBody};
 use crate::service::orders::{self as service, OrderQuery};
 use crate::service::AppState;
 use crate::storage::{FulfilmentState, NewOrderAddress, NewOrderLine, OrderSummary, OutboxRow};

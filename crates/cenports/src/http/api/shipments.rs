@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiJson, ApiPath, ApiQuery};
-use crate::http::auth::Principal;
-use crate::http::error::{ApiError, ErrorBody};
+use crate::edge::auth::Principal;
+use crate::edge::error::{ApiError, ErrorBody};
 use crate::service::shipments::{self as service, ItemInput, NewShipment, Shipment};
 use crate::service::AppState;
 

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ApiJson, ApiPath};
-use crate::http::auth::Principal;
-use crate::http::error::{ApiError, ErrorBody};
+use crate::edge::auth::Principal;
+use crate::edge::error::{ApiError, ErrorBody};
 use crate::service::stock::{self as service, OnHand};
 use crate::service::AppState;
 

@@ -7,8 +7,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::ApiPath;
-use crate::http::auth::Principal;
-use crate::http::error::{ApiError, ErrorBody};
+use crate::edge::auth::Principal;
+use crate::edge::error::{ApiError, ErrorBody};
 use crate::service::stores as service;
 use crate::service::AppState;
 use crate::storage::{OutboxKind, OutboxState, StoreRecord, StoreStatus};

@@ -10,8 +10,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::ApiPath;
-use crate::http::auth::Principal;
-use crate::http::error::{ApiError, ErrorBody};
+use crate::edge::auth::Principal;
+use crate::edge::error::{ApiError, ErrorBody};
 use crate::service::sync::{self as service, LastRun, Triggered};
 use crate::service::AppState;
 use crate::storage::{Checkpoint, SyncRunRecord};
