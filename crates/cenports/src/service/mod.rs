@@ -1,9 +1,28 @@
 //! # The service layer: what the JSON API and the dashboard both do
 //!
-//! [`AppState`] is what both HTTP surfaces ([`crate::http`], the JSON API, and [`crate::web`],
-//! the dashboard) run on: the database, the settings, the clock, the process's counters, the
-//! per-store sync guard and rate limiters. It lives here, below both surfaces, because the
-//! services are what use it; the surfaces only hold it as their axum state.
+//! Both HTTP surfaces, [`crate::http`] (the JSON API) and [`crate::web`] (the dashboard), call
+//! these functions rather than each other, so a page and the API apply the same tenancy check,
+//! the same validation and the same storage calls:
+//!
+//! - [`stores`]: the tenancy check ([`stores::scope_for`]: another merchant's store is
+//!   [`ServiceError::StoreNotFound`], as one that does not exist), the stores a caller sees,
+//!   what needs attention in one;
+//! - [`sync`]: the sync trigger (the "already syncing" guard, the spawned sync task) and the
+//!   run records ([`SyncRuns`]), and where a store's sync is;
+//! - [`orders`]: the order list (filters, search, pages) and one order in full;
+//! - [`shipments`]: a shipment requested through the outbox under the caller's request key,
+//!   a store's shipments, one shipment;
+//! - [`stock`]: stock per SKU, and the bulk set of on hand;
+//! - [`paging`]: page sizes and cursors.
+//!
+//! Services take the state, the caller's [`crate::accounts::StoreAccess`] and plain values,
+//! never axum extractors, and return storage records or small structs of their own; each
+//! surface shapes them (JSON views, HTML) and maps [`ServiceError`] to its own answer.
+//!
+//! [`AppState`] is what the services and both surfaces run on: the database, the settings, the
+//! clock, the process's counters, the per-store sync guard and rate limiters, the sync run
+//! records. It lives here, below both surfaces, because the services are what use it (and
+//! [`SyncRuns`] is the sync service's); the surfaces only hold it as their axum state.
 
 pub mod error;
 pub mod orders;
@@ -89,7 +108,7 @@ impl AppState {
     }
 
     /// Whether session cookies carry `Secure` (sent over HTTPS only). Use
-    /// [`cookies_must_be_secure`] with the listen address.
+    /// [`crate::edge::auth::cookies_must_be_secure`] with the listen address.
     pub fn with_secure_cookies(mut self, secure: bool) -> Self {
         self.secure_cookies = secure;
         self
@@ -149,7 +168,7 @@ impl AppState {
         &self.metrics
     }
 
-    /// The syncs this process started through the API.
+    /// The syncs this process started through the API or the dashboard (their run records).
     pub fn syncs(&self) -> &Arc<SyncRuns> {
         &self.syncs
     }
