@@ -18,17 +18,28 @@
 //!   durable outbox.
 //! - [`sync`]: importing orders and the catalog (walks, targeted imports, reconciliation).
 //! - [`webhooks`]: registering hooks, receiving and verifying callbacks, targeted fetches.
-//! - [`server`]: the long-running hub (`cenports serve`): receiver, worker, scheduler.
-//! - [`http`]: the JSON API under `/api/v1`, sign-in, health and metrics, as an axum router.
+//! - [`metrics`]: `/metrics` in the Prometheus text format, and the counters only a process
+//!   knows (shared by the API, the dashboard, the webhook receiver and the scheduler).
+//! - [`server`]: the long-running hub (`cenports serve`): receiver, worker, scheduler, and the
+//!   router that merges the API and the dashboard.
+//! - [`service`]: what the JSON API and the dashboard both do (syncs, orders, shipments, stores,
+//!   stock), over the state both run on ([`service::AppState`]).
+//! - [`edge`]: what both HTTP surfaces share: who is calling (API keys, sessions, CSRF) and the
+//!   JSON error envelope.
+//! - [`http`]: the JSON API under `/api/v1`, health and metrics, as an axum router.
+//! - [`web`]: the dashboard's pages, and signing in and out.
 
 pub mod accounts;
 pub mod channel;
 pub mod config;
 pub mod dates;
+pub mod edge;
 pub mod fulfilment;
 pub mod http;
+pub mod metrics;
 pub mod secrets;
 pub mod server;
+pub mod service;
 pub mod stock;
 pub mod storage;
 pub mod sync;

@@ -5,8 +5,9 @@
 //! shutdown future resolves:
 //!
 //! - the HTTP server: the webhook receiver ([`crate::webhooks::receiver`]) at
-//!   `/webhooks/{channel}/{store_id}`, and the REST API with sign-in, `/healthz`, `/readyz`
-//!   and `/metrics` ([`crate::http::router`], `docs/API.md`); the dashboard ([`crate::web::router`]);
+//!   `/webhooks/{channel}/{store_id}`, and [`router`]: the REST API with `/healthz`,
+//!   `/readyz` and `/metrics` ([`crate::http::router`], `docs/API.md`) merged with the
+//!   dashboard and sign-in ([`crate::web::router`], `docs/DASHBOARD.md`);
 //! - the queue worker ([`crate::webhooks::worker`]) turning callbacks into targeted fetches;
 //! - the fulfilment outbox worker ([`crate::fulfilment::worker::run`]) delivering shipments
 //!   and status changes exactly once;
@@ -37,19 +38,39 @@ use tokio::task::JoinSet;
 
 use crate::channel::Channels;
 use crate::config::Settings;
+use crate::edge::auth::cookies_must_be_secure;
 use crate::fulfilment::worker::run as run_outbox;
-use crate::http::{self, AppState};
+use crate::service::AppState;
 use crate::storage::Storage;
 use crate::sync::scheduler::{run_scheduler_with, SchedulerConfig};
 use crate::webhooks::receiver::{self, ReceiverState};
 use crate::webhooks::registration::repair_all;
 use crate::webhooks::worker::{run_worker, Processed, WorkerConfig};
 use crate::webhooks::{Job, DEFAULT_QUEUE_CAPACITY};
+use crate::{http, web};
 
 /// Time between webhook health checks when nothing else is configured.
 pub const DEFAULT_HOOK_CHECK_INTERVAL: Duration = Duration::from_secs(15 * 60);
 /// Time between sweeps of expired webhook receipts.
 pub const RECEIPT_SWEEP_INTERVAL: Duration = Duration::from_secs(10 * 60);
+
+/// The hub's two HTTP surfaces on one router, over one state: the JSON API with the
+/// operational routes ([`http::router`]) and the dashboard with sign-in and sign-out
+/// ([`web::router`]). `/api/v1/openapi.json` serves [`openapi`]. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so that login throttling sees the
+/// client's address; it sets no fallback, so it can be merged with other routes.
+pub fn router(state: AppState) -> Router {
+    http::router(state.clone(), &openapi()).merge(web::router(state))
+}
+
+/// The OpenAPI document of everything a script may call: the API's routes
+/// ([`http::openapi`]) and the dashboard's sign-in and sign-out ([`web::openapi`]), each
+/// documented where it is handled.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut document = http::openapi();
+    document.merge(web::openapi());
+    document
+}
 
 /// How `serve` runs, beyond [`Settings`].
 #[derive(Debug, Clone)]
@@ -90,8 +111,8 @@ pub struct App {
     channels: Channels,
     options: ServeOptions,
     router: Router,
-    /// The REST API's state (`/api/v1`, `/login`, `/healthz`, `/readyz`, `/metrics`), merged
-    /// into the router when the listener's address is known (it decides `Secure` cookies).
+    /// The state of the API and the dashboard ([`router`]), merged into the router when the
+    /// listener's address is known (it decides `Secure` cookies).
     api: AppState,
     queue: mpsc::Receiver<Job>,
     processed: broadcast::Sender<Processed>,
@@ -213,10 +234,8 @@ impl App {
             .public_url
             .as_ref()
             .is_some_and(|url| url.scheme() == "https");
-        let api = api.with_secure_cookies(http::cookies_must_be_secure(local, public_https));
-        let router = router
-            .merge(http::router(api.clone()))
-            .merge(crate::web::router(api));
+        let api = api.with_secure_cookies(cookies_must_be_secure(local, public_https));
+        let router = router.merge(self::router(api));
         let (stop, stopped) = watch::channel(false);
         let wait = stop_requested;
         let mut tasks = JoinSet::new();

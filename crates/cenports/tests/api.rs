@@ -1,6 +1,6 @@
-//! The HTTP API end to end: `cenports::http::router` served on 127.0.0.1:0 over a real
-//! database (SQLite and PostgreSQL), with two merchants' stores connected to a sandbox and
-//! imported, called with reqwest over real HTTP.
+//! The HTTP API end to end: `cenports::server::router` (the API with sign-in, as `serve`
+//! serves them) on 127.0.0.1:0 over a real database (SQLite and PostgreSQL), with two
+//! merchants' stores connected to a sandbox and imported, called with reqwest over real HTTP.
 //!
 //! Each test is written once; `api_test!` expands it into `<name>::sqlite` (a fresh temporary
 //! file) and `<name>::postgres` (a fresh database on 127.0.0.1:5432, dropped at the end;
@@ -29,7 +29,8 @@ use serde_json::{json, Value};
 
 use cenports::accounts::{self, AuthPolicy, ManualClock, Role};
 use cenports::config::{Overrides, Settings};
-use cenports::http::{router, AppState};
+use cenports::server::router;
+use cenports::service::AppState;
 use cenports::storage::*;
 use cenports::sync::SyncOptions;
 
@@ -1760,7 +1761,7 @@ api_test!(
         assert_eq!(doc.status, 200);
         assert_eq!(
             doc.body,
-            serde_json::to_value(cenports::http::openapi()).unwrap()
+            serde_json::to_value(cenports::server::openapi()).unwrap()
         );
         let doc = doc.body;
         assert!(
@@ -1867,7 +1868,7 @@ fn conforms(doc: &Value, method: &str, template: &str, answer: &Answer) {
 
 api_test!(answers_conform_to_the_openapi_document, |ctx| {
     let app = start(&ctx).await;
-    let doc = serde_json::to_value(cenports::http::openapi()).unwrap();
+    let doc = serde_json::to_value(cenports::server::openapi()).unwrap();
     let a = &app.a;
     let auth = key(a);
     let s = a.store_id.to_string();

@@ -28,7 +28,7 @@ fn the_openapi_document_is_valid_openapi_3_1() {
     let document = dir.0.join("openapi.json");
     std::fs::write(
         &document,
-        serde_json::to_string_pretty(&cenports::http::openapi()).unwrap(),
+        serde_json::to_string_pretty(&cenports::server::openapi()).unwrap(),
     )
     .unwrap();
     let output = Command::new(&python)

@@ -1,5 +1,5 @@
-//! The dashboard end to end: `cenports::http::router` merged with `cenports::web::router` (as
-//! `serve` does) on 127.0.0.1:0 over a real database (SQLite and PostgreSQL), two merchants'
+//! The dashboard end to end: `cenports::server::router` (the API merged with the dashboard, as
+//! `serve` serves them) on 127.0.0.1:0 over a real database (SQLite and PostgreSQL), two merchants'
 //! stores connected to a sandbox and imported, driven like a browser: reqwest with a cookie
 //! jar, forms posted with their hidden CSRF token, redirects looked at one by one.
 //!
@@ -25,7 +25,7 @@ use secrecy::SecretString;
 use cenports::accounts::{self, AuthPolicy, Role};
 use cenports::config::{Overrides, Settings};
 use cenports::fulfilment::worker::{drain, FixedClients, WorkerConfig};
-use cenports::http::AppState;
+use cenports::service::AppState;
 use cenports::storage::*;
 use cenports::sync::{sync_store, SyncOptions};
 
@@ -85,9 +85,7 @@ async fn start(ctx: &Ctx) -> App {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     // As `serve` merges them.
-    let app = cenports::http::router(state.clone())
-        .merge(cenports::web::router(state))
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let app = cenports::server::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
@@ -978,9 +976,8 @@ web_test!(
             .with_setup_token(SecretString::from(token.to_owned()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = cenports::http::router(state.clone())
-            .merge(cenports::web::router(state))
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let app =
+            cenports::server::router(state).into_make_service_with_connect_info::<SocketAddr>();
         let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let browser = Browser::at(&base);
 

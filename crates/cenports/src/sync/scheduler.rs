@@ -63,7 +63,7 @@ pub struct SchedulerConfig {
     /// The stores this process is syncing, shared with the API's sync trigger (`serve`).
     pub in_progress: SyncsInProgress,
     /// The process's counters: the quota left each store's client last saw is recorded here.
-    pub metrics: Arc<crate::http::Metrics>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl SchedulerConfig {
@@ -256,7 +256,7 @@ pub async fn run_scheduler_with(
 async fn sync_one(
     storage: &Storage,
     channels: &Channels,
-    metrics: &crate::http::Metrics,
+    metrics: &crate::metrics::Metrics,
     store: &StoreRecord,
     options: &SyncOptions,
     reconcile: bool,

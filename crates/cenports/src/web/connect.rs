@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use super::{capitalise, layout, PageError, WebUser, CSRF_FIELD};
 use crate::channel::{Channel, ConnectRefused, ConnectSubmission};
-use crate::http::api::scope_for;
-use crate::http::AppState;
+use crate::service::stores::scope_for;
+use crate::service::AppState;
 
 /// The form field naming the channel being connected.
 const CHANNEL_FIELD: &str = "channel";
@@ -61,12 +61,8 @@ pub async fn show_connect(
     let mut channel_name = query.channel.clone();
     if let Some(store) = query.store.as_deref() {
         let id = super::path_id(store)?;
-        let scope = scope_for(&state, &user.principal(), id).await?;
-        let store = state
-            .storage()
-            .get_store(&scope)
-            .await
-            .map_err(|e| PageError::from(crate::http::ApiError::from(e)))?;
+        let scope = scope_for(&state, user.access(), id).await?;
+        let store = state.storage().get_store(&scope).await?;
         let channel = channel_named(&state, Some(&store.channel))?;
         for (field, value) in channel.reconnect_prefill(&store) {
             prefill.insert(field.to_owned(), value);
@@ -245,9 +241,8 @@ pub async fn create_connection(
             ))
         }
     };
-    let store = crate::channel::credentials::save_verified(state.storage(), &secret_box, &verified)
-        .await
-        .map_err(|e| PageError::from(crate::http::ApiError::from(e)))?;
+    let store =
+        crate::channel::credentials::save_verified(state.storage(), &secret_box, &verified).await?;
     if let Some(public_url) = &state.settings().public_url {
         // As `cenports connect`: a failure here is not fatal; serve's health check retries and
         // polling imports orders meanwhile.
@@ -272,14 +267,8 @@ pub async fn create_connection(
     // The first import starts now, not at the scheduler's next tick (up to `sync_interval`
     // away): the merchant watches their orders arrive.
     let id = store.id().get();
-    if let Err(error) = crate::http::api::sync::trigger_sync(
-        State(state.clone()),
-        user.principal(),
-        crate::http::api::ApiPath(id),
-    )
-    .await
-    {
-        tracing::warn!(store.id = id, error = %error.message(), "the first sync could not start on connect; the scheduler will run it");
+    if let Err(error) = crate::service::sync::trigger_sync(&state, user.access(), id).await {
+        tracing::warn!(store.id = id, error = %error, "the first sync could not start on connect; the scheduler will run it");
     }
     Ok(Redirect::to(&format!("/stores/{id}?notice=connected")).into_response())
 }

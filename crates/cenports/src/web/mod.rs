@@ -2,9 +2,10 @@
 //!
 //! [`router`] serves the merchant's and operator's pages: `/` (to `/stores`), `/connect`,
 //! `/stores`, `/stores/{id}` (with retry, disconnect), `/stores/{id}/orders`,
-//! `/stores/{id}/orders/{order}` (with "record a shipment"), `/stores/{id}/stock`, and the one
-//! stylesheet. `/login` and `/logout` stay in [`crate::http::auth`], which renders the sign-in
-//! page and the sign-out form through [`render_login`] and [`logout_form`].
+//! `/stores/{id}/orders/{order}` (with "record a shipment"), `/stores/{id}/stock`, the one
+//! stylesheet and script, and signing in and out: `/login` (the sign-in page, and sign-in with
+//! the form or JSON) and `/logout` (`web/login.rs`; scripts call these too, so [`openapi`]
+//! documents them for the API's OpenAPI document).
 //!
 //! - **HTML** is written with `maud` (compile-time templates, every interpolation escaped).
 //!   One small CSS file and one small script (`live.js`: regions marked `data-live` are read
@@ -12,8 +13,9 @@
 //!   with a keyboard and on a phone.
 //! - **Who**: a page needs the session cookie of `POST /login` ([`WebUser`]); without a valid
 //!   one it redirects to `/login`. API keys are for scripts and do not open pages.
-//! - **Tenancy**: pages read and write through the same scoped storage calls and handlers as
-//!   `/api/v1` (they call them), so another tenant's store or order is the same 404.
+//! - **Tenancy**: pages read and write through the same services as `/api/v1`
+//!   ([`crate::service`]), whose tenancy check makes another tenant's store or order the same
+//!   404.
 //! - **CSRF**: every form that changes something carries the session's synchronizer token in a
 //!   hidden `csrf_token` field, compared in constant time before anything else is read or
 //!   written; a missing or wrong token is a 403 page.
@@ -21,24 +23,26 @@
 //! Design notes: `docs/DASHBOARD.md`.
 
 mod connect;
+mod login;
 mod orders;
 mod setup;
 mod stores;
 
-use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup, DOCTYPE};
-use serde::Deserialize;
 
-use crate::accounts::{self, tokens, AuthError};
-use crate::http::auth::{self as http_auth, AuthMethod, Principal, SESSION_COOKIE};
-use crate::http::{ApiError, AppState, ErrorCode, Surface};
+use crate::accounts::{self, AuthError};
+use crate::edge::auth::{self, Principal, SESSION_COOKIE};
+use crate::metrics::Surface;
+use crate::service::{AppState, ServiceError};
+use crate::storage::{StorageError, StoreAccess};
 
 /// Where the stylesheet is served.
 pub const STYLESHEET_PATH: &str = "/static/dashboard.css";
@@ -54,10 +58,12 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self';
 const STYLESHEET: &str = include_str!("dashboard.css");
 const SCRIPT: &str = include_str!("live.js");
 
-/// The dashboard's routes, with their state. Merge it with [`crate::http::router`] (which
-/// serves `/login` and `/logout`).
+/// The dashboard's routes, sign-in and sign-out included, with their state.
+/// [`crate::server::router`] merges it with the API's ([`crate::http::router`]).
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let (sign_in, _) = login::routes().split_for_parts();
+    let sign_in = sign_in.layer(middleware::from_fn(login::shape_responses));
+    let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/stores") }))
         .route(STYLESHEET_PATH, get(get_stylesheet))
         .route(SCRIPT_PATH, get(get_script))
@@ -86,9 +92,18 @@ pub fn router(state: AppState) -> Router {
             post(orders::create_shipment),
         )
         .route("/stores/{store_id}/stock", get(stores::show_stock))
-        .layer(middleware::from_fn(page_headers))
+        .layer(middleware::from_fn(page_headers));
+    // Merged in this order, the pages' fallback (with the pages' headers) stays the router's.
+    sign_in
+        .merge(pages)
         .layer(middleware::from_fn_with_state(state.clone(), count_pages))
         .with_state(state)
+}
+
+/// The OpenAPI document of the dashboard's routes that scripts call: `/login` and `/logout`
+/// (the API's document includes it: [`crate::server::openapi`]).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    login::routes().split_for_parts().1
 }
 
 /// Counts every page answered in `/metrics` (`surface="dashboard"`) under its route template
@@ -166,21 +181,21 @@ impl WebUser {
         self.principal.account.role == accounts::Role::Operator
     }
 
-    /// The principal the API handlers take.
-    pub fn principal(&self) -> Principal {
-        self.principal.clone()
+    /// The stores this person reaches (what the services take).
+    pub fn access(&self) -> StoreAccess {
+        self.principal.access()
     }
 
     /// Checks a form's CSRF token against the session's, in constant time.
     pub fn check_csrf(&self, given: Option<&str>) -> Result<(), PageError> {
-        match given {
-            Some(given) if tokens::same_token(given, &self.csrf_token) => Ok(()),
-            _ => Err(PageError::new(
-                StatusCode::FORBIDDEN,
-                "This form has expired or did not come from Cenports. Go back, reload the page \
-                 and submit it again.",
-            )),
+        if auth::csrf_matches(given, &self.csrf_token) {
+            return Ok(());
         }
+        Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "This form has expired or did not come from Cenports. Go back, reload the page and \
+             submit it again.",
+        ))
     }
 
     /// The hidden field every POST form carries.
@@ -193,61 +208,24 @@ impl FromRequestParts<AppState> for WebUser {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let Some(token) = http_auth::cookie(&parts.headers, SESSION_COOKIE) else {
+        let Some(token) = auth::cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(Redirect::to("/login").into_response());
         };
-        match accounts::authenticate_session(state.storage(), state.clock(), &token).await {
-            Ok((account, session)) => Ok(WebUser {
-                principal: Principal {
-                    account,
-                    method: AuthMethod::Session {
-                        token_hash: tokens::digest(&token),
-                    },
-                },
-                csrf_token: session.csrf_token,
+        match auth::authenticate_session(state, &token).await {
+            Ok((principal, csrf_token)) => Ok(WebUser {
+                principal,
+                csrf_token,
             }),
-            Err(AuthError::Storage(e)) => Err(PageError::from(ApiError::from(e)).into_response()),
+            Err(AuthError::Storage(e)) => Err(PageError::from(e).into_response()),
             Err(_) => Err(Redirect::to("/login").into_response()),
         }
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf_token: Option<String>,
-}
-
-/// `POST /logout` from the dashboard's sign-out button: checks the form's CSRF token, ends
-/// the session, clears its cookie and goes to `/login`.
-pub async fn logout_form(state: AppState, request: Request) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let user = match WebUser::from_request_parts(&mut parts, &state).await {
-        Ok(user) => user,
-        Err(response) => return response,
-    };
-    let form = Form::<CsrfOnly>::from_request(Request::from_parts(parts, body), &state).await;
-    let given = form.ok().and_then(|Form(f)| f.csrf_token);
-    if let Err(error) = user.check_csrf(given.as_deref()) {
-        return error.into_response();
-    }
-    if let AuthMethod::Session { token_hash } = &user.principal.method {
-        if let Err(e) = state.storage().delete_session(token_hash).await {
-            return PageError::from(ApiError::from(e)).into_response();
-        }
-    }
-    let mut response = Redirect::to("/login").into_response();
-    let clear = http_auth::set_cookie(SESSION_COOKIE, "", 0, state.secure_cookies(), "Lax");
-    if let Ok(value) = HeaderValue::from_str(&clear) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    response
-}
-
 // ------------------------------------------------------------------ errors
 
 /// An error page: a status and a sentence saying what to do. A 500's cause is logged where
-/// it was turned into an [`ApiError`] and not shown.
+/// it was turned into a page error ([`PageError::internal`]) and not shown.
 #[derive(Debug)]
 pub struct PageError {
     status: StatusCode,
@@ -270,16 +248,48 @@ impl PageError {
             "There is no such page among your stores. Pick a store from the list.",
         )
     }
+
+    /// The 500 page of a failure on our side: the cause is logged here, once, and not shown.
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error = %crate::sync::error_chain(cause), "HTTP request failed");
+        PageError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "something went wrong on our side; it has been logged, try again later",
+        )
+    }
 }
 
-impl From<ApiError> for PageError {
-    fn from(error: ApiError) -> Self {
-        match error.code() {
-            ErrorCode::StoreNotFound | ErrorCode::OrderNotFound | ErrorCode::ShipmentNotFound => {
-                PageError::not_found()
+/// A service's error as a page: another tenant's store, order or shipment is the same 404 page
+/// as one that does not exist; other 4xx show the service's message under the status the API
+/// gives the same error; a database failure is the 500 page.
+impl From<ServiceError> for PageError {
+    fn from(error: ServiceError) -> Self {
+        let status = match &error {
+            ServiceError::StoreNotFound
+            | ServiceError::OrderNotFound
+            | ServiceError::ShipmentNotFound => return PageError::not_found(),
+            ServiceError::Storage(cause) => return PageError::internal(cause),
+            ServiceError::Fulfilment(cause) => return PageError::internal(cause),
+            ServiceError::Channel(cause) => return PageError::internal(cause),
+            ServiceError::InvalidQuery(_)
+            | ServiceError::IdempotencyKeyRequired
+            | ServiceError::IdempotencyKeyInvalid => StatusCode::BAD_REQUEST,
+            ServiceError::Invalid(_) | ServiceError::ShipmentRejected(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
             }
-            code => PageError::new(code.status(), error.message()),
-        }
+            ServiceError::StoreDisconnected | ServiceError::IdempotencyKeyReused => {
+                StatusCode::CONFLICT
+            }
+        };
+        PageError::new(status, error.to_string())
+    }
+}
+
+/// A storage call of a page's own: a missing store, order or shipment is the 404 page,
+/// anything else the 500 page.
+impl From<StorageError> for PageError {
+    fn from(error: StorageError) -> Self {
+        PageError::from(ServiceError::from(error))
     }
 }
 
@@ -352,36 +362,6 @@ pub fn layout(title: &str, user: Option<&WebUser>, content: Markup) -> Markup {
             }
         }
     }
-}
-
-/// The sign-in page, with the form's double-submit token and the last attempt's error.
-/// `first_run`: no account can sign in yet, so the page says where the first one comes from.
-pub fn render_login(csrf_token: &str, error: Option<&str>, first_run: bool) -> Markup {
-    layout(
-        "Sign in to Cenports",
-        None,
-        html! {
-            @if first_run {
-                p.notice role="status" {
-                    "No account can sign in yet. Open the setup link that " code { "cenports serve" }
-                    " printed when it started (" code { "/setup?token=…" } "), or create an operator "
-                    "with " code { "cenports user add --email E --role operator" } "."
-                }
-            }
-            @if let Some(error) = error {
-                p.error role="alert" { (error) }
-            }
-            form.card method="post" action="/login" {
-                input type="hidden" name=(CSRF_FIELD) value=(csrf_token);
-                label for="email" { "Email" }
-                input id="email" type="email" name="email" autocomplete="username" required;
-                label for="password" { "Password" }
-                input id="password" type="password" name="password"
-                    autocomplete="current-password" required;
-                button type="submit" { "Sign in" }
-            }
-        },
-    )
 }
 
 /// A message with its first letter in upper case (errors are written lower-case, to be put

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
+use axum::Form;
 use chrono::{NaiveDate, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -15,12 +15,12 @@ use super::stores::store_nav;
 use super::{layout, path_id, when, PageError, WebUser, CSRF_FIELD};
 use crate::accounts::tokens;
 use crate::fulfilment::Carrier;
-use crate::http::api::orders::{
-    AddressView, FulfilmentStateView, OrderDetail, OrderSort, OrdersQuery,
-};
-use crate::http::api::shipments::{CreateShipment, ShipmentItemInput};
-use crate::http::api::{self, scope_for, ApiPath, DEFAULT_PAGE};
-use crate::http::AppState;
+use crate::service::orders::{self as orders_service, OrderDetail, OrderQuery};
+use crate::service::paging::DEFAULT_PAGE;
+use crate::service::shipments::{self as shipments_service, ItemInput, NewShipment};
+use crate::service::stores::scope_for;
+use crate::service::AppState;
+use crate::storage::{FulfilmentState, NewOrderAddress, OutboxState};
 
 /// The fulfilment states a filter offers, as the API spells them.
 const STATES: [(&str, &str); 7] = [
@@ -76,7 +76,7 @@ impl OrderFilters {
         pairs.finish()
     }
 
-    fn to_api(&self) -> Result<OrdersQuery, PageError> {
+    fn to_query(&self) -> Result<OrderQuery, PageError> {
         let bad = |what: &str| PageError::new(StatusCode::BAD_REQUEST, what.to_owned());
         let non_empty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
         let status_code = non_empty(&self.status_code);
@@ -87,7 +87,7 @@ impl OrderFilters {
             return Err(bad("The status filter is not one of the listed statuses."));
         }
         let fulfilment_state = non_empty(&self.state)
-            .map(|s| serde_json::from_value::<FulfilmentStateView>(serde_json::Value::String(s)))
+            .map(|s| s.parse::<FulfilmentState>())
             .transpose()
             .map_err(|_| bad("The fulfilment state filter is not one of the listed states."))?;
         let since = non_empty(&self.since)
@@ -96,17 +96,17 @@ impl OrderFilters {
             .map_err(|_| bad("The date must be a day like 2026-11-26."))?
             .and_then(|d| d.and_hms_opt(0, 0, 0))
             .map(|d| d.and_utc());
-        Ok(OrdersQuery {
+        Ok(OrderQuery {
             status_code,
             fulfilment_state,
             since,
-            // Checked by the API's handler, whose message names the field.
+            // Checked by the service, whose message names the field.
             created_from: non_empty(&self.created_from),
             created_to: non_empty(&self.created_to),
             search: non_empty(&self.q),
-            include_deleted: None,
+            include_deleted: false,
             // People look for the newest orders first.
-            sort: Some(OrderSort::Newest),
+            newest_first: true,
             limit: Some(DEFAULT_PAGE),
             cursor: non_empty(&self.cursor),
         })
@@ -115,7 +115,8 @@ impl OrderFilters {
 
 /// `GET /stores/{id}/orders`: filter by status, fulfilment state, "changed since" day and a
 /// creation-day range (from inclusive, "before" exclusive); search by order
-/// number, email or name; pages of 50 (the API's list, so the same rules apply).
+/// number, email or name; pages of 50 (the service's list, the API's too, so the same rules
+/// apply).
 pub async fn list_orders(
     State(state): State<AppState>,
     user: WebUser,
@@ -123,19 +124,9 @@ pub async fn list_orders(
     Query(filters): Query<OrderFilters>,
 ) -> Result<Response, PageError> {
     let id = path_id(&store_id)?;
-    let scope = scope_for(&state, &user.principal(), id).await?;
-    let statuses = state
-        .storage()
-        .count_orders_by_status(&scope)
-        .await
-        .map_err(|e| PageError::from(crate::http::ApiError::from(e)))?;
-    let Json(list) = api::orders::list_orders(
-        State(state.clone()),
-        user.principal(),
-        ApiPath(id),
-        api::ApiQuery(filters.to_api()?),
-    )
-    .await?;
+    let scope = scope_for(&state, user.access(), id).await?;
+    let statuses = state.storage().count_orders_by_status(&scope).await?;
+    let list = orders_service::list_orders(&state, user.access(), id, &filters.to_query()?).await?;
     let held: i64 = statuses.iter().map(|s| s.count).sum();
     let body = html! {
         (store_nav(id))
@@ -192,12 +183,12 @@ pub async fn list_orders(
                 tbody {
                     @for o in &list.orders {
                         tr {
-                            td { a href=(format!("/stores/{id}/orders/{}", o.id)) { "#" (o.number) } }
-                            td { (o.customer_email.as_deref().unwrap_or("—")) }
-                            td { (o.status) }
+                            td { a href=(format!("/stores/{id}/orders/{}", o.id.get())) { "#" (o.remote_id) } }
+                            td { (o.email.as_deref().unwrap_or("—")) }
+                            td { (o.status_name) }
                             td { (state_label(o.fulfilment_state)) }
                             td { (o.total) " " (o.currency) }
-                            td { (when(Some(o.created_at))) }
+                            td { (when(Some(o.date_created))) }
                         }
                     }
                 }
@@ -209,8 +200,8 @@ pub async fn list_orders(
                     a href=(format!("/stores/{id}/orders?{}", filters.query_string(None))) { "First page" }
                     " "
                 }
-                @if let Some(next) = &list.next_cursor {
-                    a rel="next" href=(format!("/stores/{id}/orders?{}", filters.query_string(Some(next)))) { "Next page" }
+                @if let Some(next) = list.next_cursor {
+                    a rel="next" href=(format!("/stores/{id}/orders?{}", filters.query_string(Some(&next.get().to_string())))) { "Next page" }
                 }
             }
         }
@@ -219,12 +210,10 @@ pub async fn list_orders(
     Ok(layout("Orders", Some(&user), body).into_response())
 }
 
-fn state_label(state: FulfilmentStateView) -> &'static str {
-    let value = serde_json::to_value(state).ok();
-    let value = value.as_ref().and_then(|v| v.as_str()).unwrap_or("other");
+fn state_label(state: FulfilmentState) -> &'static str {
     STATES
         .iter()
-        .find(|(v, _)| *v == value)
+        .find(|(v, _)| *v == state.as_str())
         .map_or("Other", |(_, label)| label)
 }
 
@@ -246,20 +235,15 @@ async fn render_order(
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let Json(detail) = api::orders::get_order(
-        State(state.clone()),
-        user.principal(),
-        ApiPath((id, order_id)),
-    )
-    .await?;
-    let o = &detail.order;
+    let detail = orders_service::get_order(state, user.access(), id, order_id).await?;
+    let o = &detail.order.summary;
     let body = html! {
         (store_nav(id))
         @if let Some(error) = &error { p.error role="alert" { (error) } }
         dl.profile {
-            dt { "Status" } dd { (o.status) }
+            dt { "Status" } dd { (o.status_name) }
             dt { "Fulfilment" } dd { (state_label(o.fulfilment_state)) }
-            dt { "Customer" } dd { (o.customer_email.as_deref().unwrap_or("—")) }
+            dt { "Customer" } dd { (o.email.as_deref().unwrap_or("—")) }
             dt { "Total" } dd { (o.total) " " (o.currency) " (tax " (o.tax) ")" }
             dt { "Payment" } dd { (o.payment_method.as_deref().unwrap_or("—")) ", " (o.payment_status.as_deref().unwrap_or("—")) }
         }
@@ -270,16 +254,16 @@ async fn render_order(
                 th scope="col" { "Shipped" } th scope="col" { "Price" }
             } }
             tbody {
-                @for l in &detail.lines {
+                @for l in &detail.order.lines {
                     tr { td { (l.sku) } td { (l.name) } td { (l.quantity) } td { (l.quantity_shipped) } td { (l.price) } }
                 }
             }
         } }
         h2 { "Addresses" }
-        @if let Some(billing) = &detail.billing_address {
+        @if let Some(billing) = detail.billing_address() {
             h3 { "Billing" } (address(billing))
         }
-        @for (i, shipping) in detail.shipping_addresses.iter().enumerate() {
+        @for (i, shipping) in detail.shipping_addresses().enumerate() {
             h3 { "Shipping " (i + 1) @if let Some(method) = &shipping.shipping_method { " · " (method) } }
             (address(shipping))
         }
@@ -295,13 +279,14 @@ async fn render_order(
                 } }
                 tbody {
                     @for s in &detail.shipments {
+                        @let (row, payload) = (&s.row, s.payload.as_ref());
                         tr {
-                            td { (s.id) }
-                            td class=(if s.state == "failed" { "bad" } else { "" }) { (s.state) }
-                            td { (s.carrier.as_deref().map_or_else(|| "—".to_owned(), carrier_name)) }
-                            td { (s.tracking_number.as_deref().unwrap_or("—")) }
-                            td { @for item in &s.items { (item.sku) " × " (item.quantity) br; } }
-                            td { (s.last_error.as_deref().unwrap_or("—")) }
+                            td { (row.id.get()) }
+                            td class=(if row.state == OutboxState::Failed { "bad" } else { "" }) { (row.state.as_str()) }
+                            td { (payload.map_or_else(|| "—".to_owned(), |p| carrier_name(&p.carrier.slug()))) }
+                            td { (payload.map_or("—", |p| p.tracking_number.as_str())) }
+                            td { @for item in payload.map(|p| p.items.as_slice()).unwrap_or_default() { (item.sku) " × " (item.quantity) br; } }
+                            td { (row.last_error.as_deref().unwrap_or("—")) }
                         }
                     }
                 }
@@ -316,7 +301,7 @@ async fn render_order(
             }
         }
     };
-    let mut response = layout(&format!("Order #{}", o.number), Some(user), body).into_response();
+    let mut response = layout(&format!("Order #{}", o.remote_id), Some(user), body).into_response();
     *response.status_mut() = status;
     Ok(response)
 }
@@ -327,7 +312,7 @@ fn carrier_name(slug: &str) -> String {
         .map_or_else(|_| slug.to_owned(), |c| c.display_name().to_owned())
 }
 
-fn address(a: &AddressView) -> Markup {
+fn address(a: &NewOrderAddress) -> Markup {
     html! {
         address {
             (a.first_name) " " (a.last_name) br;
@@ -344,48 +329,53 @@ fn address(a: &AddressView) -> Markup {
 /// What the hub did with the order, oldest first: created and changed at the channel,
 /// imported, and each write it queued and delivered.
 fn timeline(detail: &OrderDetail) -> Vec<(chrono::DateTime<Utc>, String)> {
-    let o = &detail.order;
+    let o = &detail.order.summary;
     let mut events = vec![
-        (o.created_at, "placed in the store".to_owned()),
+        (o.date_created, "placed in the store".to_owned()),
         (o.imported_at, "imported by the hub".to_owned()),
     ];
-    if o.modified_at > o.created_at {
+    if o.date_modified > o.date_created {
         events.push((
-            o.modified_at,
-            format!("last changed in the store ({})", o.status),
+            o.date_modified,
+            format!("last changed in the store ({})", o.status_name),
         ));
     }
     for s in &detail.shipments {
-        let tracking = s.tracking_number.as_deref().unwrap_or("");
+        let (id, row) = (s.row.id.get(), &s.row);
+        let tracking = s
+            .payload
+            .as_ref()
+            .map_or("", |p| p.tracking_number.as_str());
         events.push((
-            s.created_at,
-            format!("shipment {} requested ({tracking})", s.id),
+            row.created_at,
+            format!("shipment {id} requested ({tracking})"),
         ));
-        let outcome = match s.state.as_str() {
-            "delivered" => Some(format!(
-                "shipment {} written to the store{}",
-                s.id,
-                s.channel_shipment_id
-                    .as_deref()
+        let outcome = match row.state {
+            OutboxState::Delivered => Some(format!(
+                "shipment {id} written to the store{}",
+                s.channel_shipment_id()
                     .map(|c| format!(" as BigCommerce shipment {c}"))
                     .unwrap_or_default()
             )),
-            "failed" => Some(format!(
-                "shipment {} failed: {}",
-                s.id,
-                s.last_error.as_deref().unwrap_or("unknown error")
+            OutboxState::Failed => Some(format!(
+                "shipment {id} failed: {}",
+                row.last_error.as_deref().unwrap_or("unknown error")
             )),
             _ => None,
         };
         if let Some(outcome) = outcome {
             // A failure has no time of its own in the view: it follows the request.
-            events.push((s.delivered_at.unwrap_or(s.created_at), outcome));
+            events.push((row.delivered_at.unwrap_or(row.created_at), outcome));
         }
     }
     for c in &detail.status_changes {
         events.push((
             c.created_at,
-            format!("status change {} requested ({})", c.id, c.state),
+            format!(
+                "status change {} requested ({})",
+                c.id.get(),
+                c.state.as_str()
+            ),
         ));
     }
     events.sort_by_key(|(at, _)| *at);
@@ -394,6 +384,7 @@ fn timeline(detail: &OrderDetail) -> Vec<(chrono::DateTime<Utc>, String)> {
 
 fn shipment_form(user: &WebUser, id: i64, detail: &OrderDetail) -> Markup {
     let open: Vec<_> = detail
+        .order
         .lines
         .iter()
         .filter(|l| l.quantity > l.quantity_shipped)
@@ -403,7 +394,7 @@ fn shipment_form(user: &WebUser, id: i64, detail: &OrderDetail) -> Markup {
         @if open.is_empty() {
             p.muted { "Every line has shipped." }
         } @else {
-            form.card method="post" action=(format!("/stores/{id}/orders/{}/shipments", detail.order.id)) {
+            form.card method="post" action=(format!("/stores/{id}/orders/{}/shipments", detail.order.summary.id.get())) {
                 (user.csrf_input())
                 // A fresh key per rendered form: submitting the same form twice records one
                 // shipment (the API's idempotency).
@@ -419,7 +410,7 @@ fn shipment_form(user: &WebUser, id: i64, detail: &OrderDetail) -> Markup {
                 fieldset {
                     legend { "Quantities to ship" }
                     @for l in &open {
-                        @let field = format!("qty_{}", l.line_id);
+                        @let field = format!("qty_{}", l.remote_id);
                         label for=(field) { (l.sku) " — " (l.name) " (" (l.quantity - l.quantity_shipped) " left)" }
                         input id=(field) name=(field) type="number" min="0"
                             max=(l.quantity - l.quantity_shipped) value=(l.quantity - l.quantity_shipped);
@@ -431,8 +422,9 @@ fn shipment_form(user: &WebUser, id: i64, detail: &OrderDetail) -> Markup {
     }
 }
 
-/// `POST /stores/{id}/orders/{order}/shipments`: the API's create-shipment handler (so the
-/// same checks and `fulfilment::request_shipment`), with the form's key as Idempotency-Key.
+/// `POST /stores/{id}/orders/{order}/shipments`: the service the API's create-shipment calls
+/// (so the same checks and `fulfilment::request_shipment`), with the form's key as the request
+/// key.
 pub async fn create_shipment(
     State(state): State<AppState>,
     user: WebUser,
@@ -465,7 +457,7 @@ pub async fn create_shipment(
             )
             .await;
         };
-        items.push(ShipmentItemInput {
+        items.push(ItemInput {
             sku: None,
             line_id: Some(line_id),
             quantity,
@@ -483,31 +475,32 @@ pub async fn create_shipment(
         )
         .await;
     }
-    let mut headers = HeaderMap::new();
     let key = form
         .get("request_key")
         .cloned()
         .unwrap_or_else(tokens::random_token);
-    let key = HeaderValue::from_str(&format!("web-{key}")).map_err(|_| {
-        PageError::new(
+    let key = format!("web-{key}");
+    // What could not even be sent as a header value never came from the form we rendered.
+    if key.bytes().any(|b| (b < 32 && b != b'\t') || b == 127) {
+        return Err(PageError::new(
             StatusCode::BAD_REQUEST,
             "Reload the order page and try again.",
-        )
-    })?;
-    headers.insert("idempotency-key", key);
-    let body = CreateShipment {
+        ));
+    }
+    let shipment = NewShipment {
         carrier: form.get("carrier").cloned().unwrap_or_default(),
         tracking_number: form.get("tracking_number").cloned().unwrap_or_default(),
         tracking_link: None,
         shipped_at: None,
         items,
     };
-    match api::shipments::create_shipment(
-        State(state.clone()),
-        user.principal(),
-        ApiPath((id, order)),
-        headers,
-        api::ApiJson(body),
+    match shipments_service::request_shipment(
+        &state,
+        user.access(),
+        id,
+        order,
+        Some(&key),
+        shipment,
     )
     .await
     {

@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::{capitalise, layout, PageError};
 use crate::accounts::{self, password, tokens, AccountError};
-use crate::http::{auth, ApiError, AppState};
+use crate::service::AppState;
 
 #[derive(Deserialize)]
 pub struct SetupQuery {
@@ -45,11 +45,7 @@ async fn open(state: &AppState) -> Result<bool, PageError> {
     if state.setup_token().is_none() {
         return Ok(false);
     }
-    let taken = state
-        .storage()
-        .any_account_can_sign_in()
-        .await
-        .map_err(|e| PageError::from(ApiError::from(e)))?;
+    let taken = state.storage().any_account_can_sign_in().await?;
     Ok(!taken)
 }
 
@@ -123,8 +119,7 @@ pub async fn create_operator(
     let created = state
         .storage()
         .create_first_operator(&form.email, &hash)
-        .await
-        .map_err(|e| PageError::from(ApiError::from(e)))?;
+        .await?;
     let Some(account) = created else {
         // Someone finished the setup first: this page is closed now.
         return Ok(Redirect::to("/login").into_response());
@@ -132,10 +127,9 @@ pub async fn create_operator(
     tracing::info!(user = %account.user.id, "setup: the first operator account was created");
     let session =
         accounts::open_session(state.storage(), state.clock(), state.auth_policy(), account)
-            .await
-            .map_err(|e| PageError::from(ApiError::from(e)))?;
+            .await?;
     let mut response = Redirect::to("/stores").into_response();
-    auth::attach_session(&state, &session, &mut response);
+    super::login::attach_session(&state, &session, &mut response);
     Ok(response)
 }
 

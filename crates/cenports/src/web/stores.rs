@@ -3,14 +3,16 @@
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
+use axum::Form;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{ago, layout, path_id, when, PageError, WebUser};
-use crate::http::api::{self, scope_for, ApiPath};
-use crate::http::AppState;
+use crate::service::stock::{self as stock_service, StockItem};
+use crate::service::stores::{self as stores_service, scope_for, StoreProblems};
+use crate::service::sync::{self as sync_service, Triggered};
+use crate::service::AppState;
 use crate::storage::{StoreRecord, StoreStatus, STREAM_ORDERS};
 use crate::webhooks::registration::remove_hooks;
 
@@ -25,7 +27,7 @@ struct Health {
     lag_secs: Option<i64>,
     open_errors: usize,
     /// The open errors themselves (the store page lists them).
-    errors: api::stores::StoreErrors,
+    errors: StoreProblems,
     webhooks: String,
     quota_left: Option<u64>,
     orders: i64,
@@ -38,15 +40,13 @@ async fn health(state: &AppState, user: &WebUser, store: StoreRecord) -> Result<
     let checkpoint = state
         .storage()
         .get_checkpoint(&scope, STREAM_ORDERS)
-        .await
-        .map_err(api_err)?;
+        .await?;
     let completed = checkpoint.as_ref().and_then(|c| c.completed_at);
     // The newest sync that ended well, from the history every process writes.
     let recorded_ok = state
         .storage()
         .list_sync_runs(&scope, 20)
-        .await
-        .map_err(api_err)?
+        .await?
         .into_iter()
         .find(|run| run.outcome == "ok")
         .and_then(|run| run.finished_at);
@@ -62,24 +62,15 @@ async fn health(state: &AppState, user: &WebUser, store: StoreRecord) -> Result<
     });
     let now = state.clock().now();
     let lag_secs = synced_until.map(|until| (now - until).num_seconds().max(0));
-    let Json(errors) =
-        api::stores::list_errors(State(state.clone()), user.principal(), ApiPath(id.get())).await?;
+    let errors = stores_service::store_problems(state, user.access(), id.get()).await?;
     let open_errors = errors.outbox.len() + errors.stock.len() + usize::from(errors.sync.is_some());
-    let endpoint = state
-        .storage()
-        .get_webhook_endpoint(&scope)
-        .await
-        .map_err(api_err)?;
+    let endpoint = state.storage().get_webhook_endpoint(&scope).await?;
     let webhooks = match (&endpoint, &state.settings().public_url) {
         (Some(_), _) => "registered".to_owned(),
         (None, Some(_)) => "not registered".to_owned(),
         (None, None) => "off (polling)".to_owned(),
     };
-    let orders = state
-        .storage()
-        .count_orders(&scope)
-        .await
-        .map_err(api_err)?;
+    let orders = state.storage().count_orders(&scope).await?;
     let mut problems = Vec::new();
     if store.status != StoreStatus::Connected {
         problems.push("disconnected");
@@ -114,20 +105,12 @@ async fn health(state: &AppState, user: &WebUser, store: StoreRecord) -> Result<
     })
 }
 
-fn api_err(e: crate::storage::StorageError) -> PageError {
-    PageError::from(crate::http::ApiError::from(e))
-}
-
 /// `GET /stores`: one row per store, the unhealthy first.
 pub async fn list_stores(
     State(state): State<AppState>,
     user: WebUser,
 ) -> Result<Response, PageError> {
-    let stores = state
-        .storage()
-        .list_stores_for(user.principal().access())
-        .await
-        .map_err(api_err)?;
+    let stores = stores_service::list_stores(&state, user.access()).await?;
     let mut rows = Vec::with_capacity(stores.len());
     for store in stores {
         rows.push(health(&state, &user, store).await?);
@@ -236,10 +219,9 @@ pub async fn show_store(
     Query(notice): Query<StoreNotice>,
 ) -> Result<Response, PageError> {
     let id = path_id(&store_id)?;
-    let scope = scope_for(&state, &user.principal(), id).await?;
-    let store = state.storage().get_store(&scope).await.map_err(api_err)?;
-    let Json(sync) =
-        api::sync::get_sync_status(State(state.clone()), user.principal(), ApiPath(id)).await?;
+    let scope = scope_for(&state, user.access(), id).await?;
+    let store = state.storage().get_store(&scope).await?;
+    let sync = sync_service::sync_status(&state, user.access(), id).await?;
     let h = health(&state, &user, store.clone()).await?;
     let errors = &h.errors;
     let notice = match notice.notice.as_deref() {
@@ -288,7 +270,7 @@ pub async fn show_store(
                 @for run in &sync.history {
                     tr {
                         td { (when(Some(run.started_at))) }
-                        td { (started_by_label(&run.started_by)) }
+                        td { (started_by_label(run.trigger.as_str())) }
                         td {
                             @match (run.outcome.as_str(), run.finished_at) {
                                 ("ok", _) => span.good { "ok" },
@@ -300,9 +282,9 @@ pub async fn show_store(
                                 _ => span.muted { "no end recorded (its process stopped)" },
                             }
                         }
-                        td { (run.orders_inserted) " / " (run.orders_updated) " / " (run.orders_read) }
-                        td { (run.products) }
-                        td { (run.api_requests) }
+                        td { (run.counts.orders_inserted) " / " (run.counts.orders_updated) " / " (run.counts.orders_read) }
+                        td { (run.counts.products) }
+                        td { (run.counts.api_requests) }
                         td { (run.finished_at.map_or_else(|| "—".to_owned(), |end| ago((end - run.started_at).num_seconds()))) }
                     }
                 }
@@ -350,10 +332,10 @@ pub async fn show_store(
                     @for o in &errors.outbox {
                         tr {
                             td {
-                                (o.kind.replace('_', " ")) " of order "
-                                a href=(format!("/stores/{id}/orders/{}", o.order_id)) { "#" (o.order_number) }
+                                (o.kind.as_str().replace('_', " ")) " of order "
+                                a href=(format!("/stores/{id}/orders/{}", o.order_id.get())) { "#" (o.order_remote_id) }
                             }
-                            td.bad { (o.state) " after " (o.attempts) " attempts" }
+                            td.bad { (o.state.as_str()) " after " (o.attempts) " attempts" }
                             td { (o.last_error.as_deref().unwrap_or("—")) }
                             td { (when(Some(o.updated_at))) }
                         }
@@ -407,12 +389,9 @@ pub async fn trigger_sync(
 ) -> Result<Response, PageError> {
     user.check_csrf(form.csrf_token.as_deref())?;
     let id = path_id(&store_id)?;
-    let (_, Json(triggered)) =
-        api::sync::trigger_sync(State(state), user.principal(), ApiPath(id)).await?;
-    let notice = if triggered.status == "started" {
-        "sync_started"
-    } else {
-        "sync_running"
+    let notice = match sync_service::trigger_sync(&state, user.access(), id).await? {
+        Triggered::Started => "sync_started",
+        Triggered::AlreadyRunning => "sync_running",
     };
     Ok(Redirect::to(&format!("/stores/{id}?notice={notice}")).into_response())
 }
@@ -427,13 +406,12 @@ pub async fn disconnect_store(
 ) -> Result<Response, PageError> {
     user.check_csrf(form.csrf_token.as_deref())?;
     let id = path_id(&store_id)?;
-    let scope = scope_for(&state, &user.principal(), id).await?;
-    let store = state.storage().get_store(&scope).await.map_err(api_err)?;
+    let scope = scope_for(&state, user.access(), id).await?;
+    let store = state.storage().get_store(&scope).await?;
     let registered = state
         .storage()
         .get_webhook_endpoint(&scope)
-        .await
-        .map_err(api_err)?
+        .await?
         .is_some();
     if registered && store.status == StoreStatus::Connected {
         let removed = async {
@@ -445,18 +423,10 @@ pub async fn disconnect_store(
             // As the CLI: the endpoint is forgotten so callbacks are refused and the channel
             // deactivates the hooks.
             tracing::warn!(store.id = id, error = %format!("{error:#}"), "webhooks could not be removed on disconnect");
-            state
-                .storage()
-                .delete_webhook_endpoint(&scope)
-                .await
-                .map_err(api_err)?;
+            state.storage().delete_webhook_endpoint(&scope).await?;
         }
     }
-    state
-        .storage()
-        .disconnect_store(&scope)
-        .await
-        .map_err(api_err)?;
+    state.storage().disconnect_store(&scope).await?;
     Ok(Redirect::to(&format!("/stores/{id}")).into_response())
 }
 
@@ -468,10 +438,9 @@ pub async fn show_stock(
     Path(store_id): Path<String>,
 ) -> Result<Response, PageError> {
     let id = path_id(&store_id)?;
-    let scope = scope_for(&state, &user.principal(), id).await?;
-    let store = state.storage().get_store(&scope).await.map_err(api_err)?;
-    let Json(stock) =
-        api::stock::list_stock(State(state.clone()), user.principal(), ApiPath(id)).await?;
+    let scope = scope_for(&state, user.access(), id).await?;
+    let store = state.storage().get_store(&scope).await?;
+    let stock = stock_service::list_stock(&state, user.access(), id).await?;
     let body = html! {
         (store_nav(id))
         p.muted { "Safety buffer: " (stock.safety_buffer) " units held back from every tracked SKU." }
@@ -486,17 +455,19 @@ pub async fn show_stock(
                     th scope="col" { "Mismatch" }
                 } }
                 tbody {
-                    @for item in &stock.items {
-                        @let tracked = item.tracking.as_deref().is_some_and(|t| t != "none");
-                        @let mismatch = tracked && item.store_level.is_some_and(|level| level != item.available);
+                    @for StockItem { row: item, available } in &stock.items {
+                        @let tracking = item.catalog.as_ref().map(|c| c.stock_tracking.as_str());
+                        @let store_level = item.catalog.as_ref().and_then(|c| c.reported_level);
+                        @let tracked = tracking.is_some_and(|t| t != "none");
+                        @let mismatch = tracked && store_level.is_some_and(|level| level != *available);
                         @let push_bad = item.last_push.as_ref().is_some_and(|p| !matches!(p.status.as_str(), "ok" | "untracked"));
                         tr {
                             td { (item.sku) }
                             td { (item.on_hand) }
                             td { (item.reserved) }
-                            td { (item.available) }
+                            td { (available) }
                             td {
-                                (item.store_level.map_or_else(|| "—".to_owned(), |n| n.to_string()))
+                                (store_level.map_or_else(|| "—".to_owned(), |n| n.to_string()))
                                 @if !tracked { br; span.muted { "not tracked by the store" } }
                             }
                             td {

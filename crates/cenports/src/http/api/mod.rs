@@ -2,11 +2,12 @@
 //! documentation ([`openapi_router`]: `utoipa-axum` adds a route and its `#[utoipa::path]` in
 //! one call, so the served routes and the document cannot drift apart).
 //!
-//! Tenancy: every handler under `/api/v1/stores/{store_id}` first turns the caller's
-//! [`Principal`] and the path's store id into a [`crate::storage::StoreScope`] with
-//! [`crate::storage::Storage::store_scope_for`] (owner checked in SQL for merchants), and reads
-//! and writes only through that scope. Another tenant's store, and any id under it, is the same
-//! 404 as an id that never existed.
+//! Tenancy: every handler under `/api/v1/stores/{store_id}` calls a service
+//! ([`crate::service`]) with the caller's store access and the path's store id; the service
+//! first turns them into a [`crate::storage::StoreScope`]
+//! ([`crate::service::stores::scope_for`]: owner checked in SQL for merchants), and reads and
+//! writes only through that scope. Another tenant's store, and any id under it, is the same 404
+//! as an id that never existed.
 
 pub mod orders;
 pub mod shipments;
@@ -26,10 +27,9 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{self, Principal, UserView};
-use super::error::{ApiError, ErrorBody, ErrorCode};
-use super::AppState;
-use crate::storage::{StoreId, StoreScope};
+use crate::edge::auth::{self, Principal, UserView};
+use crate::edge::error::{ApiError, ErrorBody, ErrorCode};
+use crate::service::AppState;
 
 /// A path extractor whose rejection is the JSON envelope.
 #[derive(FromRequestParts)]
@@ -79,65 +79,6 @@ where
 /// The served OpenAPI document, serialised once when the router is built.
 #[derive(Clone)]
 pub struct OpenApiJson(pub Arc<String>);
-
-/// Largest page of a list.
-pub const MAX_PAGE: u32 = 200;
-/// Page size when `limit` is not given.
-pub const DEFAULT_PAGE: u32 = 50;
-
-/// The page size asked for, checked.
-pub fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
-    match limit {
-        None => Ok(DEFAULT_PAGE),
-        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        Some(n) => Err(ApiError::new(
-            ErrorCode::InvalidQuery,
-            format!("limit must be from 1 to {MAX_PAGE}; {n} was given"),
-        )),
-    }
-}
-
-/// Reads a cursor returned by an earlier page. Cursors are opaque to clients; today they are
-/// the last id of the previous page.
-pub fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
-    match cursor {
-        None => Ok(None),
-        Some(text) => Some(text)
-            // Exactly the documented pattern `^[1-9][0-9]{0,17}$` (the digits of a positive
-            // id; clients still treat cursors as opaque).
-            .filter(|t| {
-                (1..=18).contains(&t.len())
-                    && !t.starts_with('0')
-                    && t.bytes().all(|b| b.is_ascii_digit())
-            })
-            .and_then(|t| t.parse::<i64>().ok())
-            .filter(|id| *id > 0)
-            .map(Some)
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::InvalidQuery,
-                    "the cursor is not one this API returned; pass next_cursor from the \
-                     previous page unchanged",
-                )
-            }),
-    }
-}
-
-/// The scope of a store for the caller: 404 `store_not_found` when it does not exist or is
-/// not the caller's.
-pub async fn scope_for(
-    state: &AppState,
-    principal: &Principal,
-    store_id: i64,
-) -> Result<StoreScope, ApiError> {
-    if store_id <= 0 {
-        return Err(ApiError::store_not_found());
-    }
-    Ok(state
-        .storage
-        .store_scope_for(principal.access(), StoreId::from_raw(store_id))
-        .await?)
-}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -189,7 +130,9 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Every documented route, with its documentation.
+/// Every documented route of the API, with its documentation (the document's frame: its info,
+/// tags, security schemes and error schemas, are here too; the dashboard's sign-in routes are
+/// added by [`crate::server::openapi`]).
 pub fn openapi_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(stores::list_stores))
@@ -205,8 +148,6 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_me))
         .routes(routes!(get_openapi))
         .routes(routes!(get_docs))
-        .routes(routes!(auth::get_login, auth::login))
-        .routes(routes!(auth::logout))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(get_metrics))
@@ -324,7 +265,7 @@ pub async fn healthz() -> Json<Health> {
     security(())
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    match state.storage.ping().await {
+    match state.storage().ping().await {
         Ok(()) => Ok(Json(Health {
             status: "ok".into(),
         })),
@@ -351,15 +292,15 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
     security(())
 )]
 pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let figures = state.storage.store_figures().await?;
+    let figures = state.storage().store_figures().await?;
     // The freshest quota figure of each store is its shared limiter's, which every client of
     // the process (syncs, webhook fetches, outbox writes) updates.
     for f in &figures {
-        if let Some(left) = state.channels.requests_left(f.store_id).await {
-            state.metrics.record_quota_left(f.store_id, left);
+        if let Some(left) = state.channels().requests_left(f.store_id).await {
+            state.metrics().record_quota_left(f.store_id, left);
         }
     }
-    let text = state.metrics.render(&figures, state.clock().now());
+    let text = state.metrics().render(&figures, state.clock().now());
     Ok((
         StatusCode::OK,
         [(

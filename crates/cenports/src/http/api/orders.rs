@@ -1,5 +1,5 @@
 //! Imported orders: a filtered, cursor-paginated list, and one order with its lines, addresses
-//! and the writes the hub made for it.
+//! and the writes the hub made for it ([`crate::service::orders`]).
 
 use axum::extract::State;
 use axum::Json;
@@ -8,14 +8,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::shipments::ShipmentView;
-use super::{page_size, parse_cursor, scope_for, ApiPath, ApiQuery};
-use crate::http::auth::Principal;
-use crate::http::error::{ApiError, ErrorBody};
-use crate::http::AppState;
-use crate::storage::{
-    AddressKind, FulfilmentState, NewOrderAddress, NewOrderLine, OrderFilter, OrderId,
-    OrderSummary, OutboxKind,
-};
+use super::{ApiPath, ApiQuery};
+use crate::edge::auth::Principal;
+use crate::edge::error::{ApiError, ErrorBody};
+use crate::service::orders::{self as service, OrderQuery};
+use crate::service::AppState;
+use crate::storage::{FulfilmentState, NewOrderAddress, NewOrderLine, OrderSummary, OutboxRow};
 
 /// Our fulfilment state of an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -212,25 +210,6 @@ fn day_or_instant() -> utoipa::openapi::schema::Schema {
     )
 }
 
-/// A `created_from` / `created_to` value, or `invalid_query` naming the parameter and the
-/// forms it takes.
-fn created_bound(name: &str, text: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    let Some(text) = text else {
-        return Ok(None);
-    };
-    crate::dates::parse_day_or_instant(text)
-        .map(Some)
-        .ok_or_else(|| {
-            ApiError::new(
-                crate::http::ErrorCode::InvalidQuery,
-                format!(
-                    "{name} is not a day or an instant: use YYYY-MM-DD (midnight UTC) or RFC \
-                     3339, e.g. 2026-01-31 or 2026-01-31T12:00:00Z"
-                ),
-            )
-        })
-}
-
 /// The store's orders, newest import last, filtered and paginated by cursor.
 #[utoipa::path(
     get,
@@ -250,44 +229,19 @@ pub async fn list_orders(
     ApiPath(store_id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<OrdersQuery>,
 ) -> Result<Json<OrderList>, ApiError> {
-    let limit = page_size(query.limit)?;
-    let after = parse_cursor(query.cursor.as_deref())?.map(OrderId::from_raw);
-    if query
-        .search
-        .as_ref()
-        .is_some_and(|s| s.chars().count() > 200 || s.chars().any(char::is_control))
-    {
-        return Err(ApiError::new(
-            crate::http::ErrorCode::InvalidQuery,
-            "search is at most 200 characters, without control characters",
-        ));
-    }
-    let created_from = created_bound("created_from", query.created_from.as_deref())?;
-    let created_to = created_bound("created_to", query.created_to.as_deref())?;
-    let scope = scope_for(&state, &principal, store_id).await?;
-    if query
-        .status_code
-        .as_ref()
-        .is_some_and(|s| s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control))
-    {
-        return Err(ApiError::new(
-            crate::http::ErrorCode::InvalidQuery,
-            "status_code is 1 to 100 characters, without control characters",
-        ));
-    }
-    let filter = OrderFilter {
-        status_code: query.status_code.clone(),
+    let query = OrderQuery {
+        status_code: query.status_code,
         fulfilment_state: query.fulfilment_state.map(Into::into),
         since: query.since,
-        created_from,
-        created_to,
+        created_from: query.created_from,
+        created_to: query.created_to,
+        search: query.search,
         include_deleted: query.include_deleted.unwrap_or(false),
         newest_first: query.sort == Some(OrderSort::Newest),
+        limit: query.limit,
+        cursor: query.cursor,
     };
-    let page = state
-        .storage
-        .search_orders(&scope, &filter, query.search.as_deref(), limit, after)
-        .await?;
+    let page = service::list_orders(&state, principal.access(), store_id, &query).await?;
     Ok(Json(OrderList {
         orders: page.orders.iter().map(OrderView::from).collect(),
         next_cursor: page.next_cursor.map(|id| id.get().to_string()),
@@ -400,6 +354,17 @@ pub struct StatusChangeView {
     pub created_at: DateTime<Utc>,
 }
 
+impl From<&OutboxRow> for StatusChangeView {
+    fn from(row: &OutboxRow) -> Self {
+        StatusChangeView {
+            id: row.id.get(),
+            state: row.state.as_str().to_owned(),
+            last_error: row.last_error.clone(),
+            created_at: row.created_at,
+        }
+    }
+}
+
 /// One order in full.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderDetail {
@@ -439,43 +404,17 @@ pub async fn get_order(
     principal: Principal,
     ApiPath((store_id, order_id)): ApiPath<(i64, i64)>,
 ) -> Result<Json<OrderDetail>, ApiError> {
-    let scope = scope_for(&state, &principal, store_id).await?;
-    if order_id <= 0 {
-        return Err(ApiError::order_not_found());
-    }
-    let order = state
-        .storage
-        .get_order(&scope, OrderId::from_raw(order_id))
-        .await?;
-    let rows = state.storage.order_outbox(&scope, order.summary.id).await?;
-    let mut shipments = Vec::new();
-    let mut status_changes = Vec::new();
-    for row in &rows {
-        match row.kind {
-            OutboxKind::Shipment => shipments.push(ShipmentView::from_row(row)),
-            OutboxKind::OrderStatus => status_changes.push(StatusChangeView {
-                id: row.id.get(),
-                state: row.state.as_str().to_owned(),
-                last_error: row.last_error.clone(),
-                created_at: row.created_at,
-            }),
-        }
-    }
+    let detail = service::get_order(&state, principal.access(), store_id, order_id).await?;
     Ok(Json(OrderDetail {
-        order: OrderView::from(&order.summary),
-        lines: order.lines.iter().map(LineView::from).collect(),
-        billing_address: order
-            .addresses
+        order: OrderView::from(&detail.order.summary),
+        lines: detail.order.lines.iter().map(LineView::from).collect(),
+        billing_address: detail.billing_address().map(AddressView::from),
+        shipping_addresses: detail.shipping_addresses().map(AddressView::from).collect(),
+        shipments: detail.shipments.iter().map(ShipmentView::from).collect(),
+        status_changes: detail
+            .status_changes
             .iter()
-            .find(|a| a.kind == AddressKind::Billing)
-            .map(AddressView::from),
-        shipping_addresses: order
-            .addresses
-            .iter()
-            .filter(|a| a.kind == AddressKind::Shipping)
-            .map(AddressView::from)
+            .map(StatusChangeView::from)
             .collect(),
-        shipments,
-        status_changes,
     }))
 }

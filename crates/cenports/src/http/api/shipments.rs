@@ -1,5 +1,5 @@
 //! Shipments: create one for an order (through the outbox, with the caller's idempotency key),
-//! list a store's, read one.
+//! list a store's, read one ([`crate::service::shipments`]).
 //!
 //! **Idempotency.** `POST …/shipments` requires an `Idempotency-Key` header (1 to 200 printable
 //! ASCII characters). It becomes the outbox row's request key (`api:<key>`, so it can never meet
@@ -16,19 +16,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{page_size, parse_cursor, scope_for, ApiJson, ApiPath, ApiQuery};
-use crate::fulfilment::{self, Carrier, FulfilmentError, ItemSpec, OutboxPayload, ShipmentRequest};
-use crate::http::auth::Principal;
-use crate::http::error::{ApiError, ErrorBody, ErrorCode};
-use crate::http::AppState;
-use crate::storage::{OrderId, OutboxId, OutboxRow};
+use super::{ApiJson, ApiPath, ApiQuery};
+use crate::edge::auth::Principal;
+use crate::edge::error::{ApiError, ErrorBody};
+use crate::service::shipments::{self as service, ItemInput, NewShipment, Shipment};
+use crate::service::AppState;
 
 /// The header carrying the caller's idempotency key.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
-/// Longest idempotency key accepted.
-pub const MAX_IDEMPOTENCY_KEY: usize = 200;
-/// Prefix of request keys that came through the API.
-const API_KEY_NAMESPACE: &str = "api:";
 
 /// A shipment: one parcel to one shipping address of an order.
 #[derive(Debug, Serialize, ToSchema)]
@@ -54,7 +49,7 @@ pub struct ShipmentView {
     pub tracking_link: Option<String>,
     /// When the parcel left.
     pub shipped_at: Option<DateTime<Utc>>,
-    /// The shipping address (consignment) it goes to, by the channel's id.
+    /// The shipping address (consignment) it goes to.
     pub shipping_address_id: Option<String>,
     /// What ships.
     pub items: Vec<ShipmentItemView>,
@@ -62,7 +57,7 @@ pub struct ShipmentView {
     pub attempts: i32,
     /// The last failure.
     pub last_error: Option<String>,
-    /// BigCommerce's shipment id, once delivered.
+    /// The channel's shipment id, once delivered.
     pub channel_shipment_id: Option<String>,
     /// Requested at.
     pub created_at: DateTime<Utc>,
@@ -82,13 +77,9 @@ pub struct ShipmentItemView {
     pub quantity: i32,
 }
 
-impl ShipmentView {
-    /// The view of a shipment outbox row.
-    pub fn from_row(row: &OutboxRow) -> Self {
-        let payload = match OutboxPayload::parse(&row.payload) {
-            Ok(OutboxPayload::Shipment(p)) => Some(p),
-            _ => None,
-        };
+impl From<&Shipment> for ShipmentView {
+    fn from(shipment: &Shipment) -> Self {
+        let (row, payload) = (&shipment.row, &shipment.payload);
         ShipmentView {
             id: row.id.get(),
             order_id: row.order_id.get(),
@@ -115,11 +106,7 @@ impl ShipmentView {
                 .unwrap_or_default(),
             attempts: row.attempts,
             last_error: row.last_error.clone(),
-            channel_shipment_id: row
-                .delivered_at
-                .is_some()
-                .then(|| row.remote_result.clone())
-                .flatten(),
+            channel_shipment_id: shipment.channel_shipment_id().map(str::to_owned),
             created_at: row.created_at,
             delivered_at: row.delivered_at,
         }
@@ -158,11 +145,7 @@ pub struct ShipmentItemInput {
     /// A SKU on the order.
     pub sku: Option<String>,
     /// A line id of the order (`line_id` in the order).
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"
-    )]
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$")]
     pub line_id: Option<String>,
     /// Quantity, at least 1.
     #[schema(minimum = 1, maximum = 2147483647)]
@@ -177,64 +160,6 @@ pub struct CreatedShipments {
     pub duplicate: bool,
     /// One shipment per shipping address the items go to.
     pub shipments: Vec<ShipmentView>,
-}
-
-fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
-    let value = headers.get(IDEMPOTENCY_KEY).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::IdempotencyKeyRequired,
-            "send an Idempotency-Key header (e.g. a UUID, or your own parcel id) so that a \
-             retried request creates the shipment once",
-        )
-    })?;
-    let key = value.to_str().unwrap_or_default();
-    let valid = !key.is_empty()
-        && key.len() <= MAX_IDEMPOTENCY_KEY
-        && key.bytes().all(|b| (0x21..=0x7e).contains(&b));
-    if !valid {
-        return Err(ApiError::new(
-            ErrorCode::IdempotencyKeyInvalid,
-            format!(
-                "the Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII \
-                 characters without spaces"
-            ),
-        ));
-    }
-    Ok(format!("{API_KEY_NAMESPACE}{key}"))
-}
-
-/// The carrier as the API spells it: exactly one of our slugs, or `custom:NAME` (the CLI is
-/// more forgiving about spelling; an API takes exactly what its document says).
-fn parse_carrier(text: &str) -> Result<Carrier, ApiError> {
-    const SLUGS: [&str; 6] = ["canada-post", "ups", "fedex", "usps", "dhl", "purolator"];
-    let valid = SLUGS.contains(&text)
-        || text.strip_prefix("custom:").is_some_and(|name| {
-            !name.trim().is_empty()
-                && name.chars().count() <= fulfilment::carriers::MAX_CUSTOM_NAME
-                && !name.chars().any(char::is_control)
-        });
-    let parsed = if valid {
-        text.parse::<Carrier>().ok()
-    } else {
-        None
-    };
-    parsed.ok_or_else(|| {
-        ApiError::validation(format!(
-            "carrier {text:?} is not one the hub knows: use canada-post, ups, fedex, usps, dhl, \
-             purolator, or custom:NAME"
-        ))
-    })
-}
-
-/// Whether existing rows of a key were made by this same request.
-fn same_request(rows: &[OutboxRow], order: OrderId, carrier: &Carrier, tracking: &str) -> bool {
-    rows.iter().all(|row| {
-        row.order_id == order
-            && matches!(
-                OutboxPayload::parse(&row.payload),
-                Ok(OutboxPayload::Shipment(p)) if p.carrier == *carrier && p.tracking_number == tracking
-            )
-    })
 }
 
 /// Records a shipment of an order, to be written to BigCommerce exactly once.
@@ -267,117 +192,43 @@ pub async fn create_shipment(
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateShipment>,
 ) -> Result<(StatusCode, Json<CreatedShipments>), ApiError> {
-    let scope = scope_for(&state, &principal, store_id).await?;
-    if order_id <= 0 {
-        return Err(ApiError::order_not_found());
-    }
-    let order = state
-        .storage
-        .get_order(&scope, OrderId::from_raw(order_id))
-        .await?;
-    let key = idempotency_key(&headers)?;
-    let carrier = parse_carrier(&body.carrier)?;
-    let mut items = Vec::with_capacity(body.items.len());
-    for (i, item) in body.items.iter().enumerate() {
-        items.push(match (&item.sku, &item.line_id) {
-            (Some(sku), None) => ItemSpec::Sku {
-                sku: sku.clone(),
-                quantity: item.quantity,
-            },
-            (None, Some(line)) => {
-                if line.is_empty()
-                    || line.chars().count() > 100
-                    || line.chars().any(char::is_control)
-                {
-                    return Err(ApiError::validation(format!(
-                        "items[{i}].line_id must be 1 to 100 characters without control \
-                         characters"
-                    )));
-                }
-                ItemSpec::Line {
-                    line_remote_id: line.clone(),
-                    quantity: item.quantity,
-                }
-            }
-            _ => {
-                return Err(ApiError::validation(format!(
-                    "items[{i}] must name exactly one of sku and line_id"
-                )))
-            }
-        });
-    }
-    let tracking = body.tracking_number.trim().to_owned();
-    let store = state.storage.get_store(&scope).await?;
-    let channel = state
-        .channels
-        .of(&store)
-        .map_err(|e| ApiError::internal(&e))?
-        .clone();
-    let request = ShipmentRequest {
-        order_remote_id: order.summary.remote_id.clone(),
-        carrier: carrier.clone(),
-        // Untrimmed: the length rule counts what the client sent, as the document says.
-        tracking_number: body.tracking_number.clone(),
+    let key = headers
+        .get(IDEMPOTENCY_KEY)
+        .map(|value| value.to_str().unwrap_or_default());
+    let shipment = NewShipment {
+        carrier: body.carrier,
+        tracking_number: body.tracking_number,
         tracking_link: body.tracking_link,
         shipped_at: body.shipped_at,
-        items,
-        request_key: Some(key.clone()),
+        items: body
+            .items
+            .into_iter()
+            .map(|item| ItemInput {
+                sku: item.sku,
+                line_id: item.line_id,
+                quantity: item.quantity,
+            })
+            .collect(),
     };
-    let requested = match fulfilment::request_shipment(
-        &state.storage,
-        &store,
-        channel.as_ref(),
-        &request,
+    let requested = service::request_shipment(
+        &state,
+        principal.access(),
+        store_id,
+        order_id,
+        key,
+        shipment,
     )
-    .await
-    {
-        Ok(requested) => requested,
-        Err(FulfilmentError::Rejected(reason)) => {
-            // `request_shipment` checks quantities against the open rows before it looks at
-            // the key, so a repeat of an accepted request (later, or racing it) can look like
-            // "nothing left to ship" since its own rows hold the quantities: if the key has
-            // rows, the request they were made for is the answer.
-            let existing = state.storage.outbox_by_key(&scope, &key).await?;
-            if !existing.is_empty() {
-                return duplicate_or_conflict(existing, order.summary.id, &carrier, &tracking);
-            }
-            return Err(ApiError::new(ErrorCode::ShipmentRejected, reason));
-        }
-        Err(FulfilmentError::OrderNotImported { .. }) => return Err(ApiError::order_not_found()),
-        Err(error @ FulfilmentError::Payload { .. }) => return Err(ApiError::internal(&error)),
-        Err(FulfilmentError::Storage(e)) => return Err(ApiError::from(e)),
+    .await?;
+    let status = if requested.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
     };
-    if requested.duplicate {
-        // Lost a race with an identical key: the winner's rows are the answer.
-        return duplicate_or_conflict(requested.rows, order.summary.id, &carrier, &tracking);
-    }
     Ok((
-        StatusCode::CREATED,
+        status,
         Json(CreatedShipments {
-            duplicate: false,
-            shipments: requested.rows.iter().map(ShipmentView::from_row).collect(),
-        }),
-    ))
-}
-
-fn duplicate_or_conflict(
-    rows: Vec<OutboxRow>,
-    order: OrderId,
-    carrier: &Carrier,
-    tracking: &str,
-) -> Result<(StatusCode, Json<CreatedShipments>), ApiError> {
-    if !same_request(&rows, order, carrier, tracking) {
-        return Err(ApiError::new(
-            ErrorCode::IdempotencyKeyReused,
-            "this Idempotency-Key was used for a different shipment (another order, carrier or \
-             tracking number); use a new key for a new shipment",
-        ));
-    }
-    Ok((
-        StatusCode::OK,
-        Json(CreatedShipments {
-            duplicate: true,
-            shipments: rows.iter().map(ShipmentView::from_row).collect(),
+            duplicate: requested.duplicate,
+            shipments: requested.shipments.iter().map(ShipmentView::from).collect(),
         }),
     ))
 }
@@ -422,13 +273,17 @@ pub async fn list_shipments(
     ApiPath(store_id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<ShipmentsQuery>,
 ) -> Result<Json<ShipmentList>, ApiError> {
-    let limit = page_size(query.limit)?;
-    let after = parse_cursor(query.cursor.as_deref())?.map(OutboxId::from_raw);
-    let scope = scope_for(&state, &principal, store_id).await?;
-    let (rows, next) = state.storage.list_shipments(&scope, limit, after).await?;
+    let page = service::list_shipments(
+        &state,
+        principal.access(),
+        store_id,
+        query.limit,
+        query.cursor.as_deref(),
+    )
+    .await?;
     Ok(Json(ShipmentList {
-        shipments: rows.iter().map(ShipmentView::from_row).collect(),
-        next_cursor: next.map(|id| id.get().to_string()),
+        shipments: page.shipments.iter().map(ShipmentView::from).collect(),
+        next_cursor: page.next_cursor.map(|id| id.get().to_string()),
     }))
 }
 
@@ -453,13 +308,6 @@ pub async fn get_shipment(
     principal: Principal,
     ApiPath((store_id, shipment_id)): ApiPath<(i64, i64)>,
 ) -> Result<Json<ShipmentView>, ApiError> {
-    let scope = scope_for(&state, &principal, store_id).await?;
-    if shipment_id <= 0 {
-        return Err(ApiError::shipment_not_found());
-    }
-    let row = state
-        .storage
-        .get_shipment(&scope, OutboxId::from_raw(shipment_id))
-        .await?;
-    Ok(Json(ShipmentView::from_row(&row)))
+    let shipment = service::get_shipment(&state, principal.access(), store_id, shipment_id).await?;
+    Ok(Json(ShipmentView::from(&shipment)))
 }

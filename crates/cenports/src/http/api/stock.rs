@@ -1,8 +1,6 @@
 //! Stock: on hand, reserved and available per SKU, and a bulk set of on hand (all or nothing,
-//! like `cenports stock import`). Pushing to the store stays with `cenports stock push` and the
-//! scheduler (`docs/STOCK.md`).
-
-use std::collections::HashSet;
+//! like `cenports stock import`), through [`crate::service::stock`]. Pushing to the store stays
+//! with `cenports stock push` and the scheduler (`docs/STOCK.md`).
 
 use axum::extract::State;
 use axum::Json;
@@ -10,15 +8,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{scope_for, ApiJson, ApiPath};
-use crate::http::auth::Principal;
-use crate::http::error::{ApiError, ErrorBody};
-use crate::http::AppState;
-use crate::stock::available;
-use crate::storage::MAX_STOCK_LEVEL;
-
-/// Most items in one bulk set.
-pub const MAX_STOCK_ITEMS: usize = 10_000;
+use super::{ApiJson, ApiPath};
+use crate::edge::auth::Principal;
+use crate::edge::error::{ApiError, ErrorBody};
+use crate::service::stock::{self as service, OnHand};
+use crate::service::AppState;
 
 /// One SKU's stock.
 #[derive(Debug, Serialize, ToSchema)]
@@ -85,13 +79,12 @@ pub async fn list_stock(
     principal: Principal,
     ApiPath(store_id): ApiPath<i64>,
 ) -> Result<Json<StockList>, ApiError> {
-    let scope = scope_for(&state, &principal, store_id).await?;
-    let buffer = state.storage.stock_buffer(&scope).await?;
-    let rows = state.storage.stock_rows(&scope).await?;
-    let items = rows
+    let stock = service::list_stock(&state, principal.access(), store_id).await?;
+    let items = stock
+        .items
         .into_iter()
-        .map(|row| StockItemView {
-            available: available(row.on_hand, row.reserved, buffer),
+        .map(|service::StockItem { row, available }| StockItemView {
+            available,
             store_level: row.catalog.as_ref().and_then(|c| c.reported_level),
             tracking: row
                 .catalog
@@ -110,7 +103,7 @@ pub async fn list_stock(
         })
         .collect();
     Ok(Json(StockList {
-        safety_buffer: buffer,
+        safety_buffer: stock.safety_buffer,
         items,
     }))
 }
@@ -175,55 +168,17 @@ pub async fn set_stock(
     ApiPath(store_id): ApiPath<i64>,
     ApiJson(body): ApiJson<SetStock>,
 ) -> Result<Json<StockSet>, ApiError> {
-    let scope = scope_for(&state, &principal, store_id).await?;
-    let levels = check_items(&body.items)?;
-    let changed = state.storage.set_stock(&scope, &levels).await?;
+    let items: Vec<OnHand> = body
+        .items
+        .into_iter()
+        .map(|item| OnHand {
+            sku: item.sku,
+            on_hand: item.on_hand,
+        })
+        .collect();
+    let set = service::set_stock(&state, principal.access(), store_id, &items).await?;
     Ok(Json(StockSet {
-        received: levels.len(),
-        changed,
+        received: set.received,
+        changed: set.changed,
     }))
-}
-
-/// Every problem of the items, or the levels to write.
-fn check_items(items: &[SetStockItem]) -> Result<Vec<(String, i64)>, ApiError> {
-    if items.is_empty() || items.len() > MAX_STOCK_ITEMS {
-        return Err(ApiError::validation(format!(
-            "items must hold 1 to {MAX_STOCK_ITEMS} SKUs; {} were given",
-            items.len()
-        )));
-    }
-    let mut problems = Vec::new();
-    let mut seen = HashSet::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let sku = item.sku.trim();
-        if sku.is_empty() {
-            problems.push(format!("items[{i}].sku is empty"));
-        } else if item.sku.chars().count() > 255 {
-            problems.push(format!("items[{i}].sku is longer than 255 characters"));
-        } else if item.sku.chars().any(char::is_control) {
-            problems.push(format!("items[{i}].sku has control characters"));
-        } else if !seen.insert(sku) {
-            problems.push(format!("items[{i}].sku {sku:?} is given twice"));
-        }
-        if !(0..=MAX_STOCK_LEVEL).contains(&item.on_hand) {
-            problems.push(format!(
-                "items[{i}].on_hand must be from 0 to {MAX_STOCK_LEVEL}; {} was given",
-                item.on_hand
-            ));
-        }
-    }
-    if problems.is_empty() {
-        Ok(items
-            .iter()
-            .map(|i| (i.sku.trim().to_owned(), i.on_hand))
-            .collect())
-    } else {
-        let shown = problems.len().min(20);
-        let more = problems.len() - shown;
-        let mut text = format!("nothing was set: {}", problems[..shown].join("; "));
-        if more > 0 {
-            text.push_str(&format!("; and {more} more"));
-        }
-        Err(ApiError::validation(text))
-    }
 }

@@ -1,4 +1,4 @@
-//! Stores and their problems.
+//! Stores and their problems ([`crate::service::stores`]).
 
 use axum::extract::State;
 use axum::Json;
@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{scope_for, ApiPath};
-use crate::http::auth::Principal;
-use crate::http::error::{ApiError, ErrorBody};
-use crate::http::AppState;
+use super::ApiPath;
+use crate::edge::auth::Principal;
+use crate::edge::error::{ApiError, ErrorBody};
+use crate::service::stores as service;
+use crate::service::AppState;
 use crate::storage::{OutboxKind, OutboxState, StoreRecord, StoreStatus};
 
 /// A connected (or disconnected) store.
@@ -96,7 +97,7 @@ pub async fn list_stores(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<StoreList>, ApiError> {
-    let stores = state.storage.list_stores_for(principal.access()).await?;
+    let stores = service::list_stores(&state, principal.access()).await?;
     Ok(Json(StoreList {
         stores: stores.iter().map(StoreView::from).collect(),
     }))
@@ -120,8 +121,7 @@ pub async fn get_store(
     principal: Principal,
     ApiPath(store_id): ApiPath<i64>,
 ) -> Result<Json<StoreView>, ApiError> {
-    let scope = scope_for(&state, &principal, store_id).await?;
-    let store = state.storage.get_store(&scope).await?;
+    let store = service::get_store(&state, principal.access(), store_id).await?;
     Ok(Json(StoreView::from(&store)))
 }
 
@@ -182,15 +182,6 @@ pub struct SyncProblem {
     pub started_by: String,
 }
 
-/// Push outcomes that mean the store may not show the hub's figure.
-const STOCK_PROBLEMS: [&str; 5] = [
-    "rejected",
-    "failed",
-    "mismatch",
-    "unverified",
-    "not_in_catalog",
-];
-
 /// Problems of a store: failed or retrying writes, stock pushes that went wrong, a failed sync.
 #[utoipa::path(
     get,
@@ -209,11 +200,9 @@ pub async fn list_errors(
     principal: Principal,
     ApiPath(store_id): ApiPath<i64>,
 ) -> Result<Json<StoreErrors>, ApiError> {
-    let scope = scope_for(&state, &principal, store_id).await?;
-    let outbox = state
-        .storage
-        .outbox_problems(&scope, 100)
-        .await?
+    let problems = service::store_problems(&state, principal.access(), store_id).await?;
+    let outbox = problems
+        .outbox
         .into_iter()
         .map(|row| OutboxProblem {
             id: row.id.get(),
@@ -234,36 +223,21 @@ pub async fn list_errors(
             updated_at: row.updated_at,
         })
         .collect();
-    let stock = state
-        .storage
-        .stock_rows(&scope)
-        .await?
+    let stock = problems
+        .stock
         .into_iter()
-        .filter_map(|row| {
-            let push = row.last_push?;
-            STOCK_PROBLEMS
-                .contains(&push.status.as_str())
-                .then_some(StockProblem {
-                    sku: row.sku,
-                    status: push.status,
-                    message: push.message,
-                    at: push.at,
-                })
+        .map(|p| StockProblem {
+            sku: p.sku,
+            status: p.status,
+            message: p.message,
+            at: p.at,
         })
         .collect();
-    // The newest sync that ended, from the history every process writes.
-    let sync = state
-        .storage
-        .list_sync_runs(&scope, 20)
-        .await?
-        .into_iter()
-        .find(|run| run.finished_at.is_some())
-        .filter(|run| run.outcome == "failed")
-        .map(|run| SyncProblem {
-            at: run.finished_at.unwrap_or(run.started_at),
-            error: run.error.unwrap_or_default(),
-            started_by: run.trigger.as_str().to_owned(),
-        });
+    let sync = problems.sync.map(|p| SyncProblem {
+        at: p.at,
+        error: p.error,
+        started_by: p.started_by.as_str().to_owned(),
+    });
     Ok(Json(StoreErrors {
         outbox,
         stock,

@@ -1,17 +1,6 @@
-//! A store's sync: where its streams are, and a trigger.
-//!
-//! The trigger only starts a sync in a spawned task and answers `202 Accepted` at once; the
-//! sync itself is [`crate::sync::sync_store`], the same one `cenports sync` and the scheduler
-//! run. One sync per store at a time in the process: the trigger claims the store in
-//! [`crate::sync::scheduler::SyncsInProgress`], the same guard the scheduler claims before each scheduled sync
-//! (`serve` gives both the same one), so a trigger while the store syncs — triggered or
-//! scheduled — answers `202` with `already_running` and starts nothing. That sync is already
-//! importing whatever the trigger would have; an operator who wants one more pass after it
-//! triggers again once `GET .../sync` says `running: false`. [`SyncRuns`] remembers how the
-//! last triggered sync of each store went.
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+//! A store's sync: where its streams are, and a trigger ([`crate::service::sync`] does both:
+//! the trigger starts the sync in a spawned task and this answers `202 Accepted` at once, with
+//! `already_running` while a sync of the store, triggered or scheduled, runs in the process).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,26 +9,17 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{scope_for, ApiPath};
-use crate::http::auth::Principal;
-use crate::http::error::{ApiError, ErrorBody, ErrorCode};
-use crate::http::AppState;
-use crate::storage::{
-    StoreId, StoreStatus, SyncRunRecord, SyncTrigger, STREAM_CATALOG, STREAM_OPEN_ORDERS,
-    STREAM_ORDERS,
-};
-use crate::sync::scheduler::SyncInProgress;
-
-/// How the API-triggered syncs of this process went, per store (whether one may start is
-/// [`crate::sync::scheduler::SyncsInProgress`]'s to decide).
-#[derive(Debug, Default)]
-pub struct SyncRuns {
-    runs: Mutex<HashMap<StoreId, LastRun>>,
-}
+use super::ApiPath;
+use crate::edge::auth::Principal;
+use crate::edge::error::{ApiError, ErrorBody};
+use crate::service::sync::{self as service, LastRun, Triggered};
+use crate::service::AppState;
+use crate::storage::{Checkpoint, SyncRunRecord};
 
 /// How the last API-triggered sync of a store went.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct LastRun {
+#[schema(as = LastRun)]
+pub struct LastRunView {
     /// When it started.
     pub started_at: DateTime<Utc>,
     /// When it ended (absent while it runs).
@@ -56,77 +36,16 @@ pub struct LastRun {
     pub api_requests: u64,
 }
 
-impl SyncRuns {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<StoreId, LastRun>> {
-        self.runs.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Records that a triggered sync of `store` started (the caller holds its claim).
-    fn start(&self, store: StoreId, now: DateTime<Utc>) {
-        self.lock().insert(
-            store,
-            LastRun {
-                started_at: now,
-                finished_at: None,
-                outcome: "running".into(),
-                error: None,
-                orders_inserted: 0,
-                orders_updated: 0,
-                api_requests: 0,
-            },
-        );
-    }
-
-    fn finish(&self, store: StoreId, now: DateTime<Utc>, result: Result<[u64; 3], String>) {
-        let mut runs = self.lock();
-        if let Some(last) = runs.get_mut(&store) {
-            last.finished_at = Some(now);
-            match result {
-                Ok([inserted, updated, requests]) => {
-                    last.outcome = "ok".into();
-                    last.orders_inserted = inserted;
-                    last.orders_updated = updated;
-                    last.api_requests = requests;
-                }
-                Err(error) => {
-                    last.outcome = "failed".into();
-                    last.error = Some(error);
-                }
-            }
-        }
-    }
-
-    fn last(&self, store: StoreId) -> Option<LastRun> {
-        self.lock().get(&store).cloned()
-    }
-}
-
-/// Records the end of the run even if the sync task panics or is dropped, and holds the
-/// store's claim until then.
-struct RunGuard {
-    runs: Arc<SyncRuns>,
-    store: StoreId,
-    state: AppState,
-    done: bool,
-    _claim: SyncInProgress,
-}
-
-impl RunGuard {
-    fn finish(mut self, result: Result<[u64; 3], String>) {
-        self.done = true;
-        self.runs
-            .finish(self.store, self.state.clock().now(), result);
-    }
-}
-
-impl Drop for RunGuard {
-    fn drop(&mut self) {
-        if !self.done {
-            self.runs.finish(
-                self.store,
-                self.state.clock().now(),
-                Err("the sync stopped before it finished (the hub shut down or it crashed)".into()),
-            );
+impl From<LastRun> for LastRunView {
+    fn from(run: LastRun) -> Self {
+        LastRunView {
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            outcome: run.outcome,
+            error: run.error,
+            orders_inserted: run.orders_inserted,
+            orders_updated: run.orders_updated,
+            api_requests: run.api_requests,
         }
     }
 }
@@ -142,10 +61,22 @@ pub struct StreamView {
     /// End of the current or last window.
     pub window_end: Option<DateTime<Utc>>,
     /// Where the walk resumes inside the window: the channel's cursor of the last committed
-    /// page (for BigCommerce, the last order id).
+    /// page (for instance the last order id).
     pub cursor: Option<String>,
     /// When the window was finished (absent while in progress).
     pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<Checkpoint> for StreamView {
+    fn from(cp: Checkpoint) -> Self {
+        StreamView {
+            stream: cp.stream,
+            window_start: cp.window_start,
+            window_end: cp.window_end,
+            cursor: cp.cursor,
+            completed_at: cp.completed_at,
+        }
+    }
 }
 
 /// Where a store's sync is.
@@ -159,7 +90,7 @@ pub struct SyncStatus {
     /// Streams that have started, in the order a sync walks them.
     pub streams: Vec<StreamView>,
     /// The last sync triggered through the API in this process.
-    pub last_run: Option<LastRun>,
+    pub last_run: Option<LastRunView>,
     /// The store's newest syncs, newest first (at most 20), whoever started them and in any
     /// process: the sync history.
     pub history: Vec<SyncRunView>,
@@ -229,31 +160,13 @@ pub async fn get_sync_status(
     principal: Principal,
     ApiPath(store_id): ApiPath<i64>,
 ) -> Result<Json<SyncStatus>, ApiError> {
-    let scope = scope_for(&state, &principal, store_id).await?;
-    let mut streams = Vec::new();
-    for stream in [STREAM_OPEN_ORDERS, STREAM_ORDERS, STREAM_CATALOG] {
-        if let Some(cp) = state.storage.get_checkpoint(&scope, stream).await? {
-            streams.push(StreamView {
-                stream: cp.stream,
-                window_start: cp.window_start,
-                window_end: cp.window_end,
-                cursor: cp.cursor,
-                completed_at: cp.completed_at,
-            });
-        }
-    }
+    let status = service::sync_status(&state, principal.access(), store_id).await?;
     Ok(Json(SyncStatus {
         store_id,
-        running: state.syncs_in_progress().contains(scope.store_id()),
-        streams,
-        last_run: state.syncs.last(scope.store_id()),
-        history: state
-            .storage
-            .list_sync_runs(&scope, 20)
-            .await?
-            .into_iter()
-            .map(SyncRunView::from)
-            .collect(),
+        running: status.running,
+        streams: status.streams.into_iter().map(StreamView::from).collect(),
+        last_run: status.last_run.map(LastRunView::from),
+        history: status.history.into_iter().map(SyncRunView::from).collect(),
     }))
 }
 
@@ -288,70 +201,14 @@ pub async fn trigger_sync(
     principal: Principal,
     ApiPath(store_id): ApiPath<i64>,
 ) -> Result<(StatusCode, Json<SyncTriggered>), ApiError> {
-    let scope = scope_for(&state, &principal, store_id).await?;
-    let store = state.storage.get_store(&scope).await?;
-    if store.status != StoreStatus::Connected {
-        return Err(ApiError::new(
-            ErrorCode::StoreDisconnected,
-            "the store is disconnected; reconnect it with `cenports connect` before syncing",
-        ));
-    }
-    let id = scope.store_id();
-    let Some(claim) = state.syncs_in_progress().try_begin(id) else {
-        return Ok((
-            StatusCode::ACCEPTED,
-            Json(SyncTriggered {
-                status: "already_running".into(),
-            }),
-        ));
+    let status = match service::trigger_sync(&state, principal.access(), store_id).await? {
+        Triggered::Started => "started",
+        Triggered::AlreadyRunning => "already_running",
     };
-    state.syncs.start(id, state.clock().now());
-    let guard = RunGuard {
-        runs: state.syncs.clone(),
-        store: id,
-        state: state.clone(),
-        done: false,
-        _claim: claim,
-    };
-    tokio::spawn(async move {
-        let state = guard.state.clone();
-        let result = async {
-            // On the store's shared limiter: the trigger's requests and the workers' pace
-            // together against the one quota.
-            let client = state
-                .channels
-                .client(&state.storage, &store)
-                .await
-                .map_err(|e| format!("{e:#}"))?;
-            let outcome = crate::sync::sync_store_recorded(
-                &state.storage,
-                &scope,
-                client.as_ref(),
-                &state.sync_options,
-                SyncTrigger::Api,
-                |_| {},
-            )
-            .await;
-            if let Some(left) = client.requests_left() {
-                state.metrics.record_quota_left(id, left);
-            }
-            let report = outcome.map_err(|e| crate::sync::error_chain(&e))?;
-            Ok::<_, String>([report.inserted, report.updated, report.api_requests])
-        }
-        .await;
-        match &result {
-            Ok(_) => state.metrics.record_api_sync("ok"),
-            Err(error) => {
-                tracing::warn!(store.id = id.get(), error = %error, "API-triggered sync failed");
-                state.metrics.record_api_sync("failed");
-            }
-        }
-        guard.finish(result);
-    });
     Ok((
         StatusCode::ACCEPTED,
         Json(SyncTriggered {
-            status: "started".into(),
+            status: status.into(),
         }),
     ))
 }

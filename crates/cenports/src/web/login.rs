@@ -1,171 +1,75 @@
-//! Who is calling: the [`Principal`] extractor, and signing in and out.
-//!
-//! A request proves who it is with **one** of:
-//! - `Authorization: Bearer cpk_…`: an API key (scripts, warehouses). No CSRF check: a browser
-//!   never attaches this header on its own.
-//! - the `cenports_session` cookie set by `POST /login` (the dashboard). The cookie is
-//!   `HttpOnly`, `SameSite=Lax`, `Secure` (unless the hub serves plain HTTP on loopback), with
-//!   `Max-Age` = the session's remaining life. Because a browser attaches cookies by itself,
-//!   every unsafe request (POST, PUT, PATCH, DELETE) authenticated by the cookie must carry the
-//!   session's CSRF token in `X-CSRF-Token` (synchronizer token, compared in constant time).
-//!
-//! An `Authorization` header that is present but wrong is refused even if a cookie is there
-//! too: a caller that meant to use a key should learn that the key is bad.
+//! Signing in and out: `GET /login` (the sign-in page), `POST /login`, `POST /logout`.
 //!
 //! Signing in (`POST /login`) takes JSON `{"email","password"}` or a form
 //! (`email`, `password`, `csrf_token`). A JSON body cannot be sent cross-site without CORS,
 //! which the hub never grants; the form carries a double-submit token from `GET /login`
 //! (cookie `cenports_login_csrf` = field `csrf_token`), against login CSRF. A failed form
-//! sign-in gets the page again ([`crate::web::render_login`]) under the status a script gets.
-//! Signing out with a form (the dashboard's button) sends the session's CSRF token as the
-//! `csrf_token` field instead of the header ([`crate::web::logout_form`]).
+//! sign-in gets the page again ([`render_login`]) under the status a script gets. Signing out
+//! with a form (the dashboard's button) sends the session's CSRF token as the `csrf_token`
+//! field instead of the header ([`logout_form`]); scripts sign out with their key or with the
+//! session cookie and `X-CSRF-Token` ([`crate::edge::auth`]).
+//!
+//! Scripts call these routes too, so they are in the API's OpenAPI document ([`routes`]
+//! registers them with their documentation), answer scripts with the JSON error envelope
+//! ([`crate::edge::error`]), and keep the API's answer to a wrong method ([`shape_responses`])
+//! rather than the pages' headers.
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use chrono::{DateTime, Utc};
+use maud::{html, Markup};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::{ApiError, ErrorBody, ErrorCode};
-use super::AppState;
-use crate::accounts::{self, tokens, Account, AuthError, LoginError, NewSession, StoreAccess};
+use super::{layout, PageError, WebUser, CONTENT_SECURITY_POLICY, CSRF_FIELD};
+use crate::accounts::{self, tokens, LoginError, NewSession};
+use crate::edge;
+use crate::edge::auth::{cookie, AuthMethod, Principal, UserView, SESSION_COOKIE};
+use crate::edge::error::{ApiError, ErrorBody, ErrorCode};
+use crate::service::AppState;
 
-/// The session cookie.
-pub const SESSION_COOKIE: &str = "cenports_session";
 /// The login form's double-submit CSRF cookie.
 pub const LOGIN_CSRF_COOKIE: &str = "cenports_login_csrf";
-/// The header carrying the session's CSRF token on cookie-authenticated writes.
-pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// How the caller authenticated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// An API key.
-    ApiKey,
-    /// A session cookie.
-    Session {
-        /// The digest of the session token (to end it on sign-out).
-        token_hash: String,
-    },
+/// The sign-in routes with their documentation (`utoipa-axum` adds a route and its
+/// `#[utoipa::path]` in one call): [`super::router`] serves them, [`super::openapi`] documents
+/// them.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_login, login))
+        .routes(routes!(logout))
 }
 
-/// An authenticated caller.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    /// Who.
-    pub account: Account,
-    /// How.
-    pub method: AuthMethod,
+/// Sign-in answers as when the API's router served them: a wrong method is the JSON envelope
+/// (scripts call these routes), `nosniff`, and the access log (at debug). The pages' headers
+/// are not added: the sign-in page sets its own, and the JSON answers need none.
+pub(super) async fn shape_responses(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
+    let mut response = edge::method_not_allowed_as_json(next.run(request).await);
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    edge::log_access(&method, &route, response.status().as_u16(), started);
+    response
 }
 
-impl Principal {
-    /// The stores this caller reaches: its own (merchant) or all (operator).
-    pub fn access(&self) -> StoreAccess {
-        self.account.store_access()
-    }
-}
-
-impl FromRequestParts<AppState> for Principal {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-            let key = value
-                .to_str()
-                .ok()
-                .and_then(|v| {
-                    v.strip_prefix("Bearer ")
-                        .or_else(|| v.strip_prefix("bearer "))
-                })
-                .map(str::trim)
-                .ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::InvalidApiKey,
-                        "the Authorization header must be `Bearer cpk_…` with an API key; \
-                         create one with `cenports api-key create --email you@example.com`",
-                    )
-                })?;
-            let account = accounts::authenticate_api_key(&state.storage, state.clock(), key)
-                .await
-                .map_err(auth_error)?;
-            return Ok(Principal {
-                account,
-                method: AuthMethod::ApiKey,
-            });
-        }
-        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
-            return Err(ApiError::new(
-                ErrorCode::AuthenticationRequired,
-                "sign in: send `Authorization: Bearer cpk_…` with an API key, or the session \
-                 cookie from POST /login",
-            ));
-        };
-        let (account, session) =
-            accounts::authenticate_session(&state.storage, state.clock(), &token)
-                .await
-                .map_err(auth_error)?;
-        if !is_safe(&parts.method) {
-            let given = parts
-                .headers
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            if !tokens::same_token(given, &session.csrf_token) {
-                return Err(ApiError::new(
-                    ErrorCode::CsrfFailed,
-                    "a change made with the session cookie needs the session's CSRF token in \
-                     the X-CSRF-Token header (POST /login returns it)",
-                ));
-            }
-        }
-        Ok(Principal {
-            account,
-            method: AuthMethod::Session {
-                token_hash: tokens::digest(&token),
-            },
-        })
-    }
-}
-
-fn is_safe(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-}
-
-fn auth_error(error: AuthError) -> ApiError {
-    match error {
-        AuthError::InvalidApiKey => ApiError::new(ErrorCode::InvalidApiKey, error.to_string()),
-        AuthError::UnknownSession => ApiError::new(
-            ErrorCode::SessionInvalid,
-            "the session cookie is not valid; sign in again at /login",
-        ),
-        AuthError::SessionExpired => ApiError::new(
-            ErrorCode::SessionExpired,
-            "the session has expired; sign in again at /login",
-        ),
-        AuthError::Storage(e) => ApiError::from(e),
-    }
-}
-
-/// The value of cookie `name` in the request's `Cookie` headers.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim().to_owned())
-        .filter(|value| !value.is_empty())
-}
-
-pub(crate) fn set_cookie(
+/// A `Set-Cookie` value: the hub's cookies are all `HttpOnly` and for the whole site.
+pub(super) fn set_cookie(
     name: &str,
     value: &str,
     max_age_secs: i64,
@@ -232,43 +136,6 @@ pub struct LoginResponse {
     pub csrf_token: String,
     /// When the session ends.
     pub expires_at: DateTime<Utc>,
-}
-
-/// A user as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = User)]
-pub struct UserView {
-    /// Our id.
-    pub id: i64,
-    /// Email.
-    pub email: String,
-    /// `merchant` or `operator`.
-    #[schema(example = "merchant")]
-    pub role: RoleView,
-}
-
-/// A role.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[schema(as = Role)]
-pub enum RoleView {
-    /// Sees and acts on the stores they own.
-    Merchant,
-    /// Sees and acts on every store.
-    Operator,
-}
-
-impl From<&Account> for UserView {
-    fn from(account: &Account) -> Self {
-        UserView {
-            id: account.user.id.get(),
-            email: account.user.email.clone(),
-            role: match account.role {
-                accounts::Role::Merchant => RoleView::Merchant,
-                accounts::Role::Operator => RoleView::Operator,
-            },
-        }
-    }
 }
 
 /// Sign in: opens a session and sets its cookie.
@@ -355,9 +222,9 @@ async fn sign_in(state: &AppState, ip: String, request: Request) -> Result<Respo
         ));
     };
     let session = accounts::login(
-        &state.storage,
+        state.storage(),
         state.clock(),
-        &state.auth,
+        state.auth_policy(),
         &email,
         SecretString::from(password),
         &ip,
@@ -389,16 +256,16 @@ async fn sign_in(state: &AppState, ip: String, request: Request) -> Result<Respo
 
 /// Puts a new session's cookie on a response (and clears the sign-in form's token): after a
 /// sign-in, or after the first-run setup made the account.
-pub(crate) fn attach_session(state: &AppState, session: &NewSession, response: &mut Response) {
+pub(super) fn attach_session(state: &AppState, session: &NewSession, response: &mut Response) {
     let max_age = (session.expires_at - state.clock().now()).num_seconds();
     let session_cookie = set_cookie(
         SESSION_COOKIE,
         session.token.expose_secret(),
         max_age,
-        state.secure_cookies,
+        state.secure_cookies(),
         "Lax",
     );
-    let clear_login_csrf = set_cookie(LOGIN_CSRF_COOKIE, "", 0, state.secure_cookies, "Strict");
+    let clear_login_csrf = set_cookie(LOGIN_CSRF_COOKIE, "", 0, state.secure_cookies(), "Strict");
     let headers = response.headers_mut();
     for value in [session_cookie, clear_login_csrf] {
         if let Ok(value) = HeaderValue::from_str(&value) {
@@ -419,7 +286,7 @@ pub(crate) fn attach_session(state: &AppState, session: &NewSession, response: &
 pub async fn get_login(State(state): State<AppState>) -> Response {
     // While nobody can sign in, say where the first account comes from.
     let first_run = state.setup_token().is_some()
-        && matches!(state.storage.any_account_can_sign_in().await, Ok(false));
+        && matches!(state.storage().any_account_can_sign_in().await, Ok(false));
     login_page(&state, None, first_run)
 }
 
@@ -427,14 +294,14 @@ pub async fn get_login(State(state): State<AppState>) -> Response {
 /// message and status when a form sign-in failed.
 fn login_page(state: &AppState, error: Option<&ApiError>, first_run: bool) -> Response {
     let token = tokens::random_token();
-    let page = crate::web::render_login(&token, error.map(ApiError::message), first_run);
+    let page = render_login(&token, error.map(ApiError::message), first_run);
     let status = error.map_or(StatusCode::OK, |e| e.code().status());
     let mut response = (status, Html(page.into_string())).into_response();
     if let Ok(value) = HeaderValue::from_str(&set_cookie(
         LOGIN_CSRF_COOKIE,
         &token,
         3600,
-        state.secure_cookies,
+        state.secure_cookies(),
         "Strict",
     )) {
         response.headers_mut().append(header::SET_COOKIE, value);
@@ -443,7 +310,7 @@ fn login_page(state: &AppState, error: Option<&ApiError>, first_run: bool) -> Re
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(crate::web::CONTENT_SECURITY_POLICY),
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
     );
     response
 }
@@ -464,18 +331,18 @@ fn login_page(state: &AppState, error: Option<&ApiError>, first_run: bool) -> Re
 pub async fn logout(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     if is_form(request.headers()) && !request.headers().contains_key(header::AUTHORIZATION) {
         // The dashboard's sign-out button: its CSRF token is a form field, not a header.
-        return Ok(crate::web::logout_form(state, request).await);
+        return Ok(logout_form(state, request).await);
     }
     let (mut parts, _body) = request.into_parts();
     let principal = Principal::from_request_parts(&mut parts, &state).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let AuthMethod::Session { token_hash } = &principal.method {
-        state.storage.delete_session(token_hash).await?;
+        state.storage().delete_session(token_hash).await?;
         if let Ok(value) = HeaderValue::from_str(&set_cookie(
             SESSION_COOKIE,
             "",
             0,
-            state.secure_cookies,
+            state.secure_cookies(),
             "Lax",
         )) {
             response.headers_mut().append(header::SET_COOKIE, value);
@@ -484,22 +351,71 @@ pub async fn logout(State(state): State<AppState>, request: Request) -> Result<R
     Ok(response)
 }
 
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf_token: Option<String>,
+}
+
+/// `POST /logout` from the dashboard's sign-out button: checks the form's CSRF token, ends
+/// the session, clears its cookie and goes to `/login`.
+async fn logout_form(state: AppState, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let user = match WebUser::from_request_parts(&mut parts, &state).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let form = Form::<CsrfOnly>::from_request(Request::from_parts(parts, body), &state).await;
+    let given = form.ok().and_then(|Form(f)| f.csrf_token);
+    if let Err(error) = user.check_csrf(given.as_deref()) {
+        return error.into_response();
+    }
+    if let AuthMethod::Session { token_hash } = &user.principal.method {
+        if let Err(e) = state.storage().delete_session(token_hash).await {
+            return PageError::from(e).into_response();
+        }
+    }
+    let mut response = Redirect::to("/login").into_response();
+    let clear = set_cookie(SESSION_COOKIE, "", 0, state.secure_cookies(), "Lax");
+    if let Ok(value) = HeaderValue::from_str(&clear) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// The sign-in page, with the form's double-submit token and the last attempt's error.
+/// `first_run`: no account can sign in yet, so the page says where the first one comes from.
+fn render_login(csrf_token: &str, error: Option<&str>, first_run: bool) -> Markup {
+    layout(
+        "Sign in to Cenports",
+        None,
+        html! {
+            @if first_run {
+                p.notice role="status" {
+                    "No account can sign in yet. Open the setup link that " code { "cenports serve" }
+                    " printed when it started (" code { "/setup?token=…" } "), or create an operator "
+                    "with " code { "cenports user add --email E --role operator" } "."
+                }
+            }
+            @if let Some(error) = error {
+                p.error role="alert" { (error) }
+            }
+            form.card method="post" action="/login" {
+                input type="hidden" name=(CSRF_FIELD) value=(csrf_token);
+                label for="email" { "Email" }
+                input id="email" type="email" name="email" autocomplete="username" required;
+                label for="password" { "Password" }
+                input id="password" type="password" name="password"
+                    autocomplete="current-password" required;
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cookies_are_found_among_others() {
-        let mut headers = HeaderMap::new();
-        headers.append(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; cenports_session=tok"),
-        );
-        headers.append(header::COOKIE, HeaderValue::from_static("b=2"));
-        assert_eq!(cookie(&headers, SESSION_COOKIE).as_deref(), Some("tok"));
-        assert_eq!(cookie(&headers, "b").as_deref(), Some("2"));
-        assert_eq!(cookie(&headers, "c"), None);
-    }
 
     #[test]
     fn session_cookies_are_http_only_lax_and_secure_when_asked() {

@@ -28,7 +28,8 @@ use chrono::{DateTime, Utc};
 
 use crate::storage::{StoreFigures, StoreId};
 
-/// Counters only this process knows. Cheap to share (`Arc` inside [`super::AppState`]).
+/// Counters only this process knows. Cheap to share (an `Arc` in the HTTP surfaces' state, the
+/// scheduler's configuration and the webhook receiver's counting layer).
 #[derive(Debug, Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<(Surface, String, u16), u64>>,
