@@ -4,7 +4,7 @@
 //! outbox depth) are *read from the database at scrape time*, so they are right whichever
 //! process did the work and survive restarts; a registry of pre-declared instruments would add
 //! a dependency and a copy of data the database already holds. What only a process knows (API
-//! requests by status, the quota a BigCommerce client last saw, webhook receipts) is counted
+//! requests by status, the quota a store's client last saw, webhook receipts) is counted
 //! in [`Metrics`]. Labels are bounded: the surface (`api`, `dashboard`, `ops`), route templates
 //! (not paths: `/stores/{store_id}`, never `/stores/7`), status codes, store ids, outbox states,
 //! and the webhook receiver's outcomes.
@@ -16,7 +16,7 @@
 //! | `cenports_orders_imported` | gauge | `store` | database: orders held |
 //! | `cenports_outbox_depth` | gauge | `store` | database: pending + sending rows |
 //! | `cenports_outbox_rows` | gauge | `store`, `state` | database |
-//! | `cenports_bigcommerce_quota_left` | gauge | `store` | this process: the last `X-Rate-Limit-Requests-Left` any of its clients saw for the store (syncs, webhook fetches, outbox writes: they share the store's limiter) |
+//! | `cenports_store_quota_left` | gauge | `store` | this process: the last `X-Rate-Limit-Requests-Left` any of its clients saw for the store (syncs, webhook fetches, outbox writes: they share the store's limiter) |
 //! | `cenports_webhook_receipts_total` | counter | `outcome` | this process: fed by the webhook receiver |
 //! | `cenports_api_syncs_total` | counter | `outcome` | this process: syncs triggered through the API |
 
@@ -83,7 +83,7 @@ impl Metrics {
     }
 
     /// The requests left in the store's quota window as a client of this process last saw
-    /// them, if one has called BigCommerce for it.
+    /// them, if one has called the store's channel.
     pub fn quota_left(&self, store: StoreId) -> Option<u64> {
         lock(&self.quota_left).get(&store.get()).copied()
     }
@@ -193,14 +193,14 @@ impl Metrics {
         }
         family(
             &mut out,
-            "cenports_bigcommerce_quota_left",
+            "cenports_store_quota_left",
             "gauge",
-            "Requests left in the store's BigCommerce quota window, as last seen by this process.",
+            "Requests left in the store's API quota window at its channel, as last seen by this process.",
         );
         for (id, left) in lock(&self.quota_left).iter() {
             sample(
                 &mut out,
-                "cenports_bigcommerce_quota_left",
+                "cenports_store_quota_left",
                 &[("store", &id.to_string())],
                 *left as f64,
             );

@@ -236,6 +236,13 @@ async fn render_order(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let detail = orders_service::get_order(state, user.access(), id, order_id).await?;
+    // The store was checked to be the caller's by `get_order`; its channel names the writes.
+    let channel = state
+        .storage()
+        .find_store(crate::storage::StoreId::from_raw(id))
+        .await?
+        .and_then(|store| state.channels().get(&store.channel).cloned())
+        .map_or("the channel", |channel| channel.display_name());
     let o = &detail.order.summary;
     let body = html! {
         (store_nav(id))
@@ -296,7 +303,7 @@ async fn render_order(
         (shipment_form(user, id, &detail))
         h2 { "Timeline" }
         ol.timeline id="timeline" data-live="5" {
-            @for (at, what) in timeline(&detail) {
+            @for (at, what) in timeline(&detail, channel) {
                 li { time { (when(Some(at))) } " — " (what) }
             }
         }
@@ -328,7 +335,7 @@ fn address(a: &NewOrderAddress) -> Markup {
 
 /// What the hub did with the order, oldest first: created and changed at the channel,
 /// imported, and each write it queued and delivered.
-fn timeline(detail: &OrderDetail) -> Vec<(chrono::DateTime<Utc>, String)> {
+fn timeline(detail: &OrderDetail, channel: &str) -> Vec<(chrono::DateTime<Utc>, String)> {
     let o = &detail.order.summary;
     let mut events = vec![
         (o.date_created, "placed in the store".to_owned()),
@@ -354,7 +361,7 @@ fn timeline(detail: &OrderDetail) -> Vec<(chrono::DateTime<Utc>, String)> {
             OutboxState::Delivered => Some(format!(
                 "shipment {id} written to the store{}",
                 s.channel_shipment_id()
-                    .map(|c| format!(" as BigCommerce shipment {c}"))
+                    .map(|c| format!(" as {channel} shipment {c}"))
                     .unwrap_or_default()
             )),
             OutboxState::Failed => Some(format!(

@@ -6,7 +6,7 @@
 //! a key the CLI made), unique per store in the database: the same key again returns the rows
 //! of the first request (`200`, `duplicate: true`) and adds nothing, even when both requests
 //! race; the same key with a different order, carrier or tracking number is `409
-//! idempotency_key_reused`. The shipment is committed first and delivered to BigCommerce by
+//! idempotency_key_reused`. The shipment is committed first and delivered to the channel by
 //! the outbox worker of `cenports serve` (`docs/FULFILMENT.md`); `state` says where it is.
 
 use axum::extract::State;
@@ -38,7 +38,7 @@ pub struct ShipmentView {
     /// The idempotency key of the request that made it (`api:` + the Idempotency-Key header
     /// for API requests).
     pub request_key: String,
-    /// `pending` (queued), `sending` (may have reached BigCommerce; read back before any
+    /// `pending` (queued), `sending` (may have reached the channel; read back before any
     /// retry), `delivered`, or `failed` (`last_error` says why).
     pub state: String,
     /// The carrier (`canada-post`, `ups`, …, `custom:NAME`).
@@ -162,7 +162,7 @@ pub struct CreatedShipments {
     pub shipments: Vec<ShipmentView>,
 }
 
-/// Records a shipment of an order, to be written to BigCommerce exactly once.
+/// Records a shipment of an order, to be written to its channel exactly once.
 #[utoipa::path(
     post,
     path = "/api/v1/stores/{store_id}/orders/{order_id}/shipments",

@@ -21,9 +21,9 @@ pub struct StoreView {
     pub id: i64,
     /// The owner's user id.
     pub owner_id: i64,
-    /// The channel (`bigcommerce`).
+    /// The store's channel, by name.
     pub channel: String,
-    /// The channel's id of the store (the BigCommerce store hash).
+    /// The channel's id of the store (e.g. a store hash).
     pub store_hash: String,
     /// Store name.
     pub name: String,
