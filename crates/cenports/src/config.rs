@@ -386,9 +386,32 @@ fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
             }
         }
     }
-    let mut file: FileSettings = toml::Value::Table(table).try_into().map_err(parse_error)?;
+    // The table's conversion has no spans; a key it refuses is found in the text for its line.
+    let mut file: FileSettings = toml::Value::Table(table).try_into().map_err(|error| {
+        let message = error.message().to_string();
+        let line = message
+            .split('`')
+            .nth(1)
+            .and_then(|key| line_of_key(&text, key))
+            .map(|line| format!(" (line {line})"))
+            .unwrap_or_default();
+        ConfigError::ParseFile {
+            path: path.to_path_buf(),
+            message: message + &line,
+        }
+    })?;
     file.api_urls = api_urls;
     Ok(file)
+}
+
+/// The line (from 1) of a top-level `key = …` in a TOML text.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| {
+            line.split_once('=')
+                .is_some_and(|(name, _)| name.trim().trim_matches('"') == key)
+        })
+        .map(|index| index + 1)
 }
 
 /// ` (line N)` for a TOML error span.

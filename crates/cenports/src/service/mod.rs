@@ -37,10 +37,10 @@ use std::sync::Arc;
 use secrecy::SecretString;
 
 use crate::accounts::{AuthPolicy, Clock, SystemClock};
+use crate::channel::Channels;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::storage::Storage;
-use crate::channel::Channels;
 use crate::sync::scheduler::SyncsInProgress;
 use crate::sync::SyncOptions;
 pub use error::ServiceError;

@@ -76,9 +76,11 @@ pub async fn list_orders(
             "search is at most 200 characters, without control characters".into(),
         ));
     }
-    if query.status_code.as_ref().is_some_and(|s| {
-        s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control)
-    }) {
+    if query
+        .status_code
+        .as_ref()
+        .is_some_and(|s| s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control))
+    {
         return Err(ServiceError::InvalidQuery(
             "status_code is 1 to 100 characters, without control characters".into(),
         ));

@@ -145,7 +145,11 @@ pub struct ShipmentItemInput {
     /// A SKU on the order.
     pub sku: Option<String>,
     /// A line id of the order (`line_id` in the order).
-    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"
+    )]
     pub line_id: Option<String>,
     /// Quantity, at least 1.
     #[schema(minimum = 1, maximum = 2147483647)]
