@@ -23,14 +23,12 @@
 //! elsewhere). Without them the test fails under CI (`CI` set) and skips with a notice
 //! otherwise.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::common::{self, TempDir};
 use bigcommerce_sandbox::{Sandbox, SandboxConfig, StoreSpec};
-use common::TempDir;
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};

@@ -7,8 +7,7 @@
 //! be reached, the PostgreSQL variants fail when `CI` is set and are skipped with a notice
 //! otherwise.
 
-mod common;
-use common::{run, Ctx, Kind};
+use crate::common::{run, Ctx, Kind};
 
 use std::str::FromStr;
 

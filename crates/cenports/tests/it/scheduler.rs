@@ -4,15 +4,13 @@
 //! without stopping the others, a disconnected store is no longer called, and a store whose
 //! sync outlasts the interval is skipped rather than synced twice at once.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::{self, TempDir};
 use base64::Engine as _;
 use bigcommerce_sandbox::{
     fixtures, FaultKind, FaultRule, Plan, Sandbox, SandboxConfig, StoreInfo, StoreSpec,
 };
-use common::TempDir;
 use secrecy::SecretString;
 use url::Url;
 

@@ -8,8 +8,7 @@
 //!
 //! Tests drain the outbox deliberately (`worker::drain`) instead of sleeping.
 
-mod common;
-use common::{random_suffix, Ctx};
+use crate::common::{self, random_suffix, Ctx};
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -29,7 +28,7 @@ use cenports::sync::{sync_orders, SyncOptions};
 
 // ------------------------------------------------------------------ backends
 
-use common::both_backends as fulfilment_test;
+use crate::common::both_backends as fulfilment_test;
 
 // ------------------------------------------------------------------ the hub and the store
 

@@ -3,12 +3,10 @@
 //! virtualenv under Cargo's target directory. Skipped, with a notice, only where `python3` is
 //! not on `PATH`. (That answers conform to the document is `tests/api.rs`.)
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::TempDir;
+use crate::common::TempDir;
 
 /// The validator version this test was written and verified against.
 const VALIDATOR_VERSION: &str = "0.9.0";
