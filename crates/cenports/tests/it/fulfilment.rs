@@ -516,8 +516,10 @@ fulfilment_test!(a_crash_between_send_and_commit_does_not_ship_twice, |ctx| {
         .rows[0]
         .clone();
 
-    // A worker claims, records `sending`, posts... and dies before recording the answer.
-    let lease = Duration::from_millis(300);
+    // A worker claims, records `sending`, posts... and dies before recording the answer. (The
+    // lease outlasts the post and the check below on a loaded machine, and ends before the
+    // drain.)
+    let lease = Duration::from_secs(1);
     let claimed = hub
         .storage
         .claim_outbox(None, "doomed", lease)
