@@ -16,7 +16,7 @@
 //!
 //! With `CENPORTS_SCREENSHOTS=DIR` it saves the main pages as PNGs there (the ones in
 //! `docs/screenshots/` come from `CENPORTS_SCREENSHOTS=docs/screenshots cargo test -p cenports
-//! --test browser`).
+//! --test it browser::`).
 //!
 //! Chromium and chromedriver come from Debian's `chromium` and `chromium-driver` packages
 //! (`.ci/run` installs them when missing; `CENPORTS_CHROMIUM` / `CENPORTS_CHROMEDRIVER` point

@@ -822,7 +822,7 @@ contract_test!(concurrent_duplicate_pages_insert_each_order_once, |ctx| {
 // ------------------------------------------------------------------ throughput
 
 /// Not a timed test: run with
-/// `cargo test --release -p cenports --test storage_contract -- --ignored --nocapture`.
+/// `cargo test --release -p cenports --test it storage_contract:: -- --ignored --nocapture`.
 #[tokio::test]
 #[ignore]
 async fn bulk_upsert_throughput_sqlite() {

@@ -6,7 +6,7 @@
 //! variants fail when `CI` is set and are skipped with a notice otherwise.
 //!
 //! The benchmark `a_backfill_of_20000_orders_is_bounded_by_the_api` is ignored; run it with
-//! `cargo test --release -p cenports --test sync -- --ignored --nocapture`.
+//! `cargo test --release -p cenports --test it sync:: -- --ignored --nocapture`.
 
 use crate::common::{self, run, Ctx, Kind};
 
