@@ -15,7 +15,7 @@
 # non-conformance fails the script, and CI with it.
 #
 # Schemathesis is installed from PyPI into a virtualenv under target/ on first run (as
-# tests/third_party_python_client.rs does for the BigCommerce client) and reused afterwards.
+# tests/it/third_party_python_client.rs does for the BigCommerce client) and reused afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

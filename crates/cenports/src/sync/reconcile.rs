@@ -33,7 +33,7 @@
 //! costs 2 requests for the status's span, one count per halving (`log2(n / 250)` for a status
 //! of `n` orders, per separate drift) and a page per drifting window, plus one request per order
 //! found in the wrong status: two orders lost from a status of 3,887 orders cost 12 requests
-//! where re-walking the status would cost 16 (`tests/webhooks.rs`,
+//! where re-walking the status would cost 16 (`tests/it/webhooks.rs`,
 //! `reconciliation_narrows_a_drift_in_a_large_status_by_creation_date`); for Completed on a
 //! 100,000-order store (≈ 50,000 orders) about 20 instead of 200. An order that changes during
 //! the pass can show as drift again; the next pass (or the next poll) settles it.

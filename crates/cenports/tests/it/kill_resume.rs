@@ -6,14 +6,12 @@
 //! 150 ms through the control API so the backfill takes seconds), `cenports connect
 //! --credentials-file`, and `cenports sync` on a SQLite file, which the test reads beside it.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::{self, field, spawn_sandbox, Running, TempDir};
 use chrono::{DateTime, Utc};
-use common::{field, spawn_sandbox, Running, TempDir};
 use serde_json::{json, Value};
 
 use cenports::storage::{OrderFilter, Storage, StoreScope, STREAM_ORDERS};

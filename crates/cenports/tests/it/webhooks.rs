@@ -13,8 +13,7 @@
 //! - a SKU inventory callback refreshes that product's SKU index entries;
 //! - a change within the same second as a targeted read (equal `date_modified`) still lands.
 
-mod common;
-use common::{run_with_url as run, Kind};
+use crate::common::{self, run_with_url as run, Kind};
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -4,21 +4,19 @@
 //! without stopping the others, a disconnected store is no longer called, and a store whose
 //! sync outlasts the interval is skipped rather than synced twice at once.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::{self, TempDir};
 use base64::Engine as _;
 use bigcommerce_sandbox::{
     fixtures, FaultKind, FaultRule, Plan, Sandbox, SandboxConfig, StoreInfo, StoreSpec,
 };
-use common::TempDir;
 use secrecy::SecretString;
 use url::Url;
 
 use cenports::config::Settings;
 use cenports::storage::*;
-use cenports::sync::scheduler::{run_scheduler_with, SchedulerConfig};
+use cenports::sync::scheduler::{run_scheduler_with, SchedulerConfig, SyncsInProgress};
 use cenports::sync::SyncOptions;
 
 const KEY: [u8; 32] = [7; 32];
@@ -43,13 +41,14 @@ async fn save(storage: &Storage, sandbox: &Sandbox, store: &StoreInfo, token: &s
 }
 
 /// The scheduler as `sync --watch` runs it, every [`INTERVAL`], at most `concurrency` syncs at
-/// once, until the sender is used or dropped.
+/// once, marking the stores it syncs in `in_progress`, until the sender is used or dropped.
 fn start_scheduler(
     database_url: &str,
     sandbox: &Sandbox,
     dir: &TempDir,
     storage: &Storage,
     concurrency: usize,
+    in_progress: SyncsInProgress,
 ) -> (
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<anyhow::Result<cenports::sync::scheduler::SchedulerSummary>>,
@@ -77,7 +76,7 @@ fn start_scheduler(
         },
         reconcile_interval: None,
         limiters: Default::default(),
-        in_progress: Default::default(),
+        in_progress,
         metrics: Default::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -124,6 +123,31 @@ where
     }
 }
 
+/// Stops the scheduler between two ticks, when none of `stores` is syncing: shutdown aborts a
+/// sync in flight, whose run would stay `running` in the history, uncounted in the summary.
+/// It waits for a tick's syncs to start and then end, so the next tick is most of an interval
+/// away (a slow, loaded machine can stretch a sync to a whole interval).
+async fn stop_between_ticks(
+    in_progress: &SyncsInProgress,
+    stores: &[StoreId],
+    stop: tokio::sync::oneshot::Sender<()>,
+) {
+    let busy = || stores.iter().any(|store| in_progress.contains(*store));
+    let started = Instant::now();
+    while !busy() {
+        assert!(
+            started.elapsed() < 15 * INTERVAL,
+            "no scheduled sync starts"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    while busy() {
+        assert!(started.elapsed() < 30 * INTERVAL, "the syncs never end");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop.send(()).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stores_sync_on_the_interval_and_a_revoked_store_does_not_stop_the_others() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -159,7 +183,15 @@ async fn stores_sync_on_the_interval_and_a_revoked_store_does_not_stop_the_other
             ..FaultRule::always(FaultKind::Latency)
         });
 
-    let (stop, scheduler) = start_scheduler(&database_url, &sandbox, &dir, &storage, 8);
+    let in_progress = SyncsInProgress::default();
+    let (stop, scheduler) = start_scheduler(
+        &database_url,
+        &sandbox,
+        &dir,
+        &storage,
+        8,
+        in_progress.clone(),
+    );
 
     // Both good stores are imported in full.
     for (scope, hash) in [(&scope_a, &a.hash), (&scope_b, &b.hash)] {
@@ -204,7 +236,8 @@ async fn stores_sync_on_the_interval_and_a_revoked_store_does_not_stop_the_other
         "a disconnected store is left alone"
     );
 
-    stop.send(()).unwrap();
+    let stores = [&scope_a, &scope_b, &scope_revoked].map(|scope| scope.store_id());
+    stop_between_ticks(&in_progress, &stores, stop).await;
     let summary = tokio::time::timeout(Duration::from_secs(10), scheduler)
         .await
         .expect("the scheduler stops on shutdown")
@@ -308,7 +341,14 @@ async fn stock_set_in_the_hub_reaches_the_store_with_the_next_scheduled_sync() {
         .await
         .unwrap();
 
-    let (stop, scheduler) = start_scheduler(&database_url, &sandbox, &dir, &storage, 1);
+    let (stop, scheduler) = start_scheduler(
+        &database_url,
+        &sandbox,
+        &dir,
+        &storage,
+        1,
+        SyncsInProgress::default(),
+    );
 
     // The store ends up showing on hand minus what the imported open orders reserve.
     wait_for(Duration::from_secs(30), "the pushed level", || async {

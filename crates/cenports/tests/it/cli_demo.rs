@@ -3,14 +3,12 @@
 //! the missing-scope message on connect; then, unless `--no-serve`, it serves the hub with the
 //! logins it printed.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::common::{run_with_url, Kind, Running};
 use base64::Engine as _;
-use common::{run_with_url, Kind, Running};
 
 #[test]
 fn the_demo_imports_every_order_and_explains_a_missing_scope() {

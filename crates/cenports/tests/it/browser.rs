@@ -16,21 +16,19 @@
 //!
 //! With `CENPORTS_SCREENSHOTS=DIR` it saves the main pages as PNGs there (the ones in
 //! `docs/screenshots/` come from `CENPORTS_SCREENSHOTS=docs/screenshots cargo test -p cenports
-//! --test browser`).
+//! --test it browser::`).
 //!
 //! Chromium and chromedriver come from Debian's `chromium` and `chromium-driver` packages
 //! (`.ci/run` installs them when missing; `CENPORTS_CHROMIUM` / `CENPORTS_CHROMEDRIVER` point
 //! elsewhere). Without them the test fails under CI (`CI` set) and skips with a notice
 //! otherwise.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::common::{self, TempDir};
 use bigcommerce_sandbox::{Sandbox, SandboxConfig, StoreSpec};
-use common::TempDir;
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};

@@ -6,10 +6,9 @@
 //! variants fail when `CI` is set and are skipped with a notice otherwise.
 //!
 //! The benchmark `a_backfill_of_20000_orders_is_bounded_by_the_api` is ignored; run it with
-//! `cargo test --release -p cenports --test sync -- --ignored --nocapture`.
+//! `cargo test --release -p cenports --test it sync:: -- --ignored --nocapture`.
 
-mod common;
-use common::{run, Ctx, Kind};
+use crate::common::{self, run, Ctx, Kind};
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +28,7 @@ use cenports::sync::{
 
 // ------------------------------------------------------------------ backends
 
-use common::both_backends as sync_test;
+use crate::common::both_backends as sync_test;
 
 // ------------------------------------------------------------------ the hub and the store
 

@@ -3,15 +3,13 @@
 //! PostgreSQL database on 127.0.0.1:5432 for the `_on_postgres` test, required when `CI` is set,
 //! skipped with a notice otherwise).
 
-mod common;
-
 use std::process::Output;
 use std::time::Duration;
 
+use crate::common::{self, TempDir};
 use bigcommerce_sandbox::credentials::credentials_txt;
 use bigcommerce_sandbox::model::InventoryTracking as SbTracking;
 use bigcommerce_sandbox::{fixtures, Sandbox, SandboxConfig, StoreInfo, StoreSpec};
-use common::TempDir;
 use rand::Rng;
 use serde_json::Value;
 use tokio::net::TcpListener;

@@ -5,15 +5,13 @@
 //!
 //! What a merchant and an operator see is asserted on stdout/stderr and on `--json` output.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
+use crate::common::{self, TempDir};
 use bigcommerce_sandbox::credentials::credentials_txt;
 use bigcommerce_sandbox::{Sandbox, SandboxConfig, StoreInfo, StoreSpec};
-use common::TempDir;
 use rand::Rng;
 use serde_json::Value;
 use tokio::net::TcpListener;

@@ -1,14 +1,12 @@
 //! The API's OpenAPI document is valid OpenAPI 3.1, as judged by an independent validator:
 //! PyPI's `openapi-spec-validator` (pinned to [`VALIDATOR_VERSION`]), installed once into a
 //! virtualenv under Cargo's target directory. Skipped, with a notice, only where `python3` is
-//! not on `PATH`. (That answers conform to the document is `tests/api.rs`.)
-
-mod common;
+//! not on `PATH`. (That answers conform to the document is `tests/it/api.rs`.)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::TempDir;
+use crate::common::TempDir;
 
 /// The validator version this test was written and verified against.
 const VALIDATOR_VERSION: &str = "0.9.0";

@@ -4,14 +4,12 @@
 //! hooks; `cenports reconcile` imports what polling (off) never read. No secret is printed or
 //! logged (debug logs searched).
 
-mod common;
-
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::common::{self, TempDir};
 use bigcommerce_sandbox::credentials::credentials_txt;
 use bigcommerce_sandbox::{Sandbox, SandboxConfig, StoreSpec};
-use common::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const EMAIL: &str = "ops@warehouse.example";

@@ -7,8 +7,7 @@
 //! PostgreSQL the PostgreSQL variants fail when `CI` is set and are skipped with a notice
 //! otherwise).
 
-mod common;
-use common::Ctx;
+use crate::common::{self, Ctx};
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,7 +24,7 @@ use cenports::sync::{sync_catalog, sync_orders, SyncOptions};
 
 // ------------------------------------------------------------------ backends
 
-use common::both_backends as stock_test;
+use crate::common::both_backends as stock_test;
 
 // ------------------------------------------------------------------ the hub and the store
 

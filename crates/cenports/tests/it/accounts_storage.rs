@@ -3,15 +3,13 @@
 //! digests only, operator scopes). `accounts_test!` expands each test into `::sqlite` and
 //! `::postgres` like the other contract tests.
 
-mod common;
-
 use chrono::{DateTime, Utc};
 
 use cenports::storage::*;
 
 // ------------------------------------------------------------------ backends
 
-use common::both_backends as accounts_test;
+use crate::common::both_backends as accounts_test;
 
 fn secret(tag: u8) -> EncryptedSecret {
     EncryptedSecret {

@@ -6,9 +6,8 @@
 //! `web_test!` expands each test into `<name>::sqlite` and `<name>::postgres` (a fresh
 //! database on 127.0.0.1:5432; `CENPORTS_TEST_POSTGRES_URL` overrides the admin URL).
 
-mod common;
-use common::tenant::{tenant, Tenant, PASSWORD};
-use common::{random_suffix, Ctx};
+use crate::common::tenant::{tenant, Tenant, PASSWORD};
+use crate::common::{random_suffix, Ctx};
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -33,7 +32,7 @@ const KEY: [u8; 32] = [7; 32];
 
 // ------------------------------------------------------------------ backends
 
-use common::both_backends as web_test;
+use crate::common::both_backends as web_test;
 
 // ------------------------------------------------------------------ the hub
 

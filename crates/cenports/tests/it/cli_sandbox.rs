@@ -1,9 +1,7 @@
 //! Black-box tests of `cenports sandbox`: the real binary on port 0, talked to over loopback
 //! with the credentials it writes.
 
-mod common;
-
-use common::{field, spawn_sandbox, TempDir};
+use crate::common::{field, spawn_sandbox, TempDir};
 
 use std::process::Command;
 use std::time::Duration;

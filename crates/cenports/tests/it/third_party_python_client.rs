@@ -10,9 +10,7 @@
 //! The client is installed once into a virtualenv under Cargo's target directory and reused by
 //! later runs. The test is skipped, with a notice, only where `python3` is not on `PATH`.
 
-mod common;
-
-use common::{Running, TempDir};
+use crate::common::{Running, TempDir};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -7,8 +7,7 @@
 //! be reached, the PostgreSQL variants fail when `CI` is set and are skipped with a notice
 //! otherwise.
 
-mod common;
-use common::{run, Ctx, Kind};
+use crate::common::{run, Ctx, Kind};
 
 use std::str::FromStr;
 
@@ -823,7 +822,7 @@ contract_test!(concurrent_duplicate_pages_insert_each_order_once, |ctx| {
 // ------------------------------------------------------------------ throughput
 
 /// Not a timed test: run with
-/// `cargo test --release -p cenports --test storage_contract -- --ignored --nocapture`.
+/// `cargo test --release -p cenports --test it storage_contract:: -- --ignored --nocapture`.
 #[tokio::test]
 #[ignore]
 async fn bulk_upsert_throughput_sqlite() {

@@ -9,9 +9,8 @@
 //!
 //! Time-dependent behaviour (session expiry, login lockout) moves a `ManualClock`.
 
-mod common;
-use common::tenant::{tenant, Tenant, PASSWORD};
-use common::Ctx;
+use crate::common::tenant::{tenant, Tenant, PASSWORD};
+use crate::common::Ctx;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -38,7 +37,7 @@ const KEY: [u8; 32] = [7; 32];
 
 // ------------------------------------------------------------------ backends
 
-use common::both_backends as api_test;
+use crate::common::both_backends as api_test;
 
 // ------------------------------------------------------------------ the hub
 
@@ -882,7 +881,7 @@ api_test!(the_same_idempotency_key_twice_makes_one_outbox_row, |ctx| {
             app.call_with(
                 Method::POST,
                 &path,
-                &crate::key(&app.a),
+                &crate::api::key(&app.a),
                 Some(body),
                 &[("idempotency-key", key)],
             )
@@ -947,7 +946,7 @@ api_test!(the_same_idempotency_key_twice_makes_one_outbox_row, |ctx| {
             order.id.get()
         );
         let key = format!("pair-{}", order.id.get());
-        let auth = crate::key(a);
+        let auth = crate::api::key(a);
         let headers = [("idempotency-key", key.as_str())];
         let send = || app.call_with(Method::POST, &path, &auth, Some(ship_body("P-1")), &headers);
         let (x, y) = tokio::join!(send(), send());

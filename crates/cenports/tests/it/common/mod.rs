@@ -1,6 +1,5 @@
 //! Helpers shared by the binary's black-box tests: child processes that are killed and
 //! directories that are removed when a test ends, however it ends.
-#![allow(dead_code)]
 
 pub mod tenant;
 
@@ -8,7 +7,6 @@ pub mod tenant;
 /// `name::sqlite` (a fresh SQLite file) and `name::postgres` (a fresh database on
 /// 127.0.0.1:5432), each on a two-thread runtime, with `ctx` the [`Ctx`] of that database.
 /// Attributes written before the name (e.g. `#[ignore]`) go to both.
-#[allow(unused_macros)] // not every test file runs on both backends
 macro_rules! both_backends {
     ($(#[$attr:meta])* $name:ident, |$ctx:ident| $body:block) => {
         mod $name {
@@ -28,7 +26,6 @@ macro_rules! both_backends {
         }
     };
 }
-#[allow(unused_imports)]
 pub(crate) use both_backends;
 
 use std::path::PathBuf;

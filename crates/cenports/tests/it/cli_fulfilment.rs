@@ -8,13 +8,12 @@
 //! --drain` child process SIGKILLed twice mid-run and restarted; the sandbox must hold exactly
 //! one shipment per outbox row. It prints its figures (`--nocapture` to see them).
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::{self, TempDir};
 use bigcommerce_sandbox::credentials::credentials_txt;
 use bigcommerce_sandbox::model::InventoryTracking as SbTracking;
 use bigcommerce_sandbox::{
@@ -23,7 +22,6 @@ use bigcommerce_sandbox::{
 use cenports::fulfilment::{request_shipment, Carrier, ItemSpec, ShipmentRequest};
 use cenports::storage::{OutboxState, Storage};
 use chrono::{Duration as ChronoDuration, Utc};
-use common::TempDir;
 use rand::Rng;
 use serde_json::Value;
 use tokio::net::TcpListener;

@@ -8,8 +8,7 @@
 //!
 //! Tests drain the outbox deliberately (`worker::drain`) instead of sleeping.
 
-mod common;
-use common::{random_suffix, Ctx};
+use crate::common::{self, random_suffix, Ctx};
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -29,7 +28,7 @@ use cenports::sync::{sync_orders, SyncOptions};
 
 // ------------------------------------------------------------------ backends
 
-use common::both_backends as fulfilment_test;
+use crate::common::both_backends as fulfilment_test;
 
 // ------------------------------------------------------------------ the hub and the store
 
@@ -517,8 +516,10 @@ fulfilment_test!(a_crash_between_send_and_commit_does_not_ship_twice, |ctx| {
         .rows[0]
         .clone();
 
-    // A worker claims, records `sending`, posts... and dies before recording the answer.
-    let lease = Duration::from_millis(300);
+    // A worker claims, records `sending`, posts... and dies before recording the answer. (The
+    // lease outlasts the post and the check below on a loaded machine, and ends before the
+    // drain.)
+    let lease = Duration::from_secs(1);
     let claimed = hub
         .storage
         .claim_outbox(None, "doomed", lease)

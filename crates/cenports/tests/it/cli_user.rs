@@ -1,14 +1,12 @@
 //! Black-box tests of `cenports user` and `cenports api-key`: the real binary on a fresh SQLite
 //! file, checked on its output and on what the database then accepts.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use crate::common::TempDir;
 use cenports::accounts::{self, Role, SystemClock};
 use cenports::storage::Storage;
-use common::TempDir;
 use secrecy::SecretString;
 use serde_json::Value;
 

@@ -1,0 +1,28 @@
+//! The `cenports` crate's integration tests, in one test binary: each module was a test binary
+//! of its own (`tests/NAME.rs`), and every one of those linked the whole crate. Run one module
+//! with `cargo test -p cenports --test it NAME::` (e.g. `--test it storage_contract::`).
+
+// First: the modules below use its helpers and its `both_backends!` macro.
+mod common;
+
+mod accounts_storage;
+mod api;
+mod browser;
+mod cli_demo;
+mod cli_fulfilment;
+mod cli_hub;
+mod cli_sandbox;
+mod cli_user;
+mod cli_webhooks;
+mod connect;
+mod fulfilment;
+mod kill_resume;
+mod openapi_spec;
+mod scheduler;
+mod stock;
+mod stock_cli;
+mod storage_contract;
+mod sync;
+mod third_party_python_client;
+mod web;
+mod webhooks;
