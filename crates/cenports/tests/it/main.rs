@@ -7,6 +7,7 @@ mod common;
 
 mod accounts_storage;
 mod api;
+mod architecture;
 mod browser;
 mod cli_demo;
 mod cli_fulfilment;
@@ -17,6 +18,8 @@ mod cli_webhooks;
 mod connect;
 mod fulfilment;
 mod kill_resume;
+mod memory_channel;
+mod migration;
 mod openapi_spec;
 mod scheduler;
 mod stock;

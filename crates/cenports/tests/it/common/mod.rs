@@ -261,12 +261,16 @@ where
 // ------------------------------------------------------------------ a store connected to the hub
 
 /// A sandbox store connected to the hub as `cenports connect` saves it (credentials encrypted,
-/// saved, read back and decrypted), with a client built the way the scheduler builds one.
+/// saved, read back and decrypted), with a client built the way the registry builds one:
+/// `channel` is the store's channel client the core takes, `client` the BigCommerce client
+/// inside it (for what a test reads from the store directly).
 pub struct ConnectedStore {
     pub sandbox: bigcommerce_sandbox::Sandbox,
     pub hash: String,
     pub storage: cenports::storage::Storage,
     pub scope: cenports::storage::StoreScope,
+    pub record: cenports::storage::StoreRecord,
+    pub channel: cenports::channel::bigcommerce::BigCommerceStore,
     pub client: bigcommerce_client::Client,
 }
 
@@ -287,24 +291,20 @@ pub async fn save_store(
     access_token: &str,
     key: &[u8; 32],
 ) -> cenports::storage::StoreRecord {
-    use cenports::connect::{StoreHash, VerifiedStore};
-    use cenports::credentials::encrypt_credentials;
-    use cenports::storage::{NewStore, StoreProfile, CHANNEL_BIGCOMMERCE};
+    use cenports::channel::bigcommerce::CHANNEL;
+    use cenports::channel::credentials::encrypt_credentials;
+    use cenports::channel::Credentials;
+    use cenports::storage::{NewStore, StoreProfile};
     use secrecy::SecretString;
 
     let account = store
         .account("merchant-guide")
         .expect("merchant-guide account");
     let api = url::Url::parse(api_base_url).unwrap();
-    let verified = VerifiedStore {
-        email: "ops@example.com".into(),
-        store_hash: StoreHash::parse(&store.hash).unwrap(),
-        api_base_url: api.clone(),
+    let credentials = Credentials {
         client_id: account.client_id.clone(),
         client_secret: SecretString::from(account.client_secret.clone()),
         access_token: SecretString::from(access_token.to_owned()),
-        profile: Default::default(),
-        scopes: Vec::new(),
     };
     let secret_box = cenports::secrets::SecretBox::from_key_bytes(key).unwrap();
     let user = storage.ensure_user("ops@example.com").await.unwrap();
@@ -312,11 +312,11 @@ pub async fn save_store(
         .save_store(
             user.id,
             &NewStore {
-                channel: CHANNEL_BIGCOMMERCE.into(),
+                channel: CHANNEL.into(),
                 remote_id: store.hash.clone(),
                 api_base_url: api.to_string(),
                 profile: StoreProfile::default(),
-                credentials: encrypt_credentials(&secret_box, &verified),
+                credentials: encrypt_credentials(&secret_box, &store.hash, &credentials),
             },
         )
         .await
@@ -332,8 +332,8 @@ pub async fn connect_store(
     store: &bigcommerce_sandbox::StoreInfo,
     tune: impl FnOnce(&mut bigcommerce_client::ClientConfig),
 ) -> ConnectedStore {
-    use cenports::connect::ConnectSettings;
-    use cenports::credentials::{client_config, open_store_credentials};
+    use cenports::channel::bigcommerce::{BigCommerce, BigCommerceStore};
+    use cenports::channel::credentials::open_store_credentials;
     use std::time::Duration;
 
     const KEY: [u8; 32] = [42; 32];
@@ -343,24 +343,27 @@ pub async fn connect_store(
         .access_token
         .clone();
     let record = save_store(storage, sandbox.base_url(), store, &token, &KEY).await;
-    let settings = ConnectSettings::new(url::Url::parse(sandbox.base_url()).unwrap());
+    let channel = BigCommerce::new(url::Url::parse(sandbox.base_url()).unwrap());
     let secret_box = cenports::secrets::SecretBox::from_key_bytes(&KEY).unwrap();
     let stored = storage
         .get_store_credentials(&record.scope())
         .await
         .unwrap();
     let credentials = open_store_credentials(&secret_box, &record, stored.as_ref()).unwrap();
-    let mut config = client_config(&settings, &record, &credentials).unwrap();
+    let mut config = channel.client_config(&record, &credentials).unwrap();
     config.max_retries = 2;
     config.retry_base_delay = Duration::from_millis(5);
     config.max_retry_delay = Duration::from_millis(20);
     tune(&mut config);
+    let client = bigcommerce_client::Client::new(config).unwrap();
     ConnectedStore {
         sandbox,
         hash: store.hash.clone(),
         storage: storage.clone(),
         scope: record.scope(),
-        client: bigcommerce_client::Client::new(config).unwrap(),
+        record,
+        channel: BigCommerceStore::new(client.clone()),
+        client,
     }
 }
 

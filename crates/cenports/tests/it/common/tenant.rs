@@ -10,10 +10,11 @@ use secrecy::SecretString;
 use url::Url;
 
 use cenports::accounts::{self, Role};
+use cenports::channel::bigcommerce::CHANNEL;
+use cenports::channel::credentials::encrypt_credentials;
+use cenports::channel::Credentials;
 use cenports::config::Settings;
-use cenports::connect::{StoreHash, VerifiedStore};
-use cenports::credentials::encrypt_credentials;
-use cenports::storage::{NewStore, StoreProfile, StoreScope, CHANNEL_BIGCOMMERCE};
+use cenports::storage::{NewStore, StoreProfile, StoreScope};
 use cenports::sync::{sync_store, SyncOptions};
 
 use super::Ctx;
@@ -31,7 +32,7 @@ pub struct Tenant {
     /// Our id of the first order (MUG-1 ×2, TEE-S ×1, billed to "Zoe Tremblay").
     pub order_id: i64,
     /// Its BigCommerce number.
-    pub order_number: i64,
+    pub order_number: String,
 }
 
 /// A merchant account with a password and an API key, and a store of theirs with six orders,
@@ -93,46 +94,54 @@ pub async fn tenant(
         .unwrap();
     let account_info = info.account("merchant-guide").unwrap();
     let api = Url::parse(sandbox.base_url()).unwrap();
-    let verified = VerifiedStore {
-        email: email.into(),
-        store_hash: StoreHash::parse(&info.hash).unwrap(),
-        api_base_url: api.clone(),
+    let credentials = Credentials {
         client_id: account_info.client_id.clone(),
         client_secret: SecretString::from(account_info.client_secret.clone()),
         access_token: SecretString::from(account_info.access_token.clone()),
-        profile: Default::default(),
-        scopes: Vec::new(),
     };
     let record = ctx
         .storage
         .save_store(
             account.user.id,
             &NewStore {
-                channel: CHANNEL_BIGCOMMERCE.into(),
+                channel: CHANNEL.into(),
                 remote_id: info.hash.clone(),
                 api_base_url: api.to_string(),
                 profile: StoreProfile {
                     name: format!("{email}'s store"),
                     ..StoreProfile::default()
                 },
-                credentials: encrypt_credentials(&settings.secret_box().unwrap(), &verified),
+                credentials: encrypt_credentials(
+                    &settings.secret_box().unwrap(),
+                    &info.hash,
+                    &credentials,
+                ),
             },
         )
         .await
         .unwrap();
-    let client = cenports::sync::scheduler::store_client(settings, &ctx.storage, &record)
+    let client = settings
+        .channels()
+        .unwrap()
+        .open(&ctx.storage, &record)
         .await
         .unwrap();
     let options = SyncOptions {
         settle: Duration::from_secs(1),
         ..SyncOptions::default()
     };
-    sync_store(&ctx.storage, &record.scope(), &client, &options, |_| {})
-        .await
-        .unwrap();
+    sync_store(
+        &ctx.storage,
+        &record.scope(),
+        client.as_ref(),
+        &options,
+        |_| {},
+    )
+    .await
+    .unwrap();
     let order = ctx
         .storage
-        .find_order_by_remote_id(&record.scope(), first_number)
+        .find_order_by_remote_id(&record.scope(), &first_number.to_string())
         .await
         .unwrap()
         .expect("the first order was imported");
@@ -143,6 +152,6 @@ pub async fn tenant(
         hash: info.hash,
         scope: record.scope(),
         order_id: order.summary.id.get(),
-        order_number: first_number,
+        order_number: first_number.to_string(),
     }
 }
