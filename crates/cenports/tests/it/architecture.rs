@@ -2,7 +2,8 @@
 //!
 //! - one seam for channels: outside `cli/` (the binary, which builds the sandbox and the
 //!   benchmarks) and `channel/bigcommerce/`, only the registry that picks a channel's
-//!   implementation (`channel/registry.rs`) names BigCommerce;
+//!   implementation (`channel/registry.rs`, and the declaration of the channel's folder in
+//!   `channel/mod.rs`) names BigCommerce;
 //! - no import circle between the top-level modules of each crate's library.
 //!
 //! Comments are left out of the second check (a doc link is not a dependency) but not the
@@ -45,13 +46,17 @@ fn only_the_cli_the_registry_and_the_channel_folder_name_bigcommerce() {
             || relative.starts_with("channel/bigcommerce/")
             || relative == "channel/registry.rs"
     };
+    // The folder's declaration, the one line by which the registry's module can reach it.
+    let declaration = |relative: &str, line: &str| {
+        relative == "channel/mod.rs" && line.trim() == "pub mod bigcommerce;"
+    };
     let mut offenders = Vec::new();
     for (relative, path) in all.iter().filter(|(r, _)| !allowed(r)) {
         let Ok(text) = std::fs::read_to_string(path) else {
             continue;
         };
         for (number, line) in text.lines().enumerate() {
-            if line.to_ascii_lowercase().contains("bigcommerce") {
+            if line.to_ascii_lowercase().contains("bigcommerce") && !declaration(relative, line) {
                 offenders.push(format!("{relative}:{}: {}", number + 1, line.trim()));
             }
         }
@@ -103,7 +108,7 @@ fn references(module: &[String], code: &str, top_level: &BTreeSet<String>) -> BT
     let mut at = 0;
     while at < bytes.len() {
         let preceded = at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_');
-        if !preceded && code[at..].starts_with("crate::") {
+        if !preceded && bytes[at..].starts_with(b"crate::") {
             let (name, _) = ident_at(at + "crate::".len());
             if top_level.contains(&name) {
                 found.insert(name);
@@ -111,10 +116,10 @@ fn references(module: &[String], code: &str, top_level: &BTreeSet<String>) -> BT
             at += "crate::".len();
             continue;
         }
-        if !preceded && code[at..].starts_with("super::") {
+        if !preceded && bytes[at..].starts_with(b"super::") {
             let mut depth = 0;
             let mut cursor = at;
-            while code[cursor..].starts_with("super::") {
+            while bytes[cursor..].starts_with(b"super::") {
                 depth += 1;
                 cursor += "super::".len();
             }
@@ -168,6 +173,11 @@ fn circles(crate_name: &str) -> Vec<Vec<String>> {
             }
         }
     }
+    find_circles(&graph)
+}
+
+/// The circles of a graph of modules, each as the sorted list of its modules.
+fn find_circles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
     // Every circle shows up as a path from a module back to itself; report each set once.
     let mut found: BTreeSet<Vec<String>> = BTreeSet::new();
     for start in graph.keys() {
@@ -213,4 +223,19 @@ fn the_circle_check_sees_a_circle() {
         code_only("let x = 1; // crate::a\n/// crate::b"),
         "let x = 1; \n"
     );
+    let graph = |edges: &[(&str, &str)]| {
+        let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (from, to) in edges {
+            graph
+                .entry(from.to_string())
+                .or_default()
+                .insert(to.to_string());
+        }
+        graph
+    };
+    assert_eq!(
+        find_circles(&graph(&[("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")])),
+        vec![vec!["a".to_owned(), "b".to_owned(), "c".to_owned()]]
+    );
+    assert!(find_circles(&graph(&[("a", "b"), ("b", "c"), ("a", "c")])).is_empty());
 }
