@@ -159,7 +159,8 @@ async fn connect_registers_hooks_serve_imports_by_webhook_and_disconnect_removes
             break;
         }
     }
-    let order_id = common::place_order_in_stock(&sandbox, &store.hash, 1);
+    // The channel's order id, as text (every id of a channel's is).
+    let order_id = common::place_order_in_stock(&sandbox, &store.hash, 1).to_string();
     let placed = Instant::now();
     loop {
         let out = ok(
@@ -173,7 +174,7 @@ async fn connect_registers_hooks_serve_imports_by_webhook_and_disconnect_removes
             .as_array()
             .unwrap()
             .iter()
-            .any(|o| o["order_id"] == order_id);
+            .any(|o| o["order_id"] == order_id.as_str());
         if found {
             break;
         }

@@ -103,7 +103,8 @@ async fn hub_orders(storage: &Storage, scope: &StoreScope) -> BTreeMap<i64, Date
             .await
             .unwrap();
         for o in page.orders {
-            let dup = all.insert(o.remote_id, o.date_modified);
+            let id: i64 = o.remote_id.parse().expect("a BigCommerce order id");
+            let dup = all.insert(id, o.date_modified);
             assert!(dup.is_none(), "order {} is in the hub twice", o.remote_id);
         }
         match page.next_cursor {
@@ -164,7 +165,11 @@ async fn a_sync_killed_mid_backfill_resumes_at_its_checkpoint_with_no_loss_or_du
         let cp = storage.get_checkpoint(&scope, STREAM_ORDERS).await.unwrap();
         // A few pages in: well inside the walk, far from its end.
         if cp.is_some_and(|cp| {
-            cp.last_id.is_some_and(|id| id > (ORDERS / 4) as i64) && cp.completed_at.is_none()
+            cp.cursor
+                .as_deref()
+                .map(|cursor| cursor.parse::<i64>().expect("the cursor is an order id"))
+                .is_some_and(|id| id > (ORDERS / 4) as i64)
+                && cp.completed_at.is_none()
         }) {
             break;
         }
@@ -186,7 +191,11 @@ async fn a_sync_killed_mid_backfill_resumes_at_its_checkpoint_with_no_loss_or_du
     assert_eq!(cp.completed_at, None, "killed inside the window");
     assert_eq!(cp.window_start, None, "a backfill");
     let window_end = cp.window_end.expect("a frozen window");
-    let last = cp.last_id.expect("pages committed");
+    let last: i64 = cp
+        .cursor
+        .expect("pages committed")
+        .parse()
+        .expect("the cursor is the last order id committed");
     let held = storage.count_orders(&scope).await.unwrap() as usize;
     eprintln!("killed after {held} orders; checkpoint at id {last}");
     assert!(held > 0 && held < ORDERS, "{held} orders when killed");

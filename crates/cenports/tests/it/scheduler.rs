@@ -14,6 +14,7 @@ use bigcommerce_sandbox::{
 use secrecy::SecretString;
 use url::Url;
 
+use cenports::channel::bigcommerce::CHANNEL;
 use cenports::config::Settings;
 use cenports::storage::*;
 use cenports::sync::scheduler::{run_scheduler_with, SchedulerConfig, SyncsInProgress};
@@ -55,7 +56,7 @@ fn start_scheduler(
 ) {
     let settings = Settings {
         database_url: database_url.to_owned(),
-        bigcommerce_api_url: Url::parse(sandbox.base_url()).unwrap(),
+        channel_api_urls: [(CHANNEL, Url::parse(sandbox.base_url()).unwrap())].into(),
         secret_key: Some(SecretString::from(
             base64::engine::general_purpose::STANDARD.encode(KEY),
         )),
@@ -75,14 +76,15 @@ fn start_scheduler(
             ..SyncOptions::default()
         },
         reconcile_interval: None,
-        limiters: Default::default(),
         in_progress,
         metrics: Default::default(),
     };
+    // The process's registry, as `sync --watch` makes it: one client and limiter per store.
+    let channels = settings.channels().expect("the key is configured");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let storage = storage.clone();
     let scheduler = tokio::spawn(async move {
-        run_scheduler_with(&settings, &storage, config, async {
+        run_scheduler_with(&storage, &channels, config, async {
             let _ = stopped.await;
         })
         .await
@@ -216,7 +218,7 @@ async fn stores_sync_on_the_interval_and_a_revoked_store_does_not_stop_the_other
         "the new order in the hub",
         || async {
             storage
-                .find_order_by_remote_id(&scope_a, placed as i64)
+                .find_order_by_remote_id(&scope_a, &placed.to_string())
                 .await
                 .unwrap()
                 .is_some()

@@ -55,21 +55,23 @@ async fn let_the_store_settle() {
     tokio::time::sleep(Duration::from_millis(2100)).await;
 }
 
-/// (date_modified, status id) of every order the store lists (not archived, not incomplete).
-fn store_orders(hub: &Hub) -> BTreeMap<i64, (DateTime<Utc>, i32)> {
+/// (date_modified, status code) of every order the store lists (not archived, not incomplete),
+/// by order id.
+fn store_orders(hub: &Hub) -> BTreeMap<i64, (DateTime<Utc>, String)> {
     hub.sandbox
         .with_store(&hub.hash, |data, _| {
             data.orders
                 .values()
                 .filter(|o| !o.is_deleted && o.status_id != 0)
-                .map(|o| (o.id as i64, (o.date_modified, o.status_id as i32)))
+                .map(|o| (o.id as i64, (o.date_modified, o.status_id.to_string())))
                 .collect()
         })
         .unwrap()
 }
 
-/// The same, from the hub; panics on a duplicate remote id.
-async fn hub_orders(hub: &Hub) -> BTreeMap<i64, (DateTime<Utc>, i32)> {
+/// The same, from the hub (BigCommerce's ids are numbers, kept as text); panics on a duplicate
+/// remote id.
+async fn hub_orders(hub: &Hub) -> BTreeMap<i64, (DateTime<Utc>, String)> {
     let filter = OrderFilter {
         include_deleted: true,
         ..OrderFilter::default()
@@ -83,7 +85,8 @@ async fn hub_orders(hub: &Hub) -> BTreeMap<i64, (DateTime<Utc>, i32)> {
             .await
             .unwrap();
         for o in page.orders {
-            let dup = all.insert(o.remote_id, (o.date_modified, o.status_id));
+            let id: i64 = o.remote_id.parse().expect("a BigCommerce order id");
+            let dup = all.insert(id, (o.date_modified, o.status_code));
             assert!(dup.is_none(), "order {} is in the hub twice", o.remote_id);
         }
         match page.next_cursor {
@@ -97,8 +100,8 @@ async fn hub_orders(hub: &Hub) -> BTreeMap<i64, (DateTime<Utc>, i32)> {
 /// Asserts the hub holds exactly `expected`, naming only the differences.
 #[track_caller]
 fn assert_same(
-    held: &BTreeMap<i64, (DateTime<Utc>, i32)>,
-    expected: &BTreeMap<i64, (DateTime<Utc>, i32)>,
+    held: &BTreeMap<i64, (DateTime<Utc>, String)>,
+    expected: &BTreeMap<i64, (DateTime<Utc>, String)>,
     what: &str,
 ) {
     let missing: Vec<_> = expected
@@ -211,7 +214,7 @@ sync_test!(
         let_the_store_settle().await;
 
         let mut events = Vec::new();
-        let report = sync_store(&hub.storage, &hub.scope, &hub.client, &options(), |p| {
+        let report = sync_store(&hub.storage, &hub.scope, &hub.channel, &options(), |p| {
             events.push(p)
         })
         .await
@@ -250,12 +253,12 @@ sync_test!(
                 .unwrap();
             let got = hub
                 .storage
-                .find_order_by_remote_id(&hub.scope, id as i64)
+                .find_order_by_remote_id(&hub.scope, &id.to_string())
                 .await
                 .unwrap()
                 .expect("imported");
             let s = &got.summary;
-            assert_eq!(s.status_id, want.status_id as i32);
+            assert_eq!(s.status_code, want.status_id.to_string());
             assert_eq!(
                 Some(s.status_name.as_str()),
                 bigcommerce_sandbox::model::status_name(want.status_id)
@@ -263,8 +266,8 @@ sync_test!(
             assert_eq!(
                 s.fulfilment_state,
                 SyncOptions::default()
-                    .status_mapping
-                    .state(want.status_id as u64)
+                    .status_mapping(&hub.channel)
+                    .state(&want.status_id.to_string())
             );
             assert_eq!(s.total, want.total_inc_tax());
             assert_eq!(s.subtotal, want.subtotal_ex_tax());
@@ -285,17 +288,19 @@ sync_test!(
                 let l = got
                     .lines
                     .iter()
-                    .find(|l| l.remote_id == line.id as i64)
+                    .find(|l| l.remote_id == line.id.to_string())
                     .expect("every line, by order_product_id");
                 assert_eq!(l.sku, line.sku);
                 assert_eq!(l.quantity, line.quantity as i32);
                 assert_eq!(l.quantity_shipped, line.quantity_shipped as i32);
-                assert_eq!(l.product_id, Some(line.product_id as i64));
+                assert_eq!(l.product_id, Some(line.product_id.to_string()));
                 assert_eq!(
                     l.variant_id,
-                    Some(line.variant_id as i64).filter(|v| *v != 0)
+                    Some(line.variant_id)
+                        .filter(|v| *v != 0)
+                        .map(|v| v.to_string())
                 );
-                assert_eq!(l.address_remote_id, Some(line.order_address_id as i64));
+                assert_eq!(l.address_remote_id, Some(line.order_address_id.to_string()));
                 assert_eq!(l.price, line.price_ex_tax);
             }
             let shipping: Vec<_> = got
@@ -305,7 +310,7 @@ sync_test!(
                 .collect();
             assert_eq!(shipping.len(), want.shipping_addresses.len(), "order {id}");
             for (a, w) in shipping.iter().zip(&want.shipping_addresses) {
-                assert_eq!(a.remote_id, Some(w.id as i64));
+                assert_eq!(a.remote_id, Some(w.id.to_string()));
                 assert_eq!(a.street_1, w.address.street_1);
                 assert_eq!(a.zip, w.address.zip);
                 assert_eq!(a.country_iso2, w.address.country_iso2);
@@ -318,7 +323,7 @@ sync_test!(
         }
         let big_order = hub
             .storage
-            .find_order_by_remote_id(&hub.scope, big as i64)
+            .find_order_by_remote_id(&hub.scope, &big.to_string())
             .await
             .unwrap()
             .unwrap();
@@ -335,7 +340,7 @@ sync_test!(
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(sku.inventory_tracking, InventoryTracking::Variant);
+        assert_eq!(sku.stock_tracking, StockTracking::Variant);
         assert!(sku.variant_remote_id.is_some());
     }
 );
@@ -346,12 +351,12 @@ sync_test!(
     a_second_sync_with_no_change_writes_nothing_and_costs_about_one_page,
     |ctx| {
         let hub = connect(&ctx, unthrottled(600, 12)).await;
-        let first = sync_store(&hub.storage, &hub.scope, &hub.client, &options(), |_| {})
+        let first = sync_store(&hub.storage, &hub.scope, &hub.channel, &options(), |_| {})
             .await
             .unwrap();
         assert!(first.inserted >= 500);
         let seq = last_seq(&hub);
-        let second = sync_store(&hub.storage, &hub.scope, &hub.client, &options(), |_| {})
+        let second = sync_store(&hub.storage, &hub.scope, &hub.channel, &options(), |_| {})
             .await
             .unwrap();
         assert_eq!((second.inserted, second.updated), (0, 0), "{second:?}");
@@ -437,7 +442,7 @@ sync_test!(
                 (changes, placed)
             })
         };
-        let first = sync_orders(&hub.storage, &hub.scope, &hub.client, &options, |_| {})
+        let first = sync_orders(&hub.storage, &hub.scope, &hub.channel, &options, |_| {})
             .await
             .unwrap();
         done.store(true, Ordering::SeqCst);
@@ -455,7 +460,7 @@ sync_test!(
         let mut runs = 1;
         loop {
             let_the_store_settle().await;
-            let again = sync_orders(&hub.storage, &hub.scope, &hub.client, &options, |_| {})
+            let again = sync_orders(&hub.storage, &hub.scope, &hub.channel, &options, |_| {})
                 .await
                 .unwrap();
             runs += 1;
@@ -485,7 +490,7 @@ sync_test!(
             ..FaultRule::always(FaultKind::Error500)
         };
         let store = hub.sandbox.store(&hub.hash).unwrap();
-        let failed = sync_orders(&hub.storage, &hub.scope, &hub.client, &options, |p| {
+        let failed = sync_orders(&hub.storage, &hub.scope, &hub.channel, &options, |p| {
             if p.pages == 3 {
                 store.faults.lock().push(fault.clone());
             }
@@ -501,7 +506,11 @@ sync_test!(
         assert_eq!(cp.completed_at, None, "the window is not finished");
         assert_eq!(cp.window_start, None, "a backfill has no lower bound");
         let end = cp.window_end.expect("the window is frozen");
-        let last = cp.last_id.expect("inside the window");
+        let last: i64 = cp
+            .cursor
+            .expect("inside the window")
+            .parse()
+            .expect("the cursor is the last order id committed");
         let held = hub_orders(&hub).await;
         // Three pages at least; the next page may have been fetched while the third was saved.
         assert!(
@@ -513,7 +522,7 @@ sync_test!(
 
         store.faults.lock().clear();
         let seq = last_seq(&hub);
-        let resumed = sync_orders(&hub.storage, &hub.scope, &hub.client, &options, |_| {})
+        let resumed = sync_orders(&hub.storage, &hub.scope, &hub.channel, &options, |_| {})
             .await
             .unwrap();
         assert_same(
@@ -560,7 +569,7 @@ sync_test!(
     an_order_archived_after_a_sync_is_marked_deleted_in_the_hub_not_lost,
     |ctx| {
         let hub = connect(&ctx, unthrottled(300, 18)).await;
-        sync_store(&hub.storage, &hub.scope, &hub.client, &options(), |_| {})
+        sync_store(&hub.storage, &hub.scope, &hub.channel, &options(), |_| {})
             .await
             .unwrap();
         let before = store_orders(&hub);
@@ -582,7 +591,7 @@ sync_test!(
         );
         let_the_store_settle().await;
 
-        let report = sync_store(&hub.storage, &hub.scope, &hub.client, &options(), |_| {})
+        let report = sync_store(&hub.storage, &hub.scope, &hub.channel, &options(), |_| {})
             .await
             .unwrap();
         assert_eq!((report.inserted, report.updated), (0, 1), "{report:?}");
@@ -590,7 +599,7 @@ sync_test!(
         // Kept, marked, with its new version.
         let held = hub
             .storage
-            .find_order_by_remote_id(&hub.scope, archived)
+            .find_order_by_remote_id(&hub.scope, &archived.to_string())
             .await
             .unwrap()
             .expect("an archived order stays in the hub");
@@ -614,13 +623,13 @@ sync_test!(
                 .list_orders(&hub.scope, &OrderFilter::default(), 1000, after)
                 .await
                 .unwrap();
-            listed.extend(page.orders.iter().map(|o| o.remote_id));
+            listed.extend(page.orders.into_iter().map(|o| o.remote_id));
             match page.next_cursor {
                 Some(c) => after = Some(c),
                 None => break,
             }
         }
-        assert!(!listed.contains(&archived));
+        assert!(!listed.contains(&archived.to_string()));
         assert_eq!(listed.len(), before.len() - 1);
 
         let cp = hub
@@ -633,13 +642,13 @@ sync_test!(
 
         // Read again in the next window's overlap, it costs no write.
         let_the_store_settle().await;
-        let again = sync_store(&hub.storage, &hub.scope, &hub.client, &options(), |_| {})
+        let again = sync_store(&hub.storage, &hub.scope, &hub.channel, &options(), |_| {})
             .await
             .unwrap();
         assert_eq!((again.inserted, again.updated), (0, 0), "{again:?}");
         assert!(
             hub.storage
-                .find_order_by_remote_id(&hub.scope, archived)
+                .find_order_by_remote_id(&hub.scope, &archived.to_string())
                 .await
                 .unwrap()
                 .unwrap()
@@ -665,12 +674,12 @@ sync_test!(
             },
         )
         .await;
-        let open: BTreeMap<i64, (DateTime<Utc>, i32)> = store_orders(&hub)
+        let open: BTreeMap<i64, (DateTime<Utc>, String)> = store_orders(&hub)
             .into_iter()
-            .filter(|(_, (_, status))| *status == 11 || *status == 9)
+            .filter(|(_, (_, status))| status == "11" || status == "9")
             .collect();
         assert!(!open.is_empty());
-        let report = sync_open_orders(&hub.storage, &hub.scope, &hub.client, &options(), |_| {})
+        let report = sync_open_orders(&hub.storage, &hub.scope, &hub.channel, &options(), |_| {})
             .await
             .unwrap();
         eprintln!(
@@ -688,7 +697,7 @@ sync_test!(
 
         // The backfill that follows does not walk the open orders again, and completes the rest.
         let rest: SyncReport =
-            sync_store(&hub.storage, &hub.scope, &hub.client, &options(), |_| {})
+            sync_store(&hub.storage, &hub.scope, &hub.channel, &options(), |_| {})
                 .await
                 .unwrap();
         assert_eq!(
@@ -709,7 +718,7 @@ sync_test!(
     the_catalog_sync_indexes_every_sku_and_then_reads_only_changes,
     |ctx| {
         let hub = connect(&ctx, unthrottled(0, 16)).await;
-        let first = sync_catalog(&hub.storage, &hub.scope, &hub.client, &options(), |_| {})
+        let first = sync_catalog(&hub.storage, &hub.scope, &hub.channel, &options(), |_| {})
             .await
             .unwrap();
         let (products, locations) = hub
@@ -731,9 +740,9 @@ sync_test!(
         for (sku, product_id) in &locations {
             let found = hub.storage.find_sku(&hub.scope, sku).await.unwrap();
             let found = found.unwrap_or_else(|| panic!("SKU {sku} is indexed"));
-            assert_eq!(found.product_remote_id, *product_id as i64, "{sku}");
+            assert_eq!(found.product_remote_id, product_id.to_string(), "{sku}");
         }
-        let again = sync_catalog(&hub.storage, &hub.scope, &hub.client, &options(), |_| {})
+        let again = sync_catalog(&hub.storage, &hub.scope, &hub.channel, &options(), |_| {})
             .await
             .unwrap();
         assert_eq!(again.skus, 0, "{again:?}");
@@ -747,7 +756,7 @@ async fn benchmark(ctx: Ctx, backend: &str) {
     let hub = connect(&ctx, unthrottled(20_000, 17)).await;
     let total = store_orders(&hub).len();
     let_the_store_settle().await;
-    let report = sync_orders(&hub.storage, &hub.scope, &hub.client, &options(), |_| {})
+    let report = sync_orders(&hub.storage, &hub.scope, &hub.channel, &options(), |_| {})
         .await
         .unwrap();
     assert_eq!(report.inserted as usize, total);

@@ -29,15 +29,18 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use url::Url;
 
+use cenports::channel::bigcommerce::webhooks::HOOK_SCOPES;
+use cenports::channel::bigcommerce::{BigCommerce, BigCommerceStore, CHANNEL};
+use cenports::channel::credentials::open_store_credentials;
+use cenports::channel::Hint;
 use cenports::config::Settings;
 use cenports::server::{App, ServeOptions};
 use cenports::storage::*;
 use cenports::sync::reconcile::reconcile_store;
-use cenports::sync::scheduler::store_client;
 use cenports::sync::{sync_store, SyncOptions};
-use cenports::webhooks::registration::{register_hooks, remove_hooks, HOOK_SCOPES};
+use cenports::webhooks::registration::{register_hooks, remove_hooks};
 use cenports::webhooks::worker::{JobOutcome, Processed};
-use cenports::webhooks::{FetchTarget, HEADER_HOOK_KEY, MAX_BODY_BYTES};
+use cenports::webhooks::{HEADER_HOOK_KEY, MAX_BODY_BYTES};
 
 const KEY: [u8; 32] = [9; 32];
 
@@ -59,6 +62,14 @@ macro_rules! both_backends {
             }
         }
     };
+}
+
+/// Order ids as an SQL list of text values (`remote_id` is text).
+fn sql_ids(ids: &[i64]) -> String {
+    ids.iter()
+        .map(|id| format!("'{id}'"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Runs one SQL statement on the hub's database behind its back (to lose rows on purpose).
@@ -84,6 +95,9 @@ struct Hub {
     settings: Settings,
     storage: Storage,
     store: StoreRecord,
+    /// The store's channel client, what the core takes.
+    channel: BigCommerceStore,
+    /// The BigCommerce client inside it, to read and change the store directly.
     client: Client,
     /// The hub's listener, bound before the hooks are registered so their URL is known.
     listener: Option<tokio::net::TcpListener>,
@@ -113,7 +127,7 @@ async fn hub(url: &str, spec: StoreSpec, sandbox_config: SandboxConfig) -> Hub {
     let api = Url::parse(sandbox.base_url()).unwrap();
     let settings = Settings {
         database_url: url.to_owned(),
-        bigcommerce_api_url: api.clone(),
+        channel_api_urls: [(CHANNEL, api.clone())].into(),
         secret_key: Some(SecretString::from(
             base64::engine::general_purpose::STANDARD.encode(KEY),
         )),
@@ -132,7 +146,7 @@ async fn hub(url: &str, spec: StoreSpec, sandbox_config: SandboxConfig) -> Hub {
         &KEY,
     )
     .await;
-    let client = store_client(&settings, &storage, &store).await.unwrap();
+    let channel = store_client(&settings, &storage, &store).await;
     Hub {
         sandbox,
         hash: info.hash,
@@ -140,9 +154,30 @@ async fn hub(url: &str, spec: StoreSpec, sandbox_config: SandboxConfig) -> Hub {
         settings,
         storage,
         store,
-        client,
+        client: channel.client().clone(),
+        channel,
         listener: Some(listener),
     }
+}
+
+/// The store's client as a one-shot command builds it: its stored credentials opened with the
+/// settings' key, the configured API host, a rate limiter of its own.
+async fn store_client(
+    settings: &Settings,
+    storage: &Storage,
+    store: &StoreRecord,
+) -> BigCommerceStore {
+    let secret_box = settings.secret_box().unwrap();
+    let stored = storage.get_store_credentials(&store.scope()).await.unwrap();
+    let credentials = open_store_credentials(&secret_box, store, stored.as_ref()).unwrap();
+    let api = settings
+        .api_url(CHANNEL)
+        .expect("the sandbox's URL")
+        .clone();
+    let config = BigCommerce::new(api)
+        .client_config(store, &credentials)
+        .unwrap();
+    BigCommerceStore::new(Client::new(config).unwrap())
 }
 
 impl Hub {
@@ -153,7 +188,7 @@ impl Hub {
             &self.storage,
             &secret_box,
             &self.store,
-            &self.client,
+            &self.channel,
             public_url,
         )
         .await
@@ -194,14 +229,14 @@ impl Hub {
         )
     }
 
-    /// (date_modified, status) of every order the store lists.
-    fn store_orders(&self) -> BTreeMap<i64, (DateTime<Utc>, i32)> {
+    /// (date_modified, status code) of every order the store lists, by order id.
+    fn store_orders(&self) -> BTreeMap<i64, (DateTime<Utc>, String)> {
         self.sandbox
             .with_store(&self.hash, |data, _| {
                 data.orders
                     .values()
                     .filter(|o| !o.is_deleted && o.status_id != 0)
-                    .map(|o| (o.id as i64, (o.date_modified, o.status_id as i32)))
+                    .map(|o| (o.id as i64, (o.date_modified, o.status_id.to_string())))
                     .collect()
             })
             .unwrap()
@@ -215,8 +250,9 @@ impl Hub {
             .unwrap()
     }
 
-    /// (date_modified, status) of every live order the hub holds.
-    async fn hub_orders(&self) -> BTreeMap<i64, (DateTime<Utc>, i32)> {
+    /// (date_modified, status code) of every live order the hub holds, by order id (BigCommerce's
+    /// ids are numbers, kept as text).
+    async fn hub_orders(&self) -> BTreeMap<i64, (DateTime<Utc>, String)> {
         let filter = OrderFilter::default();
         let mut all = BTreeMap::new();
         let mut after = None;
@@ -227,7 +263,8 @@ impl Hub {
                 .await
                 .unwrap();
             for o in page.orders {
-                all.insert(o.remote_id, (o.date_modified, o.status_id));
+                let id: i64 = o.remote_id.parse().expect("a BigCommerce order id");
+                all.insert(id, (o.date_modified, o.status_code));
             }
             match page.next_cursor {
                 Some(c) => after = Some(c),
@@ -278,7 +315,6 @@ fn no_poll() -> ServeOptions {
             concurrency: 1,
             options: Hub::options(),
             reconcile_interval: None,
-            limiters: Default::default(),
             in_progress: Default::default(),
             metrics: Default::default(),
         },
@@ -341,7 +377,7 @@ both_backends!(
                     let storage = hub.storage.clone();
                     async move {
                         storage
-                            .find_order_by_remote_id(&scope, next_id as i64)
+                            .find_order_by_remote_id(&scope, &next_id.to_string())
                             .await
                             .unwrap()
                             .is_some()
@@ -352,7 +388,7 @@ both_backends!(
             assert!(placed.elapsed() < Duration::from_secs(2), "{taken:?}");
             let held = hub
                 .storage
-                .find_order_by_remote_id(&scope, next_id as i64)
+                .find_order_by_remote_id(&scope, &next_id.to_string())
                 .await
                 .unwrap()
                 .unwrap();
@@ -387,7 +423,6 @@ both_backends!(
                 concurrency: 2,
                 options: Hub::options(),
                 reconcile_interval: Some(Duration::from_secs(2)),
-                limiters: Default::default(),
                 in_progress: Default::default(),
                 metrics: Default::default(),
             },
@@ -415,11 +450,7 @@ both_backends!(
         // Rows lost behind the hub's back: the polling cursor is past them, only reconciliation
         // can bring them back.
         let lost: Vec<i64> = hub.hub_orders().await.keys().copied().take(7).collect();
-        let ids = lost
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
+        let ids = sql_ids(&lost);
         execute(
             &url,
             &format!(
@@ -467,14 +498,14 @@ both_backends!(
 both_backends!(reconciliation_repairs_lost_rows_and_status_drift, |url| {
     let hub = hub(&url, spec(600, 73), SandboxConfig::default()).await;
     let scope = hub.store.scope();
-    sync_store(&hub.storage, &scope, &hub.client, &Hub::options(), |_| {})
+    sync_store(&hub.storage, &scope, &hub.channel, &Hub::options(), |_| {})
         .await
         .unwrap();
     let expected = hub.store_orders();
     assert_eq!(hub.hub_orders().await, expected);
 
     // A quiet store: one request, nothing to do.
-    let report = reconcile_store(&hub.storage, &scope, &hub.client, &Hub::options())
+    let report = reconcile_store(&hub.storage, &scope, &hub.channel, &Hub::options())
         .await
         .unwrap();
     assert!(report.drifted.is_empty(), "{report:?}");
@@ -483,13 +514,12 @@ both_backends!(reconciliation_repairs_lost_rows_and_status_drift, |url| {
     let ids: Vec<i64> = expected.keys().copied().collect();
     let (lost, stale, same_second) = (&ids[10..15], &ids[100..103], ids[200]);
     let store_id = hub.store.id().get();
-    let list = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     // Rows lost, e.g. a restore from an older backup.
     execute(
         &url,
         &format!(
             "DELETE FROM orders WHERE store_id = {store_id} AND remote_id IN ({})",
-            list(lost)
+            sql_ids(lost)
         ),
     )
     .await;
@@ -502,9 +532,9 @@ both_backends!(reconciliation_repairs_lost_rows_and_status_drift, |url| {
     execute(
         &url,
         &format!(
-            "UPDATE orders SET status_id = {old_status}, date_modified = {older} \
+            "UPDATE orders SET status_code = '{old_status}', date_modified = {older} \
              WHERE store_id = {store_id} AND remote_id IN ({})",
-            list(stale)
+            sql_ids(stale)
         ),
     )
     .await;
@@ -518,14 +548,14 @@ both_backends!(reconciliation_repairs_lost_rows_and_status_drift, |url| {
     execute(
         &url,
         &format!(
-            "UPDATE orders SET status_id = 13, raw = {empty_json}, raw_encoding = 'json' \
-             WHERE store_id = {store_id} AND remote_id = {same_second}"
+            "UPDATE orders SET status_code = '13', raw = {empty_json}, raw_encoding = 'json' \
+             WHERE store_id = {store_id} AND remote_id = '{same_second}'"
         ),
     )
     .await;
     assert_ne!(hub.hub_orders().await, expected);
 
-    let report = reconcile_store(&hub.storage, &scope, &hub.client, &Hub::options())
+    let report = reconcile_store(&hub.storage, &scope, &hub.channel, &Hub::options())
         .await
         .unwrap();
     assert!(!report.drifted.is_empty(), "{report:?}");
@@ -535,12 +565,12 @@ both_backends!(reconciliation_repairs_lost_rows_and_status_drift, |url| {
     // Lines came back with the lost orders.
     let back = hub
         .storage
-        .find_order_by_remote_id(&scope, lost[0])
+        .find_order_by_remote_id(&scope, &lost[0].to_string())
         .await
         .unwrap()
         .unwrap();
     assert!(!back.lines.is_empty());
-    let again = reconcile_store(&hub.storage, &scope, &hub.client, &Hub::options())
+    let again = reconcile_store(&hub.storage, &scope, &hub.channel, &Hub::options())
         .await
         .unwrap();
     assert!(again.drifted.is_empty(), "{again:?}");
@@ -552,19 +582,19 @@ both_backends!(
     |url| {
         let hub = hub(&url, spec(8000, 74), SandboxConfig::default()).await;
         let scope = hub.store.scope();
-        sync_store(&hub.storage, &scope, &hub.client, &Hub::options(), |_| {})
+        sync_store(&hub.storage, &scope, &hub.channel, &Hub::options(), |_| {})
             .await
             .unwrap();
         let expected = hub.store_orders();
         // The largest status, and two of its orders lost from the hub, far apart in time.
-        let mut by_status: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+        let mut by_status: BTreeMap<String, Vec<i64>> = BTreeMap::new();
         for (id, (_, status)) in &expected {
-            by_status.entry(*status).or_default().push(*id);
+            by_status.entry(status.clone()).or_default().push(*id);
         }
         let (status, ids) = by_status
             .iter()
             .max_by_key(|(_, ids)| ids.len())
-            .map(|(s, ids)| (*s, ids.clone()))
+            .map(|(s, ids)| (s.clone(), ids.clone()))
             .unwrap();
         assert!(ids.len() > 2000, "a large status: {} orders", ids.len());
         let lost = [ids[ids.len() / 5], ids[ids.len() * 4 / 5]];
@@ -572,13 +602,13 @@ both_backends!(
         execute(
             &url,
             &format!(
-                "DELETE FROM orders WHERE store_id = {store_id} AND remote_id IN ({}, {})",
-                lost[0], lost[1]
+                "DELETE FROM orders WHERE store_id = {store_id} AND remote_id IN ({})",
+                sql_ids(&lost)
             ),
         )
         .await;
 
-        let report = reconcile_store(&hub.storage, &scope, &hub.client, &Hub::options())
+        let report = reconcile_store(&hub.storage, &scope, &hub.channel, &Hub::options())
             .await
             .unwrap();
         assert_eq!(report.inserted, 2, "{report:?}");
@@ -658,11 +688,11 @@ both_backends!(the_receiver_refuses_what_it_must_and_deduplicates, |url| {
         .unwrap();
     assert_eq!(response.status(), 200);
     let done = running.next(Duration::from_secs(5)).await;
-    assert_eq!(done.target, FetchTarget::Order(order_id));
+    assert_eq!(done.target, Hint::Order(order_id.to_string()));
     assert_eq!(done.outcome, JobOutcome::Saved);
     assert!(hub
         .storage
-        .find_order_by_remote_id(&hub.store.scope(), order_id as i64)
+        .find_order_by_remote_id(&hub.store.scope(), &order_id.to_string())
         .await
         .unwrap()
         .is_some());
@@ -780,7 +810,7 @@ both_backends!(the_receiver_refuses_what_it_must_and_deduplicates, |url| {
     // shared limiter.
     assert!(
         metrics.contains(&format!(
-            "cenports_bigcommerce_quota_left{{store=\"{}\"}} ",
+            "cenports_store_quota_left{{store=\"{}\"}} ",
             hub.store.id().get()
         )),
         "quota left in:\n{metrics}"
@@ -843,7 +873,7 @@ both_backends!(
             &hub.storage,
             &secret_box,
             &hub.store,
-            &hub.client,
+            &hub.channel,
             &public_url,
         )
         .await
@@ -922,7 +952,7 @@ both_backends!(
         running.stop().await;
 
         // Removal: no hook of ours is left and the receiver no longer knows the store.
-        let removed = remove_hooks(&hub.storage, &hub.store, &hub.client)
+        let removed = remove_hooks(&hub.storage, &hub.store, &hub.channel)
             .await
             .unwrap();
         assert_eq!(removed, HOOK_SCOPES.len() as u64);
@@ -972,11 +1002,11 @@ both_backends!(
             .await
             .unwrap();
         let done = running.next(Duration::from_secs(5)).await;
-        assert_eq!(done.target, FetchTarget::Product(product_id));
+        assert_eq!(done.target, Hint::Product(product_id.to_string()));
         assert_eq!(done.outcome, JobOutcome::Saved);
         let indexed = hub.storage.find_sku(&scope, &sku).await.unwrap().unwrap();
-        assert_eq!(indexed.product_remote_id, product_id as i64);
-        assert_eq!(indexed.variant_remote_id, Some(variant_id as i64));
+        assert_eq!(indexed.product_remote_id, product_id.to_string());
+        assert_eq!(indexed.variant_remote_id, Some(variant_id.to_string()));
         running.stop().await;
         hub.sandbox.shutdown();
     }
@@ -989,15 +1019,22 @@ both_backends!(
     |url| {
         let hub = hub(&url, spec(5, 77), SandboxConfig::default()).await;
         let scope = hub.store.scope();
-        let mapping = cenports::sync::StatusMapping::default();
-        let (&id, &(_, status)) = hub.store_orders().iter().next().unwrap();
+        // BigCommerce's status table, as the webhook worker reads with (no overrides).
+        let mapping = cenports::channel::bigcommerce::mapping::status_mapping();
+        let (id, (_, status)) = hub.store_orders().into_iter().next().unwrap();
         let id = id as u64;
-        cenports::sync::targeted::import_order(&hub.storage, &scope, &hub.client, &mapping, id)
-            .await
-            .unwrap();
+        cenports::sync::targeted::import_order(
+            &hub.storage,
+            &scope,
+            &hub.channel,
+            &mapping,
+            &id.to_string(),
+        )
+        .await
+        .unwrap();
         // The order changes again within the same second: BigCommerce's `date_modified` (one-second
         // resolution) stays what the hub already holds.
-        let new_status = if status == 5 { 6 } else { 5 };
+        let new_status = if status == "5" { 6 } else { 5 };
         hub.sandbox
             .with_store(&hub.hash, |data, events| {
                 let before = data.orders[&id].date_modified;
@@ -1013,21 +1050,26 @@ both_backends!(
                 data.orders.get_mut(&id).unwrap().date_modified = before;
             })
             .unwrap();
-        let outcome =
-            cenports::sync::targeted::import_order(&hub.storage, &scope, &hub.client, &mapping, id)
-                .await
-                .unwrap();
+        let outcome = cenports::sync::targeted::import_order(
+            &hub.storage,
+            &scope,
+            &hub.channel,
+            &mapping,
+            &id.to_string(),
+        )
+        .await
+        .unwrap();
         assert!(
             matches!(outcome, cenports::sync::targeted::TargetedOutcome::Saved(o) if o.updated == 1),
             "{outcome:?}"
         );
         let held = hub
             .storage
-            .find_order_by_remote_id(&scope, id as i64)
+            .find_order_by_remote_id(&scope, &id.to_string())
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(held.summary.status_id, new_status as i32);
+        assert_eq!(held.summary.status_code, new_status.to_string());
         assert_eq!(
             held.summary.date_modified,
             hub.store_orders()[&(id as i64)].0
