@@ -87,11 +87,12 @@ impl Drop for SaveTask {
     }
 }
 
-/// What a walk reads, besides its window.
+/// What a walk reads, besides its window, and how it maps statuses.
 struct Walk<'a> {
     stream: &'a str,
     status: Option<String>,
     expected: Option<u64>,
+    mapping: &'a StatusMapping,
 }
 
 /// Walks one frozen window page by page, committing each page with its checkpoint, then marks
@@ -101,12 +102,11 @@ async fn walk_window(
     scope: &StoreScope,
     client: &dyn StoreClient,
     options: &SyncOptions,
-    mapping: &StatusMapping,
     walk: Walk<'_>,
     window: Window,
     progress: &mut impl FnMut(SyncProgress),
 ) -> Result<SyncReport, SyncError> {
-    let stream = walk.stream;
+    let (stream, mapping) = (walk.stream, walk.mapping);
     let started = Instant::now();
     let api = || SyncError::api(stream, client);
     let db = || SyncError::storage(stream, client);
@@ -269,11 +269,9 @@ async fn walk_order_stream(
         stream,
         status: None,
         expected,
+        mapping: &mapping,
     };
-    walk_window(
-        storage, scope, client, options, &mapping, walk, window, progress,
-    )
-    .await
+    walk_window(storage, scope, client, options, walk, window, progress).await
 }
 
 /// The open-orders walk with the window end already known: each status of
@@ -324,11 +322,9 @@ pub(super) async fn walk_open_orders(
             stream: &stream,
             status: Some(status.clone()),
             expected: None,
+            mapping: &mapping,
         };
-        let walked = walk_window(
-            storage, scope, client, options, &mapping, walk, window, progress,
-        )
-        .await?;
+        let walked = walk_window(storage, scope, client, options, walk, window, progress).await?;
         report.absorb(&walked);
     }
     let done = Checkpoint {

@@ -96,7 +96,7 @@ fn page(
         .filter(|c| c.name() != channel.name())
         .collect();
     let body = html! {
-        @if let Some(failure) = failure { (failure_markup(&form.permissions_caption, failure)) }
+        @if let Some(failure) = failure { (failure_markup(form.permissions_caption, failure)) }
         @if !others.is_empty() {
             p {
                 "Connecting a " (channel.display_name()) " store. Another channel: "
