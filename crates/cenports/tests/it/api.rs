@@ -122,7 +122,8 @@ async fn start(ctx: &Ctx) -> App {
         .await
         .unwrap();
     let clock = ManualClock::new(Utc::now());
-    let state = AppState::new(ctx.storage.clone(), settings)
+    let channels = settings.channels().expect("channels");
+    let state = AppState::new(ctx.storage.clone(), settings, channels)
         .with_clock(Arc::new(clock.clone()))
         .with_auth_policy(AuthPolicy::default())
         .with_secure_cookies(false)
@@ -332,7 +333,9 @@ api_test!(every_route_answers_with_the_callers_data, |ctx| {
         1,
         "{cancelled:?}"
     );
-    let by_status = app.get(&format!("{store}/orders?status_id=5"), &auth).await;
+    let by_status = app
+        .get(&format!("{store}/orders?status_code=5"), &auth)
+        .await;
     assert_eq!(by_status.body["orders"].as_array().unwrap().len(), 1);
     let future = app
         .get(&format!("{store}/orders?since=2999-01-01T00:00:00Z"), &auth)
@@ -959,10 +962,10 @@ api_test!(the_same_idempotency_key_twice_makes_one_outbox_row, |ctx| {
     assert!(pairs >= 3, "{pairs} pairs raced");
     let rows = app.outbox_rows(&a.scope).await;
     // One row per shipping address of each raced request, never a second set.
-    let mut paired: Vec<(&str, i64)> = rows
+    let mut paired: Vec<(&str, &str)> = rows
         .iter()
         .filter(|r| r.request_key.starts_with("api:pair-"))
-        .map(|r| (r.request_key.as_str(), r.part))
+        .map(|r| (r.request_key.as_str(), r.part.as_str()))
         .collect();
     let all = paired.len();
     paired.dedup();
@@ -1025,7 +1028,8 @@ api_test!(
             "cursor=-4",
             "fulfilment_state=lost",
             "since=yesterday",
-            "status_id=x",
+            "status_code=",
+            "status_code=%07",
         ] {
             let answer = app.get(&format!("{store}/orders?{query}"), &auth).await;
             assert_eq!(
@@ -1450,7 +1454,7 @@ api_test!(
         );
         assert!(
             metrics.text.contains(&format!(
-                "cenports_bigcommerce_quota_left{{store=\"{}\"}}",
+                "cenports_store_quota_left{{store=\"{}\"}}",
                 a.store_id
             )),
             "{}",
@@ -1609,7 +1613,7 @@ api_test!(
             .unwrap();
         assert!(
             metrics.contains(&format!(
-                "cenports_bigcommerce_quota_left{{store=\"{}\"}} ",
+                "cenports_store_quota_left{{store=\"{}\"}} ",
                 a.store_id
             )),
             "{metrics}"
@@ -1664,7 +1668,7 @@ api_test!(orders_are_filtered_by_a_created_range, |ctx| {
         .unwrap()
         .to_owned();
     let day = &created[..10];
-    let first = all.body["orders"][0]["number"].as_i64().unwrap();
+    let first = all.body["orders"][0]["number"].as_str().unwrap().to_owned();
 
     // `created_from` is inclusive, `created_to` exclusive, for instants and for days.
     let from_instant = numbers(
@@ -1686,7 +1690,7 @@ api_test!(orders_are_filtered_by_a_created_range, |ctx| {
     );
     assert_eq!(
         numbers(&app.get(&format!("{orders}?created_to={day}"), &auth).await),
-        Vec::<i64>::new(),
+        Vec::<String>::new(),
         "the day given as created_to is not included"
     );
     let next_day = (chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap()
@@ -2127,8 +2131,53 @@ api_test!(orders_sort_newest_first_and_page_through_all, |ctx| {
     let a = &app.a;
     let auth = key(a);
     let orders = format!("/api/v1/stores/{}/orders", a.store_id);
-    let mut by_id = numbers(&app.get(&orders, &auth).await);
+    // The order imported first (our lowest id) is re-dated at the store to be the newest, and
+    // synced again: creation time, not our id (nor the order number), orders the list.
+    let by_id = numbers(&app.get(&orders, &auth).await);
     assert_eq!(by_id.len(), 6);
+    let redated: u64 = by_id[0].parse().unwrap();
+    app.sandbox
+        .with_store(&a.hash, |data, events| {
+            data.orders.get_mut(&redated).unwrap().date_created =
+                Utc::now() - chrono::Duration::minutes(1);
+            data.touch_order(redated, events)
+        })
+        .unwrap()
+        .unwrap();
+    // Modified before the next sync window ends (it ends a settle of 1 s before the store's
+    // clock, to the second).
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let sync = format!("/api/v1/stores/{}/sync", a.store_id);
+    let started = app.call(Method::POST, &sync, &auth, None).await;
+    assert_eq!(started.body["status"], "started", "{started:?}");
+    let mut status = app.get(&sync, &auth).await;
+    for _ in 0..400 {
+        if status.body["running"] == false && !status.body["last_run"].is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        status = app.get(&sync, &auth).await;
+    }
+    assert_eq!(status.body["last_run"]["outcome"], "ok", "{status:?}");
+    assert_eq!(status.body["last_run"]["orders_updated"], 1, "{status:?}");
+    let all = app.get(&orders, &auth).await;
+    assert_eq!(numbers(&all), by_id, "the list by id is unchanged");
+    // Expected: by creation time descending, then our id descending.
+    let mut expected: Vec<(chrono::DateTime<Utc>, i64, String)> = all.body["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["created_at"].as_str().unwrap().parse().unwrap(),
+                o["id"].as_i64().unwrap(),
+                o["number"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    expected.sort_unstable_by_key(|(created, id, _)| std::cmp::Reverse((*created, *id)));
+    let expected: Vec<String> = expected.into_iter().map(|(_, _, n)| n).collect();
+    assert_eq!(expected[0], by_id[0], "the re-dated order is the newest");
     // Two pages of four and two, newest first, the cursor carried over.
     let first = app
         .get(&format!("{orders}?sort=newest&limit=4"), &auth)
@@ -2142,8 +2191,10 @@ api_test!(orders_sort_newest_first_and_page_through_all, |ctx| {
         )
         .await,
     ));
-    by_id.sort_unstable_by(|x, y| y.cmp(x));
-    assert_eq!(newest, by_id, "every order once, by number descending");
+    assert_eq!(
+        newest, expected,
+        "every order once, by creation time descending (then our id descending)"
+    );
     assert_eq!(
         numbers(&app.get(&format!("{orders}?sort=id"), &auth).await).len(),
         6
@@ -2161,12 +2212,12 @@ api_test!(orders_sort_newest_first_and_page_through_all, |ctx| {
 });
 
 /// The order numbers of an orders page, which must be a 200.
-fn numbers(answer: &Answer) -> Vec<i64> {
+fn numbers(answer: &Answer) -> Vec<String> {
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
     answer.body["orders"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| o["number"].as_i64().unwrap())
+        .map(|o| o["number"].as_str().unwrap().to_owned())
         .collect()
 }

@@ -206,9 +206,9 @@ async fn connect_sync_and_list(hub: &Hub) {
         .json(&["orders", "--email", ALICE, "--json", "--limit", "1000"])
         .await;
     assert_eq!(orders.len(), live, "every order is imported once");
-    let mut ids: Vec<i64> = orders
+    let mut ids: Vec<&str> = orders
         .iter()
-        .map(|o| o["order_id"].as_i64().unwrap())
+        .map(|o| o["order_id"].as_str().unwrap())
         .collect();
     ids.dedup();
     assert_eq!(ids.len(), live, "no order twice");
@@ -240,7 +240,7 @@ async fn connect_sync_and_list(hub: &Hub) {
             "1000",
         ])
         .await;
-    assert!(awaiting.iter().all(|o| o["status_id"] == 11));
+    assert!(awaiting.iter().all(|o| o["status_code"] == "11"));
     assert_eq!(awaiting.len(), hub.sandbox_orders(&[11]).1);
 
     // A creation range: from inclusive, to exclusive.

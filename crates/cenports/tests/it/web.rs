@@ -11,7 +11,7 @@ use crate::common::{random_suffix, Ctx};
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
@@ -22,8 +22,9 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 
 use cenports::accounts::{self, AuthPolicy, Role};
+use cenports::channel::{Channels, StoreClient};
 use cenports::config::{Overrides, Settings};
-use cenports::fulfilment::worker::{drain, FixedClients, WorkerConfig};
+use cenports::fulfilment::worker::{drain, WorkerConfig};
 use cenports::service::AppState;
 use cenports::storage::*;
 use cenports::sync::{sync_store, SyncOptions};
@@ -39,7 +40,8 @@ use crate::common::both_backends as web_test;
 struct App {
     base: String,
     storage: Storage,
-    settings: Settings,
+    /// The hub's channels, shared with the router (one limiter per store, as `serve` has).
+    channels: Channels,
     sandbox: Sandbox,
     a: Tenant,
     b: Tenant,
@@ -74,7 +76,8 @@ async fn start(ctx: &Ctx) -> App {
     )
     .await
     .unwrap();
-    let state = AppState::new(ctx.storage.clone(), settings.clone())
+    let channels = settings.channels().expect("channels");
+    let state = AppState::new(ctx.storage.clone(), settings, channels.clone())
         .with_auth_policy(AuthPolicy::default())
         .with_secure_cookies(false)
         .with_sync_options(SyncOptions {
@@ -91,7 +94,7 @@ async fn start(ctx: &Ctx) -> App {
     App {
         base: format!("http://{addr}"),
         storage: ctx.storage.clone(),
-        settings,
+        channels,
         sandbox,
         a,
         b,
@@ -500,8 +503,12 @@ web_test!(the_orders_page_lists_filters_and_searches, |ctx| {
         .get(&format!("/stores/{id}/orders?state=cancelled"))
         .await;
     assert_eq!(cancelled.order_links(id), 1, "{cancelled:?}");
+    // The status filter is the form's `status_code` field (the channel's status code).
+    assert!(all.html.contains("name=\"status_code\""), "{all:?}");
     let by_status = browser
-        .get(&format!("/stores/{id}/orders?status_id=5&state=&since=&q="))
+        .get(&format!(
+            "/stores/{id}/orders?status_code=5&state=&since=&q="
+        ))
         .await;
     assert_eq!(by_status.order_links(id), 1, "{by_status:?}");
     let future = (Utc::now() + chrono::Duration::days(2)).format("%Y-%m-%d");
@@ -509,7 +516,7 @@ web_test!(the_orders_page_lists_filters_and_searches, |ctx| {
         .get(&format!("/stores/{id}/orders?since={future}"))
         .await;
     assert_eq!(none.order_links(id), 0, "{none:?}");
-    let number = app.a.order_number;
+    let number = &app.a.order_number;
     let by_number = browser
         .get(&format!("/stores/{id}/orders?q={number}"))
         .await;
@@ -624,17 +631,18 @@ web_test!(
         assert_eq!(rows.len(), 1, "{rows:?}");
 
         let record = app.storage.get_store(&app.a.scope).await.unwrap();
-        let client = cenports::sync::scheduler::store_client(&app.settings, &app.storage, &record)
-            .await
-            .unwrap();
-        let clients = FixedClients(HashMap::from([(app.a.scope.store_id(), client)]));
+        let client = app.channels.client(&app.storage, &record).await.unwrap();
+        let clients: HashMap<StoreId, Arc<dyn StoreClient>> =
+            HashMap::from([(app.a.scope.store_id(), client)]);
         drain(&app.storage, &clients, None, &worker_config())
             .await
             .unwrap();
         let shipments = app
             .sandbox
             .with_store(&app.a.hash, |data, _| {
-                data.orders[&(app.a.order_number as u64)].shipments.len()
+                data.orders[&app.a.order_number.parse::<u64>().unwrap()]
+                    .shipments
+                    .len()
             })
             .unwrap();
         assert_eq!(shipments, 1, "the store holds the shipment");
@@ -920,16 +928,20 @@ web_test!(
         // settle.
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let record = app.storage.get_store(&app.a.scope).await.unwrap();
-        let client = cenports::sync::scheduler::store_client(&app.settings, &app.storage, &record)
-            .await
-            .unwrap();
+        let client = app.channels.client(&app.storage, &record).await.unwrap();
         let options = SyncOptions {
             settle: Duration::from_secs(1),
             ..SyncOptions::default()
         };
-        sync_store(&app.storage, &app.a.scope, &client, &options, |_| {})
-            .await
-            .unwrap();
+        sync_store(
+            &app.storage,
+            &app.a.scope,
+            client.as_ref(),
+            &options,
+            |_| {},
+        )
+        .await
+        .unwrap();
         let browser = Browser::signed_in(&app, &app.a.email).await;
         let id = app.a.store_id;
         let first = browser
@@ -970,7 +982,8 @@ web_test!(
         })
         .expect("settings");
         let token = "a-one-time-setup-token";
-        let state = AppState::new(ctx.storage.clone(), settings)
+        let channels = settings.channels().expect("channels");
+        let state = AppState::new(ctx.storage.clone(), settings, channels)
             .with_secure_cookies(false)
             .with_setup_token(SecretString::from(token.to_owned()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
