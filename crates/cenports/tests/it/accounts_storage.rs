@@ -20,7 +20,7 @@ fn secret(tag: u8) -> EncryptedSecret {
 
 fn new_store(hash: &str) -> NewStore {
     NewStore {
-        channel: CHANNEL_BIGCOMMERCE.into(),
+        channel: cenports::channel::bigcommerce::CHANNEL.into(),
         remote_id: hash.into(),
         api_base_url: "https://api.bigcommerce.com".into(),
         profile: StoreProfile::default(),

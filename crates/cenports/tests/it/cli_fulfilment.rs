@@ -19,6 +19,7 @@ use bigcommerce_sandbox::model::InventoryTracking as SbTracking;
 use bigcommerce_sandbox::{
     fixtures, FaultKind, FaultRule, Plan, Sandbox, SandboxConfig, StoreInfo, StoreSpec,
 };
+use cenports::channel::bigcommerce::BigCommerce;
 use cenports::fulfilment::{request_shipment, Carrier, ItemSpec, ShipmentRequest};
 use cenports::storage::{OutboxState, Storage};
 use chrono::{Duration as ChronoDuration, Utc};
@@ -79,6 +80,11 @@ impl Hub {
             })
             .unwrap()
             .unwrap()
+    }
+
+    /// BigCommerce on the sandbox: the channel whose rules a request is checked by.
+    fn channel(&self) -> BigCommerce {
+        BigCommerce::new(url::Url::parse(self.sandbox.base_url()).unwrap())
     }
 
     fn command(&self, args: &[&str]) -> std::process::Command {
@@ -394,7 +400,7 @@ async fn ship_prints_the_bigcommerce_shipment_and_refusals_exit_non_zero_with_th
         );
         let orders: Vec<Value> =
             serde_json::from_str(&hub.ok(&["orders", "--email", EMAIL, "--json"]).await).unwrap();
-        assert_eq!(orders[0]["status_id"], 12, "{orders:?}");
+        assert_eq!(orders[0]["status_code"], "12", "{orders:?}");
         hub.assert_no_secret_leaked();
     })
     .await;
@@ -419,10 +425,11 @@ async fn exactly_once_under_faults_and_kills(postgres: bool) {
         // 1,000 requests: four partial shipments of one mug per order.
         let storage = Storage::open(&hub.database_url).await.unwrap();
         let store = storage.list_all_stores().await.unwrap().remove(0);
+        let channel = hub.channel();
         for order in &orders {
             for n in 0..PER_ORDER {
                 let request = ShipmentRequest {
-                    order_remote_id: *order as i64,
+                    order_remote_id: order.to_string(),
                     carrier: Carrier::Ups,
                     tracking_number: format!("1Z{order}X{n}"),
                     tracking_link: None,
@@ -433,7 +440,7 @@ async fn exactly_once_under_faults_and_kills(postgres: bool) {
                     }],
                     request_key: None,
                 };
-                request_shipment(&storage, &store.scope(), &store.remote_id, &request)
+                request_shipment(&storage, &store, &channel, &request)
                     .await
                     .unwrap();
             }
@@ -575,11 +582,11 @@ async fn exactly_once_under_faults_and_kills(postgres: bool) {
         // And the hub's orders say what BigCommerce says: all shipped.
         for order in &orders {
             let held = storage
-                .find_order_by_remote_id(&store.scope(), *order as i64)
+                .find_order_by_remote_id(&store.scope(), &order.to_string())
                 .await
                 .unwrap()
                 .unwrap();
-            assert_eq!(held.summary.status_id, 2, "order {order}");
+            assert_eq!(held.summary.status_code, "2", "order {order}");
             assert_eq!(held.lines[0].quantity_shipped, PER_ORDER as i32);
         }
 
@@ -734,9 +741,10 @@ async fn two_workers_send_each_shipment_once(postgres: bool) {
         hub.connect_and_sync().await;
         let storage = Storage::open(&hub.database_url).await.unwrap();
         let store = storage.list_all_stores().await.unwrap().remove(0);
+        let channel = hub.channel();
         for order in &orders {
             let request = ShipmentRequest {
-                order_remote_id: *order as i64,
+                order_remote_id: order.to_string(),
                 carrier: Carrier::Ups,
                 tracking_number: format!("1Z{order}"),
                 tracking_link: None,
@@ -744,7 +752,7 @@ async fn two_workers_send_each_shipment_once(postgres: bool) {
                 items: vec![],
                 request_key: None,
             };
-            request_shipment(&storage, &store.scope(), &store.remote_id, &request)
+            request_shipment(&storage, &store, &channel, &request)
                 .await
                 .unwrap();
         }

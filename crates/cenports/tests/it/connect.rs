@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bigcommerce_sandbox::credentials::credentials_txt;
 use bigcommerce_sandbox::{ApiAccount, Sandbox, SandboxConfig, StoreInfo, StoreSpec};
-use cenports::connect::{
+use cenports::channel::bigcommerce::connect::{
     self, parse_credentials_txt, ConnectError, ConnectInput, ConnectSettings, RequiredScope,
 };
 use cenports::secrets::{self, SecretBox, SecretsError};
@@ -172,6 +172,31 @@ async fn merchant_guide_credentials_verify_and_return_the_store_profile() {
     assert_eq!(h.requests(), 5);
 
     let printed = format!("{store:?}");
+    h.assert_no_secrets(&printed);
+    assert!(printed.contains("***"));
+
+    // What the core saves, in the seam's words: the channel, the store hash as the store's key,
+    // the profile, the three permissions granted, and still no secret in `Debug`.
+    let verified = store.into_verified();
+    assert_eq!(verified.channel, cenports::channel::bigcommerce::CHANNEL);
+    assert_eq!(verified.store_key, h.store.hash);
+    assert_eq!(verified.email, EMAIL);
+    assert_eq!(verified.profile.name, "Harbour Supplies");
+    assert_eq!(
+        verified.credentials.access_token.expose_secret(),
+        h.account("merchant-guide").access_token
+    );
+    assert_eq!(verified.permissions.len(), 3);
+    assert!(verified.permissions.iter().all(|p| p.granted));
+    assert!(
+        verified
+            .permissions
+            .iter()
+            .any(|p| p.code == "store_v2_orders"),
+        "{:?}",
+        verified.permissions
+    );
+    let printed = format!("{verified:?}");
     h.assert_no_secrets(&printed);
     assert!(printed.contains("***"));
 }

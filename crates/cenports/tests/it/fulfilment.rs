@@ -11,6 +11,7 @@
 use crate::common::{self, random_suffix, Ctx};
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bigcommerce_sandbox::model::InventoryTracking as SbTracking;
@@ -18,7 +19,9 @@ use bigcommerce_sandbox::store::OrderUpdate;
 use bigcommerce_sandbox::{fixtures, FaultKind, FaultRule, Plan, StoreSpec};
 use chrono::{Duration as ChronoDuration, Utc};
 
-use cenports::fulfilment::worker::{drain, DrainReport, FixedClients, WorkerConfig};
+use cenports::channel::bigcommerce::BigCommerce;
+use cenports::channel::StoreClient;
+use cenports::fulfilment::worker::{drain, DrainReport, WorkerConfig};
 use cenports::fulfilment::{
     request_shipment, request_status_change, Carrier, FulfilmentError, ItemSpec, Requested,
     ShipmentRequest, StatusTarget,
@@ -83,16 +86,40 @@ impl Hub {
             settle: Duration::from_secs(1),
             ..SyncOptions::default()
         };
-        sync_orders(&self.storage, &self.scope, &self.client, &options, |_| {})
+        sync_orders(&self.storage, &self.scope, &self.channel, &options, |_| {})
             .await
             .unwrap();
     }
 
-    fn clients(&self) -> FixedClients {
-        FixedClients(HashMap::from([(
+    /// The store's channel (BigCommerce on the sandbox), whose rules a request is checked by.
+    fn bigcommerce(&self) -> BigCommerce {
+        BigCommerce::new(url::Url::parse(self.sandbox.base_url()).unwrap())
+    }
+
+    /// The worker's clients, given up front: this store's.
+    fn clients(&self) -> HashMap<StoreId, Arc<dyn StoreClient>> {
+        HashMap::from([(
             self.scope.store_id(),
-            self.client.clone(),
-        )]))
+            Arc::new(self.channel.clone()) as Arc<dyn StoreClient>,
+        )])
+    }
+
+    /// Asks for a status change of an order.
+    async fn change_status(
+        &self,
+        order: u64,
+        to: StatusTarget,
+        key: Option<String>,
+    ) -> Result<Requested, FulfilmentError> {
+        request_status_change(
+            &self.storage,
+            &self.record,
+            &self.bigcommerce(),
+            &order.to_string(),
+            to,
+            key,
+        )
+        .await
     }
 
     async fn drain(&self) -> DrainReport {
@@ -109,10 +136,10 @@ impl Hub {
     ) -> Result<Requested, FulfilmentError> {
         request_shipment(
             &self.storage,
-            &self.scope,
-            &self.hash,
+            &self.record,
+            &self.bigcommerce(),
             &ShipmentRequest {
-                order_remote_id: order as i64,
+                order_remote_id: order.to_string(),
                 carrier: Carrier::CanadaPost,
                 tracking_number: tracking.into(),
                 tracking_link: None,
@@ -174,7 +201,7 @@ impl Hub {
 
     async fn hub_order(&self, order: u64) -> OrderRecord {
         self.storage
-            .find_order_by_remote_id(&self.scope, order as i64)
+            .find_order_by_remote_id(&self.scope, &order.to_string())
             .await
             .unwrap()
             .unwrap()
@@ -248,7 +275,7 @@ fulfilment_test!(
         assert_eq!(row.remote_result, Some(shipments[0].0.to_string()));
         assert_eq!(row.delivered_by, Some(DeliveredBy::Sent));
         let held = hub.hub_order(order).await;
-        assert_eq!(held.summary.status_id, 3);
+        assert_eq!(held.summary.status_code, "3");
         assert_eq!(held.summary.status_name, "Partially Shipped");
         assert_eq!(
             held.summary.fulfilment_state,
@@ -272,8 +299,11 @@ fulfilment_test!(
         assert_eq!(hub.sandbox_status(order), 2, "Shipped at BigCommerce");
         let held = hub.hub_order(order).await;
         assert_eq!(
-            (held.summary.status_id, held.summary.fulfilment_state),
-            (2, FulfilmentState::Shipped)
+            (
+                held.summary.status_code.as_str(),
+                held.summary.fulfilment_state
+            ),
+            ("2", FulfilmentState::Shipped)
         );
         assert!(held.lines.iter().all(|l| l.quantity_shipped == l.quantity));
         // The carrier as BigCommerce spells it.
@@ -306,10 +336,10 @@ fulfilment_test!(
                 .filter(|s| s.2 == format!("cenports:{}", row.id.get()))
                 .collect();
             assert_eq!(ours.len(), 1, "row {} posted once", row.id.get());
-            assert_eq!(ours[0].1 as i64, row.part, "to its own consignment");
+            assert_eq!(ours[0].1.to_string(), row.part, "to its own consignment");
         }
         assert_eq!(hub.sandbox_status(order), 2);
-        assert_eq!(hub.hub_order(order).await.summary.status_id, 2);
+        assert_eq!(hub.hub_order(order).await.summary.status_code, "2");
     }
 );
 
@@ -331,7 +361,7 @@ fulfilment_test!(
                 order,
                 "T2",
                 vec![ItemSpec::Line {
-                    line_remote_id: 999_999,
+                    line_remote_id: "999999".into(),
                     quantity: 1,
                 }],
             )
@@ -536,7 +566,7 @@ fulfilment_test!(a_crash_between_send_and_commit_does_not_ship_twice, |ctx| {
         cenports::fulfilment::OutboxPayload::Shipment(p) => p,
         other => panic!("{other:?}"),
     };
-    let body = cenports::fulfilment::bigcommerce::shipment_body(row.id, &payload);
+    let body = cenports::channel::bigcommerce::fulfilment::shipment_body(row.id, &payload);
     hub.client.create_shipment(order, &body).await.unwrap();
 
     // While the dead worker's lease runs, nobody else takes the row.
@@ -612,22 +642,19 @@ fulfilment_test!(
             after_effect: true,
             ..FaultRule::always(FaultKind::Error502)
         });
-        let hold = request_status_change(
-            &hub.storage,
-            &hub.scope,
-            &hub.hash,
-            order as i64,
-            StatusTarget::OnHold,
-            None,
-        )
-        .await
-        .unwrap();
+        let hold = hub
+            .change_status(order, StatusTarget::OnHold, None)
+            .await
+            .unwrap();
         hub.drain().await;
         assert_eq!(hub.sandbox_status(order), 12);
         let held = hub.hub_order(order).await;
         assert_eq!(
-            (held.summary.status_id, held.summary.fulfilment_state),
-            (12, FulfilmentState::OnHold)
+            (
+                held.summary.status_code.as_str(),
+                held.summary.fulfilment_state
+            ),
+            ("12", FulfilmentState::OnHold)
         );
         let row = hub
             .storage
@@ -635,33 +662,25 @@ fulfilment_test!(
             .await
             .unwrap();
         assert_eq!(row.state, OutboxState::Delivered);
+        assert_eq!(
+            row.part, STATUS_PART,
+            "a status change's part is \"status\""
+        );
 
-        let cancel = request_status_change(
-            &hub.storage,
-            &hub.scope,
-            &hub.hash,
-            order as i64,
-            StatusTarget::Cancelled,
-            Some("cancel-1".into()),
-        )
-        .await
-        .unwrap();
+        let cancel = hub
+            .change_status(order, StatusTarget::Cancelled, Some("cancel-1".into()))
+            .await
+            .unwrap();
         // Queued, not yet delivered: a shipment is refused already.
         let refused = rejected(hub.ship(order, "LATE", vec![]).await);
         assert!(
             refused.contains("cancellation waiting in the outbox"),
             "{refused}"
         );
-        let again = request_status_change(
-            &hub.storage,
-            &hub.scope,
-            &hub.hash,
-            order as i64,
-            StatusTarget::Cancelled,
-            Some("cancel-1".into()),
-        )
-        .await
-        .unwrap();
+        let again = hub
+            .change_status(order, StatusTarget::Cancelled, Some("cancel-1".into()))
+            .await
+            .unwrap();
         assert!(again.duplicate);
         assert_eq!(again.rows[0].id, cancel.rows[0].id);
         hub.drain().await;

@@ -12,13 +12,15 @@ use crate::common::{self, Ctx};
 use std::collections::HashMap;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use bigcommerce_sandbox::model::InventoryTracking as SbTracking;
 use bigcommerce_sandbox::{fixtures, FaultKind, FaultRule, StoreSpec};
 
-use cenports::stock::bigcommerce::BigCommerceStock;
-use cenports::stock::{
-    push_stock, PushReport, SkuStatus, StockChannel, Write, WriteKind, WriteOutcome,
+use cenports::channel::bigcommerce::BigCommerceStore;
+use cenports::channel::{
+    CatalogIn, ChannelError, FulfilmentOut, HooksOut, OrdersIn, Pacing, StockOut, StoreClient,
 };
+use cenports::stock::{push_stock, PushReport, SkuStatus, Write, WriteKind, WriteOutcome};
 use cenports::storage::*;
 use cenports::sync::{sync_catalog, sync_orders, SyncOptions};
 
@@ -101,7 +103,7 @@ async fn catalog_store(ctx: &Ctx) -> Hub {
             ));
         })
         .unwrap();
-    sync_catalog(&hub.storage, &hub.scope, &hub.client, &options(), |_| {})
+    sync_catalog(&hub.storage, &hub.scope, &hub.channel, &options(), |_| {})
         .await
         .expect("catalog import");
     hub
@@ -164,13 +166,9 @@ fn outcome<'a>(report: &'a PushReport, sku: &str) -> &'a cenports::stock::SkuOut
 }
 
 async fn push(hub: &Hub) -> PushReport {
-    push_stock(
-        &hub.storage,
-        &hub.scope,
-        &BigCommerceStock::new(hub.client.clone()),
-    )
-    .await
-    .expect("push")
+    push_stock(&hub.storage, &hub.scope, &hub.channel)
+        .await
+        .expect("push")
 }
 
 // ------------------------------------------------------------------ tests
@@ -193,8 +191,12 @@ stock_test!(
         assert_eq!(reported("TEE"), Some(15));
         assert_eq!(reported("MUG"), Some(20));
         assert_eq!(reported("CARD"), Some(0));
-        let mug = rows["MUG"].catalog.as_ref().unwrap();
-        assert_eq!(mug.inventory_tracking, InventoryTracking::Product);
+        let tracking = |sku: &str| rows[sku].catalog.as_ref().unwrap().stock_tracking;
+        assert_eq!(tracking("MUG"), StockTracking::Product);
+        assert_eq!(tracking("TEE-S"), StockTracking::Variant);
+        // BigCommerce derives it from the variants: the hub never writes it.
+        assert_eq!(tracking("TEE"), StockTracking::Derived);
+        assert_eq!(tracking("CARD"), StockTracking::Untracked);
     }
 );
 
@@ -228,7 +230,7 @@ stock_test!(
             .unwrap()
             .unwrap();
         let_the_store_settle().await;
-        sync_orders(&hub.storage, &hub.scope, &hub.client, &options(), |_| {})
+        sync_orders(&hub.storage, &hub.scope, &hub.channel, &options(), |_| {})
             .await
             .unwrap();
         clear_log(&hub);
@@ -301,8 +303,8 @@ stock_test!(
         let order = |remote_id: i64, state: FulfilmentState, lines: &[(&str, i32, i32)]| {
             let at = chrono::Utc::now();
             NewOrderRecord {
-                remote_id,
-                status_id: 11,
+                remote_id: remote_id.to_string(),
+                status_code: "11".into(),
                 status_name: "Awaiting Fulfillment".into(),
                 fulfilment_state: state,
                 customer_id: None,
@@ -321,7 +323,7 @@ stock_test!(
                     .iter()
                     .enumerate()
                     .map(|(i, (sku, quantity, shipped))| NewOrderLine {
-                        remote_id: remote_id * 10 + i as i64,
+                        remote_id: (remote_id * 10 + i as i64).to_string(),
                         product_id: None,
                         variant_id: None,
                         sku: sku.to_string(),
@@ -436,29 +438,57 @@ stock_test!(
     }
 );
 
-/// The BigCommerce channel, with an order placed in the store just before each read-back:
+/// The BigCommerce store, with an order placed in the store just before each stock read-back:
 /// the race of docs/STOCK.md, at the exact moment it can happen.
 struct OrderBeforeReadBack<'a> {
-    inner: BigCommerceStock,
+    inner: BigCommerceStore,
     hub: &'a Hub,
     sku: &'static str,
 }
 
-impl StockChannel for OrderBeforeReadBack<'_> {
-    type Error = bigcommerce_client::Error;
+impl StoreClient for OrderBeforeReadBack<'_> {
+    fn channel(&self) -> &'static str {
+        self.inner.channel()
+    }
+    fn store_key(&self) -> &str {
+        self.inner.store_key()
+    }
+    fn pacing(&self) -> Pacing {
+        self.inner.pacing()
+    }
+    fn orders(&self) -> &dyn OrdersIn {
+        self.inner.orders()
+    }
+    fn catalog(&self) -> &dyn CatalogIn {
+        self.inner.catalog()
+    }
+    fn fulfilment(&self) -> &dyn FulfilmentOut {
+        self.inner.fulfilment()
+    }
+    fn stock(&self) -> &dyn StockOut {
+        self
+    }
+    fn hooks(&self) -> Option<&dyn HooksOut> {
+        self.inner.hooks()
+    }
+}
+
+#[async_trait]
+impl StockOut for OrderBeforeReadBack<'_> {
     fn batch_limit(&self, kind: WriteKind) -> usize {
         self.inner.batch_limit(kind)
     }
     fn read_limit(&self) -> usize {
         self.inner.read_limit()
     }
-    fn requests_sent(&self) -> u64 {
-        self.inner.requests_sent()
-    }
-    async fn write(&self, kind: WriteKind, items: &[Write]) -> Result<WriteOutcome, Self::Error> {
+    async fn write(&self, kind: WriteKind, items: &[Write]) -> Result<WriteOutcome, ChannelError> {
         self.inner.write(kind, items).await
     }
-    async fn read(&self, kind: WriteKind, ids: &[i64]) -> Result<HashMap<i64, i64>, Self::Error> {
+    async fn read(
+        &self,
+        kind: WriteKind,
+        ids: &[String],
+    ) -> Result<HashMap<String, i64>, ChannelError> {
         let sku = self.sku;
         self.hub
             .sandbox
@@ -480,7 +510,7 @@ stock_test!(
             .await
             .unwrap();
         let channel = OrderBeforeReadBack {
-            inner: BigCommerceStock::new(hub.client.clone()),
+            inner: hub.channel.clone(),
             hub: &hub,
             sku: "TEE-M",
         };
@@ -505,7 +535,7 @@ stock_test!(
         // Once the order is imported, available is 8 − 1 = 7, what the store shows: nothing to
         // send, and the store is right.
         let_the_store_settle().await;
-        sync_orders(&hub.storage, &hub.scope, &hub.client, &options(), |_| {})
+        sync_orders(&hub.storage, &hub.scope, &hub.channel, &options(), |_| {})
             .await
             .unwrap();
         let again = push(&hub).await;

@@ -225,7 +225,25 @@ async fn stock_through_the_cli(hub: &Hub) {
     assert_eq!(rows["TEE-M"]["store_level"], 5);
     assert_eq!(rows["TEE-M"]["tracking"], "variant");
     assert_eq!(rows["MUG"]["store_level"], 20);
+    assert_eq!(rows["MUG"]["tracking"], "product");
+    assert_eq!(rows["CARD"]["tracking"], "untracked");
     assert_eq!(rows["GHOST"]["tracking"], Value::Null);
+    // The channel's ids are text: the T-shirt's product id and its variant's id, as strings.
+    assert!(
+        rows["TEE-M"]["product_id"].is_string(),
+        "{:?}",
+        rows["TEE-M"]
+    );
+    assert!(
+        rows["TEE-M"]["variant_id"].is_string(),
+        "{:?}",
+        rows["TEE-M"]
+    );
+    assert_eq!(rows["TEE-S"]["product_id"], rows["TEE-M"]["product_id"]);
+    assert_ne!(rows["TEE-S"]["variant_id"], rows["TEE-M"]["variant_id"]);
+    // A product without options: its SKU is its base variant's, whose id is text too.
+    assert!(rows["MUG"]["variant_id"].is_string(), "{:?}", rows["MUG"]);
+    assert_ne!(rows["MUG"]["product_id"], rows["TEE-M"]["product_id"]);
 
     let pushed = hub
         .json(&["stock", "push", "--store", &hash, "--json"])

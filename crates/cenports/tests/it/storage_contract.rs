@@ -55,7 +55,7 @@ fn secret(tag: u8) -> EncryptedSecret {
 
 fn new_store(hash: &str) -> NewStore {
     NewStore {
-        channel: CHANNEL_BIGCOMMERCE.into(),
+        channel: cenports::channel::bigcommerce::CHANNEL.into(),
         remote_id: hash.into(),
         api_base_url: "https://api.bigcommerce.com".into(),
         profile: StoreProfile {
@@ -75,13 +75,17 @@ fn new_store(hash: &str) -> NewStore {
     }
 }
 
-fn order(remote_id: i64, modified: i64, lines: usize) -> NewOrderRecord {
+/// An order whose channel id is `remote_id` (a number such as `7`, or text such as an Amazon
+/// order id `"902-3159896-1390916"`): its lines are `<id>00`, `<id>01`, … and its shipping
+/// address `<id>0`, all text, as a channel gives them.
+fn order(remote_id: impl ToString, modified: i64, lines: usize) -> NewOrderRecord {
+    let remote_id = remote_id.to_string();
     NewOrderRecord {
-        remote_id,
-        status_id: 11,
+        remote_id: remote_id.clone(),
+        status_code: "11".into(),
         status_name: "Awaiting Fulfillment".into(),
         fulfilment_state: FulfilmentState::Ready,
-        customer_id: Some(42),
+        customer_id: Some("42".into()),
         email: Some("shopper@example.com".into()),
         currency: "USD".into(),
         subtotal: dec("30.0000"),
@@ -92,28 +96,28 @@ fn order(remote_id: i64, modified: i64, lines: usize) -> NewOrderRecord {
         date_created: t(0),
         date_modified: t(modified),
         is_deleted: false,
-        raw_json: format!(r#"{{"id":{remote_id},"date_modified":{modified}}}"#),
+        raw_json: format!(r#"{{"id":"{remote_id}","date_modified":{modified}}}"#),
         lines: (0..lines)
             .map(|i| NewOrderLine {
-                remote_id: remote_id * 100 + i as i64,
-                product_id: Some(77),
-                variant_id: Some(700 + i as i64),
+                remote_id: format!("{remote_id}{i:02}"),
+                product_id: Some("77".into()),
+                variant_id: Some((700 + i).to_string()),
                 sku: format!("SKU-{i}"),
                 name: format!("Widget {i}"),
                 quantity: 1 + i as i32,
                 quantity_shipped: 0,
                 price: dec("10.0000"),
-                address_remote_id: Some(remote_id * 10),
+                address_remote_id: Some(format!("{remote_id}0")),
             })
             .collect(),
         addresses: vec![
             address(AddressKind::Billing, None),
-            address(AddressKind::Shipping, Some(remote_id * 10)),
+            address(AddressKind::Shipping, Some(format!("{remote_id}0"))),
         ],
     }
 }
 
-fn address(kind: AddressKind, remote_id: Option<i64>) -> NewOrderAddress {
+fn address(kind: AddressKind, remote_id: Option<String>) -> NewOrderAddress {
     NewOrderAddress {
         kind,
         remote_id,
@@ -173,14 +177,15 @@ contract_test!(
                 .collect::<Vec<_>>()
                 .join(",")
         );
-        let small = order(2, 10, 1);
+        // An id that is not a number (Amazon's), stored as given.
+        let small = order("902-3159896-1390916", 10, 1);
         ctx.storage
             .upsert_orders(&scope, &[big.clone(), small.clone()])
             .await
             .unwrap();
 
         // What the database holds: LZ4 bytes, much smaller than the text.
-        let (raw, encoding) = raw_column(&ctx.url, 1).await;
+        let (raw, encoding) = raw_column(&ctx.url, "1").await;
         assert_eq!(encoding, "lz4");
         assert!(
             raw.len() * 3 < big.raw_json.len(),
@@ -189,27 +194,39 @@ contract_test!(
         );
         let got = ctx
             .storage
-            .find_order_by_remote_id(&scope, 1)
+            .find_order_by_remote_id(&scope, "1")
             .await
             .unwrap()
             .unwrap();
         assert_eq!(got.raw_json, big.raw_json);
 
         // A row written before compression existed (the migration kept its text, marked json).
-        set_raw_column(&ctx.url, 2, small.raw_json.as_bytes(), "json").await;
+        set_raw_column(
+            &ctx.url,
+            &small.remote_id,
+            small.raw_json.as_bytes(),
+            "json",
+        )
+        .await;
         let got = ctx
             .storage
-            .find_order_by_remote_id(&scope, 2)
+            .find_order_by_remote_id(&scope, &small.remote_id)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(got.raw_json, small.raw_json);
 
         // Damaged bytes are an error that says so, not a panic or garbage.
-        set_raw_column(&ctx.url, 2, b"\x05\x00\x00\x00garbage", "lz4").await;
+        set_raw_column(
+            &ctx.url,
+            &small.remote_id,
+            b"\x05\x00\x00\x00garbage",
+            "lz4",
+        )
+        .await;
         let error = ctx
             .storage
-            .find_order_by_remote_id(&scope, 2)
+            .find_order_by_remote_id(&scope, &small.remote_id)
             .await
             .unwrap_err()
             .to_string();
@@ -218,7 +235,7 @@ contract_test!(
 );
 
 /// The raw columns of an order, read behind the storage's back.
-async fn raw_column(url: &str, remote_id: i64) -> (Vec<u8>, String) {
+async fn raw_column(url: &str, remote_id: &str) -> (Vec<u8>, String) {
     let sql = "SELECT raw, raw_encoding FROM orders WHERE remote_id = $1";
     if url.starts_with("postgres") {
         let pool = sqlx::PgPool::connect(url).await.unwrap();
@@ -242,7 +259,7 @@ async fn raw_column(url: &str, remote_id: i64) -> (Vec<u8>, String) {
 }
 
 /// Overwrites the raw columns of an order behind the storage's back.
-async fn set_raw_column(url: &str, remote_id: i64, raw: &[u8], encoding: &str) {
+async fn set_raw_column(url: &str, remote_id: &str, raw: &[u8], encoding: &str) {
     let sql = "UPDATE orders SET raw = $1, raw_encoding = $2 WHERE remote_id = $3";
     if url.starts_with("postgres") {
         let pool = sqlx::PgPool::connect(url).await.unwrap();
@@ -306,7 +323,11 @@ contract_test!(
         // No write: every row is exactly as before, updated_at included.
         assert_eq!(all_orders(s, &scope).await, before);
         assert_eq!(s.count_orders(&scope).await.unwrap(), 250);
-        let full = s.find_order_by_remote_id(&scope, 7).await.unwrap().unwrap();
+        let full = s
+            .find_order_by_remote_id(&scope, "7")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(full.lines.len(), 3);
         assert_eq!(full.addresses.len(), 2);
     }
@@ -321,10 +342,14 @@ contract_test!(
         s.upsert_orders(&scope, &[order(1, 10, 3), order(2, 10, 3)])
             .await
             .unwrap();
-        let old = s.find_order_by_remote_id(&scope, 1).await.unwrap().unwrap();
+        let old = s
+            .find_order_by_remote_id(&scope, "1")
+            .await
+            .unwrap()
+            .unwrap();
 
         let mut changed = order(1, 20, 1);
-        changed.status_id = 2;
+        changed.status_code = "2".into();
         changed.status_name = "Shipped".into();
         changed.fulfilment_state = FulfilmentState::Shipped;
         changed.lines[0].quantity_shipped = 1;
@@ -344,13 +369,18 @@ contract_test!(
             }
         );
 
-        let new = s.find_order_by_remote_id(&scope, 1).await.unwrap().unwrap();
+        let new = s
+            .find_order_by_remote_id(&scope, "1")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             new.summary.id, old.summary.id,
             "our id is stable across updates"
         );
         assert_eq!(new.summary.imported_at, old.summary.imported_at);
         assert!(new.summary.updated_at >= old.summary.updated_at);
+        assert_eq!(new.summary.status_code, "2");
         assert_eq!(new.summary.status_name, "Shipped");
         assert_eq!(new.summary.fulfilment_state, FulfilmentState::Shipped);
         assert_eq!(new.summary.date_modified, t(20));
@@ -358,7 +388,11 @@ contract_test!(
         assert_eq!(new.lines.len(), 1);
         assert_eq!(new.lines[0].quantity_shipped, 1);
         assert_eq!(new.addresses.len(), 1);
-        let two = s.find_order_by_remote_id(&scope, 2).await.unwrap().unwrap();
+        let two = s
+            .find_order_by_remote_id(&scope, "2")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(two.summary.date_modified, t(10));
         assert_eq!(two.lines.len(), 3);
 
@@ -375,9 +409,97 @@ contract_test!(
                 unchanged: 2
             }
         );
-        let three = s.find_order_by_remote_id(&scope, 3).await.unwrap().unwrap();
+        let three = s
+            .find_order_by_remote_id(&scope, "3")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(three.summary.date_modified, t(31));
         assert_eq!(three.lines.len(), 2);
+    }
+);
+
+contract_test!(
+    text_ids_round_trip_and_lines_read_in_their_natural_order,
+    |ctx| {
+        let s = &ctx.storage;
+        let (_, store) = user_and_store(s, "a@example.com", "abc123").await;
+        let scope = store.scope();
+        // An Amazon order: every id of the channel's is text that is not a number.
+        let mut amazon = order("902-3159896-1390916", 10, 4);
+        amazon.status_code = "Unshipped".into();
+        amazon.customer_id = Some("A2Q3Y263D00KWC".into());
+        amazon.addresses[1].remote_id = Some("ship-1".into());
+        for (line, id) in amazon.lines.iter_mut().zip(["10", "B-2", "9", "A-1"]) {
+            line.remote_id = id.into();
+            line.product_id = Some("B07XJ8C8F5".into());
+            line.variant_id = None;
+            line.address_remote_id = Some("ship-1".into());
+        }
+        // A numeric id beside it, as another order of the same store.
+        s.upsert_orders(&scope, &[amazon.clone(), order(902, 10, 1)])
+            .await
+            .unwrap();
+
+        let got = s
+            .find_order_by_remote_id(&scope, "902-3159896-1390916")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.summary.remote_id, "902-3159896-1390916");
+        assert_eq!(got.summary.status_code, "Unshipped");
+        assert_eq!(got.summary.customer_id.as_deref(), Some("A2Q3Y263D00KWC"));
+        assert_eq!(got.addresses, amazon.addresses);
+        assert_eq!(
+            got.lines
+                .iter()
+                .map(|l| l.remote_id.as_str())
+                .collect::<Vec<_>>(),
+            ["9", "10", "A-1", "B-2"],
+            "lines come in the ids' natural order: shorter first (\"9\" before \"10\")"
+        );
+        let mut expected = amazon.lines.clone();
+        expected.sort_by_key(|l| (l.remote_id.len(), l.remote_id.clone()));
+        assert_eq!(got.lines, expected);
+        assert_eq!(
+            s.find_order_by_remote_id(&scope, "902")
+                .await
+                .unwrap()
+                .unwrap()
+                .lines
+                .len(),
+            1,
+            "a prefix of a text id is another order"
+        );
+        assert_eq!(
+            s.find_order_by_remote_id(&scope, "902-3159896")
+                .await
+                .unwrap(),
+            None
+        );
+
+        // Saved again unchanged: nothing is written.
+        assert_eq!(
+            s.upsert_orders(&scope, &[amazon]).await.unwrap(),
+            UpsertOutcome {
+                inserted: 0,
+                updated: 0,
+                unchanged: 1
+            }
+        );
+        let status = OrderFilter {
+            status_code: Some("Unshipped".into()),
+            ..OrderFilter::default()
+        };
+        let listed = s.list_orders(&scope, &status, 100, None).await.unwrap();
+        assert_eq!(
+            listed
+                .orders
+                .iter()
+                .map(|o| o.remote_id.as_str())
+                .collect::<Vec<_>>(),
+            ["902-3159896-1390916"]
+        );
     }
 );
 
@@ -391,7 +513,7 @@ contract_test!(
             stream: STREAM_ORDERS.into(),
             window_start: None,
             window_end: Some(t(1000)),
-            last_id: Some(2),
+            cursor: Some("2".into()),
             completed_at: None,
         };
         s.save_page(&scope, &[order(1, 10, 3), order(2, 10, 3)], Some(&cp))
@@ -406,7 +528,7 @@ contract_test!(
         // transaction rolls back, so neither the orders nor the cursor move.
         let bad = Checkpoint {
             stream: String::new(),
-            last_id: Some(4),
+            cursor: Some("4".into()),
             ..cp.clone()
         };
         let err = s
@@ -414,7 +536,7 @@ contract_test!(
             .await;
         assert!(err.is_err());
         assert_eq!(s.count_orders(&scope).await.unwrap(), 2);
-        assert_eq!(s.find_order_by_remote_id(&scope, 3).await.unwrap(), None);
+        assert_eq!(s.find_order_by_remote_id(&scope, "3").await.unwrap(), None);
         assert_eq!(
             s.get_checkpoint(&scope, STREAM_ORDERS).await.unwrap(),
             Some(cp.clone())
@@ -425,7 +547,7 @@ contract_test!(
         let mut broken = order(4, 10, 3);
         broken.lines[2].quantity = -1;
         let next = Checkpoint {
-            last_id: Some(4),
+            cursor: Some("4".into()),
             ..cp.clone()
         };
         let err = s
@@ -440,7 +562,7 @@ contract_test!(
 
         // And the happy path moves both.
         let done = Checkpoint {
-            last_id: Some(4),
+            cursor: Some("4".into()),
             completed_at: Some(t(1001)),
             ..next
         };
@@ -502,12 +624,12 @@ contract_test!(two_users_never_see_each_others_stores_or_orders, |ctx| {
     ));
     // The same remote id in two stores is two orders.
     let a1 = s
-        .find_order_by_remote_id(&a_scope, 1)
+        .find_order_by_remote_id(&a_scope, "1")
         .await
         .unwrap()
         .unwrap();
     let b1 = s
-        .find_order_by_remote_id(&b_store.scope(), 1)
+        .find_order_by_remote_id(&b_store.scope(), "1")
         .await
         .unwrap()
         .unwrap();
@@ -562,7 +684,11 @@ contract_test!(money_round_trips_exactly, |ctx| {
     o.tax = dec("0.0001");
     o.lines[0].price = dec("0.10");
     s.upsert_orders(&scope, &[o]).await.unwrap();
-    let got = s.find_order_by_remote_id(&scope, 1).await.unwrap().unwrap();
+    let got = s
+        .find_order_by_remote_id(&scope, "1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.summary.subtotal.to_string(), "12.3400");
     assert_eq!(got.summary.total.to_string(), "123456789012.9999");
     assert_eq!(got.summary.tax.to_string(), "0.0001");
@@ -578,7 +704,7 @@ contract_test!(utc_timestamps_round_trip, |ctx| {
     o.date_modified = o.date_created + Duration::microseconds(123_456);
     s.upsert_orders(&scope, &[o.clone()]).await.unwrap();
     let got = s
-        .find_order_by_remote_id(&scope, 1)
+        .find_order_by_remote_id(&scope, "1")
         .await
         .unwrap()
         .unwrap()
@@ -589,7 +715,7 @@ contract_test!(utc_timestamps_round_trip, |ctx| {
         stream: STREAM_OPEN_ORDERS.into(),
         window_start: Some(o.date_created),
         window_end: Some(o.date_modified),
-        last_id: None,
+        cursor: None,
         completed_at: Some(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()),
     };
     s.save_checkpoint(&scope, &cp).await.unwrap();
@@ -604,7 +730,7 @@ contract_test!(orders_are_listed_filtered_and_counted, |ctx| {
     let (_, store) = user_and_store(s, "a@example.com", "abc123").await;
     let scope = store.scope();
     let mut page: Vec<_> = (1..=10).map(|id| order(id, id, 1)).collect();
-    page[0].status_id = 1;
+    page[0].status_code = "1".into();
     page[0].status_name = "Pending".into();
     page[0].fulfilment_state = FulfilmentState::OnHold;
     page[1].is_deleted = true;
@@ -617,7 +743,7 @@ contract_test!(orders_are_listed_filtered_and_counted, |ctx| {
             .list_orders(&scope, &OrderFilter::default(), 3, after)
             .await
             .unwrap();
-        seen.extend(p.orders.iter().map(|o| o.remote_id));
+        seen.extend(p.orders.iter().map(|o| o.remote_id.clone()));
         match p.next_cursor {
             Some(c) => after = Some(c),
             None => break,
@@ -625,7 +751,7 @@ contract_test!(orders_are_listed_filtered_and_counted, |ctx| {
     }
     assert_eq!(
         seen,
-        vec![1, 3, 4, 5, 6, 7, 8, 9, 10],
+        ["1", "3", "4", "5", "6", "7", "8", "9", "10"],
         "deleted orders are hidden by default"
     );
 
@@ -642,16 +768,18 @@ contract_test!(orders_are_listed_filtered_and_counted, |ctx| {
         8
     );
     let pending = OrderFilter {
-        status_id: Some(1),
+        status_code: Some("1".into()),
         ..OrderFilter::default()
     };
+    let pending = s.list_orders(&scope, &pending, 100, None).await.unwrap();
     assert_eq!(
-        s.list_orders(&scope, &pending, 100, None)
-            .await
-            .unwrap()
-            .orders[0]
-            .remote_id,
-        1
+        pending
+            .orders
+            .iter()
+            .map(|o| (o.remote_id.as_str(), o.status_code.as_str()))
+            .collect::<Vec<_>>(),
+        [("1", "1")],
+        "the status code \"1\" matches exactly (not \"11\")"
     );
     let since = OrderFilter {
         since: Some(t(8)),
@@ -672,12 +800,12 @@ contract_test!(orders_are_listed_filtered_and_counted, |ctx| {
         by_status,
         vec![
             StatusCount {
-                status_id: 1,
+                status_code: "1".into(),
                 status_name: "Pending".into(),
                 count: 1
             },
             StatusCount {
-                status_id: 11,
+                status_code: "11".into(),
                 status_name: "Awaiting Fulfillment".into(),
                 count: 9
             },
@@ -690,23 +818,31 @@ contract_test!(orders_are_listed_filtered_and_counted, |ctx| {
     // Created at t(id * 10): `created_from` is inclusive, `created_to` exclusive, in both the
     // list and the search, and a range that ends before it starts is empty.
     // (Modified later than before, or the upsert keeps the rows as they are.)
-    let mut created: Vec<_> = (1..=10).map(|id| order(id, 100 + id, 1)).collect();
-    for o in &mut created {
-        o.date_created = t(o.remote_id * 10);
-    }
+    let mut created: Vec<_> = (1..=10)
+        .map(|id| {
+            let mut o = order(id, 100 + id, 1);
+            o.date_created = t(id * 10);
+            o
+        })
+        .collect();
     created[1].is_deleted = true;
     s.upsert_orders(&scope, &created).await.unwrap();
-    let numbers = |page: OrderPage| page.orders.iter().map(|o| o.remote_id).collect::<Vec<_>>();
+    let numbers = |page: OrderPage| {
+        page.orders
+            .into_iter()
+            .map(|o| o.remote_id)
+            .collect::<Vec<_>>()
+    };
     let range = |from: Option<i64>, to: Option<i64>| OrderFilter {
         created_from: from.map(t),
         created_to: to.map(t),
         ..OrderFilter::default()
     };
     for (filter, expected) in [
-        (range(Some(30), Some(60)), vec![3, 4, 5]),
-        (range(Some(31), Some(61)), vec![4, 5, 6]),
-        (range(Some(90), None), vec![9, 10]),
-        (range(None, Some(30)), vec![1]),
+        (range(Some(30), Some(60)), vec!["3", "4", "5"]),
+        (range(Some(31), Some(61)), vec!["4", "5", "6"]),
+        (range(Some(90), None), vec!["9", "10"]),
+        (range(None, Some(30)), vec!["1"]),
         (range(Some(60), Some(30)), vec![]),
     ] {
         assert_eq!(
@@ -727,7 +863,7 @@ contract_test!(orders_are_listed_filtered_and_counted, |ctx| {
             .await
             .unwrap()
         ),
-        vec![3, 4, 5]
+        ["3", "4", "5"]
     );
 });
 
@@ -737,17 +873,18 @@ contract_test!(products_and_the_sku_index_upsert_idempotently, |ctx| {
     let scope = store.scope();
     let products = vec![
         NewProduct {
-            remote_id: 1,
+            remote_id: "1".into(),
             name: "Shirt".into(),
             sku: "SHIRT".into(),
-            inventory_tracking: InventoryTracking::Variant,
+            stock_tracking: StockTracking::Variant,
             date_modified: t(1),
         },
         NewProduct {
-            remote_id: 2,
+            // A channel's product id that is not a number (an ASIN).
+            remote_id: "B07XJ8C8F5".into(),
             name: "Mug".into(),
             sku: "MUG".into(),
-            inventory_tracking: InventoryTracking::Product,
+            stock_tracking: StockTracking::Product,
             date_modified: t(1),
         },
     ];
@@ -774,25 +911,53 @@ contract_test!(products_and_the_sku_index_upsert_idempotently, |ctx| {
     let skus = vec![
         NewSku {
             sku: "SHIRT-S".into(),
-            product_remote_id: 1,
-            variant_remote_id: Some(11),
-            inventory_tracking: InventoryTracking::Variant,
+            product_remote_id: "1".into(),
+            variant_remote_id: Some("11".into()),
+            stock_tracking: StockTracking::Variant,
+        },
+        // The product-level SKU of a product tracked per variant: the store derives its level.
+        NewSku {
+            sku: "SHIRT".into(),
+            product_remote_id: "1".into(),
+            variant_remote_id: None,
+            stock_tracking: StockTracking::Derived,
         },
         NewSku {
             sku: "MUG".into(),
-            product_remote_id: 2,
+            product_remote_id: "B07XJ8C8F5".into(),
             variant_remote_id: None,
-            inventory_tracking: InventoryTracking::Product,
+            stock_tracking: StockTracking::Product,
         },
     ];
-    assert_eq!(s.upsert_skus(&scope, &skus).await.unwrap(), 2);
+    assert_eq!(s.upsert_skus(&scope, &skus).await.unwrap(), 3);
     assert_eq!(
         s.upsert_skus(&scope, &skus).await.unwrap(),
         0,
         "identical entries are not written"
     );
     let mug = s.find_sku(&scope, "MUG").await.unwrap().unwrap();
-    assert_eq!((mug.product_remote_id, mug.variant_remote_id), (2, None));
+    assert_eq!(
+        (
+            mug.product_remote_id.as_str(),
+            mug.variant_remote_id,
+            mug.stock_tracking
+        ),
+        ("B07XJ8C8F5", None, StockTracking::Product)
+    );
+    let shirt = s.find_sku(&scope, "SHIRT").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            shirt.product_remote_id.as_str(),
+            shirt.variant_remote_id,
+            shirt.stock_tracking
+        ),
+        ("1", None, StockTracking::Derived)
+    );
+    let small = s.find_sku(&scope, "SHIRT-S").await.unwrap().unwrap();
+    assert_eq!(
+        (small.variant_remote_id.as_deref(), small.stock_tracking),
+        (Some("11"), StockTracking::Variant)
+    );
     assert_eq!(s.find_sku(&scope, "NOPE").await.unwrap(), None);
     let (_, other) = user_and_store(s, "b@example.com", "bbb222").await;
     assert_eq!(s.find_sku(&other.scope(), "MUG").await.unwrap(), None);
@@ -812,7 +977,7 @@ contract_test!(concurrent_duplicate_pages_insert_each_order_once, |ctx| {
     assert_eq!(a.unchanged + b.unchanged, 100);
     assert_eq!(s.count_orders(&scope).await.unwrap(), 100);
     let one = s
-        .find_order_by_remote_id(&scope, 50)
+        .find_order_by_remote_id(&scope, "50")
         .await
         .unwrap()
         .unwrap();
@@ -850,7 +1015,7 @@ async fn throughput(kind: Kind) {
                 (0..PER_PAGE)
                     .map(|i| {
                         let mut o = order(p * PER_PAGE + i + 1, 10, 3);
-                        o.raw_json = format!(r#"{{"id":{},"pad":"{filler}"}}"#, o.remote_id);
+                        o.raw_json = format!(r#"{{"id":"{}","pad":"{filler}"}}"#, o.remote_id);
                         o
                     })
                     .collect()
@@ -862,7 +1027,7 @@ async fn throughput(kind: Kind) {
                 stream: STREAM_ORDERS.into(),
                 window_start: None,
                 window_end: Some(t(100)),
-                last_id: Some((p as i64 + 1) * PER_PAGE),
+                cursor: Some(((p as i64 + 1) * PER_PAGE).to_string()),
                 completed_at: None,
             };
             s.save_page(&scope, page, Some(&cp)).await.unwrap();
@@ -972,23 +1137,30 @@ contract_test!(
 );
 
 contract_test!(
-    newest_first_pages_by_order_number_descending_whatever_the_import_order,
+    newest_first_pages_by_creation_time_descending_whatever_the_import_order,
     |ctx| {
         let s = &ctx.storage;
         let (_, store) = user_and_store(s, "a@example.com", "abc123").await;
         let scope = store.scope();
-        // Imported out of number order (open orders first, as a first sync does): our ids do
-        // not follow the order numbers.
-        let mut first: Vec<_> = [7, 3, 9].iter().map(|&id| order(id, id, 1)).collect();
+        // Order n is created at t(n). Imported out of creation order (open orders first, as a
+        // first sync does): our ids do not follow the creation times.
+        let at = |id: i64| {
+            let mut o = order(id, id, 1);
+            o.date_created = t(id);
+            o
+        };
+        let mut first: Vec<_> = [7, 3, 9].into_iter().map(at).collect();
         first[1].fulfilment_state = FulfilmentState::Shipped;
         s.upsert_orders(&scope, &first).await.unwrap();
-        let mut rest: Vec<_> = [1, 2, 4, 5, 6, 8, 10]
-            .iter()
-            .map(|&id| order(id, id, 1))
-            .collect();
+        let mut rest: Vec<_> = [1, 2, 4, 5, 6, 8, 10].into_iter().map(at).collect();
         rest[0].fulfilment_state = FulfilmentState::Shipped;
         rest[4].fulfilment_state = FulfilmentState::Shipped;
         rest[1].is_deleted = true;
+        // An order whose id is not a number, created at the same second as order 5 and
+        // imported last: a tie on the creation time goes to our id, newest (largest) first.
+        let mut amazon = order("902-3159896-1390916", 5, 1);
+        amazon.date_created = t(5);
+        rest.push(amazon);
         s.upsert_orders(&scope, &rest).await.unwrap();
 
         let walk = |filter: OrderFilter, search: Option<&'static str>| async move {
@@ -998,7 +1170,7 @@ contract_test!(
                     .search_orders(&scope, &filter, search, 3, after)
                     .await
                     .unwrap();
-                seen.extend(page.orders.iter().map(|o| o.remote_id));
+                seen.extend(page.orders.iter().map(|o| o.remote_id.clone()));
                 match page.next_cursor {
                     Some(cursor) => after = Some(cursor),
                     None => return seen,
@@ -1009,25 +1181,31 @@ contract_test!(
             newest_first: true,
             ..OrderFilter::default()
         };
+        let amazon = "902-3159896-1390916";
         assert_eq!(
             walk(newest.clone(), None).await,
-            vec![10, 9, 8, 7, 6, 5, 4, 3, 1],
+            ["10", "9", "8", "7", "6", amazon, "5", "4", "3", "1"],
             "every order once, newest first (2 is archived)"
         );
         assert_eq!(
             walk(OrderFilter::default(), None).await,
-            vec![7, 3, 9, 1, 4, 5, 6, 8, 10],
+            ["7", "3", "9", "1", "4", "5", "6", "8", "10", amazon],
             "the default stays our id order"
         );
         let shipped = OrderFilter {
             fulfilment_state: Some(FulfilmentState::Shipped),
             ..newest.clone()
         };
-        assert_eq!(walk(shipped, None).await, vec![6, 3, 1]);
+        assert_eq!(walk(shipped, None).await, ["6", "3", "1"]);
         assert_eq!(
-            walk(newest, Some("shopper@")).await,
-            vec![10, 9, 8, 7, 6, 5, 4, 3, 1],
+            walk(newest.clone(), Some("shopper@")).await,
+            ["10", "9", "8", "7", "6", amazon, "5", "4", "3", "1"],
             "search pages newest first too"
+        );
+        assert_eq!(
+            walk(newest, Some(amazon)).await,
+            [amazon],
+            "an order is found by its id, number or not"
         );
     }
 );
