@@ -5,9 +5,6 @@
 //! validated [`Settings`] from them, so a wrong setting fails before anything runs.
 
 pub mod bench;
-pub mod bench_api;
-pub mod bench_stock;
-pub mod bench_webhooks;
 pub mod connect;
 pub mod demo;
 pub mod fulfilment;

@@ -1,5 +1,8 @@
 //! Helpers shared by the binary's black-box tests: child processes that are killed and
-//! directories that are removed when a test ends, however it ends.
+//! directories and databases that are removed when a test ends, however it ends. That
+//! scaffolding is the `cenports-harness` crate's, which the `cenports bench` subcommands use
+//! too; what is here adds the tests' ways (a failed setup panics, both backends per test) and
+//! the hub's own helpers (a connected store, the binary under test).
 
 pub mod tenant;
 
@@ -28,121 +31,33 @@ macro_rules! both_backends {
 }
 pub(crate) use both_backends;
 
-use std::path::PathBuf;
-use std::process::Child;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::time::Duration;
 
-/// A process killed when the test ends (also on a failed assertion).
-pub struct Running(pub Child);
+/// From [`cenports_harness`], as the benches use them: a directory removed when the test
+/// ends (`TempDir::new` reserves the path, `TempDir::create` makes it too), a child process
+/// killed when the test ends (`Running(child)`), the `cenports sandbox` child and what its
+/// banner said, and random names.
+pub use cenports_harness::{random_suffix, Running, SandboxChild, TempDir};
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A directory of its own for one test, removed when the test ends.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(name: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        TempDir(
-            std::env::temp_dir().join(format!("cenports-{name}-{}-{nanos}", std::process::id())),
-        )
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The value of a `NAME: value` line of a credentials file.
+/// The value of a `NAME: value` line of a credentials file; the test fails without one.
 pub fn field<'a>(txt: &'a str, name: &str) -> &'a str {
-    txt.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
-        .unwrap_or_else(|| panic!("no {name} line in:\n{txt}"))
+    cenports_harness::field(txt, name).unwrap_or_else(|| panic!("no {name} line in:\n{txt}"))
 }
 
-/// A `cenports sandbox` child process and what its banner said.
-pub struct SandboxChild {
-    pub process: Running,
-    /// Every line printed up to and including `Control API: ...`.
-    pub banner: String,
-    /// `http://127.0.0.1:PORT` (the `Sandbox listening on` line).
-    pub base_url: String,
-    /// The `Store hash:` line.
-    pub hash: String,
-}
-
-/// Starts `cenports sandbox ARGS --credentials-dir DIR` and reads its banner on a thread, so that
-/// a silent binary fails the test (after `timeout`) instead of hanging it.
-pub fn spawn_sandbox(
-    args: &[&str],
-    dir: &std::path::Path,
-    timeout: std::time::Duration,
-) -> SandboxChild {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cenports"))
-        .arg("sandbox")
-        .args(args)
-        .arg("--credentials-dir")
-        .arg(dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the cenports binary starts");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let process = Running(child);
-    let (lines, banner_lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let (mut base_url, mut hash, mut banner) = (None, None, String::new());
-    loop {
-        let line = banner_lines
-            .recv_timeout(timeout)
-            .unwrap_or_else(|_| panic!("the sandbox stopped printing; so far:\n{banner}"))
-            .expect("stdout is readable");
-        banner.push_str(&line);
-        banner.push('\n');
-        if let Some(url) = line.strip_prefix("Sandbox listening on ") {
-            assert!(base_url.is_none(), "the listening line comes first, once");
-            base_url = Some(url.to_string());
-        }
-        if let Some(value) = line.strip_prefix("Store hash: ") {
-            hash = Some(value.to_string());
-        }
-        if line.starts_with("Control API: ") {
-            break;
-        }
-    }
-    SandboxChild {
-        process,
-        base_url: base_url.expect("a 'Sandbox listening on' line"),
-        hash: hash.expect("a 'Store hash' line"),
-        banner,
-    }
+/// Starts `cenports sandbox ARGS --credentials-dir DIR` (the binary under test) and reads its
+/// banner, so that a binary silent for `timeout` fails the test instead of hanging it.
+pub fn spawn_sandbox(args: &[&str], dir: &Path, timeout: Duration) -> SandboxChild {
+    SandboxChild::start(
+        Path::new(env!("CARGO_BIN_EXE_cenports")),
+        args,
+        dir,
+        timeout,
+    )
+    .unwrap_or_else(|error| panic!("{error}"))
 }
 
 // ------------------------------------------------------------------ a fresh database per test
-
-/// The PostgreSQL server the tests use unless `CENPORTS_TEST_POSTGRES_URL` names another (its
-/// admin database: each test creates and drops a database of its own there).
-pub const DEFAULT_PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// The backend a test runs on.
 pub enum Kind {
@@ -156,29 +71,9 @@ pub struct Ctx {
     pub url: String,
 }
 
-/// Twelve random lower-case letters, for names of throwaway files and databases.
-pub fn random_suffix() -> String {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    (0..12)
-        .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
-        .collect()
-}
-
-/// A pool on the PostgreSQL admin database, and its URL.
-pub async fn admin_pool() -> Result<(sqlx::PgPool, String), sqlx::Error> {
-    let admin_url =
-        std::env::var("CENPORTS_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG_ADMIN_URL.into());
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(std::time::Duration::from_secs(5))
-        .connect(&admin_url)
-        .await?;
-    Ok((pool, admin_url))
-}
-
 /// Runs `test` with the URL of a fresh database of `kind` (a SQLite file in a directory of its
-/// own, or a PostgreSQL database `cenports_test_<random>`), removed afterwards however the test
+/// own, or a PostgreSQL database `cenports_test_<random>` on the server of
+/// `CENPORTS_TEST_POSTGRES_URL`, else 127.0.0.1:5432), removed afterwards however the test
 /// ends. If PostgreSQL cannot be reached, a PostgreSQL run fails when `CI` is set and is
 /// skipped with a notice otherwise.
 pub async fn run_with_url<F, Fut>(kind: Kind, test: F)
@@ -186,42 +81,33 @@ where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    use cenports_harness::{HarnessError, ScratchPostgres};
     use futures::FutureExt;
     use std::panic::AssertUnwindSafe;
 
     let result = match kind {
         Kind::Sqlite => {
-            let dir = std::env::temp_dir().join(format!("cenports-test-{}", random_suffix()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let url = format!("sqlite://{}", dir.join("cenports.db").display());
-            let result = AssertUnwindSafe(test(url)).catch_unwind().await;
-            let _ = std::fs::remove_dir_all(&dir);
-            result
+            let dir = TempDir::create("test").expect("a temporary directory");
+            let url = format!("sqlite://{}", dir.0.join("cenports.db").display());
+            AssertUnwindSafe(test(url)).catch_unwind().await
         }
         Kind::Postgres => {
-            let (admin, admin_url) = match admin_pool().await {
-                Ok(found) => found,
-                Err(e) if std::env::var_os("CI").is_some() => {
-                    panic!("PostgreSQL is required in CI but could not be reached: {e}")
-                }
-                Err(e) => {
+            let admin_url = cenports_harness::admin_url();
+            let db = match ScratchPostgres::create(&admin_url, "test").await {
+                Ok(db) => db,
+                Err(e @ HarnessError::PostgresUnreachable { .. }) => {
+                    if std::env::var_os("CI").is_some() {
+                        panic!("PostgreSQL is required in CI but could not be reached: {e}")
+                    }
                     eprintln!("NOTICE: skipping a PostgreSQL test, PostgreSQL is unreachable: {e}");
                     return;
                 }
+                Err(e) => panic!("create test database: {e}"),
             };
-            let name = format!("cenports_test_{}", random_suffix());
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&admin)
-                .await
-                .expect("create test database");
-            let mut url = url::Url::parse(&admin_url).unwrap();
-            url.set_path(&name);
-            let result = AssertUnwindSafe(test(url.to_string())).catch_unwind().await;
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&admin)
-                .await
-                .expect("drop test database");
-            admin.close().await;
+            let result = AssertUnwindSafe(test(db.url().to_owned()))
+                .catch_unwind()
+                .await;
+            db.drop_database().await.expect("drop test database");
             result
         }
     };

@@ -29,21 +29,20 @@ use bigcommerce_sandbox::live::{start_live, stop_live, LiveSettings};
 use bigcommerce_sandbox::{Plan, Sandbox, SandboxConfig, StoreSpec};
 use cenports::channel::bigcommerce::connect::ConnectInput;
 use cenports::channel::Hint;
-use cenports::config::{Overrides, Settings, DEFAULT_LOG, DEFAULT_SYNC_INTERVAL};
+use cenports::config::{Overrides, Settings};
 use cenports::server::{App, ServeOptions};
 use cenports::storage::Storage;
 use cenports::webhooks::registration::register_hooks;
 use cenports::webhooks::worker::JobOutcome;
 use cenports::webhooks::{receiver_path, HEADER_HOOK_KEY, PURPOSE_HEADER_SECRET};
+use cenports_harness::TempDir;
 use clap::Args;
 use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use super::setup::{drop_postgres, scratch_postgres, settings, BENCH_EMAIL};
 use crate::cli::connect::check_and_save;
-
-/// The PostgreSQL server tried when no `--database-url` is given.
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// Options of `cenports bench webhooks`.
 #[derive(Debug, Args)]
@@ -71,36 +70,19 @@ struct Figures {
 }
 
 /// Runs `cenports bench webhooks`.
-pub async fn run(args: WebhooksArgs, overrides: &Overrides) -> Result<()> {
+pub(super) async fn run(args: WebhooksArgs, overrides: &Overrides) -> Result<()> {
     if args.orders == 0 || !args.rate.is_finite() || args.rate <= 0.0 {
         bail!("--orders and --rate must be positive");
     }
     let mut rows = Vec::new();
-    let dir = std::env::temp_dir().join(format!(
-        "cenports-bench-webhooks-{}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    std::fs::create_dir_all(&dir)?;
-    let sqlite = format!("sqlite://{}", dir.join("hub.db").display());
-    let result = measure("SQLite", &sqlite, &args).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    rows.push(result?);
+    let dir = TempDir::create("bench-webhooks")?;
+    let sqlite = format!("sqlite://{}", dir.0.join("hub.db").display());
+    rows.push(measure("SQLite", &sqlite, &dir, &args).await?);
     if !args.sqlite_only {
-        let server = overrides
-            .database_url
-            .clone()
-            .filter(|u| u.starts_with("postgres"))
-            .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_string());
-        match fresh_postgres(&server).await {
-            Ok((admin, name, url)) => {
-                let result = measure("PostgreSQL", &url, &args).await;
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&admin)
-                    .await;
-                rows.push(result?);
-            }
-            Err(error) => println!("PostgreSQL skipped: {server} did not answer ({error:#})"),
+        if let Some(db) = scratch_postgres(overrides).await? {
+            let result = measure("PostgreSQL", db.url(), &dir, &args).await;
+            drop_postgres(db).await;
+            rows.push(result?);
         }
     }
     println!();
@@ -146,24 +128,10 @@ fn max_order_id(sandbox: &Sandbox, hash: &str) -> u64 {
         .unwrap_or(0)
 }
 
-async fn fresh_postgres(server: &str) -> Result<(sqlx::PgPool, String, String)> {
-    let admin = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(3))
-        .connect(server)
-        .await?;
-    let name = format!("cenports_bench_{}", rand::random::<u32>());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await?;
-    let mut url = Url::parse(server)?;
-    url.set_path(&name);
-    Ok((admin, name, url.to_string()))
-}
-
 async fn measure(
     backend: &'static str,
     database_url: &str,
+    dir: &TempDir,
     args: &WebhooksArgs,
 ) -> Result<Figures> {
     let sandbox = Sandbox::start(
@@ -186,24 +154,16 @@ async fn measure(
     let base = format!("http://{}", listener.local_addr()?);
     let key: [u8; 32] = rand::random();
     let settings = Settings {
-        database_url: database_url.to_string(),
-        channel_api_urls: [(
-            cenports::channel::bigcommerce::CHANNEL,
-            Url::parse(sandbox.base_url())?,
-        )]
-        .into(),
         secret_key: Some(SecretString::from(
             base64::engine::general_purpose::STANDARD.encode(key),
         )),
-        key_file: std::env::temp_dir().join("cenports-bench-unused.key"),
-        sync_interval: DEFAULT_SYNC_INTERVAL,
-        log: DEFAULT_LOG.to_string(),
         public_url: Some(Url::parse(&base)?),
         listen: listener.local_addr()?,
+        ..settings(database_url, Url::parse(sandbox.base_url())?, &dir.0)
     };
     let storage = Storage::open(database_url).await?;
     let input = ConnectInput {
-        email: "bench@cenports.example".into(),
+        email: BENCH_EMAIL.into(),
         store_url: info.hash.clone(),
         client_id: account.client_id.clone(),
         client_secret: SecretString::from(account.client_secret.clone()),

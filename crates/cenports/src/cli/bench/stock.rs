@@ -15,7 +15,6 @@
 //! levels after the first push are compared with what the hub wanted; a difference fails the
 //! benchmark.
 
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -29,13 +28,12 @@ use cenports::secrets::SecretBox;
 use cenports::stock::{push_stock, PushReport, SkuStatus};
 use cenports::storage::{NewStore, Storage, StoreProfile};
 use cenports::sync::{sync_catalog, SyncOptions};
+use cenports_harness::TempDir;
 use clap::Args;
 use secrecy::SecretString;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use url::Url;
 
-/// The PostgreSQL server tried when no `--database-url` is given.
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+use super::setup::{drop_postgres, scratch_postgres, BENCH_EMAIL};
 
 /// Options of `cenports bench stock`.
 #[derive(Debug, Args)]
@@ -63,27 +61,17 @@ struct Row {
 }
 
 /// Runs `cenports bench stock`.
-pub async fn run(args: StockBenchArgs, overrides: &Overrides) -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("cenports-bench-stock-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).context("could not create a temporary directory")?;
+pub(super) async fn run(args: StockBenchArgs, overrides: &Overrides) -> Result<()> {
+    let dir = TempDir::create("bench-stock")?;
     let mut rows = Vec::new();
-    let sqlite = format!("sqlite://{}", dir.join("cenports.db").display());
-    let result = backend("SQLite", &sqlite, &args).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    rows.extend(result?);
+    let sqlite = format!("sqlite://{}", dir.0.join("cenports.db").display());
+    rows.extend(backend("SQLite", &sqlite, &args).await?);
+    drop(dir);
     if !args.sqlite_only {
-        let server = overrides
-            .database_url
-            .as_deref()
-            .filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
-            .unwrap_or(DEFAULT_POSTGRES_URL);
-        match fresh_postgres(server).await {
-            Ok((admin, name, url)) => {
-                let result = backend("PostgreSQL", &url, &args).await;
-                drop_postgres(admin, &name).await;
-                rows.extend(result?);
-            }
-            Err(error) => println!("PostgreSQL skipped: {error:#}"),
+        if let Some(db) = scratch_postgres(overrides).await? {
+            let result = backend("PostgreSQL", db.url(), &args).await;
+            drop_postgres(db).await;
+            rows.extend(result?);
         }
     }
     print_table(&rows);
@@ -123,7 +111,7 @@ async fn measure(
         access_token: SecretString::from(account.access_token.clone()),
     };
     let secret_box = std::sync::Arc::new(SecretBox::from_key_bytes(&rand_key())?);
-    let user = storage.ensure_user("bench@cenports.example").await?;
+    let user = storage.ensure_user(BENCH_EMAIL).await?;
     let record = storage
         .save_store(
             user.id,
@@ -277,45 +265,4 @@ fn print_table(rows: &[Row]) {
         "writes: PUT requests; floor: ceil(variant/50) + ceil(product/10); read-back: GET \
          id:in requests (250 ids each). Checked against the sandbox's request log."
     );
-}
-
-async fn fresh_postgres(server: &str) -> Result<(PgConnectOptions, String, String)> {
-    let admin = PgConnectOptions::from_str(server).with_context(|| {
-        format!(
-            "{} is not a PostgreSQL URL",
-            cenports::config::redacted_url(server)
-        )
-    })?;
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(3))
-        .connect_with(admin.clone())
-        .await
-        .context("could not connect")?;
-    let name = format!("cenports_bench_stock_{}", std::process::id());
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&pool)
-        .await?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&pool)
-        .await
-        .with_context(|| format!("could not create the database {name}"))?;
-    pool.close().await;
-    let mut url = Url::parse(server).context("the PostgreSQL URL")?;
-    url.set_path(&name);
-    Ok((admin, name, url.to_string()))
-}
-
-async fn drop_postgres(admin: PgConnectOptions, name: &str) {
-    if let Ok(pool) = PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(3))
-        .connect_with(admin)
-        .await
-    {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&pool)
-            .await;
-        pool.close().await;
-    }
 }

@@ -26,18 +26,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use cenports::accounts;
-use cenports::config::{Overrides, Settings, DEFAULT_LOG, DEFAULT_SYNC_INTERVAL};
+use cenports::config::{Overrides, Settings};
 use cenports::server::{App, ServeOptions};
 use cenports::storage::SyncTrigger;
 use cenports::sync::{sync_store_recorded, SyncOptions};
+use cenports_harness::{SandboxChild, TempDir};
 use clap::Args;
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use url::Url;
 
-use crate::cli::bench::{
-    connect_store, BenchDir, FreshPostgres, SandboxChild, BENCH_EMAIL, DEFAULT_POSTGRES_URL,
+use super::setup::{
+    connect_store, drop_postgres, scratch_postgres, settings, start_sandbox, BENCH_EMAIL,
 };
 
 /// Options of `cenports bench api`.
@@ -77,11 +78,11 @@ impl Case {
 }
 
 /// Runs `cenports bench api`.
-pub async fn run(args: ApiBenchArgs, overrides: &Overrides) -> Result<()> {
+pub(super) async fn run(args: ApiBenchArgs, overrides: &Overrides) -> Result<()> {
     ensure!(args.requests > 0, "--requests must be at least 1");
-    let dir = BenchDir::create()?;
+    let dir = TempDir::create("bench")?;
     let started = Instant::now();
-    let mut sandbox = SandboxChild::start(&dir.0, args.orders, args.seed, "unlimited").await?;
+    let sandbox = start_sandbox(&dir.0, args.orders, args.seed, "unlimited").await?;
     println!(
         "Sandbox: child process at {} with {} orders (unlimited plan), ready in {:.1} s",
         sandbox.base_url,
@@ -89,7 +90,7 @@ pub async fn run(args: ApiBenchArgs, overrides: &Overrides) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     let result = run_backends(&args, overrides, &dir.0, &sandbox).await;
-    sandbox.stop().await;
+    drop(sandbox);
     result
 }
 
@@ -104,23 +105,12 @@ async fn run_backends(
     if args.sqlite_only {
         return Ok(());
     }
-    let given = overrides
-        .database_url
-        .as_deref()
-        .filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"));
-    let server = given.unwrap_or(DEFAULT_POSTGRES_URL);
-    match FreshPostgres::create(server).await {
-        Ok(pg) => {
-            let result = run_backend("PostgreSQL", &pg.url, args, dir, sandbox).await;
-            pg.drop_database().await;
-            result
-        }
-        Err(error) if given.is_none() => {
-            println!("PostgreSQL skipped: {DEFAULT_POSTGRES_URL} did not answer ({error:#})");
-            Ok(())
-        }
-        Err(error) => Err(error),
-    }
+    let Some(db) = scratch_postgres(overrides).await? else {
+        return Ok(());
+    };
+    let result = run_backend("PostgreSQL", db.url(), args, dir, sandbox).await;
+    drop_postgres(db).await;
+    result
 }
 
 async fn run_backend(
@@ -161,18 +151,8 @@ async fn run_backend(
 
     // The hub as `serve --no-poll` runs it, in this process.
     let settings = Settings {
-        database_url: database_url.to_string(),
-        channel_api_urls: [(
-            cenports::channel::bigcommerce::CHANNEL,
-            Url::parse(&sandbox.base_url)?,
-        )]
-        .into(),
-        secret_key: None,
-        key_file: dir.join(cenports::secrets::DEFAULT_KEY_FILE),
-        sync_interval: DEFAULT_SYNC_INTERVAL,
-        log: DEFAULT_LOG.to_string(),
-        public_url: None,
         listen: "127.0.0.1:0".parse().expect("an address"),
+        ..settings(database_url, Url::parse(&sandbox.base_url)?, dir)
     };
     let mut options = ServeOptions::from_settings(&settings);
     options.poll = false;

@@ -1,0 +1,59 @@
+//! `cenports bench`: the benchmarks of `docs/PERFORMANCE.md`, one module per bench.
+//!
+//! This module holds the subcommand's arguments and the dispatch only. Each bench owns its
+//! options and its table (`import.rs`: `import` and `first-order`; `api.rs`; `stock.rs`;
+//! `webhooks.rs`); what they share of the product (connecting a store through the merchant
+//! path, which PostgreSQL to use) is in `setup.rs`, and the scaffolding they share with the
+//! integration tests (temporary directories, the `cenports sandbox` child process, scratch
+//! PostgreSQL databases) is the `cenports-harness` crate. No bench imports this module.
+
+mod api;
+mod import;
+mod setup;
+mod stock;
+mod webhooks;
+
+use anyhow::Result;
+use cenports::config::Overrides;
+use clap::{Args, Subcommand};
+
+/// Options of `cenports bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchCommand,
+}
+
+/// What to measure.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Backfill a sandbox store (a child process, unthrottled) into SQLite and PostgreSQL and
+    /// print throughput, API requests and peak memory. The global --database-url names the
+    /// PostgreSQL server to use (a fresh database is created on it and dropped).
+    Import(import::ImportArgs),
+    /// Time from connect to the first ready-to-ship order visible in the hub, on a store with a
+    /// large history and a rate-limited plan (Standard by default): the open-orders-first
+    /// promise. Runs on SQLite and stops the sync once the first open order is committed.
+    FirstOrder(import::FirstOrderArgs),
+    /// Push stock for every SKU of a generated sandbox store, then again with nothing
+    /// changed, and print the requests used against the floor (cli/bench/stock.rs).
+    Stock(stock::StockBenchArgs),
+    /// Webhook-to-visible latency (p50/p99/max) of live-mode orders with polling off, and the
+    /// receiver's requests/s, on SQLite and PostgreSQL (`cli/bench/webhooks.rs`).
+    Webhooks(webhooks::WebhooksArgs),
+    /// Latency (p50/p99) of `GET /api/v1/stores/{id}/orders` over real HTTP with 100,000
+    /// orders in the hub: first and deep cursor pages, a filter, a search
+    /// (`cli/bench/api.rs`), on SQLite and PostgreSQL.
+    Api(api::ApiBenchArgs),
+}
+
+/// Runs `cenports bench ...`.
+pub async fn run(args: BenchArgs, overrides: &Overrides) -> Result<()> {
+    match args.what {
+        BenchCommand::Import(args) => import::run_import(args, overrides).await,
+        BenchCommand::FirstOrder(args) => import::run_first_order(args).await,
+        BenchCommand::Stock(args) => stock::run(args, overrides).await,
+        BenchCommand::Webhooks(args) => webhooks::run(args, overrides).await,
+        BenchCommand::Api(args) => api::run(args, overrides).await,
+    }
+}

@@ -1,0 +1,120 @@
+//! What the benches share of the product: the hub's settings for a bench, which PostgreSQL to
+//! run on, the `cenports sandbox` child started from this very binary, and a store connected
+//! through the merchant path.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use cenports::channel::bigcommerce::CHANNEL;
+use cenports::channel::StoreClient;
+use cenports::config::{Overrides, Settings, DEFAULT_LOG, DEFAULT_SYNC_INTERVAL};
+use cenports::storage::{Storage, StoreScope};
+use cenports_harness::{SandboxChild, ScratchPostgres, DEFAULT_ADMIN_URL};
+use url::Url;
+
+use crate::cli::connect;
+
+/// The Cenports user the benchmark store is connected for.
+pub(super) const BENCH_EMAIL: &str = "bench@cenports.example";
+
+/// How long the sandbox child may print nothing: building a store of 100,000 orders takes
+/// seconds in a release build and much longer in a debug one.
+const SANDBOX_SILENCE: Duration = Duration::from_secs(30 * 60);
+
+/// The hub's settings for a bench: the database at `database_url`, the BigCommerce channel at
+/// the sandbox's `api_url`, the key in `dir`, everything else at its default.
+pub(super) fn settings(database_url: &str, api_url: Url, dir: &Path) -> Settings {
+    Settings {
+        database_url: database_url.to_string(),
+        channel_api_urls: [(CHANNEL, api_url)].into(),
+        secret_key: None,
+        key_file: dir.join(cenports::secrets::DEFAULT_KEY_FILE),
+        sync_interval: DEFAULT_SYNC_INTERVAL,
+        log: DEFAULT_LOG.to_string(),
+        public_url: None,
+        listen: cenports::config::DEFAULT_LISTEN
+            .parse()
+            .expect("a valid default"),
+    }
+}
+
+/// A fresh database for the PostgreSQL run of a bench, on the server the global
+/// `--database-url` names (a `postgres://` URL), else on [`DEFAULT_ADMIN_URL`]. `None`, after
+/// saying so, when that default server cannot give one (there is no PostgreSQL here); a server
+/// named on the command line that cannot is an error.
+pub(super) async fn scratch_postgres(overrides: &Overrides) -> Result<Option<ScratchPostgres>> {
+    let given = overrides
+        .database_url
+        .as_deref()
+        .filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"));
+    match ScratchPostgres::create(given.unwrap_or(DEFAULT_ADMIN_URL), "bench").await {
+        Ok(db) => Ok(Some(db)),
+        Err(error) if given.is_none() => {
+            println!("PostgreSQL skipped: {:#}", anyhow::Error::from(error));
+            Ok(None)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Drops a bench's PostgreSQL database; a failure is worth a warning, not the bench's figures.
+pub(super) async fn drop_postgres(db: ScratchPostgres) {
+    if let Err(error) = db.drop_database().await {
+        tracing::warn!(error = %anyhow::Error::from(error), "the bench's database was left behind");
+    }
+}
+
+/// Starts this binary as `cenports sandbox --port 0 --plan PLAN --orders N --seed S`, its
+/// credentials written to `dir/credentials`, and waits until its store is built.
+pub(super) async fn start_sandbox(
+    dir: &Path,
+    orders: usize,
+    seed: u64,
+    plan: &str,
+) -> Result<SandboxChild> {
+    let exe = std::env::current_exe().context("could not find the cenports executable")?;
+    let args = [
+        "--port".to_string(),
+        "0".to_string(),
+        "--plan".to_string(),
+        plan.to_string(),
+        "--orders".to_string(),
+        orders.to_string(),
+        "--seed".to_string(),
+        seed.to_string(),
+    ];
+    let credentials: PathBuf = dir.join("credentials");
+    // Reading the banner blocks (on a thread's channel) for as long as the store takes to build.
+    tokio::task::spawn_blocking(move || {
+        SandboxChild::start(&exe, args, &credentials, SANDBOX_SILENCE)
+    })
+    .await
+    .context("the task starting the sandbox")?
+    .context("could not start `cenports sandbox` as a child process")
+}
+
+/// Connects the sandbox store into the database at `database_url` through the merchant path
+/// (`connect --credentials-file`: every scope checked, secrets encrypted) and builds its client.
+pub(super) async fn connect_store(
+    backend: &str,
+    database_url: &str,
+    dir: &Path,
+    sandbox: &SandboxChild,
+) -> Result<(Storage, StoreScope, Arc<dyn StoreClient>)> {
+    let api_url = Url::parse(&sandbox.base_url).context("the sandbox's base URL")?;
+    let settings = settings(database_url, api_url, dir);
+    let storage = Storage::open(&settings.database_url)
+        .await
+        .with_context(|| format!("could not open the {backend} database"))?;
+    let input = connect::input_from_credentials_file(
+        BENCH_EMAIL,
+        &sandbox.credentials_file("merchant-guide"),
+    )?;
+    let store = connect::check_and_save(&settings, &storage, input, &mut std::io::sink()).await?;
+    let scope = store.scope();
+    let client = settings.channels()?.open(&storage, &store).await?;
+
+    Ok((storage, scope, client))
+}
