@@ -30,6 +30,7 @@ use cenports::channel::bigcommerce::connect::{
 use cenports::channel::bigcommerce::webhooks::HOOK_SCOPES;
 use cenports::channel::bigcommerce::{CHANNEL, DEFAULT_API_URL};
 use cenports::channel::credentials::save_verified;
+use cenports::channel::Channels;
 use cenports::config::Settings;
 use cenports::storage::{Storage, StoreRecord, StoreStatus};
 use cenports::webhooks::registration::{register_hooks, remove_hooks};
@@ -88,10 +89,10 @@ pub async fn run(args: ConnectArgs, settings: &Settings) -> Result<()> {
     };
     let storage = open_storage(settings).await?;
     let mut out = std::io::stdout().lock();
-    let store = check_and_save(settings, &storage, input, &mut out).await?;
+    let channels = settings.channels()?;
+    let store = check_and_save(settings, &channels, &storage, input, &mut out).await?;
     if let Some(public_url) = &settings.public_url {
         let registered = async {
-            let channels = settings.channels()?;
             let client = channels.open(&storage, &store).await?;
             Ok::<_, anyhow::Error>(
                 register_hooks(
@@ -200,12 +201,11 @@ pub fn connect_settings(settings: &Settings) -> ConnectSettings {
 /// connect error itself (its message says what to change in BigCommerce).
 pub async fn check_and_save(
     settings: &Settings,
+    channels: &Channels,
     storage: &Storage,
     input: ConnectInput,
     out: &mut impl Write,
 ) -> Result<StoreRecord> {
-    // The key is loaded before any request, so a key problem does not cost a check.
-    let secret_box = settings.secret_box()?;
     let connect_settings = connect_settings(settings);
     writeln!(
         out,
@@ -228,7 +228,7 @@ pub async fn check_and_save(
             .any(|c| c.scope == scope && c.granted)
     })?;
     let email = verified.email.clone();
-    let store = save_verified(storage, &secret_box, &verified.into_verified())
+    let store = save_verified(storage, channels.secret_box(), &verified.into_verified())
         .await
         .context("the check passed but the store could not be saved")?;
     writeln!(

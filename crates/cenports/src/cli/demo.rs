@@ -27,6 +27,7 @@ use bigcommerce_sandbox::credentials::credentials_txt;
 use bigcommerce_sandbox::{Plan, Sandbox, SandboxConfig, StoreInfo, StoreSpec};
 use cenports::accounts::{self, tokens, AccountError, Role};
 use cenports::channel::bigcommerce::{CHANNEL, DEFAULT_API_URL};
+use cenports::channel::Channels;
 use cenports::config::{Overrides, Settings, DEFAULT_LOG, DEFAULT_SYNC_INTERVAL};
 use cenports::fulfilment::worker::{drain, WorkerConfig};
 use cenports::fulfilment::{request_shipment, Carrier, ShipmentRequest};
@@ -201,7 +202,17 @@ async fn demo(args: &DemoArgs, overrides: &Overrides, sandbox: &Sandbox) -> Resu
         guide.display()
     );
     let input = connect::input_from_credentials_file(DEMO_EMAIL, &guide)?;
-    let saved = connect::check_and_save(&settings, &storage, input, &mut std::io::stdout()).await?;
+    // One registry for the whole walk-through: the key is read (or the key file made) once,
+    // before any request.
+    let channels = settings.channels()?;
+    let saved = connect::check_and_save(
+        &settings,
+        &channels,
+        &storage,
+        input,
+        &mut std::io::stdout(),
+    )
+    .await?;
     let scope = saved.scope();
 
     let profile = storage.get_store(&scope).await?.profile;
@@ -227,7 +238,7 @@ async fn demo(args: &DemoArgs, overrides: &Overrides, sandbox: &Sandbox) -> Resu
          request), then the catalog with its SKUs..."
     );
     let fallbacks_before = line_fallbacks(sandbox, &store.hash);
-    let first = sync::sync_one(&settings.channels()?, &storage, &saved, None).await?;
+    let first = sync::sync_one(&channels, &storage, &saved, None).await?;
     print_sync("sync", &first.report);
     let orders = storage.count_orders(&scope).await?;
     let fallbacks = line_fallbacks(sandbox, &store.hash) - fallbacks_before;
@@ -272,14 +283,22 @@ async fn demo(args: &DemoArgs, overrides: &Overrides, sandbox: &Sandbox) -> Resu
         stats.quota.unwrap_or(0),
     );
 
-    write_back(&settings, &storage, &saved, sandbox, &store.hash).await?;
+    write_back(&channels, &storage, &saved, sandbox, &store.hash).await?;
 
     println!();
     println!("What a merchant sees when the API account lacks scopes (its read-only account):");
     let read_only = write_credentials(&dir.0, sandbox, &store, "read-only")?;
     let input = connect::input_from_credentials_file(DEMO_EMAIL, &read_only)?;
     let stores_before = storage.list_all_stores().await?.len();
-    match connect::check_and_save(&settings, &storage, input, &mut std::io::stdout()).await {
+    match connect::check_and_save(
+        &settings,
+        &channels,
+        &storage,
+        input,
+        &mut std::io::stdout(),
+    )
+    .await
+    {
         Err(error) => println!("  {error}"),
         Ok(_) => println!("  (unexpected: the read-only account was accepted)"),
     }
@@ -378,7 +397,7 @@ async fn serve(
 /// The write halves of the merchant's scopes: one shipment through the outbox (and the same
 /// parcel reported again), then stock for the shipped order's SKUs pushed twice.
 async fn write_back(
-    settings: &Settings,
+    channels: &Channels,
     storage: &Storage,
     store: &StoreRecord,
     sandbox: &Sandbox,
@@ -415,13 +434,12 @@ async fn write_back(
         items: Vec::new(),
         request_key: None,
     };
-    let channels = settings.channels()?;
     let channel = channels.of(store)?.clone();
     let config = WorkerConfig::default();
     let requested = request_shipment(storage, store, channel.as_ref(), &request).await?;
-    let delivered = drain(storage, &channels, Some(store.id()), &config).await?;
+    let delivered = drain(storage, channels, Some(store.id()), &config).await?;
     let again = request_shipment(storage, store, channel.as_ref(), &request).await?;
-    let resent = drain(storage, &channels, Some(store.id()), &config).await?;
+    let resent = drain(storage, channels, Some(store.id()), &config).await?;
     let order_id: u64 = order.remote_id.parse().unwrap_or_default();
     let in_store = sandbox
         .with_store(hash, |data, _| {

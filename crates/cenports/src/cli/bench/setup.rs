@@ -112,9 +112,12 @@ pub(super) async fn connect_store(
         BENCH_EMAIL,
         &sandbox.credentials_file("merchant-guide"),
     )?;
-    let store = connect::check_and_save(&settings, &storage, input, &mut std::io::sink()).await?;
+    let channels = settings.channels()?;
+    let store =
+        connect::check_and_save(&settings, &channels, &storage, input, &mut std::io::sink())
+            .await?;
     let scope = store.scope();
-    let client = settings.channels()?.open(&storage, &store).await?;
+    let client = channels.open(&storage, &store).await?;
 
     Ok((storage, scope, client))
 }

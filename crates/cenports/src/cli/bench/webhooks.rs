@@ -169,8 +169,8 @@ async fn measure(
         client_secret: SecretString::from(account.client_secret.clone()),
         access_token: SecretString::from(account.access_token.clone()),
     };
-    let store = check_and_save(&settings, &storage, input, &mut std::io::sink()).await?;
     let channels = settings.channels()?;
+    let store = check_and_save(&settings, &channels, &storage, input, &mut std::io::sink()).await?;
     let client = channels.open(&storage, &store).await?;
     let public_url = settings.public_url.clone().expect("set above");
     register_hooks(
