@@ -148,8 +148,8 @@ impl Client {
 
     /// `GET /v2/orders` page after page (`page` = 1, 2, ...) until a short or empty page.
     ///
-    /// Page numbers shift when orders change during the walk (DESIGN-NOTES note 1); for a
-    /// sync prefer [`Client::order_pages_by_id`].
+    /// Page numbers shift when orders change during the walk (`docs/DESIGN-NOTES.md` note 1);
+    /// for a sync prefer [`Client::order_pages_by_id`].
     pub fn order_pages(
         &self,
         query: &OrderQuery,

@@ -1,5 +1,5 @@
 //! v2 orders: orders, order products (line items), shipping addresses, consignments, statuses
-//! and counts (`reference/orders.v2.oas2.yml`).
+//! and counts (BigCommerce's v2 Orders reference, `orders.v2.oas2.yml`).
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;

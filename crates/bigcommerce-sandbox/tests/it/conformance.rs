@@ -1,6 +1,7 @@
 //! Conformance: every kind of sandbox response body is validated against the response schema
-//! of BigCommerce's official OpenAPI description in `../shared/bigcommerce/reference`.
-//! Skipped, with a printed notice, only when that folder is absent (CI has it).
+//! of BigCommerce's official OpenAPI descriptions, which are not in the repository: they are
+//! read, when present, from `../shared/bigcommerce/reference` beside the checkout. Skipped,
+//! with a printed notice, only when that folder is absent (CI has it).
 
 use crate::support::openapi::{reference_dir, Spec};
 use crate::support::{place, sandbox, small_store, Api};

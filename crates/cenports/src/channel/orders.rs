@@ -68,7 +68,7 @@ pub struct CatalogPage {
 
 /// A channel's status codes → our [`FulfilmentState`], per store.
 ///
-/// A channel gives its default ([`super::Channel::status_mapping`]); a store overrides entries
+/// A channel gives its default ([`super::OrdersIn::status_mapping`]); a store overrides entries
 /// with [`StatusMapping::set`] or from text (`"7=ready,12=ready"`, see [`FromStr`]), e.g. a
 /// merchant whose warehouse ships orders awaiting payment on account.
 #[derive(Debug, Clone, PartialEq, Eq)]

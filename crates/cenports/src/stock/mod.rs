@@ -1,7 +1,7 @@
 //! # Stock: what a store may sell, pushed in the fewest requests
 //!
 //! The hub holds **on hand** per SKU per store (set absolutely: `cenports stock set`, a CSV
-//! import, later the API). What the store may sell is
+//! import, or the API's `PUT …/stock`). What the store may sell is
 //!
 //! ```text
 //! available = max(0, on_hand − reserved − safety_buffer)

@@ -1,7 +1,8 @@
 //! Syncing every connected store on an interval, until shutdown.
 //!
-//! [`run_scheduler`] is what `cenports sync --watch` runs, and what `serve` will run beside the
-//! HTTP server. Each tick (the first at once, then every [`SchedulerConfig::interval`]):
+//! [`run_scheduler`] is what `cenports sync --watch` runs; `serve` and `worker` run the same
+//! loop ([`run_scheduler_with`]) beside their other roles. Each tick (the first at once, then
+//! every [`SchedulerConfig::interval`]):
 //!
 //! - lists the connected stores again, so a store connected or disconnected meanwhile is picked
 //!   up or dropped without a restart, and rotated credentials are used at once;
@@ -292,9 +293,9 @@ async fn sync_and_push(
         report.inserted += repaired.inserted;
         report.updated += repaired.updated;
     }
-    // Stock follows the orders just imported (DESIGN-NOTES note 4): only SKUs whose available
-    // quantity now differs from what the store last reported are written, so a store without
-    // stock set in the hub, or with nothing changed, costs no request.
+    // Stock follows the orders just imported (`docs/DESIGN-NOTES.md` note 4): only SKUs whose
+    // available quantity now differs from what the store last reported are written, so a store
+    // without stock set in the hub, or with nothing changed, costs no request.
     let pushed = crate::stock::push_stock(storage, &store.scope(), client).await?;
     if let Some(error) = &pushed.aborted {
         tracing::warn!(

@@ -1,5 +1,5 @@
-//! Shipments and status changes written back through the outbox (DESIGN-NOTES note 2), against
-//! a real sandbox on a loopback port, on both backends.
+//! Shipments and status changes written back through the outbox (`docs/DESIGN-NOTES.md`
+//! note 2), against a real sandbox on a loopback port, on both backends.
 //!
 //! Each test is written once; `fulfilment_test!` expands it into `<name>::sqlite` (a fresh
 //! temporary file) and `<name>::postgres` (a fresh database on 127.0.0.1:5432, dropped at the

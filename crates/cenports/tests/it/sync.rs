@@ -1,4 +1,5 @@
-//! The import (DESIGN-NOTES note 1) against a real sandbox on a loopback port, on both backends.
+//! The import (`docs/DESIGN-NOTES.md` note 1) against a real sandbox on a loopback port, on both
+//! backends.
 //!
 //! Each test is written once and `sync_test!` expands it into `<name>::sqlite` (a fresh
 //! temporary file) and `<name>::postgres` (a fresh database on 127.0.0.1:5432, dropped at the

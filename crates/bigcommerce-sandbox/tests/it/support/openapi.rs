@@ -1,5 +1,6 @@
 //! Validates sandbox responses against the response schemas of BigCommerce's official OpenAPI
-//! descriptions (`../shared/bigcommerce/reference`). OpenAPI 3.0 schemas are turned into JSON
+//! descriptions, read when present from `../shared/bigcommerce/reference` beside the checkout
+//! (they are not in the repository). OpenAPI 3.0 schemas are turned into JSON
 //! Schema (`nullable` becomes a `null` alternative) and the whole document is kept as the root
 //! so that `$ref: '#/components/...'` resolves as written.
 

@@ -7,7 +7,8 @@
 //!   with partial failures is mapped the same way (the failed items are named; the others were
 //!   applied and are read back like the rest).
 //! - Read-back: `GET /v3/catalog/variants?id:in=...` and `GET /v3/catalog/products?id:in=...`,
-//!   250 ids per request, only the `id` and `inventory_level` fields.
+//!   250 ids per request (whole variants and products: the client's queries have no
+//!   `include_fields`).
 //!
 //! The merchant's scopes (Products: Modify) cover both; the Inventory API's relative
 //! adjustments are not available to it (docs/STOCK.md, the race).

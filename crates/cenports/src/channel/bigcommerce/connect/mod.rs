@@ -1,8 +1,9 @@
 //! Connecting a store: parse what the merchant has, check it on the spot, and name exactly
 //! what is missing.
 //!
-//! The merchant guide (`shared/seed/`) ended with "email us your Client ID, Client Secret and
-//! Access Token". [`check`] replaces that email: it takes a [`ConnectInput`] (or a parsed
+//! The merchant guide (the knowledge-base article that has a merchant create the API account
+//! with the three scopes below) ended with "email us your Client ID, Client Secret and Access
+//! Token". [`check`] replaces that email: it takes a [`ConnectInput`] (or a parsed
 //! credentials `.txt`, [`parse_credentials_txt`]), finds the store hash in the store URL
 //! without any request ([`parse_store_url`]), then probes BigCommerce with requests that
 //! cannot change data and reports each of the three scopes the guide asks for separately.
@@ -74,7 +75,8 @@ impl ConnectSettings {
     }
 
     /// A client configuration for one store on the configured host, pacing on. The same
-    /// builder serves the connect probes and, later, the store's sync.
+    /// builder serves the connect probes and every client of the store afterwards
+    /// ([`super::BigCommerce::client_config`]).
     pub fn client_config(
         &self,
         store_hash: &StoreHash,
