@@ -336,6 +336,31 @@ impl Settings {
         })
     }
 
+    /// Settings with every default but the database and the key file: what the demo and the
+    /// benchmarks run a hub of their own with (no config file, no environment).
+    pub fn local(database_url: impl Into<String>, key_file: PathBuf) -> Settings {
+        Settings {
+            database_url: database_url.into(),
+            channel_api_urls: API_URL_SETTINGS
+                .iter()
+                .map(|s| {
+                    (
+                        s.channel,
+                        Url::parse(s.default).expect("a default URL is valid"),
+                    )
+                })
+                .collect(),
+            secret_key: None,
+            key_file,
+            sync_interval: DEFAULT_SYNC_INTERVAL,
+            log: DEFAULT_LOG.to_string(),
+            public_url: None,
+            listen: DEFAULT_LISTEN
+                .parse()
+                .expect("the default address is valid"),
+        }
+    }
+
     /// The API host configured for a channel (its default when the channel has none).
     pub fn api_url(&self, channel: &str) -> Option<&Url> {
         self.channel_api_urls.get(channel)

@@ -26,9 +26,9 @@ use anyhow::{Context, Result};
 use bigcommerce_sandbox::credentials::credentials_txt;
 use bigcommerce_sandbox::{Plan, Sandbox, SandboxConfig, StoreInfo, StoreSpec};
 use cenports::accounts::{self, tokens, AccountError, Role};
-use cenports::channel::bigcommerce::{CHANNEL, DEFAULT_API_URL};
+use cenports::channel::bigcommerce::CHANNEL;
 use cenports::channel::Channels;
-use cenports::config::{Overrides, Settings, DEFAULT_LOG, DEFAULT_SYNC_INTERVAL};
+use cenports::config::{Overrides, Settings};
 use cenports::fulfilment::worker::{drain, WorkerConfig};
 use cenports::fulfilment::{request_shipment, Carrier, ShipmentRequest};
 use cenports::server::{App, ServeOptions};
@@ -124,18 +124,10 @@ fn demo_settings(dir: &Path, sandbox: &Sandbox, overrides: &Overrides) -> Result
     let mut settings = if overrides.database_url.is_some() {
         Settings::load(overrides)?
     } else {
-        Settings {
-            database_url: dir.join("cenports.db").display().to_string(),
-            channel_api_urls: [(CHANNEL, Url::parse(DEFAULT_API_URL)?)].into(),
-            secret_key: None,
-            key_file: dir.join(cenports::secrets::DEFAULT_KEY_FILE),
-            sync_interval: DEFAULT_SYNC_INTERVAL,
-            log: DEFAULT_LOG.to_string(),
-            public_url: None,
-            listen: cenports::config::DEFAULT_LISTEN
-                .parse()
-                .expect("a valid default"),
-        }
+        Settings::local(
+            dir.join("cenports.db").display().to_string(),
+            dir.join(cenports::secrets::DEFAULT_KEY_FILE),
+        )
     };
     settings.channel_api_urls.insert(
         CHANNEL,

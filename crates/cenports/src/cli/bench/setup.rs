@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use cenports::channel::bigcommerce::CHANNEL;
 use cenports::channel::StoreClient;
-use cenports::config::{Overrides, Settings, DEFAULT_LOG, DEFAULT_SYNC_INTERVAL};
+use cenports::config::{Overrides, Settings};
 use cenports::storage::{Storage, StoreScope};
 use cenports_harness::{SandboxChild, ScratchPostgres, DEFAULT_ADMIN_URL};
 use url::Url;
@@ -26,18 +26,9 @@ const SANDBOX_SILENCE: Duration = Duration::from_secs(30 * 60);
 /// The hub's settings for a bench: the database at `database_url`, the BigCommerce channel at
 /// the sandbox's `api_url`, the key in `dir`, everything else at its default.
 pub(super) fn settings(database_url: &str, api_url: Url, dir: &Path) -> Settings {
-    Settings {
-        database_url: database_url.to_string(),
-        channel_api_urls: [(CHANNEL, api_url)].into(),
-        secret_key: None,
-        key_file: dir.join(cenports::secrets::DEFAULT_KEY_FILE),
-        sync_interval: DEFAULT_SYNC_INTERVAL,
-        log: DEFAULT_LOG.to_string(),
-        public_url: None,
-        listen: cenports::config::DEFAULT_LISTEN
-            .parse()
-            .expect("a valid default"),
-    }
+    let mut settings = Settings::local(database_url, dir.join(cenports::secrets::DEFAULT_KEY_FILE));
+    settings.channel_api_urls.insert(CHANNEL, api_url);
+    settings
 }
 
 /// A fresh database for the PostgreSQL run of a bench, on the server the global
