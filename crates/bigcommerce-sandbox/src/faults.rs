@@ -1,7 +1,9 @@
 //! Faults on demand: server errors, 429 bursts, latency, hangs, connection resets and truncated
 //! bodies, each with a probability, an optional count, and a filter on method and path. A fault
 //! can strike before the request is handled (nothing changed) or after (the change is made and
-//! the answer is lost), which is what makes a POST's outcome unknown to the client.
+//! the answer is lost), which is what makes a POST's outcome unknown to the client. A
+//! `late_apply` fault does both at once, the way a gateway in front of a busy backend does: the
+//! client gets `504 Gateway Timeout`, and the change is made some time later anyway.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -29,6 +31,11 @@ pub enum FaultKind {
     Reset,
     /// Sends the status and headers, then part of the body, then drops the connection.
     Truncate,
+    /// Answers `504 Gateway Timeout` after `latency_ms` (default 0) and makes the change
+    /// `apply_after_ms` (default 2,000) after that answer, whatever happens to the connection:
+    /// a gateway that gave up while the backend kept working. Always strikes before the
+    /// request is handled (`after_effect` is ignored).
+    LateApply,
 }
 
 /// One fault rule.
@@ -50,9 +57,12 @@ pub struct FaultRule {
     /// Strike after the request was handled: the change is made, the answer lost.
     #[serde(default)]
     pub after_effect: bool,
-    /// For `latency` and `hang`.
+    /// For `latency`, `hang` and `late_apply`.
     #[serde(default)]
     pub latency_ms: Option<u64>,
+    /// For `late_apply`: how long after the 504 the change is made (default 2,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply_after_ms: Option<u64>,
 }
 
 fn one() -> f64 {
@@ -70,11 +80,22 @@ impl FaultRule {
             path_contains: None,
             after_effect: false,
             latency_ms: None,
+            apply_after_ms: None,
         }
     }
 
+    /// How long after its 504 a `late_apply` request is applied.
+    pub fn apply_after(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.apply_after_ms.unwrap_or(2_000))
+    }
+
     fn matches(&self, method: &str, path: &str, after: bool) -> bool {
-        self.after_effect == after
+        let stage = if self.kind == FaultKind::LateApply {
+            !after
+        } else {
+            self.after_effect == after
+        };
+        stage
             && self
                 .method
                 .as_deref()

@@ -211,6 +211,11 @@ async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -
                 request.extensions_mut().insert(caller.clone());
                 let before = store.faults.lock().pick(method.as_str(), &api_path, false);
                 match before {
+                    Some(rule) if rule.kind == FaultKind::LateApply => {
+                        fault_name = Some("LateApply".to_string());
+                        pending.set_fault(&fault_name);
+                        late_apply(&rule, version, request, next).await
+                    }
                     Some(rule) if rule.kind != FaultKind::Latency => {
                         fault_name = Some(format!("{:?}", rule.kind));
                         pending.set_fault(&fault_name);
@@ -329,6 +334,31 @@ fn add_rate_headers(headers: &mut HeaderMap, rate: &RateStatus) {
     }
 }
 
+/// A `late_apply` fault: the whole request is read first (so nothing that happens to the
+/// connection afterwards can stop it), a task applies it `apply_after_ms` after the answer, and
+/// the client gets `504 Gateway Timeout` after `latency_ms`.
+async fn late_apply(
+    rule: &FaultRule,
+    version: ApiVersion,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        // The body never fully arrived: there is nothing to apply.
+        return errors::error(version, StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout");
+    };
+    let request = Request::from_parts(parts, Body::from(body));
+    let answer_after = Duration::from_millis(rule.latency_ms.unwrap_or(0));
+    let apply_after = rule.apply_after();
+    tokio::spawn(async move {
+        tokio::time::sleep(answer_after + apply_after).await;
+        let _applied = next.run(request).await;
+    });
+    tokio::time::sleep(answer_after).await;
+    errors::error(version, StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout")
+}
+
 /// The answer a fault gives instead of (or in place of) the real one.
 async fn fault_response(rule: &FaultRule, version: ApiVersion, real: Option<Response>) -> Response {
     match rule.kind {
@@ -351,6 +381,9 @@ async fn fault_response(rule: &FaultRule, version: ApiVersion, real: Option<Resp
         FaultKind::Latency => {
             tokio::time::sleep(Duration::from_millis(rule.latency_ms.unwrap_or(100))).await;
             real.unwrap_or_else(|| StatusCode::NO_CONTENT.into_response())
+        }
+        FaultKind::LateApply => {
+            errors::error(version, StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout")
         }
         FaultKind::Hang => {
             tokio::time::sleep(Duration::from_millis(rule.latency_ms.unwrap_or(60_000))).await;

@@ -587,3 +587,69 @@ async fn a_path_that_is_not_an_id_or_a_missing_method_answers_in_bigcommerce_err
     assert_eq!(headers["allow"], "GET,HEAD");
     assert_eq!(body[0]["status"], 405, "{body}");
 }
+
+#[tokio::test]
+async fn a_late_apply_fault_answers_504_and_makes_the_change_later_even_if_the_client_hung_up() {
+    use bigcommerce_sandbox::{FaultKind, FaultRule};
+    let sandbox = sandbox().await;
+    let store = small_store(&sandbox, 32);
+    let api = Api::new(&sandbox, &store, "merchant-guide");
+    let control = format!("{}/_sandbox/stores/{}", sandbox.base_url(), store.hash);
+    let http = reqwest::Client::new();
+    let id = place(&sandbox, &store.hash, 1, &[("MUG-1", 1, 0)]);
+    let rule = FaultRule {
+        count: Some(1),
+        method: Some("PUT".into()),
+        apply_after_ms: Some(300),
+        ..FaultRule::always(FaultKind::LateApply)
+    };
+    http.post(format!("{control}/faults"))
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
+
+    // Answered at once with a 504; not applied yet, applied 300 ms later.
+    let (status, _, _) = api
+        .send(
+            Method::PUT,
+            &format!("/v2/orders/{id}"),
+            Some(json!({"status_id": 9})),
+        )
+        .await;
+    assert_eq!(status, 504);
+    let (_, order) = api.get(&format!("/v2/orders/{id}")).await;
+    assert_eq!(order["status_id"], 11, "not applied at the time of the 504");
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let (_, order) = api.get(&format!("/v2/orders/{id}")).await;
+    assert_eq!(order["status_id"], 9, "applied after apply_after_ms");
+
+    // With latency, a client that gives up before the answer still gets the change applied.
+    let rule = FaultRule {
+        count: Some(1),
+        method: Some("PUT".into()),
+        latency_ms: Some(400),
+        apply_after_ms: Some(100),
+        ..FaultRule::always(FaultKind::LateApply)
+    };
+    http.post(format!("{control}/faults"))
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
+    let gave_up = api
+        .http
+        .put(format!("{}/v2/orders/{id}", api.base))
+        .header("X-Auth-Token", &api.token)
+        .json(&json!({"status_id": 12}))
+        .timeout(std::time::Duration::from_millis(100))
+        .send()
+        .await;
+    assert!(gave_up.unwrap_err().is_timeout());
+    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    let (_, order) = api.get(&format!("/v2/orders/{id}")).await;
+    assert_eq!(
+        order["status_id"], 12,
+        "applied although the client hung up"
+    );
+}
