@@ -40,6 +40,12 @@ pub const SECRET_KEY_ENV: &str = crate::secrets::SECRET_KEY_ENV;
 pub const KEY_FILE_ENV: &str = "CENPORTS_KEY_FILE";
 /// The variable overriding [`Settings::sync_interval`].
 pub const SYNC_INTERVAL_ENV: &str = "CENPORTS_SYNC_INTERVAL";
+/// The variables overriding [`Settings::outbox`]'s three delays, with their config file keys.
+pub const OUTBOX_TIMING_SETTINGS: [(&str, &str); 3] = [
+    ("outbox_quiet_period", "CENPORTS_OUTBOX_QUIET_PERIOD"),
+    ("outbox_recheck_gap", "CENPORTS_OUTBOX_RECHECK_GAP"),
+    ("outbox_slow_retry", "CENPORTS_OUTBOX_SLOW_RETRY"),
+];
 /// The variable overriding [`Settings::public_url`].
 pub const PUBLIC_URL_ENV: &str = "CENPORTS_PUBLIC_URL";
 /// The variable overriding [`Settings::listen`].
@@ -70,6 +76,8 @@ pub struct Settings {
     pub key_file: PathBuf,
     /// How often each store syncs on its own.
     pub sync_interval: Duration,
+    /// How the outbox waits after an unknown outcome and retries rows that keep failing.
+    pub outbox: OutboxTimings,
     /// The log filter (`tracing_subscriber::EnvFilter` syntax, e.g. `info,cenports=debug`).
     pub log: String,
     /// The base URL at which channels reach this hub's webhook receiver (`https://`, or
@@ -95,10 +103,37 @@ impl fmt::Debug for Settings {
             .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
             .field("key_file", &self.key_file)
             .field("sync_interval", &self.sync_interval)
+            .field("outbox", &self.outbox)
             .field("log", &self.log)
             .field("public_url", &self.public_url.as_ref().map(Url::as_str))
             .field("listen", &self.listen)
             .finish()
+    }
+}
+
+/// The outbox's delays around an attempt whose outcome is unknown, and for rows that keep
+/// failing (`docs/FULFILMENT.md`, "Unknown outcomes" and "Failed rows and retries").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxTimings {
+    /// After a request whose outcome is unknown (no answer, a reset, a 5xx), how long before
+    /// the row is read back (`outbox_quiet_period`, default 2 min): longer than the channel can
+    /// take to apply a request it did not answer.
+    pub quiet_period: Duration,
+    /// After a read-back that found nothing, how long before the second read-back that proves
+    /// nothing was applied and lets the row be sent again (`outbox_recheck_gap`, default 1 min).
+    pub recheck_gap: Duration,
+    /// How often a row that failed for a reason that can pass is retried once its quick
+    /// attempts are spent (`outbox_slow_retry`, default 1 h).
+    pub slow_retry: Duration,
+}
+
+impl Default for OutboxTimings {
+    fn default() -> Self {
+        OutboxTimings {
+            quiet_period: Duration::from_secs(120),
+            recheck_gap: Duration::from_secs(60),
+            slow_retry: Duration::from_secs(3600),
+        }
     }
 }
 
@@ -168,7 +203,8 @@ pub enum ConfigError {
     /// The config file is not valid TOML for [`Settings`] (unknown key, wrong type...).
     #[error(
         "the config file {} is not valid: {message}; the keys are database_url, {}, \
-         secret_key, key_file, sync_interval, log, public_url and listen (see \
+         secret_key, key_file, sync_interval, outbox_quiet_period, outbox_recheck_gap, \
+         outbox_slow_retry, log, public_url and listen (see \
          docs/OPERATIONS.md)",
         path.display(),
         api_url_keys().join(", ")
@@ -206,6 +242,9 @@ struct FileSettings {
     secret_key: Option<SecretString>,
     key_file: Option<PathBuf>,
     sync_interval: Option<String>,
+    outbox_quiet_period: Option<String>,
+    outbox_recheck_gap: Option<String>,
+    outbox_slow_retry: Option<String>,
     log: Option<String>,
     public_url: Option<String>,
     listen: Option<String>,
@@ -300,6 +339,22 @@ impl Settings {
             Origin::Env(SYNC_INTERVAL_ENV.into()),
         );
 
+        let defaults = OutboxTimings::default();
+        let [quiet_period, recheck_gap, slow_retry] = [
+            (file.outbox_quiet_period, defaults.quiet_period),
+            (file.outbox_recheck_gap, defaults.recheck_gap),
+            (file.outbox_slow_retry, defaults.slow_retry),
+        ]
+        .map(|(in_file, default)| {
+            let mut value = Layered::default(format!("{}ms", default.as_millis()));
+            value.set(in_file, file_origin());
+            value
+        });
+        let mut timings = [quiet_period, recheck_gap, slow_retry];
+        for ((_, variable), value) in OUTBOX_TIMING_SETTINGS.iter().zip(timings.iter_mut()) {
+            value.set(env(variable), Origin::Env((*variable).into()));
+        }
+
         let mut log = Layered::default(DEFAULT_LOG.to_string());
         log.set(file.log, file_origin());
         log.set(env("RUST_LOG"), Origin::Env("RUST_LOG".into()));
@@ -329,6 +384,7 @@ impl Settings {
             secret_key: validate_secret_key(secret_key)?,
             key_file,
             sync_interval: validate_sync_interval(sync_interval)?,
+            outbox: validate_outbox_timings(timings)?,
             log: validate_log(log)?,
             public_url: validate_public_url(public_url)?,
             listen: validate_listen(listen)?,
@@ -353,6 +409,7 @@ impl Settings {
             secret_key: None,
             key_file,
             sync_interval: DEFAULT_SYNC_INTERVAL,
+            outbox: OutboxTimings::default(),
             log: DEFAULT_LOG.to_string(),
             public_url: None,
             listen: DEFAULT_LISTEN
@@ -560,6 +617,35 @@ fn validate_sync_interval(value: Layered<String>) -> Result<Duration, ConfigErro
     }
 }
 
+fn validate_outbox_timings(values: [Layered<String>; 3]) -> Result<OutboxTimings, ConfigError> {
+    let fix = "give a duration such as 500ms, 90s, 2m or 1h, longer than 0";
+    let mut parsed = [Duration::ZERO; 3];
+    for (((key, _), value), slot) in OUTBOX_TIMING_SETTINGS
+        .iter()
+        .zip(values)
+        .zip(parsed.iter_mut())
+    {
+        match parse_duration(&value.value) {
+            Some(duration) if !duration.is_zero() => *slot = duration,
+            Some(_) => return Err(invalid(*key, value.origin, "is 0".into(), fix)),
+            None => {
+                return Err(invalid(
+                    *key,
+                    value.origin,
+                    format!("is {:?}, not a duration", value.value),
+                    fix,
+                ))
+            }
+        }
+    }
+    let [quiet_period, recheck_gap, slow_retry] = parsed;
+    Ok(OutboxTimings {
+        quiet_period,
+        recheck_gap,
+        slow_retry,
+    })
+}
+
 fn validate_log(value: Layered<String>) -> Result<String, ConfigError> {
     match tracing_subscriber::EnvFilter::try_new(&value.value) {
         Ok(_) => Ok(value.value),
@@ -634,9 +720,12 @@ fn validate_listen(value: Layered<String>) -> Result<SocketAddr, ConfigError> {
     })
 }
 
-/// `300` (seconds), `90s`, `5m`, `1h`.
+/// `300` (seconds), `90s`, `5m`, `1h`, `1500ms`.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
+    if let Some(ms) = text.strip_suffix("ms") {
+        return ms.trim().parse::<u64>().ok().map(Duration::from_millis);
+    }
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());

@@ -99,7 +99,7 @@ impl ServeOptions {
             worker: WorkerConfig::default(),
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             hook_check_interval: DEFAULT_HOOK_CHECK_INTERVAL,
-            outbox: crate::fulfilment::worker::WorkerConfig::default(),
+            outbox: crate::fulfilment::worker::WorkerConfig::from_settings(settings),
         }
     }
 }

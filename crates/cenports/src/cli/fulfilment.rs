@@ -43,15 +43,29 @@ pub struct WorkerArgs {
     /// How long a drain waits for rows whose retry is due soon (e.g. 30s).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub patience: Option<Duration>,
+    /// After a request whose outcome is unknown, how long before the row is read back
+    /// [default: the `outbox_quiet_period` setting, 2m].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub quiet_period: Option<Duration>,
+    /// After a read-back that found nothing, how long before the second one that allows
+    /// sending again [default: the `outbox_recheck_gap` setting, 1m].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub recheck_gap: Option<Duration>,
 }
 
 impl WorkerArgs {
-    fn config(&self, default_patience: Duration) -> WorkerConfig {
+    fn config(&self, settings: &Settings, default_patience: Duration) -> WorkerConfig {
         let mut config = WorkerConfig {
             concurrency: self.concurrency.max(1),
             drain_patience: self.patience.unwrap_or(default_patience),
-            ..WorkerConfig::default()
+            ..WorkerConfig::from_settings(settings)
         };
+        if let Some(quiet) = self.quiet_period {
+            config.quiet_period = quiet;
+        }
+        if let Some(gap) = self.recheck_gap {
+            config.recheck_gap = gap;
+        }
         if let Some(lease) = self.lease {
             config.lease = lease;
         }
@@ -62,14 +76,9 @@ impl WorkerArgs {
     }
 }
 
-/// `1500ms`, or what the `sync_interval` setting accepts (`90`, `30s`, `5m`, `1h`).
+/// What the duration settings accept (`1500ms`, `90`, `30s`, `5m`, `1h`).
 pub fn parse_duration_ms(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    if let Some(ms) = text.strip_suffix("ms") {
-        if let Ok(ms) = ms.trim().parse::<u64>() {
-            return Ok(Duration::from_millis(ms));
-        }
-    }
     parse_duration(text)
         .ok_or_else(|| format!("{text:?} is not a duration: give one such as 500ms, 30s, 5m or 1h"))
 }
@@ -328,7 +337,7 @@ async fn finish(
         None
     } else {
         let clients = worker_clients(settings, worker)?;
-        let config = worker.config(Duration::from_secs(5));
+        let config = worker.config(settings, Duration::from_secs(5));
         Some(drain(storage, &clients, Some(store.id()), &config).await?)
     };
     let mut rows = Vec::with_capacity(requested.rows.len());
@@ -462,7 +471,7 @@ pub async fn run_outbox(args: OutboxArgs, settings: &Settings) -> Result<()> {
     let mut report = None;
     if args.drain {
         let clients = worker_clients(settings, &args.worker)?;
-        let config = args.worker.config(Duration::from_secs(30));
+        let config = args.worker.config(settings, Duration::from_secs(30));
         let mut total = DrainReport::default();
         if narrowed {
             for store in &stores {

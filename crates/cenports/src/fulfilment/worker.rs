@@ -13,11 +13,18 @@
 //! 2. if its state is `sending` (an earlier attempt may have reached the channel), ask the
 //!    channel for the row's shipment (or the order's status) first
 //!    ([`crate::channel::FulfilmentOut::find_shipment`]): found means delivered, and nothing is
-//!    sent; not found means not applied, and the row goes back to `pending`;
-//! 3. record `sending` and renew the lease (committed BEFORE the request leaves);
+//!    sent. Not found is only believed twice: a `sending` row is never read back before its
+//!    quiet period after the last attempt, and the first "not found" only schedules a second
+//!    read-back `recheck_gap` later; the second "not found" proves nothing was applied, and the
+//!    row goes back to `pending`;
+//! 3. record `sending`, renew the lease and push the row's schedule past the request's quiet
+//!    period (committed BEFORE the request leaves);
 //! 4. send; on success read the order back (status, shipped quantities) and record both in one
-//!    transaction; an unknown outcome keeps `sending` and schedules a retry; a rejection fails
-//!    the row with the channel's words.
+//!    transaction; an unknown outcome keeps `sending` and schedules the read-back after the
+//!    quiet period; a refusal fails the row with the channel's words.
+//!
+//! Nothing else fails a row: outages, refused credentials and failed read-backs are retried,
+//! quickly at first and then every `slow_retry` once `max_attempts` attempts have passed.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +36,10 @@ use futures::FutureExt;
 
 use super::OutboxPayload;
 use crate::channel::{ChannelClients, ChannelError, Delivered, ErrorKind, StoreClient};
-use crate::storage::{DeliveredBy, OrderAfterDelivery, OutboxRow, OutboxState, Storage, StoreId};
+use crate::config::{OutboxTimings, Settings};
+use crate::storage::{
+    DeliveredBy, NotFound, OrderAfterDelivery, OutboxRow, OutboxState, Storage, StoreId,
+};
 
 /// How a worker behaves. Defaults suit production; tests shorten the times.
 #[derive(Debug, Clone)]
@@ -46,8 +56,18 @@ pub struct WorkerConfig {
     pub retry_base: Duration,
     /// Longest retry delay.
     pub retry_max: Duration,
-    /// Attempts before a row that was never applied is failed.
+    /// Attempts on the quick schedule (`retry_base` doubling up to `retry_max`); later
+    /// attempts come every `slow_retry`. A row is never failed for running out of attempts.
     pub max_attempts: i32,
+    /// The delay between attempts once `max_attempts` have passed.
+    pub slow_retry: Duration,
+    /// After an attempt whose outcome is unknown (no answer, a reset, a 5xx), how long before
+    /// the row is read back: longer than the channel can take to apply a request it has not
+    /// answered (a gateway's 504 while the backend keeps working).
+    pub quiet_period: Duration,
+    /// After a read-back that found nothing, how long before the second one that proves
+    /// nothing was applied.
+    pub recheck_gap: Duration,
     /// `drain` waits for rows due within this long (short retries); `run` ignores it.
     pub drain_patience: Duration,
     /// How often an idle `run` looks for work.
@@ -56,6 +76,7 @@ pub struct WorkerConfig {
 
 impl Default for WorkerConfig {
     fn default() -> Self {
+        let timings = OutboxTimings::default();
         WorkerConfig {
             owner_prefix: default_owner_prefix(),
             concurrency: 4,
@@ -63,8 +84,24 @@ impl Default for WorkerConfig {
             retry_base: Duration::from_secs(1),
             retry_max: Duration::from_secs(600),
             max_attempts: 20,
+            slow_retry: timings.slow_retry,
+            quiet_period: timings.quiet_period,
+            recheck_gap: timings.recheck_gap,
             drain_patience: Duration::from_secs(30),
             idle_poll: Duration::from_secs(1),
+        }
+    }
+}
+
+impl WorkerConfig {
+    /// The defaults, with the delays the settings give (`docs/OPERATIONS.md`).
+    pub fn from_settings(settings: &Settings) -> Self {
+        let timings = settings.outbox;
+        WorkerConfig {
+            quiet_period: timings.quiet_period,
+            recheck_gap: timings.recheck_gap,
+            slow_retry: timings.slow_retry,
+            ..WorkerConfig::default()
         }
     }
 }
@@ -86,8 +123,10 @@ pub struct DrainReport {
     pub delivered_sent: u64,
     /// Rows found delivered on read-back (an earlier outcome was unknown): no request sent.
     pub delivered_found: u64,
-    /// Read-backs that proved an earlier attempt was not applied.
+    /// Read-backs that proved an earlier attempt was not applied (the second "not found").
     pub not_applied: u64,
+    /// First read-backs that found nothing: a second one follows after `recheck_gap`.
+    pub rechecks: u64,
     /// Attempts given back for a retry (unknown outcome, outage, rate limit).
     pub retries: u64,
     /// Rows failed (rejected, or given up).
@@ -110,6 +149,7 @@ struct Counters {
     delivered_sent: AtomicU64,
     delivered_found: AtomicU64,
     not_applied: AtomicU64,
+    rechecks: AtomicU64,
     retries: AtomicU64,
     failed: AtomicU64,
     sends: AtomicU64,
@@ -122,6 +162,7 @@ impl Counters {
             delivered_sent: self.delivered_sent.load(Ordering::Relaxed),
             delivered_found: self.delivered_found.load(Ordering::Relaxed),
             not_applied: self.not_applied.load(Ordering::Relaxed),
+            rechecks: self.rechecks.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             sends: self.sends.load(Ordering::Relaxed),
@@ -148,10 +189,9 @@ pub async fn drain<C: ChannelClients>(
                 match storage.claim_outbox(store, &owner, config.lease).await? {
                     Some(row) => process(storage, clients, row, &owner, config, counters).await?,
                     None => {
-                        let Some(due) = storage.next_outbox_due(store).await? else {
+                        let Some(wait) = storage.next_outbox_due(store).await? else {
                             return Ok::<(), anyhow::Error>(());
                         };
-                        let wait = (due - Utc::now()).to_std().unwrap_or_default();
                         if wait > config.drain_patience {
                             return Ok(());
                         }
@@ -221,14 +261,19 @@ pub async fn run<C: ChannelClients>(
     counters.report()
 }
 
-/// The delay before attempt `attempts + 1`: exponential from `retry_base`, capped, with jitter
-/// in its upper half so rows that failed together spread out.
+/// The delay before attempt `attempts + 1`: exponential from `retry_base`, capped at
+/// `retry_max`, then `slow_retry` once `max_attempts` have passed; with jitter in its upper
+/// half so rows that failed together spread out.
 fn backoff(config: &WorkerConfig, attempts: i32) -> Duration {
-    let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
-    let full = config
-        .retry_base
-        .saturating_mul(2u32.saturating_pow(exp))
-        .min(config.retry_max);
+    let full = if attempts >= config.max_attempts {
+        config.slow_retry
+    } else {
+        let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
+        config
+            .retry_base
+            .saturating_mul(2u32.saturating_pow(exp))
+            .min(config.retry_max)
+    };
     let nanos = u64::from(Utc::now().timestamp_subsec_nanos());
     full / 2 + full / 2 * u32::try_from(nanos % 1000).unwrap_or(0) / 1000
 }
@@ -240,12 +285,12 @@ enum Step {
         /// The order as the channel has it now; `None` if it could not be read.
         order: Option<OrderAfterDelivery>,
     },
-    /// Try again later. `sent`: the row is `sending` (an attempt may have been applied), so
-    /// it can never be failed without a read-back.
-    Retry {
-        error: String,
-        sent: bool,
-    },
+    /// Try again later: after the backoff, or, when `unknown` (an attempt may have been
+    /// applied just now), not before the quiet period.
+    Retry { error: String, unknown: bool },
+    /// A read-back found nothing once; the row is already rescheduled for the second one.
+    Recheck,
+    /// Refused for good: the channel's words.
     Fail(String),
 }
 
@@ -262,7 +307,7 @@ async fn process<C: ChannelClients>(
     let step = match clients.client(storage, row.store_id).await {
         Err(error) => Step::Retry {
             error: format!("{error:#}"),
-            sent: row.state == OutboxState::Sending,
+            unknown: false,
         },
         Ok(client) => match OutboxPayload::parse(&row.payload) {
             Err(error) => Step::Fail(format!(
@@ -297,23 +342,26 @@ async fn process<C: ChannelClients>(
             }
             held
         }
-        Step::Retry { error, sent: false } if row.attempts >= config.max_attempts => {
-            let message = format!("gave up after {} attempts: {error}", row.attempts);
-            tracing::warn!(outbox.id = id.get(), order.id = %row.order_remote_id, error = %message, "outbox: failed");
-            let held = storage.fail_outbox(id, owner, &message).await?;
-            if held {
-                counters.failed.fetch_add(1, Ordering::Relaxed);
+        Step::Retry { error, unknown } => {
+            let mut delay = backoff(config, row.attempts);
+            if unknown {
+                delay = delay.max(config.quiet_period);
             }
-            held
-        }
-        Step::Retry { error, .. } => {
-            let delay = backoff(config, row.attempts);
-            tracing::debug!(outbox.id = id.get(), order.id = %row.order_remote_id, error = %error, retry_ms = delay.as_millis() as u64, "outbox: retry");
+            if row.attempts == config.max_attempts {
+                tracing::warn!(outbox.id = id.get(), order.id = %row.order_remote_id, error = %error, "outbox: still not delivered after {} attempts; retrying every {} s from now on", row.attempts, config.slow_retry.as_secs());
+            } else {
+                tracing::debug!(outbox.id = id.get(), order.id = %row.order_remote_id, error = %error, retry_ms = delay.as_millis() as u64, "outbox: retry");
+            }
             let held = storage.retry_outbox(id, owner, &error, delay).await?;
             if held {
                 counters.retries.fetch_add(1, Ordering::Relaxed);
             }
             held
+        }
+        Step::Recheck => {
+            counters.rechecks.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(outbox.id = id.get(), order.id = %row.order_remote_id, recheck_ms = config.recheck_gap.as_millis() as u64, "outbox: nothing found on read-back; checking once more before sending again");
+            true
         }
         Step::Fail(error) => {
             tracing::warn!(outbox.id = id.get(), order.id = %row.order_remote_id, error = %error, "outbox: failed");
@@ -347,14 +395,24 @@ async fn deliver(
     let order = row.order_remote_id.as_str();
     let channel = client.channel();
     let out = client.fulfilment();
-    // 2. Read back first when an earlier attempt may have been applied.
+    // 2. Read back first when an earlier attempt may have been applied. The claim only hands
+    //    out a `sending` row once its quiet period has passed.
     if row.state == OutboxState::Sending {
         let found = match &payload {
             OutboxPayload::Shipment(_) => out.find_shipment(order, row.id).await,
             OutboxPayload::OrderStatus { to } => out.find_status(order, *to).await,
         };
         match found {
-            Err(error) => return Ok(transient_or_final(error, true)),
+            // Whatever the read-back's error (even a 404), it proves nothing: read again later.
+            Err(error) => {
+                return Ok(Step::Retry {
+                    error: format!(
+                        "could not check whether the last attempt reached {channel}, so nothing \
+                         is sent until a check succeeds: {error}"
+                    ),
+                    unknown: false,
+                })
+            }
             Ok(Some(Delivered { result, order })) => {
                 return Ok(Step::Delivered {
                     result,
@@ -362,41 +420,38 @@ async fn deliver(
                     order,
                 });
             }
-            Ok(None) => {
-                if !storage.mark_outbox_not_applied(row.id, owner).await? {
+            Ok(None) => match storage
+                .record_not_found(row.id, owner, config.recheck_gap)
+                .await?
+            {
+                NotFound::Recheck => return Ok(Step::Recheck),
+                NotFound::LeaseLost => {
                     return Ok(Step::Retry {
                         error: "lease lost during read-back".into(),
-                        sent: true,
-                    });
+                        unknown: false,
+                    })
                 }
-                counters.not_applied.fetch_add(1, Ordering::Relaxed);
-                if row.attempts > config.max_attempts {
-                    return Ok(Step::Fail(format!(
-                        "gave up after {} attempts; {channel} holds no {} from this row, so \
-                         nothing was applied; request it again if still wanted",
-                        row.attempts,
-                        match payload {
-                            OutboxPayload::Shipment(_) => "shipment",
-                            OutboxPayload::OrderStatus { .. } => "status change",
-                        }
-                    )));
+                NotFound::Proven => {
+                    counters.not_applied.fetch_add(1, Ordering::Relaxed);
                 }
-            }
+            },
         }
     }
-    // 3. Committed before the request leaves: from here on, a crash means "read back first".
+    // 3. Committed before the request leaves: from here on, a crash means "read back first",
+    //    and not before the request's quiet period (were this worker to die now, its request
+    //    ends by the time budget below at the latest).
+    let budget = config.lease * 2 / 3;
     if !storage
-        .mark_outbox_sending(row.id, owner, config.lease)
+        .mark_outbox_sending(row.id, owner, config.lease, budget + config.quiet_period)
         .await?
     {
         return Ok(Step::Retry {
             error: "lease lost before sending".into(),
-            sent: row.state == OutboxState::Sending,
+            unknown: false,
         });
     }
     counters.sends.fetch_add(1, Ordering::Relaxed);
     // 4. Send, abandoning the request well before the lease ends (see `WorkerConfig::lease`).
-    let budget = config.lease * 2 / 3;
     let started = Instant::now();
     let (sent, what) = match &payload {
         OutboxPayload::Shipment(shipment) => (
@@ -414,9 +469,9 @@ async fn deliver(
                 "no answer from {channel} within {} s; {what} before any retry",
                 started.elapsed().as_secs()
             ),
-            sent: true,
+            unknown: true,
         }),
-        Ok(Err(error)) => Ok(transient_or_final(error, true)),
+        Ok(Err(error)) => Ok(refused_or_unknown(error)),
         Ok(Ok(Delivered { result, order })) => Ok(Step::Delivered {
             result,
             by: DeliveredBy::Sent,
@@ -425,9 +480,9 @@ async fn deliver(
     }
 }
 
-/// Whether an error is worth retrying (keeping the row's state, so a `sending` row is read
-/// back first) or final (the channel said no).
-fn transient_or_final(error: ChannelError, sent: bool) -> Step {
+/// A send's error: a refusal fails the row with the channel's words; anything else may have
+/// been applied (or not), so the row is read back after the quiet period.
+fn refused_or_unknown(error: ChannelError) -> Step {
     let channel = error.channel();
     match error.kind() {
         ErrorKind::Rejected => Step::Fail(format!("{channel} rejected it: {error}")),
@@ -436,7 +491,7 @@ fn transient_or_final(error: ChannelError, sent: bool) -> Step {
         )),
         ErrorKind::Unauthorized | ErrorKind::Unavailable => Step::Retry {
             error: error.to_string(),
-            sent,
+            unknown: true,
         },
     }
 }

@@ -82,6 +82,19 @@ enum Backend {
     Postgres(PgPool),
 }
 
+impl Backend {
+    /// The database's clock in epoch milliseconds, as an SQL expression. Leases and schedules
+    /// are computed with it, never with a host's clock: hosts sharing one database may
+    /// disagree about the time, the database is one clock for all of them (on SQLite it is
+    /// the one host's clock).
+    fn now_ms(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+            Backend::Postgres(_) => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        }
+    }
+}
+
 /// Expands `$body` once per backend with `$pool` bound to that backend's pool, `Db` to its
 /// `sqlx::Database` and `BEGIN_WRITE` to the statement that opens a write transaction.
 macro_rules! with_pool {

@@ -222,6 +222,10 @@ pub struct OutboxRow {
     pub remote_result: Option<String>,
     /// How delivery was confirmed.
     pub delivered_by: Option<DeliveredBy>,
+    /// When a read-back after the quiet period first found nothing of the last attempt (by the
+    /// database's clock); a second one at least the recheck gap later proves it was not
+    /// applied. `None` when no such read-back happened since the row was last sent.
+    pub absent_since: Option<DateTime<Utc>>,
     /// Enqueued at.
     pub created_at: DateTime<Utc>,
     /// Last changed at.
@@ -310,7 +314,7 @@ impl OutboxCounts {
 pub(super) const OUTBOX_COLUMNS: &str =
     "id, store_id, request_key, part, kind, order_id, order_remote_id, \
      payload, state, attempts, next_attempt_at, lease_owner, locked_until, last_error, \
-     remote_result, delivered_by, created_at, updated_at, delivered_at";
+     remote_result, delivered_by, absent_since, created_at, updated_at, delivered_at";
 
 fn from_millis(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
@@ -321,8 +325,22 @@ pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
 
-fn after(duration: Duration) -> i64 {
-    millis(Utc::now()) + i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 2)
+/// A duration in milliseconds, for SQL that adds it to the database's clock.
+fn ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// What [`Storage::record_not_found`] concluded from a read-back that found nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotFound {
+    /// A first read-back (or one too soon after the first) found nothing: the row stays
+    /// `sending`, due again after the recheck gap.
+    Recheck,
+    /// A second read-back, at least the recheck gap after the first, also found nothing: the
+    /// earlier attempt was not applied. The row is `pending` again, still leased.
+    Proven,
+    /// The caller no longer holds the row.
+    LeaseLost,
 }
 
 from_row_both!(OutboxRow, |row| {
@@ -348,6 +366,9 @@ from_row_both!(OutboxRow, |row| {
             .try_get::<Option<String>, _>("delivered_by")?
             .map(parse_col)
             .transpose()?,
+        absent_since: row
+            .try_get::<Option<i64>, _>("absent_since")?
+            .map(from_millis),
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         delivered_at: row.try_get("delivered_at")?,
@@ -584,25 +605,28 @@ impl super::Storage {
         Ok(counts)
     }
 
-    /// When the next open row becomes claimable (its retry time and its lease both passed),
-    /// or `None` when no row is open. Of one store or of every store.
+    /// How long until the next open row becomes claimable (its retry time and its lease both
+    /// passed), by the database's clock (zero if one is due now), or `None` when no row is
+    /// open. Of one store or of every store.
     pub async fn next_outbox_due(
         &self,
         store: Option<StoreId>,
-    ) -> Result<Option<DateTime<Utc>>, StorageError> {
+    ) -> Result<Option<Duration>, StorageError> {
         let store = store.map(|s| s.0);
-        let due: Option<i64> = with_pool!(self, |pool| {
-            sqlx::query_scalar::<Db, Option<i64>>(
-                "SELECT MIN(CASE WHEN locked_until IS NOT NULL AND locked_until > next_attempt_at \
-                 THEN locked_until ELSE next_attempt_at END) FROM outbox \
-                 WHERE state IN ('pending', 'sending') AND ($1 IS NULL OR store_id = $1)",
-            )
-            .bind(store)
-            .fetch_one(pool)
-            .await
-            .op("reading when the outbox is next due")
+        let sql = format!(
+            "SELECT MIN(CASE WHEN locked_until IS NOT NULL AND locked_until > next_attempt_at \
+             THEN locked_until ELSE next_attempt_at END) - {now} FROM outbox \
+             WHERE state IN ('pending', 'sending') AND ($1 IS NULL OR store_id = $1)",
+            now = self.backend.now_ms()
+        );
+        let wait: Option<i64> = with_pool!(self, |pool| {
+            sqlx::query_scalar::<Db, Option<i64>>(&sql)
+                .bind(store)
+                .fetch_one(pool)
+                .await
+                .op("reading when the outbox is next due")
         })?;
-        Ok(due.map(from_millis))
+        Ok(wait.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0))))
     }
 
     /// Leases the next due row to `owner` for `lease`: the oldest row whose retry time has
@@ -623,28 +647,29 @@ impl super::Storage {
             Backend::Sqlite(_) => "",
             Backend::Postgres(_) => " FOR UPDATE SKIP LOCKED",
         };
+        // Times come from the database's clock (`now`), so hosts whose clocks disagree still
+        // agree on when a lease ends.
         let sql = format!(
-            "UPDATE outbox SET lease_owner = $1, locked_until = $2, attempts = attempts + 1, \
-             updated_at = $3 \
+            "UPDATE outbox SET lease_owner = $1, locked_until = {now} + $2, \
+             attempts = attempts + 1, updated_at = $3 \
              WHERE id = (SELECT o.id FROM outbox o \
-                 WHERE o.state IN ('pending', 'sending') AND o.next_attempt_at <= $4 \
-                 AND (o.locked_until IS NULL OR o.locked_until <= $4) \
-                 AND ($5 IS NULL OR o.store_id = $5) \
+                 WHERE o.state IN ('pending', 'sending') AND o.next_attempt_at <= {now} \
+                 AND (o.locked_until IS NULL OR o.locked_until <= {now}) \
+                 AND ($4 IS NULL OR o.store_id = $4) \
                  AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.store_id = o.store_id \
                      AND p.order_id = o.order_id AND p.id < o.id \
                      AND p.state IN ('pending', 'sending')) \
                  ORDER BY o.next_attempt_at, o.id LIMIT 1{skip_locked}) \
              AND state IN ('pending', 'sending') \
-             AND (locked_until IS NULL OR locked_until <= $4) \
-             RETURNING {OUTBOX_COLUMNS}"
+             AND (locked_until IS NULL OR locked_until <= {now}) \
+             RETURNING {OUTBOX_COLUMNS}",
+            now = self.backend.now_ms()
         );
-        let now = now();
         with_pool!(self, |pool| {
             sqlx::query_as::<Db, OutboxRow>(&sql)
                 .bind(owner)
-                .bind(after(lease))
-                .bind(now)
-                .bind(millis(now))
+                .bind(ms(lease))
+                .bind(now())
                 .bind(store)
                 .fetch_optional(pool)
                 .await
@@ -653,30 +678,36 @@ impl super::Storage {
     }
 
     /// Records, before the request goes out, that it may reach the channel (state `sending`),
-    /// and renews the lease for `lease`. Returns `false` when `owner` no longer holds an
-    /// unexpired lease on the row: the caller must then not send.
+    /// renews the lease for `lease`, and makes the row due no earlier than `settle` from now:
+    /// if this worker dies, the next read-back waits until whatever it sent has settled
+    /// (`docs/FULFILMENT.md`, "Unknown outcomes"). Clears an earlier absence. Returns `false`
+    /// when `owner` no longer holds an unexpired lease on the row: the caller must then not
+    /// send.
     pub async fn mark_outbox_sending(
         &self,
         id: OutboxId,
         owner: &str,
         lease: Duration,
+        settle: Duration,
     ) -> Result<bool, StorageError> {
-        let now = now();
+        let sql = format!(
+            "UPDATE outbox SET state = 'sending', locked_until = {now} + $1, \
+             next_attempt_at = {now} + $2, absent_since = NULL, updated_at = $3 \
+             WHERE id = $4 AND lease_owner = $5 AND locked_until > {now} \
+             AND state IN ('pending', 'sending')",
+            now = self.backend.now_ms()
+        );
         let affected = with_pool!(self, |pool| {
-            sqlx::query::<Db>(
-                "UPDATE outbox SET state = 'sending', locked_until = $1, updated_at = $2 \
-                 WHERE id = $3 AND lease_owner = $4 AND locked_until > $5 \
-                 AND state IN ('pending', 'sending')",
-            )
-            .bind(after(lease))
-            .bind(now)
-            .bind(id.0)
-            .bind(owner)
-            .bind(millis(now))
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-            .op("marking an outbox row as sending")
+            sqlx::query::<Db>(&sql)
+                .bind(ms(lease))
+                .bind(ms(settle))
+                .bind(now())
+                .bind(id.0)
+                .bind(owner)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+                .op("marking an outbox row as sending")
         })?;
         Ok(affected == 1)
     }
@@ -766,9 +797,9 @@ impl super::Storage {
         })
     }
 
-    /// Gives a row back for a later attempt at `retry_in` from now, keeping its state (a
-    /// `sending` row stays `sending`: it will be read back first), with the error an operator
-    /// reads. Returns `false` when `owner` no longer holds it.
+    /// Gives a row back for a later attempt at `retry_in` from now (the database's clock),
+    /// keeping its state (a `sending` row stays `sending`: it will be read back first), with
+    /// the error an operator reads. Returns `false` when `owner` no longer holds it.
     pub async fn retry_outbox(
         &self,
         id: OutboxId,
@@ -776,46 +807,71 @@ impl super::Storage {
         error: &str,
         retry_in: Duration,
     ) -> Result<bool, StorageError> {
+        let sql = format!(
+            "UPDATE outbox SET last_error = $1, next_attempt_at = {now} + $2, \
+             locked_until = NULL, updated_at = $3 WHERE id = $4 AND lease_owner = $5 \
+             AND state IN ('pending', 'sending')",
+            now = self.backend.now_ms()
+        );
         let affected = with_pool!(self, |pool| {
-            sqlx::query::<Db>(
-                "UPDATE outbox SET last_error = $1, next_attempt_at = $2, locked_until = NULL, \
-                 updated_at = $3 WHERE id = $4 AND lease_owner = $5 \
-                 AND state IN ('pending', 'sending')",
-            )
-            .bind(error)
-            .bind(after(retry_in))
-            .bind(now())
-            .bind(id.0)
-            .bind(owner)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-            .op("scheduling an outbox retry")
+            sqlx::query::<Db>(&sql)
+                .bind(error)
+                .bind(ms(retry_in))
+                .bind(now())
+                .bind(id.0)
+                .bind(owner)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+                .op("scheduling an outbox retry")
         })?;
         Ok(affected == 1)
     }
 
-    /// Sets a row back to `pending` after a read-back proved the earlier request was not
-    /// applied, keeping the lease. Returns `false` when `owner` no longer holds it.
-    pub async fn mark_outbox_not_applied(
+    /// Records a read-back of a `sending` row that found nothing of its last attempt. The
+    /// first such read-back only notes the time and makes the row due again `gap` later; a
+    /// read-back at least `gap` after the first is the proof that nothing was applied, and sets
+    /// the row back to `pending`, keeping the lease, so it can be sent again. Times are the
+    /// database's.
+    pub async fn record_not_found(
         &self,
         id: OutboxId,
         owner: &str,
-    ) -> Result<bool, StorageError> {
-        let affected = with_pool!(self, |pool| {
-            sqlx::query::<Db>(
-                "UPDATE outbox SET state = 'pending', updated_at = $1 WHERE id = $2 \
-                 AND lease_owner = $3 AND state = 'sending'",
-            )
-            .bind(now())
-            .bind(id.0)
-            .bind(owner)
-            .execute(pool)
+        gap: Duration,
+    ) -> Result<NotFound, StorageError> {
+        let now_ms = self.backend.now_ms();
+        let proven = format!(
+            "UPDATE outbox SET state = 'pending', absent_since = NULL, updated_at = $1 \
+             WHERE id = $2 AND lease_owner = $3 AND state = 'sending' \
+             AND absent_since IS NOT NULL AND absent_since <= {now_ms} - $4"
+        );
+        let recheck = format!(
+            "UPDATE outbox SET absent_since = COALESCE(absent_since, {now_ms}), \
+             next_attempt_at = COALESCE(absent_since, {now_ms}) + $4, locked_until = NULL, \
+             updated_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'sending'"
+        );
+        let at = now();
+        let gap = ms(gap);
+        with_pool!(self, |pool| {
+            async {
+                for (sql, outcome) in [(&proven, NotFound::Proven), (&recheck, NotFound::Recheck)] {
+                    let affected = sqlx::query::<Db>(sql)
+                        .bind(at)
+                        .bind(id.0)
+                        .bind(owner)
+                        .bind(gap)
+                        .execute(pool)
+                        .await
+                        .op("recording a read-back that found nothing")?
+                        .rows_affected();
+                    if affected == 1 {
+                        return Ok(outcome);
+                    }
+                }
+                Ok(NotFound::LeaseLost)
+            }
             .await
-            .map(|r| r.rows_affected())
-            .op("marking an outbox row as not applied")
-        })?;
-        Ok(affected == 1)
+        })
     }
 
     /// Closes a row as failed with the reason. Returns `false` when `owner` no longer holds it.

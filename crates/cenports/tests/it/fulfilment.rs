@@ -218,6 +218,8 @@ fn worker_config(name: &str) -> WorkerConfig {
         lease: Duration::from_secs(10),
         retry_base: Duration::from_millis(20),
         retry_max: Duration::from_millis(200),
+        quiet_period: Duration::from_millis(300),
+        recheck_gap: Duration::from_millis(100),
         drain_patience: Duration::from_secs(5),
         ..WorkerConfig::default()
     }
@@ -535,6 +537,112 @@ fulfilment_test!(
     }
 );
 
+fulfilment_test!(
+    a_shipment_the_store_applies_after_answering_504_is_not_posted_again,
+    |ctx| {
+        // A gateway answers 504 at once while the store's backend applies the POST later: 200 ms
+        // later (before the first read-back, after the 300 ms quiet period) and 500 ms later
+        // (after the first read-back, which finds nothing, before the second, 100 ms later...
+        // made 600 ms here). Without the quiet period and the second read-back, each row would
+        // be read back at once, found missing, and POSTed again: two shipments each.
+        let hub = connect(&ctx).await;
+        let orders: Vec<u64> = (0..2).map(|_| hub.place(1, &[("MUG-1", 1, 0)])).collect();
+        hub.import().await;
+        for apply_after_ms in [200, 500] {
+            hub.fault(FaultRule {
+                count: Some(1),
+                method: Some("POST".into()),
+                path_contains: Some("/shipments".into()),
+                apply_after_ms: Some(apply_after_ms),
+                ..FaultRule::always(FaultKind::LateApply)
+            });
+        }
+        for (i, order) in orders.iter().enumerate() {
+            hub.ship(*order, &format!("LATE{i}"), vec![]).await.unwrap();
+        }
+        let config = WorkerConfig {
+            quiet_period: Duration::from_millis(300),
+            recheck_gap: Duration::from_millis(600),
+            ..worker_config("late")
+        };
+        let report = drain(&hub.storage, &hub.clients(), None, &config)
+            .await
+            .unwrap();
+        for order in &orders {
+            assert_eq!(
+                hub.shipments(*order).len(),
+                1,
+                "order {order}: exactly one shipment ({report:?})"
+            );
+        }
+        assert_eq!(
+            (report.delivered_found, report.sends, report.not_applied),
+            (2, 2, 0),
+            "both found by their marker, never sent twice: {report:?}"
+        );
+        assert_eq!(hub.shipment_posts(), 2);
+    }
+);
+
+fulfilment_test!(
+    a_sending_row_is_not_failed_when_its_read_back_is_refused,
+    |ctx| {
+        // The POST is refused with a 503 before anything is applied, so the row is `sending`
+        // (its outcome unknown to the hub). Its order is then gone from the store: the
+        // read-back answers 404, which proves nothing about the shipment. The row must stay
+        // open, and be delivered once the order is back.
+        let hub = connect(&ctx).await;
+        let order = hub.place(1, &[("MUG-1", 2, 0)]);
+        hub.import().await;
+        hub.fault(FaultRule {
+            count: Some(1),
+            method: Some("POST".into()),
+            path_contains: Some("/shipments".into()),
+            ..FaultRule::always(FaultKind::Error503)
+        });
+        let row = hub.ship(order, "GONE", vec![]).await.unwrap().rows[0].clone();
+        let config = WorkerConfig {
+            drain_patience: Duration::ZERO,
+            ..worker_config("gone")
+        };
+        let first = drain(&hub.storage, &hub.clients(), None, &config)
+            .await
+            .unwrap();
+        assert_eq!((first.sends, first.retries), (1, 1), "{first:?}");
+        let held = hub.storage.get_outbox(&hub.scope, row.id).await.unwrap();
+        assert_eq!(held.state, OutboxState::Sending);
+
+        let removed = hub
+            .sandbox
+            .with_store(&hub.hash, |data, _| data.orders.remove(&order))
+            .unwrap()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let refused = drain(&hub.storage, &hub.clients(), None, &config)
+            .await
+            .unwrap();
+        assert_eq!((refused.failed, refused.sends), (0, 0), "{refused:?}");
+        let held = hub.storage.get_outbox(&hub.scope, row.id).await.unwrap();
+        assert_eq!(held.state, OutboxState::Sending, "{held:?}");
+        let error = held.last_error.unwrap_or_default();
+        assert!(
+            error.contains("could not check") && error.contains("nothing is sent"),
+            "{error}"
+        );
+
+        hub.sandbox
+            .with_store(&hub.hash, |data, _| data.orders.insert(order, removed))
+            .unwrap();
+        let report = hub.drain().await;
+        assert_eq!(
+            (report.delivered_sent, report.not_applied, report.failed),
+            (1, 1, 0),
+            "{report:?}"
+        );
+        assert_eq!(hub.shipments(order).len(), 1);
+    }
+);
+
 fulfilment_test!(a_crash_between_send_and_commit_does_not_ship_twice, |ctx| {
     let hub = connect(&ctx).await;
     let order = hub.place(1, &[("MUG-1", 2, 0)]);
@@ -559,7 +667,7 @@ fulfilment_test!(a_crash_between_send_and_commit_does_not_ship_twice, |ctx| {
     assert_eq!(claimed.id, row.id);
     assert!(hub
         .storage
-        .mark_outbox_sending(row.id, "doomed", lease)
+        .mark_outbox_sending(row.id, "doomed", lease, Duration::ZERO)
         .await
         .unwrap());
     let payload = match cenports::fulfilment::OutboxPayload::parse(&claimed.payload).unwrap() {
@@ -814,7 +922,7 @@ fulfilment_test!(
         // A stranger cannot record anything on a row it does not hold.
         assert!(!hub
             .storage
-            .mark_outbox_sending(first, "c", lease)
+            .mark_outbox_sending(first, "c", lease, Duration::ZERO)
             .await
             .unwrap());
         assert!(!hub

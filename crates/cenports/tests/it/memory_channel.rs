@@ -690,6 +690,8 @@ both_backends!(
         let config = WorkerConfig {
             retry_base: Duration::from_millis(10),
             retry_max: Duration::from_millis(50),
+            quiet_period: Duration::from_millis(100),
+            recheck_gap: Duration::from_millis(50),
             drain_patience: Duration::from_secs(5),
             ..WorkerConfig::default()
         };

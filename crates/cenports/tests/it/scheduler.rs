@@ -62,6 +62,7 @@ fn start_scheduler(
         )),
         key_file: dir.0.join("unused.key"),
         sync_interval: INTERVAL,
+        outbox: Default::default(),
         log: "info".into(),
         public_url: None,
         listen: cenports::config::DEFAULT_LISTEN

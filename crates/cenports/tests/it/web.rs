@@ -276,6 +276,8 @@ fn worker_config() -> WorkerConfig {
         lease: Duration::from_secs(10),
         retry_base: Duration::from_millis(20),
         retry_max: Duration::from_millis(200),
+        quiet_period: Duration::from_millis(300),
+        recheck_gap: Duration::from_millis(100),
         drain_patience: Duration::from_secs(2),
         ..WorkerConfig::default()
     }

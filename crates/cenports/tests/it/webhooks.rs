@@ -133,6 +133,7 @@ async fn hub(url: &str, spec: StoreSpec, sandbox_config: SandboxConfig) -> Hub {
         )),
         key_file: std::env::temp_dir().join("cenports-webhooks-unused.key"),
         sync_interval: Duration::from_secs(300),
+        outbox: Default::default(),
         log: "info".into(),
         public_url: Some(public_url),
         listen: "127.0.0.1:0".parse().unwrap(),
