@@ -16,6 +16,7 @@
 //! | `cenports_orders_imported` | gauge | `store` | database: orders held |
 //! | `cenports_outbox_depth` | gauge | `store` | database: pending + sending rows |
 //! | `cenports_outbox_rows` | gauge | `store`, `state` | database |
+//! | `cenports_outbox_retrying` | gauge | `store` | database: pending + sending rows whose last attempt failed (an alert on it, or on `failed` rows, finds a store that cannot be written to) |
 //! | `cenports_store_quota_left` | gauge | `store` | this process: the last `X-Rate-Limit-Requests-Left` any of its clients saw for the store (syncs, webhook fetches, outbox writes: they share the store's limiter) |
 //! | `cenports_webhook_receipts_total` | counter | `outcome` | this process: fed by the webhook receiver |
 //! | `cenports_api_syncs_total` | counter | `outcome` | this process: syncs triggered through the API |
@@ -190,6 +191,20 @@ impl Metrics {
                     n as f64,
                 );
             }
+        }
+        family(
+            &mut out,
+            "cenports_outbox_retrying",
+            "gauge",
+            "Writes to the channel whose last attempt failed and that wait for a retry.",
+        );
+        for f in figures {
+            sample(
+                &mut out,
+                "cenports_outbox_retrying",
+                &[("store", &store(f))],
+                f.outbox.retrying as f64,
+            );
         }
         family(
             &mut out,

@@ -17,7 +17,9 @@ use cenports::fulfilment::{
     request_shipment, request_status_change, Carrier, FulfilmentError, ItemSpec, OutboxPayload,
     Requested, ShipmentRequest, StatusTarget,
 };
-use cenports::storage::{OutboxRow, OutboxState, Storage, StoreRecord, StoreStatus};
+use cenports::storage::{
+    HandRetry, OutboxId, OutboxRow, OutboxState, Storage, StorageError, StoreRecord, StoreStatus,
+};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use serde_json::json;
@@ -204,6 +206,11 @@ pub struct OutboxArgs {
     /// Only the stores of this Cenports user.
     #[arg(long)]
     pub email: Option<String>,
+    /// Retry this row now (its id, as listed): a failed row goes back to the queue with its
+    /// attempts reset, an open one becomes due at once. Repeatable; with --drain it is
+    /// delivered in this run. A row that may have reached the store is read back first.
+    #[arg(long, value_name = "ID")]
+    pub retry: Vec<i64>,
     /// Deliver what is due first (and wait for retries due within --patience).
     #[arg(long)]
     pub drain: bool,
@@ -468,6 +475,9 @@ pub async fn run_outbox(args: OutboxArgs, settings: &Settings) -> Result<()> {
     if narrowed && stores.is_empty() {
         bail!("no store matches; see `cenports stores`");
     }
+    for &id in &args.retry {
+        retry_by_hand(&storage, &stores, narrowed, id).await?;
+    }
     let mut report = None;
     if args.drain {
         let clients = worker_clients(settings, &args.worker)?;
@@ -511,6 +521,7 @@ pub async fn run_outbox(args: OutboxArgs, settings: &Settings) -> Result<()> {
             sum.sending += c.sending;
             sum.delivered += c.delivered;
             sum.failed += c.failed;
+            sum.retrying += c.retrying;
         }
         sum
     } else {
@@ -523,6 +534,7 @@ pub async fn run_outbox(args: OutboxArgs, settings: &Settings) -> Result<()> {
                 "sending": counts.sending,
                 "delivered": counts.delivered,
                 "failed": counts.failed,
+                "retrying": counts.retrying,
             },
             "drain": report.as_ref().map(report_json),
             "rows": rows.iter().map(row_json).collect::<Vec<_>>(),
@@ -543,9 +555,16 @@ pub async fn run_outbox(args: OutboxArgs, settings: &Settings) -> Result<()> {
         );
     }
     println!(
-        "Outbox: {} pending, {} sending, {} delivered, {} failed.",
-        counts.pending, counts.sending, counts.delivered, counts.failed
+        "Outbox: {} pending, {} sending, {} delivered, {} failed; {} waiting for a retry after a \
+         failed attempt.",
+        counts.pending, counts.sending, counts.delivered, counts.failed, counts.retrying
     );
+    if counts.failed > 0 || counts.retrying > 0 {
+        println!(
+            "Retry a row now with `cenports outbox --retry ID` (add --drain to deliver it in \
+             this run)."
+        );
+    }
     for row in &rows {
         println!("{}", describe(row));
     }
@@ -554,6 +573,67 @@ pub async fn run_outbox(args: OutboxArgs, settings: &Settings) -> Result<()> {
             "Rows still open are waiting for a retry or held by another worker; run `cenports \
              outbox --drain` again later."
         );
+    }
+    Ok(())
+}
+
+/// `outbox --retry ID`: one row due again now, among the selected stores' rows.
+async fn retry_by_hand(
+    storage: &Storage,
+    stores: &[StoreRecord],
+    narrowed: bool,
+    id: i64,
+) -> Result<()> {
+    let missing = || {
+        anyhow::anyhow!(
+            "no outbox row {id}{}; `cenports outbox` lists the rows with their ids",
+            if narrowed {
+                " among the selected stores"
+            } else {
+                ""
+            }
+        )
+    };
+    if id <= 0 {
+        return Err(missing());
+    }
+    let mut outcome = None;
+    if narrowed {
+        for store in stores {
+            match storage
+                .retry_outbox_by_hand(Some(store.id()), OutboxId::from_raw(id))
+                .await
+            {
+                Ok(done) => {
+                    outcome = Some(done);
+                    break;
+                }
+                Err(StorageError::NotFound { .. }) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+    } else {
+        match storage
+            .retry_outbox_by_hand(None, OutboxId::from_raw(id))
+            .await
+        {
+            Ok(done) => outcome = Some(done),
+            Err(StorageError::NotFound { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    match outcome.ok_or_else(missing)? {
+        HandRetry::Queued(row) => println!(
+            "Row {id} is due now ({}); a worker (`cenports worker`, `serve`, or `outbox \
+             --drain`) delivers it.",
+            row.state.as_str()
+        ),
+        HandRetry::InFlight(_) => {
+            println!("Row {id} is being tried by a worker right now; nothing changed.")
+        }
+        HandRetry::Delivered(_) => {
+            bail!("row {id} was delivered to the store already; there is nothing to retry")
+        }
     }
     Ok(())
 }

@@ -66,6 +66,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// 409: the store is disconnected (reconnect it with `cenports connect`).
     StoreDisconnected,
+    /// 409: the shipment was delivered already; there is nothing to retry.
+    ShipmentDelivered,
     /// 503: the database does not answer.
     Unavailable,
     /// 500: something failed on our side; the body says nothing more, the log does.
@@ -98,6 +100,7 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::StoreDisconnected => "store_disconnected",
+            Self::ShipmentDelivered => "shipment_delivered",
             Self::Unavailable => "unavailable",
             Self::InternalError => "internal_error",
         }
@@ -113,7 +116,9 @@ impl ErrorCode {
             | Self::IdempotencyKeyInvalid => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::ValidationFailed | Self::ShipmentRejected => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::IdempotencyKeyReused | Self::StoreDisconnected => StatusCode::CONFLICT,
+            Self::IdempotencyKeyReused | Self::StoreDisconnected | Self::ShipmentDelivered => {
+                StatusCode::CONFLICT
+            }
             Self::AuthenticationRequired
             | Self::InvalidApiKey
             | Self::SessionInvalid

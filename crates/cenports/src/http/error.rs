@@ -16,6 +16,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::StoreDisconnected => {
                 Self::new(ErrorCode::StoreDisconnected, error.to_string())
             }
+            ServiceError::ShipmentDelivered => {
+                Self::new(ErrorCode::ShipmentDelivered, error.to_string())
+            }
             ServiceError::InvalidQuery(message) => Self::new(ErrorCode::InvalidQuery, message),
             ServiceError::Invalid(message) => Self::validation(message),
             ServiceError::ShipmentRejected(reason) => {

@@ -30,6 +30,12 @@ pub enum ServiceError {
     /// A filter, page size or cursor is not valid (the message names it).
     #[error("{0}")]
     InvalidQuery(String),
+    /// A retry of a shipment that was delivered already.
+    #[error(
+        "this shipment was written to the store already (see its channel shipment id); there is \
+         nothing to retry"
+    )]
+    ShipmentDelivered,
     /// A value breaks a rule (the message names the field).
     #[error("{0}")]
     Invalid(String),

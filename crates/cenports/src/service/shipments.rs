@@ -20,7 +20,7 @@ use crate::accounts::StoreAccess;
 use crate::fulfilment::{
     self, Carrier, FulfilmentError, ItemSpec, OutboxPayload, ShipmentPayload, ShipmentRequest,
 };
-use crate::storage::{OrderId, OutboxId, OutboxRow};
+use crate::storage::{HandRetry, OrderId, OutboxId, OutboxRow};
 
 /// Longest request key accepted.
 pub const MAX_IDEMPOTENCY_KEY: usize = 200;
@@ -300,4 +300,61 @@ pub async fn get_shipment(
         .get_shipment(&scope, OutboxId::from_raw(shipment_id))
         .await?;
     Ok(Shipment::from_row(row))
+}
+
+/// An operator's "retry now" of a shipment (API): see [`retry_outbox_row`]. Only the store's
+/// shipments: another store's row or a status change is [`ServiceError::ShipmentNotFound`].
+pub async fn retry_shipment(
+    state: &AppState,
+    access: StoreAccess,
+    store_id: i64,
+    shipment_id: i64,
+) -> Result<Shipment, ServiceError> {
+    let scope = scope_for(state, access, store_id).await?;
+    if shipment_id <= 0 {
+        return Err(ServiceError::ShipmentNotFound);
+    }
+    state
+        .storage
+        .get_shipment(&scope, OutboxId::from_raw(shipment_id))
+        .await?;
+    let row = retry_outbox_row(state, access, store_id, shipment_id).await?;
+    Ok(Shipment::from_row(row))
+}
+
+/// An operator's "retry now" of one of the store's outbox rows (a shipment or a status change;
+/// the dashboard's store page, the API through [`retry_shipment`]): a failed row goes back to
+/// the queue with its attempts reset, an open one waiting for its next attempt becomes due at
+/// once; one a worker holds right now is returned as it is (it is being tried). A row the
+/// channel refused, retried unchanged, is refused again with the channel's reason. A row that
+/// may have reached the channel is read back before it is sent again (docs/FULFILMENT.md,
+/// "Failed rows and retries by hand").
+pub async fn retry_outbox_row(
+    state: &AppState,
+    access: StoreAccess,
+    store_id: i64,
+    row_id: i64,
+) -> Result<OutboxRow, ServiceError> {
+    let scope = scope_for(state, access, store_id).await?;
+    if row_id <= 0 {
+        return Err(ServiceError::ShipmentNotFound);
+    }
+    let id = OutboxId::from_raw(row_id);
+    match state
+        .storage
+        .retry_outbox_by_hand(Some(scope.store_id), id)
+        .await?
+    {
+        HandRetry::Delivered(_) => Err(ServiceError::ShipmentDelivered),
+        HandRetry::Queued(row) => {
+            tracing::info!(
+                store.id = store_id,
+                outbox.id = row_id,
+                state = row.state.as_str(),
+                "outbox: row retried by hand"
+            );
+            Ok(row)
+        }
+        HandRetry::InFlight(row) => Ok(row),
+    }
 }

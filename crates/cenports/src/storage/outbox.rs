@@ -302,6 +302,9 @@ pub struct OutboxCounts {
     pub delivered: i64,
     /// Failed.
     pub failed: i64,
+    /// Of the pending and sending rows, those whose last attempt failed (waiting for a retry,
+    /// on the slow schedule once their attempts ran out).
+    pub retrying: i64,
 }
 
 impl OutboxCounts {
@@ -341,6 +344,19 @@ pub enum NotFound {
     Proven,
     /// The caller no longer holds the row.
     LeaseLost,
+}
+
+/// What [`Storage::retry_outbox_by_hand`] did.
+#[derive(Debug, Clone)]
+pub enum HandRetry {
+    /// The row is due now with its attempts reset. A failed row whose refusal proved nothing
+    /// was applied is `pending` (sent at the next claim); one failed by an older version with
+    /// an unknown last outcome is `sending` (read back first, `docs/FULFILMENT.md`).
+    Queued(OutboxRow),
+    /// A worker holds the row right now: it is being tried; nothing changed.
+    InFlight(OutboxRow),
+    /// The row was delivered already; nothing changed.
+    Delivered(OutboxRow),
 }
 
 from_row_both!(OutboxRow, |row| {
@@ -583,10 +599,11 @@ impl super::Storage {
         scope: Option<&StoreScope>,
     ) -> Result<OutboxCounts, StorageError> {
         let store = scope.map(|s| s.store_id.0);
-        let rows: Vec<(String, i64)> = with_pool!(self, |pool| {
-            sqlx::query_as::<Db, (String, i64)>(
-                "SELECT state, COUNT(*) FROM outbox WHERE ($1 IS NULL OR store_id = $1) \
-                 GROUP BY state",
+        let rows: Vec<(String, i64, i64)> = with_pool!(self, |pool| {
+            sqlx::query_as::<Db, (String, i64, i64)>(
+                "SELECT state, COUNT(*), \
+                 SUM(CASE WHEN last_error IS NULL THEN 0 ELSE 1 END) \
+                 FROM outbox WHERE ($1 IS NULL OR store_id = $1) GROUP BY state",
             )
             .bind(store)
             .fetch_all(pool)
@@ -594,7 +611,10 @@ impl super::Storage {
             .op("counting the outbox")
         })?;
         let mut counts = OutboxCounts::default();
-        for (state, n) in rows {
+        for (state, n, with_error) in rows {
+            if state == "pending" || state == "sending" {
+                counts.retrying += with_error;
+            }
             match state.as_str() {
                 "pending" => counts.pending = n,
                 "sending" => counts.sending = n,
@@ -871,6 +891,61 @@ impl super::Storage {
                 Ok(NotFound::LeaseLost)
             }
             .await
+        })
+    }
+
+    /// An operator's "retry now": makes an open or failed row due at once with its attempts
+    /// reset, unless a worker holds it right now. A failed row goes back to `pending` when its
+    /// `absent_since` is NULL (it failed on a refusal, so nothing of it was applied), else to
+    /// `sending`, so it is read back before anything is sent again. Of one store (`None`: any
+    /// store, for the operator's CLI); [`StorageError::NotFound`] if there is no such row.
+    pub async fn retry_outbox_by_hand(
+        &self,
+        store: Option<StoreId>,
+        id: OutboxId,
+    ) -> Result<HandRetry, StorageError> {
+        let store = store.map(|s| s.0);
+        let sql = format!(
+            "UPDATE outbox SET state = CASE WHEN state <> 'failed' THEN state \
+                 WHEN absent_since IS NULL THEN 'pending' ELSE 'sending' END, \
+             attempts = 0, next_attempt_at = {now}, last_error = NULL, lease_owner = NULL, \
+             locked_until = NULL, updated_at = $1 \
+             WHERE id = $2 AND ($3 IS NULL OR store_id = $3) \
+             AND state IN ('pending', 'sending', 'failed') \
+             AND (locked_until IS NULL OR locked_until <= {now}) \
+             RETURNING {OUTBOX_COLUMNS}",
+            now = self.backend.now_ms()
+        );
+        let read = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1 AND ($2 IS NULL OR store_id = $2)"
+        );
+        let queued = with_pool!(self, |pool| {
+            sqlx::query_as::<Db, OutboxRow>(&sql)
+                .bind(now())
+                .bind(id.0)
+                .bind(store)
+                .fetch_optional(pool)
+                .await
+                .op("retrying an outbox row by hand")
+        })?;
+        if let Some(row) = queued {
+            return Ok(HandRetry::Queued(row));
+        }
+        let row = with_pool!(self, |pool| {
+            sqlx::query_as::<Db, OutboxRow>(&read)
+                .bind(id.0)
+                .bind(store)
+                .fetch_optional(pool)
+                .await
+                .op("reading an outbox row")
+        })?
+        .ok_or_else(|| StorageError::NotFound {
+            what: "outbox row",
+            id: id.to_string(),
+        })?;
+        Ok(match row.state {
+            OutboxState::Delivered => HandRetry::Delivered(row),
+            _ => HandRetry::InFlight(row),
         })
     }
 

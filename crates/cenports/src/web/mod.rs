@@ -79,6 +79,10 @@ pub fn router(state: AppState) -> Router {
         .route("/stores/{store_id}", get(stores::show_store))
         .route("/stores/{store_id}/sync", post(stores::trigger_sync))
         .route(
+            "/stores/{store_id}/outbox/{row_id}/retry",
+            post(stores::retry_outbox_row),
+        )
+        .route(
             "/stores/{store_id}/disconnect",
             post(stores::disconnect_store),
         )
@@ -277,9 +281,9 @@ impl From<ServiceError> for PageError {
             ServiceError::Invalid(_) | ServiceError::ShipmentRejected(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ServiceError::StoreDisconnected | ServiceError::IdempotencyKeyReused => {
-                StatusCode::CONFLICT
-            }
+            ServiceError::StoreDisconnected
+            | ServiceError::IdempotencyKeyReused
+            | ServiceError::ShipmentDelivered => StatusCode::CONFLICT,
         };
         PageError::new(status, error.to_string())
     }

@@ -9,6 +9,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{ago, layout, path_id, when, PageError, WebUser};
+use crate::service::shipments as shipments_service;
 use crate::service::stock::{self as stock_service, StockItem};
 use crate::service::stores::{self as stores_service, scope_for, StoreProblems};
 use crate::service::sync::{self as sync_service, Triggered};
@@ -227,6 +228,10 @@ pub async fn show_store(
     let notice = match notice.notice.as_deref() {
         Some("sync_started") => Some("A sync has started; reload this page to see its outcome."),
         Some("sync_running") => Some("A sync of this store is already running."),
+        Some("retry_queued") => Some(
+            "Queued again: the outbox worker tries it within seconds. Anything that may have \
+             reached the store is read back first, so it is never written twice.",
+        ),
         Some("connected") => Some(
             "Connected: every required scope passed. The first import has started: open orders \
              first, then the rest and the catalog.",
@@ -324,10 +329,11 @@ pub async fn show_store(
                 thead { tr {
                     th scope="col" { "What" } th scope="col" { "State" }
                     th scope="col" { "Cause" } th scope="col" { "When" }
+                    th scope="col" { "Action" }
                 } }
                 tbody {
                     @if let Some(sync_error) = &errors.sync {
-                        tr { td { "Sync" } td.bad { "failed" } td { (sync_error.error) } td { (when(Some(sync_error.at))) } }
+                        tr { td { "Sync" } td.bad { "failed" } td { (sync_error.error) } td { (when(Some(sync_error.at))) } td {} }
                     }
                     @for o in &errors.outbox {
                         tr {
@@ -338,6 +344,14 @@ pub async fn show_store(
                             td.bad { (o.state.as_str()) " after " (o.attempts) " attempts" }
                             td { (o.last_error.as_deref().unwrap_or("—")) }
                             td { (when(Some(o.updated_at))) }
+                            td {
+                                @if connected {
+                                    form.inline method="post" action=(format!("/stores/{id}/outbox/{}/retry", o.id.get())) {
+                                        (user.csrf_input())
+                                        button type="submit" { "Retry now" }
+                                    }
+                                }
+                            }
                         }
                     }
                     @for s in &errors.stock {
@@ -346,6 +360,7 @@ pub async fn show_store(
                             td.bad { (s.status) }
                             td { (s.message.as_deref().unwrap_or("—")) }
                             td { (when(Some(s.at))) }
+                            td {}
                         }
                     }
                 }
@@ -355,7 +370,7 @@ pub async fn show_store(
                     (user.csrf_input())
                     button type="submit" { "Retry (sync now)" }
                 }
-                p.hint { "Retry starts a sync of the store, as the API's sync trigger does; failed writes are retried by the outbox worker on its schedule." }
+                p.hint { "Retry (sync now) starts a sync of the store, as the API's sync trigger does. Writes that failed or wait for their next attempt are retried by the outbox worker on its schedule; \"Retry now\" queues one at once (one the store refused is refused again unless its cause was fixed in the store)." }
             }
         }
         h2 { "Connection" }
@@ -394,6 +409,21 @@ pub async fn trigger_sync(
         Triggered::AlreadyRunning => "sync_running",
     };
     Ok(Redirect::to(&format!("/stores/{id}?notice={notice}")).into_response())
+}
+
+/// `POST /stores/{id}/outbox/{row_id}/retry`: an outbox row (shipment or status change) due
+/// again at once, as `POST /api/v1/stores/{id}/shipments/{id}/retry` does.
+pub async fn retry_outbox_row(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path((store_id, row_id)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    user.check_csrf(form.csrf_token.as_deref())?;
+    let id = path_id(&store_id)?;
+    let row = path_id(&row_id)?;
+    shipments_service::retry_outbox_row(&state, user.access(), id, row).await?;
+    Ok(Redirect::to(&format!("/stores/{id}?notice=retry_queued#errors")).into_response())
 }
 
 /// `POST /stores/{id}/disconnect`: as `cenports disconnect`: the hub's webhooks are removed

@@ -418,6 +418,19 @@ api_test!(every_route_answers_with_the_callers_data, |ctx| {
     assert_eq!(got.body["tracking_number"], "1Z999");
     let order = app.get(&order_path, &auth).await;
     assert_eq!(order.body["shipments"][0]["id"], shipment_id);
+    // "Retry now" of a queued shipment: still queued, due now.
+    let retried = app
+        .call(
+            Method::POST,
+            &format!("{store}/shipments/{shipment_id}/retry"),
+            &auth,
+            None,
+        )
+        .await;
+    assert_eq!(retried.status, 200, "{retried:?}");
+    assert_eq!(retried.body["id"], shipment_id);
+    assert!(retried.body["next_attempt_at"].is_string(), "{retried:?}");
+    assert_eq!(app.outbox_rows(&a.scope).await.len(), 1, "nothing added");
 
     // Stock: bulk set, then listed with reserved and available.
     let set = app
@@ -795,6 +808,18 @@ api_test!(
                     Method::GET,
                     format!("/api/v1/stores/{}/shipments/{b_shipment}", b.store_id),
                     format!("/api/v1/stores/{missing}/shipments/{b_shipment}"),
+                    None,
+                ),
+                (
+                    Method::POST,
+                    format!("/api/v1/stores/{}/shipments/{b_shipment}/retry", b.store_id),
+                    format!("/api/v1/stores/{missing}/shipments/{b_shipment}/retry"),
+                    None,
+                ),
+                (
+                    Method::POST,
+                    format!("/api/v1/stores/{}/shipments/{b_shipment}/retry", a.store_id),
+                    format!("/api/v1/stores/{}/shipments/{missing}/retry", a.store_id),
                     None,
                 ),
                 // B's shipment id under A's own store.
@@ -1464,7 +1489,7 @@ api_test!(
 );
 
 /// Every (method, path) the router serves, as the OpenAPI document must list it.
-const ROUTES: [(&str, &str); 21] = [
+const ROUTES: [(&str, &str); 22] = [
     ("get", "/api/v1/stores"),
     ("get", "/api/v1/stores/{store_id}"),
     ("get", "/api/v1/stores/{store_id}/sync"),
@@ -1478,6 +1503,10 @@ const ROUTES: [(&str, &str); 21] = [
     ),
     ("get", "/api/v1/stores/{store_id}/shipments"),
     ("get", "/api/v1/stores/{store_id}/shipments/{shipment_id}"),
+    (
+        "post",
+        "/api/v1/stores/{store_id}/shipments/{shipment_id}/retry",
+    ),
     ("get", "/api/v1/stores/{store_id}/stock"),
     ("put", "/api/v1/stores/{store_id}/stock"),
     ("get", "/api/v1/me"),

@@ -802,7 +802,7 @@ fulfilment_test!(
 );
 
 fulfilment_test!(
-    a_shipment_bigcommerce_refuses_fails_with_its_reason_and_is_not_retried,
+    a_refused_shipment_fails_with_its_reason_and_ships_once_when_retried_by_hand,
     |ctx| {
         let hub = connect(&ctx).await;
         let order = hub.place(1, &[("MUG-1", 1, 0)]);
@@ -832,6 +832,127 @@ fulfilment_test!(
             "{error}"
         );
         assert!(hub.shipments(order).is_empty());
+        assert_eq!(
+            hub.drain().await.sends,
+            0,
+            "a refusal is not retried on its own"
+        );
+        assert_eq!(
+            hub.storage
+                .count_outbox(Some(&hub.scope))
+                .await
+                .unwrap()
+                .failed,
+            1
+        );
+
+        // The merchant reopens the order in the store and retries by hand: one shipment.
+        hub.sandbox
+            .with_store(&hub.hash, |data, events| {
+                data.update_order(
+                    order,
+                    OrderUpdate {
+                        status_id: Some(11),
+                        ..OrderUpdate::default()
+                    },
+                    events,
+                )
+            })
+            .unwrap()
+            .unwrap();
+        let queued = match hub
+            .storage
+            .retry_outbox_by_hand(Some(hub.scope.store_id()), row.id)
+            .await
+            .unwrap()
+        {
+            HandRetry::Queued(row) => row,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            (queued.state, queued.attempts, queued.last_error),
+            (OutboxState::Pending, 0, None),
+            "a refusal proved nothing was applied: sent again at once"
+        );
+        let report = hub.drain().await;
+        assert_eq!(
+            (report.delivered_sent, report.failed, report.sends),
+            (1, 0, 1),
+            "{report:?}"
+        );
+        assert_eq!(hub.shipments(order).len(), 1);
+        // A second retry of a delivered row changes nothing and sends nothing.
+        let again = hub
+            .storage
+            .retry_outbox_by_hand(Some(hub.scope.store_id()), row.id)
+            .await
+            .unwrap();
+        assert!(matches!(again, HandRetry::Delivered(_)), "{again:?}");
+        assert_eq!(hub.drain().await.sends, 0);
+        assert_eq!(hub.shipment_posts(), 2);
+        // Another store's id: not found.
+        let other = hub
+            .storage
+            .retry_outbox_by_hand(
+                Some(StoreId::from_raw(hub.scope.store_id().get() + 1000)),
+                row.id,
+            )
+            .await;
+        assert!(
+            matches!(other, Err(StorageError::NotFound { .. })),
+            "{other:?}"
+        );
+    }
+);
+
+fulfilment_test!(
+    a_store_unreachable_past_the_attempts_keeps_the_shipment_queued_on_the_slow_schedule,
+    |ctx| {
+        // Every shipment POST fails with a 503 for longer than `max_attempts` tries. The row must
+        // never fail for it: it waits on the slow schedule, counted as retrying, and is
+        // delivered once when the store is back.
+        let hub = connect(&ctx).await;
+        let order = hub.place(1, &[("MUG-1", 1, 0)]);
+        hub.import().await;
+        hub.fault(FaultRule {
+            method: Some("POST".into()),
+            path_contains: Some("/shipments".into()),
+            ..FaultRule::always(FaultKind::Error503)
+        });
+        let row = hub.ship(order, "DOWN", vec![]).await.unwrap().rows[0].clone();
+        let config = WorkerConfig {
+            max_attempts: 2,
+            slow_retry: Duration::from_millis(100),
+            quiet_period: Duration::from_millis(40),
+            recheck_gap: Duration::from_millis(20),
+            idle_poll: Duration::from_millis(10),
+            ..worker_config("down")
+        };
+        // A drain would never end (a retry is always due within its patience): run a worker
+        // for a while instead.
+        let clients = hub.clients();
+        let report = cenports::fulfilment::worker::run(
+            &hub.storage,
+            &clients,
+            &config,
+            tokio::time::sleep(Duration::from_millis(1500)),
+        )
+        .await;
+        assert!(report.sends > 2, "tried past max_attempts: {report:?}");
+        assert_eq!(report.failed, 0, "{report:?}");
+        let held = hub.storage.get_outbox(&hub.scope, row.id).await.unwrap();
+        assert!(held.state.is_open(), "{held:?}");
+        assert!(held.last_error.is_some(), "{held:?}");
+        let counts = hub.storage.count_outbox(Some(&hub.scope)).await.unwrap();
+        assert_eq!((counts.failed, counts.retrying), (0, 1), "{counts:?}");
+        assert!(hub.shipments(order).is_empty());
+
+        hub.sandbox.store(&hub.hash).unwrap().faults.lock().clear();
+        let report = hub.drain().await;
+        assert_eq!((report.delivered(), report.failed), (1, 0), "{report:?}");
+        assert_eq!(hub.shipments(order).len(), 1);
+        let counts = hub.storage.count_outbox(Some(&hub.scope)).await.unwrap();
+        assert_eq!((counts.delivered, counts.retrying), (1, 0), "{counts:?}");
     }
 );
 

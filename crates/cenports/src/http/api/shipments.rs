@@ -59,6 +59,9 @@ pub struct ShipmentView {
     pub last_error: Option<String>,
     /// The channel's shipment id, once delivered.
     pub channel_shipment_id: Option<String>,
+    /// When the next attempt is due, while the shipment is `pending` or `sending` (a row whose
+    /// attempts ran out is retried every `outbox_slow_retry`; `POST …/retry` makes it due now).
+    pub next_attempt_at: Option<DateTime<Utc>>,
     /// Requested at.
     pub created_at: DateTime<Utc>,
     /// Delivered at.
@@ -107,6 +110,7 @@ impl From<&Shipment> for ShipmentView {
             attempts: row.attempts,
             last_error: row.last_error.clone(),
             channel_shipment_id: shipment.channel_shipment_id().map(str::to_owned),
+            next_attempt_at: row.state.is_open().then_some(row.next_attempt_at),
             created_at: row.created_at,
             delivered_at: row.delivered_at,
         }
@@ -313,5 +317,36 @@ pub async fn get_shipment(
     ApiPath((store_id, shipment_id)): ApiPath<(i64, i64)>,
 ) -> Result<Json<ShipmentView>, ApiError> {
     let shipment = service::get_shipment(&state, principal.access(), store_id, shipment_id).await?;
+    Ok(Json(ShipmentView::from(&shipment)))
+}
+
+/// Retry a shipment now: a `failed` shipment goes back to the queue with its attempts reset (one
+/// refused by the channel is refused again unless the cause was fixed in the store); a `pending`
+/// or `sending` one waiting for its next attempt becomes due at once. A shipment that may have
+/// reached the channel is read back before it is sent again, so a retry never ships twice.
+#[utoipa::path(
+    post,
+    path = "/api/v1/stores/{store_id}/shipments/{shipment_id}/retry",
+    tag = "shipments",
+    params(
+        ("store_id" = i64, Path, description = "Our id of the store"),
+        ("shipment_id" = i64, Path, description = "Our id of the shipment"),
+    ),
+    responses(
+        (status = 200, description = "Queued: the shipment as it is now (`state`, `next_attempt_at`)", body = ShipmentView),
+        (status = 400, description = "An id is not an integer", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Session cookie without X-CSRF-Token (`csrf_failed`)", body = ErrorBody),
+        (status = 404, description = "No such store (`store_not_found`) or shipment in it (`shipment_not_found`)", body = ErrorBody),
+        (status = 409, description = "The shipment was delivered already (`shipment_delivered`)", body = ErrorBody),
+    )
+)]
+pub async fn retry_shipment(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((store_id, shipment_id)): ApiPath<(i64, i64)>,
+) -> Result<Json<ShipmentView>, ApiError> {
+    let shipment =
+        service::retry_shipment(&state, principal.access(), store_id, shipment_id).await?;
     Ok(Json(ShipmentView::from(&shipment)))
 }
