@@ -170,8 +170,9 @@ impl From<Enqueued> for Requested {
 }
 
 /// Checks a shipment against the hub's copy of the order and enqueues it, one outbox row per
-/// shipping address. The check is repeated inside the enqueue transaction against the order's
-/// open outbox rows, so two concurrent requests cannot together ship more than remains.
+/// shipping address. The check is repeated inside the enqueue transaction against the order
+/// and its open outbox rows as read there, under the order's lock, so concurrent requests (and
+/// deliveries or imports committed meanwhile) cannot together ship more than remains.
 pub async fn request_shipment(
     storage: &Storage,
     store: &StoreRecord,
@@ -238,9 +239,12 @@ pub async fn request_shipment(
             &order.summary.remote_id,
             &key,
             &entries,
-            |fresh| {
-                // The plan must still fit once every row open now is delivered.
-                let fresh_plan = plan_shipment(&order, fresh, &as_line_items(&plan))?;
+            |fresh, open| {
+                // Checked again on the order and its open rows as they are inside the
+                // transaction (another request, a delivery or an import may have committed
+                // since the read above): the same request must make the same plan.
+                check_shippable(fresh, channel)?;
+                let fresh_plan = plan_shipment(fresh, open, &request.items)?;
                 if fresh_plan == plan {
                     Ok(())
                 } else {
@@ -293,7 +297,7 @@ pub async fn request_status_change(
             &order.summary.remote_id,
             &key,
             &entries,
-            |_| Ok::<(), FulfilmentError>(()),
+            |_, _| Ok::<(), FulfilmentError>(()),
         )
         .await?;
     Ok(enqueued.into())
@@ -333,17 +337,6 @@ fn check_shippable(order: &OrderRecord, channel: &dyn Channel) -> Result<(), Ful
         )));
     }
     Ok(())
-}
-
-/// The plan's items as line specs (to re-check a plan against fresh open rows).
-fn as_line_items(plan: &[(String, Vec<PayloadItem>)]) -> Vec<ItemSpec> {
-    plan.iter()
-        .flat_map(|(_, items)| items.iter())
-        .map(|item| ItemSpec::Line {
-            line_remote_id: item.line_remote_id.clone(),
-            quantity: item.quantity,
-        })
-        .collect()
 }
 
 /// Checks a shipment against the order and the outbox rows still open for it, and splits it

@@ -92,6 +92,40 @@ from_row_both!(Checkpoint, |row| {
     })
 });
 
+/// When a version of an order was read, for [`replaces`]: `None` for a settled read (a walk:
+/// the order's `date_modified` is at least the settle delay old, so no other version of that
+/// second can follow), or the database's clock when an unsettled read started (a targeted
+/// fetch, a reconciliation re-walk, the order read after a delivery).
+pub(super) type ReadAt = Option<DateTime<Utc>>;
+
+/// Whether a version `(date_modified, read at)` replaces the stored one (`docs/SYNC.md`,
+/// "Versions within one second"): a later `date_modified` always does, an earlier one never;
+/// within the same second, a settled stored version is the store's last of that second and
+/// stays, and an unsettled one gives way to a settled read or to an unsettled read that started
+/// later. The upsert's `WHERE` in [`Storage::save_page`] says the same in SQL.
+pub(super) fn replaces(stored: (DateTime<Utc>, ReadAt), incoming: (DateTime<Utc>, ReadAt)) -> bool {
+    let ((stored_modified, stored_read), (modified, read)) = (stored, incoming);
+    if modified != stored_modified {
+        return modified > stored_modified;
+    }
+    match (stored_read, read) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(stored_read), Some(read)) => read > stored_read,
+    }
+}
+
+/// How long after the start of its `date_modified` second a read must start (by the
+/// database's clock) to be settled: one second for the channel's one-second resolution, one for
+/// a difference between the database's clock and the store's.
+const SETTLED_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+
+/// How a read that started at `read_at` counts for a version modified at `modified`: settled
+/// (`None`) when it started long enough after that second, else unsettled at `read_at`.
+fn read_version(modified: DateTime<Utc>, read_at: DateTime<Utc>) -> ReadAt {
+    (read_at < modified + SETTLED_AFTER).then_some(read_at)
+}
+
 impl Storage {
     /// Upserts orders by `(store, remote_id)` in one transaction; see [`Storage::save_page`].
     pub async fn upsert_orders(
@@ -102,16 +136,60 @@ impl Storage {
         self.save_page(scope, orders, None).await
     }
 
+    /// The database's clock: what [`Storage::save_orders_read_at`] wants as the time a read
+    /// started. One clock for every host sharing the database (on SQLite, the one host's).
+    pub async fn clock(&self) -> Result<DateTime<Utc>, StorageError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(now()),
+            Backend::Postgres(pool) => {
+                sqlx::query_scalar::<sqlx::Postgres, DateTime<Utc>>("SELECT clock_timestamp()")
+                    .fetch_one(pool)
+                    .await
+                    .op("reading the database's clock")
+            }
+        }
+    }
+
     /// Writes a page of orders and, optionally, the stream's checkpoint, in ONE transaction: the
     /// cursor moves only with the data, and a failure leaves neither.
     ///
-    /// An order is inserted if new, updated if its `date_modified` is newer than the stored one
-    /// (its lines and addresses are then replaced), and otherwise skipped without any write. If
-    /// the page holds the same order twice, the newest version counts.
+    /// The orders are settled versions, as a walk reads them (each one's `date_modified` at
+    /// least the settle delay old). An order is inserted if new, replaced (its lines and
+    /// addresses too) if its `date_modified` is newer than the stored one or the same second as
+    /// a stored unsettled version ([`Storage::save_orders_read_at`]), and otherwise skipped
+    /// without any write. If the page holds the same order twice, the newest version counts.
+    /// Safe under concurrent writers: every write is conditional on the stored version, in the
+    /// statement itself.
     pub async fn save_page(
         &self,
         scope: &StoreScope,
         orders: &[NewOrderRecord],
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<UpsertOutcome, StorageError> {
+        self.save_orders(scope, orders, None, checkpoint).await
+    }
+
+    /// Saves orders read at `read_at` (the database's clock, [`Storage::clock`], taken before
+    /// the request that read them) by a targeted fetch or a reconciliation re-walk. An order
+    /// whose `date_modified` second may not have been over when the read started (less than
+    /// two seconds before) is stored as unsettled: a later read of the same second replaces it,
+    /// and it never replaces a version read after it. An older one is settled, and replaces a
+    /// settled version of the same second whose JSON differs (`docs/SYNC.md`, "Versions within
+    /// one second").
+    pub async fn save_orders_read_at(
+        &self,
+        scope: &StoreScope,
+        orders: &[NewOrderRecord],
+        read_at: DateTime<Utc>,
+    ) -> Result<UpsertOutcome, StorageError> {
+        self.save_orders(scope, orders, Some(read_at), None).await
+    }
+
+    async fn save_orders(
+        &self,
+        scope: &StoreScope,
+        orders: &[NewOrderRecord],
+        read_at: ReadAt,
         checkpoint: Option<&Checkpoint>,
     ) -> Result<UpsertOutcome, StorageError> {
         const OP: &str = "saving a page of orders";
@@ -126,10 +204,12 @@ impl Storage {
             let mut tx = pool.begin_with(BEGIN_WRITE).await.op_store(OP, store)?;
 
             // 1. The stored versions, to skip unchanged orders before sending them at all.
-            let mut existing: HashMap<String, DateTime<Utc>> = HashMap::with_capacity(page.len());
+            let mut existing: HashMap<String, (DateTime<Utc>, ReadAt)> =
+                HashMap::with_capacity(page.len());
             for chunk in page.chunks(ORDER_CHUNK) {
                 let mut qb = QueryBuilder::<Db>::new(
-                    "SELECT remote_id, date_modified FROM orders WHERE store_id = ",
+                    "SELECT remote_id, date_modified, unsettled_read_at FROM orders \
+                     WHERE store_id = ",
                 );
                 qb.push_bind(store.0);
                 Db::push_text_list(
@@ -137,21 +217,31 @@ impl Storage {
                     "remote_id",
                     chunk.iter().map(|o| o.remote_id.clone()).collect(),
                 );
-                let rows: Vec<(String, DateTime<Utc>)> = qb
+                let rows: Vec<(String, DateTime<Utc>, ReadAt)> = qb
                     .build_query_as()
                     .persistent(persistent(chunk.len(), ORDER_CHUNK))
                     .fetch_all(&mut *tx)
                     .await
                     .op_store(OP, store)?;
-                existing.extend(rows);
+                existing.extend(rows.into_iter().map(|(id, at, read)| (id, (at, read))));
             }
             let to_write: Vec<&NewOrderRecord> = page
                 .iter()
                 .copied()
                 .filter(|o| {
-                    existing
-                        .get(&o.remote_id)
-                        .is_none_or(|d| o.date_modified > *d)
+                    let incoming = (
+                        o.date_modified,
+                        read_at.and_then(|at| read_version(o.date_modified, at)),
+                    );
+                    existing.get(&o.remote_id).is_none_or(|stored| {
+                        replaces(*stored, incoming)
+                            // A settled read of a targeted fetch or a reconciliation against a
+                            // settled version of the same second: both are the store's last of
+                            // that second, so different content means the stored one is wrong
+                            // (written before unsettled reads were told apart); the upsert
+                            // compares the JSON.
+                            || (read_at.is_some() && *stored == incoming)
+                    })
                 })
                 .collect();
             outcome.unchanged += (page.len() - to_write.len()) as u64;
@@ -167,15 +257,16 @@ impl Storage {
                 .collect();
 
             // 2. One multi-row upsert per chunk. The WHERE re-checks the version inside the
-            //    statement, so a concurrent writer can never make us overwrite newer data.
+            //    statement ([`replaces`]), so a concurrent writer can never make us overwrite
+            //    newer data; and an order another writer inserted since step 1 is updated (or
+            //    left, if newer) by ON CONFLICT instead of failing on the unique key.
             let mut written: Vec<(i64, &NewOrderRecord)> = Vec::with_capacity(to_write.len());
-            let mut replaced: Vec<i64> = Vec::new();
             for chunk in to_write.chunks(ORDER_CHUNK) {
                 let mut qb = QueryBuilder::<Db>::new(
                     "INSERT INTO orders (store_id, remote_id, status_code, status_name, \
                      fulfilment_state, customer_id, email, currency, subtotal, total, tax, \
                      payment_method, payment_status, date_created, date_modified, is_deleted, \
-                     raw, raw_encoding, imported_at, updated_at) ",
+                     raw, raw_encoding, imported_at, updated_at, unsettled_read_at) ",
                 );
                 qb.push_values(chunk, |mut b, o| {
                     b.push_bind(store.0)
@@ -197,7 +288,8 @@ impl Storage {
                         .push_bind(raw[o.remote_id.as_str()].as_slice())
                         .push_bind(raw::ENCODING_LZ4)
                         .push_bind(now)
-                        .push_bind(now);
+                        .push_bind(now)
+                        .push_bind(read_at.and_then(|at| read_version(o.date_modified, at)));
                 });
                 qb.push(
                     " ON CONFLICT (store_id, remote_id) DO UPDATE SET \
@@ -211,8 +303,18 @@ impl Storage {
                      date_created = excluded.date_created, \
                      date_modified = excluded.date_modified, is_deleted = excluded.is_deleted, \
                      raw = excluded.raw, raw_encoding = excluded.raw_encoding, \
-                     updated_at = excluded.updated_at \
+                     updated_at = excluded.updated_at, \
+                     unsettled_read_at = excluded.unsettled_read_at \
                      WHERE orders.date_modified < excluded.date_modified \
+                     OR (orders.date_modified = excluded.date_modified \
+                         AND orders.unsettled_read_at IS NOT NULL \
+                         AND (excluded.unsettled_read_at IS NULL \
+                              OR orders.unsettled_read_at < excluded.unsettled_read_at)) \
+                     OR (orders.date_modified = excluded.date_modified \
+                         AND orders.unsettled_read_at IS NULL \
+                         AND excluded.unsettled_read_at IS NULL \
+                         AND NOT (orders.raw_encoding = excluded.raw_encoding \
+                                  AND orders.raw = excluded.raw)) \
                      RETURNING id, remote_id",
                 );
                 let rows: Vec<(i64, String)> = qb
@@ -227,7 +329,6 @@ impl Storage {
                     };
                     if existing.contains_key(&remote_id) {
                         outcome.updated += 1;
-                        replaced.push(id);
                     } else {
                         outcome.inserted += 1;
                     }
@@ -237,9 +338,13 @@ impl Storage {
             // Rows a concurrent writer had already made newer were skipped by the WHERE.
             outcome.unchanged += (to_write.len() - written.len()) as u64;
 
-            // 3. Lines and addresses of changed orders are replaced wholesale: simpler and as
+            // 3. Lines and addresses of written orders are replaced wholesale: simpler and as
             //    fast as diffing, and the channel's ids are kept so shipments can name them.
-            for chunk in replaced.chunks(CHILD_CHUNK) {
+            //    Every written order's, not only those step 1 found: a concurrent writer may have
+            //    inserted an order we read as new (PostgreSQL), and its lines must go, not
+            //    collide with ours on the unique key.
+            let written_ids: Vec<i64> = written.iter().map(|(id, _)| *id).collect();
+            for chunk in written_ids.chunks(CHILD_CHUNK) {
                 for table in ["order_lines", "order_addresses"] {
                     let mut qb =
                         QueryBuilder::<Db>::new(format!("DELETE FROM {table} WHERE store_id = "));
@@ -505,18 +610,7 @@ impl Storage {
             OrderKey::Ours(_) => "id",
             OrderKey::Remote(_) => "remote_id",
         };
-        let order_sql = format!(
-            "SELECT {ORDER_COLUMNS}, raw, raw_encoding FROM orders WHERE store_id = $1 AND {key_column} = $2"
-        );
-        // The channel's ids in their natural order: numeric ids by value (`9` before `10`).
-        let lines_sql = format!(
-            "SELECT {LINE_COLUMNS} FROM order_lines WHERE store_id = $1 AND order_id = $2 \
-             ORDER BY length(remote_id), remote_id"
-        );
-        let addresses_sql = format!(
-            "SELECT {ADDRESS_COLUMNS} FROM order_addresses WHERE store_id = $1 AND order_id = $2 \
-             ORDER BY kind, length(remote_id), remote_id, id"
-        );
+        let [order_sql, lines_sql, addresses_sql] = order_read_sql(key_column, "");
         with_pool!(self, |pool| {
             let mut conn = pool.acquire().await.op_store(OP, store)?;
             let query = sqlx::query::<Db>(&order_sql).bind(store.0);
@@ -691,6 +785,28 @@ fn escape_like(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// The three reads of one order (`$1` the store, `$2` the key in `key_column` for the order,
+/// our order id for its lines and addresses), with `lock` after the order's (PostgreSQL's
+/// `FOR UPDATE` in the enqueue transaction, outbox.rs). Shared so that both read an order the
+/// same way.
+pub(super) fn order_read_sql(key_column: &str, lock: &str) -> [String; 3] {
+    [
+        format!(
+            "SELECT {ORDER_COLUMNS}, raw, raw_encoding FROM orders \
+             WHERE store_id = $1 AND {key_column} = $2{lock}"
+        ),
+        // The channel's ids in their natural order: numeric ids by value (`9` before `10`).
+        format!(
+            "SELECT {LINE_COLUMNS} FROM order_lines WHERE store_id = $1 AND order_id = $2 \
+             ORDER BY length(remote_id), remote_id"
+        ),
+        format!(
+            "SELECT {ADDRESS_COLUMNS} FROM order_addresses WHERE store_id = $1 AND order_id = $2 \
+             ORDER BY kind, length(remote_id), remote_id, id"
+        ),
+    ]
 }
 
 /// How [`Storage::read_order`] finds its order.

@@ -24,8 +24,10 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::error::Context;
+use super::orders::{order_read_sql, replaces, ReadAt};
 use super::{now, Backend, StorageError};
 use super::{FulfilmentState, OrderId, StoreId, StoreScope};
+use super::{NewOrderAddress, NewOrderLine, OrderRecord, OrderSummary};
 
 /// A stored outbox value that is not one of the known spellings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -402,6 +404,10 @@ impl super::Storage {
     ///
     /// Two concurrent requests on one order are serialised by the transaction (SQLite's write
     /// lock; a row lock on the order on PostgreSQL), so each one's check sees the other's rows.
+    /// The check is given the order as read inside the transaction, under that lock, with its
+    /// lines' shipped quantities: a delivery or an import committed since the caller's own read
+    /// of the order (which moves units from open rows to shipped) cannot make it count a unit
+    /// twice as free.
     pub async fn enqueue_outbox<E>(
         &self,
         scope: &StoreScope,
@@ -409,7 +415,7 @@ impl super::Storage {
         order_remote_id: &str,
         request_key: &str,
         entries: &[NewOutboxEntry],
-        check: impl FnOnce(&[OutboxRow]) -> Result<(), E>,
+        check: impl FnOnce(&OrderRecord, &[OutboxRow]) -> Result<(), E>,
     ) -> Result<Enqueued, EnqueueError<E>> {
         const OP: &str = "enqueueing a channel write";
         let store = scope.store_id;
@@ -428,23 +434,54 @@ impl super::Storage {
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $9, $9) \
              RETURNING {OUTBOX_COLUMNS}"
         );
-        let lock_order = match self.backend {
-            Backend::Sqlite(_) => None,
-            Backend::Postgres(_) => {
-                Some("SELECT id FROM orders WHERE store_id = $1 AND id = $2 FOR UPDATE")
-            }
+        // SQLite's BEGIN IMMEDIATE already holds the one write lock.
+        let lock = match self.backend {
+            Backend::Sqlite(_) => "",
+            Backend::Postgres(_) => " FOR UPDATE",
         };
+        let [order_sql, lines_sql, addresses_sql] = order_read_sql("id", lock);
         let result: Result<Result<Enqueued, E>, StorageError> = with_pool!(self, |pool| {
             async {
                 let mut tx = pool.begin_with(BEGIN_WRITE).await.op_store(OP, store)?;
-                if let Some(lock) = lock_order {
-                    sqlx::query::<Db>(lock)
-                        .bind(store.0)
-                        .bind(order.0)
-                        .execute(&mut *tx)
-                        .await
-                        .op_store(OP, store)?;
-                }
+                let Some(row) = sqlx::query::<Db>(&order_sql)
+                    .bind(store.0)
+                    .bind(order.0)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .op_store(OP, store)?
+                else {
+                    return Err(StorageError::NotFound {
+                        what: "order",
+                        id: order_remote_id.to_owned(),
+                    });
+                };
+                let summary: OrderSummary = sqlx::FromRow::from_row(&row).op_store(OP, store)?;
+                let encoding: String = row.try_get("raw_encoding").op_store(OP, store)?;
+                let raw_json =
+                    super::raw::decode(&encoding, row.try_get("raw").op_store(OP, store)?)
+                        .map_err(|source| StorageError::Corrupt {
+                            op: OP,
+                            store: Some(store),
+                            source,
+                        })?;
+                let lines = sqlx::query_as::<Db, NewOrderLine>(&lines_sql)
+                    .bind(store.0)
+                    .bind(order.0)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .op_store(OP, store)?;
+                let addresses = sqlx::query_as::<Db, NewOrderAddress>(&addresses_sql)
+                    .bind(store.0)
+                    .bind(order.0)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .op_store(OP, store)?;
+                let fresh = OrderRecord {
+                    summary,
+                    raw_json,
+                    lines,
+                    addresses,
+                };
                 let existing = sqlx::query_as::<Db, OutboxRow>(&by_key)
                     .bind(store.0)
                     .bind(request_key)
@@ -460,7 +497,7 @@ impl super::Storage {
                     .fetch_all(&mut *tx)
                     .await
                     .op_store(OP, store)?;
-                if let Err(rejected) = check(&open) {
+                if let Err(rejected) = check(&fresh, &open) {
                     return Ok(Err(rejected));
                 }
                 let mut rows = Vec::with_capacity(entries.len());
@@ -748,6 +785,10 @@ impl super::Storage {
     ) -> Result<bool, StorageError> {
         const OP: &str = "recording a delivery";
         let now = now();
+        // The snapshot was read before this moment: it is stored as an unsettled version read
+        // now, so the next read of its second brings the order's JSON as well
+        // (docs/SYNC.md, "Versions within one second").
+        let read_at = self.clock().await?;
         with_pool!(self, |pool| {
             async {
                 let mut tx = pool.begin_with(BEGIN_WRITE).await.op(OP)?;
@@ -770,15 +811,18 @@ impl super::Storage {
                 };
                 if let Some(change) = order {
                     // Compared here, not in SQL: SQLite keeps timestamps as text.
-                    let stored: Option<DateTime<Utc>> = sqlx::query_scalar::<Db, DateTime<Utc>>(
-                        "SELECT date_modified FROM orders WHERE store_id = $1 AND id = $2",
+                    let stored = sqlx::query_as::<Db, (DateTime<Utc>, ReadAt)>(
+                        "SELECT date_modified, unsettled_read_at FROM orders \
+                         WHERE store_id = $1 AND id = $2",
                     )
                     .bind(store)
                     .bind(order_id)
                     .fetch_optional(&mut *tx)
                     .await
                     .op(OP)?;
-                    if stored.is_some_and(|stored| stored <= change.date_modified) {
+                    if stored.is_some_and(|stored| {
+                        replaces(stored, (change.date_modified, Some(read_at)))
+                    }) {
                         for (line, shipped) in &change.lines_shipped {
                             sqlx::query::<Db>(
                                 "UPDATE order_lines SET quantity_shipped = $1 \
@@ -795,8 +839,8 @@ impl super::Storage {
                         let status = &change.status;
                         sqlx::query::<Db>(
                             "UPDATE orders SET status_code = $1, status_name = $2, \
-                             fulfilment_state = $3, date_modified = $4, updated_at = $5 \
-                             WHERE store_id = $6 AND id = $7",
+                             fulfilment_state = $3, date_modified = $4, updated_at = $5, \
+                             unsettled_read_at = $8 WHERE store_id = $6 AND id = $7",
                         )
                         .bind(status.status_code.as_str())
                         .bind(status.status_name.as_str())
@@ -805,6 +849,7 @@ impl super::Storage {
                         .bind(now)
                         .bind(store)
                         .bind(order_id)
+                        .bind(read_at)
                         .execute(&mut *tx)
                         .await
                         .op(OP)?;

@@ -12,7 +12,7 @@ use sqlx::{FromRow, Row};
 
 use super::error::Context;
 use super::{now, Backend, EncryptedSecret, Storage, StorageError, StoreId, StoreRecord};
-use super::{NewOrderRecord, StatusCount, StoreScope, STORE_COLUMNS};
+use super::{StatusCount, StoreScope, STORE_COLUMNS};
 
 /// A store's webhook endpoint: what [`Storage::save_webhook_endpoint`] keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -335,38 +335,5 @@ impl Storage {
             .await
             .op_store("listing order ids of a status in a window", store)
         })
-    }
-
-    /// Marks the stored version of `order` one microsecond older when it has the same
-    /// `date_modified` but different content (its JSON as received differs: compression is
-    /// deterministic, so equal text is equal bytes; a row still in the old text encoding counts
-    /// as different and is simply rewritten), so that the next
-    /// upsert of `order` replaces it. A stored version with another `date_modified` (older:
-    /// the upsert replaces it anyway; newer: it must win) is not touched. Returns whether a row
-    /// was marked. See `sync::targeted` for why a webhook-driven read needs this.
-    pub async fn demote_order_if_changed(
-        &self,
-        scope: &StoreScope,
-        order: &NewOrderRecord,
-    ) -> Result<bool, StorageError> {
-        let store = scope.store_id;
-        let older = order.date_modified - chrono::Duration::microseconds(1);
-        let affected = with_pool!(self, |pool| {
-            sqlx::query::<Db>(
-                "UPDATE orders SET date_modified = $1 WHERE store_id = $2 AND remote_id = $3 \
-                 AND date_modified = $4 AND NOT (raw_encoding = $5 AND raw = $6)",
-            )
-            .bind(older)
-            .bind(store.0)
-            .bind(order.remote_id.as_str())
-            .bind(order.date_modified)
-            .bind(super::raw::ENCODING_LZ4)
-            .bind(super::raw::encode(&order.raw_json))
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-            .op_store("marking an order version older", store)
-        })?;
-        Ok(affected > 0)
     }
 }

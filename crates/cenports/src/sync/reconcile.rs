@@ -320,6 +320,9 @@ async fn repair_window(
     let mut listed = BTreeSet::new();
     let mut cursor: Option<String> = None;
     loop {
+        // A window on creation dates holds orders changed a moment ago: unsettled versions,
+        // saved with the time the read started (docs/SYNC.md, "Versions within one second").
+        let read_at = storage.clock().await.map_err(db())?;
         let page = client
             .orders()
             .page(&query, cursor.as_deref(), mapping)
@@ -328,7 +331,7 @@ async fn repair_window(
         listed.extend(page.orders.iter().map(|o| o.remote_id.clone()));
         if !page.orders.is_empty() {
             let outcome = storage
-                .save_page(scope, &page.orders, None)
+                .save_orders_read_at(scope, &page.orders, read_at)
                 .await
                 .map_err(db())?;
             report.add(outcome);

@@ -6,13 +6,14 @@
 //! walk would see it where it can, so an unchanged order compares equal.
 //!
 //! # Changes within the same second
-//! The walks read only orders whose modification time is at least the settle delay old, so a
-//! later change always has a later one and "not newer than stored" means "unchanged"
-//! (`docs/SYNC.md`). A webhook makes the hub read an order *right after* it changed: a second
-//! change within the same second keeps the same modification time, and the ordinary upsert
-//! would skip it forever. So before saving, a stored version with the same modification time
-//! but other content is marked one microsecond older ([`Storage::demote_order_if_changed`]);
-//! the upsert then replaces it. A version with a later modification time is never touched.
+//! The walks read only orders whose modification time is at least the settle delay old: such a
+//! version is the store's last of its second, and "not newer than stored" means "unchanged"
+//! (`docs/SYNC.md`). A webhook makes the hub read an order *right after* it changed, and
+//! another change within the same second keeps the same modification time. So the order is
+//! saved as an unsettled version, with the time the read started by the database's clock
+//! ([`Storage::save_orders_read_at`]): a later read of the same second (the next walk, another
+//! fetch) replaces it, and a fetch that started earlier but finishes later (two fetches of one
+//! order racing) never replaces it.
 
 use super::SyncError;
 use crate::channel::{StatusMapping, StoreClient};
@@ -40,16 +41,14 @@ pub async fn import_order(
     order: &str,
 ) -> Result<TargetedOutcome, SyncError> {
     let api = || SyncError::api(STREAM_TARGETED, client);
+    let db = || SyncError::storage(STREAM_TARGETED, client);
+    // Before the request: a version is never taken for newer than it is.
+    let read_at = storage.clock().await.map_err(db())?;
     let Some(record) = client.orders().fetch(order, mapping).await.map_err(api())? else {
         return Ok(TargetedOutcome::NotFound);
     };
-    let db = || SyncError::storage(STREAM_TARGETED, client);
-    storage
-        .demote_order_if_changed(scope, &record)
-        .await
-        .map_err(db())?;
     let outcome = storage
-        .save_page(scope, std::slice::from_ref(&record), None)
+        .save_orders_read_at(scope, std::slice::from_ref(&record), read_at)
         .await
         .map_err(db())?;
     Ok(TargetedOutcome::Saved(outcome))

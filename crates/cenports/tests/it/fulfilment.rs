@@ -1078,3 +1078,126 @@ fulfilment_test!(
         assert_eq!(next.id, second);
     }
 );
+
+fulfilment_test!(
+    concurrent_requests_for_the_last_units_queue_at_most_what_remains_even_as_deliveries_commit,
+    |ctx| {
+        let hub = connect(&ctx).await;
+        // Eight requests at once for the last unit: one is queued, the others told why not.
+        let order = hub.place(1, &[("MUG-1", 1, 0)]);
+        let orders: Vec<u64> = (0..3).map(|_| hub.place(1, &[("MUG-1", 2, 0)])).collect();
+        hub.import().await;
+        let racing = futures::future::join_all((0..8).map(|i| {
+            let hub = &hub;
+            async move {
+                let tracking = format!("LAST{i}");
+                hub.ship(order, &tracking, vec![sku("MUG-1", 1)]).await
+            }
+        }))
+        .await;
+        assert_eq!(racing.iter().filter(|r| r.is_ok()).count(), 1, "{racing:?}");
+        for refused in racing.into_iter().filter(|r| r.is_err()) {
+            let reason = rejected(refused);
+            assert!(
+                reason.contains("0 left to ship") || reason.contains("at the same moment"),
+                "{reason}"
+            );
+        }
+
+        // Orders of two mugs, one already queued: eight clients keep asking for one more mug
+        // of each while the outbox delivers (each delivery moves a unit from "waiting in the
+        // outbox" to "shipped"). One more mug per order at most, whatever commits when.
+        for order in &orders {
+            hub.ship(*order, &format!("FIRST-{order}"), vec![sku("MUG-1", 1)])
+                .await
+                .unwrap();
+        }
+        let drained = std::sync::atomic::AtomicBool::new(false);
+        let deliver = async {
+            let report = hub.drain().await;
+            drained.store(true, std::sync::atomic::Ordering::SeqCst);
+            report
+        };
+        let ask = futures::future::join_all((0..8).map(|client| {
+            let (hub, orders, drained) = (&hub, &orders, &drained);
+            async move {
+                let mut accepted = Vec::new();
+                for round in 0.. {
+                    let last = drained.load(std::sync::atomic::Ordering::SeqCst);
+                    for order in orders {
+                        let tracking = format!("C{client}-{round}-{order}");
+                        match hub.ship(*order, &tracking, vec![sku("MUG-1", 1)]).await {
+                            Ok(_) => accepted.push(*order),
+                            Err(FulfilmentError::Rejected(_)) => {}
+                            Err(other) => panic!("{other}"),
+                        }
+                    }
+                    if last {
+                        break;
+                    }
+                }
+                accepted
+            }
+        }));
+        let (_, accepted) = tokio::join!(deliver, ask);
+        let accepted: Vec<u64> = accepted.into_iter().flatten().collect();
+        for order in &orders {
+            let more = accepted.iter().filter(|o| *o == order).count();
+            assert!(
+                more <= 1,
+                "order {order}: {more} more mugs queued, 1 remained"
+            );
+        }
+        hub.drain().await;
+        for order in &orders {
+            let shipped: u32 = hub
+                .shipments(*order)
+                .iter()
+                .flat_map(|s| s.3.iter().map(|(_, q)| *q))
+                .sum();
+            assert!(shipped <= 2, "order {order}: {shipped} mugs shipped of 2");
+        }
+        let counts = hub.storage.count_outbox(Some(&hub.scope)).await.unwrap();
+        assert_eq!(counts.failed, 0, "BigCommerce refused nothing: {counts:?}");
+    }
+);
+
+fulfilment_test!(
+    after_a_delivery_the_next_sync_brings_the_order_as_bigcommerce_has_it,
+    |ctx| {
+        let hub = connect(&ctx).await;
+        let order = hub.place(1, &[("MUG-1", 2, 0)]);
+        hub.import().await;
+        let raw_status = |held: &OrderRecord| {
+            let raw: serde_json::Value = serde_json::from_str(&held.raw_json).unwrap();
+            raw["status_id"].as_u64().unwrap()
+        };
+        assert_eq!(raw_status(&hub.hub_order(order).await), 11);
+
+        hub.ship(order, "RAW-1", vec![]).await.unwrap();
+        hub.drain().await;
+        assert_eq!(hub.sandbox_status(order), 2);
+        let held = hub.hub_order(order).await;
+        assert_eq!(
+            held.summary.status_code, "2",
+            "the delivery updates the hub at once"
+        );
+
+        // The next sync, once the store's second is over, brings the order's JSON too.
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        hub.import().await;
+        let held = hub.hub_order(order).await;
+        assert_eq!(held.summary.status_code, "2");
+        assert_eq!(
+            raw_status(&held),
+            2,
+            "the stored JSON is the post-shipment version"
+        );
+        let store_modified = hub
+            .sandbox
+            .with_store(&hub.hash, |data, _| data.orders[&order].date_modified)
+            .unwrap();
+        assert_eq!(held.summary.date_modified, store_modified);
+        assert!(held.lines.iter().all(|l| l.quantity_shipped == 2));
+    }
+);

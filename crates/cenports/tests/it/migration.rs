@@ -1535,7 +1535,7 @@ async fn ids_continue_above_the_old_ones(m: Migrated) {
                 kind: OutboxKind::OrderStatus,
                 payload,
             }],
-            |_| Ok::<(), String>(()),
+            |_, _| Ok::<(), String>(()),
         )
         .await
         .unwrap();

@@ -785,3 +785,252 @@ mod a_backfill_of_20000_orders_is_bounded_by_the_api {
         run(Kind::Postgres, |ctx| benchmark(ctx, "postgres")).await
     }
 }
+
+// ------------------------------------------------------------------ versions within one second
+
+/// BigCommerce's status table, as the webhook worker reads with (no overrides).
+fn bigcommerce_mapping() -> cenports::channel::StatusMapping {
+    cenports::channel::bigcommerce::mapping::status_mapping()
+}
+
+/// Changes an order's status in the sandbox and keeps its `date_modified` at `second` (what
+/// BigCommerce, with its one-second resolution, shows for a second change within the same
+/// second as the first). Returns the order's `date_modified`.
+fn change_within(
+    hub: &Hub,
+    id: u64,
+    status_id: u32,
+    second: Option<DateTime<Utc>>,
+) -> DateTime<Utc> {
+    hub.sandbox
+        .with_store(&hub.hash, |data, events| {
+            data.update_order(
+                id,
+                OrderUpdate {
+                    status_id: Some(status_id),
+                    ..OrderUpdate::default()
+                },
+                events,
+            )
+            .unwrap();
+            let order = data.orders.get_mut(&id).unwrap();
+            if let Some(second) = second {
+                order.date_modified = second;
+            }
+            order.date_modified
+        })
+        .unwrap()
+}
+
+/// The hub's copy of an order: (status code, `date_modified`, status id in its raw JSON).
+async fn held(hub: &Hub, id: u64) -> (String, DateTime<Utc>, u64) {
+    let order = hub
+        .storage
+        .find_order_by_remote_id(&hub.scope, &id.to_string())
+        .await
+        .unwrap()
+        .expect("the order is in the hub");
+    let raw: serde_json::Value = serde_json::from_str(&order.raw_json).unwrap();
+    (
+        order.summary.status_code,
+        order.summary.date_modified,
+        raw["status_id"].as_u64().unwrap(),
+    )
+}
+
+sync_test!(
+    a_change_in_the_same_second_as_a_webhook_read_is_picked_up_by_the_next_sync,
+    |ctx| {
+        let hub = connect(&ctx, unthrottled(5, 41)).await;
+        sync_orders(&hub.storage, &hub.scope, &hub.channel, &options(), |_| {})
+            .await
+            .unwrap();
+        let id = *store_orders(&hub).keys().next().unwrap() as u64;
+
+        // The order changes and a webhook makes the hub read it at once…
+        let second = change_within(&hub, id, 9, None);
+        cenports::sync::targeted::import_order(
+            &hub.storage,
+            &hub.scope,
+            &hub.channel,
+            &bigcommerce_mapping(),
+            &id.to_string(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(held(&hub, id).await, ("9".to_owned(), second, 9));
+        // …and it changes again within the same second: same date_modified, other content.
+        change_within(&hub, id, 12, Some(second));
+
+        let_the_store_settle().await;
+        sync_orders(&hub.storage, &hub.scope, &hub.channel, &options(), |_| {})
+            .await
+            .unwrap();
+        assert_eq!(
+            held(&hub, id).await,
+            ("12".to_owned(), second, 12),
+            "the next sync brings the store's last version of that second"
+        );
+        assert_same(
+            &hub_orders(&hub).await,
+            &store_orders(&hub),
+            "after the sync",
+        );
+        hub.sandbox.shutdown();
+    }
+);
+
+sync_test!(
+    of_two_racing_targeted_fetches_the_older_never_overwrites_the_newer,
+    |ctx| {
+        let hub = connect(&ctx, unthrottled(5, 43)).await;
+        sync_orders(&hub.storage, &hub.scope, &hub.channel, &options(), |_| {})
+            .await
+            .unwrap();
+        let id = *store_orders(&hub).keys().next().unwrap() as u64;
+        let second = change_within(&hub, id, 9, None);
+
+        // Fetch A reads the order (status 9) and its answer is held up on the way back.
+        hub.sandbox
+            .store(&hub.hash)
+            .unwrap()
+            .faults
+            .lock()
+            .push(FaultRule {
+                count: Some(1),
+                method: Some("GET".into()),
+                path_contains: Some("/v2/orders".into()),
+                after_effect: true,
+                latency_ms: Some(1_500),
+                ..FaultRule::always(FaultKind::Latency)
+            });
+        let slow = tokio::spawn({
+            let (storage, scope, channel) = (hub.storage.clone(), hub.scope, hub.channel.clone());
+            async move {
+                cenports::sync::targeted::import_order(
+                    &storage,
+                    &scope,
+                    &channel,
+                    &bigcommerce_mapping(),
+                    &id.to_string(),
+                )
+                .await
+                .unwrap()
+            }
+        });
+        // The store answers A at once; the answer then takes 1.5 s to arrive.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The order changes within the same second and fetch B reads and saves it first.
+        change_within(&hub, id, 12, Some(second));
+        cenports::sync::targeted::import_order(
+            &hub.storage,
+            &hub.scope,
+            &hub.channel,
+            &bigcommerce_mapping(),
+            &id.to_string(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(held(&hub, id).await, ("12".to_owned(), second, 12));
+        // A saves last, with the older version.
+        assert!(!slow.is_finished(), "fetch A is still on its way");
+        slow.await.unwrap();
+        assert_eq!(
+            held(&hub, id).await,
+            ("12".to_owned(), second, 12),
+            "the older read must not overwrite the newer one"
+        );
+        hub.sandbox.shutdown();
+    }
+);
+
+sync_test!(
+    two_writers_saving_the_same_new_orders_at_once_both_succeed_with_one_row_each,
+    |ctx| {
+        let hub = connect(&ctx, unthrottled(60, 47)).await;
+        let mapping = bigcommerce_mapping();
+        let ids: Vec<u64> = store_orders(&hub).keys().map(|id| *id as u64).collect();
+        let fetch_all = |ids: Vec<u64>| {
+            let (channel, mapping) = (hub.channel.clone(), mapping.clone());
+            async move {
+                use cenports::channel::StoreClient;
+                let mut records = Vec::new();
+                for id in ids {
+                    let record = channel.orders().fetch(&id.to_string(), &mapping).await;
+                    records.push(record.unwrap().unwrap());
+                }
+                records
+            }
+        };
+        // Three rounds of twenty orders the hub has never seen: two writers (a walk's page and
+        // another's, e.g. a reconciliation) save the same orders at once, the second one a
+        // newer version of each.
+        for batch in ids.chunks(20) {
+            let older = fetch_all(batch.to_vec()).await;
+            hub.sandbox
+                .with_store(&hub.hash, |data, events| {
+                    for id in batch {
+                        data.touch_order(*id, events).unwrap();
+                    }
+                })
+                .unwrap();
+            let newer = fetch_all(batch.to_vec()).await;
+            let (first, second) = tokio::join!(
+                hub.storage.save_page(&hub.scope, &older, None),
+                hub.storage.save_page(&hub.scope, &newer, None),
+            );
+            first.expect("the first writer succeeds");
+            second.expect("the second writer succeeds");
+            for record in &newer {
+                let held = hub
+                    .storage
+                    .find_order_by_remote_id(&hub.scope, &record.remote_id)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(
+                    held.summary.date_modified, record.date_modified,
+                    "the newer wins"
+                );
+                assert_eq!(held.lines.len(), record.lines.len(), "lines once");
+                assert_eq!(
+                    held.addresses.len(),
+                    record.addresses.len(),
+                    "addresses once"
+                );
+            }
+        }
+        assert_eq!(hub.storage.count_orders(&hub.scope).await.unwrap(), 60);
+        assert_same(
+            &hub_orders(&hub).await,
+            &store_orders(&hub),
+            "after the races",
+        );
+
+        // Two webhooks for one new order, fetched and saved at once: one row, lines once.
+        let sku = add_big_product(&hub).remove(0);
+        let id = place(&hub, 1, &[(sku.as_str(), 2, 0)]);
+        let remote_id = id.to_string();
+        let import = || {
+            cenports::sync::targeted::import_order(
+                &hub.storage,
+                &hub.scope,
+                &hub.channel,
+                &mapping,
+                &remote_id,
+            )
+        };
+        let (a, b) = tokio::join!(import(), import());
+        a.unwrap();
+        b.unwrap();
+        assert_eq!(hub.storage.count_orders(&hub.scope).await.unwrap(), 61);
+        let order = hub
+            .storage
+            .find_order_by_remote_id(&hub.scope, &id.to_string())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(order.lines.len(), 1);
+        hub.sandbox.shutdown();
+    }
+);
