@@ -13,8 +13,9 @@
 //!   can never overwrite what the next holder did;
 //! - rows of one order are delivered in the order they were requested: a row is only claimable
 //!   when no earlier row of its order is still open;
-//! - delivering a shipment, updating the hub's copy of the order (shipped quantities, status)
-//!   and closing the row happen in one transaction.
+//! - delivering a shipment, updating the hub's copy of the order (shipped quantities, status),
+//!   lowering on hand by the parcel's units (`docs/STOCK.md`) and closing the row happen in one
+//!   transaction.
 
 use std::fmt;
 use std::str::FromStr;
@@ -809,6 +810,10 @@ impl super::Storage {
                 let Some((store, order_id)) = closed else {
                     return Ok(false);
                 };
+                // The parcel's units leave on hand as they stop being reserved (docs/STOCK.md).
+                super::stock::take_shipped_units(&mut tx, id.0, now)
+                    .await
+                    .op(OP)?;
                 if let Some(change) = order {
                     // Compared here, not in SQL: SQLite keeps timestamps as text.
                     let stored = sqlx::query_as::<Db, (DateTime<Utc>, ReadAt)>(

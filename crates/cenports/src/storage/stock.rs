@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use sqlx::{QueryBuilder, Row};
 
 use super::error::Context;
@@ -207,10 +208,99 @@ const STOCK_VIEW: &str = "SELECT s.sku, s.on_hand, s.updated_at, s.last_push_lev
      LEFT JOIN skus k ON k.store_id = s.store_id AND k.sku = s.sku \
      WHERE s.store_id = $1 ORDER BY s.sku";
 
+/// What the stock needs of a shipment row's payload: when the parcel left and how many units
+/// of each order line it holds. The payload is `channel::fulfilment::ShipmentPayload` as the
+/// outbox stores it (JSON); storage sits below the channel seam, so it reads only these fields.
+#[derive(Debug, Deserialize)]
+struct ShippedParcel {
+    shipped_at: DateTime<Utc>,
+    items: Vec<ShippedItem>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ShippedItem {
+    /// Text, or the JSON number an older release wrote.
+    line_remote_id: serde_json::Value,
+    quantity: i64,
+}
+
+impl ShippedItem {
+    fn line(&self) -> String {
+        match &self.line_remote_id {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Lowers on hand by the units of a delivered shipment (docs/STOCK.md, "Shipments and counts"),
+/// inside the transaction that closes its outbox row (`Storage::complete_outbox`), so the units
+/// stop being reserved and leave on hand in one commit.
+///
+/// The rule: each SKU of the parcel loses its units only if its last count was taken no later
+/// than the parcel left (`counted_at <= shipped_at`); a count taken after the parcel left
+/// already does not hold them. Never below 0. SKUs without a stock row, and rows that are not
+/// shipments, change nothing.
+pub(super) async fn take_shipped_units<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    outbox: i64,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'r> (i64, i64, String): sqlx::FromRow<'r, DB::Row>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DateTime<Utc>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let row: Option<(i64, i64, String)> = sqlx::query_as::<DB, (i64, i64, String)>(
+        "SELECT store_id, order_id, payload FROM outbox WHERE id = $1 AND kind = 'shipment'",
+    )
+    .bind(outbox)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((store, order, payload)) = row else {
+        return Ok(());
+    };
+    let parcel: ShippedParcel = match serde_json::from_str(&payload) {
+        Ok(parcel) => parcel,
+        Err(error) => {
+            // The worker read it as a shipment before sending it, so this cannot happen unless
+            // the payload's shape changes. The store holds the shipment: the delivery is still
+            // recorded, and the log says what is left to do.
+            tracing::warn!(outbox.id = outbox, error = %error, "outbox: the shipment's lines could not be read; on hand of its SKUs was not lowered: count them again (cenports stock set)");
+            return Ok(());
+        }
+    };
+    let shipped_at = parcel.shipped_at.timestamp_millis();
+    for item in parcel.items.iter().filter(|item| item.quantity > 0) {
+        sqlx::query::<DB>(
+            "UPDATE stock_levels SET \
+             on_hand = CASE WHEN on_hand > $1 THEN on_hand - $1 ELSE 0 END, updated_at = $2 \
+             WHERE store_id = $3 AND counted_at <= $4 \
+             AND sku = (SELECT l.sku FROM order_lines l \
+                 WHERE l.store_id = $3 AND l.order_id = $5 AND l.remote_id = $6)",
+        )
+        .bind(item.quantity)
+        .bind(now)
+        .bind(store)
+        .bind(shipped_at)
+        .bind(order)
+        .bind(item.line())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 impl Storage {
     /// Sets on hand (absolute) for each `(sku, on_hand)` in one transaction: all or nothing.
-    /// A SKU given twice keeps its last value. Returns how many rows were inserted or changed
-    /// (a value equal to the stored one is not written).
+    /// This is a count: every SKU given is dated now (`counted_at`), even when its figure is
+    /// unchanged (docs/STOCK.md, "Shipments and counts"). A SKU given twice keeps its last
+    /// value. Returns how many rows were inserted or changed (a value equal to the stored one
+    /// is not written).
     pub async fn set_stock(
         &self,
         scope: &StoreScope,
@@ -230,18 +320,20 @@ impl Storage {
             }
         }
         let now = now();
+        let counted_at = now.timestamp_millis();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(BEGIN_WRITE).await.op_store(OP, store)?;
             let mut written = 0;
             for chunk in unique.chunks(CHILD_CHUNK) {
                 let mut qb = QueryBuilder::<Db>::new(
-                    "INSERT INTO stock_levels (store_id, sku, on_hand, updated_at) ",
+                    "INSERT INTO stock_levels (store_id, sku, on_hand, updated_at, counted_at) ",
                 );
                 qb.push_values(chunk, |mut b, (sku, level)| {
                     b.push_bind(store.0)
                         .push_bind(*sku)
                         .push_bind(*level)
-                        .push_bind(now);
+                        .push_bind(now)
+                        .push_bind(counted_at);
                 });
                 qb.push(
                     " ON CONFLICT (store_id, sku) DO UPDATE SET on_hand = excluded.on_hand, \
@@ -255,6 +347,22 @@ impl Storage {
                     .await
                     .op_store(OP, store)?
                     .rows_affected();
+                // A count equal to the figure held is still a count: every SKU of it is dated,
+                // so that shipments whose parcel left before it are not subtracted from it.
+                let mut qb = QueryBuilder::<Db>::new("UPDATE stock_levels SET counted_at = ");
+                qb.push_bind(counted_at);
+                qb.push(" WHERE store_id = ").push_bind(store.0);
+                qb.push(" AND sku IN (");
+                let mut list = qb.separated(", ");
+                for (sku, _) in chunk {
+                    list.push_bind(*sku);
+                }
+                qb.push(")");
+                qb.build()
+                    .persistent(persistent(chunk.len(), CHILD_CHUNK))
+                    .execute(&mut *tx)
+                    .await
+                    .op_store(OP, store)?;
             }
             tx.commit().await.op_store(OP, store)?;
             Ok::<_, StorageError>(written)

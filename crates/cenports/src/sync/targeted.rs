@@ -66,8 +66,8 @@ pub enum ProductOutcome {
     NotFound,
 }
 
-/// Reads one product with its SKUs and upserts it and its SKU index entries, as the catalog
-/// walk does.
+/// Reads one product with its SKUs and upserts it, its SKU index entries and the levels the
+/// store reports for them, as the catalog walk does.
 pub async fn import_product(
     storage: &Storage,
     scope: &StoreScope,
@@ -85,5 +85,12 @@ pub async fn import_product(
         .await
         .map_err(db())?;
     let skus = storage.upsert_skus(scope, &page.skus).await.map_err(db())?;
+    // The read carries the store's level of each SKU (an inventory webhook names the product
+    // whose stock changed): it is what the store reports now, and the next push compares
+    // against it (docs/STOCK.md).
+    storage
+        .record_reported_levels(scope, &page.levels)
+        .await
+        .map_err(db())?;
     Ok(ProductOutcome::Saved { skus })
 }

@@ -10,16 +10,19 @@
 use crate::common::{self, Ctx};
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bigcommerce_sandbox::model::InventoryTracking as SbTracking;
 use bigcommerce_sandbox::{fixtures, FaultKind, FaultRule, StoreSpec};
 
-use cenports::channel::bigcommerce::BigCommerceStore;
+use cenports::channel::bigcommerce::{BigCommerce, BigCommerceStore};
 use cenports::channel::{
     CatalogIn, ChannelError, FulfilmentOut, HooksOut, OrdersIn, Pacing, StockOut, StoreClient,
 };
+use cenports::fulfilment::worker::{drain, WorkerConfig};
+use cenports::fulfilment::{request_shipment, Carrier, ItemSpec, ShipmentRequest};
 use cenports::stock::{push_stock, PushReport, SkuStatus, Write, WriteKind, WriteOutcome};
 use cenports::storage::*;
 use cenports::sync::{sync_catalog, sync_orders, SyncOptions};
@@ -171,7 +174,153 @@ async fn push(hub: &Hub) -> PushReport {
         .expect("push")
 }
 
+/// A shopper buys `quantity` mugs in the store; the hub imports the order. Returns its id.
+async fn buy_mugs(hub: &Hub, quantity: u32) -> u64 {
+    let order = hub
+        .sandbox
+        .with_store(&hub.hash, |data, events| {
+            data.place_order(fixtures::order(1, &[("MUG", quantity, 0)]), events)
+        })
+        .unwrap()
+        .unwrap();
+    let_the_store_settle().await;
+    sync_orders(&hub.storage, &hub.scope, &hub.channel, &options(), |_| {})
+        .await
+        .unwrap();
+    order
+}
+
+/// The warehouse reports a parcel of the order's mugs (`cenports ship`): queued in the outbox,
+/// not sent yet. `shipped_at` is when the parcel left (now when `None`).
+async fn report_parcel(
+    hub: &Hub,
+    order: u64,
+    quantity: i32,
+    tracking: &str,
+    shipped_at: Option<chrono::DateTime<chrono::Utc>>,
+) {
+    request_shipment(
+        &hub.storage,
+        &hub.record,
+        &BigCommerce::new(url::Url::parse(hub.sandbox.base_url()).unwrap()),
+        &ShipmentRequest {
+            order_remote_id: order.to_string(),
+            carrier: Carrier::CanadaPost,
+            tracking_number: tracking.into(),
+            tracking_link: None,
+            shipped_at,
+            items: vec![ItemSpec::Sku {
+                sku: "MUG".into(),
+                quantity,
+            }],
+            request_key: None,
+        },
+    )
+    .await
+    .expect("the shipment is queued");
+}
+
+/// The outbox worker delivers what is queued to the store.
+async fn deliver_shipments(hub: &Hub) {
+    let clients: HashMap<StoreId, Arc<dyn StoreClient>> = HashMap::from([(
+        hub.scope.store_id(),
+        Arc::new(hub.channel.clone()) as Arc<dyn StoreClient>,
+    )]);
+    let config = WorkerConfig {
+        owner_prefix: format!("stock-{}", common::random_suffix()),
+        ..WorkerConfig::default()
+    };
+    let report = drain(&hub.storage, &clients, None, &config).await.unwrap();
+    assert_eq!(report.delivered(), 1, "{report:?}");
+}
+
+fn mug(rows: &HashMap<String, StockRow>) -> (i64, i64) {
+    (rows["MUG"].on_hand, rows["MUG"].reserved)
+}
+
 // ------------------------------------------------------------------ tests
+
+stock_test!(
+    a_shipped_order_leaves_on_hand_so_the_store_shows_what_remains_and_a_later_count_is_not_lowered_again,
+    |ctx| {
+        let hub = catalog_store(&ctx).await;
+        // The warehouse counts 40 mugs; the store shows them.
+        hub.storage
+            .set_stock(&hub.scope, &stock(&[("MUG", 40)]))
+            .await
+            .unwrap();
+        push(&hub).await;
+        assert_eq!(store_levels(&hub)["MUG"], 40);
+        // A shopper buys one: it is held back from what the store may sell.
+        let order = buy_mugs(&hub, 1).await;
+        push(&hub).await;
+        assert_eq!(store_levels(&hub)["MUG"], 39);
+
+        // The warehouse ships it and the shipment is delivered to the store: the mug left the
+        // building, so it is no longer reserved and no longer on hand.
+        report_parcel(&hub, order, 1, "CP100", None).await;
+        deliver_shipments(&hub).await;
+        push(&hub).await;
+        assert_eq!(
+            store_levels(&hub)["MUG"],
+            39,
+            "the store must not offer the mug that shipped"
+        );
+        assert_eq!(mug(&rows_by_sku(&hub).await), (39, 0), "on hand, reserved");
+
+        // The warehouse counts after the shipment: 39 on the shelf. Nothing is subtracted from
+        // a count for a parcel that left before it.
+        hub.storage
+            .set_stock(&hub.scope, &stock(&[("MUG", 39)]))
+            .await
+            .unwrap();
+        push(&hub).await;
+        assert_eq!(store_levels(&hub)["MUG"], 39);
+        assert_eq!(mug(&rows_by_sku(&hub).await), (39, 0), "on hand, reserved");
+    }
+);
+
+stock_test!(
+    a_count_taken_after_a_parcel_left_is_not_lowered_again_when_its_shipment_is_delivered_later,
+    |ctx| {
+        let hub = catalog_store(&ctx).await;
+        hub.storage
+            .set_stock(&hub.scope, &stock(&[("MUG", 40)]))
+            .await
+            .unwrap();
+        let first = buy_mugs(&hub, 1).await;
+        // The parcel leaves and is reported, but the store is not written yet (an outage, the
+        // quota): the warehouse counts meanwhile, without that mug.
+        report_parcel(&hub, first, 1, "CP200", None).await;
+        hub.storage
+            .set_stock(&hub.scope, &stock(&[("MUG", 39)]))
+            .await
+            .unwrap();
+        // Until the delivery the mug is still reserved as well: too low for a while, never too
+        // high.
+        push(&hub).await;
+        assert_eq!(store_levels(&hub)["MUG"], 38);
+        deliver_shipments(&hub).await;
+        push(&hub).await;
+        assert_eq!(store_levels(&hub)["MUG"], 39);
+        assert_eq!(mug(&rows_by_sku(&hub).await), (39, 0), "on hand, reserved");
+
+        // A parcel the warehouse reports late, dated before the count it already took out of
+        // it: not subtracted either.
+        let second = buy_mugs(&hub, 2).await;
+        let left = chrono::Utc::now();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        hub.storage
+            .set_stock(&hub.scope, &stock(&[("MUG", 37)]))
+            .await
+            .unwrap();
+        report_parcel(&hub, second, 2, "CP201", Some(left)).await;
+        deliver_shipments(&hub).await;
+        push(&hub).await;
+        assert_eq!(store_levels(&hub)["MUG"], 37);
+        assert_eq!(mug(&rows_by_sku(&hub).await), (37, 0), "on hand, reserved");
+    }
+);
 
 stock_test!(
     the_catalog_import_records_the_level_the_store_reports_for_each_sku,

@@ -1013,6 +1013,88 @@ both_backends!(
     }
 );
 
+both_backends!(
+    a_level_changed_in_the_store_is_recorded_from_its_webhook_and_the_next_push_puts_it_back,
+    |url| {
+        let mut hub = hub(&url, spec(0, 78), SandboxConfig::default()).await;
+        let scope = hub.store.scope();
+        cenports::sync::sync_catalog(&hub.storage, &scope, &hub.channel, &Hub::options(), |_| {})
+            .await
+            .unwrap();
+        // A product tracked per product: a change of its level fires
+        // store/product/inventory/updated.
+        let (product_id, sku, level) = hub
+            .sandbox
+            .with_store(&hub.hash, |data, _| {
+                data.products
+                    .values()
+                    .find(|p| {
+                        p.inventory_tracking
+                            == bigcommerce_sandbox::model::InventoryTracking::Product
+                            && !p.sku.is_empty()
+                    })
+                    .map(|p| (p.id, p.sku.clone(), p.inventory_level))
+            })
+            .unwrap()
+            .expect("a product-tracked product with a SKU");
+        // The hub holds what the store shows: nothing to push.
+        hub.storage
+            .set_stock(&scope, &[(sku.clone(), level)])
+            .await
+            .unwrap();
+        let report = cenports::stock::push_stock(&hub.storage, &scope, &hub.channel)
+            .await
+            .unwrap();
+        assert_eq!(report.write_requests, 0, "{report:#?}");
+        hub.register().await;
+        let mut running = hub.serve(no_poll()).await;
+        let store = hub.sandbox.store(&hub.hash).unwrap();
+        store.log.lock().clear();
+
+        // Someone types another figure in the store's admin: the store now offers 7 units the
+        // warehouse does not have.
+        hub.client
+            .update_products(&[bigcommerce_client::ProductUpdate {
+                id: product_id,
+                inventory_level: Some(level + 7),
+                ..Default::default()
+            }])
+            .await
+            .unwrap();
+        let done = running.next(Duration::from_secs(5)).await;
+        assert_eq!(done.target, Hint::Product(product_id.to_string()));
+        assert_eq!(done.outcome, JobOutcome::Saved);
+        // The hub read the product once: the fetch the webhook already made.
+        let reads = store
+            .log
+            .lock()
+            .since(0)
+            .into_iter()
+            .filter(|r| r.method == "GET" && r.path.contains("/v3/catalog"))
+            .count();
+        assert_eq!(reads, 1, "one read of the product for its webhook");
+
+        // The next push compares with what the store reports now and puts the warehouse's
+        // figure back.
+        let report = cenports::stock::push_stock(&hub.storage, &scope, &hub.channel)
+            .await
+            .unwrap();
+        let shown = hub
+            .sandbox
+            .with_store(&hub.hash, |data, _| {
+                data.products[&product_id].inventory_level
+            })
+            .unwrap();
+        assert_eq!(
+            shown, level,
+            "the store shows what the warehouse holds again"
+        );
+        assert_eq!(report.write_requests, 1, "{report:#?}");
+        running.stop().await;
+        hub.sandbox.shutdown();
+    }
+);
+
 // ------------------------------------------------------------------ targeted imports
 
 both_backends!(
