@@ -630,7 +630,11 @@ async fn every_row_survives_with_only_the_intended_conversions(m: Migrated) {
             let versions: std::collections::BTreeSet<i64> =
                 ours.iter().map(|r| r.int("version")).collect();
             assert!(versions.contains(&CHANNEL_NEUTRAL), "{versions:?}");
-            assert_eq!(versions.len(), ours.len(), "each migration is recorded once");
+            assert_eq!(
+                versions.len(),
+                ours.len(),
+                "each migration is recorded once"
+            );
             assert!(ours.iter().all(|r| r.flag("success")));
             actual = others;
         }
