@@ -22,7 +22,7 @@ use bigcommerce_sandbox::{
     fixtures, FaultKind, FaultRule, Plan, Sandbox, SandboxConfig, StoreInfo, StoreSpec,
 };
 use cenports::channel::bigcommerce::BigCommerce;
-use cenports::fulfilment::{request_shipment, Carrier, ShipmentRequest};
+use cenports::fulfilment::{request_shipment, Carrier, ItemSpec, ShipmentRequest};
 use cenports::storage::{OutboxState, Storage};
 use chrono::{Duration as ChronoDuration, Utc};
 use rand::{Rng, SeedableRng};
@@ -413,7 +413,8 @@ async fn ship_prints_the_bigcommerce_shipment_and_refusals_exit_non_zero_with_th
 
 // ------------------------------------------------------------------ the soak
 
-/// Orders in the soak (every third ships to two addresses, so about 1.33 shipments each);
+/// Orders in the soak (every third ships to two addresses, every third in two parcels to one
+/// address, so about 1.67 shipments each);
 /// `CENPORTS_SOAK_ORDERS` sets a longer run, e.g. 3000.
 fn soak_orders() -> usize {
     std::env::var("CENPORTS_SOAK_ORDERS")
@@ -432,41 +433,54 @@ struct Drainer {
 /// --drain` processes on one database while the sandbox loses answers to applied POSTs, answers
 /// 5xx, resets, hangs and applies POSTs late after a 504, and one of the processes is SIGKILLed
 /// at random moments (and restarted). After the faults stop and the outbox drains: every order
-/// has exactly one shipment per shipping address, every line is shipped in full, no row failed.
+/// has exactly one shipment per shipping address (two for the orders sent in two parcels), every
+/// line is shipped in full, no row failed. The two-parcel orders are the ones a second POST of a
+/// late-applied parcel would visibly duplicate: the store takes it, since units remain.
 async fn soak_under_faults_and_kills(postgres: bool) {
     let order_count = soak_orders();
     let name = if postgres { "soak-pg" } else { "soak-sqlite" };
     with_hub(name, postgres, |hub| async move {
-        // Two mugs and a tee; every third order sends the tee to a second address.
-        let orders: Vec<(u64, usize)> = (0..order_count)
-            .map(|i| {
-                if i % 3 == 0 {
-                    (hub.place(2, &[("MUG-1", 2, 0), ("TEE-S", 1, 1)]), 2)
-                } else {
-                    (hub.place(1, &[("MUG-1", 2, 0), ("TEE-S", 1, 0)]), 1)
-                }
+        // Two mugs and a tee; every third order sends the tee to a second address, every third
+        // goes in two parcels: one mug, then the rest. (order, addresses, shipments expected)
+        let orders: Vec<(u64, usize, usize)> = (0..order_count)
+            .map(|i| match i % 3 {
+                0 => (hub.place(2, &[("MUG-1", 2, 0), ("TEE-S", 1, 1)]), 2, 2),
+                1 => (hub.place(1, &[("MUG-1", 2, 0), ("TEE-S", 1, 0)]), 1, 2),
+                _ => (hub.place(1, &[("MUG-1", 2, 0), ("TEE-S", 1, 0)]), 1, 1),
             })
             .collect();
-        let expected_rows: usize = orders.iter().map(|(_, addresses)| addresses).sum();
+        let expected_rows: usize = orders.iter().map(|(_, _, shipments)| shipments).sum();
         hub.connect_and_sync().await;
 
-        // Each order shipped in full by one request: one outbox row per shipping address.
+        // Each order shipped in full: one request (one outbox row per shipping address), or a
+        // parcel of one mug and then one of the rest.
         let storage = Storage::open(&hub.database_url).await.unwrap();
         let store = storage.list_all_stores().await.unwrap().remove(0);
         let channel = hub.channel();
-        for (order, _) in &orders {
-            let request = ShipmentRequest {
-                order_remote_id: order.to_string(),
-                carrier: Carrier::Ups,
-                tracking_number: format!("1Z{order}"),
-                tracking_link: None,
-                shipped_at: None,
-                items: vec![],
-                request_key: None,
+        for (order, addresses, shipments) in &orders {
+            let one_mug = vec![ItemSpec::Sku {
+                sku: "MUG-1".into(),
+                quantity: 1,
+            }];
+            let parcels = if shipments > addresses {
+                vec![one_mug, vec![]]
+            } else {
+                vec![vec![]]
             };
-            request_shipment(&storage, &store, &channel, &request)
-                .await
-                .unwrap();
+            for (n, items) in parcels.into_iter().enumerate() {
+                let request = ShipmentRequest {
+                    order_remote_id: order.to_string(),
+                    carrier: Carrier::Ups,
+                    tracking_number: format!("1Z{order}P{n}"),
+                    tracking_link: None,
+                    shipped_at: None,
+                    items,
+                    request_key: None,
+                };
+                request_shipment(&storage, &store, &channel, &request)
+                    .await
+                    .unwrap();
+            }
         }
         let rows = storage.list_outbox(None, false, 100_000).await.unwrap();
         assert_eq!(rows.len(), expected_rows);
@@ -492,8 +506,8 @@ async fn soak_under_faults_and_kills(postgres: bool) {
             post(FaultKind::Hang, 0.02, false),
             FaultRule {
                 latency_ms: Some(0),
-                apply_after_ms: Some(150),
-                ..post(FaultKind::LateApply, 0.05, false)
+                apply_after_ms: Some(800),
+                ..post(FaultKind::LateApply, 0.08, false)
             },
             FaultRule {
                 probability: 0.5,
@@ -506,8 +520,9 @@ async fn soak_under_faults_and_kills(postgres: bool) {
             hub.fault(rule);
         }
 
-        // Unknown outcomes are read back 400 ms later (the late applications land after 150
-        // ms), then again 200 ms after a first "not found".
+        // Unknown outcomes are read back 1.2 s later (the late applications land 800 ms after
+        // their 504), then again 200 ms after a first "not found". Without the quiet period and
+        // the gap, the read-backs would come before the late applications and POST again.
         let drain_args = [
             "outbox",
             "--drain",
@@ -523,7 +538,7 @@ async fn soak_under_faults_and_kills(postgres: bool) {
             "--patience",
             "5s",
             "--quiet-period",
-            "400ms",
+            "1200ms",
             "--recheck-gap",
             "200ms",
             "--limit",
@@ -617,17 +632,17 @@ async fn soak_under_faults_and_kills(postgres: bool) {
             .with_store(&hub.store.hash, |data, _| {
                 orders
                     .iter()
-                    .map(|(id, _)| data.orders[id].clone())
+                    .map(|(id, _, _)| data.orders[id].clone())
                     .collect::<Vec<_>>()
             })
             .unwrap();
-        for ((id, addresses), order) in orders.iter().zip(&sandbox_orders) {
+        for ((id, addresses, shipments), order) in orders.iter().zip(&sandbox_orders) {
             let shipped_to: BTreeSet<u64> =
                 order.shipments.iter().map(|s| s.order_address_id).collect();
             assert_eq!(
                 (order.shipments.len(), shipped_to.len()),
-                (*addresses, *addresses),
-                "order {id}: one shipment per shipping address"
+                (*shipments, *addresses),
+                "order {id}: one shipment per shipping address and parcel"
             );
             for line in &order.lines {
                 let shipped: u32 = order
@@ -662,7 +677,7 @@ async fn soak_under_faults_and_kills(postgres: bool) {
         }
         assert_eq!(shipments.len(), rows.len());
         // And the hub says what the store says.
-        for (id, _) in &orders {
+        for (id, _, _) in &orders {
             let held = storage
                 .find_order_by_remote_id(&store.scope(), &id.to_string())
                 .await
