@@ -310,14 +310,7 @@ pub async fn retry_shipment(
     store_id: i64,
     shipment_id: i64,
 ) -> Result<Shipment, ServiceError> {
-    let scope = scope_for(state, access, store_id).await?;
-    if shipment_id <= 0 {
-        return Err(ServiceError::ShipmentNotFound);
-    }
-    state
-        .storage
-        .get_shipment(&scope, OutboxId::from_raw(shipment_id))
-        .await?;
+    get_shipment(state, access, store_id, shipment_id).await?;
     let row = retry_outbox_row(state, access, store_id, shipment_id).await?;
     Ok(Shipment::from_row(row))
 }
