@@ -166,6 +166,16 @@ impl Hub {
             .unwrap()
     }
 
+    /// POSTs to the shipments endpoint the sandbox saw (answered or not).
+    fn shipment_posts(&self) -> usize {
+        let store = self.sandbox.store(&self.store.hash).unwrap();
+        let log = store.log.lock();
+        log.since(0)
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/shipments"))
+            .count()
+    }
+
     /// Asserts no secret of the store's accounts was ever printed or logged.
     fn assert_no_secret_leaked(&self) {
         let printed = self.printed.lock().unwrap();
@@ -917,4 +927,129 @@ mod two_workers_on_one_database_send_each_shipment_once {
     async fn postgres() {
         super::two_workers_send_each_shipment_once(true).await;
     }
+}
+
+// ------------------------------------------------------------------ clock skew between hosts
+
+/// The `faketime` program (Debian's package `faketime`), or `None` with a notice; under CI its
+/// absence fails the test.
+fn faketime() -> Option<&'static str> {
+    let found = std::process::Command::new("faketime")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "faketime is missing: apt-get install faketime (.ci/run does)"
+        );
+        eprintln!("NOTICE: skipping the clock-skew test, faketime is not installed");
+        return None;
+    }
+    Some("faketime")
+}
+
+/// Two hosts on one PostgreSQL database, the second with its clock an hour ahead: while the
+/// first worker's POST is in flight, the second must not take the row (its lease is measured on
+/// the database's clock, not on either host's), so the shipment is POSTed once. SQLite is one
+/// machine and one clock, so this is a PostgreSQL test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_whose_clock_runs_an_hour_ahead_does_not_take_a_row_in_flight() {
+    let Some(faketime) = faketime() else {
+        return;
+    };
+    with_hub("cli-skew", true, |hub| async move {
+        let order = hub.place(1, &[("MUG-1", 1, 0)]);
+        hub.connect_and_sync().await;
+        let storage = Storage::open(&hub.database_url).await.unwrap();
+        let store = storage.list_all_stores().await.unwrap().remove(0);
+        let request = ShipmentRequest {
+            order_remote_id: order.to_string(),
+            carrier: Carrier::Ups,
+            tracking_number: "1ZSKEW".into(),
+            tracking_link: None,
+            shipped_at: None,
+            items: vec![],
+            request_key: None,
+        };
+        request_shipment(&storage, &store, &hub.channel(), &request)
+            .await
+            .unwrap();
+        // The store takes 4 s to answer the POST (and then applies it).
+        hub.fault(FaultRule {
+            count: Some(1),
+            method: Some("POST".into()),
+            path_contains: Some("/shipments".into()),
+            latency_ms: Some(4_000),
+            ..FaultRule::always(FaultKind::Latency)
+        });
+        let drain = [
+            "outbox",
+            "--drain",
+            "--json",
+            "--lease",
+            "10s",
+            "--request-timeout",
+            "8s",
+            "--patience",
+            "0s",
+        ];
+        let first = tokio::process::Command::from(hub.command(&drain))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        // Once the first worker's POST is in flight, a worker on a host an hour ahead.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let rows = storage.list_outbox(None, true, 10).await.unwrap();
+            if rows.iter().any(|r| r.state == OutboxState::Sending) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the first worker never sent: {rows:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // (`sending` is committed just before the POST leaves.)
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let plain = hub.command(&drain);
+        let mut skewed = std::process::Command::new(faketime);
+        skewed
+            .args(["-f", "+1h"])
+            .arg(plain.get_program())
+            .args(plain.get_args())
+            .envs(plain.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            // Only the wall clock is an hour ahead; timers and timeouts run as usual.
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+            .stdin(Stdio::null());
+        let second = tokio::time::timeout(
+            Duration::from_secs(60),
+            tokio::process::Command::from(skewed).output(),
+        )
+        .await
+        .expect("the skewed worker finishes")
+        .unwrap();
+        let first = first.wait_with_output().await.unwrap();
+        assert!(first.status.success(), "{first:?}");
+        assert!(second.status.success(), "{second:?}");
+        let report = |output: &Output| -> Value {
+            serde_json::from_slice::<Value>(&output.stdout).unwrap()["drain"].clone()
+        };
+        let (first, second) = (report(&first), report(&second));
+        assert_eq!(
+            first["lease_lost"], 0,
+            "the row was taken from under the first worker: {first} {second}"
+        );
+        assert_eq!(second["sends"], 0, "the skewed worker sent: {second}");
+        assert_eq!(first["delivered_sent"], 1, "{first}");
+        assert_eq!(hub.shipment_posts(), 1, "one POST in all");
+        assert_eq!(hub.shipments().len(), 1, "one shipment in the store");
+        storage.close().await;
+    })
+    .await;
 }
