@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 
-use crate::model::{Address, InventoryTracking, OptionValue, Product, Variant};
+use crate::model::{Address, InventoryTracking, OptionKind, OptionValue, Product, Variant};
 use crate::store::{NewOrder, NewOrderLine};
 
 /// A product priced 19.99, created 30 days ago; `add_product` assigns its ids.
@@ -51,6 +51,7 @@ pub fn variant(sku: &str, size: &str, level: i64) -> Variant {
             option_id: 1,
             option_display_name: "Size".to_string(),
             label: size.to_string(),
+            kind: OptionKind::MultipleChoice,
         }],
     }
 }
@@ -88,6 +89,7 @@ pub fn order(addresses: usize, lines: &[(&str, u32, usize)]) -> NewOrder {
                 sku: sku.to_string(),
                 quantity: *quantity,
                 address_index: *address_index,
+                modifiers: Vec::new(),
             })
             .collect(),
         ..NewOrder::default()

@@ -29,7 +29,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 
-use crate::model::{status, Address, InventoryTracking, OptionValue, Product, Variant};
+use crate::model::{status, Address, InventoryTracking, OptionKind, OptionValue, Product, Variant};
 use crate::store::{self, Event, NewOrder, NewOrderLine, NewShipment, StoreData};
 
 /// Fills `data` with `products` products and `orders` historical orders, deterministically
@@ -72,12 +72,15 @@ pub fn populate_at(
 /// An option products can vary by; values are (label, SKU code).
 struct OptionDef {
     name: &'static str,
+    /// Colours are swatches; the others rectangles (multiple choice).
+    kind: OptionKind,
     values: &'static [(&'static str, &'static str)],
 }
 
 #[rustfmt::skip]
 const SIZE: OptionDef = OptionDef {
     name: "Size",
+    kind: OptionKind::MultipleChoice,
     values: &[
         ("XS", "XS"), ("S", "S"), ("M", "M"), ("L", "L"), ("XL", "XL"), ("XXL", "XXL"),
     ],
@@ -85,6 +88,7 @@ const SIZE: OptionDef = OptionDef {
 #[rustfmt::skip]
 const SHOE_SIZE: OptionDef = OptionDef {
     name: "Size",
+    kind: OptionKind::MultipleChoice,
     values: &[
         ("7", "7"), ("8", "8"), ("9", "9"), ("10", "10"), ("11", "11"), ("12", "12"),
     ],
@@ -92,6 +96,7 @@ const SHOE_SIZE: OptionDef = OptionDef {
 #[rustfmt::skip]
 const COLOUR: OptionDef = OptionDef {
     name: "Colour",
+    kind: OptionKind::Swatch,
     values: &[
         ("Black", "BLK"), ("Navy", "NVY"), ("Heather Grey", "GRY"), ("Forest Green", "GRN"),
         ("Red", "RED"), ("Oatmeal", "OAT"), ("White", "WHT"),
@@ -100,6 +105,7 @@ const COLOUR: OptionDef = OptionDef {
 #[rustfmt::skip]
 const SCENT: OptionDef = OptionDef {
     name: "Scent",
+    kind: OptionKind::MultipleChoice,
     values: &[
         ("Cedar & Sage", "CDS"), ("Balsam Fir", "BAL"), ("Lavender", "LAV"), ("Sea Salt", "SEA"),
         ("Unscented", "UNS"),
@@ -108,6 +114,7 @@ const SCENT: OptionDef = OptionDef {
 #[rustfmt::skip]
 const WEIGHT: OptionDef = OptionDef {
     name: "Weight",
+    kind: OptionKind::MultipleChoice,
     values: &[
         ("50 g", "50G"), ("100 g", "100G"), ("250 g", "250G"), ("500 g", "500G"),
     ],
@@ -115,6 +122,7 @@ const WEIGHT: OptionDef = OptionDef {
 #[rustfmt::skip]
 const VOLUME: OptionDef = OptionDef {
     name: "Volume",
+    kind: OptionKind::MultipleChoice,
     values: &[
         ("250 ml", "250ML"), ("500 ml", "500ML"), ("1 L", "1L"), ("4 L", "4L"),
     ],
@@ -122,6 +130,7 @@ const VOLUME: OptionDef = OptionDef {
 #[rustfmt::skip]
 const PAPER: OptionDef = OptionDef {
     name: "Paper",
+    kind: OptionKind::MultipleChoice,
     values: &[
         ("Ruled", "RUL"), ("Dotted", "DOT"), ("Blank", "BLK"), ("Grid", "GRD"),
     ],
@@ -129,6 +138,7 @@ const PAPER: OptionDef = OptionDef {
 #[rustfmt::skip]
 const CAPACITY: OptionDef = OptionDef {
     name: "Capacity",
+    kind: OptionKind::MultipleChoice,
     values: &[("500 ml", "500"), ("750 ml", "750"), ("1 L", "1000")],
 };
 
@@ -415,6 +425,7 @@ fn pick_run(
                 option_id,
                 option_display_name: option.name.to_string(),
                 label: label.to_string(),
+                kind: option.kind,
             };
             (value, *code)
         })
@@ -800,6 +811,7 @@ fn new_order_with_lines(rng: &mut impl Rng, data: &StoreData, lines: usize) -> N
                         sku: variant.sku.clone(),
                         quantity: quantity(rng, true),
                         address_index: 0,
+                        modifiers: Vec::new(),
                     });
                 }
             }
@@ -818,6 +830,7 @@ fn new_order_with_lines(rng: &mut impl Rng, data: &StoreData, lines: usize) -> N
                 sku: sku.to_string(),
                 quantity: quantity(rng, false),
                 address_index: 0,
+                modifiers: Vec::new(),
             });
         }
     }
@@ -1518,11 +1531,13 @@ mod tests {
                     sku: sku(sold_out),
                     quantity: 1,
                     address_index: 0,
+                    modifiers: Vec::new(),
                 },
                 NewOrderLine {
                     sku: sku(in_stock),
                     quantity: 5,
                     address_index: 1,
+                    modifiers: Vec::new(),
                 },
             ],
             ..NewOrder::default()

@@ -58,7 +58,7 @@ pub use faults::{FaultKind, FaultRule};
 pub use model::{ApiAccount, Scope};
 pub use ratelimit::{Plan, RateLimit};
 pub use state::{SandboxConfig, SandboxState, StoreHandle, StoreInfo, StoreSpec};
-pub use store::{Event, NewOrder, NewOrderLine, StoreData};
+pub use store::{Event, NewModifier, NewOrder, NewOrderLine, StoreData};
 pub use tls::TlsIdentity;
 
 /// A running sandbox server. Dropping it does not stop the server; call [`Sandbox::shutdown`].

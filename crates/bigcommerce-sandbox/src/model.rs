@@ -178,7 +178,56 @@ pub struct OrderLine {
     pub quantity_shipped: u32,
     pub quantity_refunded: u32,
     pub weight: Decimal,
-    pub options: Vec<(String, String)>,
+    pub options: Vec<LineOption>,
+}
+
+/// The type of a product option, as order lines name it (`product_options[].type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptionKind {
+    /// Rectangles, radio buttons or a drop-down list.
+    #[default]
+    MultipleChoice,
+    Swatch,
+    Checkbox,
+    ProductPickList,
+    TextField,
+}
+
+impl OptionKind {
+    /// The `type` of an order line's option.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            OptionKind::MultipleChoice => "Multiple choice",
+            OptionKind::Swatch => "Swatch",
+            OptionKind::Checkbox => "Checkbox",
+            OptionKind::ProductPickList => "Product Pick List",
+            OptionKind::TextField => "Text field",
+        }
+    }
+
+    /// The `display_style` of an order line's option, as BigCommerce's examples show them.
+    pub fn display_style(self) -> &'static str {
+        match self {
+            OptionKind::MultipleChoice => "Rectangle",
+            OptionKind::ProductPickList => "Pick list",
+            OptionKind::Swatch | OptionKind::Checkbox | OptionKind::TextField => "",
+        }
+    }
+}
+
+/// One chosen option of an order line: a variant's option value or a modifier.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LineOption {
+    /// The product's option (`option_id`, `product_option_id`).
+    pub option_id: u64,
+    pub kind: OptionKind,
+    /// The option's name shown to the shopper (`Size`).
+    pub display_name: String,
+    /// The chosen value's label (`S`), or the text typed into a text field.
+    pub display_value: String,
+    /// The chosen option value's id; `None` for a text field, whose `value` is the text.
+    pub value_id: Option<u64>,
 }
 
 impl OrderLine {
@@ -315,6 +364,9 @@ pub struct OptionValue {
     pub option_id: u64,
     pub option_display_name: String,
     pub label: String,
+    /// How the option is shown (multiple choice, swatch, pick list).
+    #[serde(default)]
+    pub kind: OptionKind,
 }
 
 /// A catalog variant. Every product has at least its base variant.

@@ -86,6 +86,24 @@ pub struct NewOrderLine {
     /// Index into `shipping_addresses` (default 0).
     #[serde(default)]
     pub address_index: usize,
+    /// Modifiers the shopper filled in (text fields, checkboxes, pick lists), beside the
+    /// variant's own options.
+    #[serde(default)]
+    pub modifiers: Vec<NewModifier>,
+}
+
+/// A modifier chosen for an order line: `value` is the text of a text field, else the label of
+/// the chosen value (`Yes`), which gets an option value id of its own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewModifier {
+    pub name: String,
+    #[serde(default = "text_field")]
+    pub kind: OptionKind,
+    pub value: String,
+}
+
+fn text_field() -> OptionKind {
+    OptionKind::TextField
 }
 
 /// A change to an order (`PUT /v2/orders/{id}`, fields the sandbox understands).
@@ -174,6 +192,9 @@ pub struct StoreData {
     pub(crate) next_variant_id: u64,
     next_hook_id: u64,
     next_customer_id: u64,
+    /// Ids of order-line modifiers (an option id, then a value id), kept apart from the
+    /// generator's option ids.
+    next_modifier_id: u64,
 }
 
 impl StoreData {
@@ -195,6 +216,7 @@ impl StoreData {
             next_variant_id: 1,
             next_hook_id: 20_000_000,
             next_customer_id: 1,
+            next_modifier_id: 500_000,
         }
     }
 
@@ -312,14 +334,36 @@ impl StoreData {
             let price = variant.price.unwrap_or(product.price);
             let tax = (price * Decimal::new(5, 2)).round_dp(4);
             let mut name = product.name.clone();
-            let options: Vec<(String, String)> = variant
+            if !variant.option_values.is_empty() {
+                let labels: Vec<&str> = variant
+                    .option_values
+                    .iter()
+                    .map(|o| o.label.as_str())
+                    .collect();
+                name = format!("{} - {}", name, labels.join(", "));
+            }
+            let mut options: Vec<LineOption> = variant
                 .option_values
                 .iter()
-                .map(|o| (o.option_display_name.clone(), o.label.clone()))
+                .map(|o| LineOption {
+                    option_id: o.option_id,
+                    kind: o.kind,
+                    display_name: o.option_display_name.clone(),
+                    display_value: o.label.clone(),
+                    value_id: Some(o.id),
+                })
                 .collect();
-            if !options.is_empty() {
-                let labels: Vec<&str> = options.iter().map(|(_, l)| l.as_str()).collect();
-                name = format!("{} - {}", name, labels.join(", "));
+            for modifier in &line.modifiers {
+                let option_id = self.next_modifier_id;
+                let value_id = (modifier.kind != OptionKind::TextField).then_some(option_id + 1);
+                self.next_modifier_id += 2;
+                options.push(LineOption {
+                    option_id,
+                    kind: modifier.kind,
+                    display_name: modifier.name.clone(),
+                    display_value: modifier.value.clone(),
+                    value_id,
+                });
             }
             lines.push(OrderLine {
                 id: self.next_line_id,

@@ -1371,6 +1371,21 @@ mod tests {
         "some_future_field": {"nested": true}
     }"#;
 
+    /// BigCommerce puts the chosen option value's id in `value` ("69") and the label in
+    /// `display_value` ("S"); a text field has its text in both. The label is read from
+    /// `display_value`.
+    #[test]
+    fn an_option_label_is_its_display_value_not_its_value() {
+        let option: OrderProductOption = serde_json::from_str(
+            r#"{"id": 45, "option_id": 18, "display_name": "Size", "display_name_customer": "Size",
+                "display_value": "S", "display_value_customer": "S", "value": "69",
+                "type": "Multiple choice", "name": "Apparel sizes", "display_style": "Rectangle"}"#,
+        )
+        .unwrap();
+        assert_eq!(option.display_name.as_deref(), Some("Size"));
+        assert_eq!(option.display_value.as_deref(), Some("S"));
+    }
+
     #[test]
     fn an_order_is_parsed_with_money_dates_links_and_raw_json() {
         let order: Order = serde_json::from_str(ORDER).unwrap();

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
-use crate::model::{status_name, Address, Order, OrderLine, Shipment, ShippingAddress};
+use crate::model::{status_name, Address, LineOption, Order, OrderLine, Shipment, ShippingAddress};
 
 /// A v2 money value: `"12.3400"`.
 pub struct Money(pub Decimal);
@@ -255,6 +255,8 @@ impl Serialize for OrderView<'_> {
             "1.0000000000",
         )?;
         m.serialize_field("custom_status", status_name(o.status_id).unwrap_or(""))?;
+        // Order-level fees (package protection and the like): the sandbox's orders have none.
+        m.serialize_field("fees", &[(); 0])?;
         m.end()
     }
 }
@@ -466,7 +468,7 @@ impl Serialize for LineView<'_> {
         m.serialize_field("total_ex_tax", &Money(l.price_ex_tax * qty))?;
         m.serialize_field("total_inc_tax", &Money(l.price_inc_tax * qty))?;
         m.serialize_field("total_tax", &Money(l.price_tax * qty))?;
-        m.serialize_field("weight", &Number(l.weight))?;
+        m.serialize_field("weight", &Money(l.weight))?;
         m.serialize_field("width", &zero)?;
         m.serialize_field("height", &zero)?;
         m.serialize_field("depth", &zero)?;
@@ -503,11 +505,10 @@ impl Serialize for LineView<'_> {
             .options
             .iter()
             .enumerate()
-            .map(|(i, (name, value))| OptionView {
-                index: i as u64 + 1,
+            .map(|(i, option)| OptionView {
+                id: l.id * 100 + i as u64 + 1,
                 order_product_id: l.id,
-                name,
-                value,
+                option,
             })
             .collect();
         m.serialize_field("product_options", &options)?;
@@ -518,27 +519,40 @@ impl Serialize for LineView<'_> {
     }
 }
 
-/// One chosen option of an order line (`product_options`).
+/// One chosen option of an order line (`product_options`), as `orders.v2.oas2.yml`'s examples
+/// show it: for a multiple-choice, swatch, checkbox or pick-list option `value` is the chosen
+/// option value's id as a string (`"69"`) and `display_value` its label (`"S"`); a text field
+/// has its text in both. The `_customer` and `_merchant` variants repeat the display name and
+/// value (the sandbox has no separate merchant wording); `name`, the option's internal name, is
+/// its display name.
 struct OptionView<'a> {
-    index: u64,
+    id: u64,
     order_product_id: u64,
-    name: &'a str,
-    value: &'a str,
+    option: &'a LineOption,
 }
 
 impl Serialize for OptionView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_struct("ProductOption", 10)?;
-        m.serialize_field("id", &self.index)?;
-        m.serialize_field("option_id", &self.index)?;
+        let o = self.option;
+        let value = match o.value_id {
+            Some(id) => id.to_string(),
+            None => o.display_value.clone(),
+        };
+        let mut m = s.serialize_struct("ProductOption", 16)?;
+        m.serialize_field("id", &self.id)?;
+        m.serialize_field("option_id", &o.option_id)?;
         m.serialize_field("order_product_id", &self.order_product_id)?;
-        m.serialize_field("product_option_id", &self.index)?;
-        m.serialize_field("display_name", self.name)?;
-        m.serialize_field("display_value", self.value)?;
-        m.serialize_field("value", self.value)?;
-        m.serialize_field("type", "Multiple choice")?;
-        m.serialize_field("name", self.name)?;
-        m.serialize_field("display_style", "Rectangle")?;
+        m.serialize_field("product_option_id", &o.option_id)?;
+        m.serialize_field("display_name", &o.display_name)?;
+        m.serialize_field("display_name_customer", &o.display_name)?;
+        m.serialize_field("display_name_merchant", &o.display_name)?;
+        m.serialize_field("display_value", &o.display_value)?;
+        m.serialize_field("display_value_customer", &o.display_value)?;
+        m.serialize_field("display_value_merchant", &o.display_value)?;
+        m.serialize_field("value", &value)?;
+        m.serialize_field("type", o.kind.type_name())?;
+        m.serialize_field("name", &o.display_name)?;
+        m.serialize_field("display_style", o.kind.display_style())?;
         m.end()
     }
 }

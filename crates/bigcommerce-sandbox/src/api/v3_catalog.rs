@@ -1,6 +1,7 @@
 //! Catalog v3: products and variants (`products_catalog.v3.yml`,
 //! `product-variants_catalog.v3.yml`), with the `{data, meta}` envelope, offset pagination,
-//! the filters a sync needs, and the two batch updates.
+//! the filters a sync needs, the two batch updates and the two single-resource updates
+//! (`PUT /catalog/products/{product_id}`, `PUT /catalog/products/{product_id}/variants/{variant_id}`).
 //!
 //! # Stock and `inventory_tracking`
 //! - `none`: stock is not tracked; orders do not change it and no inventory webhook fires. The
@@ -72,14 +73,17 @@ pub fn routes() -> Router<AppState> {
             "/v3/catalog/products",
             get(list_products).put(update_products),
         )
-        .route("/v3/catalog/products/{product_id}", get(get_product))
+        .route(
+            "/v3/catalog/products/{product_id}",
+            get(get_product).put(update_product),
+        )
         .route(
             "/v3/catalog/products/{product_id}/variants",
             get(list_product_variants),
         )
         .route(
             "/v3/catalog/products/{product_id}/variants/{variant_id}",
-            get(get_product_variant),
+            get(get_product_variant).put(update_product_variant),
         )
         .route(
             "/v3/catalog/variants",
@@ -369,12 +373,10 @@ fn render_variant(variant: &Variant, product: &Product) -> Map<String, Value> {
         ("option_values", Value::Array(option_values)),
     ];
     // Unset overrides (`price`, `weight`, dimensions, ...) inherit from the product and are
-    // null in BigCommerce's answers. `GET /catalog/variants` types them without `nullable`
-    // (its `x-nullable` is an OpenAPI 2 leftover), so they are left out instead: a reader sees
-    // the same absence of a value under both readings of the spec.
+    // `null`, as BigCommerce sends them and as `productVariant_Base` types them (`nullable`;
+    // the inline schema of `GET /catalog/variants` says the same with `x-nullable`).
     fields
         .into_iter()
-        .filter(|(_, value)| !value.is_null())
         .map(|(key, value)| (key.to_string(), value))
         .collect()
 }
@@ -468,13 +470,15 @@ fn render_product(
         .into_iter()
         .map(|(key, value)| (key.to_string(), value))
         .collect();
-    // The spec's description says `base_variant_id` is null for a product with options, but
-    // its schema types it as a plain integer; leaving the key out satisfies both readings.
-    // `option_set_id` (no legacy option set) and `date_last_imported` (never imported) are
-    // left out for the same reason.
-    if let Some(base) = base {
-        object.insert("base_variant_id".into(), json!(base.id));
-    }
+    // `base_variant_id` is the base variant of a simple product and `null` for a product with
+    // options, as the spec's description says (its schema types it as a plain integer);
+    // `option_set_id` is `null`: the sandbox has no legacy (v2) option sets. Both are in
+    // BigCommerce's examples. `date_last_imported` (never imported) stays out.
+    object.insert(
+        "base_variant_id".into(),
+        base.map(|v| json!(v.id)).unwrap_or(Value::Null),
+    );
+    object.insert("option_set_id".into(), Value::Null);
     if includes.variants {
         let variants: Vec<Value> = product
             .variants
@@ -825,17 +829,21 @@ async fn get_product(
     json(StatusCode::OK, &body)
 }
 
-/// Reads one field of a batch item, recording a type error under `"{index}.{field}"`.
+/// Reads one field of a batch item, recording a type error under `"{index}.{field}"`, or of a
+/// single resource's body (`index` is `None`), under `"{field}"`.
 struct Item<'a> {
-    index: usize,
+    index: Option<usize>,
     object: &'a Map<String, Value>,
     errors: &'a mut Map<String, Value>,
 }
 
 impl Item<'_> {
     fn error(&mut self, field: &str, message: impl Into<String>) {
-        self.errors
-            .insert(format!("{}.{field}", self.index), json!(message.into()));
+        let key = match self.index {
+            Some(index) => format!("{index}.{field}"),
+            None => field.to_string(),
+        };
+        self.errors.insert(key, json!(message.into()));
     }
 
     fn get(&self, field: &str) -> Option<&Value> {
@@ -1027,7 +1035,7 @@ async fn update_products(
         .enumerate()
         .map(|(index, object)| {
             let mut item = Item {
-                index,
+                index: Some(index),
                 object,
                 errors: &mut errors,
             };
@@ -1250,7 +1258,7 @@ async fn update_variants(
         .enumerate()
         .map(|(index, object)| {
             let mut item = Item {
-                index,
+                index: Some(index),
                 object,
                 errors: &mut errors,
             };
@@ -1316,6 +1324,170 @@ async fn update_variants(
                 Some(fields.apply(render_variant(variant, product), &[]))
             })
             .collect::<Vec<_>>()
+    };
+    state.webhooks.publish(&store, events);
+    json(StatusCode::OK, &json!({"data": rendered, "meta": {}}))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Single-resource updates: `PUT /catalog/products/{product_id}` and
+// `PUT /catalog/products/{product_id}/variants/{variant_id}`. The same fields and rules as the
+// batches (the store applies them with the same functions, so the same webhooks fire); errors
+// name the field alone (`inventory_level`), not an item index.
+
+/// Parses a single resource's body: one JSON object.
+fn single_item(body: &Bytes, noun: &str) -> Result<Map<String, Value>, Response> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| {
+        v3_error(
+            StatusCode::BAD_REQUEST,
+            "Input is invalid: the request body is not valid JSON.",
+            Map::new(),
+        )
+    })?;
+    match value {
+        Value::Object(object) => Ok(object),
+        _ => Err(unprocessable(
+            TITLE_INVALID,
+            "body",
+            &format!("The request body must be a {noun} object."),
+        )),
+    }
+}
+
+async fn update_product(
+    State(state): State<AppState>,
+    Path((hash, product_id)): Path<(String, String)>,
+    Query(params): Params,
+    body: Bytes,
+) -> Response {
+    let store = match store(&state, &hash) {
+        Ok(store) => store,
+        Err(response) => return response,
+    };
+    let Ok(id) = product_id.parse::<u64>() else {
+        return product_not_found();
+    };
+    let object = match single_item(&body, "product") {
+        Ok(object) => object,
+        Err(response) => return response,
+    };
+    let mut errors = Map::new();
+    let mut item = Item {
+        index: None,
+        object: &object,
+        errors: &mut errors,
+    };
+    let update = ProductUpdate {
+        id,
+        inventory_level: item.level("inventory_level"),
+        inventory_warning_level: item.level("inventory_warning_level"),
+        inventory_tracking: item.tracking(),
+        price: item.price("price"),
+        name: item.string("name", 1, 250),
+        sku: item.string("sku", 0, 255),
+        is_visible: item.boolean("is_visible"),
+    };
+    if !errors.is_empty() {
+        return v3_error(StatusCode::UNPROCESSABLE_ENTITY, TITLE_INVALID, errors);
+    }
+    let includes = Includes::parse(params.get("include"));
+    let fields = FieldSelection::parse(&params);
+    let mut events = Vec::new();
+    let rendered = {
+        let mut data = store.data.write();
+        if !data.products.contains_key(&id) {
+            return product_not_found();
+        }
+        if let Some(sku) = update.sku.as_deref().filter(|s| !s.is_empty()) {
+            if sku_conflict(&data, sku, Some(id), None) {
+                let mut conflicts = Map::new();
+                conflicts.insert("sku".into(), json!(format!("Sku {sku} is not unique.")));
+                return v3_error(
+                    StatusCode::CONFLICT,
+                    "The product conflicts with another product: duplicate SKU.",
+                    conflicts,
+                );
+            }
+        }
+        if let Err(error) = data.update_product(&update, &mut events) {
+            return unprocessable(TITLE_INVALID, "product", &error.message);
+        }
+        let sold = total_sold(&data);
+        let product = &data.products[&id];
+        fields.apply(
+            render_product(product, &sold, &includes),
+            &kept_includes(&includes),
+        )
+    };
+    state.webhooks.publish(&store, events);
+    json(StatusCode::OK, &json!({"data": rendered, "meta": {}}))
+}
+
+async fn update_product_variant(
+    State(state): State<AppState>,
+    Path((hash, product_id, variant_id)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    let store = match store(&state, &hash) {
+        Ok(store) => store,
+        Err(response) => return response,
+    };
+    let Ok(product_id) = product_id.parse::<u64>() else {
+        return product_not_found();
+    };
+    let Ok(variant_id) = variant_id.parse::<u64>() else {
+        return variant_not_found();
+    };
+    let object = match single_item(&body, "variant") {
+        Ok(object) => object,
+        Err(response) => return response,
+    };
+    let mut errors = Map::new();
+    let mut item = Item {
+        index: None,
+        object: &object,
+        errors: &mut errors,
+    };
+    let update = VariantUpdate {
+        id: variant_id,
+        inventory_level: item.level("inventory_level"),
+        inventory_warning_level: item.level("inventory_warning_level"),
+        price: item.price("price"),
+        sku: item.string("sku", 1, 255),
+    };
+    if !errors.is_empty() {
+        return v3_error(StatusCode::UNPROCESSABLE_ENTITY, TITLE_INVALID, errors);
+    }
+    let mut events = Vec::new();
+    let rendered = {
+        let mut data = store.data.write();
+        let Some(product) = data.products.get(&product_id) else {
+            return product_not_found();
+        };
+        if !product.variants.iter().any(|v| v.id == variant_id) {
+            return variant_not_found();
+        }
+        if let Some(sku) = &update.sku {
+            if sku_conflict(&data, sku, None, Some(variant_id)) {
+                let mut conflicts = Map::new();
+                conflicts.insert("sku".into(), json!(format!("Sku {sku} is not unique.")));
+                return v3_error(
+                    StatusCode::CONFLICT,
+                    "The variant conflicts with another variant: duplicate SKU.",
+                    conflicts,
+                );
+            }
+        }
+        if let Err(error) = data.update_variant(&update, &mut events) {
+            return unprocessable(TITLE_INVALID, "variant", &error.message);
+        }
+        let product = &data.products[&product_id];
+        let variant = product
+            .variants
+            .iter()
+            .find(|v| v.id == variant_id)
+            .expect("checked above");
+        Value::Object(render_variant(variant, product))
     };
     state.webhooks.publish(&store, events);
     json(StatusCode::OK, &json!({"data": rendered, "meta": {}}))

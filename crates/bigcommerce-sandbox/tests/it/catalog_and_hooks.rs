@@ -302,9 +302,10 @@ async fn include_variants_embeds_them_and_a_variant_tracked_product_reports_thei
     assert_eq!(socks["id"], catalog.socks);
     assert_eq!(socks["inventory_level"], 55);
     assert_eq!(socks["images"], json!([]));
-    assert!(
-        socks.get("base_variant_id").is_none(),
-        "a product with options has no base variant"
+    assert_eq!(
+        socks.get("base_variant_id"),
+        Some(&Value::Null),
+        "a product with options has no base variant: null, as BigCommerce sends it"
     );
     let variants = socks["variants"].as_array().unwrap();
     assert_eq!(variants.len(), 2);
@@ -941,4 +942,118 @@ async fn a_store_can_be_told_to_deliver_every_callback_twice() {
         second.header(webhooks::headers::WEBHOOK_ID)
     );
     assert_eq!(first.json()["hash"], second.json()["hash"]);
+}
+
+#[tokio::test]
+async fn one_variant_is_updated_with_the_batch_rules_and_fires_the_same_webhooks() {
+    let sandbox = sandbox().await;
+    let (store, catalog) = store(&sandbox, 31, 0);
+    let api = Api::new(&sandbox, &store, "merchant-guide");
+    let mut receiver = Receiver::start(vec![]).await;
+    subscribe(&api, "store/sku/inventory/updated", &receiver.url).await;
+    let (_, socks) = api
+        .get(&format!("/v3/catalog/products/{}/variants", catalog.socks))
+        .await;
+    let medium = socks["data"][0]["id"].as_u64().unwrap();
+    let large = socks["data"][1]["id"].as_u64().unwrap();
+    let path = format!("/v3/catalog/products/{}/variants/{medium}", catalog.socks);
+
+    let (status, body) = api
+        .put(&path, json!({"inventory_level": 9, "price": 21.5}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["id"], medium);
+    assert_eq!(body["data"]["inventory_level"], 9);
+    assert_eq!(body["data"]["price"], 21.5);
+    assert!(body["data"]["sale_price"].is_null(), "{body}");
+    assert_eq!(body["meta"], json!({}));
+    let (_, one) = api.get(&path).await;
+    assert_eq!(one["data"]["inventory_level"], 9);
+    let (_, product) = api
+        .get(&format!("/v3/catalog/products/{}", catalog.socks))
+        .await;
+    assert_eq!(product["data"]["inventory_level"], 9 + 25);
+    let callback = receiver.next_of("store/sku/inventory/updated").await;
+    let payload = callback.json();
+    assert_eq!(payload["data"]["inventory"]["variant_id"], medium);
+    assert_eq!(payload["data"]["inventory"]["value"], 9);
+
+    // 422s name the field alone; nothing is applied.
+    let (status, body) = api
+        .put(&path, json!({"inventory_level": -1, "sku": 7}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["status"], 422);
+    assert_eq!(body["title"], "JSON data is missing or invalid");
+    assert!(body["errors"]["inventory_level"].is_string(), "{body}");
+    assert!(body["errors"]["sku"].is_string(), "{body}");
+    let (status, body) = api.put(&path, json!([{"inventory_level": 1}])).await;
+    assert_eq!(status, 422, "{body}");
+    let (_, one) = api.get(&path).await;
+    assert_eq!(one["data"]["inventory_level"], 9);
+
+    // A duplicate SKU conflicts; a variant of another product, or none, is not found.
+    let (status, body) = api.put(&path, json!({"sku": "SOCK-1-L"})).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["errors"]["sku"].is_string(), "{body}");
+    let (status, body) = api
+        .put(
+            &format!("/v3/catalog/products/{}/variants/{large}", catalog.mug),
+            json!({"inventory_level": 1}),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["title"], "The requested variant was not found.");
+    let (status, _) = api
+        .put(
+            "/v3/catalog/products/999999/variants/1",
+            json!({"inventory_level": 1}),
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn one_product_is_updated_with_the_batch_rules_and_fires_the_same_webhooks() {
+    let sandbox = sandbox().await;
+    let (store, catalog) = store(&sandbox, 32, 0);
+    let api = Api::new(&sandbox, &store, "merchant-guide");
+    let mut receiver = Receiver::start(vec![]).await;
+    subscribe(&api, "store/product/*", &receiver.url).await;
+    let path = format!("/v3/catalog/products/{}", catalog.mug);
+
+    let (status, body) = api
+        .put(&path, json!({"inventory_level": 17, "name": "Trail Mug 2"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["inventory_level"], 17);
+    assert_eq!(body["data"]["name"], "Trail Mug 2");
+    assert!(body["data"]["base_variant_id"].is_u64(), "{body}");
+    assert!(body["data"]["option_set_id"].is_null(), "{body}");
+    let (_, mug) = api.get(&format!("{path}?include=variants")).await;
+    assert_eq!(mug["data"]["inventory_level"], 17);
+    assert_eq!(mug["data"]["variants"][0]["inventory_level"], 17);
+    let callback = receiver.next_of("store/product/inventory/updated").await;
+    assert_eq!(callback.json()["data"]["id"], catalog.mug);
+    assert_eq!(callback.json()["data"]["inventory"]["value"], 17);
+    let callback = receiver.next_of("store/product/updated").await;
+    assert_eq!(callback.json()["data"]["id"], catalog.mug);
+
+    // A product with options has no base variant.
+    let (_, socks) = api
+        .get(&format!("/v3/catalog/products/{}", catalog.socks))
+        .await;
+    assert!(socks["data"]["base_variant_id"].is_null(), "{socks}");
+
+    let (status, body) = api
+        .put(&path, json!({"inventory_tracking": "sometimes"}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["errors"]["inventory_tracking"].is_string(), "{body}");
+    let (status, body) = api.put(&path, json!({"sku": "SOCK-1-M"})).await;
+    assert_eq!(status, 409, "{body}");
+    let (status, _) = api
+        .put("/v3/catalog/products/999999", json!({"inventory_level": 1}))
+        .await;
+    assert_eq!(status, 404);
 }

@@ -653,3 +653,69 @@ async fn a_late_apply_fault_answers_504_and_makes_the_change_later_even_if_the_c
         "applied although the client hung up"
     );
 }
+
+#[tokio::test]
+async fn order_product_options_carry_the_value_id_and_the_label_as_bigcommerce_does() {
+    use bigcommerce_sandbox::model::OptionKind;
+    use bigcommerce_sandbox::NewModifier;
+    let sandbox = sandbox().await;
+    let store = small_store(&sandbox, 41);
+    let api = Api::new(&sandbox, &store, "merchant-guide");
+    let mut order = bigcommerce_sandbox::fixtures::order(1, &[("SOCK-1-L", 1, 0)]);
+    order.lines[0].modifiers = vec![
+        NewModifier {
+            name: "Add Letters".into(),
+            kind: OptionKind::TextField,
+            value: "MB".into(),
+        },
+        NewModifier {
+            name: "Is this a gift?".into(),
+            kind: OptionKind::Checkbox,
+            value: "Yes".into(),
+        },
+    ];
+    let id = sandbox
+        .with_store(&store.hash, |data, events| data.place_order(order, events))
+        .unwrap()
+        .unwrap();
+    let (_, variants) = api.get("/v3/catalog/variants?sku=SOCK-1-L").await;
+    let size = &variants["data"][0]["option_values"][0];
+
+    let (_, products) = api.get(&format!("/v2/orders/{id}/products")).await;
+    let options = products[0]["product_options"].as_array().unwrap();
+    assert_eq!(options.len(), 3, "{options:?}");
+    let chosen = &options[0];
+    assert_eq!(chosen["type"], "Multiple choice");
+    assert_eq!(chosen["value"], size["id"].as_u64().unwrap().to_string());
+    assert_eq!(chosen["display_value"], "L");
+    assert_eq!(chosen["display_value_customer"], "L");
+    assert_eq!(chosen["display_value_merchant"], "L");
+    assert_eq!(chosen["display_name"], "Size");
+    assert_eq!(chosen["display_name_customer"], "Size");
+    assert_eq!(chosen["display_name_merchant"], "Size");
+    assert_eq!(chosen["name"], "Size");
+    assert_eq!(chosen["display_style"], "Rectangle");
+    assert_eq!(chosen["option_id"], size["option_id"]);
+    let text = &options[1];
+    assert_eq!(text["type"], "Text field");
+    assert_eq!(
+        (text["value"].as_str(), text["display_value"].as_str()),
+        (Some("MB"), Some("MB"))
+    );
+    assert_eq!(text["display_style"], "");
+    let checkbox = &options[2];
+    assert_eq!(checkbox["type"], "Checkbox");
+    assert_eq!(checkbox["display_value"], "Yes");
+    let value = checkbox["value"].as_str().unwrap();
+    assert!(value.bytes().all(|b| b.is_ascii_digit()), "{value}");
+
+    // Line items embedded in consignments carry the same options.
+    let (_, order) = api
+        .get(&format!(
+            "/v2/orders/{id}?include=consignments.line_items&consignment_structure=object"
+        ))
+        .await;
+    let embedded = &order["consignments"]["shipping"][0]["line_items"][0]["product_options"];
+    assert_eq!(embedded, &products[0]["product_options"]);
+    assert_eq!(order["fees"], json!([]));
+}

@@ -119,6 +119,28 @@ def main():
     one = api.OrderProducts.get(order.id, lines[0].id)
     check(one.id == lines[0].id, "OrderProducts.get returned %r" % one["id"])
 
+    step("GET /v2/orders/{id}/products: product_options (value = option value id, display_value = label)")
+    # The generated store's variants have sizes, colours, scents...: read lines until one has
+    # options. A choice option's `value` is the chosen option value's id as a string; its label
+    # is in `display_value`.
+    options = []
+    for candidate in ids[:200]:
+        for line in api.OrderProducts.all(candidate):
+            options.extend(line.product_options)
+        if options:
+            break
+    check(options, "no order line with options in the first 200 orders")
+    for option in options:
+        for field in ("display_name", "display_name_customer", "display_name_merchant",
+                      "display_value", "display_value_customer", "display_value_merchant",
+                      "value", "type", "name", "display_style"):
+            check(field in option, "option without %s: %r" % (field, option))
+        if option["type"] in ("Multiple choice", "Swatch", "Checkbox", "Product Pick List"):
+            check(option["value"].isdigit(), "a choice option's value is not an id: %r" % option)
+            check(option["display_value"] and option["display_value"] != option["value"],
+                  "a choice option's display_value is not its label: %r" % option)
+    print("   options:", ["%s=%s (value %s)" % (o["display_name"], o["display_value"], o["value"]) for o in options])
+
     step("POST /v2/orders/{id}/shipments: OrderShipments.create(order_address_id, items)")
     items = [{"order_product_id": p.id, "quantity": p.quantity} for p in lines]
     shipment = api.OrderShipments.create(
@@ -173,6 +195,28 @@ def main():
     product = v3.get("catalog/products", seen[0])
     check(product["data"]["id"] == seen[0], "GET /catalog/products/{id} returned %r" % product)
     check(v3.rate_limit.get("requests_quota"), "the v3 connection did not read the rate-limit headers")
+
+    step("PUT /v3/catalog/products/{id}/variants/{variant_id}: one variant's stock")
+    tracked = None
+    page = 1
+    while tracked is None:
+        body = v3.get("catalog/products", include="variants", limit=50, page=page)
+        tracked = next((p for p in body["data"] if p["inventory_tracking"] == "variant"), None)
+        if page >= body["meta"]["pagination"]["total_pages"]:
+            break
+        page += 1
+    check(tracked, "no product is tracked by variant")
+    variant = tracked["variants"][0]
+    level = variant["inventory_level"] + 3
+    path = "catalog/products/%d/variants/%d" % (tracked["id"], variant["id"])
+    written = v3.put(path, {"inventory_level": level})
+    check(written["data"]["inventory_level"] == level, "PUT answered %r" % written)
+    read_back = v3.get(path)
+    check(read_back["data"]["inventory_level"] == level, "the new level did not stick: %r" % read_back)
+    product_level = v3.get("catalog/products", tracked["id"])["data"]["inventory_level"]
+    expected = tracked["inventory_level"] + 3
+    check(product_level == expected, "the product reports %r, expected %r" % (product_level, expected))
+    print("   variant:", variant["sku"], variant["inventory_level"], "->", level)
 
     step("403 for a read-only account's write: ClientRequestException")
     read_only = connect(read_credentials(directory, "read-only"))

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use bigcommerce_client::{Client, ClientConfig};
 use bigcommerce_sandbox::log::{Counters, RequestRecord};
-use bigcommerce_sandbox::model::{Address, InventoryTracking, OptionValue, Product, Variant};
+use bigcommerce_sandbox::model::{
+    Address, InventoryTracking, OptionKind, OptionValue, Product, Variant,
+};
 use bigcommerce_sandbox::{
     FaultKind, FaultRule, NewOrder, NewOrderLine, Plan, RateLimit, Sandbox, SandboxConfig,
     StoreInfo, StoreSpec,
@@ -120,6 +122,7 @@ pub fn variant(sku: &str, size: &str, level: i64) -> Variant {
             option_id: 1,
             option_display_name: "Size".to_string(),
             label: size.to_string(),
+            kind: OptionKind::MultipleChoice,
         }],
     }
 }
@@ -155,6 +158,7 @@ pub fn place(sandbox: &Sandbox, hash: &str, addresses: usize, lines: &[(&str, u3
                 sku: sku.to_string(),
                 quantity: *quantity,
                 address_index: *address_index,
+                modifiers: Vec::new(),
             })
             .collect(),
         ..NewOrder::default()

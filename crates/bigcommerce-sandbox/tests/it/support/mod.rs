@@ -1,5 +1,6 @@
 //! Helpers shared by the sandbox's black-box tests.
 
+pub mod examples;
 pub mod openapi;
 
 use bigcommerce_sandbox::model::InventoryTracking;

@@ -19,6 +19,8 @@ pub fn reference_dir() -> Option<PathBuf> {
 pub struct Spec {
     pub name: String,
     doc: Value,
+    /// The document as written, examples included.
+    raw: Value,
 }
 
 impl Spec {
@@ -29,6 +31,7 @@ impl Spec {
         let doc: Value = serde_json::to_value(yaml).expect("spec as json");
         Spec {
             name: file.to_string(),
+            raw: doc.clone(),
             doc: convert(doc),
         }
     }
@@ -54,6 +57,46 @@ impl Spec {
         content.get(media)?.get("schema")?;
         pointer.push_str(&format!("/content/{}/schema", escape(media)));
         Some(pointer)
+    }
+
+    /// The documented JSON examples of `method path -> status`, by name: the media type's
+    /// `example`, and each of its `examples` (`value`, or a `$ref` to `components/examples`).
+    pub fn examples(&self, path: &str, method: &str, status: u16) -> Vec<(String, Value)> {
+        let resolve = |value: &Value| -> Option<Value> {
+            match value.get("$ref").and_then(Value::as_str) {
+                Some(reference) => self.raw.pointer(reference.trim_start_matches('#')).cloned(),
+                None => Some(value.clone()),
+            }
+        };
+        let Some(response) = self
+            .raw
+            .get("paths")
+            .and_then(|p| p.get(path))
+            .and_then(|p| p.get(method.to_ascii_lowercase()))
+            .and_then(|op| op.get("responses"))
+            .and_then(|r| r.get(status.to_string()))
+            .and_then(resolve)
+        else {
+            return Vec::new();
+        };
+        let Some(media) = response
+            .get("content")
+            .and_then(|c| c.get("application/json"))
+        else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if let Some(example) = media.get("example") {
+            out.push(("example".to_string(), example.clone()));
+        }
+        if let Some(Value::Object(examples)) = media.get("examples") {
+            for (name, example) in examples {
+                if let Some(value) = resolve(example).and_then(|e| e.get("value").cloned()) {
+                    out.push((name.clone(), value));
+                }
+            }
+        }
+        out
     }
 
     /// Validates `body` against the documented response; panics with every violation.
@@ -109,14 +152,28 @@ fn escape(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 
-/// OpenAPI 3.0 -> JSON Schema: `nullable: true` admits `null`; examples and vendor keys go.
+/// Properties whose description says they can be `null` while their schema types them without
+/// `nullable`: `base_variant_id` ("`null` for complex products") and `option_set_id` (a legacy
+/// option set, absent on most products). They are read as nullable.
+const NULLABLE_BY_DESCRIPTION: [&str; 2] = ["base_variant_id", "option_set_id"];
+
+/// OpenAPI 3.0 -> JSON Schema: `nullable: true` (and the OpenAPI 2 leftover `x-nullable: true`
+/// some inline schemas still carry) admits `null`; examples and vendor keys go.
 /// `oneOf` is read as `anyOf`: the specs use it for alternatives that overlap (a resource link
 /// `{url, resource}` also satisfies an object schema with no required fields), which strict
 /// `oneOf` would reject whichever shape is sent.
 fn convert(value: Value) -> Value {
     match value {
-        Value::Object(map) => {
-            let nullable = map.get("nullable").and_then(Value::as_bool) == Some(true);
+        Value::Object(mut map) => {
+            if let Some(Value::Object(properties)) = map.get_mut("properties") {
+                for name in NULLABLE_BY_DESCRIPTION {
+                    if let Some(Value::Object(property)) = properties.get_mut(name) {
+                        property.insert("nullable".into(), Value::Bool(true));
+                    }
+                }
+            }
+            let nullable = map.get("nullable").and_then(Value::as_bool) == Some(true)
+                || map.get("x-nullable").and_then(Value::as_bool) == Some(true);
             let mut out = Map::new();
             for (k, v) in map {
                 if k == "nullable" || k == "example" || k == "examples" || k.starts_with("x-") {
