@@ -1342,6 +1342,52 @@ api_test!(login_is_throttled_per_email_and_address, |ctx| {
         .expect("one failure in the new window");
 });
 
+api_test!(
+    parallel_sign_ins_check_at_most_the_allowance_of_passwords,
+    |ctx| {
+        // Sixty sign-ins for one account sent at once, the right password among them: each is
+        // counted before its password is checked, so at most five passwords are checked (401, or
+        // the one 200 if the right password came early enough); every other is 429.
+        let app = start(&ctx).await;
+        let email = app.a.email.clone();
+        let attempts = (0..60).map(|i| {
+            let password = if i == 30 {
+                PASSWORD
+            } else {
+                "not the password"
+            };
+            app.login(&email, password)
+        });
+        let answers = futures::future::join_all(attempts).await;
+        let count = |status: StatusCode| {
+            answers
+                .iter()
+                .filter(|a| match a {
+                    Ok(_) => status == StatusCode::OK,
+                    Err(answer) => answer.status == status,
+                })
+                .count()
+        };
+        let (checked_wrong, signed_in, throttled) = (
+            count(StatusCode::UNAUTHORIZED),
+            count(StatusCode::OK),
+            count(StatusCode::TOO_MANY_REQUESTS),
+        );
+        assert_eq!(checked_wrong + signed_in + throttled, 60, "{answers:?}");
+        assert!(
+            checked_wrong + signed_in <= 5,
+            "{checked_wrong} wrong passwords and {signed_in} right one checked: more than five"
+        );
+        // The allowance is spent: the right password does not sign in now.
+        let after = app.login(&email, PASSWORD).await.unwrap_err();
+        assert_eq!(
+            (after.status, after.code()),
+            (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            "{after:?}"
+        );
+    }
+);
+
 api_test!(the_login_form_needs_its_double_submit_token, |ctx| {
     let app = start(&ctx).await;
     let page = app
