@@ -319,6 +319,10 @@ fn refusal(error: FulfilmentError) -> anyhow::Error {
         FulfilmentError::Rejected(reason) => {
             anyhow::anyhow!("refused, nothing was queued: {reason}")
         }
+        FulfilmentError::Tracking(problem) => anyhow::anyhow!(
+            "refused, nothing was queued: {}",
+            problem.describe("--tracking", "--tracking-link")
+        ),
         other => anyhow::Error::new(other),
     }
 }

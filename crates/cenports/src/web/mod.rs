@@ -275,6 +275,12 @@ impl From<ServiceError> for PageError {
             ServiceError::Storage(cause) => return PageError::internal(cause),
             ServiceError::Fulfilment(cause) => return PageError::internal(cause),
             ServiceError::Channel(cause) => return PageError::internal(cause),
+            ServiceError::Tracking(problem) => {
+                return PageError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    problem.describe("The tracking number", "The tracking link"),
+                )
+            }
             ServiceError::InvalidQuery(_)
             | ServiceError::IdempotencyKeyRequired
             | ServiceError::IdempotencyKeyInvalid => StatusCode::BAD_REQUEST,

@@ -1272,6 +1272,104 @@ api_test!(
     }
 );
 
+api_test!(
+    tracking_numbers_and_links_are_checked_and_named_as_the_api_names_them,
+    |ctx| {
+        let app = start(&ctx).await;
+        let a = &app.a;
+        let auth = key(a);
+        let ship = format!(
+            "/api/v1/stores/{}/orders/{}/shipments",
+            a.store_id, a.order_id
+        );
+        let long_link = format!("https://carrier.example/t?n={}", "x".repeat(60_000));
+        let cases = [
+            (
+                json!({"carrier": "ups", "tracking_number": "T\u{0}X"}),
+                "validation_failed",
+                "tracking_number has control characters",
+            ),
+            (
+                json!({"carrier": "ups", "tracking_number": "T\nX"}),
+                "validation_failed",
+                "tracking_number has control characters",
+            ),
+            (
+                json!({"carrier": "ups", "tracking_number": "T\u{1b}[2JX"}),
+                "validation_failed",
+                "tracking_number has control characters",
+            ),
+            (
+                json!({"carrier": "ups", "tracking_number": "  "}),
+                "shipment_rejected",
+                "tracking_number is required",
+            ),
+            (
+                json!({"carrier": "custom:Bike", "tracking_number": "T1", "tracking_link": "javascript:alert(document.cookie)"}),
+                "validation_failed",
+                "tracking_link must be an absolute http:// or https:// URL",
+            ),
+            (
+                json!({"carrier": "custom:Bike", "tracking_number": "T1", "tracking_link": "http:carrier.example"}),
+                "validation_failed",
+                "tracking_link must be",
+            ),
+            (
+                json!({"carrier": "custom:Bike", "tracking_number": "T1", "tracking_link": "https://carrier.example/t?n=1\n2"}),
+                "validation_failed",
+                "tracking_link must be",
+            ),
+            (
+                json!({"carrier": "custom:Bike", "tracking_number": "T1", "tracking_link": ""}),
+                "validation_failed",
+                "tracking_link must be",
+            ),
+            (
+                json!({"carrier": "custom:Bike", "tracking_number": "T1", "tracking_link": long_link}),
+                "validation_failed",
+                "tracking_link is 60028 characters long; at most 2000",
+            ),
+        ];
+        for (i, (body, code, says)) in cases.into_iter().enumerate() {
+            let key = format!("tracking-{i}");
+            let answer = app
+                .call_with(
+                    Method::POST,
+                    &ship,
+                    &auth,
+                    Some(body),
+                    &[("idempotency-key", &key)],
+                )
+                .await;
+            assert_eq!(
+                (answer.status, answer.code()),
+                (StatusCode::UNPROCESSABLE_ENTITY, code),
+                "case {i}: {answer:?}"
+            );
+            let message = answer.body["error"]["message"].as_str().unwrap();
+            assert!(message.contains(says), "case {i}: {message}");
+            assert!(
+                !message.contains("--"),
+                "case {i} speaks of the CLI: {message}"
+            );
+        }
+        assert!(app.outbox_rows(&a.scope).await.is_empty());
+        // A link of the merchant's own over https is taken and kept as given.
+        let link = "https://carrier.example/track?n=T1";
+        let created = app
+        .call_with(
+            Method::POST,
+            &ship,
+            &auth,
+            Some(json!({"carrier": "custom:Bike", "tracking_number": "T1", "tracking_link": link})),
+            &[("idempotency-key", "tracking-ok")],
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+        assert_eq!(created.body["shipments"][0]["tracking_link"], link);
+    }
+);
+
 api_test!(login_is_throttled_per_email_and_address, |ctx| {
     let app = start(&ctx).await;
     let a = &app.a;

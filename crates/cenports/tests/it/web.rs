@@ -1098,3 +1098,55 @@ web_test!(
         server.abort();
     }
 );
+
+web_test!(
+    the_shipment_form_refuses_control_characters_and_names_its_own_field,
+    |ctx| {
+        let app = start(&ctx).await;
+        let browser = Browser::signed_in(&app, &app.a.email).await;
+        let path = format!("/stores/{}/orders/{}", app.a.store_id, app.a.order_id);
+        let page = browser.get(&path).await;
+        let csrf = page.hidden("csrf_token");
+        let line = {
+            let at = page.html.find("name=\"qty_").unwrap() + "name=\"".len();
+            let rest = &page.html[at..];
+            rest[..rest.find('"').unwrap()].to_owned()
+        };
+        for (i, (tracking, says)) in [
+            ("T\u{0}X", "The tracking number has control characters"),
+            ("T\nX", "The tracking number has control characters"),
+            ("T\u{1b}[31mX", "The tracking number has control characters"),
+            ("   ", "The tracking number is required"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let key = format!("form-{i}");
+            let posted = browser
+                .post(
+                    &format!("{path}/shipments"),
+                    &[
+                        ("csrf_token", &csrf),
+                        ("request_key", &key),
+                        ("carrier", "ups"),
+                        ("tracking_number", tracking),
+                        (&line, "1"),
+                    ],
+                )
+                .await;
+            assert_eq!(
+                posted.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{posted:?}"
+            );
+            assert!(posted.html.contains(says), "{tracking:?}: {posted:?}");
+            assert!(!posted.html.contains("--tracking"), "{posted:?}");
+        }
+        let rows = app
+            .storage
+            .order_outbox(&app.a.scope, OrderId::from_raw(app.a.order_id))
+            .await
+            .unwrap();
+        assert!(rows.is_empty(), "{rows:?}");
+    }
+);
