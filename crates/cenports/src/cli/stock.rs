@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use cenports::config::Settings;
 use cenports::stock::csv::{parse_on_hand, parse_stock_csv};
-use cenports::stock::{available, push_stock, PushReport, SkuStatus};
+use cenports::stock::{available, check_sku, push_stock, PushReport, SkuStatus, MAX_SKU};
 use cenports::storage::{Storage, StoreRecord, StoreStatus};
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -132,10 +132,12 @@ pub async fn run(args: StockArgs, settings: &Settings) -> Result<()> {
         }
         Some(StockAction::Set(set)) => {
             let store = one_store(&storage, set.target.email.as_deref(), &set.target.store).await?;
-            let sku = set.sku.trim();
-            if sku.is_empty() {
-                bail!("the SKU is empty; give the SKU as in the store's catalog");
-            }
+            let sku = check_sku(&set.sku).map_err(|problem| {
+                anyhow::anyhow!(
+                    "the SKU {problem}; give the SKU as in the store's catalog (at most \
+                     {MAX_SKU} characters, no control characters)"
+                )
+            })?;
             storage
                 .set_stock(&store.scope(), &[(sku.to_owned(), set.qty)])
                 .await?;
