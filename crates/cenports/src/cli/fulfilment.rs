@@ -437,7 +437,7 @@ fn describe(row: &OutboxRow) -> String {
             row.last_error.as_deref().unwrap_or("no reason recorded")
         ),
     };
-    format!("Outbox row {}: {what}: {state}", row.id.get())
+    super::shown(&format!("Outbox row {}: {what}: {state}", row.id.get()))
 }
 
 fn row_json(row: &OutboxRow) -> serde_json::Value {

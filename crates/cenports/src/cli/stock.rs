@@ -246,8 +246,8 @@ async fn show(storage: &Storage, store: &StoreRecord, json: bool) -> Result<()> 
     }
     println!(
         "Store {} ({}): {} SKUs, safety buffer {buffer}",
-        store.remote_id,
-        store.profile.name,
+        super::shown(&store.remote_id),
+        super::shown(&store.profile.name),
         rows.len()
     );
     println!(
@@ -302,7 +302,11 @@ async fn run_push(settings: &Settings, storage: &Storage, args: PushArgs) -> Res
         let client = match channels.open(storage, store).await {
             Ok(client) => client,
             Err(error) if !explicit => {
-                println!("Store {}: not pushed: {error:#}", store.remote_id);
+                println!(
+                    "Store {}: not pushed: {}",
+                    super::shown(&store.remote_id),
+                    super::shown(&format!("{error:#}"))
+                );
                 failed += 1;
                 continue;
             }
@@ -362,7 +366,9 @@ fn push_json(store: &StoreRecord, r: &PushReport) -> serde_json::Value {
 fn print_push(store: &StoreRecord, r: &PushReport) {
     println!(
         "Store {} ({}): {} SKUs with stock",
-        store.remote_id, store.profile.name, r.skus
+        super::shown(&store.remote_id),
+        super::shown(&store.profile.name),
+        r.skus
     );
     println!(
         "  changed: {} variant-tracked, {} product-tracked; {} unchanged; {} untracked (skipped)",

@@ -555,3 +555,53 @@ async fn a_bad_setting_is_refused_before_anything_runs_naming_the_field_and_the_
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_escapes_in_store_data_are_printed_escaped() {
+    // A store named to clear the screen, retitle the terminal and recolour what follows.
+    let hub = Hub::start("cli-hub-escapes", None).await;
+    let evil = "\u{1b}[2J\u{1b}]0;pwned\u{7}\u{1b}[31mEvil\u{202e}Shop";
+    let store = hub.sandbox.create_store(StoreSpec {
+        seed: 12,
+        orders: 0,
+        products: 0,
+        name: Some(evil.into()),
+        ..StoreSpec::default()
+    });
+    let quiet = [("CENPORTS_LOG", "warn")];
+    let file = hub.credentials_file(&store, "merchant-guide");
+    let connect = hub
+        .run_with(
+            &[
+                "connect",
+                "--email",
+                ALICE,
+                "--credentials-file",
+                file.to_str().unwrap(),
+            ],
+            &quiet,
+        )
+        .await;
+    assert!(connect.status.success(), "{}", text(&connect));
+    let stores = hub.run_with(&["stores"], &quiet).await;
+    assert!(stores.status.success(), "{}", text(&stores));
+    for output in [&connect, &stores] {
+        for stream in [&output.stdout, &output.stderr] {
+            assert!(
+                !stream.iter().any(|b| *b == 0x1b || *b == 0x07),
+                "a raw control character reached the terminal: {}",
+                text(output)
+            );
+        }
+    }
+    let connected = String::from_utf8_lossy(&connect.stdout);
+    assert!(
+        connected.contains(r"\x1b[2J\x1b]0;pwned\x07\x1b[31mEvil\u{202e}Shop"),
+        "{connected}"
+    );
+    let listed = String::from_utf8_lossy(&stores.stdout);
+    assert!(listed.contains(r"\x1b[2J"), "{listed}");
+    // JSON carries the name as it is, escaped the JSON way.
+    let json = hub.json(&["stores", "--json"]).await;
+    assert_eq!(json[0]["name"], evil);
+}
