@@ -605,3 +605,39 @@ async fn terminal_escapes_in_store_data_are_printed_escaped() {
     let json = hub.json(&["stores", "--json"]).await;
     assert_eq!(json[0]["name"], evil);
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_files_are_private_and_a_wider_one_is_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let hub = Hub::start("cli-hub-modes", None).await;
+    let db = hub.dir.0.join("hub.db");
+    let mode = |suffix: &str| {
+        let mut name = db.clone().into_os_string();
+        name.push(suffix);
+        std::fs::metadata(&name)
+            .unwrap_or_else(|e| panic!("{name:?}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    // A new database (under the test's umask, typically 022): the file and, while a process
+    // holds it open, its -wal and -shm are the owner's only.
+    let storage = cenports::storage::Storage::open(&hub.database_url)
+        .await
+        .unwrap();
+    hub.ok(&["stores"]).await;
+    for suffix in ["", "-wal", "-shm"] {
+        assert_eq!(mode(suffix), 0o600, "hub.db{suffix}");
+    }
+    storage.close().await;
+    // A file someone made readable by others: every command says so on stderr.
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = hub.run_with(&["stores"], &[("CENPORTS_LOG", "warn")]).await;
+    assert!(output.status.success(), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("is readable by other users (mode 644)") && stderr.contains("chmod 600"),
+        "{stderr}"
+    );
+}
