@@ -1370,6 +1370,46 @@ api_test!(
     }
 );
 
+api_test!(framework_rejections_are_the_json_envelope, |ctx| {
+    let app = start(&ctx).await;
+    let a = &app.a;
+    let stock = format!("{}/api/v1/stores/{}/stock", app.base, a.store_id);
+    let send = |content_type: &'static str, body: String| {
+        app.http
+            .put(&stock)
+            .bearer_auth(&a.key)
+            .header("content-type", content_type)
+            .body(body)
+    };
+    let huge = format!(
+        "{{\"items\": [{{\"sku\": \"{}\", \"on_hand\": 1}}]}}",
+        "x".repeat(10 << 20)
+    );
+    for (request, status, code) in [
+        (send("application/json", huge), 413, "payload_too_large"),
+        (
+            send("text/plain", "MUG-1,4".into()),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            send("application/json", "{\"items\": [".into()),
+            400,
+            "invalid_json",
+        ),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status);
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"));
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code, "{body}");
+    }
+    assert!(app.storage.stock_rows(&a.scope).await.unwrap().is_empty());
+});
+
 api_test!(login_is_throttled_per_email_and_address, |ctx| {
     let app = start(&ctx).await;
     let a = &app.a;

@@ -1150,3 +1150,82 @@ web_test!(
         assert!(rows.is_empty(), "{rows:?}");
     }
 );
+
+web_test!(
+    framework_rejections_are_pages_and_the_connect_form_names_its_own_field,
+    |ctx| {
+        let app = start(&ctx).await;
+        let browser = Browser::signed_in(&app, &app.a.email).await;
+        let csrf = browser.csrf().await;
+        // A 1 MB Client ID is a field that is too long, not a file.
+        let page = browser.get("/connect").await;
+        let channel = page.hidden("channel");
+        let huge = "c".repeat(1024 * 1024);
+        let posted = browser
+            .post_multipart(
+                "/connect",
+                &[
+                    ("csrf_token", &csrf),
+                    ("channel", &channel),
+                    ("store_url", "abc123"),
+                    ("client_id", &huge),
+                ],
+            )
+            .await;
+        assert!(posted.status.is_client_error(), "{}", posted.status);
+        assert!(
+            posted.html.contains("<html"),
+            "{}",
+            &posted.html[..200.min(posted.html.len())]
+        );
+        assert_eq!(posted.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            posted
+                .html
+                .contains("The Client ID is 1048576 characters long"),
+            "{}",
+            posted.html
+        );
+        assert!(
+            !posted.html.contains("That file is too large"),
+            "{}",
+            posted.html
+        );
+        // What the framework refuses (a duplicate field, a form that is not a form, a body
+        // over the limit) is an HTML page too, never plain text.
+        let store = format!("/stores/{}/sync", app.a.store_id);
+        let duplicate = browser
+            .post(&store, &[("csrf_token", &csrf), ("csrf_token", &csrf)])
+            .await;
+        let not_a_form = browser
+            .send(
+                browser
+                    .http
+                    .post(format!("{}{store}", browser.base))
+                    .header("content-type", "text/plain")
+                    .body("csrf_token=x"),
+            )
+            .await;
+        let too_large = browser
+            .send(
+                browser
+                    .http
+                    .post(format!("{}{store}", browser.base))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(format!("csrf_token={}", "x".repeat(3 * 1024 * 1024))),
+            )
+            .await;
+        for (page, status) in [
+            (&duplicate, StatusCode::UNPROCESSABLE_ENTITY),
+            (&not_a_form, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            (&too_large, StatusCode::PAYLOAD_TOO_LARGE),
+        ] {
+            assert_eq!(page.status, status, "{page:?}");
+            assert!(
+                page.html.contains("<html") && page.html.contains("role=\"alert\""),
+                "{page:?}"
+            );
+            assert!(!page.html.contains("Failed to"), "{page:?}");
+        }
+    }
+);
