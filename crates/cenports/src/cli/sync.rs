@@ -151,7 +151,7 @@ async fn watch(
             runs.orders_written,
             runs.last_error
                 .as_deref()
-                .map(|e| format!("; last error: {}", super::shown(&e)))
+                .map(|e| format!("; last error: {}", super::shown(e)))
                 .unwrap_or_default()
         );
     }
