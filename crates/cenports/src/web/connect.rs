@@ -21,7 +21,7 @@ use crate::service::AppState;
 
 /// The form field naming the channel being connected.
 const CHANNEL_FIELD: &str = "channel";
-/// The longest value a connect field takes (characters); BigCommerce's ids and tokens are
+/// The longest value a connect field takes (characters); channels' ids and tokens are
 /// tens of characters.
 const MAX_FIELD_CHARS: usize = 4_096;
 
