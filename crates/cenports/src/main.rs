@@ -34,7 +34,7 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // `{:#}` prints the whole chain of context: "could not listen on ...: ...".
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", cli::shown_lines(&format!("{error:#}")));
             ExitCode::FAILURE
         }
     }

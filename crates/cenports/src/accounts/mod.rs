@@ -9,11 +9,13 @@
 //! - **Sessions** ([`login`]) are random tokens in an HTTP-only cookie, stored as their SHA-256
 //!   with an absolute expiry ([`AuthPolicy::session_ttl`]) and a synchronizer CSRF token
 //!   ([`authenticate_session`]).
-//! - **Login throttling**: failed sign-ins are counted per (email, client IP) in the database,
-//!   so every hub process shares the count and a restart does not reset it; after
-//!   [`ThrottlePolicy::max_failures`] failures inside [`ThrottlePolicy::window`] the pair is
-//!   locked for [`ThrottlePolicy::lockout`], even for the right password. Per pair rather than
-//!   per email, so an attacker cannot lock a merchant out from elsewhere by failing on purpose.
+//! - **Login throttling**: sign-in attempts are counted per (email, client IP) in the database,
+//!   each **before** its password is checked and in one atomic statement, so every hub process
+//!   shares the count, a restart does not reset it, and parallel attempts cannot get past it:
+//!   at most [`ThrottlePolicy::max_failures`] passwords are checked inside
+//!   [`ThrottlePolicy::window`]; then the pair is locked for [`ThrottlePolicy::lockout`], even
+//!   for the right password. Per pair rather than per email, so an attacker cannot lock a
+//!   merchant out from elsewhere by failing on purpose.
 //!
 //! Time comes from a [`Clock`], so tests move it instead of sleeping.
 
@@ -26,7 +28,8 @@ use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
 
 pub use crate::storage::{
-    Account, ApiKeyRecord, LoginAttempts, Role, SessionRecord, StoreAccess, ThrottlePolicy,
+    Account, ApiKeyRecord, LoginAttempts, LoginClaim, Role, SessionRecord, StoreAccess,
+    ThrottlePolicy,
 };
 use crate::storage::{Storage, StorageError, UserId};
 pub use password::PasswordError;
@@ -279,13 +282,20 @@ pub async fn login(
     if email.chars().any(char::is_control) || email.len() > 254 {
         return Err(LoginError::InvalidCredentials);
     }
-    if let Some(attempts) = storage.login_attempts(email, ip).await? {
-        if let Some(until) = attempts.locked_until.filter(|until| *until > now) {
+    // Counted before the password is checked, in one atomic statement: however many sign-ins
+    // race (in this process or others), at most `max_failures` passwords are checked per
+    // window.
+    let claimed = match storage
+        .claim_login_attempt(email, ip, now, &policy.throttle)
+        .await?
+    {
+        LoginClaim::Allowed(claimed) => claimed,
+        LoginClaim::Refused { until } => {
             return Err(LoginError::Throttled {
                 retry_after: until - now,
-            });
+            })
         }
-    }
+    };
     let found = storage.account_for_login(email).await?;
     let (account, hash) = match found {
         Some((account, hash)) => (Some(account), hash),
@@ -301,7 +311,7 @@ pub async fn login(
             return Err(LoginError::InvalidCredentials);
         }
     };
-    storage.clear_login_failures(email, ip).await?;
+    storage.clear_login_failures(email, ip, &claimed).await?;
     Ok(open_session(storage, clock, policy, account).await?)
 }
 

@@ -33,6 +33,8 @@ use cenports::channel::credentials::save_verified;
 use cenports::channel::Channels;
 use cenports::config::Settings;
 use cenports::storage::{Storage, StoreRecord, StoreStatus};
+
+use super::shown;
 use cenports::webhooks::registration::{register_hooks, remove_hooks};
 use clap::Args;
 use secrecy::SecretString;
@@ -111,22 +113,23 @@ pub async fn run(args: ConnectArgs, settings: &Settings) -> Result<()> {
                 out,
                 "Webhooks: {} hooks call {} ({} created, {} repaired).",
                 HOOK_SCOPES.len(),
-                report.destination,
+                shown(&report.destination.to_string()),
                 report.created,
                 report.reactivated + report.updated
             )?,
             Err(error) => writeln!(
                 out,
-                "Webhooks: could not be registered ({error:#}); `cenports serve` retries at its \
-                 next health check, and polling imports orders meanwhile."
+                "Webhooks: could not be registered ({}); `cenports serve` retries at its \
+                 next health check, and polling imports orders meanwhile.",
+                shown(&format!("{error:#}"))
             )?,
         }
     }
     writeln!(
         out,
         "Next: `cenports sync --email {} --store {}` imports its orders and catalog.",
-        args.email.trim(),
-        store.remote_id
+        shown(args.email.trim()),
+        shown(&store.remote_id)
     )?;
     Ok(())
 }
@@ -235,10 +238,10 @@ pub async fn check_and_save(
         out,
         "Connected store {} \"{}\" (id {}) for {}; its access token and client secret are \
          stored encrypted.",
-        store.remote_id,
-        store.profile.name,
+        shown(&store.remote_id),
+        shown(&store.profile.name),
         store.id().get(),
-        email
+        shown(&email)
     )?;
     Ok(store)
 }
@@ -278,13 +281,14 @@ pub async fn run_disconnect(args: DisconnectArgs, settings: &Settings) -> Result
             .await;
             match removed {
                 Ok(0) => {}
-                Ok(n) => println!("Removed {n} webhooks of store {}.", store.remote_id),
+                Ok(n) => println!("Removed {n} webhooks of store {}.", shown(&store.remote_id)),
                 Err(error) => {
                     storage.delete_webhook_endpoint(&store.scope()).await?;
                     println!(
-                        "Webhooks of store {} could not be removed ({error:#}); their callbacks \
+                        "Webhooks of store {} could not be removed ({}); their callbacks \
                          are refused and BigCommerce deactivates them.",
-                        store.remote_id
+                        shown(&store.remote_id),
+                        shown(&format!("{error:#}"))
                     );
                 }
             }
@@ -293,7 +297,7 @@ pub async fn run_disconnect(args: DisconnectArgs, settings: &Settings) -> Result
         println!(
             "Disconnected store {}: its access token and client secret are forgotten; its \
              orders and catalog stay. Reconnect with `cenports connect`.",
-            store.remote_id
+            shown(&store.remote_id)
         );
     }
     Ok(())

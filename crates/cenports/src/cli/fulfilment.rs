@@ -319,6 +319,10 @@ fn refusal(error: FulfilmentError) -> anyhow::Error {
         FulfilmentError::Rejected(reason) => {
             anyhow::anyhow!("refused, nothing was queued: {reason}")
         }
+        FulfilmentError::Tracking(problem) => anyhow::anyhow!(
+            "refused, nothing was queued: {}",
+            problem.describe("--tracking", "--tracking-link")
+        ),
         other => anyhow::Error::new(other),
     }
 }
@@ -433,7 +437,7 @@ fn describe(row: &OutboxRow) -> String {
             row.last_error.as_deref().unwrap_or("no reason recorded")
         ),
     };
-    format!("Outbox row {}: {what}: {state}", row.id.get())
+    super::shown(&format!("Outbox row {}: {what}: {state}", row.id.get()))
 }
 
 fn row_json(row: &OutboxRow) -> serde_json::Value {

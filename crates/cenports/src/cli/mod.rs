@@ -18,10 +18,42 @@ pub mod sync;
 pub mod user;
 pub mod worker;
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use cenports::config::{Overrides, Settings};
 use clap::{Parser, Subcommand};
+
+/// Text from a store, a file or a person, made safe to print on a terminal: control characters
+/// (ESC, BEL, NUL, backspace, line breaks, …) and the invisible marks that reorder text
+/// (bidirectional overrides and isolates) are shown escaped, `\x1b` or `\u{202e}`, so a store
+/// named `ESC[2J…` cannot clear the screen, recolour, retitle the terminal or spoof the lines
+/// around it. Every CLI output of remote or user data goes through it (tables through
+/// [`stores::truncate`]); JSON output needs nothing, as JSON escapes control characters itself.
+pub fn shown(text: &str) -> String {
+    escape(text, false)
+}
+
+/// As [`shown`], keeping line breaks: for multi-line messages (an error with its causes, a
+/// CSV's list of bad lines).
+pub fn shown_lines(text: &str) -> String {
+    escape(text, true)
+}
+
+fn escape(text: &str, keep_newlines: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let reorders = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if (c == '\n' && keep_newlines) || !(c.is_control() || reorders) {
+            out.push(c);
+        } else if (c as u32) < 0x100 {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        } else {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+    }
+    out
+}
 
 /// Cenports: the integration hub between online stores and fulfilment warehouses.
 #[derive(Debug, Parser)]
@@ -124,5 +156,20 @@ impl Command {
             Command::User(args) => user::run(args, &Settings::load(overrides)?).await,
             Command::ApiKey(args) => user::run_api_key(args, &Settings::load(overrides)?).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{shown, shown_lines};
+
+    #[test]
+    fn control_characters_and_reordering_marks_are_shown_escaped() {
+        assert_eq!(
+            shown("\u{1b}[2J\u{1b}]0;owned\u{7}Shop\u{0}\t\n\u{202e}txt"),
+            "\\x1b[2J\\x1b]0;owned\\x07Shop\\x00\\x09\\x0a\\u{202e}txt"
+        );
+        assert_eq!(shown("Café Ünïcode"), "Café Ünïcode");
+        assert_eq!(shown_lines("a\nb\u{1b}c"), "a\nb\\x1bc");
     }
 }

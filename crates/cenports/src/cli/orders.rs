@@ -185,17 +185,21 @@ pub async fn run(args: OrdersArgs, settings: &Settings) -> Result<()> {
     );
     for (store, order, items) in &rows {
         if several {
-            print!("{:<12}  ", store.remote_id);
+            print!("{:<12}  ", truncate(&store.remote_id, 12));
         }
         println!(
             "{:>8}  {:<16}  {:<22}  {:<17}  {:<28}  {:>5}  {:>12}",
-            order.remote_id,
+            super::shown(&order.remote_id),
             order.date_created.format("%Y-%m-%d %H:%M"),
             truncate(&order.status_name, 22),
             order.fulfilment_state.as_str(),
             truncate(order.email.as_deref().unwrap_or(""), 28),
             items,
-            format!("{} {}", order.total.round_dp(2), order.currency),
+            format!(
+                "{} {}",
+                order.total.round_dp(2),
+                super::shown(&order.currency)
+            ),
         );
     }
     Ok(())

@@ -51,7 +51,7 @@ pub async fn run(args: ReconcileArgs, settings: &Settings) -> Result<()> {
                 println!(
                     "Store {}: {} statuses checked, {} drifted, {} still differ; {} orders \
                      inserted, {} updated, {} read one by one; {} requests",
-                    store.remote_id,
+                    super::shown(&store.remote_id),
                     report.statuses_checked,
                     report.drifted.len(),
                     report.remaining(),
@@ -64,7 +64,7 @@ pub async fn run(args: ReconcileArgs, settings: &Settings) -> Result<()> {
                     println!(
                         "  status {:>2} {:<30} store {:>7}  hub {:>7} -> {:>7}",
                         drift.status_code,
-                        drift.status_name,
+                        super::shown(&drift.status_name),
                         drift.store_count,
                         drift.hub_before,
                         drift.hub_after
@@ -72,7 +72,11 @@ pub async fn run(args: ReconcileArgs, settings: &Settings) -> Result<()> {
                 }
             }
             Err(error) => {
-                println!("Store {}: failed: {error:#}", store.remote_id);
+                println!(
+                    "Store {}: failed: {}",
+                    super::shown(&store.remote_id),
+                    super::shown(&format!("{error:#}"))
+                );
                 failed += 1;
             }
         }

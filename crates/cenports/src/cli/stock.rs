@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use cenports::config::Settings;
 use cenports::stock::csv::{parse_on_hand, parse_stock_csv};
-use cenports::stock::{available, push_stock, PushReport, SkuStatus};
+use cenports::stock::{available, check_sku, push_stock, PushReport, SkuStatus, MAX_SKU};
 use cenports::storage::{Storage, StoreRecord, StoreStatus};
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -132,10 +132,12 @@ pub async fn run(args: StockArgs, settings: &Settings) -> Result<()> {
         }
         Some(StockAction::Set(set)) => {
             let store = one_store(&storage, set.target.email.as_deref(), &set.target.store).await?;
-            let sku = set.sku.trim();
-            if sku.is_empty() {
-                bail!("the SKU is empty; give the SKU as in the store's catalog");
-            }
+            let sku = check_sku(&set.sku).map_err(|problem| {
+                anyhow::anyhow!(
+                    "the SKU {problem}; give the SKU as in the store's catalog (at most \
+                     {MAX_SKU} characters, no control characters)"
+                )
+            })?;
             storage
                 .set_stock(&store.scope(), &[(sku.to_owned(), set.qty)])
                 .await?;
@@ -244,8 +246,8 @@ async fn show(storage: &Storage, store: &StoreRecord, json: bool) -> Result<()> 
     }
     println!(
         "Store {} ({}): {} SKUs, safety buffer {buffer}",
-        store.remote_id,
-        store.profile.name,
+        super::shown(&store.remote_id),
+        super::shown(&store.profile.name),
         rows.len()
     );
     println!(
@@ -300,7 +302,11 @@ async fn run_push(settings: &Settings, storage: &Storage, args: PushArgs) -> Res
         let client = match channels.open(storage, store).await {
             Ok(client) => client,
             Err(error) if !explicit => {
-                println!("Store {}: not pushed: {error:#}", store.remote_id);
+                println!(
+                    "Store {}: not pushed: {}",
+                    super::shown(&store.remote_id),
+                    super::shown(&format!("{error:#}"))
+                );
                 failed += 1;
                 continue;
             }
@@ -360,7 +366,9 @@ fn push_json(store: &StoreRecord, r: &PushReport) -> serde_json::Value {
 fn print_push(store: &StoreRecord, r: &PushReport) {
     println!(
         "Store {} ({}): {} SKUs with stock",
-        store.remote_id, store.profile.name, r.skus
+        super::shown(&store.remote_id),
+        super::shown(&store.profile.name),
+        r.skus
     );
     println!(
         "  changed: {} variant-tracked, {} product-tracked; {} unchanged; {} untracked (skipped)",

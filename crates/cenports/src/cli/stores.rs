@@ -137,7 +137,7 @@ pub async fn run(args: StoresArgs, settings: &Settings) -> Result<()> {
         println!(
             "{:>4}  {:<12}  {:<28}  {:<12}  {:>8}  {}",
             store.id().get(),
-            store.remote_id,
+            truncate(&store.remote_id, 12),
             truncate(&store.profile.name, 28),
             status,
             orders,
@@ -152,8 +152,9 @@ pub async fn run(args: StoresArgs, settings: &Settings) -> Result<()> {
 
 /// `text` cut to `width` characters with an ellipsis.
 pub fn truncate(text: &str, width: usize) -> String {
+    let text = super::shown(text);
     if text.chars().count() <= width {
-        text.to_string()
+        text
     } else {
         let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
         cut.push('…');

@@ -92,14 +92,18 @@ pub async fn run(args: SyncArgs, settings: &Settings) -> Result<()> {
             println!("Store {}: disconnected, skipped.", store.remote_id);
             continue;
         }
-        println!("Store {} ({}):", store.remote_id, store.profile.name);
+        println!(
+            "Store {} ({}):",
+            super::shown(&store.remote_id),
+            super::shown(&store.profile.name)
+        );
         match sync_one(&channels, &storage, &store, args.since).await {
             Ok(done) => {
                 print_report(&done.report);
                 synced += 1;
             }
             Err(error) => {
-                println!("  failed: {error:#}");
+                println!("  failed: {}", super::shown(&format!("{error:#}")));
                 failed += 1;
             }
         }
@@ -147,7 +151,7 @@ async fn watch(
             runs.orders_written,
             runs.last_error
                 .as_deref()
-                .map(|e| format!("; last error: {e}"))
+                .map(|e| format!("; last error: {}", super::shown(e)))
                 .unwrap_or_default()
         );
     }

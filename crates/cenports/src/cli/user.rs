@@ -203,7 +203,7 @@ async fn run_list(args: UserListArgs, settings: &Settings) -> Result<()> {
         println!(
             "{:>5}  {:<width$}  {:<8}  {}",
             a.user.id.get(),
-            a.user.email,
+            super::shown(&a.user.email),
             a.role.as_str(),
             if a.has_password { "yes" } else { "no password" }
         );
@@ -241,7 +241,10 @@ async fn create_key(storage: &Storage, args: ApiKeyCreateArgs) -> Result<()> {
     let (key, record) = accounts::create_api_key(storage, account.user.id, &args.name).await?;
     eprintln!(
         "API key {} ({}) for {} ({}). It is shown once: store it now.",
-        record.id, record.name, account.user.email, account.role
+        record.id,
+        super::shown(&record.name),
+        super::shown(&account.user.email),
+        account.role
     );
     println!("{}", key.expose_secret());
     Ok(())
@@ -272,7 +275,7 @@ async fn list_keys(storage: &Storage, args: ApiKeyListArgs) -> Result<()> {
             } else {
                 "active"
             },
-            key.name
+            super::shown(&key.name)
         );
     }
     Ok(())

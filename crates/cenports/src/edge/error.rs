@@ -28,6 +28,8 @@ pub enum ErrorCode {
     InvalidPath,
     /// 400: the body is not the JSON the operation takes.
     InvalidJson,
+    /// 413: the body is larger than the API takes (2 MB).
+    PayloadTooLarge,
     /// 415: the body is not `application/json`.
     UnsupportedMediaType,
     /// 422: the body parses but a value breaks a rule (the message names the field).
@@ -81,6 +83,7 @@ impl ErrorCode {
             Self::InvalidQuery => "invalid_query",
             Self::InvalidPath => "invalid_path",
             Self::InvalidJson => "invalid_json",
+            Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::ValidationFailed => "validation_failed",
             Self::ShipmentRejected => "shipment_rejected",
@@ -114,6 +117,7 @@ impl ErrorCode {
             | Self::InvalidJson
             | Self::IdempotencyKeyRequired
             | Self::IdempotencyKeyInvalid => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::ValidationFailed | Self::ShipmentRejected => StatusCode::UNPROCESSABLE_ENTITY,
             Self::IdempotencyKeyReused | Self::StoreDisconnected | Self::ShipmentDelivered => {
@@ -287,9 +291,20 @@ impl From<PathRejection> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The 413 of a body over the API's limit (axum's 2 MB).
+    pub fn too_large() -> Self {
+        Self::new(
+            ErrorCode::PayloadTooLarge,
+            "the body is larger than the API takes (2 MB); send fewer items per request",
+        )
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::too_large(),
             JsonRejection::MissingJsonContentType(_) => Self::new(
                 ErrorCode::UnsupportedMediaType,
                 "send the body as JSON with Content-Type: application/json",

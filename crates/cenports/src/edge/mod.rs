@@ -41,6 +41,45 @@ pub fn method_not_allowed_as_json(response: Response) -> Response {
     response
 }
 
+/// Turns an error the framework answered in plain text (an extractor's rejection: a body over
+/// the limit, a wrong content type, a form that does not deserialise) into the JSON envelope,
+/// so every error of the API is its envelope. Answers that already have our shape pass.
+pub fn plain_errors_as_json(response: Response) -> Response {
+    if !is_plain_error(&response) {
+        return response;
+    }
+    let error = match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the body as JSON with Content-Type: application/json",
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => ApiError::new(
+            ErrorCode::ValidationFailed,
+            "the body could not be read as this operation's fields; see /api/v1/openapi.json",
+        ),
+        status if status.is_server_error() => ApiError::new(
+            ErrorCode::InternalError,
+            "something failed on our side; try again later",
+        ),
+        _ => ApiError::new(
+            ErrorCode::InvalidJson,
+            "the request could not be read; see /api/v1/openapi.json",
+        ),
+    };
+    error.into_response()
+}
+
+/// Whether `response` is an error the framework wrote as plain text (ours are JSON or HTML).
+pub fn is_plain_error(response: &Response) -> bool {
+    (response.status().is_client_error() || response.status().is_server_error())
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/plain"))
+}
+
 /// The access log of one answered request, at debug. Failures are logged where they are
 /// handled (a 500's cause in [`ApiError::internal`]); this only says what was answered.
 pub fn log_access(method: &Method, route: &str, status: u16, started: std::time::Instant) {

@@ -105,6 +105,119 @@ impl ShipmentRequest {
     }
 }
 
+/// The longest tracking link taken (characters): a link is a URL a customer clicks, and a
+/// store keeps it; 2,000 is what browsers and servers accept everywhere.
+pub const MAX_TRACKING_LINK: usize = 2_000;
+
+/// What is wrong with a shipment's tracking number or tracking link. The one rule every
+/// surface applies ([`check_tracking`]); each surface names its own field in the message
+/// ([`TrackingProblem::describe`]: `--tracking` on the command line, `tracking_number` in the
+/// API, "Tracking number" on the dashboard).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackingProblem {
+    /// The tracking number is empty or only spaces.
+    NumberMissing,
+    /// The tracking number is longer than the channel takes.
+    NumberTooLong {
+        /// Its length in characters.
+        length: usize,
+        /// The channel's limit.
+        longest: usize,
+        /// The channel's display name.
+        channel: String,
+    },
+    /// The tracking number holds control characters (NUL, a line break, a tab, an escape…).
+    NumberHasControlCharacters,
+    /// The tracking link is not an absolute `http://` or `https://` URL.
+    LinkNotHttp,
+    /// The tracking link is longer than [`MAX_TRACKING_LINK`].
+    LinkTooLong {
+        /// Its length in characters.
+        length: usize,
+    },
+}
+
+impl TrackingProblem {
+    /// The problem in a sentence, naming the fields as `number` and `link` (the caller's
+    /// spelling of them).
+    pub fn describe(&self, number: &str, link: &str) -> String {
+        match self {
+            Self::NumberMissing => {
+                format!("{number} is required: give the carrier's tracking number")
+            }
+            Self::NumberTooLong {
+                length,
+                longest,
+                channel,
+            } => {
+                format!("{number} is {length} characters long; {channel} accepts at most {longest}")
+            }
+            Self::NumberHasControlCharacters => format!(
+                "{number} has control characters (a line break, tab, NUL or escape); give the \
+                 carrier's number as printed on the label"
+            ),
+            Self::LinkNotHttp => format!(
+                "{link} must be an absolute http:// or https:// URL (e.g. \
+                 https://carrier.example/track?n=123), or left out"
+            ),
+            Self::LinkTooLong { length } => {
+                format!("{link} is {length} characters long; at most {MAX_TRACKING_LINK} are taken")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for TrackingProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe("the tracking number", "the tracking link"))
+    }
+}
+
+/// Checks a shipment's tracking number and link, as every surface must before anything is
+/// written to a store: the number not blank, within the channel's limit and without control
+/// characters; the link, if any, an absolute `http`/`https` URL with a host, no spaces or
+/// control characters, and at most [`MAX_TRACKING_LINK`] characters.
+pub fn check_tracking(
+    number: &str,
+    link: Option<&str>,
+    channel: &dyn Channel,
+) -> Result<(), TrackingProblem> {
+    if number.trim().is_empty() {
+        return Err(TrackingProblem::NumberMissing);
+    }
+    if number.chars().any(char::is_control) {
+        return Err(TrackingProblem::NumberHasControlCharacters);
+    }
+    let longest = channel.max_tracking_number();
+    let length = number.chars().count();
+    if length > longest {
+        return Err(TrackingProblem::NumberTooLong {
+            length,
+            longest,
+            channel: channel.display_name().to_owned(),
+        });
+    }
+    if let Some(link) = link {
+        let length = link.chars().count();
+        if length > MAX_TRACKING_LINK {
+            return Err(TrackingProblem::LinkTooLong { length });
+        }
+        // Checked on the text as given: the URL parser would silently drop tabs and line
+        // breaks.
+        let plain = !link.chars().any(|c| c.is_control() || c.is_whitespace());
+        let lower = link.get(..8).unwrap_or(link).to_ascii_lowercase();
+        let spelled_out = lower.starts_with("http://") || lower.starts_with("https://");
+        let web = url::Url::parse(link).is_ok_and(|url| {
+            matches!(url.scheme(), "http" | "https")
+                && url.host_str().is_some_and(|h| !h.is_empty())
+        });
+        if !(plain && spelled_out && web) {
+            return Err(TrackingProblem::LinkNotHttp);
+        }
+    }
+    Ok(())
+}
+
 /// Why a request was not accepted. Every message says what happened and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum FulfilmentError {
@@ -122,6 +235,10 @@ pub enum FulfilmentError {
     /// The request breaks a rule the channel would enforce; nothing was enqueued.
     #[error("{0}")]
     Rejected(String),
+    /// The tracking number or link is not acceptable ([`check_tracking`]); nothing was
+    /// enqueued.
+    #[error("{0}")]
+    Tracking(TrackingProblem),
     /// A stored outbox payload could not be read.
     #[error("outbox row {row} holds a payload this version cannot read; upgrade cenports")]
     Payload {
@@ -180,19 +297,12 @@ pub async fn request_shipment(
     request: &ShipmentRequest,
 ) -> Result<Requested, FulfilmentError> {
     let scope = &store.scope();
-    if request.tracking_number.trim().is_empty() {
-        return Err(FulfilmentError::Rejected(
-            "a tracking number is required; give the carrier's number with --tracking".into(),
-        ));
-    }
-    let longest = channel.max_tracking_number();
-    if request.tracking_number.chars().count() > longest {
-        return Err(FulfilmentError::Rejected(format!(
-            "the tracking number is {} characters long; {} accepts at most {longest}",
-            request.tracking_number.chars().count(),
-            channel.display_name(),
-        )));
-    }
+    check_tracking(
+        &request.tracking_number,
+        request.tracking_link.as_deref(),
+        channel,
+    )
+    .map_err(FulfilmentError::Tracking)?;
     let order = load_order(storage, store, &request.order_remote_id).await?;
     check_shippable(&order, channel)?;
     let key = request

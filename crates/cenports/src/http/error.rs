@@ -2,6 +2,7 @@
 //! ([`crate::edge::error`]).
 
 use crate::edge::error::{ApiError, ErrorCode};
+use crate::fulfilment::TrackingProblem;
 use crate::service::ServiceError;
 
 /// A service's error as the API answers it: the not-found variants are the 404 of their kind
@@ -21,6 +22,16 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::InvalidQuery(message) => Self::new(ErrorCode::InvalidQuery, message),
             ServiceError::Invalid(message) => Self::validation(message),
+            ServiceError::Tracking(problem) => {
+                let message = problem.describe("tracking_number", "tracking_link");
+                match problem {
+                    // Documented as `shipment_rejected` since the first version.
+                    TrackingProblem::NumberMissing | TrackingProblem::NumberTooLong { .. } => {
+                        Self::new(ErrorCode::ShipmentRejected, message)
+                    }
+                    _ => Self::validation(message),
+                }
+            }
             ServiceError::ShipmentRejected(reason) => {
                 Self::new(ErrorCode::ShipmentRejected, reason)
             }

@@ -82,7 +82,8 @@ async fn count_and_shape_responses(
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().clone();
     let started = std::time::Instant::now();
-    let mut response = edge::method_not_allowed_as_json(next.run(request).await);
+    let mut response =
+        edge::plain_errors_as_json(edge::method_not_allowed_as_json(next.run(request).await));
     // API answers are about one caller's data: never cached by shared caches.
     if route.starts_with("/api/v1/") && !response.headers().contains_key(header::CACHE_CONTROL) {
         response

@@ -9,7 +9,7 @@
 
 use super::shipments::MAX_IDEMPOTENCY_KEY;
 use crate::channel::UnknownChannel;
-use crate::fulfilment::FulfilmentError;
+use crate::fulfilment::{FulfilmentError, TrackingProblem};
 use crate::storage::StorageError;
 
 /// A service call that did not do what was asked.
@@ -42,6 +42,10 @@ pub enum ServiceError {
     /// The order cannot be shipped as asked (the message says why; nothing was queued).
     #[error("{0}")]
     ShipmentRejected(String),
+    /// The tracking number or link breaks the rule of [`crate::fulfilment::check_tracking`];
+    /// each surface names its own field ([`TrackingProblem::describe`]).
+    #[error("{0}")]
+    Tracking(TrackingProblem),
     /// A shipment request came without its request (idempotency) key.
     #[error(
         "send an Idempotency-Key header (e.g. a UUID, or your own parcel id) so that a retried \

@@ -225,6 +225,7 @@ pub async fn request_shipment(
             }
             return Err(ServiceError::ShipmentRejected(reason));
         }
+        Err(FulfilmentError::Tracking(problem)) => return Err(ServiceError::Tracking(problem)),
         Err(FulfilmentError::OrderNotImported { .. }) => return Err(ServiceError::OrderNotFound),
         Err(error @ FulfilmentError::Payload { .. }) => {
             return Err(ServiceError::Fulfilment(error))

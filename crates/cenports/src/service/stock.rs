@@ -99,15 +99,12 @@ fn check_items(items: &[OnHand]) -> Result<Vec<(String, i64)>, ServiceError> {
     let mut problems = Vec::new();
     let mut seen = HashSet::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let sku = item.sku.trim();
-        if sku.is_empty() {
-            problems.push(format!("items[{i}].sku is empty"));
-        } else if item.sku.chars().count() > 255 {
-            problems.push(format!("items[{i}].sku is longer than 255 characters"));
-        } else if item.sku.chars().any(char::is_control) {
-            problems.push(format!("items[{i}].sku has control characters"));
-        } else if !seen.insert(sku) {
-            problems.push(format!("items[{i}].sku {sku:?} is given twice"));
+        match crate::stock::check_sku(&item.sku) {
+            Err(problem) => problems.push(format!("items[{i}].sku {problem}")),
+            Ok(sku) if !seen.insert(sku) => {
+                problems.push(format!("items[{i}].sku {sku:?} is given twice"))
+            }
+            Ok(_) => {}
         }
         if !(0..=MAX_STOCK_LEVEL).contains(&item.on_hand) {
             problems.push(format!(

@@ -4,7 +4,8 @@
 //! error lists every bad line by number (1 is the header) with what is wrong, so a merchant
 //! fixes the file once. Accepted: a UTF-8 byte-order mark, `\r\n` line ends, blank lines,
 //! fields in double quotes (`""` inside for a quote), spaces around fields, the two columns in
-//! either order and extra columns (ignored). On hand is a whole number from 0 to
+//! either order and extra columns named in the header (ignored); every line has as many fields
+//! as the header. SKUs follow [`super::check_sku`], the API's rule. On hand is a whole number from 0 to
 //! 2,147,483,647 (the stores' ceiling). A SKU listed twice is an error: which line should
 //! win is the merchant's call, not ours.
 //!
@@ -136,19 +137,26 @@ pub fn parse_stock_csv(text: &str) -> Result<Vec<(String, i64)>, CsvError> {
                 continue;
             }
         };
-        let sku = values.get(sku_col).map(String::as_str).unwrap_or("");
-        let qty = values.get(qty_col).map(String::as_str);
-        if sku.is_empty() {
-            bad.push((number, "the SKU is empty".into()));
-            continue;
-        }
-        if sku.chars().count() > 255 {
+        if values.len() != header.len() {
             bad.push((
                 number,
-                "the SKU is longer than 255 characters (the longest a store takes)".into(),
+                format!(
+                    "{} field(s) where the header has {}; give every line the header's columns \
+                     (quote a field that holds a comma)",
+                    values.len(),
+                    header.len()
+                ),
             ));
             continue;
         }
+        let sku = match super::check_sku(values.get(sku_col).map(String::as_str).unwrap_or("")) {
+            Ok(sku) => sku,
+            Err(problem) => {
+                bad.push((number, format!("the SKU {problem}")));
+                continue;
+            }
+        };
+        let qty = values.get(qty_col).map(String::as_str);
         let Some(qty) = qty.filter(|q| !q.is_empty()) else {
             bad.push((number, format!("SKU {sku}: on_hand is missing")));
             continue;
@@ -234,9 +242,27 @@ mod tests {
             "{shown}"
         );
         assert!(
-            shown.contains("line 7: SKU D: on_hand is missing"),
+            shown.contains("line 7: 1 field(s) where the header has 2"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn skus_follow_the_apis_rule_and_every_line_has_the_headers_columns() {
+        let long = "x".repeat(256);
+        let text = format!("sku,on_hand\nA\u{0}B,1\nC\tD,2\n{long},3\nE,4,extra\nF,5\n\"  \",6\n");
+        let error = parse_stock_csv(&text).unwrap_err();
+        let shown = error.to_string();
+        for expected in [
+            "line 2: the SKU has control characters",
+            "line 3: the SKU has control characters",
+            "line 4: the SKU is longer than 255 characters",
+            "line 5: 3 field(s) where the header has 2",
+            "line 7: the SKU is empty",
+        ] {
+            assert!(shown.contains(expected), "{expected} in {shown}");
+        }
+        assert_eq!(error.lines.len(), 5, "{shown}");
     }
 
     #[test]

@@ -52,3 +52,43 @@ mod tests {
         assert_eq!(available(5, 0, -4), 5);
     }
 }
+
+/// The longest SKU taken (characters): the longest a store takes.
+pub const MAX_SKU: usize = 255;
+
+/// What is wrong with a SKU, by [`check_sku`]: the one rule of the API's stock `PUT`, the CLI's
+/// `stock set` and `stock import`, so a SKU set one way can be changed every other way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkuProblem {
+    /// Empty or only spaces.
+    Empty,
+    /// Longer than [`MAX_SKU`] characters.
+    TooLong,
+    /// Holds control characters (NUL, tab, line break, escape…).
+    ControlCharacters,
+}
+
+impl std::fmt::Display for SkuProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Empty => f.write_str("is empty"),
+            Self::TooLong => write!(f, "is longer than {MAX_SKU} characters"),
+            Self::ControlCharacters => f.write_str("has control characters"),
+        }
+    }
+}
+
+/// Checks a SKU as given and returns it without surrounding spaces: not blank, at most
+/// [`MAX_SKU`] characters, no control characters.
+pub fn check_sku(sku: &str) -> Result<&str, SkuProblem> {
+    let trimmed = sku.trim();
+    if trimmed.is_empty() {
+        Err(SkuProblem::Empty)
+    } else if sku.chars().count() > MAX_SKU {
+        Err(SkuProblem::TooLong)
+    } else if sku.chars().any(char::is_control) {
+        Err(SkuProblem::ControlCharacters)
+    } else {
+        Ok(trimmed)
+    }
+}

@@ -135,10 +135,11 @@ impl fmt::Debug for SessionRecord {
     }
 }
 
-/// Failed sign-ins of one (email, IP) in the current window.
+/// Sign-in attempts of one (email, IP) in the current window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginAttempts {
-    /// Failures in the window.
+    /// Attempts counted in the window (each is counted before its password is checked; a
+    /// success forgets them).
     pub failures: i32,
     /// When the window started.
     pub window_started: DateTime<Utc>,
@@ -146,10 +147,24 @@ pub struct LoginAttempts {
     pub locked_until: Option<DateTime<Utc>>,
 }
 
-/// The throttling policy [`Storage::record_login_failure`] applies.
+/// What [`Storage::claim_login_attempt`] decided about one sign-in attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginClaim {
+    /// The password may be checked; the attempt is counted (`failures` is its number in the
+    /// window).
+    Allowed(LoginAttempts),
+    /// The pair is locked (or the allowance is spent): the password must not be checked.
+    Refused {
+        /// When attempts are taken again.
+        until: DateTime<Utc>,
+    },
+}
+
+/// The throttling policy [`Storage::claim_login_attempt`] applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottlePolicy {
-    /// Failures allowed in one window; the next one locks.
+    /// Passwords checked in one window at most; the attempt after them locks, as does the
+    /// last of them when it fails.
     pub max_failures: i32,
     /// How long a window of failures counts.
     pub window: chrono::Duration,
@@ -595,47 +610,83 @@ impl Storage {
         })
     }
 
-    /// Counts a failed sign-in of `(email, ip)` at `now` under `policy`, in one write
-    /// transaction (concurrent failures are all counted): a window older than
-    /// `policy.window` starts again at 1; reaching `policy.max_failures` locks until
-    /// `now + policy.lockout`. Also deletes other pairs' counts that are over (window and lock
-    /// both past). Returns the new state.
+    /// Counts a sign-in attempt of `(email, ip)` at `now` under `policy` **before** its
+    /// password is checked, in one statement (an upsert: atomic on both backends, whatever the
+    /// concurrency and however many processes share the database), and says whether the
+    /// password may be checked. So at most `policy.max_failures` passwords are checked per
+    /// window: a window older than `policy.window` starts again at 1; the attempt after the
+    /// allowance locks the pair until `now + policy.lockout`; while locked nothing is counted.
+    pub async fn claim_login_attempt(
+        &self,
+        email: &str,
+        ip: &str,
+        now: DateTime<Utc>,
+        policy: &ThrottlePolicy,
+    ) -> Result<LoginClaim, StorageError> {
+        const SQL: &str = "INSERT INTO login_attempts \
+             (email_key, ip, failures, window_started_ms, locked_until_ms) \
+             VALUES ($1, $2, 1, $3, NULL) \
+             ON CONFLICT (email_key, ip) DO UPDATE SET \
+             failures = CASE \
+                 WHEN login_attempts.locked_until_ms > $3 THEN login_attempts.failures \
+                 WHEN login_attempts.window_started_ms <= $4 THEN 1 \
+                 ELSE login_attempts.failures + 1 END, \
+             window_started_ms = CASE \
+                 WHEN login_attempts.locked_until_ms > $3 THEN login_attempts.window_started_ms \
+                 WHEN login_attempts.window_started_ms <= $4 THEN $3 \
+                 ELSE login_attempts.window_started_ms END, \
+             locked_until_ms = CASE \
+                 WHEN login_attempts.locked_until_ms > $3 THEN login_attempts.locked_until_ms \
+                 WHEN login_attempts.window_started_ms <= $4 THEN NULL \
+                 WHEN login_attempts.failures + 1 > $5 THEN $6 \
+                 ELSE NULL END \
+             RETURNING failures, window_started_ms, locked_until_ms";
+        let key = email.trim().to_lowercase();
+        let state = with_pool!(self, |pool| {
+            sqlx::query_as::<Db, LoginAttempts>(SQL)
+                .bind(&key)
+                .bind(ip)
+                .bind(now.timestamp_millis())
+                .bind((now - policy.window).timestamp_millis())
+                .bind(policy.max_failures)
+                .bind((now + policy.lockout).timestamp_millis())
+                .fetch_one(pool)
+                .await
+                .op("counting a sign-in attempt")
+        })?;
+        Ok(match state.locked_until.filter(|until| *until > now) {
+            Some(until) => LoginClaim::Refused { until },
+            None => LoginClaim::Allowed(state),
+        })
+    }
+
+    /// After a wrong password: locks `(email, ip)` until `now + policy.lockout` when its
+    /// attempts in the window reached `policy.max_failures` (the attempt was counted by
+    /// [`Storage::claim_login_attempt`]). Also deletes other pairs' counts that are over
+    /// (window and lock both past), so guesses at many emails do not grow the table.
     pub async fn record_login_failure(
         &self,
         email: &str,
         ip: &str,
         now: DateTime<Utc>,
         policy: &ThrottlePolicy,
-    ) -> Result<LoginAttempts, StorageError> {
+    ) -> Result<(), StorageError> {
         const OP: &str = "recording a failed sign-in";
         let key = email.trim().to_lowercase();
-        let lock_row = match self.backend {
-            Backend::Sqlite(_) => "",
-            Backend::Postgres(_) => " FOR UPDATE",
-        };
-        let select = format!(
-            "SELECT failures, window_started_ms, locked_until_ms FROM login_attempts \
-             WHERE email_key = $1 AND ip = $2{lock_row}"
-        );
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_with(BEGIN_WRITE).await.op(OP)?;
             sqlx::query::<Db>(
-                "INSERT INTO login_attempts (email_key, ip, failures, window_started_ms) \
-                 VALUES ($1, $2, 0, $3) ON CONFLICT (email_key, ip) DO NOTHING",
+                "UPDATE login_attempts SET locked_until_ms = $1 \
+                 WHERE email_key = $2 AND ip = $3 AND failures >= $4 \
+                 AND (locked_until_ms IS NULL OR locked_until_ms <= $5)",
             )
+            .bind((now + policy.lockout).timestamp_millis())
             .bind(&key)
             .bind(ip)
+            .bind(policy.max_failures)
             .bind(now.timestamp_millis())
-            .execute(&mut *tx)
+            .execute(pool)
             .await
             .op(OP)?;
-            let current = sqlx::query_as::<Db, LoginAttempts>(&select)
-                .bind(&key)
-                .bind(ip)
-                .fetch_one(&mut *tx)
-                .await
-                .op(OP)?;
-            let next = next_attempts(current, now, policy);
             // Counts whose window and lock are both over can only start again at 1.
             let stale = (now - policy.window - policy.lockout).timestamp_millis();
             sqlx::query::<Db>(
@@ -647,37 +698,37 @@ impl Storage {
             .bind(now.timestamp_millis())
             .bind(&key)
             .bind(ip)
-            .execute(&mut *tx)
+            .execute(pool)
             .await
-            .op(OP)?;
-            sqlx::query::<Db>(
-                "UPDATE login_attempts SET failures = $1, window_started_ms = $2, \
-                 locked_until_ms = $3 WHERE email_key = $4 AND ip = $5",
-            )
-            .bind(next.failures)
-            .bind(next.window_started.timestamp_millis())
-            .bind(next.locked_until.map(|at| at.timestamp_millis()))
-            .bind(&key)
-            .bind(ip)
-            .execute(&mut *tx)
-            .await
-            .op(OP)?;
-            tx.commit().await.op(OP)?;
-            Ok(next)
+            .map(|_| ())
+            .op(OP)
         })
     }
 
-    /// Forgets the failures of `(email, ip)` (after a successful sign-in).
-    pub async fn clear_login_failures(&self, email: &str, ip: &str) -> Result<(), StorageError> {
+    /// Forgets the attempts of `(email, ip)` after a successful sign-in whose attempt
+    /// [`Storage::claim_login_attempt`] counted as `claimed`, unless attempts were counted
+    /// after it (sign-ins racing it, e.g. guesses in parallel): those stay counted, so a
+    /// success never opens more room for guesses already under way.
+    pub async fn clear_login_failures(
+        &self,
+        email: &str,
+        ip: &str,
+        claimed: &LoginAttempts,
+    ) -> Result<(), StorageError> {
         let key = email.trim().to_lowercase();
         with_pool!(self, |pool| {
-            sqlx::query::<Db>("DELETE FROM login_attempts WHERE email_key = $1 AND ip = $2")
-                .bind(&key)
-                .bind(ip)
-                .execute(pool)
-                .await
-                .map(|_| ())
-                .op("clearing login attempts")
+            sqlx::query::<Db>(
+                "DELETE FROM login_attempts WHERE email_key = $1 AND ip = $2 \
+                 AND failures = $3 AND window_started_ms = $4",
+            )
+            .bind(&key)
+            .bind(ip)
+            .bind(claimed.failures)
+            .bind(claimed.window_started.timestamp_millis())
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .op("clearing login attempts")
         })
     }
 
@@ -745,74 +796,5 @@ impl Storage {
             what: "store",
             id: store.to_string(),
         })
-    }
-}
-
-/// The throttle state after one more failure at `now`.
-fn next_attempts(
-    current: LoginAttempts,
-    now: DateTime<Utc>,
-    policy: &ThrottlePolicy,
-) -> LoginAttempts {
-    let (failures, window_started) =
-        if current.failures == 0 || now - current.window_started >= policy.window {
-            (1, now)
-        } else {
-            (current.failures.saturating_add(1), current.window_started)
-        };
-    let locked_until = if failures >= policy.max_failures {
-        Some(now + policy.lockout)
-    } else {
-        current.locked_until.filter(|until| *until > now)
-    };
-    LoginAttempts {
-        failures,
-        window_started,
-        locked_until,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn policy() -> ThrottlePolicy {
-        ThrottlePolicy {
-            max_failures: 3,
-            window: chrono::Duration::minutes(15),
-            lockout: chrono::Duration::minutes(15),
-        }
-    }
-
-    fn at(minutes: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_800_000_000 + minutes * 60, 0).unwrap()
-    }
-
-    #[test]
-    fn failures_inside_the_window_add_up_and_lock_at_the_limit() {
-        let fresh = LoginAttempts {
-            failures: 0,
-            window_started: at(0),
-            locked_until: None,
-        };
-        let one = next_attempts(fresh, at(0), &policy());
-        let two = next_attempts(one, at(1), &policy());
-        assert_eq!((two.failures, two.locked_until), (2, None));
-        let three = next_attempts(two, at(2), &policy());
-        assert_eq!(three.failures, 3);
-        assert_eq!(three.locked_until, Some(at(17)));
-    }
-
-    #[test]
-    fn a_failure_after_the_window_starts_a_new_one() {
-        let old = LoginAttempts {
-            failures: 2,
-            window_started: at(0),
-            locked_until: None,
-        };
-        let next = next_attempts(old, at(16), &policy());
-        assert_eq!(next.failures, 1);
-        assert_eq!(next.window_started, at(16));
-        assert_eq!(next.locked_until, None);
     }
 }

@@ -35,6 +35,7 @@ mod money;
 mod raw;
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -263,6 +264,13 @@ impl Storage {
                 ),
             });
         }
+        // The file holds customer data and password hashes: made 0600 before SQLite opens it
+        // (SQLite gives the -wal and -shm files the database file's mode), and a wider file
+        // made earlier is reported.
+        private_file::create(Path::new(path)).map_err(|source| StorageError::OpenSqlite {
+            path: path.to_owned(),
+            source: sqlx::Error::Io(source),
+        })?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -283,6 +291,7 @@ impl Storage {
                 path: path.to_owned(),
                 source,
             })?;
+        private_file::warn_if_readable_by_others(Path::new(path));
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
@@ -430,5 +439,50 @@ mod tests {
         drop(held);
         storage.close().await;
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// The SQLite files' permissions: owner only.
+mod private_file {
+    use std::path::{Path, PathBuf};
+
+    /// Creates `path` empty with mode 0600 if it does not exist (whatever the umask); an
+    /// existing file is left as it is.
+    pub fn create(path: &Path) -> std::io::Result<()> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Logs a warning (stderr for the CLI) for each of the database, `-wal` and `-shm` files
+    /// that other users may read or write, with the command that fixes it.
+    pub fn warn_if_readable_by_others(path: &Path) {
+        #[cfg(unix)]
+        for suffix in ["", "-wal", "-shm"] {
+            use std::os::unix::fs::PermissionsExt;
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = PathBuf::from(name);
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    "{} is readable by other users (mode {mode:o}) though it holds customer \
+                     data and password hashes; restrict it with `chmod 600 {}`",
+                    file.display(),
+                    file.display()
+                );
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = path;
     }
 }

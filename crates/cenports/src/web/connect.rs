@@ -21,6 +21,9 @@ use crate::service::AppState;
 
 /// The form field naming the channel being connected.
 const CHANNEL_FIELD: &str = "channel";
+/// The longest value a connect field takes (characters); channels' ids and tokens are
+/// tens of characters.
+const MAX_FIELD_CHARS: usize = 4_096;
 
 /// The fields shown again after a failed check: never a secret's.
 type Prefill = BTreeMap<String, String>;
@@ -202,6 +205,17 @@ pub async fn create_connection(
     let mut prefill = Prefill::new();
     for field in &form.fields {
         let value = values.remove(field.name).unwrap_or_default();
+        let length = value.chars().count();
+        if length > MAX_FIELD_CHARS {
+            return Err(PageError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "The {} is {length} characters long; at most {MAX_FIELD_CHARS} are taken. \
+                     Copy it again from the API account (or give the credentials .txt).",
+                    field.label
+                ),
+            ));
+        }
         if !field.secret {
             prefill.insert(field.name.to_owned(), value.clone());
         }
@@ -214,8 +228,11 @@ pub async fn create_connection(
                 return Err(PageError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!(
-                        "That file is too large to be {}.",
-                        spec.label.to_lowercase()
+                        "The file given as \"{}\" is {} bytes; at most {} are taken. Give \
+                         the .txt the channel downloaded, as it is.",
+                        spec.label,
+                        text.len(),
+                        spec.max_bytes
                     ),
                 ));
             }

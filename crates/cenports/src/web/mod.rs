@@ -96,6 +96,7 @@ pub fn router(state: AppState) -> Router {
             post(orders::create_shipment),
         )
         .route("/stores/{store_id}/stock", get(stores::show_stock))
+        .layer(middleware::map_response(plain_errors_as_pages))
         .layer(middleware::from_fn(page_headers));
     // Merged in this order, the pages' fallback (with the pages' headers) stays the router's.
     sign_in
@@ -123,6 +124,28 @@ async fn count_pages(State(state): State<AppState>, request: Request, next: Next
         .metrics()
         .record_request(Surface::Dashboard, &route, response.status().as_u16());
     response
+}
+
+/// An error the framework answered in plain text (a form over the body limit, not sent as a
+/// form, or with a field missing or repeated) as a page saying what to do: every error of the
+/// dashboard is a page.
+async fn plain_errors_as_pages(response: Response) -> Response {
+    if !crate::edge::is_plain_error(&response) {
+        return response;
+    }
+    let status = response.status();
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            "What was sent is too large for this form. Shorten it and submit the form again."
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::UNPROCESSABLE_ENTITY => {
+            "This form could not be read: it did not come from a Cenports page as it is now. \
+             Go back, reload the page and submit it again."
+        }
+        _ if status.is_server_error() => "Something failed on our side. Try again in a moment.",
+        _ => "This request could not be read. Go back, reload the page and try again.",
+    };
+    PageError::new(status, message).into_response()
 }
 
 /// Pages are one user's data (never cached), framed by nobody, and only load our stylesheet.
@@ -275,6 +298,12 @@ impl From<ServiceError> for PageError {
             ServiceError::Storage(cause) => return PageError::internal(cause),
             ServiceError::Fulfilment(cause) => return PageError::internal(cause),
             ServiceError::Channel(cause) => return PageError::internal(cause),
+            ServiceError::Tracking(problem) => {
+                return PageError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    problem.describe("The tracking number", "The tracking link"),
+                )
+            }
             ServiceError::InvalidQuery(_)
             | ServiceError::IdempotencyKeyRequired
             | ServiceError::IdempotencyKeyInvalid => StatusCode::BAD_REQUEST,

@@ -64,6 +64,7 @@ pub fn router(state: ReceiverState) -> Router {
     Router::new()
         .route(super::RECEIVER_ROUTE, post(receive_webhook))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(plain_errors_as_envelope))
         .with_state(state)
 }
 
@@ -74,6 +75,23 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
         Json(serde_json::json!({ "error": { "code": code, "message": message } })),
     )
         .into_response()
+}
+
+/// What the framework refused in plain text (a body over the limit, a path that does not
+/// decode) in the receiver's envelope, like its own refusals.
+async fn plain_errors_as_envelope(response: Response) -> Response {
+    if !crate::edge::is_plain_error(&response) {
+        return response;
+    }
+    match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            &format!("a callback body is at most {MAX_BODY_BYTES} bytes"),
+        ),
+        status if status.is_server_error() => internal(),
+        status => error_response(status, "bad_request", "the callback could not be read"),
+    }
 }
 
 fn not_found() -> Response {

@@ -38,88 +38,147 @@ fn at(secs: i64) -> DateTime<Utc> {
 
 const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g";
 
-accounts_test!(concurrent_failed_sign_ins_are_all_counted, |ctx| {
-    let policy = ThrottlePolicy {
-        max_failures: 100,
-        window: chrono::Duration::minutes(15),
-        lockout: chrono::Duration::minutes(15),
-    };
-    let attempts = (0..20).map(|i| {
-        let storage = ctx.storage.clone();
-        async move {
-            storage
-                .record_login_failure("Who@Example.com", "10.0.0.1", at(i), &policy)
-                .await
-                .unwrap()
-        }
-    });
-    futures::future::join_all(attempts).await;
-    let state = ctx
-        .storage
-        .login_attempts("who@example.com", "10.0.0.1")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(state.failures, 20);
-    assert_eq!(state.locked_until, None);
-    // Another address has its own count; a success clears only its pair.
-    assert_eq!(
-        ctx.storage
-            .login_attempts("who@example.com", "10.0.0.2")
-            .await
-            .unwrap(),
-        None
-    );
-    let locked = ctx
-        .storage
-        .record_login_failure(
-            "who@example.com",
-            "10.0.0.2",
-            at(0),
-            &ThrottlePolicy {
-                max_failures: 1,
-                ..policy
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(locked.locked_until, Some(at(15 * 60)));
-    ctx.storage
-        .clear_login_failures("WHO@example.com", "10.0.0.1")
-        .await
-        .unwrap();
-    assert_eq!(
-        ctx.storage
+accounts_test!(
+    concurrent_sign_in_attempts_are_counted_before_any_password_is_checked,
+    |ctx| {
+        let policy = ThrottlePolicy {
+            max_failures: 5,
+            window: chrono::Duration::minutes(15),
+            lockout: chrono::Duration::minutes(15),
+        };
+        // Forty attempts at the same instant: exactly five may check a password, numbered 1 to 5;
+        // the others are refused and the pair is locked.
+        let attempts = (0..40).map(|_| {
+            let storage = ctx.storage.clone();
+            async move {
+                storage
+                    .claim_login_attempt("Who@Example.com", "10.0.0.1", at(0), &policy)
+                    .await
+                    .unwrap()
+            }
+        });
+        let claims = futures::future::join_all(attempts).await;
+        let mut allowed: Vec<i32> = claims
+            .iter()
+            .filter_map(|c| match c {
+                LoginClaim::Allowed(state) => Some(state.failures),
+                LoginClaim::Refused { .. } => None,
+            })
+            .collect();
+        allowed.sort();
+        assert_eq!(allowed, vec![1, 2, 3, 4, 5], "{claims:?}");
+        assert!(claims.iter().all(|c| match c {
+            LoginClaim::Allowed(_) => true,
+            LoginClaim::Refused { until } => *until == at(15 * 60),
+        }));
+        let state = ctx
+            .storage
             .login_attempts("who@example.com", "10.0.0.1")
             .await
-            .unwrap(),
-        None
-    );
-    assert!(ctx
-        .storage
-        .login_attempts("who@example.com", "10.0.0.2")
-        .await
-        .unwrap()
-        .is_some());
-    // Half an hour after both windows and the lock, a failure elsewhere forgets them.
-    ctx.storage
-        .record_login_failure("else@example.com", "10.0.0.9", at(31 * 60), &policy)
-        .await
-        .unwrap();
-    assert_eq!(
-        ctx.storage
-            .login_attempts("who@example.com", "10.0.0.2")
+            .unwrap()
+            .unwrap();
+        assert_eq!((state.failures, state.locked_until), (6, Some(at(15 * 60))));
+        // Another address has its own count.
+        assert_eq!(
+            ctx.storage
+                .login_attempts("who@example.com", "10.0.0.2")
+                .await
+                .unwrap(),
+            None
+        );
+        // The last allowed attempt failing locks at once; a success forgets only its own pair,
+        // and only when no attempt was counted after it.
+        let one = ThrottlePolicy {
+            max_failures: 1,
+            ..policy
+        };
+        let LoginClaim::Allowed(first) = ctx
+            .storage
+            .claim_login_attempt("who@example.com", "10.0.0.2", at(0), &one)
             .await
-            .unwrap(),
-        None
-    );
-    assert!(ctx
-        .storage
-        .login_attempts("else@example.com", "10.0.0.9")
-        .await
-        .unwrap()
-        .is_some());
-});
+            .unwrap()
+        else {
+            panic!("the first attempt may check its password")
+        };
+        ctx.storage
+            .record_login_failure("who@example.com", "10.0.0.2", at(0), &one)
+            .await
+            .unwrap();
+        assert_eq!(
+            ctx.storage
+                .login_attempts("who@example.com", "10.0.0.2")
+                .await
+                .unwrap()
+                .unwrap()
+                .locked_until,
+            Some(at(15 * 60))
+        );
+        let LoginClaim::Allowed(mine) = ctx
+            .storage
+            .claim_login_attempt("pat@example.com", "10.0.0.3", at(0), &policy)
+            .await
+            .unwrap()
+        else {
+            panic!("allowed")
+        };
+        ctx.storage
+            .claim_login_attempt("pat@example.com", "10.0.0.3", at(1), &policy)
+            .await
+            .unwrap();
+        ctx.storage
+            .clear_login_failures("PAT@example.com", "10.0.0.3", &mine)
+            .await
+            .unwrap();
+        assert_eq!(
+            ctx.storage
+                .login_attempts("pat@example.com", "10.0.0.3")
+                .await
+                .unwrap()
+                .map(|s| s.failures),
+            Some(2),
+            "an attempt counted after the success stays counted"
+        );
+        ctx.storage
+            .clear_login_failures("WHO@example.com", "10.0.0.2", &first)
+            .await
+            .unwrap();
+        assert_eq!(
+            ctx.storage
+                .login_attempts("who@example.com", "10.0.0.2")
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(ctx
+            .storage
+            .login_attempts("who@example.com", "10.0.0.1")
+            .await
+            .unwrap()
+            .is_some());
+        // After the window and the lock, the count starts again at 1.
+        let LoginClaim::Allowed(again) = ctx
+            .storage
+            .claim_login_attempt("who@example.com", "10.0.0.1", at(15 * 60), &policy)
+            .await
+            .unwrap()
+        else {
+            panic!("allowed again once the lock is over")
+        };
+        assert_eq!((again.failures, again.locked_until), (1, None));
+        // Half an hour after a window and its lock, a failure elsewhere forgets them.
+        ctx.storage
+            .record_login_failure("else@example.com", "10.0.0.9", at(61 * 60), &policy)
+            .await
+            .unwrap();
+        assert_eq!(
+            ctx.storage
+                .login_attempts("who@example.com", "10.0.0.1")
+                .await
+                .unwrap(),
+            None
+        );
+    }
+);
 
 accounts_test!(
     an_account_completes_a_user_without_password_and_refuses_a_taken_email,

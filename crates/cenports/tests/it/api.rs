@@ -1272,6 +1272,144 @@ api_test!(
     }
 );
 
+api_test!(
+    tracking_numbers_and_links_are_checked_and_named_as_the_api_names_them,
+    |ctx| {
+        let app = start(&ctx).await;
+        let a = &app.a;
+        let auth = key(a);
+        let ship = format!(
+            "/api/v1/stores/{}/orders/{}/shipments",
+            a.store_id, a.order_id
+        );
+        let long_link = format!("https://carrier.example/t?n={}", "x".repeat(60_000));
+        let cases = [
+            (
+                json!({"carrier": "ups", "tracking_number": "T\u{0}X"}),
+                "validation_failed",
+                "tracking_number has control characters",
+            ),
+            (
+                json!({"carrier": "ups", "tracking_number": "T\nX"}),
+                "validation_failed",
+                "tracking_number has control characters",
+            ),
+            (
+                json!({"carrier": "ups", "tracking_number": "T\u{1b}[2JX"}),
+                "validation_failed",
+                "tracking_number has control characters",
+            ),
+            (
+                json!({"carrier": "ups", "tracking_number": "  "}),
+                "shipment_rejected",
+                "tracking_number is required",
+            ),
+            (
+                json!({"carrier": "custom:Bike", "tracking_number": "T1", "tracking_link": "javascript:alert(document.cookie)"}),
+                "validation_failed",
+                "tracking_link must be an absolute http:// or https:// URL",
+            ),
+            (
+                json!({"carrier": "custom:Bike", "tracking_number": "T1", "tracking_link": "http:carrier.example"}),
+                "validation_failed",
+                "tracking_link must be",
+            ),
+            (
+                json!({"carrier": "custom:Bike", "tracking_number": "T1", "tracking_link": "https://carrier.example/t?n=1\n2"}),
+                "validation_failed",
+                "tracking_link must be",
+            ),
+            (
+                json!({"carrier": "custom:Bike", "tracking_number": "T1", "tracking_link": ""}),
+                "validation_failed",
+                "tracking_link must be",
+            ),
+            (
+                json!({"carrier": "custom:Bike", "tracking_number": "T1", "tracking_link": long_link}),
+                "validation_failed",
+                "tracking_link is 60028 characters long; at most 2000",
+            ),
+        ];
+        for (i, (body, code, says)) in cases.into_iter().enumerate() {
+            let key = format!("tracking-{i}");
+            let answer = app
+                .call_with(
+                    Method::POST,
+                    &ship,
+                    &auth,
+                    Some(body),
+                    &[("idempotency-key", &key)],
+                )
+                .await;
+            assert_eq!(
+                (answer.status, answer.code()),
+                (StatusCode::UNPROCESSABLE_ENTITY, code),
+                "case {i}: {answer:?}"
+            );
+            let message = answer.body["error"]["message"].as_str().unwrap();
+            assert!(message.contains(says), "case {i}: {message}");
+            assert!(
+                !message.contains("--"),
+                "case {i} speaks of the CLI: {message}"
+            );
+        }
+        assert!(app.outbox_rows(&a.scope).await.is_empty());
+        // A link of the merchant's own over https is taken and kept as given.
+        let link = "https://carrier.example/track?n=T1";
+        let created = app
+        .call_with(
+            Method::POST,
+            &ship,
+            &auth,
+            Some(json!({"carrier": "custom:Bike", "tracking_number": "T1", "tracking_link": link})),
+            &[("idempotency-key", "tracking-ok")],
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+        assert_eq!(created.body["shipments"][0]["tracking_link"], link);
+    }
+);
+
+api_test!(framework_rejections_are_the_json_envelope, |ctx| {
+    let app = start(&ctx).await;
+    let a = &app.a;
+    let stock = format!("{}/api/v1/stores/{}/stock", app.base, a.store_id);
+    let send = |content_type: &'static str, body: String| {
+        app.http
+            .put(&stock)
+            .bearer_auth(&a.key)
+            .header("content-type", content_type)
+            .body(body)
+    };
+    let huge = format!(
+        "{{\"items\": [{{\"sku\": \"{}\", \"on_hand\": 1}}]}}",
+        "x".repeat(10 << 20)
+    );
+    for (request, status, code) in [
+        (send("application/json", huge), 413, "payload_too_large"),
+        (
+            send("text/plain", "MUG-1,4".into()),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            send("application/json", "{\"items\": [".into()),
+            400,
+            "invalid_json",
+        ),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status);
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"));
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code, "{body}");
+    }
+    assert!(app.storage.stock_rows(&a.scope).await.unwrap().is_empty());
+});
+
 api_test!(login_is_throttled_per_email_and_address, |ctx| {
     let app = start(&ctx).await;
     let a = &app.a;
@@ -1341,6 +1479,52 @@ api_test!(login_is_throttled_per_email_and_address, |ctx| {
         .await
         .expect("one failure in the new window");
 });
+
+api_test!(
+    parallel_sign_ins_check_at_most_the_allowance_of_passwords,
+    |ctx| {
+        // Sixty sign-ins for one account sent at once, the right password among them: each is
+        // counted before its password is checked, so at most five passwords are checked (401, or
+        // the one 200 if the right password came early enough); every other is 429.
+        let app = start(&ctx).await;
+        let email = app.a.email.clone();
+        let attempts = (0..60).map(|i| {
+            let password = if i == 30 {
+                PASSWORD
+            } else {
+                "not the password"
+            };
+            app.login(&email, password)
+        });
+        let answers = futures::future::join_all(attempts).await;
+        let count = |status: StatusCode| {
+            answers
+                .iter()
+                .filter(|a| match a {
+                    Ok(_) => status == StatusCode::OK,
+                    Err(answer) => answer.status == status,
+                })
+                .count()
+        };
+        let (checked_wrong, signed_in, throttled) = (
+            count(StatusCode::UNAUTHORIZED),
+            count(StatusCode::OK),
+            count(StatusCode::TOO_MANY_REQUESTS),
+        );
+        assert_eq!(checked_wrong + signed_in + throttled, 60, "{answers:?}");
+        assert!(
+            checked_wrong + signed_in <= 5,
+            "{checked_wrong} wrong passwords and {signed_in} right one checked: more than five"
+        );
+        // The allowance is spent: the right password does not sign in now.
+        let after = app.login(&email, PASSWORD).await.unwrap_err();
+        assert_eq!(
+            (after.status, after.code()),
+            (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            "{after:?}"
+        );
+    }
+);
 
 api_test!(the_login_form_needs_its_double_submit_token, |ctx| {
     let app = start(&ctx).await;

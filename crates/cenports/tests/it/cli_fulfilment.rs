@@ -325,6 +325,30 @@ async fn ship_prints_the_bigcommerce_shipment_and_refusals_exit_non_zero_with_th
                 text(&output)
             );
         }
+        // The tracking number and link: the core's one rule, the CLI's own flags named.
+        for (tracking, extra, expected) in [
+            ("CP\u{1}1003", &[][..], "--tracking has control characters"),
+            ("CP\n1003", &[][..], "--tracking has control characters"),
+            (" ", &[][..], "--tracking is required"),
+            (
+                "CP1003",
+                &["--tracking-link", "javascript:alert(1)"][..],
+                "--tracking-link must be an absolute http:// or https:// URL",
+            ),
+        ] {
+            let args = ship(tracking, extra);
+            let output = hub
+                .run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+                .await;
+            assert!(!output.status.success(), "{}", text(&output));
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                stderr.contains("refused, nothing was queued") && stderr.contains(expected),
+                "{}",
+                text(&output)
+            );
+        }
+        assert_eq!(hub.shipments().len(), 1);
         let output = hub
             .run(&[
                 "ship",

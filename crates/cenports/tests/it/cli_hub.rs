@@ -555,3 +555,89 @@ async fn a_bad_setting_is_refused_before_anything_runs_naming_the_field_and_the_
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_escapes_in_store_data_are_printed_escaped() {
+    // A store named to clear the screen, retitle the terminal and recolour what follows.
+    let hub = Hub::start("cli-hub-escapes", None).await;
+    let evil = "\u{1b}[2J\u{1b}]0;pwned\u{7}\u{1b}[31mEvil\u{202e}Shop";
+    let store = hub.sandbox.create_store(StoreSpec {
+        seed: 12,
+        orders: 0,
+        products: 0,
+        name: Some(evil.into()),
+        ..StoreSpec::default()
+    });
+    let quiet = [("CENPORTS_LOG", "warn")];
+    let file = hub.credentials_file(&store, "merchant-guide");
+    let connect = hub
+        .run_with(
+            &[
+                "connect",
+                "--email",
+                ALICE,
+                "--credentials-file",
+                file.to_str().unwrap(),
+            ],
+            &quiet,
+        )
+        .await;
+    assert!(connect.status.success(), "{}", text(&connect));
+    let stores = hub.run_with(&["stores"], &quiet).await;
+    assert!(stores.status.success(), "{}", text(&stores));
+    for output in [&connect, &stores] {
+        for stream in [&output.stdout, &output.stderr] {
+            assert!(
+                !stream.iter().any(|b| *b == 0x1b || *b == 0x07),
+                "a raw control character reached the terminal: {}",
+                text(output)
+            );
+        }
+    }
+    let connected = String::from_utf8_lossy(&connect.stdout);
+    assert!(
+        connected.contains(r"\x1b[2J\x1b]0;pwned\x07\x1b[31mEvil\u{202e}Shop"),
+        "{connected}"
+    );
+    let listed = String::from_utf8_lossy(&stores.stdout);
+    assert!(listed.contains(r"\x1b[2J"), "{listed}");
+    // JSON carries the name as it is, escaped the JSON way.
+    let json = hub.json(&["stores", "--json"]).await;
+    assert_eq!(json[0]["name"], evil);
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_files_are_private_and_a_wider_one_is_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let hub = Hub::start("cli-hub-modes", None).await;
+    let db = hub.dir.0.join("hub.db");
+    let mode = |suffix: &str| {
+        let mut name = db.clone().into_os_string();
+        name.push(suffix);
+        std::fs::metadata(&name)
+            .unwrap_or_else(|e| panic!("{name:?}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    // A new database (under the test's umask, typically 022): the file and, while a process
+    // holds it open, its -wal and -shm are the owner's only.
+    let storage = cenports::storage::Storage::open(&hub.database_url)
+        .await
+        .unwrap();
+    hub.ok(&["stores"]).await;
+    for suffix in ["", "-wal", "-shm"] {
+        assert_eq!(mode(suffix), 0o600, "hub.db{suffix}");
+    }
+    storage.close().await;
+    // A file someone made readable by others: every command says so on stderr.
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = hub.run_with(&["stores"], &[("CENPORTS_LOG", "warn")]).await;
+    assert!(output.status.success(), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("is readable by other users (mode 644)") && stderr.contains("chmod 600"),
+        "{stderr}"
+    );
+}

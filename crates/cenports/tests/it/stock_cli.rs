@@ -172,6 +172,41 @@ async fn stock_through_the_cli(hub: &Hub) {
     .await;
     hub.ok(&["sync", "--email", EMAIL]).await;
 
+    // SKUs follow the API's rule (no control characters, at most 255 characters), and a line
+    // with more fields than the header is a bad line: the whole file is refused.
+    let controls = hub.file(
+        "controls.csv",
+        "sku,on_hand\nTEE\u{0}S,9\nTEE\tM,4\nMUG,2,extra\n",
+    );
+    let output = hub
+        .run(&["stock", "import", "--store", &hash, &controls])
+        .await;
+    assert!(!output.status.success(), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for expected in [
+        "3 bad line(s); nothing was imported",
+        "line 2: the SKU has control characters",
+        "line 3: the SKU has control characters",
+        "line 4: 3 field(s) where the header has 2",
+    ] {
+        assert!(stderr.contains(expected), "{expected} in {stderr}");
+    }
+    let long = "S".repeat(300);
+    for sku in ["TEE\u{1}S", long.as_str()] {
+        let output = hub.run(&["stock", "set", "--store", &hash, sku, "3"]).await;
+        assert!(!output.status.success(), "{}", text(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("has control characters")
+                || stderr.contains("is longer than 255 characters"),
+            "{stderr}"
+        );
+    }
+    assert!(hub
+        .json(&["stock", "--store", &hash, "--json"])
+        .await
+        .is_empty());
+
     // A bad file: every bad line named, nothing applied.
     let bad = hub.file(
         "bad.csv",

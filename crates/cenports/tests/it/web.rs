@@ -1098,3 +1098,134 @@ web_test!(
         server.abort();
     }
 );
+
+web_test!(
+    the_shipment_form_refuses_control_characters_and_names_its_own_field,
+    |ctx| {
+        let app = start(&ctx).await;
+        let browser = Browser::signed_in(&app, &app.a.email).await;
+        let path = format!("/stores/{}/orders/{}", app.a.store_id, app.a.order_id);
+        let page = browser.get(&path).await;
+        let csrf = page.hidden("csrf_token");
+        let line = {
+            let at = page.html.find("name=\"qty_").unwrap() + "name=\"".len();
+            let rest = &page.html[at..];
+            rest[..rest.find('"').unwrap()].to_owned()
+        };
+        for (i, (tracking, says)) in [
+            ("T\u{0}X", "The tracking number has control characters"),
+            ("T\nX", "The tracking number has control characters"),
+            ("T\u{1b}[31mX", "The tracking number has control characters"),
+            ("   ", "The tracking number is required"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let key = format!("form-{i}");
+            let posted = browser
+                .post(
+                    &format!("{path}/shipments"),
+                    &[
+                        ("csrf_token", &csrf),
+                        ("request_key", &key),
+                        ("carrier", "ups"),
+                        ("tracking_number", tracking),
+                        (&line, "1"),
+                    ],
+                )
+                .await;
+            assert_eq!(
+                posted.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{posted:?}"
+            );
+            assert!(posted.html.contains(says), "{tracking:?}: {posted:?}");
+            assert!(!posted.html.contains("--tracking"), "{posted:?}");
+        }
+        let rows = app
+            .storage
+            .order_outbox(&app.a.scope, OrderId::from_raw(app.a.order_id))
+            .await
+            .unwrap();
+        assert!(rows.is_empty(), "{rows:?}");
+    }
+);
+
+web_test!(
+    framework_rejections_are_pages_and_the_connect_form_names_its_own_field,
+    |ctx| {
+        let app = start(&ctx).await;
+        let browser = Browser::signed_in(&app, &app.a.email).await;
+        let csrf = browser.csrf().await;
+        // A 1 MB Client ID is a field that is too long, not a file.
+        let page = browser.get("/connect").await;
+        let channel = page.hidden("channel");
+        let huge = "c".repeat(1024 * 1024);
+        let posted = browser
+            .post_multipart(
+                "/connect",
+                &[
+                    ("csrf_token", &csrf),
+                    ("channel", &channel),
+                    ("store_url", "abc123"),
+                    ("client_id", &huge),
+                ],
+            )
+            .await;
+        assert!(posted.status.is_client_error(), "{}", posted.status);
+        assert!(
+            posted.html.contains("<html"),
+            "{}",
+            &posted.html[..200.min(posted.html.len())]
+        );
+        assert_eq!(posted.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            posted
+                .html
+                .contains("The Client ID is 1048576 characters long"),
+            "{}",
+            posted.html
+        );
+        assert!(
+            !posted.html.contains("That file is too large"),
+            "{}",
+            posted.html
+        );
+        // What the framework refuses (a duplicate field, a form that is not a form, a body
+        // over the limit) is an HTML page too, never plain text.
+        let store = format!("/stores/{}/sync", app.a.store_id);
+        let duplicate = browser
+            .post(&store, &[("csrf_token", &csrf), ("csrf_token", &csrf)])
+            .await;
+        let not_a_form = browser
+            .send(
+                browser
+                    .http
+                    .post(format!("{}{store}", browser.base))
+                    .header("content-type", "text/plain")
+                    .body("csrf_token=x"),
+            )
+            .await;
+        let too_large = browser
+            .send(
+                browser
+                    .http
+                    .post(format!("{}{store}", browser.base))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(format!("csrf_token={}", "x".repeat(3 * 1024 * 1024))),
+            )
+            .await;
+        for (page, status) in [
+            (&duplicate, StatusCode::UNPROCESSABLE_ENTITY),
+            (&not_a_form, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            (&too_large, StatusCode::PAYLOAD_TOO_LARGE),
+        ] {
+            assert_eq!(page.status, status, "{page:?}");
+            assert!(
+                page.html.contains("<html") && page.html.contains("role=\"alert\""),
+                "{page:?}"
+            );
+            assert!(!page.html.contains("Failed to"), "{page:?}");
+        }
+    }
+);

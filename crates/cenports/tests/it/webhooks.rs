@@ -764,6 +764,13 @@ both_backends!(the_receiver_refuses_what_it_must_and_deduplicates, |url| {
         let response = request.send().await.unwrap();
         assert_eq!(response.status().as_u16(), status, "{what}");
         let text = response.text().await.unwrap();
+        // Every refusal is the receiver's envelope, the framework's own included.
+        let envelope: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{what}: not the JSON envelope: {text}"));
+        assert!(envelope["error"]["code"].is_string(), "{what}: {text}");
+        if status == 413 {
+            assert_eq!(envelope["error"]["code"], "payload_too_large", "{what}");
+        }
         assert!(!text.contains(&secret), "{what}: {text}");
         assert!(!text.contains(&hub.client_secret), "{what}: {text}");
         if status == 401 {

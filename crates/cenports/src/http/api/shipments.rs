@@ -129,10 +129,20 @@ pub struct CreateShipment {
         pattern = r"^(canada-post|ups|fedex|usps|dhl|purolator|custom:[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*)$"
     )]
     pub carrier: String,
-    /// The carrier's tracking number: 1 to 50 characters, not only spaces.
-    #[schema(min_length = 1, max_length = 50, pattern = r"\S")]
+    /// The carrier's tracking number: 1 to 50 characters, not only spaces, no control
+    /// characters.
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub tracking_number: String,
-    /// A tracking link of the merchant's own (for custom carriers).
+    /// A tracking link of the merchant's own (for custom carriers): an absolute `http://` or
+    /// `https://` URL with a host, at most 2,000 characters, no spaces or control characters.
+    #[schema(
+        max_length = 2000,
+        pattern = r"^[hH][tT][tT][pP][sS]?://[^\s\u0000-\u001F\u007F-\u009F]+$"
+    )]
     pub tracking_link: Option<String>,
     /// When the parcel left (default: now).
     pub shipped_at: Option<DateTime<Utc>>,
