@@ -264,6 +264,11 @@ pub trait Channel: Send + Sync {
     /// The longest tracking number the channel accepts.
     fn max_tracking_number(&self) -> usize;
 
+    /// The channel's order statuses as `(code, name)`: what `stores.status_code` and
+    /// `status_name` hold, and what an operator may name in a status filter (see
+    /// [`resolve_status`]).
+    fn order_statuses(&self) -> &'static [(&'static str, &'static str)];
+
     /// Whether the channel refuses to ship an order in this status (checked before a shipment
     /// enters the outbox).
     fn refuses_shipment(&self, status_code: &str) -> bool;
@@ -491,4 +496,37 @@ pub trait HooksOut: Send + Sync {
 
     /// Deletes every hook of ours; returns how many.
     async fn remove_hooks(&self, receiver_path: &str) -> Result<u64, ChannelError>;
+}
+
+/// The status code an operator means by `text` on `channel`: one of its codes as given, or one
+/// of its status names in any case, with any spacing or punctuation (`awaiting fulfillment`,
+/// `Awaiting_Fulfillment`). The error names the channel and lists its statuses.
+pub fn resolve_status(channel: &dyn Channel, text: &str) -> Result<String, String> {
+    fn normalized(text: &str) -> String {
+        text.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    }
+    let statuses = channel.order_statuses();
+    let given = text.trim();
+    if let Some((code, _)) = statuses.iter().find(|(code, _)| *code == given) {
+        return Ok((*code).to_owned());
+    }
+    let wanted = normalized(text);
+    statuses
+        .iter()
+        .find(|(_, name)| normalized(name) == wanted)
+        .map(|(code, _)| (*code).to_owned())
+        .ok_or_else(|| {
+            let listed: Vec<String> = statuses
+                .iter()
+                .map(|(code, name)| format!("{name} ({code})"))
+                .collect();
+            format!(
+                "{text:?} is not a {} order status: use one of {}",
+                channel.display_name(),
+                listed.join(", ")
+            )
+        })
 }

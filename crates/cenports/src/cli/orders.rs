@@ -2,11 +2,13 @@
 //!
 //! Orders are read from the hub's database (never from BigCommerce), for one user's stores
 //! (`--email`, required: a user sees only their own stores), optionally one store. Filters:
-//! BigCommerce status by name or id (`--status "Awaiting Fulfillment"`, `--status 11`), our
+//! the store's channel's status by name or code (`--status "Awaiting Fulfillment"`,
+//! `--status 11` at BigCommerce; `channel::resolve_status`), our
 //! fulfilment state (`--state ready`), modification date (`--since`), and creation date
 //! (`--created-from` inclusive, `--created-to` exclusive).
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
+use cenports::channel::{self, UnknownChannel};
 use cenports::config::Settings;
 use cenports::storage::{FulfilmentState, OrderFilter, OrderSummary, StoreRecord};
 use chrono::{DateTime, Utc};
@@ -15,25 +17,6 @@ use serde_json::json;
 
 use crate::cli::stores::{open_storage, select_stores, truncate};
 use crate::cli::sync::parse_date;
-
-/// BigCommerce's order statuses (id, name), as `GET /v2/order_statuses` lists them.
-pub const ORDER_STATUSES: [(i32, &str); 15] = [
-    (0, "Incomplete"),
-    (1, "Pending"),
-    (2, "Shipped"),
-    (3, "Partially Shipped"),
-    (4, "Refunded"),
-    (5, "Cancelled"),
-    (6, "Declined"),
-    (7, "Awaiting Payment"),
-    (8, "Awaiting Pickup"),
-    (9, "Awaiting Shipment"),
-    (10, "Completed"),
-    (11, "Awaiting Fulfillment"),
-    (12, "Manual Verification Required"),
-    (13, "Disputed"),
-    (14, "Partially Refunded"),
-];
 
 /// Options of `cenports orders`.
 #[derive(Debug, Args)]
@@ -44,9 +27,9 @@ pub struct OrdersArgs {
     /// Only this store (its hash; see `cenports stores`).
     #[arg(long, value_name = "HASH")]
     pub store: Option<String>,
-    /// Only this BigCommerce status, by name ("Awaiting Fulfillment") or id (11).
-    #[arg(long, value_name = "NAME_OR_ID", value_parser = parse_status, conflicts_with = "state")]
-    pub status: Option<i32>,
+    /// Only this status of the store's channel, by name ("Awaiting Fulfillment") or code (11).
+    #[arg(long, value_name = "NAME_OR_CODE", conflicts_with = "state")]
+    pub status: Option<String>,
     /// Only this fulfilment state: ready, on_hold, cancelled, shipped, partially_shipped,
     /// refunded or other.
     #[arg(long, value_parser = parse_state)]
@@ -76,25 +59,6 @@ fn normalized(text: &str) -> String {
         .collect()
 }
 
-/// A status name (any case, spaces or underscores) or id.
-pub fn parse_status(text: &str) -> Result<i32, String> {
-    if let Ok(id) = text.trim().parse::<i32>() {
-        return Ok(id);
-    }
-    let wanted = normalized(text);
-    ORDER_STATUSES
-        .iter()
-        .find(|(_, name)| normalized(name) == wanted)
-        .map(|(id, _)| *id)
-        .ok_or_else(|| {
-            let names: Vec<&str> = ORDER_STATUSES.iter().map(|(_, name)| *name).collect();
-            format!(
-                "{text:?} is not a BigCommerce status: use an id or one of {}",
-                names.join(", ")
-            )
-        })
-}
-
 /// A fulfilment state (`on_hold`, `on-hold` and `On Hold` are the same).
 pub fn parse_state(text: &str) -> Result<FulfilmentState, String> {
     let wanted = normalized(text);
@@ -117,8 +81,28 @@ pub async fn run(args: OrdersArgs, settings: &Settings) -> Result<()> {
     }
     let storage = open_storage(settings).await?;
     let stores = select_stores(&storage, Some(&args.email), args.store.as_deref()).await?;
+    // A status is the store's channel's own: resolved per store, refused before anything is
+    // listed if one of the stores' channels has no such status.
+    let channels = channel::builtin(&settings.channel_api_urls);
+    let mut status_codes = Vec::with_capacity(stores.len());
+    for store in &stores {
+        let code = match &args.status {
+            None => None,
+            Some(text) => {
+                let channel = channels
+                    .iter()
+                    .find(|c| c.name() == store.channel)
+                    .ok_or_else(|| UnknownChannel {
+                        store: store.remote_id.clone(),
+                        channel: store.channel.clone(),
+                    })?;
+                Some(channel::resolve_status(channel.as_ref(), text).map_err(|e| anyhow!(e))?)
+            }
+        };
+        status_codes.push(code);
+    }
     let filter = OrderFilter {
-        status_code: args.status.map(|id| id.to_string()),
+        status_code: None,
         fulfilment_state: args.state,
         since: args.since,
         created_from: args.created_from,
@@ -127,8 +111,12 @@ pub async fn run(args: OrdersArgs, settings: &Settings) -> Result<()> {
         newest_first: false,
     };
     let mut rows: Vec<(&StoreRecord, OrderSummary, i64)> = Vec::new();
-    for store in &stores {
+    for (store, status_code) in stores.iter().zip(status_codes) {
         let scope = store.scope();
+        let filter = OrderFilter {
+            status_code,
+            ..filter.clone()
+        };
         let (mut after, mut left) = (None, args.limit);
         while left > 0 {
             let page = storage

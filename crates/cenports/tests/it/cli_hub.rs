@@ -242,6 +242,25 @@ async fn connect_sync_and_list(hub: &Hub) {
         .await;
     assert!(awaiting.iter().all(|o| o["status_code"] == "11"));
     assert_eq!(awaiting.len(), hub.sandbox_orders(&[11]).1);
+    // The same status by its code; a name the store's channel does not have is refused with
+    // the channel's statuses listed, and nothing is listed.
+    let by_code = hub
+        .json(&[
+            "orders", "--email", ALICE, "--status", "11", "--json", "--limit", "1000",
+        ])
+        .await;
+    assert_eq!(by_code, awaiting);
+    let unknown = hub
+        .run(&["orders", "--email", ALICE, "--status", "Shipped Yesterday"])
+        .await;
+    assert!(!unknown.status.success());
+    let said = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        said.contains("\"Shipped Yesterday\" is not a BigCommerce order status")
+            && said.contains("Awaiting Fulfillment (11)"),
+        "{said}"
+    );
+    assert!(unknown.stdout.is_empty(), "nothing listed");
 
     // A creation range: from inclusive, to exclusive.
     let created = orders[0]["date_created"].as_str().unwrap().to_owned();

@@ -274,6 +274,15 @@ impl Channel for MemoryChannel {
     fn refuses_shipment(&self, status_code: &str) -> bool {
         status_code == "void"
     }
+
+    fn order_statuses(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("open", "OPEN"),
+            ("held", "HELD"),
+            ("shipped", "SHIPPED"),
+            ("void", "VOID"),
+        ]
+    }
     fn read_callback(
         &self,
         _: &SecretString,

@@ -256,6 +256,10 @@ impl Channel for BigCommerce {
         fulfilment::MAX_TRACKING_NUMBER
     }
 
+    fn order_statuses(&self) -> &'static [(&'static str, &'static str)] {
+        &orders::ORDER_STATUSES
+    }
+
     fn refuses_shipment(&self, status_code: &str) -> bool {
         fulfilment::refuses_shipments(status_code)
     }

@@ -27,6 +27,25 @@ use crate::storage::{NewOrderRecord, STREAM_ORDERS};
 /// [`STREAM_ORDERS`] with `is_deleted=true` and its own cursor, so each resumes on its own.
 pub const STREAM_ARCHIVED_ORDERS: &str = "orders_archived";
 
+/// BigCommerce's order statuses (id as text, name), as `GET /v2/order_statuses` lists them.
+pub const ORDER_STATUSES: [(&str, &str); 15] = [
+    ("0", "Incomplete"),
+    ("1", "Pending"),
+    ("2", "Shipped"),
+    ("3", "Partially Shipped"),
+    ("4", "Refunded"),
+    ("5", "Cancelled"),
+    ("6", "Declined"),
+    ("7", "Awaiting Payment"),
+    ("8", "Awaiting Pickup"),
+    ("9", "Awaiting Shipment"),
+    ("10", "Completed"),
+    ("11", "Awaiting Fulfillment"),
+    ("12", "Manual Verification Required"),
+    ("13", "Disputed"),
+    ("14", "Partially Refunded"),
+];
+
 /// Awaiting Fulfillment (11), then Awaiting Shipment (9): walked first on a new store.
 pub const OPEN_STATUSES: [&str; 2] = ["11", "9"];
 
