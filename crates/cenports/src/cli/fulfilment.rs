@@ -479,8 +479,9 @@ pub async fn run_outbox(args: OutboxArgs, settings: &Settings) -> Result<()> {
     if narrowed && stores.is_empty() {
         bail!("no store matches; see `cenports stores`");
     }
+    let mut retried = Vec::with_capacity(args.retry.len());
     for &id in &args.retry {
-        retry_by_hand(&storage, &stores, narrowed, id).await?;
+        retried.push((id, retry_by_hand(&storage, &stores, narrowed, id).await?));
     }
     let mut report = None;
     if args.drain {
@@ -540,11 +541,27 @@ pub async fn run_outbox(args: OutboxArgs, settings: &Settings) -> Result<()> {
                 "failed": counts.failed,
                 "retrying": counts.retrying,
             },
+            "retried": retried
+                .iter()
+                .map(|(id, outcome)| json!({"id": id, "outcome": outcome.as_str()}))
+                .collect::<Vec<_>>(),
             "drain": report.as_ref().map(report_json),
             "rows": rows.iter().map(row_json).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
+    }
+    for (id, outcome) in &retried {
+        match outcome {
+            Retried::Pending | Retried::Sending => println!(
+                "Row {id} is due now ({}); a worker (`cenports worker`, `serve`, or `outbox \
+                 --drain`) delivers it.",
+                outcome.as_str()
+            ),
+            Retried::InFlight => {
+                println!("Row {id} is being tried by a worker right now; nothing changed.")
+            }
+        }
     }
     if let Some(r) = &report {
         println!(
@@ -581,13 +598,33 @@ pub async fn run_outbox(args: OutboxArgs, settings: &Settings) -> Result<()> {
     Ok(())
 }
 
+/// What `outbox --retry ID` did to a row.
+enum Retried {
+    /// Due now, to be sent (it failed on a refusal).
+    Pending,
+    /// Due now, to be read back first.
+    Sending,
+    /// A worker holds it right now.
+    InFlight,
+}
+
+impl Retried {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Retried::Pending => "pending",
+            Retried::Sending => "sending",
+            Retried::InFlight => "in_flight",
+        }
+    }
+}
+
 /// `outbox --retry ID`: one row due again now, among the selected stores' rows.
 async fn retry_by_hand(
     storage: &Storage,
     stores: &[StoreRecord],
     narrowed: bool,
     id: i64,
-) -> Result<()> {
+) -> Result<Retried> {
     let missing = || {
         anyhow::anyhow!(
             "no outbox row {id}{}; `cenports outbox` lists the rows with their ids",
@@ -627,19 +664,13 @@ async fn retry_by_hand(
         }
     }
     match outcome.ok_or_else(missing)? {
-        HandRetry::Queued(row) => println!(
-            "Row {id} is due now ({}); a worker (`cenports worker`, `serve`, or `outbox \
-             --drain`) delivers it.",
-            row.state.as_str()
-        ),
-        HandRetry::InFlight(_) => {
-            println!("Row {id} is being tried by a worker right now; nothing changed.")
-        }
+        HandRetry::Queued(row) if row.state == OutboxState::Sending => Ok(Retried::Sending),
+        HandRetry::Queued(_) => Ok(Retried::Pending),
+        HandRetry::InFlight(_) => Ok(Retried::InFlight),
         HandRetry::Delivered(_) => {
             bail!("row {id} was delivered to the store already; there is nothing to retry")
         }
     }
-    Ok(())
 }
 
 fn add(total: &mut DrainReport, r: DrainReport) {

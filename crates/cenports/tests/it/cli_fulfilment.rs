@@ -445,6 +445,75 @@ async fn ship_prints_the_bigcommerce_shipment_and_refusals_exit_non_zero_with_th
     .await;
 }
 
+/// `cenports outbox --retry ID`: a failed row back in the queue and, with `--drain`, delivered
+/// once; unknown or delivered rows are refused with what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_retry_queues_a_failed_row_again_and_drain_delivers_it_once() {
+    with_hub("cli-retry", false, |hub| async move {
+        let order = hub.place(1, &[("MUG-1", 1, 0)]);
+        hub.connect_and_sync().await;
+        let storage = Storage::open(&hub.database_url).await.unwrap();
+        let store = storage.list_all_stores().await.unwrap().remove(0);
+        let request = ShipmentRequest {
+            order_remote_id: order.to_string(),
+            carrier: Carrier::Ups,
+            tracking_number: "1ZAGAIN".into(),
+            tracking_link: None,
+            shipped_at: None,
+            items: vec![],
+            request_key: None,
+        };
+        let row = request_shipment(&storage, &store, &hub.channel(), &request)
+            .await
+            .unwrap()
+            .rows[0]
+            .id;
+        // Refused once (as the worker records a refusal).
+        storage
+            .claim_outbox(None, "refused", Duration::from_secs(10))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(storage
+            .fail_outbox(row, "refused", "BigCommerce rejected it: on hold")
+            .await
+            .unwrap());
+        let listing = hub.ok(&["outbox"]).await;
+        assert!(
+            listing.contains("1 failed") && listing.contains("cenports outbox --retry ID"),
+            "{listing}"
+        );
+
+        let id = row.get().to_string();
+        let out = hub
+            .ok(&["outbox", "--retry", &id, "--drain", "--json"])
+            .await;
+        let report: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(report["drain"]["delivered_sent"], 1, "{report}");
+        assert_eq!(report["counts"]["failed"], 0, "{report}");
+        assert_eq!(hub.shipments().len(), 1);
+
+        let delivered = hub.run(&["outbox", "--retry", &id]).await;
+        assert!(!delivered.status.success());
+        assert!(
+            text(&delivered).contains("was delivered to the store already"),
+            "{}",
+            text(&delivered)
+        );
+        let missing = hub.run(&["outbox", "--retry", "987654"]).await;
+        assert!(!missing.status.success());
+        assert!(
+            text(&missing).contains("no outbox row 987654"),
+            "{}",
+            text(&missing)
+        );
+        assert_eq!(hub.shipments().len(), 1, "nothing sent twice");
+        storage.close().await;
+        hub.assert_no_secret_leaked();
+    })
+    .await;
+}
+
 // ------------------------------------------------------------------ the soak
 
 /// Orders in the soak (every third ships to two addresses, every third in two parcels to one

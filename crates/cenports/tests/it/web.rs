@@ -1229,3 +1229,105 @@ web_test!(
         }
     }
 );
+
+web_test!(
+    a_failed_write_is_retried_from_the_store_page_and_ships_once,
+    |ctx| {
+        let app = start(&ctx).await;
+        let (a, b) = (&app.a, &app.b);
+        // A shipment of Alice's order, refused by the store (the hub records the refusal as the
+        // worker does: claimed, then failed with the channel's words).
+        let record = app.storage.get_store(&a.scope).await.unwrap();
+        let client = app.channels.client(&app.storage, &record).await.unwrap();
+        let requested = cenports::fulfilment::request_shipment(
+            &app.storage,
+            &record,
+            app.channels.of(&record).unwrap().as_ref(),
+            &cenports::fulfilment::ShipmentRequest {
+                order_remote_id: a.order_number.clone(),
+                carrier: cenports::fulfilment::Carrier::Ups,
+                tracking_number: "1ZRETRY".into(),
+                tracking_link: None,
+                shipped_at: None,
+                items: vec![],
+                request_key: None,
+            },
+        )
+        .await
+        .unwrap();
+        let row = requested.rows[0].id;
+        let claimed = app
+            .storage
+            .claim_outbox(None, "refused", Duration::from_secs(10))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claimed.id, row);
+        assert!(app
+            .storage
+            .fail_outbox(
+                row,
+                "refused",
+                "BigCommerce rejected it: the order is on hold"
+            )
+            .await
+            .unwrap());
+
+        // The store page lists it with its reason and a Retry now button.
+        let alice = Browser::signed_in(&app, &a.email).await;
+        let store_page = format!("/stores/{}", a.store_id);
+        let page = alice.get(&store_page).await;
+        assert!(
+            page.html.contains("the order is on hold") && page.html.contains("Retry now"),
+            "{page:?}"
+        );
+        let retry = format!("/stores/{}/outbox/{}/retry", a.store_id, row.get());
+        assert!(page.html.contains(&retry), "{page:?}");
+
+        // Another merchant cannot retry it; without the CSRF token nothing happens either.
+        let bob = Browser::signed_in(&app, &b.email).await;
+        let bob_csrf = bob.csrf().await;
+        let theirs = bob.post(&retry, &[("csrf_token", &bob_csrf)]).await;
+        assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{theirs:?}");
+        let no_token = alice.post(&retry, &[]).await;
+        assert_ne!(no_token.status, StatusCode::SEE_OTHER, "{no_token:?}");
+        let held = app.storage.get_outbox(&a.scope, row).await.unwrap();
+        assert_eq!(held.state, OutboxState::Failed);
+
+        let csrf = page.hidden("csrf_token");
+        let retried = alice.post(&retry, &[("csrf_token", &csrf)]).await;
+        assert_eq!(retried.status, StatusCode::SEE_OTHER, "{retried:?}");
+        assert_eq!(
+            retried.location.as_deref(),
+            Some(format!("{store_page}?notice=retry_queued#errors").as_str())
+        );
+        let queued = app.storage.get_outbox(&a.scope, row).await.unwrap();
+        assert_eq!(
+            (queued.state, queued.attempts, queued.last_error),
+            (OutboxState::Pending, 0, None)
+        );
+        let notice = alice
+            .get(&format!("{store_page}?notice=retry_queued"))
+            .await;
+        assert!(notice.html.contains("Queued again"), "{notice:?}");
+
+        let clients: HashMap<StoreId, Arc<dyn StoreClient>> =
+            HashMap::from([(a.scope.store_id(), client)]);
+        let report = drain(&app.storage, &clients, None, &worker_config())
+            .await
+            .unwrap();
+        assert_eq!((report.delivered_sent, report.sends), (1, 1), "{report:?}");
+        let shipments = app
+            .sandbox
+            .with_store(&a.hash, |data, _| {
+                data.orders[&a.order_number.parse::<u64>().unwrap()]
+                    .shipments
+                    .len()
+            })
+            .unwrap();
+        assert_eq!(shipments, 1);
+        // Delivered: nothing left to retry, and the page says so rather than queueing.
+        let again = alice.post(&retry, &[("csrf_token", &csrf)]).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{again:?}");
+    }
+);
