@@ -5,13 +5,13 @@
 //! # Design
 //! - **One [`Client`] per store.** It is cheap to clone; all clones share one connection pool
 //!   and one [`RateLimiter`], because BigCommerce's quota belongs to the store, not to a task.
-//! - **Pacing before reacting** (`docs/DESIGN-NOTES.md` note 3). Every response's `X-Rate-Limit-*`
+//! - **Pacing before reacting** (`docs/HARD-PROBLEMS.md` note 3). Every response's `X-Rate-Limit-*`
 //!   headers feed the limiter; a request waits when it would dip into the share of the quota
 //!   left to other apps (20% by default), counting requests still in flight, and the last part
 //!   of our share is spread until the window resets. A 429 pauses every task of the store
 //!   until the reset (or an exponential backoff with jitter when the 429 has no headers). See
 //!   [`limiter`].
-//! - **Retries that cannot duplicate effects** (`docs/DESIGN-NOTES.md` note 2). GET, PUT and
+//! - **Retries that cannot duplicate effects** (`docs/HARD-PROBLEMS.md` note 2). GET, PUT and
 //!   DELETE are retried on timeouts, dropped connections, 500/502/503/504 and truncated bodies;
 //!   a POST never is once it may have reached BigCommerce: the caller gets
 //!   [`Error::OutcomeUnknown`] and must read back before sending it again. See the table in

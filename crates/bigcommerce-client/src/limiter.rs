@@ -1,4 +1,4 @@
-//! The per-store request pacer (`docs/DESIGN-NOTES.md` note 3).
+//! The per-store request pacer (`docs/HARD-PROBLEMS.md` note 3).
 //!
 //! BigCommerce gives each store one quota (150 or 450 requests per 30 s window) shared by every
 //! app. Every response carries `X-Rate-Limit-Requests-Left`, `-Requests-Quota`,

@@ -127,7 +127,7 @@ impl App {
             .await
             .context("could not open the database")?;
         // One registry for all of the process's tasks: the key read once, one client and one
-        // rate limiter per store (`docs/DESIGN-NOTES.md` note 3).
+        // rate limiter per store (`docs/HARD-PROBLEMS.md` note 3).
         let channels = settings.channels()?;
         let (sender, queue) = mpsc::channel(options.queue_capacity.max(1));
         let (processed, _) = broadcast::channel(4096);

@@ -148,7 +148,7 @@ impl Client {
 
     /// `GET /v2/orders` page after page (`page` = 1, 2, ...) until a short or empty page.
     ///
-    /// Page numbers shift when orders change during the walk (`docs/DESIGN-NOTES.md` note 1);
+    /// Page numbers shift when orders change during the walk (`docs/HARD-PROBLEMS.md` note 1);
     /// for a sync prefer [`Client::order_pages_by_id`].
     pub fn order_pages(
         &self,

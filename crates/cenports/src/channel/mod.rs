@@ -181,7 +181,7 @@ pub struct OpenOptions {
 }
 
 /// The pacing state of each store, shared by every client of the process that talks to the
-/// same store (DESIGN-NOTES note 3 in `docs/DESIGN-NOTES.md`): the quota belongs to the store,
+/// same store (`docs/HARD-PROBLEMS.md` note 3): the quota belongs to the store,
 /// so the scheduler's walks, the webhook worker's fetches, the outbox worker's shipments and an
 /// API-triggered sync must count against one budget, requests in flight included.
 ///

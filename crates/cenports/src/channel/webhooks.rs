@@ -1,6 +1,6 @@
 //! Webhooks in: what a verified callback hints at, and what registering hooks did.
 //!
-//! Callbacks are hints, not data (DESIGN-NOTES note 5 in `docs/DESIGN-NOTES.md`): the core
+//! Callbacks are hints, not data (`docs/HARD-PROBLEMS.md` note 5): the core
 //! fetches what a hint names through the store's client, so a hint carries ids only.
 
 /// What a callback asks the hub to fetch.

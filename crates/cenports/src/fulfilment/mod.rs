@@ -3,7 +3,7 @@
 //! A warehouse's "this parcel left" or "hold this order" becomes a row of the durable outbox
 //! ([`crate::storage::Storage::enqueue_outbox`]) once it passes the checks the channel would
 //! make, then a worker ([`worker`]) delivers it. Design, states and the exactly-once argument:
-//! `docs/FULFILMENT.md` (`docs/DESIGN-NOTES.md` note 2).
+//! `docs/FULFILMENT.md` (`docs/HARD-PROBLEMS.md` note 2).
 //!
 //! - [`request_shipment`]: check a shipment against the hub's copy of the order (and what the
 //!   outbox already holds for it) and enqueue it: one row per shipping address.

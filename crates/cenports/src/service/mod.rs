@@ -139,7 +139,7 @@ impl AppState {
 
     /// The process's channels: every store's client, paced on the store's one limiter with
     /// the scheduler's, the webhook worker's and the outbox worker's requests to the same store
-    /// (`docs/DESIGN-NOTES.md` note 3).
+    /// (`docs/HARD-PROBLEMS.md` note 3).
     pub fn channels(&self) -> &Channels {
         &self.channels
     }

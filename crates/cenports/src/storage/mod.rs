@@ -17,7 +17,7 @@
 //! and a scope only comes out of an owner-checked lookup ([`Storage::store_scope`]) or a store
 //! record that storage returned. Every tenant-owned query also filters by the scope's store.
 //!
-//! Imports follow `docs/DESIGN-NOTES.md` note 1: [`Storage::save_page`] writes a page of orders
+//! Imports follow `docs/HARD-PROBLEMS.md` note 1: [`Storage::save_page`] writes a page of orders
 //! and the stream's checkpoint in one transaction, so the cursor never moves past data that is
 //! not committed; an order whose `date_modified` is not newer than the stored one is skipped
 //! without any write, so re-reading an overlap costs reads only.

@@ -549,7 +549,7 @@ pub struct StatusCount {
     pub count: i64,
 }
 
-/// A sync stream's checkpoint: note 1 of DESIGN-NOTES (`docs/DESIGN-NOTES.md`): a frozen
+/// A sync stream's checkpoint: `docs/HARD-PROBLEMS.md` note 1: a frozen
 /// window and where the walk resumes inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {

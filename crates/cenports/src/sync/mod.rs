@@ -1,7 +1,7 @@
 //! Importing a store: orders (open orders first, then every order), then the catalog, from
 //! any channel through [`crate::channel::OrdersIn`] and [`crate::channel::CatalogIn`].
 //!
-//! The algorithm is DESIGN-NOTES note 1 (`docs/DESIGN-NOTES.md`), explained in `docs/SYNC.md`:
+//! The algorithm is `docs/HARD-PROBLEMS.md` note 1, explained in `docs/SYNC.md`:
 //!
 //! 1. **Freeze a window** `[a, b]` on the modification time: `a` is the committed cursor minus
 //!    an overlap (or `since`, or nothing for a backfill), `b` is the *store's* clock minus a

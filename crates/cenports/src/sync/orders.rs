@@ -21,7 +21,7 @@ struct Window {
     cursor: Option<String>,
 }
 
-/// Chooses the window of a stream from its checkpoint (`docs/DESIGN-NOTES.md` note 1):
+/// Chooses the window of a stream from its checkpoint (`docs/HARD-PROBLEMS.md` note 1):
 /// - a window in progress is resumed as it was frozen, at its cursor — unless `since`
 ///   reaches further back than it, in which case a new, larger window is started;
 /// - after a completed window, `[end − overlap, now]`, lowered to `since` if earlier;
@@ -342,7 +342,7 @@ pub(super) async fn walk_open_orders(
 }
 
 /// Imports every order modified since the committed cursor (all of them on the first run, or
-/// since [`SyncOptions::since`]), by the frozen-window walk of `docs/DESIGN-NOTES.md` note 1.
+/// since [`SyncOptions::since`]), by the frozen-window walk of `docs/HARD-PROBLEMS.md` note 1.
 /// Resumes an interrupted window where it stopped.
 pub async fn sync_orders(
     storage: &Storage,

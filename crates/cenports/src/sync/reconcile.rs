@@ -2,8 +2,8 @@
 //!
 //! Polling (the walks of `docs/SYNC.md`) and webhooks keep the hub current; this pass catches
 //! what both could miss: rows lost from the hub's database (a restore from an older backup), a
-//! bug, an order whose change fell between two mechanisms. DESIGN-NOTES note 1, last bullet
-//! (`docs/DESIGN-NOTES.md`).
+//! bug, an order whose change fell between two mechanisms. `docs/HARD-PROBLEMS.md`
+//! note 1, last bullet.
 //!
 //! It needs a channel that counts its orders per status
 //! ([`crate::channel::OrdersIn::count_by_status`]); for one that cannot, the pass reports that

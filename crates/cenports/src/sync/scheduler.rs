@@ -26,7 +26,7 @@
 //!
 //! Shutdown stops the ticks and drops the syncs in flight. That is safe by construction: each
 //! page is committed with its checkpoint in one transaction, an uncommitted one rolls back, and
-//! the next run resumes at the checkpoint (DESIGN-NOTES note 1, `docs/DESIGN-NOTES.md`).
+//! the next run resumes at the checkpoint (`docs/HARD-PROBLEMS.md` note 1).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
@@ -293,7 +293,7 @@ async fn sync_and_push(
         report.inserted += repaired.inserted;
         report.updated += repaired.updated;
     }
-    // Stock follows the orders just imported (`docs/DESIGN-NOTES.md` note 4): only SKUs whose
+    // Stock follows the orders just imported (`docs/HARD-PROBLEMS.md` note 4): only SKUs whose
     // available quantity now differs from what the store last reported are written, so a store
     // without stock set in the hub, or with nothing changed, costs no request.
     let pushed = crate::stock::push_stock(storage, &store.scope(), client).await?;

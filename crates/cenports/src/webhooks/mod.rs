@@ -1,6 +1,6 @@
 //! Webhooks: the channel tells the hub what changed within seconds; the hub fetches it.
 //!
-//! DESIGN-NOTES note 5 (`docs/DESIGN-NOTES.md`): webhooks are hints, not data. A channel sends
+//! `docs/HARD-PROBLEMS.md` note 5: webhooks are hints, not data. A channel sends
 //! light payloads (a scope, a type and an id), may send one twice or out of order, signs each
 //! (e.g. Standard Webhooks keyed with the API account's client secret), retries for a
 //! while and then deactivates the hook. So:

@@ -1,4 +1,4 @@
-//! Shipments and status changes written back through the outbox (`docs/DESIGN-NOTES.md`
+//! Shipments and status changes written back through the outbox (`docs/HARD-PROBLEMS.md`
 //! note 2), against a real sandbox on a loopback port, on both backends.
 //!
 //! Each test is written once; `fulfilment_test!` expands it into `<name>::sqlite` (a fresh

@@ -1,6 +1,6 @@
 //! Killing `cenports sync` mid-backfill (SIGKILL, a real child process) and running it again:
 //! no order is lost or duplicated, and the second run resumes after the committed checkpoint
-//! instead of starting over (`docs/DESIGN-NOTES.md` note 1).
+//! instead of starting over (`docs/HARD-PROBLEMS.md` note 1).
 //!
 //! Everything is a real process: `cenports sandbox` (5,000 orders, each order page slowed to
 //! 150 ms through the control API so the backfill takes seconds), `cenports connect

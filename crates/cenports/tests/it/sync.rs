@@ -1,4 +1,4 @@
-//! The import (`docs/DESIGN-NOTES.md` note 1) against a real sandbox on a loopback port, on both
+//! The import (`docs/HARD-PROBLEMS.md` note 1) against a real sandbox on a loopback port, on both
 //! backends.
 //!
 //! Each test is written once and `sync_test!` expands it into `<name>::sqlite` (a fresh

@@ -1,5 +1,5 @@
-//! Orders in for BigCommerce: `GET /v2/orders` walked by id (DESIGN-NOTES note 1 in
-//! `docs/DESIGN-NOTES.md`, `docs/SYNC.md`), one order, and the counts reconciliation compares.
+//! Orders in for BigCommerce: `GET /v2/orders` walked by id (`docs/HARD-PROBLEMS.md`
+//! note 1, `docs/SYNC.md`), one order, and the counts reconciliation compares.
 //!
 //! - A page is `sort=id:asc&min_id=K&limit=250` with the window's filters and the consignments'
 //!   line items embedded (`include=consignments.line_items`); the cursor is the page's last id,
