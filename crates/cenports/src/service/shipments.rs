@@ -20,7 +20,7 @@ use crate::accounts::StoreAccess;
 use crate::fulfilment::{
     self, Carrier, FulfilmentError, ItemSpec, OutboxPayload, ShipmentPayload, ShipmentRequest,
 };
-use crate::storage::{HandRetry, OrderId, OutboxId, OutboxRow};
+use crate::storage::{HandRetry, OrderId, OutboxId, OutboxRow, StoreScope};
 
 /// Longest request key accepted.
 pub const MAX_IDEMPOTENCY_KEY: usize = 200;
@@ -311,8 +311,13 @@ pub async fn retry_shipment(
     store_id: i64,
     shipment_id: i64,
 ) -> Result<Shipment, ServiceError> {
-    get_shipment(state, access, store_id, shipment_id).await?;
-    let row = retry_outbox_row(state, access, store_id, shipment_id).await?;
+    let scope = scope_for(state, access, store_id).await?;
+    if shipment_id <= 0 {
+        return Err(ServiceError::ShipmentNotFound);
+    }
+    let id = OutboxId::from_raw(shipment_id);
+    state.storage.get_shipment(&scope, id).await?;
+    let row = retry_in_store(state, &scope, id).await?;
     Ok(Shipment::from_row(row))
 }
 
@@ -333,17 +338,25 @@ pub async fn retry_outbox_row(
     if row_id <= 0 {
         return Err(ServiceError::ShipmentNotFound);
     }
-    let id = OutboxId::from_raw(row_id);
+    retry_in_store(state, &scope, OutboxId::from_raw(row_id)).await
+}
+
+/// The retry of a row of a store already looked up through its owner.
+async fn retry_in_store(
+    state: &AppState,
+    scope: &StoreScope,
+    id: OutboxId,
+) -> Result<OutboxRow, ServiceError> {
     match state
         .storage
-        .retry_outbox_by_hand(Some(scope.store_id), id)
+        .retry_outbox_by_hand(Some(scope.store_id()), id)
         .await?
     {
         HandRetry::Delivered(_) => Err(ServiceError::ShipmentDelivered),
         HandRetry::Queued(row) => {
             tracing::info!(
-                store.id = store_id,
-                outbox.id = row_id,
+                store.id = scope.store_id().get(),
+                outbox.id = id.get(),
                 state = row.state.as_str(),
                 "outbox: row retried by hand"
             );
