@@ -65,7 +65,8 @@ pub use orders::{
     CatalogPage, InvalidStatusMapping, OrderPage, OrderQuery, StatusMapping, StatusTotal,
 };
 pub use registry::{
-    builtin, ApiUrlSetting, ApiUrls, ChannelClients, Channels, UnknownChannel, API_URL_SETTINGS,
+    builtin, channel_of, ApiUrlSetting, ApiUrls, ChannelClients, Channels, UnknownChannel,
+    API_URL_SETTINGS,
 };
 pub use stock::{Target, Write, WriteKind, WriteOutcome};
 pub use webhooks::{Callback, CallbackError, Hint, HookReport};

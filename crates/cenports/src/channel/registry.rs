@@ -56,6 +56,21 @@ pub fn builtin(api_urls: &ApiUrls) -> Vec<Arc<dyn Channel>> {
     vec![Arc::new(BigCommerce::new(url(&API_URL_SETTINGS[0])))]
 }
 
+/// The channel of `store` among `channels` (a registry's, or [`builtin`]'s for a command that
+/// needs no credentials).
+pub fn channel_of<'a>(
+    channels: &'a [Arc<dyn Channel>],
+    store: &StoreRecord,
+) -> Result<&'a Arc<dyn Channel>, UnknownChannel> {
+    channels
+        .iter()
+        .find(|c| c.name() == store.channel)
+        .ok_or_else(|| UnknownChannel {
+            store: store.remote_id.clone(),
+            channel: store.channel.clone(),
+        })
+}
+
 /// A store whose channel this build does not know.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -139,10 +154,7 @@ impl Channels {
 
     /// The channel of a store.
     pub fn of(&self, store: &StoreRecord) -> Result<&Arc<dyn Channel>, UnknownChannel> {
-        self.get(&store.channel).ok_or_else(|| UnknownChannel {
-            store: store.remote_id.clone(),
-            channel: store.channel.clone(),
-        })
+        channel_of(&self.channels, store)
     }
 
     /// The key that opens stored secrets.

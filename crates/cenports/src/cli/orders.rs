@@ -8,7 +8,7 @@
 //! (`--created-from` inclusive, `--created-to` exclusive).
 
 use anyhow::{anyhow, bail, Result};
-use cenports::channel::{self, UnknownChannel};
+use cenports::channel;
 use cenports::config::Settings;
 use cenports::storage::{FulfilmentState, OrderFilter, OrderSummary, StoreRecord};
 use chrono::{DateTime, Utc};
@@ -89,13 +89,7 @@ pub async fn run(args: OrdersArgs, settings: &Settings) -> Result<()> {
         let code = match &args.status {
             None => None,
             Some(text) => {
-                let channel = channels
-                    .iter()
-                    .find(|c| c.name() == store.channel)
-                    .ok_or_else(|| UnknownChannel {
-                        store: store.remote_id.clone(),
-                        channel: store.channel.clone(),
-                    })?;
+                let channel = channel::channel_of(&channels, store)?;
                 Some(channel::resolve_status(channel.as_ref(), text).map_err(|e| anyhow!(e))?)
             }
         };
