@@ -46,6 +46,8 @@ pub const OUTBOX_TIMING_SETTINGS: [(&str, &str); 3] = [
     ("outbox_recheck_gap", "CENPORTS_OUTBOX_RECHECK_GAP"),
     ("outbox_slow_retry", "CENPORTS_OUTBOX_SLOW_RETRY"),
 ];
+/// The variable overriding [`Settings::lease_period`].
+pub const LEASE_PERIOD_ENV: &str = "CENPORTS_LEASE_PERIOD";
 /// The variable overriding [`Settings::public_url`].
 pub const PUBLIC_URL_ENV: &str = "CENPORTS_PUBLIC_URL";
 /// The variable overriding [`Settings::listen`].
@@ -78,6 +80,10 @@ pub struct Settings {
     pub sync_interval: Duration,
     /// How the outbox waits after an unknown outcome and retries rows that keep failing.
     pub outbox: OutboxTimings,
+    /// How long a process's store leases last without a heartbeat (`lease_period`, default
+    /// 30 s): the stores of a process that died are taken over by the others within it
+    /// (`docs/OPERATIONS.md`, "Several processes").
+    pub lease_period: Duration,
     /// The log filter (`tracing_subscriber::EnvFilter` syntax, e.g. `info,cenports=debug`).
     pub log: String,
     /// The base URL at which channels reach this hub's webhook receiver (`https://`, or
@@ -104,6 +110,7 @@ impl fmt::Debug for Settings {
             .field("key_file", &self.key_file)
             .field("sync_interval", &self.sync_interval)
             .field("outbox", &self.outbox)
+            .field("lease_period", &self.lease_period)
             .field("log", &self.log)
             .field("public_url", &self.public_url.as_ref().map(Url::as_str))
             .field("listen", &self.listen)
@@ -204,7 +211,7 @@ pub enum ConfigError {
     #[error(
         "the config file {} is not valid: {message}; the keys are database_url, {}, \
          secret_key, key_file, sync_interval, outbox_quiet_period, outbox_recheck_gap, \
-         outbox_slow_retry, log, public_url and listen (see \
+         outbox_slow_retry, lease_period, log, public_url and listen (see \
          docs/OPERATIONS.md)",
         path.display(),
         api_url_keys().join(", ")
@@ -245,6 +252,7 @@ struct FileSettings {
     outbox_quiet_period: Option<String>,
     outbox_recheck_gap: Option<String>,
     outbox_slow_retry: Option<String>,
+    lease_period: Option<String>,
     log: Option<String>,
     public_url: Option<String>,
     listen: Option<String>,
@@ -355,6 +363,10 @@ impl Settings {
             value.set(env(variable), Origin::Env((*variable).into()));
         }
 
+        let mut lease_period = Layered::default("30s".to_string());
+        lease_period.set(file.lease_period, file_origin());
+        lease_period.set(env(LEASE_PERIOD_ENV), Origin::Env(LEASE_PERIOD_ENV.into()));
+
         let mut log = Layered::default(DEFAULT_LOG.to_string());
         log.set(file.log, file_origin());
         log.set(env("RUST_LOG"), Origin::Env("RUST_LOG".into()));
@@ -385,6 +397,7 @@ impl Settings {
             key_file,
             sync_interval: validate_sync_interval(sync_interval)?,
             outbox: validate_outbox_timings(timings)?,
+            lease_period: validate_lease_period(lease_period)?,
             log: validate_log(log)?,
             public_url: validate_public_url(public_url)?,
             listen: validate_listen(listen)?,
@@ -410,6 +423,7 @@ impl Settings {
             key_file,
             sync_interval: DEFAULT_SYNC_INTERVAL,
             outbox: OutboxTimings::default(),
+            lease_period: crate::fleet::DEFAULT_LEASE_PERIOD,
             log: DEFAULT_LOG.to_string(),
             public_url: None,
             listen: DEFAULT_LISTEN
@@ -610,6 +624,25 @@ fn validate_sync_interval(value: Layered<String>) -> Result<Duration, ConfigErro
         )),
         None => Err(invalid(
             "sync_interval",
+            value.origin,
+            format!("is {:?}, not a duration", value.value),
+            fix,
+        )),
+    }
+}
+
+fn validate_lease_period(value: Layered<String>) -> Result<Duration, ConfigError> {
+    let fix = "give a duration between 1s and 10m, such as 30s";
+    match parse_duration(&value.value) {
+        Some(d) if d >= Duration::from_secs(1) && d <= Duration::from_secs(600) => Ok(d),
+        Some(d) => Err(invalid(
+            "lease_period",
+            value.origin,
+            format!("is {} ms, outside 1s..10m", d.as_millis()),
+            fix,
+        )),
+        None => Err(invalid(
+            "lease_period",
             value.origin,
             format!("is {:?}, not a duration", value.value),
             fix,

@@ -12,6 +12,8 @@
 //! - [`channel`]: the one seam to sales channels (orders in, catalog in, fulfilment out, stock
 //!   out, webhooks in, connect), the registry that picks a store's channel, and one folder per
 //!   channel (`channel/<name>/`).
+//! - [`fleet`]: several processes on one database: store leases with heartbeats, so one
+//!   process works each store.
 //! - [`secrets`]: encryption at rest of the store credentials.
 //! - [`stock`]: available to sell per SKU and the push of what changed to the store.
 //! - [`fulfilment`]: shipments and order status changes written back exactly once through a
@@ -34,6 +36,7 @@ pub mod channel;
 pub mod config;
 pub mod dates;
 pub mod edge;
+pub mod fleet;
 pub mod fulfilment;
 pub mod http;
 pub mod metrics;

@@ -17,6 +17,10 @@
 //! | `cenports_outbox_depth` | gauge | `store` | database: pending + sending rows |
 //! | `cenports_outbox_rows` | gauge | `store`, `state` | database |
 //! | `cenports_outbox_retrying` | gauge | `store` | database: pending + sending rows whose last attempt failed (an alert on it, or on `failed` rows, finds a store that cannot be written to) |
+//! | `cenports_jobs_queued` | gauge | `store` | database: jobs waiting to be claimed (webhook hints, walks, syncs asked for through the API) |
+//! | `cenports_jobs_oldest_seconds` | gauge | `store` | database: how long the oldest waiting job has waited (absent when none waits) |
+//! | `cenports_fleet_processes` | gauge | | database: live `serve`/`worker` processes (heartbeat within the lease period) |
+//! | `cenports_fleet_leases` | gauge | `process` | database: store leases each live process holds |
 //! | `cenports_store_quota_left` | gauge | `store` | this process: the last `X-Rate-Limit-Requests-Left` any of its clients saw for the store (syncs, webhook fetches, outbox writes: they share the store's limiter) |
 //! | `cenports_webhook_receipts_total` | counter | `outcome` | this process: fed by the webhook receiver |
 //! | `cenports_api_syncs_total` | counter | `outcome` | this process: syncs triggered through the API |
@@ -27,7 +31,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
-use crate::storage::{StoreFigures, StoreId};
+use crate::storage::{FleetProcess, StoreFigures, StoreId};
 
 /// Counters only this process knows. Cheap to share (an `Arc` in the HTTP surfaces' state, the
 /// scheduler's configuration and the webhook receiver's counting layer).
@@ -103,7 +107,12 @@ impl Metrics {
     }
 
     /// The exposition: this process's counters and the database's figures at `now`.
-    pub fn render(&self, figures: &[StoreFigures], now: DateTime<Utc>) -> String {
+    pub fn render(
+        &self,
+        figures: &[StoreFigures],
+        fleet: &[FleetProcess],
+        now: DateTime<Utc>,
+    ) -> String {
         let mut out = String::with_capacity(4096);
         family(
             &mut out,
@@ -204,6 +213,62 @@ impl Metrics {
                 "cenports_outbox_retrying",
                 &[("store", &store(f))],
                 f.outbox.retrying as f64,
+            );
+        }
+        family(
+            &mut out,
+            "cenports_jobs_queued",
+            "gauge",
+            "Jobs waiting for the store: webhook hints, walks and syncs asked for through the API.",
+        );
+        for f in figures {
+            sample(
+                &mut out,
+                "cenports_jobs_queued",
+                &[("store", &store(f))],
+                f.jobs_queued as f64,
+            );
+        }
+        family(
+            &mut out,
+            "cenports_jobs_oldest_seconds",
+            "gauge",
+            "How long the store's oldest waiting job has waited.",
+        );
+        for f in figures {
+            if let Some(age) = f.oldest_job_age_ms {
+                sample(
+                    &mut out,
+                    "cenports_jobs_oldest_seconds",
+                    &[("store", &store(f))],
+                    age.max(0) as f64 / 1000.0,
+                );
+            }
+        }
+        family(
+            &mut out,
+            "cenports_fleet_processes",
+            "gauge",
+            "Live hub processes (serve and worker) on this database.",
+        );
+        sample(
+            &mut out,
+            "cenports_fleet_processes",
+            &[],
+            fleet.len() as f64,
+        );
+        family(
+            &mut out,
+            "cenports_fleet_leases",
+            "gauge",
+            "Store leases each live hub process holds.",
+        );
+        for process in fleet {
+            sample(
+                &mut out,
+                "cenports_fleet_leases",
+                &[("process", &process.id)],
+                process.leases as f64,
             );
         }
         family(

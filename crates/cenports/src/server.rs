@@ -8,7 +8,11 @@
 //!   `/webhooks/{channel}/{store_id}`, and [`router`]: the REST API with `/healthz`,
 //!   `/readyz` and `/metrics` ([`crate::http::router`], `docs/API.md`) merged with the
 //!   dashboard and sign-in ([`crate::web::router`], `docs/DASHBOARD.md`);
-//! - the queue worker ([`crate::webhooks::worker`]) turning callbacks into targeted fetches;
+//! - its membership of the fleet ([`crate::fleet`]): the heartbeat that renews, gives back and
+//!   takes store leases, so that several processes on one database split the stores; the
+//!   roles below work only the stores whose lease this process holds;
+//! - the job worker ([`crate::webhooks::worker`]) turning queued callbacks into targeted
+//!   fetches, or walks when a store's backlog is too long;
 //! - the fulfilment outbox worker ([`crate::fulfilment::worker::run`]) delivering shipments
 //!   and status changes exactly once;
 //! - the sync scheduler ([`crate::sync::scheduler`]), polling every store and reconciling it
@@ -18,13 +22,14 @@
 //!   every [`ServeOptions::hook_check_interval`];
 //! - the sweep of expired webhook receipts.
 //!
-//! [`run_workers`] (`cenports worker`) runs the outbox worker and the scheduler alone, without
-//! a listener, for operators who split the roles over one PostgreSQL database; `serve` spawns
-//! the same two through the same function.
+//! [`run_workers`] (`cenports worker`) runs the same roles without a listener (the membership,
+//! the job worker, the outbox worker and the scheduler), for operators who run several
+//! processes on one database; `serve` spawns them through the same function.
 //!
 //! Shutdown stops accepting connections, lets requests in flight finish, stops the scheduler
-//! (safe: pages commit with their checkpoints) and lets the worker finish the fetches it
-//! started. Jobs still queued are lost; polling brings their changes in.
+//! (safe: pages commit with their checkpoints), lets the workers finish the jobs and deliveries
+//! they started, and only then gives the store leases back, so the next holder starts after
+//! this process has stopped sending. Queued jobs stay in the database for the next holder.
 
 use std::future::Future;
 use std::time::Duration;
@@ -32,21 +37,24 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use axum::Router;
 use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, mpsc, watch};
+
+use tokio::sync::{broadcast, watch, Notify};
 use tokio::task::JoinSet;
 
 use crate::channel::Channels;
 use crate::config::Settings;
 use crate::edge::auth::cookies_must_be_secure;
+use crate::fleet::Fleet;
 use crate::fulfilment::worker::run as run_outbox;
 use crate::service::AppState;
 use crate::storage::Storage;
 use crate::sync::scheduler::{run_scheduler_with, SchedulerConfig};
 use crate::webhooks::receiver::{self, ReceiverState};
 use crate::webhooks::registration::repair_all;
-use crate::webhooks::worker::{run_worker, Processed, WorkerConfig};
-use crate::webhooks::{Job, DEFAULT_QUEUE_CAPACITY};
+use crate::webhooks::worker::{run_worker, Processed, WorkerConfig, WorkerContext};
+use crate::webhooks::MAX_HINTS_PER_STORE;
 use crate::{http, web};
 
 /// Time between webhook health checks when nothing else is configured.
@@ -79,10 +87,10 @@ pub struct ServeOptions {
     pub poll: bool,
     /// The scheduler's configuration (interval, concurrency, sync options, reconciliation).
     pub scheduler: SchedulerConfig,
-    /// The queue worker's configuration.
+    /// The job worker's configuration.
     pub worker: WorkerConfig,
-    /// Callbacks the queue holds before the receiver answers 503.
-    pub queue_capacity: usize,
+    /// Hints one store may have waiting before the receiver queues a walk instead.
+    pub max_hints_per_store: i64,
     /// Time between webhook health checks (only with a public URL).
     pub hook_check_interval: Duration,
     /// The fulfilment outbox worker (shipments and status changes to the channel).
@@ -97,7 +105,7 @@ impl ServeOptions {
             poll: true,
             scheduler: SchedulerConfig::from_settings(settings),
             worker: WorkerConfig::default(),
-            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            max_hints_per_store: MAX_HINTS_PER_STORE,
             hook_check_interval: DEFAULT_HOOK_CHECK_INTERVAL,
             outbox: crate::fulfilment::worker::WorkerConfig::from_settings(settings),
         }
@@ -114,7 +122,8 @@ pub struct App {
     /// The state of the API and the dashboard ([`router`]), merged into the router when the
     /// listener's address is known (it decides `Secure` cookies).
     api: AppState,
-    queue: mpsc::Receiver<Job>,
+    fleet: Fleet,
+    wake: Arc<Notify>,
     processed: broadcast::Sender<Processed>,
     setup_token: Option<SecretString>,
 }
@@ -129,13 +138,18 @@ impl App {
         // One registry for all of the process's tasks: the key read once, one client and one
         // rate limiter per store (`docs/HARD-PROBLEMS.md` note 3).
         let channels = settings.channels()?;
-        let (sender, queue) = mpsc::channel(options.queue_capacity.max(1));
+        // The process's membership of the fleet, shared by every role that works a store.
+        let fleet = Fleet::new("serve", settings.lease_period, options.scheduler.interval);
+        options.scheduler.fleet = Some(fleet.clone());
+        options.outbox.fleet = Some(fleet.clone());
+        let wake = Arc::new(Notify::new());
         let (processed, _) = broadcast::channel(4096);
         // One "already syncing" guard and one set of counters for the API's triggers and the
         // scheduler: a trigger during a scheduled sync answers `already_running`, and the
         // scheduler's clients report the quota they see to `/metrics`.
         let mut api = AppState::new(storage.clone(), settings.clone(), channels.clone())
-            .with_syncs_in_progress(options.scheduler.in_progress.clone());
+            .with_syncs_in_progress(options.scheduler.in_progress.clone())
+            .with_fleet(fleet.clone(), wake.clone());
         options.scheduler.metrics = api.metrics().clone();
         // First run: nobody can sign in yet, so whoever holds this one-time token (printed by
         // `cenports serve`, never logged) may create the first operator at /setup.
@@ -152,11 +166,10 @@ impl App {
         };
         let metrics = api.metrics().clone();
         // Every callback's outcome is counted for `/metrics`.
-        let router = receiver::router(ReceiverState::new(
-            storage.clone(),
-            channels.clone(),
-            sender,
-        ))
+        let router = receiver::router(
+            ReceiverState::new(storage.clone(), channels.clone(), wake.clone())
+                .with_max_hints(options.max_hints_per_store),
+        )
         .layer(axum::middleware::from_fn(
             move |request: axum::extract::Request, next: axum::middleware::Next| {
                 let metrics = metrics.clone();
@@ -174,7 +187,8 @@ impl App {
             options,
             router,
             api,
-            queue,
+            fleet,
+            wake,
             processed,
             setup_token,
         })
@@ -196,6 +210,11 @@ impl App {
     /// The process's channel registry (its clients and limiters).
     pub fn channels(&self) -> &Channels {
         &self.channels
+    }
+
+    /// The process's membership of the fleet.
+    pub fn fleet(&self) -> &Fleet {
+        &self.fleet
     }
 
     /// Finished webhook jobs, from now on (the benchmark times latency with it).
@@ -223,7 +242,8 @@ impl App {
             options,
             router,
             api,
-            queue,
+            fleet,
+            wake,
             processed,
             setup_token: _,
         } = self;
@@ -240,16 +260,14 @@ impl App {
         let wait = stop_requested;
         let mut tasks = JoinSet::new();
 
-        tasks.spawn(run_worker(
-            storage.clone(),
-            channels.clone(),
-            options.worker.clone(),
-            queue,
-            Some(processed),
-            wait(stopped.clone()),
-        ));
-
-        spawn_workers(&mut tasks, &storage, &channels, &options, &stopped);
+        let roles = Roles {
+            storage: storage.clone(),
+            channels: channels.clone(),
+            fleet,
+            wake,
+            observer: Some(processed),
+        };
+        let membership = roles.spawn(&mut tasks, &options, &stopped);
 
         if settings.public_url.is_some() {
             let (public_url, storage, channels) = (
@@ -316,6 +334,8 @@ impl App {
         .await;
         let _ = stop.send(true);
         while tasks.join_next().await.is_some() {}
+        // Only now that nothing works a store any more: give the leases back.
+        membership.stop().await;
         tracing::info!("serve: stopped");
         result.context("the HTTP server failed")
     }
@@ -326,55 +346,117 @@ async fn stop_requested(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
 }
 
-/// Spawns the roles that need no HTTP listener, shared by [`App::serve`] and [`run_workers`]:
-///
-/// - the fulfilment outbox worker: shipments and status changes recorded by `cenports ship` /
-///   `order-status` (or any other process on the same database) are delivered here; leases
-///   keep several processes on one database from sending a row twice;
-/// - the sync scheduler (polling, reconciliation, and the stock push after each sync) when
-///   [`ServeOptions::poll`] is on.
-///
-/// Both take their clients from the process's [`Channels`], so one process paces all its
-/// requests to a store together.
-fn spawn_workers(
-    tasks: &mut JoinSet<()>,
-    storage: &Storage,
-    channels: &Channels,
-    options: &ServeOptions,
-    stopped: &watch::Receiver<bool>,
-) {
-    {
-        let (channels, storage, config) =
-            (channels.clone(), storage.clone(), options.outbox.clone());
-        let shutdown = stop_requested(stopped.clone());
-        tasks.spawn(async move {
-            let report = run_outbox(&storage, &channels, &config, shutdown).await;
-            tracing::info!(outbox = ?report, "serve: the outbox worker stopped");
-        });
-    }
+/// The membership's heartbeat task, stopped after every role has stopped.
+struct Membership {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
 
-    if options.poll {
-        let (channels, storage, config) =
-            (channels.clone(), storage.clone(), options.scheduler.clone());
-        let shutdown = stop_requested(stopped.clone());
-        tasks.spawn(async move {
-            if let Err(error) = run_scheduler_with(&storage, &channels, config, shutdown).await {
-                tracing::error!(error = %format!("{error:#}"), "serve: the scheduler stopped");
-            }
-        });
+impl Membership {
+    /// Stops the heartbeat and gives every lease back.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
     }
 }
 
-/// The worker role (`cenports worker`): the outbox worker and, unless [`ServeOptions::poll`]
-/// is off, the sync scheduler, without an HTTP listener, until `shutdown` resolves. For
-/// operators who split roles against one PostgreSQL database: run `serve` (receiver, API,
-/// pages) and any number of these. The webhook queue worker is not among them: its jobs come
-/// from the receiver, in the receiving process's memory.
+/// What the roles of a process share.
+struct Roles {
+    storage: Storage,
+    channels: Channels,
+    fleet: Fleet,
+    wake: Arc<Notify>,
+    observer: Option<broadcast::Sender<Processed>>,
+}
+
+impl Roles {
+    /// Spawns the roles that need no HTTP listener, shared by [`App::serve`] and
+    /// [`run_workers`], and the fleet membership they work under (returned; stop it after the
+    /// roles):
+    ///
+    /// - the job worker: webhook hints, walks and API-asked syncs of the held stores, from the
+    ///   database queue;
+    /// - the fulfilment outbox worker: shipments and status changes of the held stores,
+    ///   recorded by `cenports ship` / `order-status`, the API or the dashboard (any process on
+    ///   the same database); leases on the rows keep two processes from sending one twice;
+    /// - the sync scheduler (polling, reconciliation, and the stock push after each sync) of
+    ///   the held stores, when [`ServeOptions::poll`] is on.
+    ///
+    /// All take their clients from the process's [`Channels`], so one process paces all its
+    /// requests to a store together, and the fleet's leases make it the only one.
+    fn spawn(
+        self,
+        tasks: &mut JoinSet<()>,
+        options: &ServeOptions,
+        stopped: &watch::Receiver<bool>,
+    ) -> Membership {
+        let (stop, member_stopped) = tokio::sync::oneshot::channel::<()>();
+        let membership = {
+            let (fleet, storage) = (self.fleet.clone(), self.storage.clone());
+            tokio::spawn(async move {
+                fleet
+                    .run(storage, async {
+                        let _ = member_stopped.await;
+                    })
+                    .await
+            })
+        };
+
+        let in_progress = options.scheduler.in_progress.clone();
+        let context = WorkerContext {
+            storage: self.storage.clone(),
+            channels: self.channels.clone(),
+            fleet: self.fleet.clone(),
+            in_progress,
+            wake: self.wake.clone(),
+            observer: self.observer.clone(),
+        };
+        tasks.spawn(run_worker(
+            context,
+            options.worker.clone(),
+            stop_requested(stopped.clone()),
+        ));
+
+        {
+            let (channels, storage) = (self.channels.clone(), self.storage.clone());
+            let mut config = options.outbox.clone();
+            config.fleet = Some(self.fleet.clone());
+            let shutdown = stop_requested(stopped.clone());
+            tasks.spawn(async move {
+                let report = run_outbox(&storage, &channels, &config, shutdown).await;
+                tracing::info!(outbox = ?report, "serve: the outbox worker stopped");
+            });
+        }
+
+        if options.poll {
+            let (channels, storage) = (self.channels.clone(), self.storage.clone());
+            let mut config = options.scheduler.clone();
+            config.fleet = Some(self.fleet.clone());
+            let shutdown = stop_requested(stopped.clone());
+            tasks.spawn(async move {
+                if let Err(error) = run_scheduler_with(&storage, &channels, config, shutdown).await
+                {
+                    tracing::error!(error = %format!("{error:#}"), "serve: the scheduler stopped");
+                }
+            });
+        }
+        Membership {
+            stop,
+            task: membership,
+        }
+    }
+}
+
+/// The worker role (`cenports worker`): the fleet membership, the job worker, the outbox
+/// worker and, unless [`ServeOptions::poll`] is off, the sync scheduler, without an HTTP
+/// listener, until `shutdown` resolves. For operators who run several processes on one
+/// database: `serve` (receiver, API, pages, and the same roles) and any number of these; the
+/// stores are split between them by their leases (`docs/OPERATIONS.md`, "Several processes").
 ///
 /// The secrets key is checked before anything starts, so a worker without it fails at once
-/// instead of failing every delivery. Shutdown stops the scheduler between pages and lets the
-/// outbox worker finish the deliveries it started (their leases would otherwise expire and
-/// another worker would read them back before retrying). Returns when everything has stopped.
+/// instead of failing every delivery. Shutdown stops the scheduler between pages, lets the
+/// workers finish the jobs and deliveries they started, then gives the leases back. Returns
+/// when everything has stopped.
 pub async fn run_workers(
     settings: &Settings,
     storage: &Storage,
@@ -382,13 +464,22 @@ pub async fn run_workers(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let channels = settings.channels()?;
+    let fleet = Fleet::new("worker", settings.lease_period, options.scheduler.interval);
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    spawn_workers(&mut tasks, storage, &channels, options, &stopped);
-    tracing::info!(poll = options.poll, "worker: running");
+    let roles = Roles {
+        storage: storage.clone(),
+        channels,
+        fleet: fleet.clone(),
+        wake: Arc::new(Notify::new()),
+        observer: None,
+    };
+    let membership = roles.spawn(&mut tasks, options, &stopped);
+    tracing::info!(poll = options.poll, fleet.process = %fleet.id(), "worker: running");
     shutdown.await;
     let _ = stop.send(true);
     while tasks.join_next().await.is_some() {}
+    membership.stop().await;
     tracing::info!("worker: stopped");
     Ok(())
 }

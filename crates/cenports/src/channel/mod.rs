@@ -299,6 +299,8 @@ pub struct Pacing {
     pub requests_left: Option<u64>,
     /// The quota of the window, as the channel last said.
     pub quota: Option<u64>,
+    /// The length of the quota's window, as the channel last said.
+    pub window: Option<std::time::Duration>,
 }
 
 /// One connected store's client: every request it sends is paced on the store's limiter.

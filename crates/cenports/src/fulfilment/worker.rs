@@ -72,6 +72,9 @@ pub struct WorkerConfig {
     pub drain_patience: Duration,
     /// How often an idle `run` looks for work.
     pub idle_poll: Duration,
+    /// The process's membership of the fleet: `run` then delivers only the rows of stores whose
+    /// lease it holds (`serve` and `worker`). `None`: every store's rows (`drain`, tests).
+    pub fleet: Option<crate::fleet::Fleet>,
 }
 
 impl Default for WorkerConfig {
@@ -89,6 +92,7 @@ impl Default for WorkerConfig {
             recheck_gap: timings.recheck_gap,
             drain_patience: Duration::from_secs(30),
             idle_poll: Duration::from_secs(1),
+            fleet: None,
         }
     }
 }
@@ -227,7 +231,15 @@ pub async fn run<C: ChannelClients>(
                 if shutdown.peek().is_some() {
                     return;
                 }
-                let claimed = storage.claim_outbox(None, &owner, config.lease).await;
+                let claimed = match &config.fleet {
+                    Some(fleet) if fleet.held_count() == 0 => Ok(None),
+                    Some(fleet) => {
+                        storage
+                            .claim_outbox_leased(fleet.id(), &owner, config.lease)
+                            .await
+                    }
+                    None => storage.claim_outbox(None, &owner, config.lease).await,
+                };
                 let idle = match claimed {
                     Ok(Some(row)) => {
                         if let Err(error) =

@@ -61,6 +61,7 @@ pub struct AppState {
     in_progress: SyncsInProgress,
     channels: Channels,
     setup_token: Option<Arc<SecretString>>,
+    fleet: Option<(crate::fleet::Fleet, Arc<tokio::sync::Notify>)>,
 }
 
 impl AppState {
@@ -81,6 +82,7 @@ impl AppState {
             in_progress: SyncsInProgress::default(),
             channels,
             setup_token: None,
+            fleet: None,
         }
     }
 
@@ -135,6 +137,23 @@ impl AppState {
     pub fn with_syncs_in_progress(mut self, in_progress: SyncsInProgress) -> Self {
         self.in_progress = in_progress;
         self
+    }
+
+    /// The process's membership of the fleet and its job worker's bell (`serve`): a sync
+    /// asked for a store this process does not hold is queued for the process that does,
+    /// whose limiter paces every request to the store.
+    pub fn with_fleet(
+        mut self,
+        fleet: crate::fleet::Fleet,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> Self {
+        self.fleet = Some((fleet, wake));
+        self
+    }
+
+    /// The process's membership of the fleet, when it runs as one (`serve`).
+    pub fn fleet(&self) -> Option<&crate::fleet::Fleet> {
+        self.fleet.as_ref().map(|(fleet, _)| fleet)
     }
 
     /// The process's channels: every store's client, paced on the store's one limiter with

@@ -21,7 +21,7 @@ use super::stores::scope_for;
 use super::{AppState, ServiceError};
 use crate::accounts::StoreAccess;
 use crate::storage::{
-    Checkpoint, StoreId, StoreStatus, SyncRunRecord, SyncTrigger, STREAM_CATALOG,
+    Checkpoint, JobKind, StoreId, StoreStatus, SyncRunRecord, SyncTrigger, STREAM_CATALOG,
     STREAM_OPEN_ORDERS, STREAM_ORDERS,
 };
 use crate::sync::scheduler::SyncInProgress;
@@ -172,6 +172,9 @@ pub enum Triggered {
     /// A sync of the store (triggered, or started by the scheduler) is running in this
     /// process; nothing more was started.
     AlreadyRunning,
+    /// Another process of the fleet holds the store: the sync was queued for it (it starts
+    /// within a second or so; its outcome is in the store's sync history).
+    Queued,
 }
 
 /// Starts a sync of the store now, in a spawned task, and returns at once; its outcome is in
@@ -189,6 +192,16 @@ pub async fn trigger_sync(
         return Err(ServiceError::StoreDisconnected);
     }
     let id = scope.store_id();
+    if let Some((fleet, wake)) = &state.fleet {
+        if !fleet.holds(&store) {
+            state
+                .storage
+                .enqueue_job(id, JobKind::Sync, "", "api", std::time::Duration::ZERO)
+                .await?;
+            wake.notify_one();
+            return Ok(Triggered::Queued);
+        }
+    }
     let Some(claim) = state.syncs_in_progress().try_begin(id) else {
         return Ok(Triggered::AlreadyRunning);
     };

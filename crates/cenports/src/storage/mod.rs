@@ -393,6 +393,12 @@ pub use outbox::*;
 mod webhooks;
 pub use webhooks::{WebhookEndpoint, WebhookTarget};
 
+// The fleet: live processes, store leases and durable jobs (docs/ARCHITECTURE.md).
+mod fleet;
+pub use fleet::{
+    Accepted, Backlog, FleetProcess, HeldLease, JobKind, JobRow, ProcessInfo, Queued, Rebalance,
+};
+
 // Accounts (roles, API keys, sessions, login throttling).
 mod accounts;
 pub use accounts::*;

@@ -697,6 +697,29 @@ impl super::Storage {
         owner: &str,
         lease: Duration,
     ) -> Result<Option<OutboxRow>, StorageError> {
+        self.claim_outbox_where(store, None, owner, lease).await
+    }
+
+    /// [`Storage::claim_outbox`] among the stores whose lease the fleet member `process`
+    /// holds (`docs/ARCHITECTURE.md`, "Running as a fleet"): a store's writes go out from the
+    /// process that paces its requests.
+    pub async fn claim_outbox_leased(
+        &self,
+        process: &str,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<OutboxRow>, StorageError> {
+        self.claim_outbox_where(None, Some(process), owner, lease)
+            .await
+    }
+
+    async fn claim_outbox_where(
+        &self,
+        store: Option<StoreId>,
+        process: Option<&str>,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<OutboxRow>, StorageError> {
         let store = store.map(|s| s.0);
         // PostgreSQL: a concurrent claim that locked the candidate is skipped instead of waited
         // for (waiting would then find the row taken and return nothing). SQLite has one writer
@@ -714,6 +737,9 @@ impl super::Storage {
                  WHERE o.state IN ('pending', 'sending') AND o.next_attempt_at <= {now} \
                  AND (o.locked_until IS NULL OR o.locked_until <= {now}) \
                  AND ($4 IS NULL OR o.store_id = $4) \
+                 AND ($5 IS NULL OR EXISTS (SELECT 1 FROM stores s JOIN store_leases l \
+                     ON l.channel = s.channel AND l.remote_id = s.remote_id \
+                     WHERE s.id = o.store_id AND l.owner = $5 AND l.expires_at > {now})) \
                  AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.store_id = o.store_id \
                      AND p.order_id = o.order_id AND p.id < o.id \
                      AND p.state IN ('pending', 'sending')) \
@@ -729,6 +755,7 @@ impl super::Storage {
                 .bind(ms(lease))
                 .bind(now())
                 .bind(store)
+                .bind(process)
                 .fetch_optional(pool)
                 .await
                 .op("claiming an outbox row")

@@ -60,6 +60,10 @@ pub struct StoreFigures {
     /// instant (the end of the last completed window, or while a window is in progress its
     /// start). `None` before the first window.
     pub orders_synced_until: Option<DateTime<Utc>>,
+    /// Jobs waiting for the store (webhook hints, walks, asked-for syncs), not yet claimed.
+    pub jobs_queued: i64,
+    /// How long the oldest of them has waited, in milliseconds.
+    pub oldest_job_age_ms: Option<i64>,
 }
 
 impl Storage {
@@ -354,8 +358,9 @@ impl Storage {
 
     // ---------------------------------------------------------------- figures
 
-    /// Figures of every store for `/metrics`: orders held, outbox rows per state, and how far
-    /// the order sync has come. Three aggregate statements, whatever the number of stores.
+    /// Figures of every store for `/metrics`: orders held, outbox rows per state, how far the
+    /// order sync has come and the jobs waiting. Five aggregate statements, whatever the number
+    /// of stores.
     pub async fn store_figures(&self) -> Result<Vec<StoreFigures>, StorageError> {
         const OP: &str = "reading store figures";
         let (stores, orders, outbox, synced) = with_pool!(self, |pool| {
@@ -392,6 +397,8 @@ impl Storage {
                 orders: 0,
                 outbox: OutboxCounts::default(),
                 orders_synced_until: None,
+                jobs_queued: 0,
+                oldest_job_age_ms: None,
             })
             .collect();
         let find = |figures: &mut Vec<StoreFigures>, id: i64| {
@@ -420,6 +427,12 @@ impl Storage {
                     Some(_) => window_end,
                     None => window_start,
                 };
+            }
+        }
+        for backlog in self.job_backlog(None).await? {
+            if let Some(i) = find(&mut figures, backlog.store_id.0) {
+                figures[i].jobs_queued = backlog.queued;
+                figures[i].oldest_job_age_ms = Some(backlog.oldest_age_ms);
             }
         }
         Ok(figures)

@@ -1,22 +1,29 @@
 //! Syncing every connected store on an interval, until shutdown.
 //!
 //! [`run_scheduler`] is what `cenports sync --watch` runs; `serve` and `worker` run the same
-//! loop ([`run_scheduler_with`]) beside their other roles. Each tick (the first at once, then
-//! every [`SchedulerConfig::interval`]):
+//! loop ([`run_scheduler_with`]) beside their other roles.
 //!
-//! - lists the connected stores again, so a store connected or disconnected meanwhile is picked
-//!   up or dropped without a restart, and rotated credentials are used at once;
-//! - starts [`sync_store`] for each store that is **not already syncing**: a store whose sync
-//!   outlasts the interval is skipped this tick, never run twice at once (one sync per store at a
-//!   time keeps its checkpoint single-writer and its share of the store's quota to one walk).
-//!   "Syncing" is [`SyncsInProgress`], which `serve` shares with the API's sync trigger, so a
-//!   store synced by a trigger is skipped too, and a trigger during a scheduled sync answers
-//!   `already_running`;
-//! - runs at most [`SchedulerConfig::concurrency`] syncs at once (default 8); each store's
+//! - **Only the stores this process holds** ([`crate::fleet`]): several processes on one
+//!   database split the stores through their leases, so no store is walked by two of them. A
+//!   lease covers one channel store, every user's row of it; those rows sync one after the
+//!   other, on the store's one quota.
+//! - **Each store on its own schedule**: a store is due an interval after its last sync
+//!   started, here or in the process that held it before (the start is recorded with the
+//!   lease, [`Storage::mark_polled`], which is also the fence: a process that lost the lease
+//!   does not start). Stores so spread over the interval instead of all starting on one tick.
+//! - The store list is read again every interval (at most every 10 s) and whenever the held
+//!   leases change, so a store connected or disconnected meanwhile is picked up or dropped
+//!   without a restart, and rotated credentials are used at once.
+//! - A store whose sync is still running when it is due again is skipped for that interval,
+//!   never run twice at once (one sync per store at a time keeps its checkpoint single-writer
+//!   and its share of the store's quota to one walk). "Syncing" is [`SyncsInProgress`], which
+//!   `serve` shares with the API's sync trigger, so a store synced by a trigger is skipped too,
+//!   and a trigger during a scheduled sync answers `already_running`.
+//! - At most [`SchedulerConfig::concurrency`] syncs run at once (default 8); each store's
 //!   client (from the process's [`Channels`] registry) paces itself on its own store's limiter,
-//!   so stores do not slow each other down;
-//! - a store whose sync fails is logged once (a warning when the error first appears, debug while
-//!   it repeats, info when the store recovers) and tried again next tick; the others carry on.
+//!   so stores do not slow each other down.
+//! - A store whose sync fails is logged once (a warning when the error first appears, debug while
+//!   it repeats, info when the store recovers) and tried again next interval; the others carry on.
 //!
 //! With [`SchedulerConfig::reconcile_interval`] set (default hourly), a store's sync is followed
 //! by a reconciliation pass ([`super::reconcile::reconcile_store`]) when the last one is that
@@ -41,6 +48,7 @@ use super::reconcile::reconcile_store;
 use super::{sync_store_recorded, SyncOptions, SyncReport};
 use crate::channel::{Channels, StoreClient};
 use crate::config::Settings;
+use crate::fleet::{store_key, Fleet, StoreKey};
 use crate::storage::{Storage, StoreId, StoreRecord, StoreStatus, SyncTrigger};
 
 /// How often each store is reconciled when nothing else is configured.
@@ -65,6 +73,12 @@ pub struct SchedulerConfig {
     pub in_progress: SyncsInProgress,
     /// The process's counters: the quota left each store's client last saw is recorded here.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The process's membership of the fleet (`serve` and `worker` share theirs with the
+    /// outbox and the webhook jobs): only the stores whose lease it holds are synced. `None`:
+    /// the scheduler joins the fleet itself while it runs, with leases of `lease_period`.
+    pub fleet: Option<Fleet>,
+    /// The lease period of the scheduler's own membership (default [`Settings::lease_period`]).
+    pub lease_period: Duration,
 }
 
 impl SchedulerConfig {
@@ -77,6 +91,8 @@ impl SchedulerConfig {
             reconcile_interval: Some(DEFAULT_RECONCILE_INTERVAL),
             in_progress: SyncsInProgress::default(),
             metrics: Arc::default(),
+            fleet: None,
+            lease_period: settings.lease_period,
         }
     }
 }
@@ -179,18 +195,64 @@ pub async fn run_scheduler_with(
     shutdown: impl Future<Output = ()>,
 ) -> Result<SchedulerSummary> {
     let interval = config.interval.max(Duration::from_millis(10));
+    // Without a process-wide membership (`cenports sync --watch`, tests), the scheduler joins
+    // the fleet itself for as long as it runs, and leaves it (releasing its leases) at the end.
+    let (fleet, membership) = match config.fleet.clone() {
+        Some(fleet) => (fleet, None),
+        None => {
+            let fleet = Fleet::new("sync", config.lease_period, interval);
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let (member, storage) = (fleet.clone(), storage.clone());
+            let task = tokio::spawn(async move {
+                member
+                    .run(storage, async {
+                        let _ = stopped.await;
+                    })
+                    .await
+            });
+            (fleet, Some((stop, task)))
+        }
+    };
+    let summary = schedule(storage, channels, &config, interval, &fleet, shutdown).await;
+    if let Some((stop, task)) = membership {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
+    Ok(summary)
+}
+
+/// The scheduler's loop. Every tick (a tenth of the interval, at most a second) it starts the
+/// syncs that are due among the stores this process holds; the store list is read again every
+/// interval (at most every 10 s) and whenever the held leases change.
+async fn schedule(
+    storage: &Storage,
+    channels: &Channels,
+    config: &SchedulerConfig,
+    interval: Duration,
+    fleet: &Fleet,
+    shutdown: impl Future<Output = ()>,
+) -> SchedulerSummary {
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let in_progress = config.in_progress.clone();
     let mut reconciled: HashMap<StoreId, Instant> = HashMap::new();
     let summary: Arc<Mutex<SchedulerSummary>> = Arc::default();
-    let options = Arc::new(config.options);
+    let options = Arc::new(config.options.clone());
     let mut tasks = JoinSet::new();
-    let mut ticker = tokio::time::interval(interval);
-    // A tick that comes late (a slow listing) does not cause a burst of catch-up ticks.
+    let tick = (interval / 10).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    let refresh_every = interval.min(Duration::from_secs(10));
+    let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut changes = fleet.changes();
+    // The stores by channel store (one lease covers every user's row of it), read again
+    // every `refresh_every` and whenever the leases change.
+    let mut stores: BTreeMap<StoreKey, Vec<StoreRecord>> = BTreeMap::new();
+    let mut read_at: Option<Instant> = None;
+    // When each channel store's last sync started here (the fleet knows the ones before).
+    let mut started: HashMap<StoreKey, Instant> = HashMap::new();
     tracing::info!(
         sync.interval_ms = interval.as_millis() as u64,
         sync.concurrency = config.concurrency.max(1),
+        fleet.process = %fleet.id(),
         "scheduler: started"
     );
     tokio::pin!(shutdown);
@@ -198,60 +260,110 @@ pub async fn run_scheduler_with(
         tokio::select! {
             () = &mut shutdown => break,
             _ = ticker.tick() => {}
+            Ok(()) = changes.changed() => read_at = None,
             // Reap finished syncs so the set does not grow; their outcome is already recorded.
             Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
         }
-        summary.lock().expect("not poisoned").ticks += 1;
-        let stores = match storage.list_all_stores().await {
-            Ok(stores) => stores,
-            Err(error) => {
-                // The database is shared by every store: nothing to do until it answers.
-                tracing::warn!(error = %error, "scheduler: could not list the stores; next tick");
-                continue;
+        if read_at.is_none_or(|at| at.elapsed() >= refresh_every) {
+            match storage.list_all_stores().await {
+                Ok(all) => {
+                    stores.clear();
+                    for store in all {
+                        if store.status != StoreStatus::Disconnected {
+                            stores.entry(store_key(&store)).or_default().push(store);
+                        }
+                    }
+                    read_at = Some(Instant::now());
+                    summary.lock().expect("not poisoned").ticks += 1;
+                }
+                Err(error) => {
+                    // The database is shared by every store: nothing to do until it answers.
+                    tracing::warn!(error = %error, "scheduler: could not list the stores; next tick");
+                    continue;
+                }
             }
-        };
-        for store in stores {
-            if store.status == StoreStatus::Disconnected {
-                continue;
-            }
-            let id = store.scope().store_id();
-            let Some(syncing) = in_progress.try_begin(id) else {
-                let mut summary = summary.lock().expect("not poisoned");
-                summary
-                    .stores
-                    .entry(store.remote_id.clone())
-                    .or_default()
-                    .skipped_busy += 1;
-                tracing::debug!(store.id = id.get(), "scheduler: still syncing, skipped");
+        }
+        let held = fleet.held_stores();
+        for (key, rows) in &stores {
+            let Some(polled) = held.get(key) else {
                 continue;
             };
-            let reconcile = config.reconcile_interval.is_some_and(|every| {
-                reconciled
-                    .get(&id)
-                    .is_none_or(|last| last.elapsed() >= every)
-            });
-            if reconcile {
-                reconciled.insert(id, Instant::now());
+            let last = started.get(key).copied().max(*polled);
+            if last.is_some_and(|last| last.elapsed() < interval) {
+                continue;
+            }
+            // Due. A store still syncing from an earlier start is skipped for this interval,
+            // never synced twice at once.
+            started.insert(key.clone(), Instant::now());
+            let mut marks = Vec::new();
+            for store in rows {
+                let id = store.scope().store_id();
+                match in_progress.try_begin(id) {
+                    Some(mark) => marks.push((store.clone(), mark)),
+                    None => {
+                        let mut summary = summary.lock().expect("not poisoned");
+                        summary
+                            .stores
+                            .entry(store.remote_id.clone())
+                            .or_default()
+                            .skipped_busy += 1;
+                        tracing::debug!(store.id = id.get(), "scheduler: still syncing, skipped");
+                    }
+                }
+            }
+            if marks.is_empty() {
+                continue;
+            }
+            fleet.note_polled(key);
+            let mut runs = Vec::with_capacity(marks.len());
+            for (store, mark) in marks {
+                let id = store.scope().store_id();
+                let reconcile = config.reconcile_interval.is_some_and(|every| {
+                    reconciled
+                        .get(&id)
+                        .is_none_or(|last| last.elapsed() >= every)
+                });
+                if reconcile {
+                    reconciled.insert(id, Instant::now());
+                }
+                runs.push((store, mark, reconcile));
             }
             let (channels, storage, options) = (channels.clone(), storage.clone(), options.clone());
             let (permits, summary) = (permits.clone(), summary.clone());
-            let metrics = config.metrics.clone();
+            let (metrics, fleet, key) = (config.metrics.clone(), fleet.clone(), key.clone());
             tasks.spawn(async move {
-                // Frees the store however the task ends (done, panicked or aborted).
-                let _syncing = syncing;
                 let Ok(_permit) = permits.acquire_owned().await else {
                     return;
                 };
-                let outcome =
-                    sync_one(&storage, &channels, &metrics, &store, &options, reconcile).await;
-                record(&summary, &store, outcome);
+                // The fence: only the lease's holder syncs, and the start is recorded for the
+                // next holder's schedule.
+                match storage.mark_polled(&key.0, &key.1, fleet.id()).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::debug!(store = %key.1, "scheduler: lease lost before the sync; skipped");
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %error, "scheduler: could not record the sync's start; next interval");
+                        return;
+                    }
+                }
+                // The users' rows of one channel store sync one after the other: one walk at a
+                // time on the store's one quota.
+                for (store, mark, reconcile) in runs {
+                    // Frees the store however the task ends (done, panicked or aborted).
+                    let _syncing = mark;
+                    let outcome =
+                        sync_one(&storage, &channels, &metrics, &store, &options, reconcile).await;
+                    record(&summary, &store, outcome);
+                }
             });
         }
     }
     tracing::info!(in_flight = tasks.len(), "scheduler: shutting down");
     tasks.shutdown().await;
     let summary = summary.lock().expect("not poisoned").clone();
-    Ok(summary)
+    summary
 }
 
 async fn sync_one(

@@ -228,6 +228,10 @@ pub async fn show_store(
     let notice = match notice.notice.as_deref() {
         Some("sync_started") => Some("A sync has started; reload this page to see its outcome."),
         Some("sync_running") => Some("A sync of this store is already running."),
+        Some("sync_queued") => Some(
+            "A sync is queued for the hub process that works this store; reload this page in \
+             a moment to see its outcome in the history.",
+        ),
         Some("retry_queued") => Some(
             "Queued again: the outbox worker tries it within seconds. Anything that may have \
              reached the store is read back first, so it is never written twice.",
@@ -239,6 +243,17 @@ pub async fn show_store(
         _ => None,
     };
     let connected = store.status == StoreStatus::Connected;
+    // The store's jobs and the process that holds its lease (`docs/OPERATIONS.md`).
+    let backlog = state
+        .storage()
+        .job_backlog(None)
+        .await?
+        .into_iter()
+        .find(|b| b.store_id == store.id());
+    let worked_by = state
+        .storage()
+        .lease_owner(&store.channel, &store.remote_id)
+        .await?;
     let body = html! {
         (store_nav(id))
         @if let Some(notice) = notice { p.notice role="status" { (notice) } }
@@ -256,6 +271,16 @@ pub async fn show_store(
             dt { "Orders held" } dd { (h.orders) }
             dt { "Webhooks" } dd { (h.webhooks) }
             dt { "Quota left" } dd { (h.quota_left.map_or_else(|| "not seen yet".to_owned(), |n| format!("{n} requests"))) }
+            dt { "Work queue" } dd {
+                @match &backlog {
+                    Some(b) => { (b.queued) " waiting, the oldest for " (ago(b.oldest_age_ms / 1000))
+                        @if b.walk_queued { " (a walk replaces the webhook backlog)" } },
+                    None => "empty",
+                }
+            }
+            dt { "Worked by" } dd {
+                (worked_by.as_deref().unwrap_or("no hub process yet (none running, or its lease is moving)"))
+            }
         }
         h2 { "Sync" }
         div id="sync" data-live="5" {
@@ -407,6 +432,7 @@ pub async fn trigger_sync(
     let notice = match sync_service::trigger_sync(&state, user.access(), id).await? {
         Triggered::Started => "sync_started",
         Triggered::AlreadyRunning => "sync_running",
+        Triggered::Queued => "sync_queued",
     };
     Ok(Redirect::to(&format!("/stores/{id}?notice={notice}")).into_response())
 }

@@ -13,10 +13,12 @@
 //! - [`receiver`] is the HTTP endpoint (`POST /webhooks/{channel}/{store_id}`): it checks the
 //!   header secret in constant time, has the store's channel verify the signature over the raw
 //!   bytes ([`crate::channel::Channel::read_callback`]), refuses oversized or malformed bodies,
-//!   de-duplicates by the message id in the database, puts a [`Job`] on a bounded queue and
+//!   de-duplicates by the message id and queues a job in the database, in one transaction, and
 //!   answers `200` at once.
-//! - [`worker`] drains the queue into targeted fetches ([`crate::sync::targeted`]): one order
-//!   with its lines, or one product with its SKUs, saved through the sync's own save path.
+//! - [`worker`] runs the jobs of the stores whose lease its process holds: targeted fetches
+//!   ([`crate::sync::targeted`]: one order with its lines, or one product with its SKUs, saved
+//!   through the sync's own save path), or one walk when a store's backlog is too long for
+//!   single fetches.
 //!
 //! Polling stays on as the safety net and reconciliation ([`crate::sync::reconcile`]) repairs
 //! drift. The design, the failure modes and the costs are in `docs/WEBHOOKS.md`.
@@ -25,12 +27,11 @@ pub mod receiver;
 pub mod registration;
 pub mod worker;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use url::Url;
 
-use crate::channel::Hint;
-use crate::storage::{StoreId, StoreRecord};
+use crate::storage::StoreRecord;
 
 /// The custom header carrying the per-store secret (lower case, as HTTP/2 and axum see it).
 pub const HEADER_HOOK_KEY: &str = "x-cenports-hook-key";
@@ -47,8 +48,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// (173,040 s for the longest schedule), each retry with a fresh timestamp and the same id.
 pub const RECEIPT_TTL: Duration = Duration::from_secs(72 * 3600);
 
-/// Jobs the queue holds before the receiver answers `503` (the channel then retries later).
-pub const DEFAULT_QUEUE_CAPACITY: usize = 10_000;
+/// Hints (order and product fetches) one store may have waiting: past it, the receiver queues
+/// one walk of the store's changed orders instead, which covers them all. The queue is in the
+/// database, so this bounds its size, not a process's memory.
+pub const MAX_HINTS_PER_STORE: i64 = 1_000;
 
 /// The AEAD purpose of the header secret (`secrets::aad(store key, PURPOSE_HEADER_SECRET)`).
 pub const PURPOSE_HEADER_SECRET: &str = "webhook_header_secret";
@@ -67,17 +70,4 @@ pub fn receiver_path(store: &StoreRecord) -> String {
     RECEIVER_ROUTE
         .replace("{channel}", &store.channel)
         .replace("{store_id}", &store.id().get().to_string())
-}
-
-/// One unit of work on the queue.
-#[derive(Debug, Clone)]
-pub struct Job {
-    /// Our store id (the callback was authenticated for it).
-    pub store: StoreId,
-    /// What to fetch.
-    pub target: Hint,
-    /// The callback's scope, for logs.
-    pub scope: String,
-    /// When the receiver accepted the callback.
-    pub received_at: Instant,
 }

@@ -9,9 +9,9 @@
 //! | [`HEADER_HOOK_KEY`] missing or not the store's secret (constant-time comparison) | `401` |
 //! | the channel's signature check fails ([`crate::channel::Channel::read_callback`], e.g. Standard Webhooks, `webhook-id`, `webhook-timestamp`, `webhook-signature`, keyed with the store's client secret, the timestamp within 5 minutes either way against replays) | `401` |
 //! | the body is not one of the channel's payloads | `400` |
-//! | the queue is full | `503` (the channel retries later; polling covers it meanwhile) |
 //! | the message id was already accepted for this store | `200`, nothing queued |
-//! | otherwise | receipt recorded, job queued, `200` |
+//! | the store already has [`ReceiverState::max_hints`] hints waiting | receipt recorded, one walk queued instead (once), `200` |
+//! | otherwise | receipt recorded and job queued in one transaction, `200` |
 //!
 //! A `401` body says only that the callback could not be authenticated: which check failed is
 //! logged at debug level with the store id, never returned, and no secret or signature is
@@ -19,10 +19,11 @@
 //! its cause logged once here.
 //!
 //! The handler does two database round trips (one read of the store with its secrets, one
-//! insert of the receipt) and no network call, so it answers in milliseconds; the fetch happens
-//! in [`super::worker`].
+//! transaction recording the receipt and queueing the job, [`Storage::accept_callback`]) and no
+//! network call, so it answers in milliseconds. The job is durable: the fetch happens in
+//! [`super::worker`], in whichever process holds the store's lease, even if this one dies.
 
-use std::time::Instant;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -33,29 +34,41 @@ use axum::{Json, Router};
 use chrono::Utc;
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
-use super::{Job, HEADER_HOOK_KEY, MAX_BODY_BYTES, PURPOSE_HEADER_SECRET, RECEIPT_TTL};
-use crate::channel::{CallbackError, Channels};
-use crate::storage::{Storage, StoreId, StoreStatus};
+use super::{
+    HEADER_HOOK_KEY, MAX_BODY_BYTES, MAX_HINTS_PER_STORE, PURPOSE_HEADER_SECRET, RECEIPT_TTL,
+};
+use crate::channel::{CallbackError, Channels, Hint};
+use crate::storage::{Accepted, JobKind, Storage, StoreId, StoreStatus};
 
 /// What the handler needs: the database, the channels (which open the stored secrets and
-/// verify each channel's callbacks), and the queue's sending side.
+/// verify each channel's callbacks), and the bell of this process's job worker.
 #[derive(Clone)]
 pub struct ReceiverState {
     storage: Storage,
     channels: Channels,
-    queue: mpsc::Sender<Job>,
+    wake: Arc<Notify>,
+    max_hints: i64,
 }
 
 impl ReceiverState {
-    /// A receiver state over `storage`, verifying with `channels` and queueing on `queue`.
-    pub fn new(storage: Storage, channels: Channels, queue: mpsc::Sender<Job>) -> Self {
+    /// A receiver state over `storage`, verifying with `channels`; `wake` is rung when a job
+    /// is queued (this process's worker looks at once; others within their poll).
+    pub fn new(storage: Storage, channels: Channels, wake: Arc<Notify>) -> Self {
         ReceiverState {
             storage,
             channels,
-            queue,
+            wake,
+            max_hints: MAX_HINTS_PER_STORE,
         }
+    }
+
+    /// Bounds the hints one store may have waiting (default [`MAX_HINTS_PER_STORE`]); past
+    /// it, a walk is queued instead.
+    pub fn with_max_hints(mut self, max_hints: i64) -> Self {
+        self.max_hints = max_hints.max(1);
+        self
     }
 }
 
@@ -143,7 +156,6 @@ pub fn receipt_outcome(response: &Response) -> &'static str {
         StatusCode::NOT_FOUND => "unknown_store",
         StatusCode::PAYLOAD_TOO_LARGE => "too_large",
         StatusCode::BAD_REQUEST => "bad_request",
-        StatusCode::SERVICE_UNAVAILABLE => "queue_full",
         _ => "error",
     }
 }
@@ -155,7 +167,6 @@ pub async fn receive_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let received_at = Instant::now();
     let Ok(id) = store_id.parse::<i64>() else {
         return not_found();
     };
@@ -228,53 +239,46 @@ pub async fn receive_webhook(
     };
     let message_id = callback.message_id.clone();
 
-    // 4. A queue slot first, then the receipt: a duplicate never takes a slot, and a
-    //    callback is never recorded as received without being queued.
-    let permit = match &callback.hint {
-        None => None,
-        Some(_) => match state.queue.try_reserve() {
-            Ok(permit) => Some(permit),
-            Err(_) => {
-                tracing::warn!(
-                    store.id = id,
-                    "webhooks: queue full, callback refused with 503"
-                );
-                return error_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "busy",
-                    "the hub is busy; retry later",
-                );
-            }
-        },
-    };
-    let scope = target.store.scope();
+    // 4. The receipt and the job in one transaction: a duplicate queues nothing, and a
+    //    callback is never recorded as received without its job.
     let expires_at =
         Utc::now() + chrono::Duration::from_std(RECEIPT_TTL).unwrap_or(chrono::Duration::days(3));
-    let new = match state
+    let hint = callback.hint.as_ref().map(|hint| match hint {
+        Hint::Order(order) => (JobKind::Order, order.as_str()),
+        Hint::Product(product) => (JobKind::Product, product.as_str()),
+    });
+    let outcome = match state
         .storage
-        .record_webhook_receipt(&scope, &message_id, &callback.scope, expires_at)
+        .accept_callback(
+            store,
+            &message_id,
+            &callback.scope,
+            expires_at,
+            hint,
+            state.max_hints,
+        )
         .await
     {
-        Ok(new) => new,
+        Ok(outcome) => outcome,
         Err(error) => {
             tracing::error!(store.id = id, error = %error, "webhooks: could not record a receipt");
             return internal();
         }
     };
-    if !new {
-        tracing::debug!(store.id = id, webhook.id = %message_id, "webhooks: duplicate, acknowledged");
-        return accepted("duplicate");
-    }
-    match (permit, callback.hint) {
-        (Some(permit), Some(target)) => {
-            permit.send(Job {
-                store,
-                target,
-                scope: callback.scope,
-                received_at,
-            });
+    match outcome {
+        Accepted::Duplicate => {
+            tracing::debug!(store.id = id, webhook.id = %message_id, "webhooks: duplicate, acknowledged");
+            accepted("duplicate")
+        }
+        Accepted::Ignored => accepted("ignored"),
+        Accepted::Queued => {
+            state.wake.notify_one();
             accepted("queued")
         }
-        _ => accepted("ignored"),
+        Accepted::Coalesced => accepted("coalesced"),
+        Accepted::Walk => {
+            state.wake.notify_one();
+            accepted("walk")
+        }
     }
 }

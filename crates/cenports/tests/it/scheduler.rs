@@ -63,6 +63,7 @@ fn start_scheduler(
         key_file: dir.0.join("unused.key"),
         sync_interval: INTERVAL,
         outbox: Default::default(),
+        lease_period: cenports::fleet::DEFAULT_LEASE_PERIOD,
         log: "info".into(),
         public_url: None,
         listen: cenports::config::DEFAULT_LISTEN
@@ -79,6 +80,8 @@ fn start_scheduler(
         reconcile_interval: None,
         in_progress,
         metrics: Default::default(),
+        fleet: None,
+        lease_period: cenports::fleet::DEFAULT_LEASE_PERIOD,
     };
     // The process's registry, as `sync --watch` makes it: one client and limiter per store.
     let channels = settings.channels().expect("the key is configured");

@@ -134,6 +134,7 @@ async fn hub(url: &str, spec: StoreSpec, sandbox_config: SandboxConfig) -> Hub {
         key_file: std::env::temp_dir().join("cenports-webhooks-unused.key"),
         sync_interval: Duration::from_secs(300),
         outbox: Default::default(),
+        lease_period: cenports::fleet::DEFAULT_LEASE_PERIOD,
         log: "info".into(),
         public_url: Some(public_url),
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -318,9 +319,11 @@ fn no_poll() -> ServeOptions {
             reconcile_interval: None,
             in_progress: Default::default(),
             metrics: Default::default(),
+            fleet: None,
+            lease_period: cenports::fleet::DEFAULT_LEASE_PERIOD,
         },
         worker: Default::default(),
-        queue_capacity: 1000,
+        max_hints_per_store: 1000,
         hook_check_interval: Duration::from_secs(3600),
         outbox: Default::default(),
     }
@@ -426,6 +429,8 @@ both_backends!(
                 reconcile_interval: Some(Duration::from_secs(2)),
                 in_progress: Default::default(),
                 metrics: Default::default(),
+                fleet: None,
+                lease_period: cenports::fleet::DEFAULT_LEASE_PERIOD,
             },
             ..no_poll()
         };

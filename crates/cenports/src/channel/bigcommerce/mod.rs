@@ -291,6 +291,7 @@ impl StoreClient for BigCommerceStore {
             rate_limited: stats.rate_limited,
             requests_left: stats.last_requests_left,
             quota: stats.last_quota,
+            window: stats.last_window_ms.map(std::time::Duration::from_millis),
         }
     }
 

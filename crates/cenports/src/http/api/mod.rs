@@ -301,7 +301,13 @@ pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiE
             state.metrics().record_quota_left(f.store_id, left);
         }
     }
-    let text = state.metrics().render(&figures, state.clock().now());
+    let fleet = state
+        .storage()
+        .fleet_processes(state.settings().lease_period)
+        .await?;
+    let text = state
+        .metrics()
+        .render(&figures, &fleet, state.clock().now());
     Ok((
         StatusCode::OK,
         [(

@@ -173,8 +173,10 @@ pub async fn get_sync_status(
 /// The answer to a trigger.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncTriggered {
-    /// `started`, or `already_running` when a sync of the store (triggered, or started by the
-    /// scheduler) is running in this process; nothing more is started then.
+    /// `started`; `already_running` when a sync of the store (triggered, or started by the
+    /// scheduler) is running in this process, and nothing more is started; `queued` when
+    /// another process of the fleet holds the store, which runs the sync
+    /// (`docs/OPERATIONS.md`, "Several processes").
     #[schema(example = "started")]
     pub status: String,
 }
@@ -204,6 +206,7 @@ pub async fn trigger_sync(
     let status = match service::trigger_sync(&state, principal.access(), store_id).await? {
         Triggered::Started => "started",
         Triggered::AlreadyRunning => "already_running",
+        Triggered::Queued => "queued",
     };
     Ok((
         StatusCode::ACCEPTED,

@@ -177,6 +177,26 @@ pub async fn save_store(
     access_token: &str,
     key: &[u8; 32],
 ) -> cenports::storage::StoreRecord {
+    save_store_for(
+        storage,
+        "ops@example.com",
+        api_base_url,
+        store,
+        access_token,
+        key,
+    )
+    .await
+}
+
+/// [`save_store`] for the user `email` (two users may connect the same store).
+pub async fn save_store_for(
+    storage: &cenports::storage::Storage,
+    email: &str,
+    api_base_url: &str,
+    store: &bigcommerce_sandbox::StoreInfo,
+    access_token: &str,
+    key: &[u8; 32],
+) -> cenports::storage::StoreRecord {
     use cenports::channel::bigcommerce::CHANNEL;
     use cenports::channel::credentials::encrypt_credentials;
     use cenports::channel::Credentials;
@@ -193,7 +213,7 @@ pub async fn save_store(
         access_token: SecretString::from(access_token.to_owned()),
     };
     let secret_box = cenports::secrets::SecretBox::from_key_bytes(key).unwrap();
-    let user = storage.ensure_user("ops@example.com").await.unwrap();
+    let user = storage.ensure_user(email).await.unwrap();
     storage
         .save_store(
             user.id,
