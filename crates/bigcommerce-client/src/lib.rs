@@ -11,6 +11,10 @@
 //!   of our share is spread until the window resets. A 429 pauses every task of the store
 //!   until the reset (or an exponential backoff with jitter when the 429 has no headers). See
 //!   [`limiter`].
+//! - **Priorities in the quota.** Each request has a [`Priority`] (`Urgent` shipments, `Hint`
+//!   targeted fetches, `Sync` incremental walks, `Backfill` bulk walks), taken from the
+//!   caller's [`with_priority`] scope rather than a parameter: when requests wait for the
+//!   limiter, a higher class goes first, and an urgent one is never spread. See [`priority`].
 //! - **Retries that cannot duplicate effects** (`docs/HARD-PROBLEMS.md` note 2). GET, PUT and
 //!   DELETE are retried on timeouts, dropped connections, 500/502/503/504 and truncated bodies;
 //!   a POST never is once it may have reached BigCommerce: the caller gets
@@ -66,6 +70,7 @@ mod lenient;
 pub mod limiter;
 pub mod models;
 pub mod money;
+pub mod priority;
 
 pub use client::{Client, HEADER_AUTH_CLIENT, HEADER_AUTH_TOKEN};
 pub use config::{ClientConfig, DEFAULT_API_BASE_URL, DEFAULT_QUOTA_SHARE};
@@ -90,3 +95,4 @@ pub use models::shipments::{
 };
 pub use models::store::{StoreInfo, StoreTimezone};
 pub use models::{Address, Envelope, Meta, Pagination, Resource};
+pub use priority::{current_priority, with_priority, Priority};

@@ -26,6 +26,24 @@
 //!   reset instead of being spent in one burst.
 //!
 //! A 429 blocks every task of the store until its reset (or a backoff when it has no headers).
+//!
+//! # Priorities
+//! Each request has a [`Priority`] (its task's [`crate::with_priority`] scope, see
+//! [`crate::priority`]). When the quota is plentiful nobody waits and the classes change
+//! nothing. When requests wait:
+//! - A request never takes a unit while a request of a higher class is waiting: it waits until
+//!   that one has gone (or given up), then decides again. So at a window's reset, or when the
+//!   next spread slot comes, the highest class waiting goes first; within a class, whoever
+//!   the runtime wakes first.
+//! - [`Priority::Urgent`] is not spread: while units of our share are left it goes at once,
+//!   whatever the spacing says (the spacing stays as it was for the others, which absorb the
+//!   unit it took). Since the spread ends its last unit one gap before the reset, an urgent
+//!   request that finds our share spent waits about one spread gap: it waits behind at most
+//!   the one request that took the last unit. It still respects the share left to other apps,
+//!   the single probe and a 429's block.
+//!
+//! A waiting request must keep being polled: one that stops being polled without being
+//! dropped holds back the lower classes until it is polled again or dropped.
 //! All clones of a [`crate::Client`] share one limiter through an `Arc`; to share it between
 //! separately built clients of the same store use [`crate::Client::with_limiter`].
 
@@ -37,6 +55,8 @@ use parking_lot::Mutex;
 use reqwest::header::HeaderMap;
 use tokio::sync::Notify;
 use tokio::time::Instant;
+
+use crate::priority::{current_priority, Priority};
 
 /// `X-Rate-Limit-Requests-Left`: requests left in the current window.
 pub const HEADER_REQUESTS_LEFT: &str = "x-rate-limit-requests-left";
@@ -145,13 +165,19 @@ struct State {
     blocked_until: Option<Instant>,
     saw_headerless_response: bool,
     last: RateLimitHeaders,
+    /// Requests waiting for the pacer, by class ([`Priority::rank`]).
+    waiting: [u32; Priority::ALL.len()],
 }
 
 #[derive(Debug, PartialEq, Eq)]
 enum Decision {
-    Go { epoch: u64 },
+    Go {
+        epoch: u64,
+    },
     WaitUntil(Instant),
     WaitForResponse,
+    /// A request of a higher class is waiting: it goes first.
+    WaitForHigher,
 }
 
 impl State {
@@ -167,7 +193,13 @@ impl State {
             blocked_until: None,
             saw_headerless_response: false,
             last: RateLimitHeaders::default(),
+            waiting: [0; Priority::ALL.len()],
         }
+    }
+
+    /// Whether a request of a higher class than `priority` is waiting.
+    fn outranked(&self, priority: Priority) -> bool {
+        self.waiting[..priority.rank()].iter().any(|n| *n > 0)
     }
 
     fn go(&mut self) -> Decision {
@@ -175,12 +207,15 @@ impl State {
         Decision::Go { epoch: self.epoch }
     }
 
-    fn decide(&mut self, now: Instant, enabled: bool, share: f64) -> Decision {
+    fn decide(&mut self, now: Instant, priority: Priority, enabled: bool, share: f64) -> Decision {
         if let Some(until) = self.blocked_until {
             if now < until {
                 return Decision::WaitUntil(until);
             }
             self.blocked_until = None;
+        }
+        if self.outranked(priority) {
+            return Decision::WaitForHigher;
         }
         if !enabled {
             return self.go();
@@ -204,8 +239,11 @@ impl State {
                 reset_at
             }
         };
-        if let Some(next) = self.next_allowed {
-            if now < next {
+        // Urgent requests are not spread: they take a unit inside a gap and leave the gap as
+        // it was for the others.
+        let in_gap = self.next_allowed.filter(|next| now < *next);
+        if let Some(next) = in_gap {
+            if priority != Priority::Urgent {
                 return Decision::WaitUntil(next.min(reset_at));
             }
         }
@@ -215,14 +253,16 @@ impl State {
             return Decision::WaitUntil(reset_at);
         }
         self.left -= 1;
-        let remaining = usable - 1;
-        let our_share = quota as i64 - reserve;
-        self.next_allowed = if remaining > 0 && remaining < our_share / 2 {
-            // `remaining + 1` gaps, so the last unit is still sent before the reset.
-            Some(now + (reset_at - now) / (remaining as u32 + 1))
-        } else {
-            None
-        };
+        if in_gap.is_none() {
+            let remaining = usable - 1;
+            let our_share = quota as i64 - reserve;
+            self.next_allowed = if remaining > 0 && remaining < our_share / 2 {
+                // `remaining + 1` gaps, so the last unit is still sent before the reset.
+                Some(now + (reset_at - now) / (remaining as u32 + 1))
+            } else {
+                None
+            };
+        }
         self.go()
     }
 
@@ -308,16 +348,44 @@ impl RateLimiter {
         }
     }
 
-    /// Waits until a request may be sent and reserves one unit of the quota for it.
+    /// Waits until a request may be sent and reserves one unit of the quota for it, in the
+    /// class of the current [`crate::with_priority`] scope.
     pub(crate) async fn acquire(self: &Arc<Self>) -> Permit {
+        self.acquire_as(current_priority()).await
+    }
+
+    /// [`RateLimiter::acquire`] in the class `priority`.
+    pub(crate) async fn acquire_as(self: &Arc<Self>, priority: Priority) -> Permit {
         let mut counted_wait = false;
+        // Counted in `State::waiting` from its first wait until it goes or is dropped.
+        let mut queued = Queued {
+            limiter: self,
+            priority,
+            counted: false,
+        };
         loop {
             // Created before looking at the state so that a release in between is not missed.
             let notified = self.notify.notified();
-            let decision = self
-                .state
-                .lock()
-                .decide(Instant::now(), self.enabled, self.quota_share);
+            let decision = {
+                let mut state = self.state.lock();
+                let decision =
+                    state.decide(Instant::now(), priority, self.enabled, self.quota_share);
+                let waits = !matches!(decision, Decision::Go { .. });
+                if waits != queued.counted {
+                    let count = &mut state.waiting[priority.rank()];
+                    *count = if waits {
+                        *count + 1
+                    } else {
+                        count.saturating_sub(1)
+                    };
+                    queued.counted = waits;
+                    if !waits {
+                        // Lower classes held back for this request may go now.
+                        self.notify.notify_waiters();
+                    }
+                }
+                decision
+            };
             let wait_until = match decision {
                 Decision::Go { epoch } => {
                     self.requests_sent.fetch_add(1, Ordering::Relaxed);
@@ -328,7 +396,7 @@ impl RateLimiter {
                     };
                 }
                 Decision::WaitUntil(until) => Some(until),
-                Decision::WaitForResponse => None,
+                Decision::WaitForResponse | Decision::WaitForHigher => None,
             };
             if !counted_wait {
                 counted_wait = true;
@@ -339,6 +407,7 @@ impl RateLimiter {
                     tracing::debug!(
                         wait_ms =
                             until.saturating_duration_since(Instant::now()).as_millis() as u64,
+                        bc.priority = priority.as_str(),
                         "bc.rate_limit: pacing request"
                     );
                     tokio::select! {
@@ -363,6 +432,26 @@ impl RateLimiter {
 
     pub(crate) fn record_rate_limited(&self) {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A request waiting for the pacer, counted in its class until it goes; dropped while
+/// waiting (a timeout, a cancelled future), it stops holding back the lower classes.
+struct Queued<'a> {
+    limiter: &'a RateLimiter,
+    priority: Priority,
+    counted: bool,
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        if self.counted {
+            let mut state = self.limiter.state.lock();
+            let count = &mut state.waiting[self.priority.rank()];
+            *count = count.saturating_sub(1);
+            drop(state);
+            self.limiter.notify.notify_waiters();
+        }
     }
 }
 
@@ -432,35 +521,38 @@ mod tests {
     fn only_one_probe_goes_before_the_quota_is_known() {
         let mut state = State::new();
         let now = Instant::now();
-        let epoch = go_epoch(state.decide(now, true, 0.8));
-        assert_eq!(state.decide(now, true, 0.8), Decision::WaitForResponse);
+        let epoch = go_epoch(state.decide(now, Priority::Sync, true, 0.8));
+        assert_eq!(
+            state.decide(now, Priority::Sync, true, 0.8),
+            Decision::WaitForResponse
+        );
         state.observe(now, epoch, &headers(149, 150, 30_000, 30_000));
-        go_epoch(state.decide(now, true, 0.8));
-        go_epoch(state.decide(now, true, 0.8));
+        go_epoch(state.decide(now, Priority::Sync, true, 0.8));
+        go_epoch(state.decide(now, Priority::Sync, true, 0.8));
     }
 
     #[test]
     fn requests_wait_for_the_reset_when_only_the_reserve_is_left() {
         let mut state = State::new();
         let now = Instant::now();
-        let epoch = go_epoch(state.decide(now, true, 0.8));
+        let epoch = go_epoch(state.decide(now, Priority::Sync, true, 0.8));
         // 31 left of 150: one more request may go (30 are reserved for other apps).
         state.observe(now, epoch, &headers(31, 150, 10_000, 30_000));
-        go_epoch(state.decide(now, true, 0.8));
+        go_epoch(state.decide(now, Priority::Sync, true, 0.8));
         assert_eq!(
-            state.decide(now, true, 0.8),
+            state.decide(now, Priority::Sync, true, 0.8),
             Decision::WaitUntil(now + Duration::from_millis(10_000))
         );
         // After the reset the full share is available again.
         let later = now + Duration::from_millis(10_001);
-        go_epoch(state.decide(later, true, 0.8));
+        go_epoch(state.decide(later, Priority::Sync, true, 0.8));
     }
 
     #[test]
     fn in_flight_requests_count_against_what_is_left() {
         let mut state = State::new();
         let now = Instant::now();
-        let epoch = go_epoch(state.decide(now, true, 0.8));
+        let epoch = go_epoch(state.decide(now, Priority::Sync, true, 0.8));
         state.observe(now, epoch, &headers(40, 150, 10_000, 30_000));
         // 40 left, 30 reserved: exactly 10 may be sent (and be in flight) before the reset,
         // however they are spread.
@@ -468,14 +560,14 @@ mod tests {
         let mut at = now;
         let mut sent = 0;
         loop {
-            match state.decide(at, true, 0.8) {
+            match state.decide(at, Priority::Sync, true, 0.8) {
                 Decision::Go { .. } => sent += 1,
                 Decision::WaitUntil(until) if until < reset => at = until,
                 Decision::WaitUntil(until) => {
                     assert_eq!(until, reset);
                     break;
                 }
-                Decision::WaitForResponse => panic!("quota is known"),
+                Decision::WaitForResponse | Decision::WaitForHigher => panic!("quota is known"),
             }
         }
         assert_eq!(sent, 10);
@@ -486,10 +578,10 @@ mod tests {
     fn an_older_response_cannot_raise_the_estimate() {
         let mut state = State::new();
         let now = Instant::now();
-        let epoch = go_epoch(state.decide(now, true, 0.8));
+        let epoch = go_epoch(state.decide(now, Priority::Sync, true, 0.8));
         state.observe(now, epoch, &headers(100, 150, 20_000, 30_000));
-        let a = go_epoch(state.decide(now, true, 0.8));
-        let b = go_epoch(state.decide(now, true, 0.8));
+        let a = go_epoch(state.decide(now, Priority::Sync, true, 0.8));
+        let b = go_epoch(state.decide(now, Priority::Sync, true, 0.8));
         state.observe(now, b, &headers(60, 150, 20_000, 30_000));
         state.observe(now, a, &headers(99, 150, 20_000, 30_000));
         assert!(state.left <= 60);
@@ -499,26 +591,26 @@ mod tests {
     fn a_response_from_a_new_server_window_is_trusted() {
         let mut state = State::new();
         let now = Instant::now();
-        let epoch = go_epoch(state.decide(now, true, 0.8));
+        let epoch = go_epoch(state.decide(now, Priority::Sync, true, 0.8));
         state.observe(now, epoch, &headers(31, 150, 1_000, 30_000));
-        let epoch = go_epoch(state.decide(now, true, 0.8));
+        let epoch = go_epoch(state.decide(now, Priority::Sync, true, 0.8));
         // The server reset early (our bound was late): it now reports a fresh window.
         let later = now + Duration::from_millis(900);
         state.observe(later, epoch, &headers(149, 150, 29_950, 30_000));
         assert_eq!(state.left, 149);
-        go_epoch(state.decide(later, true, 0.8));
+        go_epoch(state.decide(later, Priority::Sync, true, 0.8));
     }
 
     #[test]
     fn the_last_part_of_our_share_is_spread_until_the_reset() {
         let mut state = State::new();
         let now = Instant::now();
-        let epoch = go_epoch(state.decide(now, true, 0.8));
+        let epoch = go_epoch(state.decide(now, Priority::Sync, true, 0.8));
         // 40 left, 30 reserved: 10 usable of a 120 share, so spread them.
         state.observe(now, epoch, &headers(40, 150, 10_000, 30_000));
-        go_epoch(state.decide(now, true, 0.8));
+        go_epoch(state.decide(now, Priority::Sync, true, 0.8));
         assert!(matches!(
-            state.decide(now, true, 0.8),
+            state.decide(now, Priority::Sync, true, 0.8),
             Decision::WaitUntil(at) if at > now && at < now + Duration::from_millis(10_000)
         ));
     }
@@ -528,19 +620,211 @@ mod tests {
         let mut state = State::new();
         let now = Instant::now();
         for _ in 0..500 {
-            go_epoch(state.decide(now, false, 0.8));
+            go_epoch(state.decide(now, Priority::Sync, false, 0.8));
         }
+    }
+
+    #[test]
+    fn a_lower_class_never_takes_a_unit_while_a_higher_class_waits() {
+        let mut state = State::new();
+        let now = Instant::now();
+        let epoch = go_epoch(state.decide(now, Priority::Sync, true, 0.8));
+        state.observe(now, epoch, &headers(149, 150, 30_000, 30_000));
+        state.waiting[Priority::Hint.rank()] = 1;
+        for lower in [Priority::Sync, Priority::Backfill] {
+            assert_eq!(state.decide(now, lower, true, 0.8), Decision::WaitForHigher);
+        }
+        go_epoch(state.decide(now, Priority::Hint, true, 0.8));
+        go_epoch(state.decide(now, Priority::Urgent, true, 0.8));
+        state.waiting[Priority::Hint.rank()] = 0;
+        go_epoch(state.decide(now, Priority::Backfill, true, 0.8));
+    }
+
+    #[test]
+    fn urgent_requests_are_not_spread_and_leave_the_gap_to_the_others() {
+        let mut state = State::new();
+        let now = Instant::now();
+        let epoch = go_epoch(state.decide(now, Priority::Backfill, true, 0.8));
+        // 40 left, 30 reserved: 10 usable of a 120 share, so they are spread.
+        state.observe(now, epoch, &headers(40, 150, 10_000, 30_000));
+        go_epoch(state.decide(now, Priority::Backfill, true, 0.8));
+        let Decision::WaitUntil(slot) = state.decide(now, Priority::Backfill, true, 0.8) else {
+            panic!("a backfill is spread");
+        };
+        assert!(slot > now);
+        go_epoch(state.decide(now, Priority::Urgent, true, 0.8));
+        go_epoch(state.decide(now, Priority::Urgent, true, 0.8));
+        assert_eq!(
+            state.decide(now, Priority::Backfill, true, 0.8),
+            Decision::WaitUntil(slot),
+            "the backfill's next slot did not move"
+        );
+        assert_eq!(
+            state.decide(now, Priority::Hint, true, 0.8),
+            Decision::WaitUntil(slot),
+            "only urgent requests skip the spread"
+        );
+    }
+
+    #[test]
+    fn urgent_requests_still_leave_the_other_apps_their_share() {
+        let mut state = State::new();
+        let now = Instant::now();
+        let epoch = go_epoch(state.decide(now, Priority::Urgent, true, 0.8));
+        state.observe(now, epoch, &headers(30, 150, 5_000, 30_000));
+        assert_eq!(
+            state.decide(now, Priority::Urgent, true, 0.8),
+            Decision::WaitUntil(now + Duration::from_millis(5_000))
+        );
+    }
+
+    /// A backfill that always wants the next unit, over a whole Standard window, and an urgent
+    /// request arriving at every 100 ms of it: the urgent request never waits for more than
+    /// one backfill request (the one that took the last unit before the reset), and never
+    /// longer than the spread's gap.
+    #[test]
+    fn an_urgent_request_waits_behind_a_backfill_for_at_most_one_request() {
+        let start = Instant::now();
+        let window = Duration::from_secs(30);
+        for arrival_ms in (0..30_000u64).step_by(100) {
+            let arrival = start + Duration::from_millis(arrival_ms);
+            let mut state = State::new();
+            let epoch = go_epoch(state.decide(start, Priority::Backfill, true, 0.8));
+            state.observe(start, epoch, &headers(149, 150, 30_000, 30_000));
+            // The backfill takes every unit it may until the urgent request arrives.
+            let mut at = start;
+            let mut last_gap = Duration::ZERO;
+            let mut last_sent = start;
+            while at < arrival {
+                match state.decide(at, Priority::Backfill, true, 0.8) {
+                    Decision::Go { .. } => {
+                        state.release();
+                        last_gap = at - last_sent;
+                        last_sent = at;
+                    }
+                    Decision::WaitUntil(until) => at = until.min(arrival),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            // The urgent request arrives; from now on the backfill waits behind it.
+            state.waiting[Priority::Backfill.rank()] = 1;
+            let went = match state.decide(arrival, Priority::Urgent, true, 0.8) {
+                Decision::Go { .. } => arrival,
+                Decision::WaitUntil(until) => {
+                    state.waiting[Priority::Urgent.rank()] = 1;
+                    assert_eq!(
+                        state.decide(arrival, Priority::Backfill, true, 0.8),
+                        Decision::WaitForHigher
+                    );
+                    state.waiting[Priority::Urgent.rank()] = 0;
+                    go_epoch(state.decide(until, Priority::Urgent, true, 0.8));
+                    until
+                }
+                other => panic!("unexpected {other:?}"),
+            };
+            let waited = went - arrival;
+            assert!(
+                waited <= last_gap.max(Duration::from_millis(1)) && waited < window / 20,
+                "arriving at {arrival_ms} ms the urgent request waited {waited:?} \
+                 (the backfill's last gap was {last_gap:?})"
+            );
+        }
+    }
+
+    fn spent_limiter(left: u64, reset_ms: u64) -> Arc<RateLimiter> {
+        let limiter = Arc::new(RateLimiter::new(true, 0.8));
+        let mut state = limiter.state.lock();
+        let now = Instant::now();
+        let epoch = go_epoch(state.decide(now, Priority::Sync, true, 0.8));
+        state.observe(now, epoch, &headers(left, 150, reset_ms, 30_000));
+        drop(state);
+        limiter
+    }
+
+    #[tokio::test]
+    async fn at_the_reset_the_waiting_classes_go_highest_first() {
+        // Only the other apps' share is left until the reset, 300 ms away.
+        let limiter = spent_limiter(30, 300);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        // Queued lowest first, so that arrival order cannot explain the result.
+        for priority in [
+            Priority::Backfill,
+            Priority::Backfill,
+            Priority::Sync,
+            Priority::Hint,
+            Priority::Urgent,
+        ] {
+            let (limiter, order) = (Arc::clone(&limiter), Arc::clone(&order));
+            tasks.push(tokio::spawn(crate::with_priority(priority, async move {
+                let permit = limiter.acquire().await;
+                order.lock().push(priority);
+                permit
+            })));
+            tokio::task::yield_now().await;
+        }
+        for task in tasks {
+            drop(task.await.unwrap());
+        }
+        assert_eq!(
+            *order.lock(),
+            [
+                Priority::Urgent,
+                Priority::Hint,
+                Priority::Sync,
+                Priority::Backfill,
+                Priority::Backfill
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_higher_class_request_given_up_stops_holding_back_the_others() {
+        // The probe is in flight: every other request waits for its answer.
+        let limiter = Arc::new(RateLimiter::new(true, 0.8));
+        let probe = limiter.acquire_as(Priority::Sync).await;
+        let urgent = tokio::spawn({
+            let limiter = Arc::clone(&limiter);
+            async move { limiter.acquire_as(Priority::Urgent).await }
+        });
+        tokio::task::yield_now().await;
+        let backfill = tokio::spawn({
+            let limiter = Arc::clone(&limiter);
+            async move { limiter.acquire_as(Priority::Backfill).await }
+        });
+        tokio::task::yield_now().await;
+        urgent.abort();
+        assert!(urgent.await.is_err_and(|error| error.is_cancelled()));
+        probe.observe(&headers(149, 150, 30_000, 30_000));
+        let permit = tokio::time::timeout(Duration::from_secs(5), backfill)
+            .await
+            .expect("the backfill is not held back by a request that gave up")
+            .unwrap();
+        drop(permit);
+        assert_eq!(limiter.state.lock().waiting, [0; 4]);
+    }
+
+    #[tokio::test]
+    async fn with_plenty_of_quota_the_classes_change_nothing() {
+        let limiter = spent_limiter(149, 30_000);
+        for round in 0..20 {
+            let priority = Priority::ALL[round % Priority::ALL.len()];
+            let permit = crate::with_priority(priority, limiter.acquire()).await;
+            permit.observe(&headers(148 - round as u64, 150, 29_000, 30_000));
+        }
+        let stats = limiter.stats();
+        assert_eq!((stats.requests_sent, stats.throttled), (20, 0));
     }
 
     #[test]
     fn responses_without_headers_let_requests_flow() {
         let mut state = State::new();
         let now = Instant::now();
-        let epoch = go_epoch(state.decide(now, true, 0.8));
+        let epoch = go_epoch(state.decide(now, Priority::Sync, true, 0.8));
         go_epoch({
             state.observe(now, epoch, &RateLimitHeaders::default());
-            state.decide(now, true, 0.8)
+            state.decide(now, Priority::Sync, true, 0.8)
         });
-        go_epoch(state.decide(now, true, 0.8));
+        go_epoch(state.decide(now, Priority::Sync, true, 0.8));
     }
 }

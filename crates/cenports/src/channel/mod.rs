@@ -13,6 +13,7 @@
 //!   stock.rs        stock out: levels to write, batch outcomes
 //!   webhooks.rs     webhooks in: callbacks, hints, hook registration
 //!   connect.rs      connect: the form, the verified store, what is missing
+//!   priority.rs     Priority and with_priority: which requests go first in a store's quota
 //!   registry.rs     Channels: the implementations by name, per-store clients and limiters
 //!   <name>/         one channel: mod.rs (its Channel and StoreClient), connect/, orders.rs,
 //!                   catalog.rs, fulfilment.rs, stock.rs, webhooks.rs, its errors
@@ -32,6 +33,11 @@
 //! [`FulfilmentState`](crate::storage::FulfilmentState), stock tracking is the core's
 //! [`StockTracking`](crate::storage::StockTracking). The core picks an implementation by
 //! `stores.channel` through the [`Channels`] registry, the only place that names one.
+//!
+//! The core says how urgent its work is for the store's quota with [`with_priority`] around the
+//! work ([`Priority`]: `Urgent` shipments, `Hint` targeted fetches and stock pushes, `Sync`
+//! incremental walks, `Backfill` bulk walks); each channel honours the class in its own pacing
+//! (see [`priority`]).
 
 pub mod bigcommerce;
 pub mod carriers;
@@ -39,6 +45,7 @@ pub mod connect;
 pub mod credentials;
 pub mod fulfilment;
 pub mod orders;
+pub mod priority;
 mod registry;
 pub mod stock;
 pub mod webhooks;
@@ -64,6 +71,7 @@ pub use fulfilment::{Carrier, PayloadItem, ShipmentPayload, StatusTarget};
 pub use orders::{
     CatalogPage, InvalidStatusMapping, OrderPage, OrderQuery, StatusMapping, StatusTotal,
 };
+pub use priority::{current_priority, with_priority, Priority};
 pub use registry::{
     builtin, channel_of, ApiUrlSetting, ApiUrls, ChannelClients, Channels, UnknownChannel,
     API_URL_SETTINGS,

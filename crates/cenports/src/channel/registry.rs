@@ -22,7 +22,7 @@ use url::Url;
 
 use super::bigcommerce::{self, BigCommerce};
 use super::credentials::{decrypt_credentials, CredentialsError, PURPOSE_CLIENT_SECRET};
-use super::{Channel, Limiters, OpenOptions, StoreClient};
+use super::{Channel, Limiters, OpenOptions, Priority, StoreClient};
 use crate::secrets::SecretBox;
 use crate::storage::{EncryptedSecret, Storage, StoreId, StoreRecord};
 
@@ -54,6 +54,12 @@ pub fn builtin(api_urls: &ApiUrls) -> Vec<Arc<dyn Channel>> {
             .unwrap_or_else(|| Url::parse(setting.default).expect("a default URL is valid"))
     };
     vec![Arc::new(BigCommerce::new(url(&API_URL_SETTINGS[0])))]
+}
+
+/// Runs `future` in `priority` for each built-in channel that takes the class from a scope of
+/// its own (its client crate's), for [`super::with_priority`]: one line per such channel.
+pub(super) async fn with_channel_priority<F: Future>(priority: Priority, future: F) -> F::Output {
+    bigcommerce::with_priority(priority, future).await
 }
 
 /// The channel of `store` among `channels` (a registry's, or [`builtin`]'s for a command that

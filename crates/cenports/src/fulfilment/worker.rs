@@ -25,6 +25,10 @@
 //!
 //! Nothing else fails a row: outages, refused credentials and failed read-backs are retried,
 //! quickly at first and then every `slow_retry` once `max_attempts` attempts have passed.
+//!
+//! Every request of a delivery (read-back, send, the order read after it) is
+//! [`Priority::Urgent`] in the store's quota: it goes ahead of walks and pushes waiting for the
+//! same store, so a backfill delays a shipment by one request at most.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,7 +39,9 @@ use chrono::Utc;
 use futures::FutureExt;
 
 use super::OutboxPayload;
-use crate::channel::{ChannelClients, ChannelError, Delivered, ErrorKind, StoreClient};
+use crate::channel::{
+    with_priority, ChannelClients, ChannelError, Delivered, ErrorKind, Priority, StoreClient,
+};
 use crate::config::{OutboxTimings, Settings};
 use crate::storage::{
     DeliveredBy, NotFound, OrderAfterDelivery, OutboxRow, OutboxState, Storage, StoreId,
@@ -326,7 +332,7 @@ async fn process<C: ChannelClients>(
                 "the payload cannot be read by this version ({error}); upgrade cenports"
             )),
             Ok(payload) => {
-                deliver(
+                let delivery = deliver(
                     storage,
                     client.as_ref(),
                     &row,
@@ -334,8 +340,8 @@ async fn process<C: ChannelClients>(
                     owner,
                     config,
                     counters,
-                )
-                .await?
+                );
+                with_priority(Priority::Urgent, delivery).await?
             }
         },
     };

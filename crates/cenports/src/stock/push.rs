@@ -15,10 +15,15 @@
 //!   what was sent, and the store's answer becomes the SKU's "last reported" level. A
 //!   difference is recorded as a `mismatch`: usually an order placed between our write and the
 //!   read, which the next push after that order's import corrects.
+//!
+//! The push's requests are [`Priority::Hint`] in the store's quota: ahead of order and catalog
+//! walks, behind shipments.
 
 use std::collections::HashMap;
 
-use crate::channel::{StockOut, StoreClient, Write, WriteKind, WriteOutcome};
+use crate::channel::{
+    with_priority, Priority, StockOut, StoreClient, Write, WriteKind, WriteOutcome,
+};
 use crate::storage::{PushRecord, Storage, StorageError, StoreScope};
 
 use super::plan::{plan_push, Plan};
@@ -148,19 +153,22 @@ pub async fn push_stock(
         });
     }
 
-    let before = client.requests_sent();
-    let mut written: Vec<Write> = Vec::new();
-    for (kind, writes) in [
-        (WriteKind::Variant, variant_writes),
-        (WriteKind::Product, product_writes),
-    ] {
-        write_kind(channel, kind, writes, &mut written, &mut report).await;
-    }
-    let after_writes = client.requests_sent();
-    report.write_requests = after_writes - before;
+    with_priority(Priority::Hint, async {
+        let before = client.requests_sent();
+        let mut written: Vec<Write> = Vec::new();
+        for (kind, writes) in [
+            (WriteKind::Variant, variant_writes),
+            (WriteKind::Product, product_writes),
+        ] {
+            write_kind(channel, kind, writes, &mut written, &mut report).await;
+        }
+        let after_writes = client.requests_sent();
+        report.write_requests = after_writes - before;
 
-    read_back(channel, written, &mut report).await;
-    report.read_requests = client.requests_sent() - after_writes;
+        read_back(channel, written, &mut report).await;
+        report.read_requests = client.requests_sent() - after_writes;
+    })
+    .await;
 
     let records: Vec<PushRecord> = report
         .outcomes

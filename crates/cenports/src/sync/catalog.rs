@@ -9,6 +9,8 @@
 //! Each SKU's stock level as the store reports it is recorded beside its index entry: it is
 //! "what the store last reported", which a stock push compares with before writing
 //! (docs/STOCK.md).
+//!
+//! Catalog walks are bulk work: [`Priority::Backfill`] in the store's quota.
 
 use std::collections::HashSet;
 
@@ -16,10 +18,23 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 
 use super::{window_end, SyncError, SyncOptions, SyncProgress, SyncReport};
-use crate::channel::StoreClient;
+use crate::channel::{with_priority, Priority, StoreClient};
 use crate::storage::{Checkpoint, Storage, StoreScope, STREAM_CATALOG};
 
+/// The catalog walk with the window end already known, as [`Priority::Backfill`].
 pub(super) async fn walk_catalog(
+    storage: &Storage,
+    scope: &StoreScope,
+    client: &dyn StoreClient,
+    options: &SyncOptions,
+    now: DateTime<Utc>,
+    progress: &mut impl FnMut(SyncProgress),
+) -> Result<SyncReport, SyncError> {
+    let walk = walk_catalog_window(storage, scope, client, options, now, progress);
+    with_priority(Priority::Backfill, walk).await
+}
+
+async fn walk_catalog_window(
     storage: &Storage,
     scope: &StoreScope,
     client: &dyn StoreClient,

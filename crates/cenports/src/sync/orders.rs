@@ -1,13 +1,17 @@
 //! The order walks: every order (the channel's streams, [`STREAM_ORDERS`] first, e.g.
 //! a channel's archived orders after it) and open orders first (`open_orders:{status}`
 //! streams, then `open_orders` marks the whole walk done).
+//!
+//! Their class in the store's quota: a walk from the beginning of time or from
+//! [`SyncOptions::since`] (a first import, a backfill) and the open-orders walk (part of the first
+//! import) are [`Priority::Backfill`]; an incremental window is [`Priority::Sync`].
 
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
 use super::{window_end, SyncError, SyncOptions, SyncProgress, SyncReport};
-use crate::channel::{OrderPage, OrderQuery, StatusMapping, StoreClient};
+use crate::channel::{with_priority, OrderPage, OrderQuery, Priority, StatusMapping, StoreClient};
 use crate::storage::{
     Checkpoint, Storage, StorageError, StoreScope, UpsertOutcome, STREAM_OPEN_ORDERS, STREAM_ORDERS,
 };
@@ -242,43 +246,65 @@ async fn walk_order_stream(
     else {
         return Ok(SyncReport::default());
     };
-    // A backfill is worth one count request, for a progress bar with an end (the channel says
-    // when a stream is not worth one).
-    let backfill = checkpoint
-        .as_ref()
-        .is_none_or(|cp| cp.completed_at.is_none());
-    let expected = if backfill {
-        let count = OrderQuery {
-            stream: stream.to_owned(),
-            modified_from: window.start,
-            modified_to: Some(window.end),
-            ..OrderQuery::default()
-        };
-        // The count only feeds the progress bar: a failure is not worth stopping for.
-        client
-            .orders()
-            .count(&count, window.cursor.as_deref())
-            .await
-            .ok()
-            .flatten()
+    // From the beginning or from `since`: a backfill. A resumed window keeps its start, so a
+    // resumed backfill stays one (unless it was a `since` not given again).
+    let class = if window.start.is_none() || window.start == options.since {
+        Priority::Backfill
     } else {
-        None
+        Priority::Sync
     };
-    let mapping = options.status_mapping(client);
-    let walk = Walk {
-        stream,
-        status: None,
-        expected,
-        mapping: &mapping,
-    };
-    walk_window(storage, scope, client, options, walk, window, progress).await
+    with_priority(class, async {
+        // A backfill is worth one count request, for a progress bar with an end (the channel
+        // says when a stream is not worth one).
+        let backfill = checkpoint
+            .as_ref()
+            .is_none_or(|cp| cp.completed_at.is_none());
+        let expected = if backfill {
+            let count = OrderQuery {
+                stream: stream.to_owned(),
+                modified_from: window.start,
+                modified_to: Some(window.end),
+                ..OrderQuery::default()
+            };
+            // The count only feeds the progress bar: a failure is not worth stopping for.
+            client
+                .orders()
+                .count(&count, window.cursor.as_deref())
+                .await
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
+        let mapping = options.status_mapping(client);
+        let walk = Walk {
+            stream,
+            status: None,
+            expected,
+            mapping: &mapping,
+        };
+        walk_window(storage, scope, client, options, walk, window, progress).await
+    })
+    .await
 }
 
 /// The open-orders walk with the window end already known: each status of
 /// [`SyncOptions::open_statuses`] (else the channel's) from the beginning of time to `now`,
 /// each with its own stream (`open_orders:{status}`) so an interrupted walk resumes; then
-/// `open_orders` records the walk done.
+/// `open_orders` records the walk done. Part of the first import: [`Priority::Backfill`].
 pub(super) async fn walk_open_orders(
+    storage: &Storage,
+    scope: &StoreScope,
+    client: &dyn StoreClient,
+    options: &SyncOptions,
+    now: DateTime<Utc>,
+    progress: &mut impl FnMut(SyncProgress),
+) -> Result<SyncReport, SyncError> {
+    let walk = walk_open_statuses(storage, scope, client, options, now, progress);
+    with_priority(Priority::Backfill, walk).await
+}
+
+async fn walk_open_statuses(
     storage: &Storage,
     scope: &StoreScope,
     client: &dyn StoreClient,

@@ -45,7 +45,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use super::targeted::{import_order, TargetedOutcome};
 use super::{SyncError, SyncOptions};
-use crate::channel::{OrderQuery, StatusMapping, StoreClient};
+use crate::channel::{with_priority, OrderQuery, Priority, StatusMapping, StoreClient};
 use crate::storage::{Storage, StoreScope, UpsertOutcome};
 
 /// The stream name reconciliation reports in its errors and logs.
@@ -108,8 +108,19 @@ impl ReconcileReport {
     }
 }
 
-/// One reconciliation pass over a store (see the module docs).
+/// One reconciliation pass over a store (see the module docs). Its requests are
+/// [`Priority::Sync`] in the store's quota: behind shipments and hinted fetches, ahead of
+/// backfills.
 pub async fn reconcile_store(
+    storage: &Storage,
+    scope: &StoreScope,
+    client: &dyn StoreClient,
+    options: &SyncOptions,
+) -> Result<ReconcileReport, SyncError> {
+    with_priority(Priority::Sync, reconcile(storage, scope, client, options)).await
+}
+
+async fn reconcile(
     storage: &Storage,
     scope: &StoreScope,
     client: &dyn StoreClient,

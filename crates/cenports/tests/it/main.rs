@@ -22,6 +22,7 @@ mod kill_resume;
 mod memory_channel;
 mod migration;
 mod openapi_spec;
+mod priorities;
 mod scheduler;
 mod stock;
 mod stock_cli;

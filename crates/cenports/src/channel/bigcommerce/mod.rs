@@ -26,6 +26,7 @@ mod stock;
 pub mod webhooks;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -37,7 +38,8 @@ use self::connect::{ConnectInput, ConnectSettings, StoreHash};
 use super::{
     Callback, CallbackError, CatalogIn, Channel, ChannelError, ConnectField, ConnectFile,
     ConnectForm, ConnectRefused, ConnectSubmission, Credentials, ErrorKind, FulfilmentOut,
-    HooksOut, Limiters, OpenOptions, OrdersIn, Pacing, StockOut, StoreClient, VerifiedStore,
+    HooksOut, Limiters, OpenOptions, OrdersIn, Pacing, Priority, StockOut, StoreClient,
+    VerifiedStore,
 };
 use crate::storage::StoreRecord;
 
@@ -117,6 +119,19 @@ impl BigCommerceStore {
     pub fn client(&self) -> &Client {
         &self.client
     }
+}
+
+/// Runs `future` with the client's requests in the class `priority`: the store's limiter
+/// reads it from the client's own scope ([`bigcommerce_client::with_priority`]). Called by the
+/// registry for [`super::with_priority`].
+pub(crate) async fn with_priority<F: Future>(priority: Priority, future: F) -> F::Output {
+    let class = match priority {
+        Priority::Urgent => bigcommerce_client::Priority::Urgent,
+        Priority::Hint => bigcommerce_client::Priority::Hint,
+        Priority::Sync => bigcommerce_client::Priority::Sync,
+        Priority::Backfill => bigcommerce_client::Priority::Backfill,
+    };
+    bigcommerce_client::with_priority(class, future).await
 }
 
 /// A client error in the seam's words: refusals and missing orders are final, credentials and
