@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, Notify};
 use tokio::task::JoinSet;
 
-use crate::channel::{Channels, Hint, StatusMapping, StoreClient};
+use crate::channel::{with_priority, Channels, Hint, Priority, StatusMapping, StoreClient};
 use crate::fleet::Fleet;
 use crate::storage::{JobKind, JobRow, Storage, StoreId, StoreRecord, StoreStatus, SyncTrigger};
 use crate::sync::scheduler::SyncsInProgress;
@@ -263,9 +263,14 @@ async fn run_job(context: &WorkerContext, config: &WorkerConfig, job: JobRow) {
             return;
         }
     };
+    // On the store's one quota: hints and the walks that replace them come right after
+    // shipments; a sync asked for through the API ranks as the scheduler's would.
     let result = match job.kind {
-        JobKind::Order | JobKind::Product => fetch(context, config, &store, &job).await,
-        JobKind::Walk | JobKind::Sync => walk(context, config, &store, &job).await,
+        JobKind::Order | JobKind::Product => {
+            with_priority(Priority::Hint, fetch(context, config, &store, &job)).await
+        }
+        JobKind::Walk => with_priority(Priority::Hint, walk(context, config, &store, &job)).await,
+        JobKind::Sync => walk(context, config, &store, &job).await,
     };
     match result {
         Ok(outcome) => {
