@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod connect;
 pub mod demo;
+pub mod fleet;
 pub mod fulfilment;
 pub mod orders;
 pub mod reconcile;
@@ -106,10 +107,13 @@ pub enum Command {
     /// Run the hub: the webhook receiver, the queue worker, the sync scheduler (polling and
     /// reconciliation) and the webhook health check, until Ctrl-C or SIGTERM.
     Serve(serve::ServeArgs),
-    /// Run the background roles only, no HTTP listener: the outbox worker (shipments and
-    /// status changes to the store) and the sync scheduler, until Ctrl-C or SIGTERM. Several
-    /// workers may share one PostgreSQL database.
+    /// Run the background roles only, no HTTP listener: the job worker (webhook hints), the
+    /// outbox worker (shipments and status changes to the store) and the sync scheduler, until
+    /// Ctrl-C or SIGTERM. Several serve and worker processes on one database split the stores
+    /// between them (docs/OPERATIONS.md).
     Worker(worker::WorkerArgs),
+    /// The hub processes (serve, worker) working on this database and the stores each holds.
+    Fleet(fleet::FleetArgs),
     /// Compare order counts per status with each store now and repair any drift.
     Reconcile(reconcile::ReconcileArgs),
     /// Benchmarks: `bench import` backfills a sandbox store into SQLite and PostgreSQL and
@@ -144,6 +148,7 @@ impl Command {
             Command::Stock(args) => stock::run(args, &Settings::load(overrides)?).await,
             Command::Serve(args) => serve::run(args, &Settings::load(overrides)?).await,
             Command::Worker(args) => worker::run(args, &Settings::load(overrides)?).await,
+            Command::Fleet(args) => fleet::run(args, &Settings::load(overrides)?).await,
             Command::Reconcile(args) => reconcile::run(args, &Settings::load(overrides)?).await,
             Command::Bench(args) => bench::run(args, overrides).await,
             Command::Ship(args) => fulfilment::run_ship(args, &Settings::load(overrides)?).await,

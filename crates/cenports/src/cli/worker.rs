@@ -1,9 +1,9 @@
-//! `cenports worker`: the hub's background roles without an HTTP listener — the fulfilment
-//! outbox worker and the sync scheduler (polling, reconciliation, the stock push after each
-//! sync) — until Ctrl-C or SIGTERM. For operators who split roles against one PostgreSQL
-//! database: one or more `serve` processes answer HTTP, any number of workers deliver and
-//! sync; the outbox's leases keep two workers from sending the same row
-//! (`docs/OPERATIONS.md`). The wiring is [`cenports::server::run_workers`].
+//! `cenports worker`: the hub's background roles without an HTTP listener — the job worker
+//! (webhook hints), the fulfilment outbox worker and the sync scheduler (polling,
+//! reconciliation, the stock push after each sync) — until Ctrl-C or SIGTERM. For operators who
+//! run several processes on one database: one or more `serve` processes answer HTTP, any number
+//! of workers share the stores with them through store leases (`docs/OPERATIONS.md`, "Several
+//! processes"). The wiring is [`cenports::server::run_workers`].
 
 use std::time::Duration;
 
@@ -43,7 +43,10 @@ pub async fn run(args: WorkerArgs, settings: &Settings) -> Result<()> {
     let storage = Storage::open(&settings.database_url)
         .await
         .context("could not open the database")?;
-    println!("Cenports worker: outbox delivery on, no HTTP listener");
+    println!(
+        "Cenports worker: webhook jobs and outbox delivery on, no HTTP listener; the stores are \
+         shared with the other processes on this database (cenports fleet)"
+    );
     println!(
         "Polling: {}",
         if args.no_poll {

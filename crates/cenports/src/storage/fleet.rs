@@ -412,6 +412,23 @@ impl Storage {
         })
     }
 
+    /// Channel stores with a lease row (every connected one, as of the last heartbeat), and how
+    /// many of them a live lease covers now.
+    pub async fn lease_counts(&self) -> Result<(i64, i64), StorageError> {
+        let sql = format!(
+            "SELECT COUNT(*), SUM(CASE WHEN owner IS NOT NULL AND expires_at > {now} \
+             THEN 1 ELSE 0 END) FROM store_leases",
+            now = self.backend.now_ms()
+        );
+        with_pool!(self, |pool| {
+            let (total, held): (i64, Option<i64>) = sqlx::query_as::<Db, (i64, Option<i64>)>(&sql)
+                .fetch_one(pool)
+                .await
+                .op("counting the store leases")?;
+            Ok((total, held.unwrap_or(0)))
+        })
+    }
+
     /// The process holding the lease of a channel store now, if any.
     pub async fn lease_owner(
         &self,

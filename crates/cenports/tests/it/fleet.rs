@@ -123,9 +123,9 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_workers_split_the_stores_walk_each_once_per_interval_and_take_over_a_killed_ones() {
-    common::run(Kind::Postgres, |ctx| async move {
+both_backends!(
+    two_workers_split_the_stores_walk_each_once_per_interval_and_take_over_a_killed_ones,
+    |ctx| {
         const STORES: usize = 16;
         let interval = Duration::from_secs(4);
         let sandbox = common::start_sandbox().await;
@@ -157,6 +157,21 @@ async fn two_workers_split_the_stores_walk_each_once_per_interval_and_take_over_
         })
         .await;
         eprintln!("split evenly after {took:?}");
+        // `cenports fleet` shows it to the operator.
+        let output = common::cenports_command()
+            .args(["fleet", "--json"])
+            .env("CENPORTS_DATABASE_URL", &ctx.url)
+            .env("CENPORTS_LEASE_PERIOD", LEASE)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let fleet: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(fleet["processes"].as_array().unwrap().len(), 2, "{fleet}");
+        assert_eq!(fleet["stores_leased"], STORES as i64, "{fleet}");
+        for process in fleet["processes"].as_array().unwrap() {
+            assert_eq!(process["role"], "worker");
+            assert_eq!(process["stores"], (STORES / 2) as i64, "{fleet}");
+        }
 
         // Three intervals: every store walked about once per interval, never twice within one.
         let watched_from = now_ms();
@@ -184,10 +199,9 @@ async fn two_workers_split_the_stores_walk_each_once_per_interval_and_take_over_
             walks_in_window += n;
         }
         eprintln!(
-            "two workers: {walks_in_window} walks of {STORES} stores in 3 intervals (one worker \
-             makes {} to {})",
-            STORES * 3,
-            STORES * 4
+            "two workers: {walks_in_window} walks of {STORES} stores in 3 intervals (one walk \
+             per store per interval: {})",
+            STORES * 3
         );
 
         // SIGKILL one: its stores are synced again by the other within the lease period plus
@@ -251,9 +265,8 @@ async fn two_workers_split_the_stores_walk_each_once_per_interval_and_take_over_
             .unwrap()
             .is_empty());
         sandbox.shutdown();
-    })
-    .await;
-}
+    }
+);
 
 /// Orders in the hub for the store.
 async fn holds(storage: &Storage, store: &StoreRecord, order: u64) -> bool {
