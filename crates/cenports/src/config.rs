@@ -57,6 +57,9 @@ pub const LOG_ENV: &str = "CENPORTS_LOG";
 
 /// How often each store syncs when nothing else is configured.
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(5 * 60);
+/// How long a store lease lasts without a heartbeat when nothing else is configured
+/// (`lease_period`): a killed process's stores are taken over within this.
+pub const DEFAULT_LEASE_PERIOD: Duration = Duration::from_secs(30);
 /// The log filter used when none is configured.
 pub const DEFAULT_LOG: &str = "info";
 /// Where `cenports serve` listens when nothing else is configured.
@@ -423,7 +426,7 @@ impl Settings {
             key_file,
             sync_interval: DEFAULT_SYNC_INTERVAL,
             outbox: OutboxTimings::default(),
-            lease_period: crate::fleet::DEFAULT_LEASE_PERIOD,
+            lease_period: DEFAULT_LEASE_PERIOD,
             log: DEFAULT_LOG.to_string(),
             public_url: None,
             listen: DEFAULT_LISTEN

@@ -27,9 +27,7 @@ use tokio::sync::watch;
 
 use crate::storage::{ProcessInfo, Rebalance, Storage, StorageError, StoreRecord};
 
-/// How long a lease lasts without a heartbeat when nothing else is configured: a killed
-/// process's stores are taken over within this.
-pub const DEFAULT_LEASE_PERIOD: Duration = Duration::from_secs(30);
+pub use crate::config::DEFAULT_LEASE_PERIOD;
 
 /// A channel store: (channel, the channel's store key). One lease each.
 pub type StoreKey = (String, String);
@@ -74,7 +72,9 @@ impl std::fmt::Debug for Fleet {
 impl Fleet {
     /// A membership for a process of `role` (`serve`, `worker`, `sync`), with leases of
     /// `lease` and a heartbeat every third of it or every `beat_at_most`, whichever is shorter.
-    pub fn new(role: &str, lease: Duration, beat_at_most: Duration) -> Fleet {
+    /// `polls`: whether the process polls its stores (a process that does not takes stores only
+    /// while no polling process is alive).
+    pub fn new(role: &str, lease: Duration, beat_at_most: Duration, polls: bool) -> Fleet {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "cenports".into());
         let pid = std::process::id();
         let id = format!(
@@ -90,6 +90,7 @@ impl Fleet {
                     role: role.to_owned(),
                     host,
                     pid: i64::from(pid),
+                    polls,
                 },
                 lease,
                 beat_every: (lease / 3)
@@ -224,7 +225,7 @@ impl Fleet {
                     if !std::mem::replace(&mut failing, true) {
                         tracing::warn!(
                             fleet.process = %self.id(),
-                            error = %crate::sync::error_chain(&error),
+                            error = %format!("{:#}", anyhow::Error::from(error)),
                             "fleet: heartbeat failed; this process stops working its stores \
                              once its leases lapse, until the database answers"
                         );

@@ -139,7 +139,12 @@ impl App {
         // rate limiter per store (`docs/HARD-PROBLEMS.md` note 3).
         let channels = settings.channels()?;
         // The process's membership of the fleet, shared by every role that works a store.
-        let fleet = Fleet::new("serve", settings.lease_period, options.scheduler.interval);
+        let fleet = Fleet::new(
+            "serve",
+            settings.lease_period,
+            options.scheduler.interval,
+            options.poll,
+        );
         options.scheduler.fleet = Some(fleet.clone());
         options.outbox.fleet = Some(fleet.clone());
         let wake = Arc::new(Notify::new());
@@ -464,7 +469,12 @@ pub async fn run_workers(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let channels = settings.channels()?;
-    let fleet = Fleet::new("worker", settings.lease_period, options.scheduler.interval);
+    let fleet = Fleet::new(
+        "worker",
+        settings.lease_period,
+        options.scheduler.interval,
+        options.poll,
+    );
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let roles = Roles {

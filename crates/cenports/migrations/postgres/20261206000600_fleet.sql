@@ -9,6 +9,9 @@ CREATE TABLE hub_processes (
     role          TEXT NOT NULL,
     host          TEXT NOT NULL,
     pid           BIGINT NOT NULL,
+    -- Whether it polls its stores (`--no-poll` does not): a process that does not poll takes
+    -- stores only when no polling process is alive, so none is left unpolled.
+    polls         BOOLEAN NOT NULL DEFAULT TRUE,
     started_at    BIGINT NOT NULL,
     heartbeat_at  BIGINT NOT NULL
 );

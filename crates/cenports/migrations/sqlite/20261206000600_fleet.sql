@@ -9,6 +9,9 @@ CREATE TABLE hub_processes (
     role          TEXT NOT NULL,
     host          TEXT NOT NULL,
     pid           INTEGER NOT NULL,
+    -- Whether it polls its stores (`--no-poll` does not): a process that does not poll takes
+    -- stores only when no polling process is alive, so none is left unpolled.
+    polls         INTEGER NOT NULL DEFAULT 1,
     started_at    INTEGER NOT NULL,
     heartbeat_at  INTEGER NOT NULL
 );

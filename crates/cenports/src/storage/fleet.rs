@@ -38,6 +38,9 @@ pub struct ProcessInfo {
     pub host: String,
     /// The process id.
     pub pid: i64,
+    /// Whether it polls the stores it holds. A process that does not (`--no-poll`) takes stores
+    /// only while no polling process is alive: its stores would otherwise never be polled.
+    pub polls: bool,
 }
 
 /// A lease a process holds after its heartbeat.
@@ -198,8 +201,8 @@ impl Storage {
         let now = self.backend.now_ms();
         let lease_ms = ms(lease);
         let beat = format!(
-            "INSERT INTO hub_processes (id, role, host, pid, started_at, heartbeat_at) \
-             VALUES ($1, $2, $3, $4, {now}, {now}) \
+            "INSERT INTO hub_processes (id, role, host, pid, polls, started_at, heartbeat_at) \
+             VALUES ($1, $2, $3, $4, $5, {now}, {now}) \
              ON CONFLICT (id) DO UPDATE SET heartbeat_at = {now}"
         );
         // Long-dead processes are forgotten (their leases expired long ago).
@@ -213,7 +216,10 @@ impl Storage {
              WHERE s.channel = store_leases.channel AND s.remote_id = store_leases.remote_id \
              AND s.status = 'connected')";
         let counts = format!(
-            "SELECT (SELECT COUNT(*) FROM hub_processes WHERE heartbeat_at > {now} - $1) AS live, \
+            "SELECT (SELECT COUNT(*) FROM hub_processes WHERE heartbeat_at > {now} - $1 \
+                 AND polls = $3) AS live, \
+             (SELECT COUNT(*) FROM hub_processes WHERE heartbeat_at > {now} - $1 \
+                 AND polls) AS polling, \
              (SELECT COUNT(*) FROM store_leases) AS stores, \
              (SELECT COUNT(*) FROM store_leases WHERE owner = $2 AND expires_at > {now}) AS held, \
              {now} AS now_ms"
@@ -244,6 +250,7 @@ impl Storage {
                     .bind(&process.role)
                     .bind(&process.host)
                     .bind(process.pid)
+                    .bind(process.polls)
                     .execute(&mut *tx)
                     .await
                     .op(OP)?;
@@ -263,14 +270,22 @@ impl Storage {
                 let row = sqlx::query::<Db>(&counts)
                     .bind(lease_ms)
                     .bind(&process.id)
+                    .bind(process.polls)
                     .fetch_one(&mut *tx)
                     .await
                     .op(OP)?;
+                // The processes sharing the stores: the polling ones; the others only while
+                // none polls (a webhooks-only hub).
                 let live: i64 = row.try_get::<i64, _>("live").op(OP)?.max(1);
+                let polling: i64 = row.try_get("polling").op(OP)?;
                 let stores: i64 = row.try_get("stores").op(OP)?;
                 let held_now: i64 = row.try_get("held").op(OP)?;
                 let now_ms: i64 = row.try_get("now_ms").op(OP)?;
-                let share = (stores + live - 1) / live;
+                let share = if !process.polls && polling > 0 {
+                    0
+                } else {
+                    (stores + live - 1) / live
+                };
                 let mut released = 0;
                 let mut taken = 0;
                 if held_now > share {

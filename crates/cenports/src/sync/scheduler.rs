@@ -200,7 +200,7 @@ pub async fn run_scheduler_with(
     let (fleet, membership) = match config.fleet.clone() {
         Some(fleet) => (fleet, None),
         None => {
-            let fleet = Fleet::new("sync", config.lease_period, interval);
+            let fleet = Fleet::new("sync", config.lease_period, interval, true);
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let (member, storage) = (fleet.clone(), storage.clone());
             let task = tokio::spawn(async move {

@@ -472,3 +472,62 @@ async fn two_processes_never_exceed_one_stores_share_of_its_quota_together() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_that_does_not_poll_leaves_the_stores_to_one_that_does() {
+    common::run(Kind::Postgres, |ctx| async move {
+        let sandbox = common::start_sandbox().await;
+        let dir = TempDir::new("fleet-no-poll");
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let mut records = Vec::new();
+        for n in 0..4 {
+            let info = sandbox.create_store(spec(2, 700 + n, Plan::Unlimited));
+            let token = info.account("merchant-guide").unwrap().access_token.clone();
+            records.push(
+                common::save_store(&ctx.storage, sandbox.base_url(), &info, &token, &KEY).await,
+            );
+        }
+        let held_by = |pid: u32| {
+            let (storage, records) = (ctx.storage.clone(), records.clone());
+            async move {
+                owners(&storage, &records)
+                    .await
+                    .values()
+                    .filter(|o| {
+                        o.as_deref()
+                            .is_some_and(|o| o.contains(&format!("-{pid}-")))
+                    })
+                    .count()
+            }
+        };
+        // Alone, a process that does not poll works every store (webhooks, deliveries).
+        let mut quiet = worker(&sandbox, &ctx.url, &dir, &["--no-poll"]);
+        let quiet_pid = quiet.id().unwrap();
+        wait_for(
+            Duration::from_secs(10),
+            "the quiet process holds every store",
+            || async { held_by(quiet_pid).await == 4 },
+        )
+        .await;
+        // A polling process takes them all: none is left where nobody polls it.
+        let mut polling = worker(&sandbox, &ctx.url, &dir, &["--interval", "1h"]);
+        let polling_pid = polling.id().unwrap();
+        wait_for(
+            Duration::from_secs(10),
+            "the polling process holds every store",
+            || async { held_by(polling_pid).await == 4 && held_by(quiet_pid).await == 0 },
+        )
+        .await;
+        assert!(terminate(&mut polling).await.success());
+        // Once no process polls, the quiet one takes the stores back.
+        wait_for(
+            Duration::from_secs(10),
+            "the quiet process holds them again",
+            || async { held_by(quiet_pid).await == 4 },
+        )
+        .await;
+        assert!(terminate(&mut quiet).await.success());
+        sandbox.shutdown();
+    })
+    .await;
+}
