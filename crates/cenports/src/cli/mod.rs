@@ -104,8 +104,9 @@ pub enum Command {
     /// Stock per SKU: show it, set on hand (one SKU or a CSV), set the safety buffer, push what
     /// changed to the store.
     Stock(stock::StockArgs),
-    /// Run the hub: the webhook receiver, the queue worker, the sync scheduler (polling and
-    /// reconciliation) and the webhook health check, until Ctrl-C or SIGTERM.
+    /// Run the hub: the webhook receiver, the job worker, the outbox worker, the sync
+    /// scheduler (polling and reconciliation) and the webhook health check, until Ctrl-C or
+    /// SIGTERM. Several serve and worker processes on one database split the stores.
     Serve(serve::ServeArgs),
     /// Run the background roles only, no HTTP listener: the job worker (webhook hints), the
     /// outbox worker (shipments and status changes to the store) and the sync scheduler, until

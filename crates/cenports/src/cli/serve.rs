@@ -1,4 +1,4 @@
-//! `cenports serve`: the long-running hub (webhook receiver, queue worker, sync scheduler,
+//! `cenports serve`: the long-running hub (webhook receiver, job worker, sync scheduler,
 //! webhook health check) until Ctrl-C or SIGTERM. The wiring is [`cenports::server::App`];
 //! this module only turns flags into [`ServeOptions`], binds the address and waits for a signal.
 
@@ -79,10 +79,15 @@ pub async fn run(args: ServeArgs, settings: &Settings) -> Result<()> {
     println!(
         "Polling: {}",
         if args.no_poll {
-            "off (--no-poll)"
+            "off (--no-poll; this process takes no store while a polling process runs)"
         } else {
             "on"
         }
+    );
+    println!(
+        "Fleet: process {}; the stores are shared with the other serve and worker processes on \
+         this database (cenports fleet)",
+        app.fleet().id()
     );
     app.serve(listener, async {
         if let Err(error) = shutdown_signal().await {

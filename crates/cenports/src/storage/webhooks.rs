@@ -4,7 +4,7 @@
 //!
 //! A child of `storage` so that it shares the private backend and the `with_pool!` expansion;
 //! every function takes the tenant first, except the two the unauthenticated receiver and the
-//! queue worker need to go from a store id in a URL to the store ([`Storage::webhook_target`],
+//! job worker need to go from a store id in a URL to the store ([`Storage::webhook_target`],
 //! [`Storage::find_store`]) and the expiry sweep, which is tenant-agnostic housekeeping.
 
 use chrono::{DateTime, Utc};
@@ -155,7 +155,7 @@ impl Storage {
         })
     }
 
-    /// A store by our id, whoever owns it: for the webhook queue worker, whose jobs carry the
+    /// A store by our id, whoever owns it: for the webhook job worker, whose jobs carry the
     /// store id of a callback that was already authenticated.
     pub async fn find_store(&self, id: StoreId) -> Result<Option<StoreRecord>, StorageError> {
         let sql = format!("SELECT {STORE_COLUMNS} FROM stores WHERE id = $1");
