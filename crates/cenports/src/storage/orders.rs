@@ -290,10 +290,11 @@ impl Storage {
             //    Not only those of orders step 1 found: a concurrent writer may have inserted an
             //    order we read as new (PostgreSQL), and its lines must go, not collide with ours
             //    on the unique key; the upsert tells those apart from the orders it inserted,
-            //    whose (new) ids nothing references. A backfill inserts only, so it deletes
-            //    nothing: its deletes were half the server's time on PostgreSQL, where a table
-            //    without statistics yet makes `order_id = ANY(250 ids)` look like every row
-            //    and the planner scan the whole table (`docs/PERFORMANCE.md`).
+            //    whose (new) ids nothing references (PostgreSQL tells; SQLite deletes for every
+            //    written order, as cheap there). A backfill on PostgreSQL thus deletes nothing:
+            //    its deletes were most of the server's time, a table without statistics yet
+            //    making `order_id = ANY(250 ids)` look like every row and the planner scan the
+            //    whole table (`docs/PERFORMANCE.md`).
             Db::delete_children(&mut *tx, store, &replaced)
                 .await
                 .op_store(OP, store)?;
