@@ -67,7 +67,9 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// of parameters) and kept in the cache, where the compiled multi-row inserts of SQLite grew
 /// the hub's memory with the size of the store (≈300 MB after 100,000 orders). Now every full
 /// chunk shares one cached statement per table, and the one partial chunk of a page is run
-/// prepared without being cached (`persistent`).
+/// prepared without being cached (`persistent`). PostgreSQL writes a page's rows without
+/// chunks, one `UNNEST` statement per table (`PageRows` in `orders.rs`); it still reads a
+/// page's stored versions by `ORDER_CHUNK`.
 const ORDER_CHUNK: usize = 250;
 const CHILD_CHUNK: usize = 500;
 

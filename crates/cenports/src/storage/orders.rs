@@ -256,170 +256,62 @@ impl Storage {
                 .map(|o| (o.remote_id.as_str(), *o))
                 .collect();
 
-            // 2. One multi-row upsert per chunk. The WHERE re-checks the version inside the
-            //    statement ([`replaces`]), so a concurrent writer can never make us overwrite
-            //    newer data; and an order another writer inserted since step 1 is updated (or
-            //    left, if newer) by ON CONFLICT instead of failing on the unique key.
-            let mut written: Vec<(i64, &NewOrderRecord)> = Vec::with_capacity(to_write.len());
-            for chunk in to_write.chunks(ORDER_CHUNK) {
-                let mut qb = QueryBuilder::<Db>::new(
-                    "INSERT INTO orders (store_id, remote_id, status_code, status_name, \
-                     fulfilment_state, customer_id, email, currency, subtotal, total, tax, \
-                     payment_method, payment_status, date_created, date_modified, is_deleted, \
-                     raw, raw_encoding, imported_at, updated_at, unsettled_read_at) ",
-                );
-                qb.push_values(chunk, |mut b, o| {
-                    b.push_bind(store.0)
-                        .push_bind(o.remote_id.as_str())
-                        .push_bind(o.status_code.as_str())
-                        .push_bind(o.status_name.as_str())
-                        .push_bind(o.fulfilment_state.as_str())
-                        .push_bind(o.customer_id.as_deref())
-                        .push_bind(o.email.as_deref())
-                        .push_bind(o.currency.as_str())
-                        .push_bind(Money(o.subtotal))
-                        .push_bind(Money(o.total))
-                        .push_bind(Money(o.tax))
-                        .push_bind(o.payment_method.as_deref())
-                        .push_bind(o.payment_status.as_deref())
-                        .push_bind(o.date_created)
-                        .push_bind(o.date_modified)
-                        .push_bind(o.is_deleted)
-                        .push_bind(raw[o.remote_id.as_str()].as_slice())
-                        .push_bind(raw::ENCODING_LZ4)
-                        .push_bind(now)
-                        .push_bind(now)
-                        .push_bind(read_at.and_then(|at| read_version(o.date_modified, at)));
-                });
-                qb.push(
-                    " ON CONFLICT (store_id, remote_id) DO UPDATE SET \
-                     status_code = excluded.status_code, status_name = excluded.status_name, \
-                     fulfilment_state = excluded.fulfilment_state, \
-                     customer_id = excluded.customer_id, email = excluded.email, \
-                     currency = excluded.currency, subtotal = excluded.subtotal, \
-                     total = excluded.total, tax = excluded.tax, \
-                     payment_method = excluded.payment_method, \
-                     payment_status = excluded.payment_status, \
-                     date_created = excluded.date_created, \
-                     date_modified = excluded.date_modified, is_deleted = excluded.is_deleted, \
-                     raw = excluded.raw, raw_encoding = excluded.raw_encoding, \
-                     updated_at = excluded.updated_at, \
-                     unsettled_read_at = excluded.unsettled_read_at \
-                     WHERE orders.date_modified < excluded.date_modified \
-                     OR (orders.date_modified = excluded.date_modified \
-                         AND orders.unsettled_read_at IS NOT NULL \
-                         AND (excluded.unsettled_read_at IS NULL \
-                              OR orders.unsettled_read_at < excluded.unsettled_read_at)) \
-                     OR (orders.date_modified = excluded.date_modified \
-                         AND orders.unsettled_read_at IS NULL \
-                         AND excluded.unsettled_read_at IS NULL \
-                         AND NOT (orders.raw_encoding = excluded.raw_encoding \
-                                  AND orders.raw = excluded.raw)) \
-                     RETURNING id, remote_id",
-                );
-                let rows: Vec<(i64, String)> = qb
-                    .build_query_as()
-                    .persistent(persistent(chunk.len(), ORDER_CHUNK))
-                    .fetch_all(&mut *tx)
-                    .await
-                    .op_store(OP, store)?;
-                for (id, remote_id) in rows {
-                    let Some(order) = by_remote.get(remote_id.as_str()) else {
-                        continue;
-                    };
-                    if existing.contains_key(&remote_id) {
-                        outcome.updated += 1;
-                    } else {
-                        outcome.inserted += 1;
-                    }
-                    written.push((id, *order));
+            // 2. The orders' upsert: one multi-row statement per chunk on SQLite, one `UNNEST`
+            //    statement per page on PostgreSQL ([`PageRows`]). Its WHERE re-checks the version
+            //    inside the statement ([`replaces`]), so a concurrent writer can never make us
+            //    overwrite newer data; and an order another writer inserted since step 1 is
+            //    updated (or left, if newer) by ON CONFLICT instead of failing on the unique key.
+            let rows = Db::upsert_orders(&mut *tx, store, &to_write, &raw, now, read_at)
+                .await
+                .op_store(OP, store)?;
+            let mut written: Vec<(i64, &NewOrderRecord)> = Vec::with_capacity(rows.len());
+            // Orders that may have lines and addresses stored: all but those the upsert itself
+            // inserted (new ids, which nothing references yet).
+            let mut replaced: Vec<i64> = Vec::with_capacity(rows.len());
+            for (id, remote_id, fresh) in rows {
+                let Some(order) = by_remote.get(remote_id.as_str()) else {
+                    continue;
+                };
+                if existing.contains_key(&remote_id) {
+                    outcome.updated += 1;
+                } else {
+                    outcome.inserted += 1;
                 }
+                if existing.contains_key(&remote_id) || !fresh {
+                    replaced.push(id);
+                }
+                written.push((id, *order));
             }
             // Rows a concurrent writer had already made newer were skipped by the WHERE.
             outcome.unchanged += (to_write.len() - written.len()) as u64;
 
             // 3. Lines and addresses of written orders are replaced wholesale: simpler and as
             //    fast as diffing, and the channel's ids are kept so shipments can name them.
-            //    Every written order's, not only those step 1 found: a concurrent writer may have
-            //    inserted an order we read as new (PostgreSQL), and its lines must go, not
-            //    collide with ours on the unique key.
-            let written_ids: Vec<i64> = written.iter().map(|(id, _)| *id).collect();
-            for chunk in written_ids.chunks(CHILD_CHUNK) {
-                for table in ["order_lines", "order_addresses"] {
-                    let mut qb =
-                        QueryBuilder::<Db>::new(format!("DELETE FROM {table} WHERE store_id = "));
-                    qb.push_bind(store.0);
-                    Db::push_id_list(&mut qb, "order_id", chunk.to_vec());
-                    qb.build()
-                        .persistent(persistent(chunk.len(), CHILD_CHUNK))
-                        .execute(&mut *tx)
-                        .await
-                        .op_store(OP, store)?;
-                }
-            }
+            //    Not only those of orders step 1 found: a concurrent writer may have inserted an
+            //    order we read as new (PostgreSQL), and its lines must go, not collide with ours
+            //    on the unique key; the upsert tells those apart from the orders it inserted,
+            //    whose (new) ids nothing references (PostgreSQL tells; SQLite deletes for every
+            //    written order, as cheap there). A backfill on PostgreSQL thus deletes nothing:
+            //    its deletes were most of the server's time, a table without statistics yet
+            //    making `order_id = ANY(250 ids)` look like every row and the planner scan the
+            //    whole table (`docs/PERFORMANCE.md`).
+            Db::delete_children(&mut *tx, store, &replaced)
+                .await
+                .op_store(OP, store)?;
             let lines: Vec<(i64, &NewOrderLine)> = written
                 .iter()
                 .flat_map(|(id, o)| o.lines.iter().map(move |l| (*id, l)))
                 .collect();
-            for chunk in lines.chunks(CHILD_CHUNK) {
-                let mut qb = QueryBuilder::<Db>::new(
-                    "INSERT INTO order_lines (order_id, store_id, remote_id, product_id, \
-                     variant_id, sku, name, quantity, quantity_shipped, price, \
-                     address_remote_id) ",
-                );
-                qb.push_values(chunk, |mut b, (order_id, l)| {
-                    b.push_bind(*order_id)
-                        .push_bind(store.0)
-                        .push_bind(l.remote_id.as_str())
-                        .push_bind(l.product_id.as_deref())
-                        .push_bind(l.variant_id.as_deref())
-                        .push_bind(l.sku.as_str())
-                        .push_bind(l.name.as_str())
-                        .push_bind(l.quantity)
-                        .push_bind(l.quantity_shipped)
-                        .push_bind(Money(l.price))
-                        .push_bind(l.address_remote_id.as_deref());
-                });
-                qb.build()
-                    .persistent(persistent(chunk.len(), CHILD_CHUNK))
-                    .execute(&mut *tx)
-                    .await
-                    .op_store(OP, store)?;
-            }
+            Db::insert_lines(&mut *tx, store, &lines)
+                .await
+                .op_store(OP, store)?;
             let addresses: Vec<(i64, &NewOrderAddress)> = written
                 .iter()
                 .flat_map(|(id, o)| o.addresses.iter().map(move |a| (*id, a)))
                 .collect();
-            for chunk in addresses.chunks(CHILD_CHUNK) {
-                let mut qb = QueryBuilder::<Db>::new(
-                    "INSERT INTO order_addresses (order_id, store_id, kind, remote_id, \
-                     first_name, last_name, company, street_1, street_2, city, state, zip, \
-                     country_iso2, email, phone, shipping_method) ",
-                );
-                qb.push_values(chunk, |mut b, (order_id, a)| {
-                    b.push_bind(*order_id)
-                        .push_bind(store.0)
-                        .push_bind(a.kind.as_str())
-                        .push_bind(a.remote_id.as_deref())
-                        .push_bind(a.first_name.as_str())
-                        .push_bind(a.last_name.as_str())
-                        .push_bind(a.company.as_str())
-                        .push_bind(a.street_1.as_str())
-                        .push_bind(a.street_2.as_str())
-                        .push_bind(a.city.as_str())
-                        .push_bind(a.state.as_str())
-                        .push_bind(a.zip.as_str())
-                        .push_bind(a.country_iso2.as_str())
-                        .push_bind(a.email.as_str())
-                        .push_bind(a.phone.as_str())
-                        .push_bind(a.shipping_method.as_deref());
-                });
-                qb.build()
-                    .persistent(persistent(chunk.len(), CHILD_CHUNK))
-                    .execute(&mut *tx)
-                    .await
-                    .op_store(OP, store)?;
-            }
+            Db::insert_addresses(&mut *tx, store, &addresses)
+                .await
+                .op_store(OP, store)?;
 
             // 4. The checkpoint, last, in the same transaction.
             if let Some(cp) = checkpoint {
@@ -816,6 +708,420 @@ enum OrderKey<'a> {
     Ours(i64),
     /// The channel's order id.
     Remote(&'a str),
+}
+
+/// The columns an order upsert writes, in the order both backends' statements bind them.
+const ORDER_INSERT: &str = "INSERT INTO orders (store_id, remote_id, status_code, status_name, \
+     fulfilment_state, customer_id, email, currency, subtotal, total, tax, payment_method, \
+     payment_status, date_created, date_modified, is_deleted, raw, raw_encoding, imported_at, \
+     updated_at, unsettled_read_at) ";
+
+/// The conflict rule of an order upsert: the stored row is replaced only by a version that
+/// [`replaces`] it (or, for two settled versions of the same second, by different JSON).
+const ORDER_ON_CONFLICT: &str = " ON CONFLICT (store_id, remote_id) DO UPDATE SET \
+     status_code = excluded.status_code, status_name = excluded.status_name, \
+     fulfilment_state = excluded.fulfilment_state, \
+     customer_id = excluded.customer_id, email = excluded.email, \
+     currency = excluded.currency, subtotal = excluded.subtotal, \
+     total = excluded.total, tax = excluded.tax, \
+     payment_method = excluded.payment_method, \
+     payment_status = excluded.payment_status, \
+     date_created = excluded.date_created, \
+     date_modified = excluded.date_modified, is_deleted = excluded.is_deleted, \
+     raw = excluded.raw, raw_encoding = excluded.raw_encoding, \
+     updated_at = excluded.updated_at, \
+     unsettled_read_at = excluded.unsettled_read_at \
+     WHERE orders.date_modified < excluded.date_modified \
+     OR (orders.date_modified = excluded.date_modified \
+         AND orders.unsettled_read_at IS NOT NULL \
+         AND (excluded.unsettled_read_at IS NULL \
+              OR orders.unsettled_read_at < excluded.unsettled_read_at)) \
+     OR (orders.date_modified = excluded.date_modified \
+         AND orders.unsettled_read_at IS NULL \
+         AND excluded.unsettled_read_at IS NULL \
+         AND NOT (orders.raw_encoding = excluded.raw_encoding \
+                  AND orders.raw = excluded.raw))";
+
+const LINE_INSERT: &str = "INSERT INTO order_lines (order_id, store_id, remote_id, product_id, \
+     variant_id, sku, name, quantity, quantity_shipped, price, address_remote_id) ";
+
+const ADDRESS_INSERT: &str = "INSERT INTO order_addresses (order_id, store_id, kind, remote_id, \
+     first_name, last_name, company, street_1, street_2, city, state, zip, country_iso2, email, \
+     phone, shipping_method) ";
+
+/// How each backend writes the rows of a page (steps 2 and 3 of [`Storage::save_page`]), inside
+/// the page's transaction. The SQL around them (what is written, the conflict rule, the
+/// deletes) is the same on both; only the shape of the statements differs:
+///
+/// - SQLite: multi-row `VALUES` lists in fixed-size chunks ([`ORDER_CHUNK`], [`CHILD_CHUNK`]).
+///   SQLite runs in the hub's process, so a statement costs no round trip, and binding many
+///   values is what it is best at.
+/// - PostgreSQL: ONE statement per table per page, `INSERT … SELECT … FROM UNNEST($n::type[],
+///   …)`, every column bound as one typed array. The statement text never changes with the
+///   page's size, so each is parsed and prepared once per connection and cached; the server
+///   decodes a few arrays instead of parsing, binding and planning a `VALUES` list of ≈ 5,000
+///   parameters per 250 orders (and ≈ 8,000 per 500 lines), and a page costs one round trip
+///   per table. `COPY` into a temporary table and an upsert from it would move the bytes as
+///   cheaply but costs a temporary table per transaction and two statements per table, for
+///   the same conflict rule.
+trait PageRows: sqlx::Database {
+    /// Upserts `orders` (the conflict rule [`ORDER_ON_CONFLICT`]); the `(id, remote_id,
+    /// fresh)` of each row written, `fresh` when the statement itself inserted the row, so
+    /// that it can have no lines or addresses yet. Only PostgreSQL tells (SQLite says `false`,
+    /// and the page's one writer knows from step 1 which orders are new).
+    async fn upsert_orders(
+        conn: &mut Self::Connection,
+        store: StoreId,
+        orders: &[&NewOrderRecord],
+        raw: &HashMap<&str, Vec<u8>>,
+        now: DateTime<Utc>,
+        read_at: ReadAt,
+    ) -> Result<Vec<(i64, String, bool)>, sqlx::Error>;
+
+    /// Deletes the lines and addresses of these orders.
+    async fn delete_children(
+        conn: &mut Self::Connection,
+        store: StoreId,
+        order_ids: &[i64],
+    ) -> Result<(), sqlx::Error>;
+
+    /// Inserts lines, each with its order's id.
+    async fn insert_lines(
+        conn: &mut Self::Connection,
+        store: StoreId,
+        lines: &[(i64, &NewOrderLine)],
+    ) -> Result<(), sqlx::Error>;
+
+    /// Inserts addresses, each with its order's id.
+    async fn insert_addresses(
+        conn: &mut Self::Connection,
+        store: StoreId,
+        addresses: &[(i64, &NewOrderAddress)],
+    ) -> Result<(), sqlx::Error>;
+}
+
+impl PageRows for sqlx::Sqlite {
+    async fn upsert_orders(
+        conn: &mut Self::Connection,
+        store: StoreId,
+        orders: &[&NewOrderRecord],
+        raw: &HashMap<&str, Vec<u8>>,
+        now: DateTime<Utc>,
+        read_at: ReadAt,
+    ) -> Result<Vec<(i64, String, bool)>, sqlx::Error> {
+        let mut written = Vec::with_capacity(orders.len());
+        for chunk in orders.chunks(ORDER_CHUNK) {
+            let mut qb = QueryBuilder::<Self>::new(ORDER_INSERT);
+            qb.push_values(chunk, |mut b, o| {
+                b.push_bind(store.0)
+                    .push_bind(o.remote_id.as_str())
+                    .push_bind(o.status_code.as_str())
+                    .push_bind(o.status_name.as_str())
+                    .push_bind(o.fulfilment_state.as_str())
+                    .push_bind(o.customer_id.as_deref())
+                    .push_bind(o.email.as_deref())
+                    .push_bind(o.currency.as_str())
+                    .push_bind(Money(o.subtotal))
+                    .push_bind(Money(o.total))
+                    .push_bind(Money(o.tax))
+                    .push_bind(o.payment_method.as_deref())
+                    .push_bind(o.payment_status.as_deref())
+                    .push_bind(o.date_created)
+                    .push_bind(o.date_modified)
+                    .push_bind(o.is_deleted)
+                    .push_bind(raw[o.remote_id.as_str()].as_slice())
+                    .push_bind(raw::ENCODING_LZ4)
+                    .push_bind(now)
+                    .push_bind(now)
+                    .push_bind(read_at.and_then(|at| read_version(o.date_modified, at)));
+            });
+            qb.push(ORDER_ON_CONFLICT);
+            qb.push(" RETURNING id, remote_id");
+            let rows: Vec<(i64, String)> = qb
+                .build_query_as()
+                .persistent(persistent(chunk.len(), ORDER_CHUNK))
+                .fetch_all(&mut *conn)
+                .await?;
+            written.extend(
+                rows.into_iter()
+                    .map(|(id, remote_id)| (id, remote_id, false)),
+            );
+        }
+        Ok(written)
+    }
+
+    async fn delete_children(
+        conn: &mut Self::Connection,
+        store: StoreId,
+        order_ids: &[i64],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in order_ids.chunks(CHILD_CHUNK) {
+            for table in ["order_lines", "order_addresses"] {
+                let mut qb =
+                    QueryBuilder::<Self>::new(format!("DELETE FROM {table} WHERE store_id = "));
+                qb.push_bind(store.0);
+                Self::push_id_list(&mut qb, "order_id", chunk.to_vec());
+                qb.build()
+                    .persistent(persistent(chunk.len(), CHILD_CHUNK))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn insert_lines(
+        conn: &mut Self::Connection,
+        store: StoreId,
+        lines: &[(i64, &NewOrderLine)],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in lines.chunks(CHILD_CHUNK) {
+            let mut qb = QueryBuilder::<Self>::new(LINE_INSERT);
+            qb.push_values(chunk, |mut b, (order_id, l)| {
+                b.push_bind(*order_id)
+                    .push_bind(store.0)
+                    .push_bind(l.remote_id.as_str())
+                    .push_bind(l.product_id.as_deref())
+                    .push_bind(l.variant_id.as_deref())
+                    .push_bind(l.sku.as_str())
+                    .push_bind(l.name.as_str())
+                    .push_bind(l.quantity)
+                    .push_bind(l.quantity_shipped)
+                    .push_bind(Money(l.price))
+                    .push_bind(l.address_remote_id.as_deref());
+            });
+            qb.build()
+                .persistent(persistent(chunk.len(), CHILD_CHUNK))
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_addresses(
+        conn: &mut Self::Connection,
+        store: StoreId,
+        addresses: &[(i64, &NewOrderAddress)],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in addresses.chunks(CHILD_CHUNK) {
+            let mut qb = QueryBuilder::<Self>::new(ADDRESS_INSERT);
+            qb.push_values(chunk, |mut b, (order_id, a)| {
+                b.push_bind(*order_id)
+                    .push_bind(store.0)
+                    .push_bind(a.kind.as_str())
+                    .push_bind(a.remote_id.as_deref())
+                    .push_bind(a.first_name.as_str())
+                    .push_bind(a.last_name.as_str())
+                    .push_bind(a.company.as_str())
+                    .push_bind(a.street_1.as_str())
+                    .push_bind(a.street_2.as_str())
+                    .push_bind(a.city.as_str())
+                    .push_bind(a.state.as_str())
+                    .push_bind(a.zip.as_str())
+                    .push_bind(a.country_iso2.as_str())
+                    .push_bind(a.email.as_str())
+                    .push_bind(a.phone.as_str())
+                    .push_bind(a.shipping_method.as_deref());
+            });
+            qb.build()
+                .persistent(persistent(chunk.len(), CHILD_CHUNK))
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The PostgreSQL order upsert: the page's columns as arrays, one element per order.
+const PG_ORDER_UPSERT: &str = "SELECT $1::bigint, o.remote_id, o.status_code, o.status_name, \
+     o.fulfilment_state, o.customer_id, o.email, o.currency, o.subtotal, o.total, o.tax, \
+     o.payment_method, o.payment_status, o.date_created, o.date_modified, o.is_deleted, o.raw, \
+     $2::text, $3::timestamptz, $3::timestamptz, o.unsettled_read_at \
+     FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
+                 $10::text[], $11::numeric[], $12::numeric[], $13::numeric[], $14::text[], \
+                 $15::text[], $16::timestamptz[], $17::timestamptz[], $18::boolean[], \
+                 $19::bytea[], $20::timestamptz[]) \
+     AS o(remote_id, status_code, status_name, fulfilment_state, customer_id, email, currency, \
+          subtotal, total, tax, payment_method, payment_status, date_created, date_modified, \
+          is_deleted, raw, unsettled_read_at)";
+
+const PG_LINE_ROWS: &str = "SELECT l.order_id, $1::bigint, l.remote_id, l.product_id, \
+     l.variant_id, l.sku, l.name, l.quantity, l.quantity_shipped, l.price, l.address_remote_id \
+     FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+                 $8::integer[], $9::integer[], $10::numeric[], $11::text[]) \
+     AS l(order_id, remote_id, product_id, variant_id, sku, name, quantity, quantity_shipped, \
+          price, address_remote_id)";
+
+const PG_ADDRESS_ROWS: &str = "SELECT a.order_id, $1::bigint, a.kind, a.remote_id, \
+     a.first_name, a.last_name, a.company, a.street_1, a.street_2, a.city, a.state, a.zip, \
+     a.country_iso2, a.email, a.phone, a.shipping_method \
+     FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+                 $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
+                 $14::text[], $15::text[], $16::text[]) \
+     AS a(order_id, kind, remote_id, first_name, last_name, company, street_1, street_2, city, \
+          state, zip, country_iso2, email, phone, shipping_method)";
+
+impl PageRows for sqlx::Postgres {
+    async fn upsert_orders(
+        conn: &mut Self::Connection,
+        store: StoreId,
+        orders: &[&NewOrderRecord],
+        raw: &HashMap<&str, Vec<u8>>,
+        now: DateTime<Utc>,
+        read_at: ReadAt,
+    ) -> Result<Vec<(i64, String, bool)>, sqlx::Error> {
+        if orders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let column = |f: fn(&NewOrderRecord) -> &str| orders.iter().map(|o| f(o)).collect();
+        let optional =
+            |f: fn(&NewOrderRecord) -> Option<&str>| orders.iter().map(|o| f(o)).collect();
+        let remote_id: Vec<&str> = column(|o| &o.remote_id);
+        let status_code: Vec<&str> = column(|o| &o.status_code);
+        let status_name: Vec<&str> = column(|o| &o.status_name);
+        let fulfilment_state: Vec<&str> = column(|o| o.fulfilment_state.as_str());
+        let customer_id: Vec<Option<&str>> = optional(|o| o.customer_id.as_deref());
+        let email: Vec<Option<&str>> = optional(|o| o.email.as_deref());
+        let currency: Vec<&str> = column(|o| &o.currency);
+        let payment_method: Vec<Option<&str>> = optional(|o| o.payment_method.as_deref());
+        let payment_status: Vec<Option<&str>> = optional(|o| o.payment_status.as_deref());
+        // `xmax` is 0 in a row version this statement inserted; a row ON CONFLICT updated
+        // carries the statement's row lock there. The row then existed before (possibly
+        // inserted by a concurrent writer after step 1 read the page) and may have children.
+        sqlx::query_as(&format!(
+            "{ORDER_INSERT}{PG_ORDER_UPSERT}{ORDER_ON_CONFLICT} \
+             RETURNING id, remote_id, xmax = '0'::xid"
+        ))
+        .bind(store.0)
+        .bind(raw::ENCODING_LZ4)
+        .bind(now)
+        .bind(remote_id)
+        .bind(status_code)
+        .bind(status_name)
+        .bind(fulfilment_state)
+        .bind(customer_id)
+        .bind(email)
+        .bind(currency)
+        .bind(orders.iter().map(|o| o.subtotal).collect::<Vec<_>>())
+        .bind(orders.iter().map(|o| o.total).collect::<Vec<_>>())
+        .bind(orders.iter().map(|o| o.tax).collect::<Vec<_>>())
+        .bind(payment_method)
+        .bind(payment_status)
+        .bind(orders.iter().map(|o| o.date_created).collect::<Vec<_>>())
+        .bind(orders.iter().map(|o| o.date_modified).collect::<Vec<_>>())
+        .bind(orders.iter().map(|o| o.is_deleted).collect::<Vec<_>>())
+        .bind(
+            orders
+                .iter()
+                .map(|o| raw[o.remote_id.as_str()].as_slice())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            orders
+                .iter()
+                .map(|o| read_at.and_then(|at| read_version(o.date_modified, at)))
+                .collect::<Vec<_>>(),
+        )
+        .fetch_all(&mut *conn)
+        .await
+    }
+
+    async fn delete_children(
+        conn: &mut Self::Connection,
+        store: StoreId,
+        order_ids: &[i64],
+    ) -> Result<(), sqlx::Error> {
+        if order_ids.is_empty() {
+            return Ok(());
+        }
+        // Planned for each page's ids (`persistent(false)`), as before `UNNEST`: a cached
+        // statement gets a generic plan after five runs, chosen while the tables may be nearly
+        // empty (a sequential scan) and kept however large they grow.
+        for statement in [
+            "DELETE FROM order_lines WHERE store_id = $1 AND order_id = ANY($2)",
+            "DELETE FROM order_addresses WHERE store_id = $1 AND order_id = ANY($2)",
+        ] {
+            sqlx::query(statement)
+                .bind(store.0)
+                .bind(order_ids)
+                .persistent(false)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_lines(
+        conn: &mut Self::Connection,
+        store: StoreId,
+        lines: &[(i64, &NewOrderLine)],
+    ) -> Result<(), sqlx::Error> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let text = |f: fn(&NewOrderLine) -> &str| -> Vec<&str> {
+            lines.iter().map(|(_, l)| f(l)).collect()
+        };
+        let optional = |f: fn(&NewOrderLine) -> Option<&str>| -> Vec<Option<&str>> {
+            lines.iter().map(|(_, l)| f(l)).collect()
+        };
+        sqlx::query(&format!("{LINE_INSERT}{PG_LINE_ROWS}"))
+            .bind(store.0)
+            .bind(lines.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+            .bind(text(|l| &l.remote_id))
+            .bind(optional(|l| l.product_id.as_deref()))
+            .bind(optional(|l| l.variant_id.as_deref()))
+            .bind(text(|l| &l.sku))
+            .bind(text(|l| &l.name))
+            .bind(lines.iter().map(|(_, l)| l.quantity).collect::<Vec<_>>())
+            .bind(
+                lines
+                    .iter()
+                    .map(|(_, l)| l.quantity_shipped)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(lines.iter().map(|(_, l)| l.price).collect::<Vec<_>>())
+            .bind(optional(|l| l.address_remote_id.as_deref()))
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+    }
+
+    async fn insert_addresses(
+        conn: &mut Self::Connection,
+        store: StoreId,
+        addresses: &[(i64, &NewOrderAddress)],
+    ) -> Result<(), sqlx::Error> {
+        if addresses.is_empty() {
+            return Ok(());
+        }
+        let text = |f: fn(&NewOrderAddress) -> &str| -> Vec<&str> {
+            addresses.iter().map(|(_, a)| f(a)).collect()
+        };
+        let optional = |f: fn(&NewOrderAddress) -> Option<&str>| -> Vec<Option<&str>> {
+            addresses.iter().map(|(_, a)| f(a)).collect()
+        };
+        sqlx::query(&format!("{ADDRESS_INSERT}{PG_ADDRESS_ROWS}"))
+            .bind(store.0)
+            .bind(addresses.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+            .bind(text(|a| a.kind.as_str()))
+            .bind(optional(|a| a.remote_id.as_deref()))
+            .bind(text(|a| &a.first_name))
+            .bind(text(|a| &a.last_name))
+            .bind(text(|a| &a.company))
+            .bind(text(|a| &a.street_1))
+            .bind(text(|a| &a.street_2))
+            .bind(text(|a| &a.city))
+            .bind(text(|a| &a.state))
+            .bind(text(|a| &a.zip))
+            .bind(text(|a| &a.country_iso2))
+            .bind(text(|a| &a.email))
+            .bind(text(|a| &a.phone))
+            .bind(optional(|a| a.shipping_method.as_deref()))
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+    }
 }
 
 #[cfg(test)]
