@@ -200,8 +200,22 @@ impl Storage {
             unchanged: (orders.len() - page.len()) as u64,
             ..UpsertOutcome::default()
         };
+        // PostgreSQL commits a page without waiting for its WAL flush: the page and its
+        // checkpoint are one transaction, so a crash loses both together and the walk reads the
+        // page again; any later commit that waits (a shipment, a receipt) flushes this one
+        // first, so nothing anyone acted on is lost (`docs/STORAGE.md`, "Durability").
+        let async_commit = match self.backend {
+            Backend::Postgres(_) => Some("SET LOCAL synchronous_commit = off"),
+            Backend::Sqlite(_) => None,
+        };
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(BEGIN_WRITE).await.op_store(OP, store)?;
+            if let Some(sql) = async_commit {
+                sqlx::query::<Db>(sql)
+                    .execute(&mut *tx)
+                    .await
+                    .op_store(OP, store)?;
+            }
 
             // 1. The stored versions, to skip unchanged orders before sending them at all.
             let mut existing: HashMap<String, (DateTime<Utc>, ReadAt)> =

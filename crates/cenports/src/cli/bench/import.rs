@@ -58,8 +58,11 @@ pub struct ImportArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Skip PostgreSQL even if a server answers.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "postgres_only")]
     pub sqlite_only: bool,
+    /// Skip SQLite: PostgreSQL only.
+    #[arg(long)]
+    pub postgres_only: bool,
 }
 
 /// One row of the table.
@@ -110,8 +113,10 @@ async fn run_backends(
     sandbox: &SandboxChild,
 ) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
-    let sqlite = dir.join("cenports.db").display().to_string();
-    rows.push(run_backend("SQLite", &sqlite, dir, sandbox).await?);
+    if !args.postgres_only {
+        let sqlite = dir.join("cenports.db").display().to_string();
+        rows.push(run_backend("SQLite", &sqlite, dir, sandbox).await?);
+    }
     if args.sqlite_only {
         return Ok(rows);
     }
