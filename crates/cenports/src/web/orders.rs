@@ -169,6 +169,7 @@ pub async fn list_orders(
             }
             div { button type="submit" { "Filter" } }
         }
+        (import_form(&user, id))
         div id="results" data-live="5" {
         p.muted { (held) " orders in the hub for this store." }
         @if list.orders.is_empty() {
@@ -520,4 +521,139 @@ pub async fn create_shipment(
             render_order(&state, &user, id, order, Some(page.message), page.status).await
         }
     }
+}
+
+/// The bulk-shipments upload of the orders page: a CSV from the warehouse.
+fn import_form(user: &WebUser, id: i64) -> Markup {
+    html! {
+        details.import {
+            summary { "Ship many orders from a CSV" }
+            form.card method="post" enctype="multipart/form-data" action=(format!("/stores/{id}/shipments/import")) {
+                (user.csrf_input())
+                p.muted {
+                    "Columns: " code { "order,carrier,tracking" } ", optionally "
+                    code { "sku,quantity" } " (rows of one order and tracking number are one "
+                    "parcel; without a SKU everything that remains ships), "
+                    code { "tracking_link" } " and " code { "shipped_at" } ". Every row is "
+                    "checked first; a file with a bad row ships nothing. Uploading the same "
+                    "file again ships nothing twice."
+                }
+                label for="shipments_csv" { "CSV file" }
+                input id="shipments_csv" type="file" name="file" accept=".csv,text/csv" required;
+                button type="submit" { "Check and ship" }
+            }
+        }
+    }
+}
+
+/// `POST /stores/{id}/shipments/import` (multipart: `csrf_token`, `file`): the service the
+/// API's batch calls ([`shipments_service::import_shipments`]); answers with what each parcel
+/// became, or (422) every bad row.
+pub async fn import_shipments(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(store_id): Path<String>,
+    mut multipart: axum::extract::Multipart,
+) -> Result<Response, PageError> {
+    let id = path_id(&store_id)?;
+    let bad_form = || PageError::new(StatusCode::BAD_REQUEST, "Choose a CSV file and upload it.");
+    let mut csrf = None;
+    let mut file = None;
+    while let Some(field) = multipart.next_field().await.map_err(|_| bad_form())? {
+        match field.name() {
+            Some(CSRF_FIELD) => csrf = Some(field.text().await.map_err(|_| bad_form())?),
+            Some("file") => file = Some(field.bytes().await.map_err(|_| bad_form())?),
+            _ => {}
+        }
+    }
+    user.check_csrf(csrf.as_deref())?;
+    let file = file.ok_or_else(bad_form)?;
+    let text = String::from_utf8(file.to_vec()).map_err(|_| {
+        PageError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The file is not UTF-8 text: save it as \"CSV UTF-8\" and upload it again.",
+        )
+    })?;
+    let result = shipments_service::import_shipments(
+        &state,
+        user.access(),
+        id,
+        shipments_service::BatchInput::Csv(text),
+    )
+    .await;
+    let (status, body) = match result {
+        Ok(report) => {
+            use crate::fulfilment::batch::ParcelOutcome;
+            (
+                StatusCode::OK,
+                html! {
+                    (store_nav(id))
+                    p role="status" {
+                        "Shipped " (report.shipped()) ", already shipped " (report.already_shipped())
+                        ", refused " (report.refused()) " parcel(s). The hub's worker writes them "
+                        "to the store; each order's page shows where its shipments are."
+                    }
+                    div.table-wrap { table {
+                        thead { tr {
+                            th scope="col" { "Lines" } th scope="col" { "Order" }
+                            th scope="col" { "Tracking" } th scope="col" { "Result" }
+                        } }
+                        tbody {
+                            @for p in &report.parcels {
+                                tr {
+                                    td { (p.lines.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")) }
+                                    td {
+                                        @match &p.outcome {
+                                            ParcelOutcome::Shipped(rows) | ParcelOutcome::AlreadyShipped(rows) if !rows.is_empty() => {
+                                                a href=(format!("/stores/{id}/orders/{}", rows[0].order_id.get())) { "#" (p.order) }
+                                            }
+                                            _ => { "#" (p.order) }
+                                        }
+                                    }
+                                    td { (p.tracking) }
+                                    td {
+                                        @match &p.outcome {
+                                            ParcelOutcome::Shipped(_) => "Queued",
+                                            ParcelOutcome::AlreadyShipped(_) => "Already shipped",
+                                            ParcelOutcome::Refused(reason) => { "Refused: " (reason) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    } }
+                    p { a href=(format!("/stores/{id}/orders")) { "Back to the orders" } }
+                },
+            )
+        }
+        Err(crate::service::ServiceError::BatchRefused(refused)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            html! {
+                (store_nav(id))
+                div.error role="alert" {
+                    p { @if let Some(problem) = &refused.file {
+                        (problem) "; nothing was queued."
+                    } @else {
+                        "The file has " (refused.lines.len()) " bad row(s); nothing was queued. "
+                        "Fix them and upload the file again."
+                    } }
+                }
+                @if !refused.lines.is_empty() {
+                    div.table-wrap { table {
+                        thead { tr { th scope="col" { "Line" } th scope="col" { "What is wrong" } } }
+                        tbody {
+                            @for (line, reason) in &refused.lines {
+                                tr { td { (line) } td { (reason) } }
+                            }
+                        }
+                    } }
+                }
+                (import_form(&user, id))
+            },
+        ),
+        Err(other) => return Err(other.into()),
+    };
+    let mut response = layout("Ship from a CSV", Some(&user), body).into_response();
+    *response.status_mut() = status;
+    Ok(response)
 }

@@ -1690,7 +1690,7 @@ api_test!(
 );
 
 /// Every (method, path) the router serves, as the OpenAPI document must list it.
-const ROUTES: [(&str, &str); 22] = [
+const ROUTES: [(&str, &str); 23] = [
     ("get", "/api/v1/stores"),
     ("get", "/api/v1/stores/{store_id}"),
     ("get", "/api/v1/stores/{store_id}/sync"),
@@ -1703,6 +1703,7 @@ const ROUTES: [(&str, &str); 22] = [
         "/api/v1/stores/{store_id}/orders/{order_id}/shipments",
     ),
     ("get", "/api/v1/stores/{store_id}/shipments"),
+    ("post", "/api/v1/stores/{store_id}/shipments/batch"),
     ("get", "/api/v1/stores/{store_id}/shipments/{shipment_id}"),
     (
         "post",
@@ -2451,3 +2452,97 @@ fn numbers(answer: &Answer) -> Vec<String> {
         .map(|o| o["number"].as_str().unwrap().to_owned())
         .collect()
 }
+
+api_test!(
+    a_batch_of_shipments_is_refused_whole_or_queued_once,
+    |ctx| {
+        let app = start(&ctx).await;
+        let a = &app.a;
+        let auth = key(a);
+        let path = format!("/api/v1/stores/{}/shipments/batch", a.store_id);
+        let number = &a.order_number;
+
+        // JSON rows: the bad ones listed by position, nothing queued.
+        let refused = app
+        .call(
+            Method::POST,
+            &path,
+            &auth,
+            Some(json!({"rows": [
+                {"order": number, "carrier": "ups", "tracking": "1Z1", "sku": "MUG-1", "quantity": 1},
+                {"order": number, "carrier": "ups", "tracking": "1Z1", "sku": "MUG-1", "quantity": 5},
+                {"order": "404404", "carrier": "ups", "tracking": "1Z2"},
+            ]})),
+        )
+        .await;
+        assert_eq!(refused.status, 422, "{refused:?}");
+        assert_eq!(refused.code(), "batch_refused");
+        let lines: Vec<i64> = refused.body["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["line"].as_i64().unwrap())
+            .collect();
+        assert_eq!(lines, vec![2, 3], "{refused:?}");
+        assert!(app.outbox_rows(&a.scope).await.is_empty());
+
+        // A CSV: two parcels, then the same CSV again ships nothing.
+        let csv = format!(
+            "order,carrier,tracking,sku,quantity\n{number},ups,1Z1,MUG-1,1\n{number},ups,1Z2,,\n"
+        );
+        let send_csv = || async {
+            let response = app
+                .http
+                .post(format!("{}{path}", app.base))
+                .bearer_auth(&a.key)
+                .header("content-type", "text/csv; charset=utf-8")
+                .body(csv.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            (status, body)
+        };
+        let (status, body) = send_csv().await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            (&body["shipped"], &body["already_shipped"], &body["refused"]),
+            (&json!(2), &json!(0), &json!(0)),
+            "{body}"
+        );
+        assert_eq!(body["parcels"][1]["lines"], json!([3]));
+        assert_eq!(body["parcels"][1]["shipments"][0]["state"], "pending");
+        let rows = app.outbox_rows(&a.scope).await;
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        let (status, body) = send_csv().await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            (&body["shipped"], &body["already_shipped"]),
+            (&json!(0), &json!(2)),
+            "{body}"
+        );
+        assert_eq!(app.outbox_rows(&a.scope).await.len(), 2, "nothing added");
+
+        // Another merchant's store is a 404; another media type a 415.
+        let other = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/stores/{}/shipments/batch", app.b.store_id),
+                &auth,
+                Some(json!({"rows": []})),
+            )
+            .await;
+        assert_eq!(other.status, 404, "{other:?}");
+        let form = app
+            .http
+            .post(format!("{}{path}", app.base))
+            .bearer_auth(&a.key)
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(form.status(), 415);
+    }
+);

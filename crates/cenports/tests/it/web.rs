@@ -1346,3 +1346,60 @@ web_test!(
         assert_eq!(again.status, StatusCode::CONFLICT, "{again:?}");
     }
 );
+
+web_test!(
+    a_shipments_csv_uploaded_on_the_orders_page_is_checked_whole_and_queued_once,
+    |ctx| {
+        let app = start(&ctx).await;
+        let browser = Browser::signed_in(&app, &app.a.email).await;
+        let orders = format!("/stores/{}/orders", app.a.store_id);
+        let page = browser.get(&orders).await;
+        assert!(
+            page.html.contains("Ship many orders from a CSV"),
+            "{page:?}"
+        );
+        let csrf = page.hidden("csrf_token");
+        let upload = format!("/stores/{}/shipments/import", app.a.store_id);
+        let number = &app.a.order_number;
+        let bad = format!("order,carrier,tracking,sku,quantity\n{number},ups,1Z1,MUG-1,9\n");
+        let refused = browser
+            .post_multipart(&upload, &[("csrf_token", &csrf), ("file", &bad)])
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{refused:?}"
+        );
+        assert!(
+            refused.html.contains("1 bad row(s)") && refused.html.contains("2 left to ship"),
+            "{refused:?}"
+        );
+        let good = format!("order,carrier,tracking\n{number},ups,1Z1\n");
+        let shipped = browser
+            .post_multipart(&upload, &[("csrf_token", &csrf), ("file", &good)])
+            .await;
+        assert_eq!(shipped.status, StatusCode::OK, "{shipped:?}");
+        assert!(
+            shipped.html.contains("Shipped 1, already shipped 0"),
+            "{shipped:?}"
+        );
+        let again = browser
+            .post_multipart(&upload, &[("csrf_token", &csrf), ("file", &good)])
+            .await;
+        assert!(
+            again.html.contains("Shipped 0, already shipped 1"),
+            "{again:?}"
+        );
+        let rows = app
+            .storage
+            .order_outbox(&app.a.scope, OrderId::from_raw(app.a.order_id))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        // Without the session's CSRF token nothing is read.
+        let forged = browser
+            .post_multipart(&upload, &[("csrf_token", "nope"), ("file", &good)])
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "{forged:?}");
+    }
+);

@@ -145,6 +145,7 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .routes(routes!(shipments::list_shipments))
         .routes(routes!(shipments::get_shipment))
         .routes(routes!(shipments::retry_shipment))
+        .routes(routes!(shipments::import_shipments))
         .routes(routes!(stock::list_stock, stock::set_stock))
         .routes(routes!(get_me))
         .routes(routes!(get_openapi))
