@@ -96,6 +96,15 @@ pub fn router(state: AppState) -> Router {
             post(orders::create_shipment),
         )
         .route(
+            "/stores/{store_id}/orders/export.csv",
+            get(orders::export_orders),
+        )
+        .route("/stores/{store_id}/pick-list", get(orders::pick_list))
+        .route(
+            "/stores/{store_id}/orders/{order_id}/packing-slip",
+            get(orders::packing_slip),
+        )
+        .route(
             "/stores/{store_id}/shipments/import",
             post(orders::import_shipments),
         )

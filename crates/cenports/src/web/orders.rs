@@ -170,6 +170,12 @@ pub async fn list_orders(
             div { button type="submit" { "Filter" } }
         }
         (import_form(&user, id))
+        p {
+            @let state = if filters.state.is_empty() { String::new() } else { format!("?state={}", filters.state) };
+            a href=(format!("/stores/{id}/orders/export.csv{state}")) download { "Export these orders (CSV, one row per line)" }
+            " · "
+            a href=(format!("/stores/{id}/pick-list{}", if state.is_empty() { "?state=ready".to_owned() } else { state.clone() })) { "Pick list" }
+        }
         div id="results" data-live="5" {
         p.muted { (held) " orders in the hub for this store." }
         @if list.orders.is_empty() {
@@ -301,6 +307,7 @@ async fn render_order(
             } }
         }
         }
+        p.no-print { a href=(format!("/stores/{id}/orders/{}/packing-slip", o.id.get())) { "Packing slip (printable)" } }
         (shipment_form(user, id, &detail))
         h2 { "Timeline" }
         ol.timeline id="timeline" data-live="5" {
@@ -656,4 +663,132 @@ pub async fn import_shipments(
     let mut response = layout("Ship from a CSV", Some(&user), body).into_response();
     *response.status_mut() = status;
     Ok(response)
+}
+
+/// Which orders a warehouse document covers: `?state=ready` (any state when absent or empty).
+#[derive(Debug, Default, Deserialize)]
+pub struct DocumentFilter {
+    #[serde(default)]
+    state: String,
+}
+
+impl DocumentFilter {
+    fn state(&self) -> Result<Option<FulfilmentState>, PageError> {
+        let text = self.state.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse::<FulfilmentState>().map(Some).map_err(|_| {
+            PageError::new(
+                StatusCode::BAD_REQUEST,
+                "The fulfilment state is not one of the listed states.",
+            )
+        })
+    }
+}
+
+/// `GET /stores/{id}/orders/export.csv[?state=ready]`: the API's export
+/// ([`orders_service::export_orders`]), streamed as CSV.
+pub async fn export_orders(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(store_id): Path<String>,
+    Query(filter): Query<DocumentFilter>,
+) -> Result<Response, PageError> {
+    let id = path_id(&store_id)?;
+    let pages = orders_service::export_orders(&state, user.access(), id, filter.state()?).await?;
+    Ok(crate::http::api::orders::stream_export(
+        pages,
+        true,
+        &format!("orders-{id}"),
+    ))
+}
+
+/// `GET /stores/{id}/pick-list[?state=ready]`: the SKUs of the selected orders summed, with an
+/// empty Bin column to fill in; printable (the stylesheet's print rules drop the navigation).
+pub async fn pick_list(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(store_id): Path<String>,
+    Query(filter): Query<DocumentFilter>,
+) -> Result<Response, PageError> {
+    let id = path_id(&store_id)?;
+    let selected = filter.state()?;
+    let items = orders_service::pick_list(&state, user.access(), id, selected).await?;
+    let units: i64 = items.iter().map(|i| i.quantity).sum();
+    let body = html! {
+        div.no-print { (store_nav(id)) }
+        p {
+            (items.len()) " SKU(s), " (units) " unit(s) to pick, from "
+            @match selected { Some(s) => { (state_label(s)) " orders" } None => "every order" }
+            ". "
+            span.no-print {
+                "Print this page for the floor ("
+                a href=(format!("/api/v1/stores/{id}/orders/pick-list?format=csv{}", selected.map(|s| format!("&fulfilment_state={}", s.as_str())).unwrap_or_default())) { "CSV" }
+                ")."
+            }
+        }
+        div.table-wrap { table.document {
+            thead { tr {
+                th scope="col" { "SKU" } th scope="col" { "Name" } th scope="col" { "Quantity" }
+                th scope="col" { "Orders" } th scope="col" { "Bin / location" } th scope="col" { "Picked" }
+            } }
+            tbody {
+                @for item in &items {
+                    tr {
+                        td { (item.sku) } td { (item.name) } td { (item.quantity) }
+                        td { (item.orders) } td.blank { } td.blank { }
+                    }
+                }
+            }
+        } }
+    };
+    Ok(layout("Pick list", Some(&user), body).into_response())
+}
+
+/// `GET /stores/{id}/orders/{order}/packing-slip`: the order's packing slip, to print and put
+/// in the parcel: order number and date, ship-to address(es), and each line with what remains
+/// to ship.
+pub async fn packing_slip(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path((store_id, order_id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let (id, order) = (path_id(&store_id)?, path_id(&order_id)?);
+    let detail = orders_service::get_order(&state, user.access(), id, order).await?;
+    let scope = scope_for(&state, user.access(), id).await?;
+    let store = state.storage().get_store(&scope).await?;
+    let o = &detail.order.summary;
+    let body = html! {
+        div.no-print { (store_nav(id)) p { "Print this page (the navigation is left out of the print)." } }
+        section.slip {
+            p { strong { (store.profile.name) } }
+            p { "Order #" (o.remote_id) " · placed " (when(Some(o.date_created))) }
+            div.addresses {
+                @for a in detail.shipping_addresses() {
+                    div { h2 { "Ship to" } (address(a)) }
+                }
+            }
+            table.document {
+                thead { tr {
+                    th scope="col" { "SKU" } th scope="col" { "Item" }
+                    th scope="col" { "Ordered" } th scope="col" { "In this parcel" } th scope="col" { "Packed" }
+                } }
+                tbody {
+                    @for l in &detail.order.lines {
+                        tr {
+                            td { (l.sku) } td { (l.name) } td { (l.quantity) }
+                            td { ((l.quantity - l.quantity_shipped).max(0)) } td.blank { }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout(
+        &format!("Packing slip · order #{}", o.remote_id),
+        Some(&user),
+        body,
+    )
+    .into_response())
 }

@@ -1690,13 +1690,15 @@ api_test!(
 );
 
 /// Every (method, path) the router serves, as the OpenAPI document must list it.
-const ROUTES: [(&str, &str); 23] = [
+const ROUTES: [(&str, &str); 25] = [
     ("get", "/api/v1/stores"),
     ("get", "/api/v1/stores/{store_id}"),
     ("get", "/api/v1/stores/{store_id}/sync"),
     ("post", "/api/v1/stores/{store_id}/sync"),
     ("get", "/api/v1/stores/{store_id}/errors"),
     ("get", "/api/v1/stores/{store_id}/orders"),
+    ("get", "/api/v1/stores/{store_id}/orders/export"),
+    ("get", "/api/v1/stores/{store_id}/orders/pick-list"),
     ("get", "/api/v1/stores/{store_id}/orders/{order_id}"),
     (
         "post",
@@ -2544,5 +2546,131 @@ api_test!(
             .await
             .unwrap();
         assert_eq!(form.status(), 415);
+    }
+);
+
+api_test!(
+    the_export_streams_one_row_per_line_and_the_pick_list_sums_skus,
+    |ctx| {
+        let app = start(&ctx).await;
+        let a = &app.a;
+        let auth = key(a);
+        let store = format!("/api/v1/stores/{}/orders", a.store_id);
+        // What the hub holds: every line of every order not archived.
+        let mut expected_lines = 0;
+        let mut ready_remaining: std::collections::BTreeMap<String, i64> = Default::default();
+        let page = app
+            .storage
+            .list_orders(&a.scope, &OrderFilter::default(), 1000, None)
+            .await
+            .unwrap();
+        for summary in &page.orders {
+            let order = app.storage.get_order(&a.scope, summary.id).await.unwrap();
+            expected_lines += order.lines.len();
+            if summary.fulfilment_state == FulfilmentState::Ready {
+                for line in &order.lines {
+                    *ready_remaining.entry(line.sku.clone()).or_default() +=
+                        i64::from(line.quantity - line.quantity_shipped);
+                }
+            }
+        }
+        assert!(expected_lines > 3);
+
+        let response = app
+            .http
+            .get(format!("{}{store}/export", app.base))
+            .bearer_auth(&a.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/csv; charset=utf-8"
+        );
+        let text = response.text().await.unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "order,date,status,customer,email,ship_to_name,ship_to_company,ship_to_street_1,\
+         ship_to_street_2,ship_to_city,ship_to_state,ship_to_zip,ship_to_country,ship_to_phone,\
+         sku,name,quantity,quantity_remaining"
+        );
+        assert_eq!(lines.len() - 1, expected_lines, "{text}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("{},", a.order_number))
+                    && l.contains("Zoe Tremblay")
+                    && l.contains(",MUG-1,")),
+            "{text}"
+        );
+
+        // JSON lines, only ready orders.
+        let json_lines = app
+            .http
+            .get(format!(
+                "{}{store}/export?format=json&fulfilment_state=ready",
+                app.base
+            ))
+            .bearer_auth(&a.key)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let rows: Vec<Value> = json_lines
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert!(!rows.is_empty());
+        assert!(rows.iter().all(|r| r["quantity_remaining"].is_i64()));
+
+        // The pick list: what remains of the ready orders, by SKU.
+        let pick = app
+            .get(
+                &format!("{store}/pick-list?format=json&fulfilment_state=ready"),
+                &auth,
+            )
+            .await;
+        assert_eq!(pick.status, 200, "{pick:?}");
+        let summed: std::collections::BTreeMap<String, i64> = pick.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                assert_eq!(i["bin"], "");
+                (
+                    i["sku"].as_str().unwrap().to_owned(),
+                    i["quantity"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        ready_remaining.retain(|_, q| *q > 0);
+        assert_eq!(summed, ready_remaining);
+        let csv = app
+            .http
+            .get(format!(
+                "{}{store}/pick-list?fulfilment_state=ready",
+                app.base
+            ))
+            .bearer_auth(&a.key)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(csv.starts_with("sku,name,quantity,orders,bin\n"), "{csv}");
+
+        // Another merchant's store: 404 before any byte of an export.
+        let other = app
+            .get(
+                &format!("/api/v1/stores/{}/orders/export", app.b.store_id),
+                &auth,
+            )
+            .await;
+        assert_eq!(other.status, 404, "{other:?}");
     }
 );

@@ -1266,3 +1266,57 @@ mod ship_import_refuses_a_bad_file_whole_and_ships_a_good_one_once {
         super::ship_import_is_all_or_nothing_and_ships_each_parcel_once(true).await;
     }
 }
+
+// ------------------------------------------------------------------ `cenports orders export`
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_export_writes_one_row_per_line_and_pick_list_sums_what_remains() {
+    with_hub("orders-export", false, |hub| async move {
+        let one = hub.place(1, &[("MUG-1", 3, 0), ("TEE-S", 1, 0)]);
+        let two = hub.place(2, &[("MUG-1", 1, 0), ("TEE-S", 2, 1)]);
+        hub.connect_and_sync().await;
+        let hash = hub.store.hash.clone();
+        // One mug of the first order ships: 2 remain.
+        hub.ok(&[
+            "ship",
+            "--store",
+            &hash,
+            "--order",
+            &one.to_string(),
+            "--carrier",
+            "ups",
+            "--tracking",
+            "1Z1",
+            "--item",
+            "MUG-1=1",
+        ])
+        .await;
+        hub.ok(&["sync", "--store", &hash]).await;
+        let csv = hub.ok(&["orders", "export", "--store", &hash]).await;
+        let lines: Vec<&str> = csv.lines().collect();
+        assert!(lines[0].starts_with("order,date,status,customer,"), "{csv}");
+        assert_eq!(lines.len(), 5, "a header and four order lines: {csv}");
+        let mug_of_one = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{one},")) && l.contains(",MUG-1,"))
+            .unwrap();
+        assert!(mug_of_one.ends_with(",3,2"), "{mug_of_one}");
+        let json = hub
+            .ok(&["orders", "export", "--store", &hash, "--format", "json"])
+            .await;
+        assert_eq!(json.lines().count(), 4, "{json}");
+        let row: Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+        assert_eq!(row["order"], one.to_string());
+
+        let pick = hub.ok(&["orders", "pick-list", "--store", &hash]).await;
+        assert_eq!(
+            pick, "sku,name,quantity,orders,bin\nMUG-1,Mug,3,2,\nTEE-S,Tee,3,2,\n",
+            "2 + 1 mugs and 1 + 2 tees remain, on two orders each"
+        );
+        let _ = two;
+        // The list itself still works.
+        let listed = hub.ok(&["orders", "--email", EMAIL, "--json"]).await;
+        assert!(listed.contains(&one.to_string()), "{listed}");
+    })
+    .await;
+}

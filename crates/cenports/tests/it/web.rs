@@ -1403,3 +1403,55 @@ web_test!(
         assert_eq!(forged.status, StatusCode::FORBIDDEN, "{forged:?}");
     }
 );
+
+web_test!(
+    the_orders_page_exports_csv_prints_a_pick_list_and_a_packing_slip,
+    |ctx| {
+        let app = start(&ctx).await;
+        let browser = Browser::signed_in(&app, &app.a.email).await;
+        let id = app.a.store_id;
+        let page = browser.get(&format!("/stores/{id}/orders")).await;
+        assert!(page.html.contains("Pick list"), "{page:?}");
+        let export = browser
+            .get(&format!("/stores/{id}/orders/export.csv?state=ready"))
+            .await;
+        assert_eq!(export.status, StatusCode::OK, "{export:?}");
+        assert!(
+            export.html.starts_with("order,date,status,customer"),
+            "{export:?}"
+        );
+        assert!(export.html.contains(",MUG-1,"), "{export:?}");
+        let pick = browser
+            .get(&format!("/stores/{id}/pick-list?state=ready"))
+            .await;
+        assert_eq!(pick.status, StatusCode::OK, "{pick:?}");
+        assert!(
+            pick.html.contains("MUG-1") && pick.html.contains("Bin / location"),
+            "{pick:?}"
+        );
+        let order = format!("/stores/{id}/orders/{}", app.a.order_id);
+        let shown = browser.get(&order).await;
+        assert!(shown.html.contains("packing-slip"), "{shown:?}");
+        let slip = browser.get(&format!("{order}/packing-slip")).await;
+        assert_eq!(slip.status, StatusCode::OK, "{slip:?}");
+        assert!(
+            slip.html
+                .contains(&format!("Order #{}", app.a.order_number))
+                && slip.html.contains("MUG-1")
+                && slip.html.contains("Ship to"),
+            "{slip:?}"
+        );
+        // Another merchant's store and order: 404.
+        let other = browser
+            .get(&format!(
+                "/stores/{}/orders/{}/packing-slip",
+                app.b.store_id, app.b.order_id
+            ))
+            .await;
+        assert_eq!(other.status, StatusCode::NOT_FOUND, "{other:?}");
+        let other = browser
+            .get(&format!("/stores/{}/orders/export.csv", app.b.store_id))
+            .await;
+        assert_eq!(other.status, StatusCode::NOT_FOUND, "{other:?}");
+    }
+);

@@ -141,6 +141,8 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .routes(routes!(stores::list_errors))
         .routes(routes!(orders::list_orders))
         .routes(routes!(orders::get_order))
+        .routes(routes!(orders::export_orders))
+        .routes(routes!(orders::pick_list))
         .routes(routes!(shipments::create_shipment))
         .routes(routes!(shipments::list_shipments))
         .routes(routes!(shipments::get_shipment))
