@@ -41,6 +41,7 @@ pub mod fleet;
 pub mod fulfilment;
 pub mod http;
 pub mod metrics;
+pub mod money;
 pub mod secrets;
 pub mod server;
 pub mod service;

@@ -96,7 +96,7 @@ pub fn router(state: AppState) -> Router {
             post(orders::create_shipment),
         )
         .route(
-            "/stores/{store_id}/orders/export.csv",
+            "/stores/{store_id}/export/orders.csv",
             get(orders::export_orders),
         )
         .route("/stores/{store_id}/pick-list", get(orders::pick_list))

@@ -15,6 +15,7 @@ use super::stores::store_nav;
 use super::{layout, path_id, when, PageError, WebUser, CSRF_FIELD};
 use crate::accounts::tokens;
 use crate::fulfilment::Carrier;
+use crate::money::format_money;
 use crate::service::orders::{self as orders_service, OrderDetail, OrderQuery};
 use crate::service::paging::DEFAULT_PAGE;
 use crate::service::shipments::{self as shipments_service, ItemInput, NewShipment};
@@ -127,6 +128,15 @@ pub async fn list_orders(
     let scope = scope_for(&state, user.access(), id).await?;
     let statuses = state.storage().count_orders_by_status(&scope).await?;
     let list = orders_service::list_orders(&state, user.access(), id, &filters.to_query()?).await?;
+    // Amounts in the order's currency; the store's when an order has none.
+    let store_currency = state.storage().get_store(&scope).await?.profile.currency;
+    let currency = |code: &str| {
+        if code.trim().is_empty() {
+            store_currency.clone()
+        } else {
+            code.to_owned()
+        }
+    };
     let held: i64 = statuses.iter().map(|s| s.count).sum();
     let body = html! {
         (store_nav(id))
@@ -172,7 +182,7 @@ pub async fn list_orders(
         (import_form(&user, id))
         p {
             @let state = if filters.state.is_empty() { String::new() } else { format!("?state={}", filters.state) };
-            a href=(format!("/stores/{id}/orders/export.csv{state}")) download { "Export these orders (CSV, one row per line)" }
+            a href=(format!("/stores/{id}/export/orders.csv{state}")) download { "Export these orders (CSV, one row per line)" }
             " · "
             a href=(format!("/stores/{id}/pick-list{}", if state.is_empty() { "?state=ready".to_owned() } else { state.clone() })) { "Pick list" }
         }
@@ -194,7 +204,7 @@ pub async fn list_orders(
                             td { (o.email.as_deref().unwrap_or("—")) }
                             td { (o.status_name) }
                             td { (state_label(o.fulfilment_state)) }
-                            td { (o.total) " " (o.currency) }
+                            td.amount { (format_money(o.total, &currency(&o.currency))) }
                             td { (when(Some(o.date_created))) }
                         }
                     }
@@ -244,13 +254,21 @@ async fn render_order(
 ) -> Result<Response, PageError> {
     let detail = orders_service::get_order(state, user.access(), id, order_id).await?;
     // The store was checked to be the caller's by `get_order`; its channel names the writes.
-    let channel = state
+    let store = state
         .storage()
         .find_store(crate::storage::StoreId::from_raw(id))
-        .await?
+        .await?;
+    let channel = store
+        .as_ref()
         .and_then(|store| state.channels().get(&store.channel).cloned())
         .map_or("the channel", |channel| channel.display_name());
     let o = &detail.order.summary;
+    // Amounts in the order's currency; the store's when the order has none.
+    let currency = if o.currency.trim().is_empty() {
+        store.map(|s| s.profile.currency).unwrap_or_default()
+    } else {
+        o.currency.clone()
+    };
     let body = html! {
         (store_nav(id))
         @if let Some(error) = &error { p.error role="alert" { (error) } }
@@ -258,7 +276,7 @@ async fn render_order(
             dt { "Status" } dd { (o.status_name) }
             dt { "Fulfilment" } dd { (state_label(o.fulfilment_state)) }
             dt { "Customer" } dd { (o.email.as_deref().unwrap_or("—")) }
-            dt { "Total" } dd { (o.total) " " (o.currency) " (tax " (o.tax) ")" }
+            dt { "Total" } dd { (format_money(o.total, &currency)) " (tax " (format_money(o.tax, &currency)) ")" }
             dt { "Payment" } dd { (o.payment_method.as_deref().unwrap_or("—")) ", " (o.payment_status.as_deref().unwrap_or("—")) }
         }
         h2 { "Lines" }
@@ -269,7 +287,7 @@ async fn render_order(
             } }
             tbody {
                 @for l in &detail.order.lines {
-                    tr { td { (l.sku) } td { (l.name) } td { (l.quantity) } td { (l.quantity_shipped) } td { (l.price) } }
+                    tr { td { (l.sku) } td { (l.name) } td { (l.quantity) } td { (l.quantity_shipped) } td { (format_money(l.price, &currency)) } }
                 }
             }
         } }
@@ -687,7 +705,7 @@ impl DocumentFilter {
     }
 }
 
-/// `GET /stores/{id}/orders/export.csv[?state=ready]`: the API's export
+/// `GET /stores/{id}/export/orders.csv[?state=ready]`: the API's export
 /// ([`orders_service::export_orders`]), streamed as CSV.
 pub async fn export_orders(
     State(state): State<AppState>,

@@ -1413,7 +1413,7 @@ web_test!(
         let page = browser.get(&format!("/stores/{id}/orders")).await;
         assert!(page.html.contains("Pick list"), "{page:?}");
         let export = browser
-            .get(&format!("/stores/{id}/orders/export.csv?state=ready"))
+            .get(&format!("/stores/{id}/export/orders.csv?state=ready"))
             .await;
         assert_eq!(export.status, StatusCode::OK, "{export:?}");
         assert!(
@@ -1432,6 +1432,25 @@ web_test!(
         let order = format!("/stores/{id}/orders/{}", app.a.order_id);
         let shown = browser.get(&order).await;
         assert!(shown.html.contains("packing-slip"), "{shown:?}");
+        // Money as people read it: the order's total with symbol, two decimals and code, not
+        // the stored four-decimal string.
+        let record = app
+            .storage
+            .get_order(&app.a.scope, OrderId::from_raw(app.a.order_id))
+            .await
+            .unwrap();
+        let total = cenports::money::format_money(record.summary.total, &record.summary.currency);
+        assert!(total.contains('.') && !total.contains(".0000"), "{total}");
+        assert!(shown.html.contains(&total), "{total}: {shown:?}");
+        assert!(
+            !shown.html.contains(&format!(
+                "{} {}",
+                record.summary.total, record.summary.currency
+            )),
+            "{shown:?}"
+        );
+        let list = browser.get(&format!("/stores/{id}/orders")).await;
+        assert!(list.html.contains(&total), "{total}: {list:?}");
         let slip = browser.get(&format!("{order}/packing-slip")).await;
         assert_eq!(slip.status, StatusCode::OK, "{slip:?}");
         assert!(
@@ -1450,7 +1469,7 @@ web_test!(
             .await;
         assert_eq!(other.status, StatusCode::NOT_FOUND, "{other:?}");
         let other = browser
-            .get(&format!("/stores/{}/orders/export.csv", app.b.store_id))
+            .get(&format!("/stores/{}/export/orders.csv", app.b.store_id))
             .await;
         assert_eq!(other.status, StatusCode::NOT_FOUND, "{other:?}");
     }
