@@ -9,8 +9,9 @@
 # The hub is the real `cenports` binary (debug build) on a fresh SQLite database, connected to
 # a `cenports sandbox` store and synced, so the store and order routes have data. Two
 # schema-valid requests are refused by business rules a schema cannot state (docs/API.md):
-# a shipment for an order with nothing left to ship (422 shipment_rejected) and a stock set
-# naming a SKU twice (422 validation_failed); for those two operations 422 is listed as an
+# a shipment for an order with nothing left to ship (422 shipment_rejected), a stock set
+# naming a SKU twice (422 validation_failed) and a batch of shipments naming orders that are not
+# the store's (422 batch_refused); for those three operations 422 is listed as an
 # expected status of positive_data_acceptance (schemathesis.toml below). Any other
 # non-conformance fails the script, and CI with it.
 #
@@ -97,6 +98,12 @@ checks.positive_data_acceptance.expected-statuses = ["2XX", "404", "409", "422"]
 
 [[operations]]
 include-name = "PUT /api/v1/stores/{store_id}/stock"
+checks.positive_data_acceptance.expected-statuses = ["2XX", "404", "409", "422"]
+
+# A batch names orders by number: generated numbers are not the store's orders (422
+# batch_refused, every row listed), as a shipment for an order with nothing left is.
+[[operations]]
+include-name = "POST /api/v1/stores/{store_id}/shipments/batch"
 checks.positive_data_acceptance.expected-statuses = ["2XX", "404", "409", "422"]
 
 # /logout takes a session or an API key, and the Authorization header wins (http/auth.rs). The

@@ -7,11 +7,15 @@
 //! stays queued; `cenports outbox --drain` or a running worker delivers it later). A request
 //! BigCommerce would refuse exits non-zero with the reason and nothing queued.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use cenports::channel::Channels;
 use cenports::config::{parse_duration, Settings};
+use cenports::fulfilment::batch::{
+    check_batch, parse_batch_csv, queue_batch, BatchError, BatchRefused, ParcelOutcome,
+};
 use cenports::fulfilment::worker::{drain, DrainReport, WorkerConfig};
 use cenports::fulfilment::{
     request_shipment, request_status_change, Carrier, FulfilmentError, ItemSpec, OutboxPayload,
@@ -169,6 +173,33 @@ fn split_item<'a>(text: &'a str, what: &str) -> Result<(&'a str, i32), String> {
     Ok((name, quantity))
 }
 
+/// Options of `cenports ship-import`.
+#[derive(Debug, Args)]
+pub struct ShipImportArgs {
+    /// The store (its hash; see `cenports stores`).
+    #[arg(long, value_name = "HASH")]
+    pub store: String,
+    /// The Cenports user owning the store (needed only when several users connected it).
+    #[arg(long)]
+    pub email: Option<String>,
+    /// The CSV: a header with `order,carrier,tracking` and optionally `sku,quantity`,
+    /// `tracking_link`, `shipped_at` (rows of one order and tracking number are one parcel;
+    /// without sku, everything that remains ships). `-` reads standard input.
+    #[arg(value_name = "FILE.csv")]
+    pub file: PathBuf,
+    /// Check the file only: report what would ship, queue nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// Commit to the outbox only; deliver later with `cenports outbox --drain`.
+    #[arg(long)]
+    pub queue_only: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
+
 /// Options of `cenports order-status`.
 #[derive(Debug, Args)]
 pub struct OrderStatusArgs {
@@ -277,6 +308,178 @@ pub async fn run_ship(args: ShipArgs, settings: &Settings) -> Result<()> {
         &args.worker,
     )
     .await
+}
+
+/// Runs `cenports ship-import`: every row checked first (a bad row refuses the file, listing
+/// every bad row), then each new parcel queued (a progress bar on a terminal), then delivered
+/// unless `--queue-only`; prints a summary (shipped, already shipped, refused).
+pub async fn run_ship_import(args: ShipImportArgs, settings: &Settings) -> Result<()> {
+    let text = if args.file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .context("reading the CSV from standard input")?;
+        text
+    } else {
+        std::fs::read_to_string(&args.file)
+            .with_context(|| format!("reading {}", args.file.display()))?
+    };
+    let storage = open_storage(settings).await?;
+    let store = one_store(&storage, args.email.as_deref(), &args.store).await?;
+    let channels = settings.channels()?;
+    let channel = channels.of(&store)?;
+    let refused = |refusal: BatchRefused| {
+        anyhow::anyhow!(
+            "refused, nothing was queued: {}",
+            super::shown_lines(&refusal.to_string())
+        )
+    };
+    let rows = parse_batch_csv(&text).map_err(refused)?;
+    let checked = match check_batch(&storage, &store, channel.as_ref(), &rows).await {
+        Ok(checked) => checked,
+        Err(BatchError::Refused(refusal)) => return Err(refused(refusal)),
+        Err(BatchError::Fulfilment(error)) => return Err(error.into()),
+    };
+    if args.check {
+        let new = checked.new_parcels();
+        let already = checked.parcels.len() - new;
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({
+                    "checked": true, "rows": rows.len(), "to_ship": new, "already_shipped": already,
+                }))?
+            );
+        } else {
+            println!(
+                "All {} row(s) pass: {new} parcel(s) would ship, {already} already shipped; \
+                 nothing was queued (--check).",
+                rows.len()
+            );
+        }
+        return Ok(());
+    }
+    let bar = import_bar(checked.parcels.len() as u64);
+    let report = queue_batch(&storage, &store, channel.as_ref(), checked, |_| bar.inc(1)).await;
+    bar.finish_and_clear();
+    let report = report.map_err(refusal)?;
+    let drained = if args.queue_only || report.shipped() == 0 {
+        None
+    } else {
+        let clients = worker_clients(settings, &args.worker)?;
+        let config = args.worker.config(settings, Duration::from_secs(5));
+        Some(drain(&storage, &clients, Some(store.id()), &config).await?)
+    };
+    let scope = store.scope();
+    let mut failed = 0;
+    let mut pending = 0;
+    let mut parcels = Vec::with_capacity(report.parcels.len());
+    for parcel in &report.parcels {
+        let (outcome, rows) = match &parcel.outcome {
+            ParcelOutcome::Shipped(rows) => ("shipped", rows.clone()),
+            ParcelOutcome::AlreadyShipped(rows) => ("already_shipped", rows.clone()),
+            ParcelOutcome::Refused(_) => ("refused", Vec::new()),
+        };
+        let mut now = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let row = storage.get_outbox(&scope, row.id).await?;
+            if outcome == "shipped" {
+                match row.state {
+                    OutboxState::Failed => failed += 1,
+                    OutboxState::Pending | OutboxState::Sending => pending += 1,
+                    OutboxState::Delivered => {}
+                }
+            }
+            now.push(row);
+        }
+        parcels.push((parcel, outcome, now));
+    }
+    if args.json {
+        let value = json!({
+            "shipped": report.shipped(),
+            "already_shipped": report.already_shipped(),
+            "refused": report.refused(),
+            "parcels": parcels.iter().map(|(p, outcome, rows)| json!({
+                "lines": p.lines,
+                "order": p.order,
+                "tracking": p.tracking,
+                "outcome": outcome,
+                "reason": match &p.outcome { ParcelOutcome::Refused(r) => Some(r), _ => None },
+                "rows": rows.iter().map(row_json).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "drain": drained.as_ref().map(report_json),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        for (parcel, outcome, rows) in &parcels {
+            let lines = parcel
+                .lines
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            match &parcel.outcome {
+                ParcelOutcome::Refused(reason) => println!(
+                    "{}",
+                    super::shown(&format!(
+                        "line {lines}: order {}, tracking {}: refused when queued: {reason}",
+                        parcel.order, parcel.tracking
+                    ))
+                ),
+                _ => {
+                    for row in rows {
+                        let label = if *outcome == "shipped" {
+                            ""
+                        } else {
+                            "already shipped: "
+                        };
+                        println!("line {lines}: {label}{}", describe(row));
+                    }
+                }
+            }
+        }
+        println!(
+            "Shipped {}, already shipped {}, refused {} parcel(s).{}",
+            report.shipped(),
+            report.already_shipped(),
+            report.refused(),
+            if pending > 0 {
+                format!(
+                    " {pending} outbox row(s) still queued; `cenports outbox --drain` or a \
+                     running worker delivers them."
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    if report.refused() > 0 {
+        bail!(
+            "{} parcel(s) were refused when queued (something changed since the check); fix \
+             them and upload the file again: the parcels already queued are not shipped twice",
+            report.refused()
+        );
+    }
+    if failed > 0 {
+        bail!("{failed} outbox row(s) failed; see `cenports outbox`");
+    }
+    Ok(())
+}
+
+/// A bar over the parcels queued, on stderr when it is a terminal.
+fn import_bar(len: u64) -> indicatif::ProgressBar {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("  queueing [{bar:32}] {human_pos}/{human_len}")
+            .expect("the template is valid")
+            .progress_chars("=> "),
+    );
+    bar
 }
 
 /// Runs `cenports order-status`.

@@ -122,6 +122,9 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Record a shipment and write it to BigCommerce exactly once (through the outbox).
     Ship(fulfilment::ShipArgs),
+    /// Record many shipments from a CSV (order,carrier,tracking[,sku,quantity,…]): every row
+    /// checked first, a bad row refuses the whole file; re-importing ships nothing twice.
+    ShipImport(fulfilment::ShipImportArgs),
     /// Change an order's status in BigCommerce (cancelled, on-hold, awaiting-shipment,
     /// completed) through the outbox.
     OrderStatus(fulfilment::OrderStatusArgs),
@@ -153,6 +156,9 @@ impl Command {
             Command::Reconcile(args) => reconcile::run(args, &Settings::load(overrides)?).await,
             Command::Bench(args) => bench::run(args, overrides).await,
             Command::Ship(args) => fulfilment::run_ship(args, &Settings::load(overrides)?).await,
+            Command::ShipImport(args) => {
+                fulfilment::run_ship_import(args, &Settings::load(overrides)?).await
+            }
             Command::OrderStatus(args) => {
                 fulfilment::run_order_status(args, &Settings::load(overrides)?).await
             }

@@ -18,12 +18,16 @@ use serde_json::json;
 use crate::cli::stores::{open_storage, select_stores, truncate};
 use crate::cli::sync::parse_date;
 
-/// Options of `cenports orders`.
+/// Options of `cenports orders` (the list), or one of its subcommands (`export`, `pick-list`).
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct OrdersArgs {
+    /// A warehouse document instead of the list.
+    #[command(subcommand)]
+    pub command: Option<OrdersCommand>,
     /// The Cenports user whose orders to list.
-    #[arg(long)]
-    pub email: String,
+    #[arg(long, required = true)]
+    pub email: Option<String>,
     /// Only this store (its hash; see `cenports stores`).
     #[arg(long, value_name = "HASH")]
     pub store: Option<String>,
@@ -76,11 +80,16 @@ pub fn parse_state(text: &str) -> Result<FulfilmentState, String> {
 
 /// Runs `cenports orders`.
 pub async fn run(args: OrdersArgs, settings: &Settings) -> Result<()> {
+    match args.command {
+        Some(OrdersCommand::Export(export)) => return run_export(export, settings).await,
+        Some(OrdersCommand::PickList(pick)) => return run_pick_list(pick, settings).await,
+        None => {}
+    }
     if args.limit == 0 {
         bail!("--limit must be at least 1");
     }
     let storage = open_storage(settings).await?;
-    let stores = select_stores(&storage, Some(&args.email), args.store.as_deref()).await?;
+    let stores = select_stores(&storage, args.email.as_deref(), args.store.as_deref()).await?;
     // A status is the store's channel's own: resolved per store, refused before anything is
     // listed if one of the stores' channels has no such status.
     let channels = channel::builtin(&settings.channel_api_urls);
@@ -184,5 +193,106 @@ pub async fn run(args: OrdersArgs, settings: &Settings) -> Result<()> {
             ),
         );
     }
+    Ok(())
+}
+
+/// `cenports orders export` and `cenports orders pick-list`.
+#[derive(Debug, clap::Subcommand)]
+pub enum OrdersCommand {
+    /// One row per order line (order number, date, status, customer, ship-to address, SKU,
+    /// name, quantity, quantity remaining) as CSV or JSON lines, streamed page by page.
+    Export(ExportArgs),
+    /// The SKUs of the selected orders summed (what remains to ship), with a blank bin column.
+    PickList(ExportArgs),
+}
+
+/// Options of `cenports orders export` and `pick-list`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The store (its hash; see `cenports stores`).
+    #[arg(long, value_name = "HASH")]
+    pub store: String,
+    /// The Cenports user owning the store (needed only when several users connected it).
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Only orders in this fulfilment state (ready, on_hold, partially_shipped, shipped,
+    /// cancelled, refunded, other); `ready` for what is to pick.
+    #[arg(long, value_parser = parse_state)]
+    pub state: Option<FulfilmentState>,
+    /// csv, or json (one JSON object per line).
+    #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]
+    pub format: String,
+    /// Write to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+}
+
+async fn export_store(
+    args: &ExportArgs,
+    settings: &Settings,
+) -> Result<(cenports::storage::Storage, StoreRecord)> {
+    let storage = open_storage(settings).await?;
+    let mut stores = select_stores(&storage, args.email.as_deref(), Some(&args.store)).await?;
+    if stores.len() > 1 {
+        bail!(
+            "store {} is connected by {} users; say whose with --email",
+            args.store,
+            stores.len()
+        );
+    }
+    Ok((storage, stores.remove(0)))
+}
+
+fn export_output(args: &ExportArgs) -> Result<Box<dyn std::io::Write>> {
+    Ok(match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    })
+}
+
+/// Runs `cenports orders export`: page by page ([`cenports::export::ExportPages`]), each page
+/// written before the next is read, so memory stays bounded for any number of orders.
+async fn run_export(args: ExportArgs, settings: &Settings) -> Result<()> {
+    use cenports::export::{csv_header, ExportPages, Selection};
+    let (storage, store) = export_store(&args, settings).await?;
+    let selection = Selection { state: args.state };
+    let mut pages = ExportPages::new(storage.clone(), store.scope(), &selection);
+    let mut out = export_output(&args)?;
+    let csv = args.format == "csv";
+    if csv {
+        out.write_all(csv_header().as_bytes())?;
+    }
+    let mut rows = 0u64;
+    while let Some(page) = pages.next_page().await? {
+        for row in &page {
+            let line = if csv { row.csv_line() } else { row.json_line() };
+            out.write_all(line.as_bytes())?;
+        }
+        rows += page.len() as u64;
+    }
+    out.flush()?;
+    if args.output.is_some() {
+        eprintln!("Exported {rows} order line(s).");
+    }
+    Ok(())
+}
+
+/// Runs `cenports orders pick-list`.
+async fn run_pick_list(args: ExportArgs, settings: &Settings) -> Result<()> {
+    use cenports::export::{pick_list, pick_list_csv, Selection};
+    let (storage, store) = export_store(&args, settings).await?;
+    let items = pick_list(&storage, &store.scope(), &Selection { state: args.state }).await?;
+    let mut out = export_output(&args)?;
+    if args.format == "csv" {
+        out.write_all(pick_list_csv(&items).as_bytes())?;
+    } else {
+        for item in &items {
+            out.write_all(format!("{}\n", serde_json::to_string(item)?).as_bytes())?;
+        }
+    }
+    out.flush()?;
     Ok(())
 }

@@ -36,6 +36,8 @@ pub enum ErrorCode {
     ValidationFailed,
     /// 422: the order cannot be shipped as asked (the message says why; nothing was queued).
     ShipmentRejected,
+    /// 422: a batch of shipments has bad rows (each listed); nothing of it was queued.
+    BatchRefused,
     /// 400: `Idempotency-Key` is missing from a request that needs one.
     IdempotencyKeyRequired,
     /// 400: `Idempotency-Key` is empty, too long or not printable ASCII.
@@ -87,6 +89,7 @@ impl ErrorCode {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::ValidationFailed => "validation_failed",
             Self::ShipmentRejected => "shipment_rejected",
+            Self::BatchRefused => "batch_refused",
             Self::IdempotencyKeyRequired => "idempotency_key_required",
             Self::IdempotencyKeyInvalid => "idempotency_key_invalid",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
@@ -119,7 +122,9 @@ impl ErrorCode {
             | Self::IdempotencyKeyInvalid => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::ValidationFailed | Self::ShipmentRejected => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::ValidationFailed | Self::ShipmentRejected | Self::BatchRefused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::IdempotencyKeyReused | Self::StoreDisconnected | Self::ShipmentDelivered => {
                 StatusCode::CONFLICT
             }

@@ -18,6 +18,7 @@
 //! (its longest tracking number, the statuses it refuses to ship) come from its
 //! [`Channel`].
 
+pub mod batch;
 pub mod worker;
 
 use std::collections::{BTreeMap, HashMap};
@@ -413,7 +414,7 @@ pub async fn request_status_change(
     Ok(enqueued.into())
 }
 
-async fn load_order(
+pub(crate) async fn load_order(
     storage: &Storage,
     store: &StoreRecord,
     order_remote_id: &str,
@@ -429,7 +430,10 @@ async fn load_order(
 
 /// The channel's refusals, checked before anything is planned: an archived order, or one in a
 /// status the channel will not ship (or that we hold as cancelled).
-fn check_shippable(order: &OrderRecord, channel: &dyn Channel) -> Result<(), FulfilmentError> {
+pub(crate) fn check_shippable(
+    order: &OrderRecord,
+    channel: &dyn Channel,
+) -> Result<(), FulfilmentError> {
     let id = &order.summary.remote_id;
     let name = channel.display_name();
     if order.summary.is_deleted {
@@ -465,10 +469,24 @@ pub fn plan_shipment(
     open: &[OutboxRow],
     items: &[ItemSpec],
 ) -> Result<Vec<(String, Vec<PayloadItem>)>, FulfilmentError> {
+    plan_shipment_after(order, open, &[], items)
+}
+
+/// [`plan_shipment`] as if `also` (items of shipments planned but not yet queued, e.g. the
+/// earlier parcels of a bulk import, [`batch`]) were open rows of the order too.
+pub fn plan_shipment_after(
+    order: &OrderRecord,
+    open: &[OutboxRow],
+    also: &[PayloadItem],
+    items: &[ItemSpec],
+) -> Result<Vec<(String, Vec<PayloadItem>)>, FulfilmentError> {
     let id = &order.summary.remote_id;
     let rejected = |text: String| Err(FulfilmentError::Rejected(text));
     // What open rows will ship, and whether a cancellation is queued.
     let mut reserved: HashMap<String, i32> = HashMap::new();
+    for item in also {
+        *reserved.entry(item.line_remote_id.clone()).or_default() += item.quantity;
+    }
     for row in open {
         match OutboxPayload::parse(&row.payload) {
             Ok(OutboxPayload::Shipment(p)) => {

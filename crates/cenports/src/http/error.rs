@@ -44,6 +44,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::IdempotencyKeyReused => {
                 Self::new(ErrorCode::IdempotencyKeyReused, error.to_string())
             }
+            ServiceError::BatchRefused(refusal) => {
+                Self::new(ErrorCode::BatchRefused, refusal.to_string())
+            }
             ServiceError::Storage(error) => Self::from(error),
             ServiceError::Fulfilment(error) => Self::internal(&error),
             ServiceError::Channel(error) => Self::internal(&error),

@@ -64,6 +64,9 @@ pub enum ServiceError {
          tracking number); use a new key for a new shipment"
     )]
     IdempotencyKeyReused,
+    /// A batch of shipments has bad rows (or is not a batch at all); nothing was queued.
+    #[error(transparent)]
+    BatchRefused(crate::fulfilment::batch::BatchRefused),
     /// The database failed.
     #[error("the database failed")]
     Storage(#[source] StorageError),

@@ -163,3 +163,40 @@ pub async fn get_order(
         status_changes,
     })
 }
+
+/// The export of the store's orders ([`crate::export`]): one row per order line, page by page,
+/// for a streamed answer; the store checked first (another merchant's is
+/// [`ServiceError::StoreNotFound`] before anything is read).
+pub async fn export_orders(
+    state: &AppState,
+    access: StoreAccess,
+    store_id: i64,
+    fulfilment_state: Option<FulfilmentState>,
+) -> Result<crate::export::ExportPages, ServiceError> {
+    let scope = scope_for(state, access, store_id).await?;
+    Ok(crate::export::ExportPages::new(
+        state.storage.clone(),
+        scope,
+        &crate::export::Selection {
+            state: fulfilment_state,
+        },
+    ))
+}
+
+/// The pick list of the store's orders in a state ([`crate::export::pick_list`]).
+pub async fn pick_list(
+    state: &AppState,
+    access: StoreAccess,
+    store_id: i64,
+    fulfilment_state: Option<FulfilmentState>,
+) -> Result<Vec<crate::export::PickItem>, ServiceError> {
+    let scope = scope_for(state, access, store_id).await?;
+    Ok(crate::export::pick_list(
+        &state.storage,
+        &scope,
+        &crate::export::Selection {
+            state: fulfilment_state,
+        },
+    )
+    .await?)
+}

@@ -17,6 +17,7 @@ use super::paging::{page_size, parse_cursor};
 use super::stores::scope_for;
 use super::{AppState, ServiceError};
 use crate::accounts::StoreAccess;
+use crate::fulfilment::batch::{import_batch, parse_batch_csv, BatchError, BatchReport, BatchRow};
 use crate::fulfilment::{
     self, Carrier, FulfilmentError, ItemSpec, OutboxPayload, ShipmentPayload, ShipmentRequest,
 };
@@ -255,6 +256,52 @@ fn duplicate_or_conflict(
         duplicate: true,
         shipments: rows.into_iter().map(Shipment::from_row).collect(),
     })
+}
+
+/// A batch of shipments as a surface received it.
+#[derive(Debug, Clone)]
+pub enum BatchInput {
+    /// A CSV file ([`fulfilment::batch::parse_batch_csv`]).
+    Csv(String),
+    /// Rows already split (the API's JSON), numbered from 1.
+    Rows(Vec<BatchRow>),
+}
+
+/// Records a batch of shipments ([`fulfilment::batch`]): every row checked first, a bad row
+/// refuses the whole batch ([`ServiceError::BatchRefused`], every bad row listed), then every
+/// new parcel queued under a key made of the order, the carrier and the tracking number, so
+/// the same batch again ships nothing twice (whichever surface sent it).
+pub async fn import_shipments(
+    state: &AppState,
+    access: StoreAccess,
+    store_id: i64,
+    input: BatchInput,
+) -> Result<BatchReport, ServiceError> {
+    let scope = scope_for(state, access, store_id).await?;
+    let rows = match input {
+        BatchInput::Csv(text) => parse_batch_csv(&text).map_err(ServiceError::BatchRefused)?,
+        BatchInput::Rows(rows) => rows,
+    };
+    let store = state.storage.get_store(&scope).await?;
+    let channel = state
+        .channels()
+        .of(&store)
+        .map_err(ServiceError::Channel)?
+        .clone();
+    let report = match import_batch(&state.storage, &store, channel.as_ref(), &rows).await {
+        Ok(report) => report,
+        Err(BatchError::Refused(refusal)) => return Err(ServiceError::BatchRefused(refusal)),
+        Err(BatchError::Fulfilment(FulfilmentError::Storage(e))) => return Err(e.into()),
+        Err(BatchError::Fulfilment(e)) => return Err(ServiceError::Fulfilment(e)),
+    };
+    tracing::info!(
+        store.id = store_id,
+        shipped = report.shipped(),
+        already_shipped = report.already_shipped(),
+        refused = report.refused(),
+        "shipments: batch imported"
+    );
+    Ok(report)
 }
 
 /// A page of a store's shipments.

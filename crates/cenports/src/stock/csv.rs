@@ -59,7 +59,7 @@ fn file_error(problem: impl Into<String>) -> CsvError {
 }
 
 /// Splits one line into fields (double quotes, `""` escapes). `Err` on an unclosed quote.
-fn fields(line: &str) -> Result<Vec<String>, String> {
+pub(crate) fn fields(line: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut field = String::new();
     let mut chars = line.chars().peekable();

@@ -557,6 +557,61 @@ impl Storage {
         })
     }
 
+    /// The lines and addresses of several orders of the store in two queries (a page of an
+    /// export, `crate::export`), by order id: `(lines, addresses)` in the order
+    /// [`Storage::get_order`] gives them. Orders with neither are absent.
+    pub async fn order_parts(
+        &self,
+        scope: &StoreScope,
+        orders: &[OrderId],
+    ) -> Result<HashMap<OrderId, (Vec<NewOrderLine>, Vec<NewOrderAddress>)>, StorageError> {
+        const OP: &str = "reading the lines of orders";
+        let store = scope.store_id;
+        let mut parts: HashMap<OrderId, (Vec<NewOrderLine>, Vec<NewOrderAddress>)> = HashMap::new();
+        if orders.is_empty() {
+            return Ok(parts);
+        }
+        with_pool!(self, |pool| {
+            for (table, columns, order_by) in [
+                (
+                    "order_lines",
+                    LINE_COLUMNS,
+                    "order_id, length(remote_id), remote_id",
+                ),
+                (
+                    "order_addresses",
+                    ADDRESS_COLUMNS,
+                    "order_id, kind, length(remote_id), remote_id, id",
+                ),
+            ] {
+                let mut qb = QueryBuilder::<Db>::new(format!(
+                    "SELECT order_id, {columns} FROM {table} WHERE store_id = "
+                ));
+                qb.push_bind(store.0).push(" AND order_id IN (");
+                let mut ids = qb.separated(", ");
+                for id in orders {
+                    ids.push_bind(id.0);
+                }
+                qb.push(format!(") ORDER BY {order_by}"));
+                let rows = qb.build().fetch_all(pool).await.op_store(OP, store)?;
+                for row in rows {
+                    let id = OrderId(row.try_get("order_id").op_store(OP, store)?);
+                    let entry = parts.entry(id).or_default();
+                    if table == "order_lines" {
+                        entry
+                            .0
+                            .push(sqlx::FromRow::from_row(&row).op_store(OP, store)?);
+                    } else {
+                        entry
+                            .1
+                            .push(sqlx::FromRow::from_row(&row).op_store(OP, store)?);
+                    }
+                }
+            }
+            Ok(parts)
+        })
+    }
+
     /// How many orders the store holds (deleted ones included).
     pub async fn count_orders(&self, scope: &StoreScope) -> Result<i64, StorageError> {
         let store = scope.store_id;

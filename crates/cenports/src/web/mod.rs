@@ -95,6 +95,19 @@ pub fn router(state: AppState) -> Router {
             "/stores/{store_id}/orders/{order_id}/shipments",
             post(orders::create_shipment),
         )
+        .route(
+            "/stores/{store_id}/export/orders.csv",
+            get(orders::export_orders),
+        )
+        .route("/stores/{store_id}/pick-list", get(orders::pick_list))
+        .route(
+            "/stores/{store_id}/orders/{order_id}/packing-slip",
+            get(orders::packing_slip),
+        )
+        .route(
+            "/stores/{store_id}/shipments/import",
+            post(orders::import_shipments),
+        )
         .route("/stores/{store_id}/stock", get(stores::show_stock))
         .layer(middleware::map_response(plain_errors_as_pages))
         .layer(middleware::from_fn(page_headers));
@@ -307,9 +320,9 @@ impl From<ServiceError> for PageError {
             ServiceError::InvalidQuery(_)
             | ServiceError::IdempotencyKeyRequired
             | ServiceError::IdempotencyKeyInvalid => StatusCode::BAD_REQUEST,
-            ServiceError::Invalid(_) | ServiceError::ShipmentRejected(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ServiceError::Invalid(_)
+            | ServiceError::ShipmentRejected(_)
+            | ServiceError::BatchRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ServiceError::StoreDisconnected
             | ServiceError::IdempotencyKeyReused
             | ServiceError::ShipmentDelivered => StatusCode::CONFLICT,

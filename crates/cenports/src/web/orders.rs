@@ -15,6 +15,7 @@ use super::stores::store_nav;
 use super::{layout, path_id, when, PageError, WebUser, CSRF_FIELD};
 use crate::accounts::tokens;
 use crate::fulfilment::Carrier;
+use crate::money::format_money;
 use crate::service::orders::{self as orders_service, OrderDetail, OrderQuery};
 use crate::service::paging::DEFAULT_PAGE;
 use crate::service::shipments::{self as shipments_service, ItemInput, NewShipment};
@@ -127,6 +128,15 @@ pub async fn list_orders(
     let scope = scope_for(&state, user.access(), id).await?;
     let statuses = state.storage().count_orders_by_status(&scope).await?;
     let list = orders_service::list_orders(&state, user.access(), id, &filters.to_query()?).await?;
+    // Amounts in the order's currency; the store's when an order has none.
+    let store_currency = state.storage().get_store(&scope).await?.profile.currency;
+    let currency = |code: &str| {
+        if code.trim().is_empty() {
+            store_currency.clone()
+        } else {
+            code.to_owned()
+        }
+    };
     let held: i64 = statuses.iter().map(|s| s.count).sum();
     let body = html! {
         (store_nav(id))
@@ -169,6 +179,13 @@ pub async fn list_orders(
             }
             div { button type="submit" { "Filter" } }
         }
+        (import_form(&user, id))
+        p {
+            @let state = if filters.state.is_empty() { String::new() } else { format!("?state={}", filters.state) };
+            a href=(format!("/stores/{id}/export/orders.csv{state}")) download { "Export these orders (CSV, one row per line)" }
+            " · "
+            a href=(format!("/stores/{id}/pick-list{}", if state.is_empty() { "?state=ready".to_owned() } else { state.clone() })) { "Pick list" }
+        }
         div id="results" data-live="5" {
         p.muted { (held) " orders in the hub for this store." }
         @if list.orders.is_empty() {
@@ -187,7 +204,7 @@ pub async fn list_orders(
                             td { (o.email.as_deref().unwrap_or("—")) }
                             td { (o.status_name) }
                             td { (state_label(o.fulfilment_state)) }
-                            td { (o.total) " " (o.currency) }
+                            td.amount { (format_money(o.total, &currency(&o.currency))) }
                             td { (when(Some(o.date_created))) }
                         }
                     }
@@ -237,13 +254,21 @@ async fn render_order(
 ) -> Result<Response, PageError> {
     let detail = orders_service::get_order(state, user.access(), id, order_id).await?;
     // The store was checked to be the caller's by `get_order`; its channel names the writes.
-    let channel = state
+    let store = state
         .storage()
         .find_store(crate::storage::StoreId::from_raw(id))
-        .await?
+        .await?;
+    let channel = store
+        .as_ref()
         .and_then(|store| state.channels().get(&store.channel).cloned())
         .map_or("the channel", |channel| channel.display_name());
     let o = &detail.order.summary;
+    // Amounts in the order's currency; the store's when the order has none.
+    let currency = if o.currency.trim().is_empty() {
+        store.map(|s| s.profile.currency).unwrap_or_default()
+    } else {
+        o.currency.clone()
+    };
     let body = html! {
         (store_nav(id))
         @if let Some(error) = &error { p.error role="alert" { (error) } }
@@ -251,7 +276,7 @@ async fn render_order(
             dt { "Status" } dd { (o.status_name) }
             dt { "Fulfilment" } dd { (state_label(o.fulfilment_state)) }
             dt { "Customer" } dd { (o.email.as_deref().unwrap_or("—")) }
-            dt { "Total" } dd { (o.total) " " (o.currency) " (tax " (o.tax) ")" }
+            dt { "Total" } dd { (format_money(o.total, &currency)) " (tax " (format_money(o.tax, &currency)) ")" }
             dt { "Payment" } dd { (o.payment_method.as_deref().unwrap_or("—")) ", " (o.payment_status.as_deref().unwrap_or("—")) }
         }
         h2 { "Lines" }
@@ -262,7 +287,7 @@ async fn render_order(
             } }
             tbody {
                 @for l in &detail.order.lines {
-                    tr { td { (l.sku) } td { (l.name) } td { (l.quantity) } td { (l.quantity_shipped) } td { (l.price) } }
+                    tr { td { (l.sku) } td { (l.name) } td { (l.quantity) } td { (l.quantity_shipped) } td { (format_money(l.price, &currency)) } }
                 }
             }
         } }
@@ -300,6 +325,7 @@ async fn render_order(
             } }
         }
         }
+        p.no-print { a href=(format!("/stores/{id}/orders/{}/packing-slip", o.id.get())) { "Packing slip (printable)" } }
         (shipment_form(user, id, &detail))
         h2 { "Timeline" }
         ol.timeline id="timeline" data-live="5" {
@@ -520,4 +546,267 @@ pub async fn create_shipment(
             render_order(&state, &user, id, order, Some(page.message), page.status).await
         }
     }
+}
+
+/// The bulk-shipments upload of the orders page: a CSV from the warehouse.
+fn import_form(user: &WebUser, id: i64) -> Markup {
+    html! {
+        details.import {
+            summary { "Ship many orders from a CSV" }
+            form.card method="post" enctype="multipart/form-data" action=(format!("/stores/{id}/shipments/import")) {
+                (user.csrf_input())
+                p.muted {
+                    "Columns: " code { "order,carrier,tracking" } ", optionally "
+                    code { "sku,quantity" } " (rows of one order and tracking number are one "
+                    "parcel; without a SKU everything that remains ships), "
+                    code { "tracking_link" } " and " code { "shipped_at" } ". Every row is "
+                    "checked first; a file with a bad row ships nothing. Uploading the same "
+                    "file again ships nothing twice."
+                }
+                label for="shipments_csv" { "CSV file" }
+                input id="shipments_csv" type="file" name="file" accept=".csv,text/csv" required;
+                button type="submit" { "Check and ship" }
+            }
+        }
+    }
+}
+
+/// `POST /stores/{id}/shipments/import` (multipart: `csrf_token`, `file`): the service the
+/// API's batch calls ([`shipments_service::import_shipments`]); answers with what each parcel
+/// became, or (422) every bad row.
+pub async fn import_shipments(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(store_id): Path<String>,
+    mut multipart: axum::extract::Multipart,
+) -> Result<Response, PageError> {
+    let id = path_id(&store_id)?;
+    let bad_form = || PageError::new(StatusCode::BAD_REQUEST, "Choose a CSV file and upload it.");
+    let mut csrf = None;
+    let mut file = None;
+    while let Some(field) = multipart.next_field().await.map_err(|_| bad_form())? {
+        match field.name() {
+            Some(CSRF_FIELD) => csrf = Some(field.text().await.map_err(|_| bad_form())?),
+            Some("file") => file = Some(field.bytes().await.map_err(|_| bad_form())?),
+            _ => {}
+        }
+    }
+    user.check_csrf(csrf.as_deref())?;
+    let file = file.ok_or_else(bad_form)?;
+    let text = String::from_utf8(file.to_vec()).map_err(|_| {
+        PageError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The file is not UTF-8 text: save it as \"CSV UTF-8\" and upload it again.",
+        )
+    })?;
+    let result = shipments_service::import_shipments(
+        &state,
+        user.access(),
+        id,
+        shipments_service::BatchInput::Csv(text),
+    )
+    .await;
+    let (status, body) = match result {
+        Ok(report) => {
+            use crate::fulfilment::batch::ParcelOutcome;
+            (
+                StatusCode::OK,
+                html! {
+                    (store_nav(id))
+                    p role="status" {
+                        "Shipped " (report.shipped()) ", already shipped " (report.already_shipped())
+                        ", refused " (report.refused()) " parcel(s). The hub's worker writes them "
+                        "to the store; each order's page shows where its shipments are."
+                    }
+                    div.table-wrap { table {
+                        thead { tr {
+                            th scope="col" { "Lines" } th scope="col" { "Order" }
+                            th scope="col" { "Tracking" } th scope="col" { "Result" }
+                        } }
+                        tbody {
+                            @for p in &report.parcels {
+                                tr {
+                                    td { (p.lines.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")) }
+                                    td {
+                                        @match &p.outcome {
+                                            ParcelOutcome::Shipped(rows) | ParcelOutcome::AlreadyShipped(rows) if !rows.is_empty() => {
+                                                a href=(format!("/stores/{id}/orders/{}", rows[0].order_id.get())) { "#" (p.order) }
+                                            }
+                                            _ => { "#" (p.order) }
+                                        }
+                                    }
+                                    td { (p.tracking) }
+                                    td {
+                                        @match &p.outcome {
+                                            ParcelOutcome::Shipped(_) => "Queued",
+                                            ParcelOutcome::AlreadyShipped(_) => "Already shipped",
+                                            ParcelOutcome::Refused(reason) => { "Refused: " (reason) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    } }
+                    p { a href=(format!("/stores/{id}/orders")) { "Back to the orders" } }
+                },
+            )
+        }
+        Err(crate::service::ServiceError::BatchRefused(refused)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            html! {
+                (store_nav(id))
+                div.error role="alert" {
+                    p { @if let Some(problem) = &refused.file {
+                        (problem) "; nothing was queued."
+                    } @else {
+                        "The file has " (refused.lines.len()) " bad row(s); nothing was queued. "
+                        "Fix them and upload the file again."
+                    } }
+                }
+                @if !refused.lines.is_empty() {
+                    div.table-wrap { table {
+                        thead { tr { th scope="col" { "Line" } th scope="col" { "What is wrong" } } }
+                        tbody {
+                            @for (line, reason) in &refused.lines {
+                                tr { td { (line) } td { (reason) } }
+                            }
+                        }
+                    } }
+                }
+                (import_form(&user, id))
+            },
+        ),
+        Err(other) => return Err(other.into()),
+    };
+    let mut response = layout("Ship from a CSV", Some(&user), body).into_response();
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+/// Which orders a warehouse document covers: `?state=ready` (any state when absent or empty).
+#[derive(Debug, Default, Deserialize)]
+pub struct DocumentFilter {
+    #[serde(default)]
+    state: String,
+}
+
+impl DocumentFilter {
+    fn state(&self) -> Result<Option<FulfilmentState>, PageError> {
+        let text = self.state.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse::<FulfilmentState>().map(Some).map_err(|_| {
+            PageError::new(
+                StatusCode::BAD_REQUEST,
+                "The fulfilment state is not one of the listed states.",
+            )
+        })
+    }
+}
+
+/// `GET /stores/{id}/export/orders.csv[?state=ready]`: the API's export
+/// ([`orders_service::export_orders`]), streamed as CSV.
+pub async fn export_orders(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(store_id): Path<String>,
+    Query(filter): Query<DocumentFilter>,
+) -> Result<Response, PageError> {
+    let id = path_id(&store_id)?;
+    let pages = orders_service::export_orders(&state, user.access(), id, filter.state()?).await?;
+    Ok(crate::http::api::orders::stream_export(
+        pages,
+        true,
+        &format!("orders-{id}"),
+    ))
+}
+
+/// `GET /stores/{id}/pick-list[?state=ready]`: the SKUs of the selected orders summed, with an
+/// empty Bin column to fill in; printable (the stylesheet's print rules drop the navigation).
+pub async fn pick_list(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(store_id): Path<String>,
+    Query(filter): Query<DocumentFilter>,
+) -> Result<Response, PageError> {
+    let id = path_id(&store_id)?;
+    let selected = filter.state()?;
+    let items = orders_service::pick_list(&state, user.access(), id, selected).await?;
+    let units: i64 = items.iter().map(|i| i.quantity).sum();
+    let body = html! {
+        div.no-print { (store_nav(id)) }
+        p {
+            (items.len()) " SKU(s), " (units) " unit(s) to pick, from "
+            @match selected { Some(s) => { (state_label(s)) " orders" } None => "every order" }
+            ". "
+            span.no-print {
+                "Print this page for the floor ("
+                a href=(format!("/api/v1/stores/{id}/orders/pick-list?format=csv{}", selected.map(|s| format!("&fulfilment_state={}", s.as_str())).unwrap_or_default())) { "CSV" }
+                ")."
+            }
+        }
+        div.table-wrap { table.document {
+            thead { tr {
+                th scope="col" { "SKU" } th scope="col" { "Name" } th scope="col" { "Quantity" }
+                th scope="col" { "Orders" } th scope="col" { "Bin / location" } th scope="col" { "Picked" }
+            } }
+            tbody {
+                @for item in &items {
+                    tr {
+                        td { (item.sku) } td { (item.name) } td { (item.quantity) }
+                        td { (item.orders) } td.blank { } td.blank { }
+                    }
+                }
+            }
+        } }
+    };
+    Ok(layout("Pick list", Some(&user), body).into_response())
+}
+
+/// `GET /stores/{id}/orders/{order}/packing-slip`: the order's packing slip, to print and put
+/// in the parcel: order number and date, ship-to address(es), and each line with what remains
+/// to ship.
+pub async fn packing_slip(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path((store_id, order_id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let (id, order) = (path_id(&store_id)?, path_id(&order_id)?);
+    let detail = orders_service::get_order(&state, user.access(), id, order).await?;
+    let scope = scope_for(&state, user.access(), id).await?;
+    let store = state.storage().get_store(&scope).await?;
+    let o = &detail.order.summary;
+    let body = html! {
+        div.no-print { (store_nav(id)) p { "Print this page (the navigation is left out of the print)." } }
+        section.slip {
+            p { strong { (store.profile.name) } }
+            p { "Order #" (o.remote_id) " · placed " (when(Some(o.date_created))) }
+            div.addresses {
+                @for a in detail.shipping_addresses() {
+                    div { h2 { "Ship to" } (address(a)) }
+                }
+            }
+            table.document {
+                thead { tr {
+                    th scope="col" { "SKU" } th scope="col" { "Item" }
+                    th scope="col" { "Ordered" } th scope="col" { "In this parcel" } th scope="col" { "Packed" }
+                } }
+                tbody {
+                    @for l in &detail.order.lines {
+                        tr {
+                            td { (l.sku) } td { (l.name) } td { (l.quantity) }
+                            td { ((l.quantity - l.quantity_shipped).max(0)) } td.blank { }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout(
+        &format!("Packing slip · order #{}", o.remote_id),
+        Some(&user),
+        body,
+    )
+    .into_response())
 }

@@ -1690,19 +1690,22 @@ api_test!(
 );
 
 /// Every (method, path) the router serves, as the OpenAPI document must list it.
-const ROUTES: [(&str, &str); 22] = [
+const ROUTES: [(&str, &str); 25] = [
     ("get", "/api/v1/stores"),
     ("get", "/api/v1/stores/{store_id}"),
     ("get", "/api/v1/stores/{store_id}/sync"),
     ("post", "/api/v1/stores/{store_id}/sync"),
     ("get", "/api/v1/stores/{store_id}/errors"),
     ("get", "/api/v1/stores/{store_id}/orders"),
+    ("get", "/api/v1/stores/{store_id}/orders/export"),
+    ("get", "/api/v1/stores/{store_id}/orders/pick-list"),
     ("get", "/api/v1/stores/{store_id}/orders/{order_id}"),
     (
         "post",
         "/api/v1/stores/{store_id}/orders/{order_id}/shipments",
     ),
     ("get", "/api/v1/stores/{store_id}/shipments"),
+    ("post", "/api/v1/stores/{store_id}/shipments/batch"),
     ("get", "/api/v1/stores/{store_id}/shipments/{shipment_id}"),
     (
         "post",
@@ -2451,3 +2454,223 @@ fn numbers(answer: &Answer) -> Vec<String> {
         .map(|o| o["number"].as_str().unwrap().to_owned())
         .collect()
 }
+
+api_test!(
+    a_batch_of_shipments_is_refused_whole_or_queued_once,
+    |ctx| {
+        let app = start(&ctx).await;
+        let a = &app.a;
+        let auth = key(a);
+        let path = format!("/api/v1/stores/{}/shipments/batch", a.store_id);
+        let number = &a.order_number;
+
+        // JSON rows: the bad ones listed by position, nothing queued.
+        let refused = app
+        .call(
+            Method::POST,
+            &path,
+            &auth,
+            Some(json!({"rows": [
+                {"order": number, "carrier": "ups", "tracking": "1Z1", "sku": "MUG-1", "quantity": 1},
+                {"order": number, "carrier": "ups", "tracking": "1Z1", "sku": "MUG-1", "quantity": 5},
+                {"order": "404404", "carrier": "ups", "tracking": "1Z2"},
+            ]})),
+        )
+        .await;
+        assert_eq!(refused.status, 422, "{refused:?}");
+        assert_eq!(refused.code(), "batch_refused");
+        let lines: Vec<i64> = refused.body["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["line"].as_i64().unwrap())
+            .collect();
+        assert_eq!(lines, vec![2, 3], "{refused:?}");
+        assert!(app.outbox_rows(&a.scope).await.is_empty());
+
+        // A CSV: two parcels, then the same CSV again ships nothing.
+        let csv = format!(
+            "order,carrier,tracking,sku,quantity\n{number},ups,1Z1,MUG-1,1\n{number},ups,1Z2,,\n"
+        );
+        let send_csv = || async {
+            let response = app
+                .http
+                .post(format!("{}{path}", app.base))
+                .bearer_auth(&a.key)
+                .header("content-type", "text/csv; charset=utf-8")
+                .body(csv.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            (status, body)
+        };
+        let (status, body) = send_csv().await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            (&body["shipped"], &body["already_shipped"], &body["refused"]),
+            (&json!(2), &json!(0), &json!(0)),
+            "{body}"
+        );
+        assert_eq!(body["parcels"][1]["lines"], json!([3]));
+        assert_eq!(body["parcels"][1]["shipments"][0]["state"], "pending");
+        let rows = app.outbox_rows(&a.scope).await;
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        let (status, body) = send_csv().await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            (&body["shipped"], &body["already_shipped"]),
+            (&json!(0), &json!(2)),
+            "{body}"
+        );
+        assert_eq!(app.outbox_rows(&a.scope).await.len(), 2, "nothing added");
+
+        // Another merchant's store is a 404; another media type a 415.
+        let other = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/stores/{}/shipments/batch", app.b.store_id),
+                &auth,
+                Some(json!({"rows": []})),
+            )
+            .await;
+        assert_eq!(other.status, 404, "{other:?}");
+        let form = app
+            .http
+            .post(format!("{}{path}", app.base))
+            .bearer_auth(&a.key)
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(form.status(), 415);
+    }
+);
+
+api_test!(
+    the_export_streams_one_row_per_line_and_the_pick_list_sums_skus,
+    |ctx| {
+        let app = start(&ctx).await;
+        let a = &app.a;
+        let auth = key(a);
+        let store = format!("/api/v1/stores/{}/orders", a.store_id);
+        // What the hub holds: every line of every order not archived.
+        let mut expected_lines = 0;
+        let mut ready_remaining: std::collections::BTreeMap<String, i64> = Default::default();
+        let page = app
+            .storage
+            .list_orders(&a.scope, &OrderFilter::default(), 1000, None)
+            .await
+            .unwrap();
+        for summary in &page.orders {
+            let order = app.storage.get_order(&a.scope, summary.id).await.unwrap();
+            expected_lines += order.lines.len();
+            if summary.fulfilment_state == FulfilmentState::Ready {
+                for line in &order.lines {
+                    *ready_remaining.entry(line.sku.clone()).or_default() +=
+                        i64::from(line.quantity - line.quantity_shipped);
+                }
+            }
+        }
+        assert!(expected_lines > 3);
+
+        let response = app
+            .http
+            .get(format!("{}{store}/export", app.base))
+            .bearer_auth(&a.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/csv; charset=utf-8"
+        );
+        let text = response.text().await.unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "order,date,status,customer,email,ship_to_name,ship_to_company,ship_to_street_1,\
+         ship_to_street_2,ship_to_city,ship_to_state,ship_to_zip,ship_to_country,ship_to_phone,\
+         sku,name,quantity,quantity_remaining"
+        );
+        assert_eq!(lines.len() - 1, expected_lines, "{text}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("{},", a.order_number))
+                    && l.contains("Zoe Tremblay")
+                    && l.contains(",MUG-1,")),
+            "{text}"
+        );
+
+        // JSON lines, only ready orders.
+        let json_lines = app
+            .http
+            .get(format!(
+                "{}{store}/export?format=json&fulfilment_state=ready",
+                app.base
+            ))
+            .bearer_auth(&a.key)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let rows: Vec<Value> = json_lines
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert!(!rows.is_empty());
+        assert!(rows.iter().all(|r| r["quantity_remaining"].is_i64()));
+
+        // The pick list: what remains of the ready orders, by SKU.
+        let pick = app
+            .get(
+                &format!("{store}/pick-list?format=json&fulfilment_state=ready"),
+                &auth,
+            )
+            .await;
+        assert_eq!(pick.status, 200, "{pick:?}");
+        let summed: std::collections::BTreeMap<String, i64> = pick.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                assert_eq!(i["bin"], "");
+                (
+                    i["sku"].as_str().unwrap().to_owned(),
+                    i["quantity"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        ready_remaining.retain(|_, q| *q > 0);
+        assert_eq!(summed, ready_remaining);
+        let csv = app
+            .http
+            .get(format!(
+                "{}{store}/pick-list?fulfilment_state=ready",
+                app.base
+            ))
+            .bearer_auth(&a.key)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(csv.starts_with("sku,name,quantity,orders,bin\n"), "{csv}");
+
+        // Another merchant's store: 404 before any byte of an export.
+        let other = app
+            .get(
+                &format!("/api/v1/stores/{}/orders/export", app.b.store_id),
+                &auth,
+            )
+            .await;
+        assert_eq!(other.status, 404, "{other:?}");
+    }
+);

@@ -1146,3 +1146,177 @@ async fn a_worker_whose_clock_runs_an_hour_ahead_does_not_take_a_row_in_flight()
     })
     .await;
 }
+
+// ------------------------------------------------------------------ `cenports ship-import`
+
+/// A bulk import: a file with bad rows is refused whole, each bad row named by its line and
+/// nothing queued; a good file ships every parcel once (rows of one order and tracking number
+/// are one parcel; no SKU ships what remains, to every address); the same file again ships
+/// nothing.
+async fn ship_import_is_all_or_nothing_and_ships_each_parcel_once(postgres: bool) {
+    let name = if postgres {
+        "ship-import-pg"
+    } else {
+        "ship-import"
+    };
+    with_hub(name, postgres, |hub| async move {
+        let one = hub.place(1, &[("MUG-1", 3, 0), ("TEE-S", 1, 0)]);
+        let two = hub.place(2, &[("MUG-1", 1, 0), ("TEE-S", 2, 1)]);
+        let three = hub.place(1, &[("TEE-S", 2, 0)]);
+        hub.connect_and_sync().await;
+        let hash = hub.store.hash.clone();
+        let bad = hub.dir.0.join("bad.csv");
+        std::fs::write(
+            &bad,
+            format!(
+                "order,carrier,tracking,sku,quantity\n\
+                 {one},canada-post,CP1,MUG-1,2\n\
+                 {one},canada-post,CP1,NOPE,1\n\
+                 999999,ups,Z1,,\n\
+                 {two},pigeon,P1,,\n\
+                 {three},ups,Z3,TEE-S,5\n\
+                 {three},ups,,TEE-S,1\n"
+            ),
+        )
+        .unwrap();
+        let output = hub
+            .run(&["ship-import", "--store", &hash, bad.to_str().unwrap()])
+            .await;
+        assert!(!output.status.success(), "{}", text(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        for expected in [
+            "refused, nothing was queued",
+            "5 bad row(s)",
+            "line 3: order",
+            "no line with SKU \"NOPE\"",
+            "line 4: order 999999 is not in the hub",
+            "line 5: unknown carrier \"pigeon\"",
+            "line 6: SKU TEE-S on order",
+            "line 7: tracking is required",
+        ] {
+            assert!(stderr.contains(expected), "{expected}: {}", text(&output));
+        }
+        assert!(!stderr.contains("line 2:"), "line 2 is good: {stderr}");
+        let storage = Storage::open(&hub.database_url).await.unwrap();
+        assert!(
+            storage
+                .list_outbox(None, false, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing queued"
+        );
+        assert_eq!(hub.shipment_posts(), 0);
+
+        let good = hub.dir.0.join("good.csv");
+        std::fs::write(
+            &good,
+            format!(
+                "order,carrier,tracking,sku,quantity,shipped_at\n\
+                 {one},canada-post,CP1,MUG-1,2,2026-12-01\n\
+                 {one},Canada Post,CP1,TEE-S,1,\n\
+                 {one},canada-post,CP2,MUG-1,1,\n\
+                 {two},ups,Z2,,,\n\
+                 {three},ups,Z3,TEE-S,1,\n\
+                 {three},ups,Z4,,,\n"
+            ),
+        )
+        .unwrap();
+        let args = ["ship-import", "--store", &hash, good.to_str().unwrap()];
+        let stdout = hub.ok(&args).await;
+        assert!(
+            stdout.contains("Shipped 5, already shipped 0, refused 0 parcel(s)."),
+            "{stdout}"
+        );
+        let shipments = hub.shipments();
+        // CP1, CP2, Z2 to each of two addresses, Z3, Z4.
+        assert_eq!(shipments.len(), 6, "{shipments:?}");
+        let per_order = |order: u64| shipments.iter().filter(|s| s.0 == order).count();
+        assert_eq!(
+            (per_order(one), per_order(two), per_order(three)),
+            (2, 2, 2)
+        );
+        let posts = hub.shipment_posts();
+
+        // The same file again: nothing new anywhere.
+        let stdout = hub.ok(&args).await;
+        assert!(
+            stdout.contains("Shipped 0, already shipped 5, refused 0 parcel(s)."),
+            "{stdout}"
+        );
+        assert_eq!(hub.shipments().len(), 6);
+        assert_eq!(hub.shipment_posts(), posts, "no POST for a re-upload");
+        let rows = storage.list_outbox(None, false, 100).await.unwrap();
+        assert_eq!(rows.len(), 6, "one outbox row per address and parcel");
+        assert!(rows.iter().all(|r| r.state == OutboxState::Delivered));
+        storage.close().await;
+        hub.assert_no_secret_leaked();
+    })
+    .await;
+}
+
+mod ship_import_refuses_a_bad_file_whole_and_ships_a_good_one_once {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::ship_import_is_all_or_nothing_and_ships_each_parcel_once(false).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::ship_import_is_all_or_nothing_and_ships_each_parcel_once(true).await;
+    }
+}
+
+// ------------------------------------------------------------------ `cenports orders export`
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_export_writes_one_row_per_line_and_pick_list_sums_what_remains() {
+    with_hub("orders-export", false, |hub| async move {
+        let one = hub.place(1, &[("MUG-1", 3, 0), ("TEE-S", 1, 0)]);
+        let two = hub.place(2, &[("MUG-1", 1, 0), ("TEE-S", 2, 1)]);
+        hub.connect_and_sync().await;
+        let hash = hub.store.hash.clone();
+        // One mug of the first order ships: 2 remain.
+        hub.ok(&[
+            "ship",
+            "--store",
+            &hash,
+            "--order",
+            &one.to_string(),
+            "--carrier",
+            "ups",
+            "--tracking",
+            "1Z1",
+            "--item",
+            "MUG-1=1",
+        ])
+        .await;
+        hub.ok(&["sync", "--store", &hash]).await;
+        let csv = hub.ok(&["orders", "export", "--store", &hash]).await;
+        let lines: Vec<&str> = csv.lines().collect();
+        assert!(lines[0].starts_with("order,date,status,customer,"), "{csv}");
+        assert_eq!(lines.len(), 5, "a header and four order lines: {csv}");
+        let mug_of_one = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{one},")) && l.contains(",MUG-1,"))
+            .unwrap();
+        assert!(mug_of_one.ends_with(",3,2"), "{mug_of_one}");
+        let json = hub
+            .ok(&["orders", "export", "--store", &hash, "--format", "json"])
+            .await;
+        assert_eq!(json.lines().count(), 4, "{json}");
+        let row: Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+        assert_eq!(row["order"], one.to_string());
+
+        let pick = hub.ok(&["orders", "pick-list", "--store", &hash]).await;
+        assert_eq!(
+            pick, "sku,name,quantity,orders,bin\nMUG-1,Mug,3,2,\nTEE-S,Tee,3,2,\n",
+            "2 + 1 mugs and 1 + 2 tees remain, on two orders each"
+        );
+        let _ = two;
+        // The list itself still works.
+        let listed = hub.ok(&["orders", "--email", EMAIL, "--json"]).await;
+        assert!(listed.contains(&one.to_string()), "{listed}");
+    })
+    .await;
+}

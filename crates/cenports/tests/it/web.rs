@@ -1346,3 +1346,131 @@ web_test!(
         assert_eq!(again.status, StatusCode::CONFLICT, "{again:?}");
     }
 );
+
+web_test!(
+    a_shipments_csv_uploaded_on_the_orders_page_is_checked_whole_and_queued_once,
+    |ctx| {
+        let app = start(&ctx).await;
+        let browser = Browser::signed_in(&app, &app.a.email).await;
+        let orders = format!("/stores/{}/orders", app.a.store_id);
+        let page = browser.get(&orders).await;
+        assert!(
+            page.html.contains("Ship many orders from a CSV"),
+            "{page:?}"
+        );
+        let csrf = page.hidden("csrf_token");
+        let upload = format!("/stores/{}/shipments/import", app.a.store_id);
+        let number = &app.a.order_number;
+        let bad = format!("order,carrier,tracking,sku,quantity\n{number},ups,1Z1,MUG-1,9\n");
+        let refused = browser
+            .post_multipart(&upload, &[("csrf_token", &csrf), ("file", &bad)])
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{refused:?}"
+        );
+        assert!(
+            refused.html.contains("1 bad row(s)") && refused.html.contains("2 left to ship"),
+            "{refused:?}"
+        );
+        let good = format!("order,carrier,tracking\n{number},ups,1Z1\n");
+        let shipped = browser
+            .post_multipart(&upload, &[("csrf_token", &csrf), ("file", &good)])
+            .await;
+        assert_eq!(shipped.status, StatusCode::OK, "{shipped:?}");
+        assert!(
+            shipped.html.contains("Shipped 1, already shipped 0"),
+            "{shipped:?}"
+        );
+        let again = browser
+            .post_multipart(&upload, &[("csrf_token", &csrf), ("file", &good)])
+            .await;
+        assert!(
+            again.html.contains("Shipped 0, already shipped 1"),
+            "{again:?}"
+        );
+        let rows = app
+            .storage
+            .order_outbox(&app.a.scope, OrderId::from_raw(app.a.order_id))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        // Without the session's CSRF token nothing is read.
+        let forged = browser
+            .post_multipart(&upload, &[("csrf_token", "nope"), ("file", &good)])
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "{forged:?}");
+    }
+);
+
+web_test!(
+    the_orders_page_exports_csv_prints_a_pick_list_and_a_packing_slip,
+    |ctx| {
+        let app = start(&ctx).await;
+        let browser = Browser::signed_in(&app, &app.a.email).await;
+        let id = app.a.store_id;
+        let page = browser.get(&format!("/stores/{id}/orders")).await;
+        assert!(page.html.contains("Pick list"), "{page:?}");
+        let export = browser
+            .get(&format!("/stores/{id}/export/orders.csv?state=ready"))
+            .await;
+        assert_eq!(export.status, StatusCode::OK, "{export:?}");
+        assert!(
+            export.html.starts_with("order,date,status,customer"),
+            "{export:?}"
+        );
+        assert!(export.html.contains(",MUG-1,"), "{export:?}");
+        let pick = browser
+            .get(&format!("/stores/{id}/pick-list?state=ready"))
+            .await;
+        assert_eq!(pick.status, StatusCode::OK, "{pick:?}");
+        assert!(
+            pick.html.contains("MUG-1") && pick.html.contains("Bin / location"),
+            "{pick:?}"
+        );
+        let order = format!("/stores/{id}/orders/{}", app.a.order_id);
+        let shown = browser.get(&order).await;
+        assert!(shown.html.contains("packing-slip"), "{shown:?}");
+        // Money as people read it: the order's total with symbol, two decimals and code, not
+        // the stored four-decimal string.
+        let record = app
+            .storage
+            .get_order(&app.a.scope, OrderId::from_raw(app.a.order_id))
+            .await
+            .unwrap();
+        let total = cenports::money::format_money(record.summary.total, &record.summary.currency);
+        assert!(total.contains('.') && !total.contains(".0000"), "{total}");
+        assert!(shown.html.contains(&total), "{total}: {shown:?}");
+        assert!(
+            !shown.html.contains(&format!(
+                "{} {}",
+                record.summary.total, record.summary.currency
+            )),
+            "{shown:?}"
+        );
+        let list = browser.get(&format!("/stores/{id}/orders")).await;
+        assert!(list.html.contains(&total), "{total}: {list:?}");
+        let slip = browser.get(&format!("{order}/packing-slip")).await;
+        assert_eq!(slip.status, StatusCode::OK, "{slip:?}");
+        assert!(
+            slip.html
+                .contains(&format!("Order #{}", app.a.order_number))
+                && slip.html.contains("MUG-1")
+                && slip.html.contains("Ship to"),
+            "{slip:?}"
+        );
+        // Another merchant's store and order: 404.
+        let other = browser
+            .get(&format!(
+                "/stores/{}/orders/{}/packing-slip",
+                app.b.store_id, app.b.order_id
+            ))
+            .await;
+        assert_eq!(other.status, StatusCode::NOT_FOUND, "{other:?}");
+        let other = browser
+            .get(&format!("/stores/{}/export/orders.csv", app.b.store_id))
+            .await;
+        assert_eq!(other.status, StatusCode::NOT_FOUND, "{other:?}");
+    }
+);

@@ -8,6 +8,7 @@
 //! PostgreSQL databases) is the `cenports-harness` crate. No bench imports this module.
 
 mod api;
+mod export;
 mod import;
 mod setup;
 mod stock;
@@ -45,6 +46,9 @@ pub enum BenchCommand {
     /// orders in the hub: first and deep cursor pages, a filter, a search
     /// (`cli/bench/api.rs`), on SQLite and PostgreSQL.
     Api(api::ApiBenchArgs),
+    /// Peak memory of `cenports orders export` (a child process) over a store of 100,000
+    /// orders, CSV and JSON lines, on SQLite and PostgreSQL (`cli/bench/export.rs`).
+    Export(export::ExportBenchArgs),
 }
 
 /// Runs `cenports bench ...`.
@@ -55,5 +59,6 @@ pub async fn run(args: BenchArgs, overrides: &Overrides) -> Result<()> {
         BenchCommand::Stock(args) => stock::run(args, overrides).await,
         BenchCommand::Webhooks(args) => webhooks::run(args, overrides).await,
         BenchCommand::Api(args) => api::run(args, overrides).await,
+        BenchCommand::Export(args) => export::run(args, overrides).await,
     }
 }

@@ -418,3 +418,193 @@ pub async fn get_order(
             .collect(),
     }))
 }
+
+/// The format of an export or a pick list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentFormat {
+    /// `text/csv` with a header line.
+    #[default]
+    Csv,
+    /// JSON: one object per line (`application/x-ndjson`) for the export, a JSON document for
+    /// the pick list.
+    Json,
+}
+
+/// Which orders, and how.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// Only orders in this fulfilment state (`ready`: what is to pick and ship).
+    pub fulfilment_state: Option<FulfilmentStateView>,
+    /// `csv` (default) or `json`.
+    #[param(inline)]
+    pub format: Option<DocumentFormat>,
+}
+
+/// The store's orders for a warehouse: one row per order line (order number, date, status,
+/// customer, email, the ship-to address of the line's consignment, SKU, name, quantity, quantity
+/// remaining), streamed page by page as it is read, so any number of orders exports in bounded
+/// memory. CSV (with a header line; a text a spreadsheet would run as a formula is prefixed with
+/// `'`) or JSON lines. Archived orders are left out.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stores/{store_id}/orders/export",
+    tag = "orders",
+    params(("store_id" = i64, Path, description = "Our id of the store"), ExportQuery),
+    responses(
+        (status = 200, description = "The rows, streamed", content(
+            (String = "text/csv"),
+            (String = "application/x-ndjson"),
+        )),
+        (status = 400, description = "A parameter is not valid (`invalid_query`)", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such store among the caller's (`store_not_found`)", body = ErrorBody),
+    )
+)]
+pub async fn export_orders(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(store_id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<ExportQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let pages = service::export_orders(
+        &state,
+        principal.access(),
+        store_id,
+        query.fulfilment_state.map(Into::into),
+    )
+    .await?;
+    Ok(stream_export(
+        pages,
+        query.format.unwrap_or_default() == DocumentFormat::Csv,
+        &format!("orders-{store_id}"),
+    ))
+}
+
+/// An export as a streamed answer (the API's and the dashboard's): a page of rows is written
+/// before the next is read. A database failure mid-way ends the body early (logged); the
+/// client sees a truncated transfer rather than a complete-looking file.
+pub fn stream_export(
+    mut pages: crate::export::ExportPages,
+    csv: bool,
+    name: &str,
+) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let body = async_stream::stream! {
+        if csv {
+            yield Ok::<_, std::io::Error>(axum::body::Bytes::from(crate::export::csv_header()));
+        }
+        loop {
+            match pages.next_page().await {
+                Ok(Some(rows)) => {
+                    let mut chunk = String::with_capacity(rows.len() * 160);
+                    for row in &rows {
+                        chunk.push_str(&if csv { row.csv_line() } else { row.json_line() });
+                    }
+                    yield Ok(axum::body::Bytes::from(chunk));
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    tracing::error!(error = %crate::sync::error_chain(&error), "order export failed");
+                    yield Err(std::io::Error::other("the order export failed"));
+                    break;
+                }
+            }
+        }
+    };
+    let (content_type, extension) = if csv {
+        ("text/csv; charset=utf-8", "csv")
+    } else {
+        ("application/x-ndjson", "jsonl")
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.{extension}\""),
+            ),
+        ],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// A pick list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PickList {
+    /// One entry per SKU with something left to ship, by SKU.
+    pub items: Vec<PickItemView>,
+}
+
+/// One SKU of a pick list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PickItemView {
+    /// The SKU.
+    pub sku: String,
+    /// Its name.
+    pub name: String,
+    /// Units to pick: what remains to ship, summed over the selected orders.
+    pub quantity: i64,
+    /// Orders it is on.
+    pub orders: i64,
+    /// Always empty: the warehouse's bin or location.
+    pub bin: String,
+}
+
+/// The pick list of the selected orders: every SKU with something left to ship, summed, with
+/// the number of orders it is on and a blank `bin` column for the warehouse. CSV (`sku,name,
+/// quantity,orders,bin`) or JSON.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stores/{store_id}/orders/pick-list",
+    tag = "orders",
+    params(("store_id" = i64, Path, description = "Our id of the store"), ExportQuery),
+    responses(
+        (status = 200, description = "The pick list", content(
+            (String = "text/csv"),
+            (PickList = "application/json"),
+        )),
+        (status = 400, description = "A parameter is not valid (`invalid_query`)", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such store among the caller's (`store_not_found`)", body = ErrorBody),
+    )
+)]
+pub async fn pick_list(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(store_id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<ExportQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let items = service::pick_list(
+        &state,
+        principal.access(),
+        store_id,
+        query.fulfilment_state.map(Into::into),
+    )
+    .await?;
+    Ok(match query.format.unwrap_or_default() {
+        DocumentFormat::Csv => (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            crate::export::pick_list_csv(&items),
+        )
+            .into_response(),
+        DocumentFormat::Json => Json(PickList {
+            items: items
+                .into_iter()
+                .map(|i| PickItemView {
+                    sku: i.sku,
+                    name: i.name,
+                    quantity: i.quantity,
+                    orders: i.orders,
+                    bin: i.bin,
+                })
+                .collect(),
+        })
+        .into_response(),
+    })
+}

@@ -360,3 +360,229 @@ pub async fn retry_shipment(
         service::retry_shipment(&state, principal.access(), store_id, shipment_id).await?;
     Ok(Json(ShipmentView::from(&shipment)))
 }
+
+/// One row of a batch of shipments (JSON): the columns of the CSV.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRowInput {
+    /// The channel's order number.
+    #[schema(example = "101")]
+    pub order: String,
+    /// `canada-post`, `ups`, `fedex`, `usps`, `dhl`, `purolator`, or `custom:NAME` (spelling
+    /// is forgiving, as in a spreadsheet: `Canada Post`).
+    #[schema(example = "canada-post")]
+    pub carrier: String,
+    /// The tracking number. Rows of one order with one tracking number are one parcel.
+    #[schema(example = "CP123456789CA")]
+    pub tracking: String,
+    /// A SKU of the order; leave it out (on every row of the parcel) to ship everything that
+    /// remains.
+    pub sku: Option<String>,
+    /// How many of `sku` (with `sku` only).
+    #[serde(default, deserialize_with = "super::integral_opt")]
+    #[schema(minimum = 1, maximum = 2147483647)]
+    pub quantity: Option<i32>,
+    /// A tracking link of the merchant's own.
+    pub tracking_link: Option<String>,
+    /// When the parcel left (`YYYY-MM-DD` or RFC 3339; default now).
+    pub shipped_at: Option<String>,
+}
+
+/// A batch of shipments as JSON.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchInputBody {
+    /// The rows, numbered from 1 in a refusal.
+    pub rows: Vec<BatchRowInput>,
+}
+
+/// What became of one parcel of a batch.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchParcelView {
+    /// The rows it was made of (CSV line numbers, 1 being the header; JSON rows from 1).
+    pub lines: Vec<usize>,
+    /// The channel's order number.
+    pub order_number: String,
+    /// The tracking number.
+    pub tracking_number: String,
+    /// `shipped` (queued now), `already_shipped` (queued or delivered before: nothing added),
+    /// or `refused` (something changed since the check; `reason` says what).
+    pub outcome: String,
+    /// Why it was refused.
+    pub reason: Option<String>,
+    /// Its shipments (one per shipping address), as they are now.
+    pub shipments: Vec<ShipmentView>,
+}
+
+/// What a batch did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResult {
+    /// Parcels queued now.
+    pub shipped: usize,
+    /// Parcels queued or delivered before (the same batch sent again): nothing added.
+    pub already_shipped: usize,
+    /// Parcels refused when queued (they passed the check, then something changed).
+    pub refused: usize,
+    /// Every parcel, in the order of its first row.
+    pub parcels: Vec<BatchParcelView>,
+}
+
+/// A bad row of a refused batch.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BadRowView {
+    /// The CSV line number (1 is the header) or the JSON row from 1.
+    pub line: usize,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// A refused batch: the error, and every bad row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchRefusal {
+    /// `batch_refused`, and the whole refusal for people.
+    pub error: crate::edge::error::ErrorDetail,
+    /// Every bad row (empty when the problem is the file itself, e.g. a missing column).
+    pub rows: Vec<BadRowView>,
+}
+
+/// Record many shipments at once: a CSV (`text/csv`: a header with `order,carrier,tracking`
+/// and optionally `sku,quantity,tracking_link,shipped_at`) or JSON rows with the same fields.
+/// Rows of one order with one tracking number are one parcel; without `sku`, everything that
+/// remains ships. Every row is checked first (the checks of a single shipment); a batch with a
+/// bad row is refused whole (`422 batch_refused`, every bad row listed) and nothing is queued.
+/// Each parcel's idempotency key is its order, carrier and tracking number, so sending the same
+/// batch again ships nothing twice (`already_shipped`); no `Idempotency-Key` header is needed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/stores/{store_id}/shipments/batch",
+    tag = "shipments",
+    params(("store_id" = i64, Path, description = "Our id of the store")),
+    request_body(content(
+        (BatchInputBody = "application/json"),
+        (String = "text/csv", example = "order,carrier,tracking,sku,quantity\n101,canada-post,CP1,MUG-1,2\n"),
+    )),
+    responses(
+        (status = 200, description = "Every row passed: what became of each parcel", body = BatchResult),
+        (status = 400, description = "The JSON does not parse or misses a field (`invalid_json`)", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Session cookie without X-CSRF-Token (`csrf_failed`)", body = ErrorBody),
+        (status = 404, description = "No such store among the caller's (`store_not_found`)", body = ErrorBody),
+        (status = 413, description = "The body is larger than 2 MB", body = ErrorBody),
+        (status = 415, description = "The body is neither `text/csv` nor `application/json`", body = ErrorBody),
+        (status = 422, description = "Bad rows (`batch_refused`): every one listed; nothing was queued", body = BatchRefusal),
+    )
+)]
+pub async fn import_shipments(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(store_id): ApiPath<i64>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<axum::response::Response, ApiError> {
+    use crate::edge::error::ErrorCode;
+    use crate::fulfilment::batch::{BatchRefused, BatchRow};
+    use crate::service::shipments::BatchInput;
+    use axum::response::IntoResponse;
+
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    let input = match media {
+        "text/csv" => match String::from_utf8(body.to_vec()) {
+            Ok(text) => BatchInput::Csv(text),
+            Err(_) => {
+                return Ok(refusal(BatchRefused {
+                    lines: Vec::new(),
+                    file: Some("the CSV is not UTF-8 text; save it as UTF-8".into()),
+                }))
+            }
+        },
+        "application/json" => {
+            let parsed: BatchInputBody = serde_json::from_slice(&body).map_err(|e| {
+                ApiError::new(
+                    ErrorCode::InvalidJson,
+                    format!("the body is not the JSON this operation takes: {e}"),
+                )
+            })?;
+            BatchInput::Rows(
+                parsed
+                    .rows
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, r)| BatchRow {
+                        line: i + 1,
+                        order: r.order,
+                        carrier: r.carrier,
+                        tracking: r.tracking,
+                        sku: r.sku.unwrap_or_default(),
+                        quantity: r.quantity.map(|q| q.to_string()).unwrap_or_default(),
+                        tracking_link: r.tracking_link.unwrap_or_default(),
+                        shipped_at: r.shipped_at.unwrap_or_default(),
+                    })
+                    .collect(),
+            )
+        }
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "send the batch as text/csv or application/json",
+            ))
+        }
+    };
+    let report = match service::import_shipments(&state, principal.access(), store_id, input).await
+    {
+        Ok(report) => report,
+        Err(crate::service::ServiceError::BatchRefused(refused)) => return Ok(refusal(refused)),
+        Err(other) => return Err(other.into()),
+    };
+    let mut parcels = Vec::with_capacity(report.parcels.len());
+    for parcel in &report.parcels {
+        use crate::fulfilment::batch::ParcelOutcome;
+        let (outcome, reason, rows) = match &parcel.outcome {
+            ParcelOutcome::Shipped(rows) => ("shipped", None, rows.as_slice()),
+            ParcelOutcome::AlreadyShipped(rows) => ("already_shipped", None, rows.as_slice()),
+            ParcelOutcome::Refused(reason) => ("refused", Some(reason.clone()), &[][..]),
+        };
+        parcels.push(BatchParcelView {
+            lines: parcel.lines.clone(),
+            order_number: parcel.order.clone(),
+            tracking_number: parcel.tracking.clone(),
+            outcome: outcome.to_owned(),
+            reason,
+            shipments: rows
+                .iter()
+                .map(|row| ShipmentView::from(&Shipment::from_row(row.clone())))
+                .collect(),
+        });
+    }
+    Ok(Json(BatchResult {
+        shipped: report.shipped(),
+        already_shipped: report.already_shipped(),
+        refused: report.refused(),
+        parcels,
+    })
+    .into_response())
+}
+
+/// The 422 of a refused batch.
+fn refusal(refused: crate::fulfilment::batch::BatchRefused) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let body = BatchRefusal {
+        error: crate::edge::error::ErrorDetail {
+            code: crate::edge::error::ErrorCode::BatchRefused,
+            message: refused.to_string(),
+        },
+        rows: refused
+            .lines
+            .iter()
+            .map(|(line, reason)| BadRowView {
+                line: *line,
+                reason: reason.clone(),
+            })
+            .collect(),
+    };
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+}
