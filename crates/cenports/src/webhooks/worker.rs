@@ -26,8 +26,9 @@
 //! - A failed job is tried again with a growing delay, [`WorkerConfig::max_attempts`] times,
 //!   then dropped: the callback was acknowledged, and the polling walk (the source of truth)
 //!   brings the change in. Disconnected stores' jobs are dropped.
-//! - Every finished hint is reported on an optional broadcast channel ([`Processed`]), which the
-//!   benchmark uses to time webhook-to-visible latency and tests use to wait deliberately.
+//! - Every finished job is reported on an optional broadcast channel ([`Processed`]), which the
+//!   benchmarks use to time webhook-to-visible latency and count fetches and walks, and tests
+//!   use to wait deliberately.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -95,13 +96,15 @@ pub enum JobOutcome {
     Failed,
 }
 
-/// A finished hint, for observers.
+/// A finished job, for observers.
 #[derive(Debug, Clone)]
 pub struct Processed {
     /// The store.
     pub store: StoreId,
-    /// What was fetched.
-    pub target: Hint,
+    /// What the job was.
+    pub kind: JobKind,
+    /// What was fetched: the hint of an order or product job, `None` for a walk or a sync.
+    pub target: Option<Hint>,
     /// How it ended.
     pub outcome: JobOutcome,
     /// When the receiver accepted the callback (by this host's clock, from the database's).
@@ -408,15 +411,16 @@ async fn retry(storage: &Storage, config: &WorkerConfig, job: &JobRow, process: 
 
 fn notify(context: &WorkerContext, job: &JobRow, claimed_at: Instant, outcome: JobOutcome) {
     let target = match job.kind {
-        JobKind::Order => Hint::Order(job.target.clone()),
-        JobKind::Product => Hint::Product(job.target.clone()),
-        JobKind::Walk | JobKind::Sync => return,
+        JobKind::Order => Some(Hint::Order(job.target.clone())),
+        JobKind::Product => Some(Hint::Product(job.target.clone())),
+        JobKind::Walk | JobKind::Sync => None,
     };
     if let Some(observer) = &context.observer {
         let now = Instant::now();
         // No receiver is fine: nobody is watching.
         let _ = observer.send(Processed {
             store: job.store_id,
+            kind: job.kind,
             target,
             outcome,
             received_at: claimed_at

@@ -694,7 +694,7 @@ both_backends!(the_receiver_refuses_what_it_must_and_deduplicates, |url| {
         .unwrap();
     assert_eq!(response.status(), 200);
     let done = running.next(Duration::from_secs(5)).await;
-    assert_eq!(done.target, Hint::Order(order_id.to_string()));
+    assert_eq!(done.target, Some(Hint::Order(order_id.to_string())));
     assert_eq!(done.outcome, JobOutcome::Saved);
     assert!(hub
         .storage
@@ -1015,7 +1015,7 @@ both_backends!(
             .await
             .unwrap();
         let done = running.next(Duration::from_secs(5)).await;
-        assert_eq!(done.target, Hint::Product(product_id.to_string()));
+        assert_eq!(done.target, Some(Hint::Product(product_id.to_string())));
         assert_eq!(done.outcome, JobOutcome::Saved);
         let indexed = hub.storage.find_sku(&scope, &sku).await.unwrap().unwrap();
         assert_eq!(indexed.product_remote_id, product_id.to_string());
@@ -1074,7 +1074,7 @@ both_backends!(
             .await
             .unwrap();
         let done = running.next(Duration::from_secs(5)).await;
-        assert_eq!(done.target, Hint::Product(product_id.to_string()));
+        assert_eq!(done.target, Some(Hint::Product(product_id.to_string())));
         assert_eq!(done.outcome, JobOutcome::Saved);
         // The hub read the product once: the fetch the webhook already made.
         let reads = store

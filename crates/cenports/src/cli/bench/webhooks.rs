@@ -241,7 +241,7 @@ async fn measure(
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, processed.recv()).await {
             Ok(Ok(done)) => {
-                if let (Hint::Order(id), JobOutcome::Saved) = (&done.target, done.outcome) {
+                if let (Some(Hint::Order(id)), JobOutcome::Saved) = (&done.target, done.outcome) {
                     let id: u64 = id.parse().unwrap_or_default();
                     if id >= first_new {
                         committed.entry(id).or_insert(done.finished_at);
