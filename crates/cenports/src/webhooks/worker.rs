@@ -381,12 +381,26 @@ async fn walk(
     } else {
         crate::sync::sync_orders(storage, &scope, client.as_ref(), options, |_| {}).await?;
     }
-    // The walk read every order changed before its window's end (its start less the settle
+    // The walk read every order changed before its windows' end (its start less the settle
     // delay, with a second for the store's whole-second clock): the hints queued before that
-    // name orders it has read.
+    // name orders it has read. A window the walk only resumed (a sync stopped halfway) ends
+    // where it was frozen, earlier: then only what that end covers is dropped, and a stream
+    // without a completed window covers nothing.
     let settle = options.settle.max(Duration::from_secs(1));
-    let covered = started_ms - settle.as_millis() as i64 - 1000;
-    let dropped = storage.drop_covered_hints(store.id(), covered).await?;
+    let mut covered = started_ms - settle.as_millis() as i64 - 1000;
+    for stream in client.orders().streams() {
+        let end = storage
+            .get_checkpoint(&scope, &stream)
+            .await?
+            .filter(|checkpoint| checkpoint.completed_at.is_some())
+            .and_then(|checkpoint| checkpoint.window_end);
+        covered = covered.min(end.map_or(i64::MIN, |end| end.timestamp_millis() - 1000));
+    }
+    let dropped = if covered == i64::MIN {
+        0
+    } else {
+        storage.drop_covered_hints(store.id(), covered).await?
+    };
     tracing::debug!(
         store.id = store.id().get(),
         job.kind = job.kind.as_str(),

@@ -1423,3 +1423,89 @@ both_backends!(
         hub.sandbox.shutdown();
     }
 );
+
+// A walk that only resumes a window frozen earlier (a sync stopped halfway) reads nothing
+// changed after that window's end: the hints queued since then must survive it. Before the
+// walk took the coverage from the windows it completed, it dropped every hint queued more
+// than the settle delay before it started, and this order stayed stale until the next poll.
+both_backends!(
+    a_walk_that_resumes_an_earlier_window_keeps_the_hints_it_did_not_cover,
+    |url| {
+        let mut hub = hub(&url, spec(30, 80), SandboxConfig::default()).await;
+        let scope = hub.store.scope();
+        cenports::sync::sync_orders(&hub.storage, &scope, &hub.channel, &Hub::options(), |_| {})
+            .await
+            .unwrap();
+        // The orders walk stopped halfway through a window frozen ten minutes ago.
+        let frozen = Utc::now() - chrono::Duration::minutes(10);
+        let sql = "UPDATE sync_checkpoints SET completed_at = NULL, cursor = NULL, \
+                   window_end = $1 WHERE store_id = $2 AND stream = 'orders'";
+        if url.starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            let done = sqlx::query(sql)
+                .bind(frozen)
+                .bind(hub.store.id().get())
+                .execute(&pool)
+                .await
+                .unwrap();
+            assert_eq!(done.rows_affected(), 1);
+            pool.close().await;
+        } else {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            let done = sqlx::query(sql)
+                .bind(frozen)
+                .bind(hub.store.id().get())
+                .execute(&pool)
+                .await
+                .unwrap();
+            assert_eq!(done.rows_affected(), 1);
+            pool.close().await;
+        }
+        // An order changes now; its hint and a walk wait, longer than the settle delay.
+        let (id, (_, status)) = hub.store_orders().into_iter().next().unwrap();
+        let new_status = if status == "5" { 6 } else { 5 };
+        hub.sandbox
+            .with_store(&hub.hash, |data, events| {
+                data.update_order(
+                    id as u64,
+                    OrderUpdate {
+                        status_id: Some(new_status),
+                        ..OrderUpdate::default()
+                    },
+                    events,
+                )
+                .unwrap();
+            })
+            .unwrap();
+        let store = hub.store.id();
+        for (kind, target) in [
+            (JobKind::Order, id.to_string()),
+            (JobKind::Walk, String::new()),
+        ] {
+            hub.storage
+                .enqueue_job(store, kind, &target, "store/order/updated", Duration::ZERO)
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+
+        let mut running = hub
+            .serve(ServeOptions {
+                worker: cenports::webhooks::worker::WorkerConfig {
+                    sync_options: Hub::options(),
+                    ..Default::default()
+                },
+                ..no_poll()
+            })
+            .await;
+        // The walk first (it holds the order hints back), then the hint it did not cover.
+        let walked = running.next(Duration::from_secs(10)).await;
+        assert_eq!(walked.kind, JobKind::Walk);
+        let fetched = running.next(Duration::from_secs(10)).await;
+        assert_eq!(fetched.target, Some(Hint::Order(id.to_string())));
+        assert_eq!(fetched.outcome, JobOutcome::Saved);
+        assert_eq!(hub.hub_orders().await[&id], hub.store_orders()[&id]);
+        running.stop().await;
+        hub.sandbox.shutdown();
+    }
+);
