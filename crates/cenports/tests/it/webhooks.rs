@@ -11,7 +11,10 @@
 //! - hooks are registered, repaired after BigCommerce deactivated them (by real failed
 //!   deliveries, through `serve`'s health check), and removed.
 //! - a SKU inventory callback refreshes that product's SKU index entries;
-//! - a change within the same second as a targeted read (equal `date_modified`) still lands.
+//! - a change within the same second as a targeted read (equal `date_modified`) still lands;
+//! - a burst of 30 events a second on a Standard-plan store stays bounded, is walked rather than
+//!   fetched one by one, shows in `/metrics`, and is all in the hub within one poll interval;
+//! - a walk that resumes an earlier window keeps the hints it did not cover.
 
 use crate::common::{self, run_with_url as run, Kind};
 
