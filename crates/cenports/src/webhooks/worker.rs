@@ -15,8 +15,10 @@
 //! - **Backpressure**: when a store's waiting order hints are more than its quota can fetch one
 //!   at a time within [`WorkerConfig::horizon`], the worker queues a **walk** instead: one
 //!   incremental order walk (a request reads up to 250 changed orders) that replaces every hint
-//!   queued before it started. While a walk waits or runs, the store's order hints are not
-//!   claimed. The receiver bounds each store's waiting hints ([`crate::webhooks::MAX_HINTS_PER_STORE`]);
+//!   queued before it started. The walk is due once it covers every hint waiting when it was
+//!   queued (the newest is then the settle delay and a second old), so walks do not follow one
+//!   another each covering a sliver. While a walk waits or runs, the store's order hints are
+//!   not claimed. The receiver bounds each store's waiting hints ([`crate::webhooks::MAX_HINTS_PER_STORE`]);
 //!   past the bound it queues a walk instead of one more hint.
 //! - A **sync** job is a full sync asked for through the API or the dashboard in a process that
 //!   does not hold the store: it runs here, on the store's one limiter.
@@ -215,15 +217,22 @@ async fn replace_backlogs_with_walks(
             _ => continue,
         };
         if backlog.hints > limit {
+            // A walk covers only the hints queued more than the settle delay (and a second)
+            // before it starts: one due at once would read a whole window for the few it
+            // covers, then another would follow, and another. So the walk is due when it
+            // covers every hint waiting now; those queued meanwhile are the next walk's.
+            let newest = Duration::from_millis(backlog.newest_hint_age_ms.max(0) as u64);
+            let delay = walk_coverage(&config.sync_options).saturating_sub(newest);
             let queued = context
                 .storage
-                .enqueue_job(backlog.store_id, JobKind::Walk, "", "", Duration::ZERO)
+                .enqueue_job(backlog.store_id, JobKind::Walk, "", "", delay)
                 .await?;
             tracing::info!(
                 store.id = backlog.store_id.get(),
                 webhooks.hints = backlog.hints,
                 webhooks.fetchable = limit,
                 webhooks.walk = ?queued,
+                webhooks.walk_in_ms = delay.as_millis() as u64,
                 "webhooks: backlog too long for single fetches; one walk replaces it"
             );
         }
@@ -233,6 +242,12 @@ async fn replace_backlogs_with_walks(
 
 /// Requests one targeted order import takes (the order, then its lines).
 const REQUESTS_PER_ORDER: u64 = 2;
+
+/// How long before its start a walk covers the hints: the settle delay (the walk's window ends
+/// that long before the store's clock) and a second for the store's whole-second clock.
+fn walk_coverage(options: &SyncOptions) -> Duration {
+    options.settle.max(Duration::from_secs(1)) + Duration::from_secs(1)
+}
 
 /// Orders the store's quota can fetch one at a time within `horizon`: its requests per second,
 /// as the channel last said (its quota over its window), over [`REQUESTS_PER_ORDER`]; at least
@@ -386,8 +401,7 @@ async fn walk(
     // name orders it has read. A window the walk only resumed (a sync stopped halfway) ends
     // where it was frozen, earlier: then only what that end covers is dropped, and a stream
     // without a completed window covers nothing.
-    let settle = options.settle.max(Duration::from_secs(1));
-    let mut covered = started_ms - settle.as_millis() as i64 - 1000;
+    let mut covered = started_ms - walk_coverage(options).as_millis() as i64;
     for stream in client.orders().streams() {
         let end = storage
             .get_checkpoint(&scope, &stream)
