@@ -186,6 +186,8 @@ pub struct Backlog {
     pub walk_queued: bool,
     /// Age of the oldest waiting job, in milliseconds.
     pub oldest_age_ms: i64,
+    /// Age of the newest waiting hint, in milliseconds (0 when no hint waits).
+    pub newest_hint_age_ms: i64,
 }
 
 impl Storage {
@@ -740,7 +742,9 @@ impl Storage {
             "SELECT j.store_id, COUNT(*) AS queued, \
              SUM(CASE WHEN j.kind IN ('order', 'product') THEN 1 ELSE 0 END) AS hints, \
              SUM(CASE WHEN j.kind = 'walk' THEN 1 ELSE 0 END) AS walks, \
-             {now} - MIN(j.created_at) AS oldest FROM jobs j \
+             {now} - MIN(j.created_at) AS oldest, \
+             {now} - MAX(CASE WHEN j.kind IN ('order', 'product') THEN j.created_at END) \
+             AS newest_hint FROM jobs j \
              WHERE j.claimed_by IS NULL AND ($1 IS NULL OR EXISTS (SELECT 1 FROM stores s \
                  JOIN store_leases l ON l.channel = s.channel AND l.remote_id = s.remote_id \
                  WHERE s.id = j.store_id AND l.owner = $1)) \
@@ -761,6 +765,9 @@ impl Storage {
                         hints: row.try_get::<Option<i64>, _>("hints")?.unwrap_or(0),
                         walk_queued: row.try_get::<Option<i64>, _>("walks")?.unwrap_or(0) > 0,
                         oldest_age_ms: row.try_get::<Option<i64>, _>("oldest")?.unwrap_or(0),
+                        newest_hint_age_ms: row
+                            .try_get::<Option<i64>, _>("newest_hint")?
+                            .unwrap_or(0),
                     })
                 })
                 .collect::<Result<Vec<_>, sqlx::Error>>()

@@ -15,8 +15,10 @@
 //! - **Backpressure**: when a store's waiting order hints are more than its quota can fetch one
 //!   at a time within [`WorkerConfig::horizon`], the worker queues a **walk** instead: one
 //!   incremental order walk (a request reads up to 250 changed orders) that replaces every hint
-//!   queued before it started. While a walk waits or runs, the store's order hints are not
-//!   claimed. The receiver bounds each store's waiting hints ([`crate::webhooks::MAX_HINTS_PER_STORE`]);
+//!   queued before it started. The walk is due once it covers every hint waiting when it was
+//!   queued (the newest is then the settle delay and a second old), so walks do not follow one
+//!   another each covering a sliver. While a walk waits or runs, the store's order hints are
+//!   not claimed. The receiver bounds each store's waiting hints ([`crate::webhooks::MAX_HINTS_PER_STORE`]);
 //!   past the bound it queues a walk instead of one more hint.
 //! - A **sync** job is a full sync asked for through the API or the dashboard in a process that
 //!   does not hold the store: it runs here, on the store's one limiter.
@@ -26,8 +28,9 @@
 //! - A failed job is tried again with a growing delay, [`WorkerConfig::max_attempts`] times,
 //!   then dropped: the callback was acknowledged, and the polling walk (the source of truth)
 //!   brings the change in. Disconnected stores' jobs are dropped.
-//! - Every finished hint is reported on an optional broadcast channel ([`Processed`]), which the
-//!   benchmark uses to time webhook-to-visible latency and tests use to wait deliberately.
+//! - Every finished job is reported on an optional broadcast channel ([`Processed`]), which the
+//!   benchmarks use to time webhook-to-visible latency and count fetches and walks, and tests
+//!   use to wait deliberately.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -95,13 +98,15 @@ pub enum JobOutcome {
     Failed,
 }
 
-/// A finished hint, for observers.
+/// A finished job, for observers.
 #[derive(Debug, Clone)]
 pub struct Processed {
     /// The store.
     pub store: StoreId,
-    /// What was fetched.
-    pub target: Hint,
+    /// What the job was.
+    pub kind: JobKind,
+    /// What was fetched: the hint of an order or product job, `None` for a walk or a sync.
+    pub target: Option<Hint>,
     /// How it ended.
     pub outcome: JobOutcome,
     /// When the receiver accepted the callback (by this host's clock, from the database's).
@@ -212,15 +217,22 @@ async fn replace_backlogs_with_walks(
             _ => continue,
         };
         if backlog.hints > limit {
+            // A walk covers only the hints queued more than the settle delay (and a second)
+            // before it starts: one due at once would read a whole window for the few it
+            // covers, then another would follow, and another. So the walk is due when it
+            // covers every hint waiting now; those queued meanwhile are the next walk's.
+            let newest = Duration::from_millis(backlog.newest_hint_age_ms.max(0) as u64);
+            let delay = walk_coverage(&config.sync_options).saturating_sub(newest);
             let queued = context
                 .storage
-                .enqueue_job(backlog.store_id, JobKind::Walk, "", "", Duration::ZERO)
+                .enqueue_job(backlog.store_id, JobKind::Walk, "", "", delay)
                 .await?;
             tracing::info!(
                 store.id = backlog.store_id.get(),
                 webhooks.hints = backlog.hints,
                 webhooks.fetchable = limit,
                 webhooks.walk = ?queued,
+                webhooks.walk_in_ms = delay.as_millis() as u64,
                 "webhooks: backlog too long for single fetches; one walk replaces it"
             );
         }
@@ -230,6 +242,12 @@ async fn replace_backlogs_with_walks(
 
 /// Requests one targeted order import takes (the order, then its lines).
 const REQUESTS_PER_ORDER: u64 = 2;
+
+/// How long before its start a walk covers the hints: the settle delay (the walk's window ends
+/// that long before the store's clock) and a second for the store's whole-second clock.
+fn walk_coverage(options: &SyncOptions) -> Duration {
+    options.settle.max(Duration::from_secs(1)) + Duration::from_secs(1)
+}
 
 /// Orders the store's quota can fetch one at a time within `horizon`: its requests per second,
 /// as the channel last said (its quota over its window), over [`REQUESTS_PER_ORDER`]; at least
@@ -378,12 +396,25 @@ async fn walk(
     } else {
         crate::sync::sync_orders(storage, &scope, client.as_ref(), options, |_| {}).await?;
     }
-    // The walk read every order changed before its window's end (its start less the settle
+    // The walk read every order changed before its windows' end (its start less the settle
     // delay, with a second for the store's whole-second clock): the hints queued before that
-    // name orders it has read.
-    let settle = options.settle.max(Duration::from_secs(1));
-    let covered = started_ms - settle.as_millis() as i64 - 1000;
-    let dropped = storage.drop_covered_hints(store.id(), covered).await?;
+    // name orders it has read. A window the walk only resumed (a sync stopped halfway) ends
+    // where it was frozen, earlier: then only what that end covers is dropped, and a stream
+    // without a completed window covers nothing.
+    let mut covered = started_ms - walk_coverage(options).as_millis() as i64;
+    for stream in client.orders().streams() {
+        let end = storage
+            .get_checkpoint(&scope, &stream)
+            .await?
+            .filter(|checkpoint| checkpoint.completed_at.is_some())
+            .and_then(|checkpoint| checkpoint.window_end);
+        covered = covered.min(end.map_or(i64::MIN, |end| end.timestamp_millis() - 1000));
+    }
+    let dropped = if covered == i64::MIN {
+        0
+    } else {
+        storage.drop_covered_hints(store.id(), covered).await?
+    };
     tracing::debug!(
         store.id = store.id().get(),
         job.kind = job.kind.as_str(),
@@ -408,15 +439,16 @@ async fn retry(storage: &Storage, config: &WorkerConfig, job: &JobRow, process: 
 
 fn notify(context: &WorkerContext, job: &JobRow, claimed_at: Instant, outcome: JobOutcome) {
     let target = match job.kind {
-        JobKind::Order => Hint::Order(job.target.clone()),
-        JobKind::Product => Hint::Product(job.target.clone()),
-        JobKind::Walk | JobKind::Sync => return,
+        JobKind::Order => Some(Hint::Order(job.target.clone())),
+        JobKind::Product => Some(Hint::Product(job.target.clone())),
+        JobKind::Walk | JobKind::Sync => None,
     };
     if let Some(observer) = &context.observer {
         let now = Instant::now();
         // No receiver is fine: nobody is watching.
         let _ = observer.send(Processed {
             store: job.store_id,
+            kind: job.kind,
             target,
             outcome,
             received_at: claimed_at

@@ -333,7 +333,7 @@ fn cpu_time(stat: &str) -> Option<Duration> {
 const CLOCK_TICKS_PER_SECOND: u64 = 100;
 
 /// `VmHWM` (peak resident set) of a process, in kB, from its `/proc/.../status`.
-fn peak_rss_kb(status: &str) -> Option<u64> {
+pub(super) fn peak_rss_kb(status: &str) -> Option<u64> {
     let text = std::fs::read_to_string(status).ok()?;
     text.lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
@@ -342,6 +342,6 @@ fn peak_rss_kb(status: &str) -> Option<u64> {
 
 /// Resets this process's `VmHWM` to its current RSS (Linux: `5` into `clear_refs`), so that
 /// each backend's peak is its own. Elsewhere the peak is the process's so far.
-fn reset_peak_rss() {
+pub(super) fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }

@@ -12,6 +12,7 @@ mod export;
 mod import;
 mod setup;
 mod stock;
+mod webhook_burst;
 mod webhooks;
 
 use anyhow::Result;
@@ -40,7 +41,10 @@ pub enum BenchCommand {
     /// changed, and print the requests used against the floor (cli/bench/stock.rs).
     Stock(stock::StockBenchArgs),
     /// Webhook-to-visible latency (p50/p99/max) of live-mode orders with polling off, and the
-    /// receiver's requests/s, on SQLite and PostgreSQL (`cli/bench/webhooks.rs`).
+    /// receiver's requests/s, on SQLite and PostgreSQL (`cli/bench/webhooks.rs`); with
+    /// `--burst`, a flash sale on a Standard-plan store with polling on: the job queue's peak,
+    /// fetches and walks, peak RSS, and the orders missing after the burst
+    /// (`cli/bench/webhook_burst.rs`).
     Webhooks(webhooks::WebhooksArgs),
     /// Latency (p50/p99) of `GET /api/v1/stores/{id}/orders` over real HTTP with 100,000
     /// orders in the hub: first and deep cursor pages, a filter, a search

@@ -17,6 +17,9 @@
 //!    16 at a time, each answered `200` after its checks, dedup insert and enqueue.
 //!
 //! The sandbox runs in the same process and shares the two cores, as in the tests.
+//!
+//! `--burst` measures something else: issue 11's flash sale on a rate-limited store, with
+//! polling on ([`super::webhook_burst`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +44,8 @@ use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use crate::cli::serve::parse_positive;
+
 use super::setup::{drop_postgres, scratch_postgres, settings, BENCH_EMAIL};
 use crate::cli::connect::check_and_save;
 
@@ -50,15 +55,40 @@ pub struct WebhooksArgs {
     /// New orders to time.
     #[arg(long, default_value_t = 200)]
     pub orders: u64,
-    /// Orders placed per second by live mode.
-    #[arg(long, default_value_t = 20.0)]
-    pub rate: f64,
+    /// Events per second of live mode [default: 20 new orders; with --burst, 30 events].
+    #[arg(long)]
+    pub rate: Option<f64>,
     /// Signed callbacks sent to measure the receiver's requests/s.
     #[arg(long, default_value_t = 2000)]
     pub callbacks: u64,
     /// Skip PostgreSQL even if a server answers.
     #[arg(long)]
     pub sqlite_only: bool,
+    /// Reproduce issue 11's flash sale instead: a store on --plan trading at --rate events a
+    /// second (70% new orders) for --duration while the hub serves with webhooks and polls
+    /// every --poll-interval; prints callbacks, fetches, walks, the queue's peak, peak RSS,
+    /// the sync lag and the orders missing at the end and one poll interval later.
+    #[arg(long)]
+    pub burst: bool,
+    /// With --burst: how long live mode trades.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_positive)]
+    pub duration: Duration,
+    /// With --burst: the hub's polling interval.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_positive)]
+    pub poll_interval: Duration,
+    /// With --burst: the store's plan (standard, plus, pro, unlimited).
+    #[arg(long, default_value = "standard", value_parser = crate::cli::sandbox::parse_plan)]
+    pub plan: Plan,
+    /// With --burst: the orders the store holds before the burst.
+    #[arg(long, default_value_t = 2000)]
+    pub history: usize,
+}
+
+impl WebhooksArgs {
+    /// Live mode's rate with --burst: the issue's 30 events a second unless given.
+    pub(super) fn burst_rate(&self) -> f64 {
+        self.rate.unwrap_or(30.0)
+    }
 }
 
 /// One backend's figures.
@@ -71,8 +101,12 @@ struct Figures {
 
 /// Runs `cenports bench webhooks`.
 pub(super) async fn run(args: WebhooksArgs, overrides: &Overrides) -> Result<()> {
-    if args.orders == 0 || !args.rate.is_finite() || args.rate <= 0.0 {
+    let rate = args.rate.unwrap_or(20.0);
+    if args.orders == 0 || !rate.is_finite() || rate <= 0.0 {
         bail!("--orders and --rate must be positive");
+    }
+    if args.burst {
+        return super::webhook_burst::run(args, overrides).await;
     }
     let mut rows = Vec::new();
     let dir = TempDir::create("bench-webhooks")?;
@@ -114,8 +148,7 @@ pub(super) async fn run(args: WebhooksArgs, overrides: &Overrides) -> Result<()>
     }
     println!(
         "(latency: order appears in the sandbox -> its save committed in the hub, by webhook, \
-         polling off; {} orders/s)",
-        args.rate
+         polling off; {rate} orders/s)"
     );
     Ok(())
 }
@@ -228,20 +261,20 @@ async fn measure(
         sandbox.state(),
         &info.hash,
         LiveSettings {
-            rate: args.rate,
+            rate: args.rate.unwrap_or(20.0),
             seed: Some(11),
             new_order_share: 1.0,
         },
     )
     .map_err(anyhow::Error::msg)?;
-    let deadline =
-        Instant::now() + Duration::from_secs_f64(args.orders as f64 / args.rate * 2.0 + 30.0);
+    let deadline = Instant::now()
+        + Duration::from_secs_f64(args.orders as f64 / args.rate.unwrap_or(20.0) * 2.0 + 30.0);
     let mut committed: HashMap<u64, Instant> = HashMap::new();
     while (committed.len() as u64) < args.orders {
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, processed.recv()).await {
             Ok(Ok(done)) => {
-                if let (Hint::Order(id), JobOutcome::Saved) = (&done.target, done.outcome) {
+                if let (Some(Hint::Order(id)), JobOutcome::Saved) = (&done.target, done.outcome) {
                     let id: u64 = id.parse().unwrap_or_default();
                     if id >= first_new {
                         committed.entry(id).or_insert(done.finished_at);
