@@ -314,7 +314,7 @@ fn print_table(rows: &[Row]) {
 /// CPU time (user + system, all threads) of a process so far, from its `/proc/.../stat`.
 /// CPU time is what the 2-core machine's neighbours disturb least: it is the figure to compare
 /// when the wall-clock rate moves with the machine's load.
-fn cpu_time(stat: &str) -> Option<Duration> {
+pub(super) fn cpu_time(stat: &str) -> Option<Duration> {
     let text = std::fs::read_to_string(stat).ok()?;
     // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
     let rest = &text[text.rfind(')')? + 1..];
@@ -328,7 +328,7 @@ fn cpu_time(stat: &str) -> Option<Duration> {
 const CLOCK_TICKS_PER_SECOND: u64 = 100;
 
 /// `VmHWM` (peak resident set) of a process, in kB, from its `/proc/.../status`.
-fn peak_rss_kb(status: &str) -> Option<u64> {
+pub(super) fn peak_rss_kb(status: &str) -> Option<u64> {
     let text = std::fs::read_to_string(status).ok()?;
     text.lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))

@@ -2,12 +2,13 @@
 //!
 //! This module holds the subcommand's arguments and the dispatch only. Each bench owns its
 //! options and its table (`import.rs`: `import` and `first-order`; `api.rs`; `stock.rs`;
-//! `webhooks.rs`); what they share of the product (connecting a store through the merchant
+//! `webhooks.rs`; `fleet.rs`); what they share of the product (connecting a store through the merchant
 //! path, which PostgreSQL to use) is in `setup.rs`, and the scaffolding they share with the
 //! integration tests (temporary directories, the `cenports sandbox` child process, scratch
 //! PostgreSQL databases) is the `cenports-harness` crate. No bench imports this module.
 
 mod api;
+mod fleet;
 mod import;
 mod setup;
 mod stock;
@@ -45,6 +46,10 @@ pub enum BenchCommand {
     /// orders in the hub: first and deep cursor pages, a filter, a search
     /// (`cli/bench/api.rs`), on SQLite and PostgreSQL.
     Api(api::ApiBenchArgs),
+    /// Many stores polled by several `cenports worker` processes on one PostgreSQL database:
+    /// stores per worker, sync lag p50/p99, API requests and hub CPU per store per hour,
+    /// connections, and a killed worker's stores synced again (`cli/bench/fleet.rs`).
+    Fleet(fleet::FleetArgs),
 }
 
 /// Runs `cenports bench ...`.
@@ -55,5 +60,6 @@ pub async fn run(args: BenchArgs, overrides: &Overrides) -> Result<()> {
         BenchCommand::Stock(args) => stock::run(args, overrides).await,
         BenchCommand::Webhooks(args) => webhooks::run(args, overrides).await,
         BenchCommand::Api(args) => api::run(args, overrides).await,
+        BenchCommand::Fleet(args) => fleet::run(args, overrides).await,
     }
 }
