@@ -343,8 +343,8 @@ async fn measure(
     let split_by = settled + 4 * args.lease;
     loop {
         figures.per_worker = per_worker(&pool, &pids).await?;
-        let share = stores.len().div_ceil(workers) as i64;
-        if figures.per_worker.iter().all(|n| *n <= share) || Instant::now() > split_by {
+        let floor = (stores.len() / workers) as i64;
+        if figures.per_worker.iter().all(|n| *n >= floor) || Instant::now() > split_by {
             break;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -365,7 +365,7 @@ async fn measure(
     let mut pg_cpu = CpuWatch::default();
     hub_cpu.read(&pids, false);
     sandbox_cpu.read(&[sandbox.pid()], false);
-    pg_cpu.read(&backends(&pool, database).await?, false);
+    pg_cpu.read(&backends(&pool, database).await?.pids, false);
     let window_from_ms = now_ms();
     let window_start = Instant::now();
     let changes_until = window_start + window / 2;
@@ -389,8 +389,8 @@ async fn measure(
             _ = check_tick.tick() => check(&pool, &mut pending, &mut figures.lags).await?,
             _ = sample_tick.tick() => {
                 let pg = backends(&pool, database).await?;
-                pg_cpu.read(&pg, true);
-                figures.connections_max = figures.connections_max.max(pg.len() as i64);
+                pg_cpu.read(&pg.pids, true);
+                figures.connections_max = figures.connections_max.max(pg.connections);
                 if last_report.elapsed() >= Duration::from_secs(60) {
                     last_report = Instant::now();
                     println!(
@@ -407,7 +407,7 @@ async fn measure(
     let window_to_ms = now_ms();
     hub_cpu.read(&pids, false);
     sandbox_cpu.read(&[sandbox.pid()], false);
-    pg_cpu.read(&backends(&pool, database).await?, true);
+    pg_cpu.read(&backends(&pool, database).await?.pids, true);
     figures.hub_cpu = hub_cpu.total();
     figures.sandbox_cpu = sandbox_cpu.total();
     figures.pg_cpu = pg_cpu.total();
@@ -729,16 +729,27 @@ async fn per_worker(pool: &PgPool, pids: &[u32]) -> Result<Vec<i64>> {
         .collect())
 }
 
-/// The server processes serving the hub's connections to `database` (the bench's excluded).
-async fn backends(pool: &PgPool, database: &str) -> Result<Vec<u32>> {
-    let pids: Vec<i32> = sqlx::query_scalar(
-        "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name <> $2",
+/// The server processes working for `database` apart from the bench's own connections: the
+/// hub's connections, and autovacuum workers while they run (their CPU is the hub's too).
+struct Backends {
+    pids: Vec<u32>,
+    /// Of which client connections (the hub's pools).
+    connections: i64,
+}
+
+async fn backends(pool: &PgPool, database: &str) -> Result<Backends> {
+    let rows: Vec<(i32, bool)> = sqlx::query_as(
+        "SELECT pid, backend_type = 'client backend' FROM pg_stat_activity \
+         WHERE datname = $1 AND application_name <> $2",
     )
     .bind(database)
     .bind(APP_NAME)
     .fetch_all(pool)
     .await?;
-    Ok(pids.into_iter().map(|p| p as u32).collect())
+    Ok(Backends {
+        pids: rows.iter().map(|(pid, _)| *pid as u32).collect(),
+        connections: rows.iter().filter(|(_, client)| *client).count() as i64,
+    })
 }
 
 /// Changes one order of `store` at the sandbox: a new order (a third of the time, or when the
@@ -990,7 +1001,7 @@ fn print_table(args: &FleetArgs, f: &Figures) {
         f.hub_rss_mb
     );
     println!(
-        "| PostgreSQL CPU per store per hour | {:.1} ms ({:.2} cores; the hub's backends) |",
+        "| PostgreSQL CPU per store per hour | {:.1} ms ({:.2} cores; the hub's backends and autovacuum) |",
         per_store_hour(f.pg_cpu),
         cores(f.pg_cpu)
     );
