@@ -240,6 +240,9 @@ async fn schedule(
     let mut tasks = JoinSet::new();
     let tick = (interval / 10).clamp(Duration::from_millis(10), Duration::from_secs(1));
     let refresh_every = interval.min(Duration::from_secs(10));
+    // Two scheduled syncs of a store start at least this far apart, whichever processes run
+    // them (the database checks it when a sync starts): an interval, less a tick of slack.
+    let gap = interval.saturating_sub(tick);
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut changes = fleet.changes();
@@ -337,10 +340,14 @@ async fn schedule(
                 };
                 // The fence: only the lease's holder syncs, and the start is recorded for the
                 // next holder's schedule.
-                match storage.mark_polled(&key.0, &key.1, fleet.id()).await {
+                match storage.mark_polled(&key.0, &key.1, fleet.id(), gap).await {
                     Ok(true) => {}
                     Ok(false) => {
-                        tracing::debug!(store = %key.1, "scheduler: lease lost before the sync; skipped");
+                        tracing::debug!(
+                            store = %key.1,
+                            "scheduler: lease lost, or the store was synced within the interval \
+                             by its previous holder; skipped"
+                        );
                         return;
                     }
                     Err(error) => {

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use bigcommerce_sandbox::{fixtures, FaultKind, FaultRule, Plan, RateLimit, Sandbox, StoreSpec};
 use cenports::storage::{Accepted, JobKind, Storage, StoreRecord};
+use futures::StreamExt as _;
 
 use crate::common::{self, both_backends, Kind, TempDir};
 
@@ -528,6 +529,89 @@ async fn a_process_that_does_not_poll_leaves_the_stores_to_one_that_does() {
         .await;
         assert!(terminate(&mut quiet).await.success());
         sandbox.shutdown();
+    })
+    .await;
+}
+
+/// Heartbeats of many stores overlap (each renews thousands of leases): two processes beating
+/// at once must both succeed, never deadlock. The first `bench fleet` at 10,000 stores had one
+/// of two overlapping heartbeats fail with "deadlock detected": each one's insert of the lease
+/// rows waited on the rows the other had just renewed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_heartbeats_of_many_stores_at_once_both_succeed() {
+    use cenports::channel::bigcommerce::CHANNEL;
+    use cenports::channel::credentials::encrypt_credentials;
+    use cenports::channel::Credentials;
+    use cenports::storage::{NewStore, ProcessInfo, StoreProfile};
+    use secrecy::SecretString;
+
+    common::run(Kind::Postgres, |ctx| async move {
+        const STORES: usize = 2_000;
+        let secret_box = cenports::secrets::SecretBox::from_key_bytes(&KEY).unwrap();
+        let user = ctx.storage.ensure_user("ops@example.com").await.unwrap();
+        let credentials = Credentials {
+            client_id: "id".into(),
+            client_secret: SecretString::from("secret"),
+            access_token: SecretString::from("token"),
+        };
+        let saves = (0..STORES).map(|n| {
+            let storage = ctx.storage.clone();
+            let credentials = encrypt_credentials(&secret_box, "store", &credentials);
+            async move {
+                storage
+                    .save_store(
+                        user.id,
+                        &NewStore {
+                            channel: CHANNEL.into(),
+                            remote_id: format!("store{n:05}"),
+                            api_base_url: "http://127.0.0.1:9/".into(),
+                            profile: StoreProfile::default(),
+                            credentials,
+                        },
+                    )
+                    .await
+                    .unwrap()
+            }
+        });
+        futures::stream::iter(saves)
+            .buffer_unordered(8)
+            .collect::<Vec<_>>()
+            .await;
+        let process = |n: u32| ProcessInfo {
+            id: format!("test-{n}"),
+            role: "worker".into(),
+            host: "test".into(),
+            pid: i64::from(n),
+            polls: true,
+        };
+        let (a, b) = (process(1), process(2));
+        let lease = Duration::from_secs(30);
+        // Both take their share first; then they beat at once, again and again.
+        ctx.storage.rebalance_leases(&a, lease).await.unwrap();
+        ctx.storage.rebalance_leases(&b, lease).await.unwrap();
+        ctx.storage.rebalance_leases(&a, lease).await.unwrap();
+        ctx.storage.rebalance_leases(&b, lease).await.unwrap();
+        for round in 0..20 {
+            let (ra, rb) = tokio::join!(
+                ctx.storage.rebalance_leases(&a, lease),
+                ctx.storage.rebalance_leases(&b, lease)
+            );
+            let (ra, rb) = (
+                ra.unwrap_or_else(|e| {
+                    panic!(
+                        "round {round}, process a: {}",
+                        cenports::sync::error_chain(&e)
+                    )
+                }),
+                rb.unwrap_or_else(|e| {
+                    panic!(
+                        "round {round}, process b: {}",
+                        cenports::sync::error_chain(&e)
+                    )
+                }),
+            );
+            assert_eq!(ra.held.len() + rb.held.len(), STORES, "round {round}");
+        }
     })
     .await;
 }

@@ -319,7 +319,7 @@ fn print_table(rows: &[Row]) {
 /// CPU time (user + system, all threads) of a process so far, from its `/proc/.../stat`.
 /// CPU time is what the 2-core machine's neighbours disturb least: it is the figure to compare
 /// when the wall-clock rate moves with the machine's load.
-fn cpu_time(stat: &str) -> Option<Duration> {
+pub(super) fn cpu_time(stat: &str) -> Option<Duration> {
     let text = std::fs::read_to_string(stat).ok()?;
     // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
     let rest = &text[text.rfind(')')? + 1..];

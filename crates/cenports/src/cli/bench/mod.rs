@@ -2,13 +2,14 @@
 //!
 //! This module holds the subcommand's arguments and the dispatch only. Each bench owns its
 //! options and its table (`import.rs`: `import` and `first-order`; `api.rs`; `stock.rs`;
-//! `webhooks.rs`); what they share of the product (connecting a store through the merchant
+//! `webhooks.rs`; `fleet.rs`); what they share of the product (connecting a store through the merchant
 //! path, which PostgreSQL to use) is in `setup.rs`, and the scaffolding they share with the
 //! integration tests (temporary directories, the `cenports sandbox` child process, scratch
 //! PostgreSQL databases) is the `cenports-harness` crate. No bench imports this module.
 
 mod api;
 mod export;
+mod fleet;
 mod import;
 mod setup;
 mod stock;
@@ -53,6 +54,10 @@ pub enum BenchCommand {
     /// Peak memory of `cenports orders export` (a child process) over a store of 100,000
     /// orders, CSV and JSON lines, on SQLite and PostgreSQL (`cli/bench/export.rs`).
     Export(export::ExportBenchArgs),
+    /// Many stores polled by several `cenports worker` processes on one PostgreSQL database:
+    /// stores per worker, sync lag p50/p99, API requests and hub CPU per store per hour,
+    /// connections, and a killed worker's stores synced again (`cli/bench/fleet.rs`).
+    Fleet(fleet::FleetArgs),
 }
 
 /// Runs `cenports bench ...`.
@@ -64,5 +69,6 @@ pub async fn run(args: BenchArgs, overrides: &Overrides) -> Result<()> {
         BenchCommand::Webhooks(args) => webhooks::run(args, overrides).await,
         BenchCommand::Api(args) => api::run(args, overrides).await,
         BenchCommand::Export(args) => export::run(args, overrides).await,
+        BenchCommand::Fleet(args) => fleet::run(args, overrides).await,
     }
 }
