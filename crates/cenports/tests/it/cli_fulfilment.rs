@@ -532,7 +532,7 @@ struct Drainer {
     pid: u32,
 }
 
-/// The soak of issue 10: a few hundred shipments queued, then delivered by two `cenports outbox
+/// The soak of the exactly-once promise: a few hundred shipments queued, then delivered by two `cenports outbox
 /// --drain` processes on one database while the sandbox loses answers to applied POSTs, answers
 /// 5xx, resets, hangs and applies POSTs late after a 504, and one of the processes is SIGKILLed
 /// at random moments (and restarted). After the faults stop and the outbox drains: every order

@@ -112,3 +112,62 @@ pub(super) async fn connect_store(
 
     Ok((storage, scope, client))
 }
+
+/// A hub whose webhooks reach it: settings with a fresh key and `public_url` on `listener`'s
+/// address (`sync_interval` when given), the sandbox store connected through the merchant path
+/// (`check_and_save`) and its hooks registered. What the webhook benches share.
+pub(super) async fn connect_with_hooks(
+    database_url: &str,
+    sandbox: &bigcommerce_sandbox::Sandbox,
+    info: &bigcommerce_sandbox::StoreInfo,
+    listener: &tokio::net::TcpListener,
+    dir: &Path,
+    sync_interval: Option<Duration>,
+) -> Result<(
+    Settings,
+    Storage,
+    cenports::channel::Channels,
+    cenports::storage::StoreRecord,
+)> {
+    use base64::Engine as _;
+    use secrecy::SecretString;
+
+    let account = info
+        .account("merchant-guide")
+        .context("the sandbox has a merchant-guide account")?
+        .clone();
+    let key: [u8; 32] = rand::random();
+    let base = settings(database_url, Url::parse(sandbox.base_url())?, dir);
+    let settings = Settings {
+        secret_key: Some(SecretString::from(
+            base64::engine::general_purpose::STANDARD.encode(key),
+        )),
+        public_url: Some(Url::parse(&format!("http://{}", listener.local_addr()?))?),
+        listen: listener.local_addr()?,
+        sync_interval: sync_interval.unwrap_or(base.sync_interval),
+        ..base
+    };
+    let storage = Storage::open(database_url).await?;
+    let input = cenports::channel::bigcommerce::connect::ConnectInput {
+        email: BENCH_EMAIL.into(),
+        store_url: info.hash.clone(),
+        client_id: account.client_id.clone(),
+        client_secret: SecretString::from(account.client_secret.clone()),
+        access_token: SecretString::from(account.access_token.clone()),
+    };
+    let channels = settings.channels()?;
+    let store =
+        connect::check_and_save(&settings, &channels, &storage, input, &mut std::io::sink())
+            .await?;
+    let client = channels.open(&storage, &store).await?;
+    let public_url = settings.public_url.clone().expect("set above");
+    cenports::webhooks::registration::register_hooks(
+        &storage,
+        channels.secret_box(),
+        &store,
+        client.as_ref(),
+        &public_url,
+    )
+    .await?;
+    Ok((settings, storage, channels, store))
+}

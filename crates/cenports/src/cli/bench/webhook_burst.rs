@@ -1,4 +1,4 @@
-//! `cenports bench webhooks --burst`: issue 11's flash sale (`docs/PERFORMANCE.md`, "Webhook
+//! `cenports bench webhooks --burst`: a flash sale (`docs/PERFORMANCE.md`, "Webhook
 //! burst").
 //!
 //! For each backend (SQLite always; PostgreSQL as in the latency bench):
@@ -25,23 +25,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use base64::Engine as _;
 use bigcommerce_sandbox::live::{start_live, stop_live, LiveSettings};
 use bigcommerce_sandbox::{Sandbox, SandboxConfig, StoreSpec};
-use cenports::channel::bigcommerce::connect::ConnectInput;
-use cenports::config::{Overrides, Settings};
+use cenports::config::Overrides;
 use cenports::server::{App, ServeOptions};
 use cenports::storage::{JobKind, OrderFilter, Storage, StoreScope};
-use cenports::webhooks::registration::register_hooks;
 use cenports_harness::TempDir;
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
-use url::Url;
 
 use super::import::{peak_rss_kb, reset_peak_rss};
-use super::setup::{drop_postgres, scratch_postgres, settings, BENCH_EMAIL};
+use super::setup::{connect_with_hooks, drop_postgres, scratch_postgres};
 use super::webhooks::WebhooksArgs;
-use crate::cli::connect::check_and_save;
 
 /// An order as both sides know it: `date_modified` and status code.
 type Version = (DateTime<Utc>, String);
@@ -222,43 +216,17 @@ async fn measure(
         plan: args.plan,
         ..StoreSpec::default()
     });
-    let account = info
-        .account("merchant-guide")
-        .context("the sandbox has a merchant-guide account")?
-        .clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let key: [u8; 32] = rand::random();
-    let settings = Settings {
-        secret_key: Some(SecretString::from(
-            base64::engine::general_purpose::STANDARD.encode(key),
-        )),
-        public_url: Some(Url::parse(&base)?),
-        listen: listener.local_addr()?,
-        sync_interval: args.poll_interval,
-        ..settings(database_url, Url::parse(sandbox.base_url())?, &dir.0)
-    };
-    let storage = Storage::open(database_url).await?;
-    let input = ConnectInput {
-        email: BENCH_EMAIL.into(),
-        store_url: info.hash.clone(),
-        client_id: account.client_id.clone(),
-        client_secret: SecretString::from(account.client_secret.clone()),
-        access_token: SecretString::from(account.access_token.clone()),
-    };
-    let channels = settings.channels()?;
-    let store = check_and_save(&settings, &channels, &storage, input, &mut std::io::sink()).await?;
-    let client = channels.open(&storage, &store).await?;
-    let public_url = settings.public_url.clone().expect("set above");
-    register_hooks(
-        &storage,
-        channels.secret_box(),
-        &store,
-        client.as_ref(),
-        &public_url,
+    let (settings, storage, _, store) = connect_with_hooks(
+        database_url,
+        &sandbox,
+        &info,
+        &listener,
+        &dir.0,
+        Some(args.poll_interval),
     )
     .await?;
-    drop(client);
+    let base = format!("http://{}", listener.local_addr()?);
     let scope = store.scope();
 
     // What production runs, polling at the given interval.

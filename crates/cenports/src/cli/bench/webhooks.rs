@@ -18,7 +18,7 @@
 //!
 //! The sandbox runs in the same process and shares the two cores, as in the tests.
 //!
-//! `--burst` measures something else: issue 11's flash sale on a rate-limited store, with
+//! `--burst` measures something else: a flash sale on a rate-limited store, with
 //! polling on ([`super::webhook_burst`]).
 
 use std::collections::HashMap;
@@ -27,27 +27,21 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use base64::Engine as _;
 use bigcommerce_sandbox::live::{start_live, stop_live, LiveSettings};
 use bigcommerce_sandbox::{Plan, Sandbox, SandboxConfig, StoreSpec};
-use cenports::channel::bigcommerce::connect::ConnectInput;
 use cenports::channel::Hint;
-use cenports::config::{Overrides, Settings};
+use cenports::config::Overrides;
 use cenports::server::{App, ServeOptions};
-use cenports::storage::Storage;
-use cenports::webhooks::registration::register_hooks;
 use cenports::webhooks::worker::JobOutcome;
 use cenports::webhooks::{receiver_path, HEADER_HOOK_KEY, PURPOSE_HEADER_SECRET};
 use cenports_harness::TempDir;
 use clap::Args;
 use futures::StreamExt;
-use secrecy::{ExposeSecret, SecretString};
-use url::Url;
+use secrecy::ExposeSecret;
 
 use crate::cli::serve::parse_positive;
 
-use super::setup::{drop_postgres, scratch_postgres, settings, BENCH_EMAIL};
-use crate::cli::connect::check_and_save;
+use super::setup::{connect_with_hooks, drop_postgres, scratch_postgres};
 
 /// Options of `cenports bench webhooks`.
 #[derive(Debug, Args)]
@@ -64,7 +58,7 @@ pub struct WebhooksArgs {
     /// Skip PostgreSQL even if a server answers.
     #[arg(long)]
     pub sqlite_only: bool,
-    /// Reproduce issue 11's flash sale instead: a store on --plan trading at --rate events a
+    /// Reproduce a flash sale instead: a store on --plan trading at --rate events a
     /// second (70% new orders) for --duration while the hub serves with webhooks and polls
     /// every --poll-interval; prints callbacks, fetches, walks, the queue's peak, peak RSS,
     /// the sync lag and the orders missing at the end and one poll interval later.
@@ -179,41 +173,14 @@ async fn measure(
         plan: Plan::Unlimited,
         ..StoreSpec::default()
     });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let (settings, storage, channels, store) =
+        connect_with_hooks(database_url, &sandbox, &info, &listener, &dir.0, None).await?;
+    let base = format!("http://{}", listener.local_addr()?);
     let account = info
         .account("merchant-guide")
         .context("the sandbox has a merchant-guide account")?
         .clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let key: [u8; 32] = rand::random();
-    let settings = Settings {
-        secret_key: Some(SecretString::from(
-            base64::engine::general_purpose::STANDARD.encode(key),
-        )),
-        public_url: Some(Url::parse(&base)?),
-        listen: listener.local_addr()?,
-        ..settings(database_url, Url::parse(sandbox.base_url())?, &dir.0)
-    };
-    let storage = Storage::open(database_url).await?;
-    let input = ConnectInput {
-        email: BENCH_EMAIL.into(),
-        store_url: info.hash.clone(),
-        client_id: account.client_id.clone(),
-        client_secret: SecretString::from(account.client_secret.clone()),
-        access_token: SecretString::from(account.access_token.clone()),
-    };
-    let channels = settings.channels()?;
-    let store = check_and_save(&settings, &channels, &storage, input, &mut std::io::sink()).await?;
-    let client = channels.open(&storage, &store).await?;
-    let public_url = settings.public_url.clone().expect("set above");
-    register_hooks(
-        &storage,
-        channels.secret_box(),
-        &store,
-        client.as_ref(),
-        &public_url,
-    )
-    .await?;
     let endpoint = storage
         .get_webhook_endpoint(&store.scope())
         .await?
