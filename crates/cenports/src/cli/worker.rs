@@ -29,6 +29,12 @@ pub struct WorkerArgs {
     /// Time between reconciliations of each store; `0` turns them off.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_any)]
     pub reconcile_interval: Duration,
+    /// Syncs this process runs at once, across the stores it holds (each store has at most one).
+    /// Raise it when requests are slow (a distant API) and the stores' syncs queue for a slot.
+    #[arg(long, value_name = "N",
+          default_value_t = cenports::sync::scheduler::DEFAULT_CONCURRENCY as u16,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub sync_concurrency: u16,
 }
 
 /// Runs `cenports worker`.
@@ -40,6 +46,7 @@ pub async fn run(args: WorkerArgs, settings: &Settings) -> Result<()> {
     }
     options.scheduler.reconcile_interval =
         (!args.reconcile_interval.is_zero()).then_some(args.reconcile_interval);
+    options.scheduler.concurrency = usize::from(args.sync_concurrency);
     let storage = Storage::open(&settings.database_url)
         .await
         .context("could not open the database")?;

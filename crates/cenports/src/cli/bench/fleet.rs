@@ -110,6 +110,9 @@ pub struct FleetArgs {
     /// none), in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
+    /// Syncs each worker runs at once (`cenports worker --sync-concurrency`).
+    #[arg(long, default_value_t = cenports::sync::scheduler::DEFAULT_CONCURRENCY as u16)]
+    pub sync_concurrency: u16,
     /// Do not SIGKILL a worker at the end.
     #[arg(long)]
     pub no_kill: bool,
@@ -689,6 +692,8 @@ fn start_worker(
         .arg("--interval")
         .arg(format!("{}ms", args.interval.as_millis()))
         .args(["--reconcile-interval", "0"])
+        .arg("--sync-concurrency")
+        .arg(args.sync_concurrency.to_string())
         .env("CENPORTS_DATABASE_URL", database_url)
         .env("CENPORTS_BIGCOMMERCE_API_URL", api_url)
         .env(
