@@ -32,6 +32,7 @@ use super::{
     FulfilmentError, ItemSpec, PayloadItem, ShipmentRequest,
 };
 use crate::channel::Channel;
+use crate::stock::csv;
 use crate::storage::{OrderRecord, OutboxRow, Storage, StoreRecord};
 
 /// The most rows one batch takes (a day of a large warehouse; split bigger files).
@@ -133,26 +134,16 @@ const COLUMNS: [&str; 7] = [
 /// fields, a byte-order mark, `\r\n` and blank lines accepted), or refuses it listing every
 /// line that does not even split into the header's fields.
 pub fn parse_batch_csv(text: &str) -> Result<Vec<BatchRow>, BatchRefused> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-        .filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = csv::numbered_lines(text);
     let Some((header_no, header)) = lines.next() else {
         return Err(BatchRefused::file(
             "the file is empty: it needs the header `order,carrier,tracking` (optionally \
              `sku,quantity,tracking_link,shipped_at`) and one line per parcel or item",
         ));
     };
-    let header = crate::stock::csv::fields(header)
-        .map_err(|e| BatchRefused::file(format!("line {header_no}: {e}")))?;
-    let column = |name: &str| {
-        header
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
-    };
-    let positions: Vec<Option<usize>> = COLUMNS.iter().map(|c| column(c)).collect();
+    let header =
+        csv::fields(header).map_err(|e| BatchRefused::file(format!("line {header_no}: {e}")))?;
+    let positions: Vec<Option<usize>> = COLUMNS.iter().map(|c| csv::column(&header, c)).collect();
     let missing: Vec<&str> = COLUMNS[..3]
         .iter()
         .zip(&positions)
@@ -175,25 +166,13 @@ pub fn parse_batch_csv(text: &str) -> Result<Vec<BatchRow>, BatchRefused> {
                 "the file has more than {MAX_BATCH_ROWS} rows; split it into smaller files"
             )));
         }
-        let values = match crate::stock::csv::fields(line) {
+        let values = match csv::row(line, header.len()) {
             Ok(values) => values,
             Err(problem) => {
                 bad.push((number, problem));
                 continue;
             }
         };
-        if values.len() != header.len() {
-            bad.push((
-                number,
-                format!(
-                    "{} field(s) where the header has {}; give every line the header's columns \
-                     (quote a field that holds a comma)",
-                    values.len(),
-                    header.len()
-                ),
-            ));
-            continue;
-        }
         let get = |i: usize| {
             positions[i]
                 .and_then(|p| values.get(p))

@@ -58,6 +58,37 @@ fn file_error(problem: impl Into<String>) -> CsvError {
     }
 }
 
+/// The non-blank lines of a CSV text with their 1-based line numbers (a byte-order mark and
+/// `\r\n` accepted): what the stock and the shipments imports read.
+pub(crate) fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.strip_prefix('\u{feff}')
+        .unwrap_or(text)
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .filter(|(_, l)| !l.trim().is_empty())
+}
+
+/// The position of the column `name` in a header, case and surrounding spaces ignored.
+pub(crate) fn column(header: &[String], name: &str) -> Option<usize> {
+    header
+        .iter()
+        .position(|h| h.trim().eq_ignore_ascii_case(name))
+}
+
+/// One data line split into exactly the header's `columns` fields; `Err` says why not.
+pub(crate) fn row(line: &str, columns: usize) -> Result<Vec<String>, String> {
+    let values = fields(line)?;
+    if values.len() != columns {
+        return Err(format!(
+            "{} field(s) where the header has {columns}; give every line the header's columns \
+             (quote a field that holds a comma)",
+            values.len()
+        ));
+    }
+    Ok(values)
+}
+
 /// Splits one line into fields (double quotes, `""` escapes). `Err` on an unclosed quote.
 pub(crate) fn fields(line: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
@@ -103,24 +134,15 @@ fn finish(field: &mut String, quoted: bool) -> String {
 
 /// Parses a stock CSV into `(sku, on_hand)` pairs in file order, or lists every bad line.
 pub fn parse_stock_csv(text: &str) -> Result<Vec<(String, i64)>, CsvError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-        .filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = numbered_lines(text);
     let Some((header_no, header)) = lines.next() else {
         return Err(file_error(
             "the file is empty: it needs the header `sku,on_hand` and one line per SKU",
         ));
     };
     let header = fields(header).map_err(|e| file_error(format!("line {header_no}: {e}")))?;
-    let column = |name: &str| {
-        header
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
-    };
-    let (Some(sku_col), Some(qty_col)) = (column("sku"), column("on_hand")) else {
+    let (Some(sku_col), Some(qty_col)) = (column(&header, "sku"), column(&header, "on_hand"))
+    else {
         return Err(file_error(format!(
             "line {header_no} must be the header `sku,on_hand` (found `{}`)",
             header.join(",")
@@ -130,25 +152,13 @@ pub fn parse_stock_csv(text: &str) -> Result<Vec<(String, i64)>, CsvError> {
     let mut bad = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (number, line) in lines {
-        let values = match fields(line) {
+        let values = match row(line, header.len()) {
             Ok(values) => values,
             Err(problem) => {
                 bad.push((number, problem));
                 continue;
             }
         };
-        if values.len() != header.len() {
-            bad.push((
-                number,
-                format!(
-                    "{} field(s) where the header has {}; give every line the header's columns \
-                     (quote a field that holds a comma)",
-                    values.len(),
-                    header.len()
-                ),
-            ));
-            continue;
-        }
         let sku = match super::check_sku(values.get(sku_col).map(String::as_str).unwrap_or("")) {
             Ok(sku) => sku,
             Err(problem) => {
