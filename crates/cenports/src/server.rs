@@ -145,8 +145,6 @@ impl App {
             options.scheduler.interval,
             options.poll,
         );
-        options.scheduler.fleet = Some(fleet.clone());
-        options.outbox.fleet = Some(fleet.clone());
         let wake = Arc::new(Notify::new());
         let (processed, _) = broadcast::channel(4096);
         // One "already syncing" guard and one set of counters for the API's triggers and the

@@ -20,11 +20,16 @@ use std::time::Duration;
 use sqlx::Row;
 
 use super::error::Context;
-use super::{Backend, Storage, StorageError, StoreId};
+use super::{ms, Backend, Storage, StorageError, StoreId};
 
-/// Milliseconds, the unit of every time in this file.
-fn ms(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
+/// Queues a job due `$5` ms from now (by the database's clock), unless the same job (kind
+/// and target) already waits unclaimed: binds store, kind, target, scope, delay.
+fn insert_job_sql(now: &str) -> String {
+    format!(
+        "INSERT INTO jobs (store_id, kind, target, scope, created_at, run_after) \
+         VALUES ($1, $2, $3, $4, {now}, {now} + $5) \
+         ON CONFLICT (store_id, kind, target) WHERE claimed_by IS NULL DO NOTHING"
+    )
 }
 
 /// Who is heartbeating.
@@ -492,12 +497,7 @@ impl Storage {
         scope: &str,
         delay: Duration,
     ) -> Result<Queued, StorageError> {
-        let sql = format!(
-            "INSERT INTO jobs (store_id, kind, target, scope, created_at, run_after) \
-             VALUES ($1, $2, $3, $4, {now}, {now} + $5) \
-             ON CONFLICT (store_id, kind, target) WHERE claimed_by IS NULL DO NOTHING",
-            now = self.backend.now_ms()
-        );
+        let sql = insert_job_sql(self.backend.now_ms());
         with_pool!(self, |pool| {
             let inserted = sqlx::query::<Db>(&sql)
                 .bind(store.0)
@@ -538,11 +538,7 @@ impl Storage {
              expires_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (store_id, message_id) DO NOTHING";
         let count = "SELECT COUNT(*) FROM jobs WHERE store_id = $1 \
              AND kind IN ('order', 'product') AND claimed_by IS NULL";
-        let insert = format!(
-            "INSERT INTO jobs (store_id, kind, target, scope, created_at, run_after) \
-             VALUES ($1, $2, $3, $4, {now}, {now}) \
-             ON CONFLICT (store_id, kind, target) WHERE claimed_by IS NULL DO NOTHING"
-        );
+        let insert = insert_job_sql(now);
         with_pool!(self, |pool| {
             async {
                 let mut tx = pool.begin_with(BEGIN_WRITE).await.op_store(OP, store)?;
@@ -576,6 +572,7 @@ impl Storage {
                             .bind(kind.as_str())
                             .bind(target)
                             .bind(event_scope)
+                            .bind(0_i64)
                             .execute(&mut *tx)
                             .await
                             .op_store(OP, store)?
@@ -592,20 +589,6 @@ impl Storage {
                 Ok(outcome)
             }
             .await
-        })
-    }
-
-    /// Unclaimed hints (order and product jobs) waiting for `store`.
-    pub async fn count_hints(&self, store: StoreId) -> Result<i64, StorageError> {
-        with_pool!(self, |pool| {
-            sqlx::query_scalar::<Db, i64>(
-                "SELECT COUNT(*) FROM jobs WHERE store_id = $1 AND kind IN ('order', 'product') \
-                 AND claimed_by IS NULL",
-            )
-            .bind(store.0)
-            .fetch_one(pool)
-            .await
-            .op_store("counting a store's hints", store)
         })
     }
 

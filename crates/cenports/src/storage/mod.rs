@@ -150,6 +150,12 @@ fn parse_col<T: FromStr<Err = UnknownValue>>(text: String) -> Result<T, sqlx::Er
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
+/// A duration in milliseconds, for SQL that adds it to the database's clock (leases, retry and
+/// job times, `outbox.rs` and `fleet.rs`).
+fn ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
 /// Timestamps are taken at microsecond precision, what PostgreSQL keeps, so a value written
 /// and read back compares equal on both backends.
 fn now() -> DateTime<Utc> {

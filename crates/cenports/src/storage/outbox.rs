@@ -26,7 +26,7 @@ use sqlx::Row;
 
 use super::error::Context;
 use super::orders::{order_read_sql, replaces, ReadAt};
-use super::{now, Backend, StorageError};
+use super::{ms, now, Backend, StorageError};
 use super::{FulfilmentState, OrderId, StoreId, StoreScope};
 use super::{NewOrderAddress, NewOrderLine, OrderRecord, OrderSummary};
 
@@ -329,11 +329,6 @@ fn from_millis(ms: i64) -> DateTime<Utc> {
 /// Milliseconds since the epoch: the unit of the lease and schedule columns.
 pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
-}
-
-/// A duration in milliseconds, for SQL that adds it to the database's clock.
-fn ms(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
 /// What [`Storage::record_not_found`] concluded from a read-back that found nothing.
