@@ -28,8 +28,6 @@ use anyhow::{bail, ensure, Context, Result};
 use cenports::accounts;
 use cenports::config::{Overrides, Settings};
 use cenports::server::{App, ServeOptions};
-use cenports::storage::SyncTrigger;
-use cenports::sync::{sync_store_recorded, SyncOptions};
 use cenports_harness::{SandboxChild, TempDir};
 use clap::Args;
 use secrecy::ExposeSecret;
@@ -38,7 +36,7 @@ use tokio::net::TcpListener;
 use url::Url;
 
 use super::setup::{
-    connect_store, drop_postgres, scratch_postgres, settings, start_sandbox, BENCH_EMAIL,
+    connect_and_import, drop_postgres, scratch_postgres, settings, start_sandbox, BENCH_EMAIL,
 };
 
 /// Options of `cenports bench api`.
@@ -120,33 +118,15 @@ async fn run_backend(
     dir: &Path,
     sandbox: &SandboxChild,
 ) -> Result<()> {
-    let (storage, scope, client) = connect_store(backend, database_url, dir, sandbox).await?;
-    let imported = Instant::now();
-    // As `cenports sync` runs it: recorded in the sync history, the planner's statistics
-    // refreshed after the backfill.
-    sync_store_recorded(
-        &storage,
-        &scope,
-        client.as_ref(),
-        &SyncOptions::default(),
-        SyncTrigger::Cli,
-        |_| {},
-    )
-    .await
-    .with_context(|| format!("the sync into {backend} failed"))?;
-    let orders = storage.count_orders(&scope).await?;
-    ensure!(
-        orders as usize == args.orders,
-        "{backend} holds {orders} orders after the sync, not {}",
-        args.orders
-    );
+    let (storage, scope, import_took) =
+        connect_and_import(backend, database_url, dir, sandbox, args.orders).await?;
     let account = storage
         .find_account_by_email(BENCH_EMAIL)
         .await?
         .context("connect made no user")?;
     let (key, _) = accounts::create_api_key(&storage, account.user.id, "bench").await?;
     let store_id = scope.store_id().get();
-    let import_s = imported.elapsed().as_secs_f64();
+    let import_s = import_took.as_secs_f64();
     storage.close().await;
 
     // The hub as `serve --no-poll` runs it, in this process.

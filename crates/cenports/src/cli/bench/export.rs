@@ -16,12 +16,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use cenports::config::Overrides;
-use cenports::storage::SyncTrigger;
-use cenports::sync::{sync_store_recorded, SyncOptions};
 use cenports_harness::{SandboxChild, TempDir};
 use clap::Args;
 
-use super::setup::{connect_store, drop_postgres, scratch_postgres, start_sandbox};
+use super::setup::{connect_and_import, drop_postgres, scratch_postgres, start_sandbox};
 
 /// Options of `cenports bench export`.
 #[derive(Debug, Args)]
@@ -77,23 +75,8 @@ async fn run_backend(
     dir: &Path,
     sandbox: &SandboxChild,
 ) -> Result<()> {
-    let (storage, scope, client) = connect_store(backend, database_url, dir, sandbox).await?;
-    sync_store_recorded(
-        &storage,
-        &scope,
-        client.as_ref(),
-        &SyncOptions::default(),
-        SyncTrigger::Cli,
-        |_| {},
-    )
-    .await
-    .with_context(|| format!("the sync into {backend} failed"))?;
-    let orders = storage.count_orders(&scope).await?;
-    ensure!(
-        orders as usize == args.orders,
-        "{backend} holds {orders} orders after the sync, not {}",
-        args.orders
-    );
+    let (storage, scope, _) =
+        connect_and_import(backend, database_url, dir, sandbox, args.orders).await?;
     let hash = storage.get_store(&scope).await?.remote_id;
     storage.close().await;
     for format in ["csv", "json"] {

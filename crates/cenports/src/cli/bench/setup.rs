@@ -171,3 +171,37 @@ pub(super) async fn connect_with_hooks(
     .await?;
     Ok((settings, storage, channels, store))
 }
+
+/// [`connect_store`], then its first sync as `cenports sync` runs it (recorded in the sync
+/// history, the planner's statistics refreshed after the backfill), checked to hold all
+/// `expected` orders: the benches that need a filled hub start here. Returns the sync's
+/// duration with the store.
+pub(super) async fn connect_and_import(
+    backend: &str,
+    database_url: &str,
+    dir: &Path,
+    sandbox: &SandboxChild,
+    expected: usize,
+) -> Result<(Storage, StoreScope, Duration)> {
+    use cenports::storage::SyncTrigger;
+    use cenports::sync::{sync_store_recorded, SyncOptions};
+
+    let (storage, scope, client) = connect_store(backend, database_url, dir, sandbox).await?;
+    let started = std::time::Instant::now();
+    sync_store_recorded(
+        &storage,
+        &scope,
+        client.as_ref(),
+        &SyncOptions::default(),
+        SyncTrigger::Cli,
+        |_| {},
+    )
+    .await
+    .with_context(|| format!("the sync into {backend} failed"))?;
+    let orders = storage.count_orders(&scope).await?;
+    anyhow::ensure!(
+        orders as usize == expected,
+        "{backend} holds {orders} orders after the sync, not {expected}"
+    );
+    Ok((storage, scope, started.elapsed()))
+}
