@@ -48,6 +48,8 @@ pub const OUTBOX_TIMING_SETTINGS: [(&str, &str); 3] = [
 ];
 /// The variable overriding [`Settings::lease_period`].
 pub const LEASE_PERIOD_ENV: &str = "CENPORTS_LEASE_PERIOD";
+/// The variable overriding [`Settings::events_allow_private_networks`].
+pub const EVENTS_ALLOW_PRIVATE_ENV: &str = "CENPORTS_EVENTS_ALLOW_PRIVATE_NETWORKS";
 /// The variable overriding [`Settings::public_url`].
 pub const PUBLIC_URL_ENV: &str = "CENPORTS_PUBLIC_URL";
 /// The variable overriding [`Settings::listen`].
@@ -95,6 +97,9 @@ pub struct Settings {
     pub public_url: Option<Url>,
     /// The address `cenports serve` listens on.
     pub listen: SocketAddr,
+    /// Whether event subscriptions may point into private networks (private ranges,
+    /// link-local); off by default (`docs/EVENTS.md`, "Where events may go").
+    pub events_allow_private_networks: bool,
 }
 
 impl fmt::Debug for Settings {
@@ -117,6 +122,10 @@ impl fmt::Debug for Settings {
             .field("log", &self.log)
             .field("public_url", &self.public_url.as_ref().map(Url::as_str))
             .field("listen", &self.listen)
+            .field(
+                "events_allow_private_networks",
+                &self.events_allow_private_networks,
+            )
             .finish()
     }
 }
@@ -214,8 +223,8 @@ pub enum ConfigError {
     #[error(
         "the config file {} is not valid: {message}; the keys are database_url, {}, \
          secret_key, key_file, sync_interval, outbox_quiet_period, outbox_recheck_gap, \
-         outbox_slow_retry, lease_period, log, public_url and listen (see \
-         docs/OPERATIONS.md)",
+         outbox_slow_retry, lease_period, log, public_url, listen and \
+         events_allow_private_networks (see docs/OPERATIONS.md)",
         path.display(),
         api_url_keys().join(", ")
     )]
@@ -259,6 +268,7 @@ struct FileSettings {
     log: Option<String>,
     public_url: Option<String>,
     listen: Option<String>,
+    events_allow_private_networks: Option<bool>,
 }
 
 /// A raw value with where it came from.
@@ -386,6 +396,16 @@ impl Settings {
         listen.set(file.listen, file_origin());
         listen.set(env(LISTEN_ENV), Origin::Env(LISTEN_ENV.into()));
 
+        let mut allow_private = Layered::default(None::<String>);
+        allow_private.set(
+            file.events_allow_private_networks.map(|b| Some(b.to_string())),
+            file_origin(),
+        );
+        allow_private.set(
+            env(EVENTS_ALLOW_PRIVATE_ENV).map(Some),
+            Origin::Env(EVENTS_ALLOW_PRIVATE_ENV.into()),
+        );
+
         let database_url = validate_database_url(database_url)?;
         let key_file = key_file
             .value
@@ -404,6 +424,10 @@ impl Settings {
             log: validate_log(log)?,
             public_url: validate_public_url(public_url)?,
             listen: validate_listen(listen)?,
+            events_allow_private_networks: validate_flag(
+                "events_allow_private_networks",
+                allow_private,
+            )?,
             database_url,
         })
     }
@@ -432,6 +456,7 @@ impl Settings {
             listen: DEFAULT_LISTEN
                 .parse()
                 .expect("the default address is valid"),
+            events_allow_private_networks: false,
         }
     }
 
@@ -691,6 +716,23 @@ fn validate_log(value: Layered<String>) -> Result<String, ConfigError> {
             format!("is {:?}, not a log filter ({error})", value.value),
             "give a level (error, warn, info, debug, trace) or directives such as \
              info,cenports=debug",
+        )),
+    }
+}
+
+/// A yes/no setting: `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
+fn validate_flag(key: &str, value: Layered<Option<String>>) -> Result<bool, ConfigError> {
+    let Some(text) = value.value else {
+        return Ok(false);
+    };
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(invalid(
+            key,
+            value.origin,
+            format!("is {text:?}, not true or false"),
+            "give true or false",
         )),
     }
 }

@@ -36,6 +36,7 @@ pub mod channel;
 pub mod config;
 pub mod dates;
 pub mod edge;
+pub mod events;
 pub mod export;
 pub mod fleet;
 pub mod fulfilment;

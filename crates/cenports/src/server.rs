@@ -15,6 +15,8 @@
 //!   fetches, or walks when a store's backlog is too long;
 //! - the fulfilment outbox worker ([`crate::fulfilment::worker::run`]) delivering shipments
 //!   and status changes exactly once;
+//! - the event dispatcher ([`crate::events::dispatcher`]) delivering events to the merchants'
+//!   subscriptions (the warehouses' systems) from the database queue;
 //! - the sync scheduler ([`crate::sync::scheduler`]), polling every store and reconciling it
 //!   periodically, unless [`ServeOptions::poll`] is off;
 //! - the webhook health check ([`crate::webhooks::registration::repair_all`]) when a public URL
@@ -95,6 +97,9 @@ pub struct ServeOptions {
     pub hook_check_interval: Duration,
     /// The fulfilment outbox worker (shipments and status changes to the channel).
     pub outbox: crate::fulfilment::worker::WorkerConfig,
+    /// The event dispatcher (events to the warehouses' systems); its owner is set to the
+    /// process's fleet id when it starts.
+    pub events: crate::events::dispatcher::DispatcherConfig,
 }
 
 impl ServeOptions {
@@ -108,6 +113,12 @@ impl ServeOptions {
             max_hints_per_store: MAX_HINTS_PER_STORE,
             hook_check_interval: DEFAULT_HOOK_CHECK_INTERVAL,
             outbox: crate::fulfilment::worker::WorkerConfig::from_settings(settings),
+            events: crate::events::dispatcher::DispatcherConfig::new(
+                "",
+                crate::events::Destinations {
+                    allow_private: settings.events_allow_private_networks,
+                },
+            ),
         }
     }
 }
@@ -428,6 +439,20 @@ impl Roles {
             tasks.spawn(async move {
                 let report = run_outbox(&storage, &channels, &config, shutdown).await;
                 tracing::info!(outbox = ?report, "serve: the outbox worker stopped");
+            });
+        }
+
+        {
+            // Events for the warehouses' systems, from the database queue (any process may
+            // deliver any subscription's; the claims keep two from sending one at once).
+            let mut config = options.events.clone();
+            config.owner = self.fleet.id().to_string();
+            let (storage, secret_box) = (self.storage.clone(), self.channels.secret_box().clone());
+            let shutdown = stop_requested(stopped.clone());
+            tasks.spawn(async move {
+                let report =
+                    crate::events::dispatcher::run(storage, secret_box, config, shutdown).await;
+                tracing::info!(events = ?report, "serve: the event dispatcher stopped");
             });
         }
 

@@ -64,6 +64,10 @@ pub enum ErrorCode {
     OrderNotFound,
     /// 404: no such shipment in this store.
     ShipmentNotFound,
+    /// 404: no such event subscription among the caller's.
+    SubscriptionNotFound,
+    /// 404: no such event delivery among the caller's subscriptions.
+    DeliveryNotFound,
     /// 404: no such route.
     NotFound,
     /// 405: the route exists but not with this method.
@@ -103,6 +107,8 @@ impl ErrorCode {
             Self::StoreNotFound => "store_not_found",
             Self::OrderNotFound => "order_not_found",
             Self::ShipmentNotFound => "shipment_not_found",
+            Self::SubscriptionNotFound => "subscription_not_found",
+            Self::DeliveryNotFound => "delivery_not_found",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::StoreDisconnected => "store_disconnected",
@@ -135,9 +141,12 @@ impl ErrorCode {
             | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::CsrfFailed => StatusCode::FORBIDDEN,
             Self::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
-            Self::StoreNotFound | Self::OrderNotFound | Self::ShipmentNotFound | Self::NotFound => {
-                StatusCode::NOT_FOUND
-            }
+            Self::StoreNotFound
+            | Self::OrderNotFound
+            | Self::ShipmentNotFound
+            | Self::SubscriptionNotFound
+            | Self::DeliveryNotFound
+            | Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -229,6 +238,23 @@ impl ApiError {
         )
     }
 
+    /// 404 for a subscription that is not the caller's.
+    pub fn subscription_not_found() -> Self {
+        Self::new(
+            ErrorCode::SubscriptionNotFound,
+            "no such event subscription among yours; list them with GET /api/v1/subscriptions",
+        )
+    }
+
+    /// 404 for a delivery that is not of the caller's subscriptions.
+    pub fn delivery_not_found() -> Self {
+        Self::new(
+            ErrorCode::DeliveryNotFound,
+            "no such event delivery among your subscriptions; list them with GET \
+             /api/v1/subscriptions/{subscription_id}/deliveries",
+        )
+    }
+
     /// 422 for a field.
     pub fn validation(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::ValidationFailed, message)
@@ -270,6 +296,13 @@ impl From<StorageError> for ApiError {
                 what: "shipment" | "outbox row",
                 ..
             } => Self::shipment_not_found(),
+            StorageError::NotFound {
+                what: "subscription",
+                ..
+            } => Self::subscription_not_found(),
+            StorageError::NotFound {
+                what: "delivery", ..
+            } => Self::delivery_not_found(),
             _ => Self::internal(&error),
         }
     }

@@ -47,6 +47,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::BatchRefused(refusal) => {
                 Self::new(ErrorCode::BatchRefused, refusal.to_string())
             }
+            ServiceError::SubscriptionNotFound => Self::subscription_not_found(),
+            ServiceError::DeliveryNotFound => Self::delivery_not_found(),
             ServiceError::Storage(error) => Self::from(error),
             ServiceError::Fulfilment(error) => Self::internal(&error),
             ServiceError::Channel(error) => Self::internal(&error),

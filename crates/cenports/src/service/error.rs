@@ -67,6 +67,12 @@ pub enum ServiceError {
     /// A batch of shipments has bad rows (or is not a batch at all); nothing was queued.
     #[error(transparent)]
     BatchRefused(crate::fulfilment::batch::BatchRefused),
+    /// No such event subscription among the caller's.
+    #[error("no such event subscription among yours")]
+    SubscriptionNotFound,
+    /// No such event delivery among the caller's subscriptions.
+    #[error("no such event delivery among your subscriptions")]
+    DeliveryNotFound,
     /// The database failed.
     #[error("the database failed")]
     Storage(#[source] StorageError),
@@ -89,6 +95,13 @@ impl From<StorageError> for ServiceError {
                 what: "shipment" | "outbox row",
                 ..
             } => Self::ShipmentNotFound,
+            StorageError::NotFound {
+                what: "subscription",
+                ..
+            } => Self::SubscriptionNotFound,
+            StorageError::NotFound {
+                what: "delivery", ..
+            } => Self::DeliveryNotFound,
             _ => Self::Storage(error),
         }
     }

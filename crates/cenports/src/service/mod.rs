@@ -13,6 +13,7 @@
 //! - [`shipments`]: a shipment requested through the outbox under the caller's request key,
 //!   a store's shipments, one shipment;
 //! - [`stock`]: stock per SKU, and the bulk set of on hand;
+//! - [`events`]: event subscriptions, their deliveries and the event feed;
 //! - [`paging`]: page sizes and cursors.
 //!
 //! Services take the state, the caller's [`crate::accounts::StoreAccess`] and plain values,
@@ -25,6 +26,7 @@
 //! [`SyncRuns`] is the sync service's); the surfaces only hold it as their axum state.
 
 pub mod error;
+pub mod events;
 pub mod orders;
 pub mod paging;
 pub mod shipments;

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::error::Context;
-use super::{now, Backend, Storage, StorageError, StoreRecord, StoreScope, User};
+use super::{from_millis, now, Backend, Storage, StorageError, StoreRecord, StoreScope, User};
 use super::{StoreId, UserId, STORE_COLUMNS};
 
 /// What a user may see and do.
@@ -223,9 +223,6 @@ from_row_both!(LoginAttempts, |row| {
     })
 });
 
-fn from_millis(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
 
 /// How stale `last_used_at` may get before a use writes it again: a write per request would
 /// put every API call on SQLite's single writer.

@@ -156,6 +156,11 @@ fn ms(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
+/// An epoch-milliseconds column (leases, schedules, events) as a time.
+fn from_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
 /// Timestamps are taken at microsecond precision, what PostgreSQL keeps, so a value written
 /// and read back compares equal on both backends.
 fn now() -> DateTime<Utc> {
@@ -410,6 +415,14 @@ pub use fleet::{
 // Accounts (roles, API keys, sessions, login throttling).
 mod accounts;
 pub use accounts::*;
+
+// Events for the warehouse's systems: the log, subscriptions and deliveries (docs/EVENTS.md).
+mod events;
+pub use events::{
+    backoff, event_public_id, subscription_aad, ClaimedDelivery, DeliveryCounts, DeliveryId,
+    DeliveryRecord, DeliveryState, EventCursor, EventRecord, EventType, NewSubscription,
+    Subscription, SubscriptionId, UnknownEventType, EVENT_RETENTION, GIVE_UP_AFTER,
+};
 
 // The sync history (one row per sync of a store).
 mod sync_runs;

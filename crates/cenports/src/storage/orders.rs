@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row};
 
 use super::error::Context;
+use super::events::{announce_orders, content_fingerprint, WrittenOrder};
 use super::money::Money;
 use super::{dedupe_latest, now, parse_col, persistent, raw, Backend, IdList, Storage};
 use super::{Checkpoint, FulfilmentState, NewOrderAddress, NewOrderLine, NewOrderRecord};
@@ -204,6 +205,7 @@ impl Storage {
         // checkpoint are one transaction, so a crash loses both together and the walk reads the
         // page again; any later commit that waits (a shipment, a receipt) flushes this one
         // first, so nothing anyone acted on is lost (`docs/STORAGE.md`, "Durability").
+        let sqlite = matches!(self.backend, Backend::Sqlite(_));
         let async_commit = match self.backend {
             Backend::Postgres(_) => Some("SET LOCAL synchronous_commit = off"),
             Backend::Sqlite(_) => None,
@@ -279,6 +281,10 @@ impl Storage {
                 .await
                 .op_store(OP, store)?;
             let mut written: Vec<(i64, &NewOrderRecord)> = Vec::with_capacity(rows.len());
+            // What the events need: which orders this transaction inserted (PostgreSQL's
+            // upsert tells; on SQLite, whose one writer holds the database since step 1, the
+            // orders step 1 did not find).
+            let mut announced: Vec<WrittenOrder<'_>> = Vec::with_capacity(rows.len());
             // Orders that may have lines and addresses stored: all but those the upsert itself
             // inserted (new ids, which nothing references yet).
             let mut replaced: Vec<i64> = Vec::with_capacity(rows.len());
@@ -295,6 +301,11 @@ impl Storage {
                     replaced.push(id);
                 }
                 written.push((id, *order));
+                announced.push(WrittenOrder {
+                    id,
+                    inserted: fresh || (sqlite && !existing.contains_key(&remote_id)),
+                    order,
+                });
             }
             // Rows a concurrent writer had already made newer were skipped by the WHERE.
             outcome.unchanged += (to_write.len() - written.len()) as u64;
@@ -327,7 +338,13 @@ impl Storage {
                 .await
                 .op_store(OP, store)?;
 
-            // 4. The checkpoint, last, in the same transaction.
+            // 4. The events the new versions make for the warehouse (docs/EVENTS.md), in the
+            //    same transaction: committed with the orders or not at all.
+            announce_orders::<Db>(&mut *tx, scope.user_id, store, &announced)
+                .await
+                .op_store(OP, store)?;
+
+            // 5. The checkpoint, last, in the same transaction.
             if let Some(cp) = checkpoint {
                 sqlx::query::<Db>(CHECKPOINT_UPSERT)
                     .bind(store.0)
@@ -783,7 +800,7 @@ enum OrderKey<'a> {
 const ORDER_INSERT: &str = "INSERT INTO orders (store_id, remote_id, status_code, status_name, \
      fulfilment_state, customer_id, email, currency, subtotal, total, tax, payment_method, \
      payment_status, date_created, date_modified, is_deleted, raw, raw_encoding, imported_at, \
-     updated_at, unsettled_read_at) ";
+     updated_at, unsettled_read_at, announced_state, announced_hash) ";
 
 /// The conflict rule of an order upsert: the stored row is replaced only by a version that
 /// [`replaces`] it (or, for two settled versions of the same second, by different JSON).
@@ -902,7 +919,11 @@ impl PageRows for sqlx::Sqlite {
                     .push_bind(raw::ENCODING_LZ4)
                     .push_bind(now)
                     .push_bind(now)
-                    .push_bind(read_at.and_then(|at| read_version(o.date_modified, at)));
+                    .push_bind(read_at.and_then(|at| read_version(o.date_modified, at)))
+                    // A new order is announced as it is (`events::announce_orders`); the
+                    // conflict rule never changes these two.
+                    .push_bind(o.fulfilment_state.as_str())
+                    .push_bind(content_fingerprint(&o.lines, &o.addresses));
             });
             qb.push(ORDER_ON_CONFLICT);
             qb.push(" RETURNING id, remote_id");
@@ -1005,14 +1026,15 @@ impl PageRows for sqlx::Sqlite {
 const PG_ORDER_UPSERT: &str = "SELECT $1::bigint, o.remote_id, o.status_code, o.status_name, \
      o.fulfilment_state, o.customer_id, o.email, o.currency, o.subtotal, o.total, o.tax, \
      o.payment_method, o.payment_status, o.date_created, o.date_modified, o.is_deleted, o.raw, \
-     $2::text, $3::timestamptz, $3::timestamptz, o.unsettled_read_at \
+     $2::text, $3::timestamptz, $3::timestamptz, o.unsettled_read_at, o.fulfilment_state, \
+     o.announced_hash \
      FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
                  $10::text[], $11::numeric[], $12::numeric[], $13::numeric[], $14::text[], \
                  $15::text[], $16::timestamptz[], $17::timestamptz[], $18::boolean[], \
-                 $19::bytea[], $20::timestamptz[]) \
+                 $19::bytea[], $20::timestamptz[], $21::bigint[]) \
      AS o(remote_id, status_code, status_name, fulfilment_state, customer_id, email, currency, \
           subtotal, total, tax, payment_method, payment_status, date_created, date_modified, \
-          is_deleted, raw, unsettled_read_at)";
+          is_deleted, raw, unsettled_read_at, announced_hash)";
 
 const PG_LINE_ROWS: &str = "SELECT l.order_id, $1::bigint, l.remote_id, l.product_id, \
      l.variant_id, l.sku, l.name, l.quantity, l.quantity_shipped, l.price, l.address_remote_id \
@@ -1089,6 +1111,12 @@ impl PageRows for sqlx::Postgres {
             orders
                 .iter()
                 .map(|o| read_at.and_then(|at| read_version(o.date_modified, at)))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            orders
+                .iter()
+                .map(|o| content_fingerprint(&o.lines, &o.addresses))
                 .collect::<Vec<_>>(),
         )
         .fetch_all(&mut *conn)

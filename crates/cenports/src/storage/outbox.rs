@@ -26,8 +26,8 @@ use sqlx::Row;
 
 use super::error::Context;
 use super::orders::{order_read_sql, replaces, ReadAt};
-use super::{ms, now, Backend, StorageError};
-use super::{FulfilmentState, OrderId, StoreId, StoreScope};
+use super::{from_millis, ms, now, Backend, StorageError};
+use super::{EventType, FulfilmentState, OrderId, StoreId, StoreScope};
 use super::{NewOrderAddress, NewOrderLine, OrderRecord, OrderSummary};
 
 /// A stored outbox value that is not one of the known spellings.
@@ -322,9 +322,6 @@ pub(super) const OUTBOX_COLUMNS: &str =
      payload, state, attempts, next_attempt_at, lease_owner, locked_until, last_error, \
      remote_result, delivered_by, absent_since, created_at, updated_at, delivered_at";
 
-fn from_millis(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
 
 /// Milliseconds since the epoch: the unit of the lease and schedule columns.
 pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
@@ -832,6 +829,16 @@ impl super::Storage {
                 let Some((store, order_id)) = closed else {
                     return Ok(false);
                 };
+                // The warehouse's `shipment.delivered`, committed with the delivery.
+                super::events::shipment_event::<Db>(
+                    &mut *tx,
+                    id.0,
+                    EventType::ShipmentDelivered,
+                    Some(remote_result),
+                    None,
+                )
+                .await
+                .op(OP)?;
                 // The parcel's units leave on hand as they stop being reserved (docs/STOCK.md).
                 super::stock::take_shipped_units(&mut tx, id.0, now)
                     .await
@@ -880,6 +887,10 @@ impl super::Storage {
                         .execute(&mut *tx)
                         .await
                         .op(OP)?;
+                        // A status the warehouse must hear of (a cancellation read back).
+                        super::events::announce_state::<Db>(&mut *tx, StoreId(store), order_id)
+                            .await
+                            .op(OP)?;
                     }
                 }
                 tx.commit().await.op(OP)?;
@@ -1028,22 +1039,40 @@ impl super::Storage {
         owner: &str,
         error: &str,
     ) -> Result<bool, StorageError> {
-        let affected = with_pool!(self, |pool| {
-            sqlx::query::<Db>(
-                "UPDATE outbox SET state = 'failed', last_error = $1, locked_until = NULL, \
-                 updated_at = $2 WHERE id = $3 AND lease_owner = $4 \
-                 AND state IN ('pending', 'sending')",
-            )
-            .bind(error)
-            .bind(now())
-            .bind(id.0)
-            .bind(owner)
-            .execute(pool)
+        const OP: &str = "marking an outbox row as failed";
+        with_pool!(self, |pool| {
+            async {
+                let mut tx = pool.begin_with(BEGIN_WRITE).await.op(OP)?;
+                let affected = sqlx::query::<Db>(
+                    "UPDATE outbox SET state = 'failed', last_error = $1, locked_until = NULL, \
+                     updated_at = $2 WHERE id = $3 AND lease_owner = $4 \
+                     AND state IN ('pending', 'sending')",
+                )
+                .bind(error)
+                .bind(now())
+                .bind(id.0)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await
+                .op(OP)?
+                .rows_affected();
+                if affected == 1 {
+                    // The warehouse's `shipment.failed`, committed with the failure.
+                    super::events::shipment_event::<Db>(
+                        &mut *tx,
+                        id.0,
+                        EventType::ShipmentFailed,
+                        None,
+                        Some(error),
+                    )
+                    .await
+                    .op(OP)?;
+                }
+                tx.commit().await.op(OP)?;
+                Ok::<bool, StorageError>(affected == 1)
+            }
             .await
-            .map(|r| r.rows_affected())
-            .op("marking an outbox row as failed")
-        })?;
-        Ok(affected == 1)
+        })
     }
 
     /// A page of the store's shipment rows by ascending id, after `after`; the id of the last

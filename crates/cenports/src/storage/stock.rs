@@ -513,6 +513,12 @@ impl Storage {
                     .op_store(OP, store)?;
                 }
             }
+            // The warehouse's `stock.pushed` (docs/EVENTS.md): the levels the store was sent.
+            if let Some(event) = super::events::stock_pushed(records) {
+                super::events::record_events::<Db>(&mut *tx, scope.user_id, store, &[event])
+                    .await
+                    .op_store(OP, store)?;
+            }
             tx.commit().await.op_store(OP, store)?;
             Ok::<_, StorageError>(())
         })

@@ -307,7 +307,9 @@ impl From<ServiceError> for PageError {
         let status = match &error {
             ServiceError::StoreNotFound
             | ServiceError::OrderNotFound
-            | ServiceError::ShipmentNotFound => return PageError::not_found(),
+            | ServiceError::ShipmentNotFound
+            | ServiceError::SubscriptionNotFound
+            | ServiceError::DeliveryNotFound => return PageError::not_found(),
             ServiceError::Storage(cause) => return PageError::internal(cause),
             ServiceError::Fulfilment(cause) => return PageError::internal(cause),
             ServiceError::Channel(cause) => return PageError::internal(cause),

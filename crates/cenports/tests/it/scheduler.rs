@@ -69,6 +69,7 @@ fn start_scheduler(
         listen: cenports::config::DEFAULT_LISTEN
             .parse()
             .expect("a valid default"),
+        events_allow_private_networks: false,
     };
     let config = SchedulerConfig {
         interval: INTERVAL,

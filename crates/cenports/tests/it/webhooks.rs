@@ -141,6 +141,7 @@ async fn hub(url: &str, spec: StoreSpec, sandbox_config: SandboxConfig) -> Hub {
         log: "info".into(),
         public_url: Some(public_url),
         listen: "127.0.0.1:0".parse().unwrap(),
+        events_allow_private_networks: false,
     };
     let storage = Storage::open(url).await.unwrap();
     let store = common::save_store(
@@ -329,6 +330,7 @@ fn no_poll() -> ServeOptions {
         max_hints_per_store: 1000,
         hook_check_interval: Duration::from_secs(3600),
         outbox: Default::default(),
+        events: cenports::events::dispatcher::DispatcherConfig::new("", Default::default()),
     }
 }
 

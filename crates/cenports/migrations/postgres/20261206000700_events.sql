@@ -1,0 +1,72 @@
+-- Events for the warehouse's systems (docs/EVENTS.md): what happened to an order, a shipment
+-- or the stock, recorded in the transaction that made it happen, and delivered to each
+-- subscription from a durable queue. Times are epoch milliseconds by the database's clock.
+
+-- What the warehouse has been told of each order: its fulfilment state and a fingerprint of
+-- what it ships (lines and shipping addresses). An import compares the new version with these
+-- to know which events it makes. Orders imported before this migration start announced as
+-- they are, so upgrading sends nothing about the past.
+ALTER TABLE orders ADD COLUMN announced_state TEXT;
+ALTER TABLE orders ADD COLUMN announced_hash BIGINT;
+UPDATE orders SET announced_state = fulfilment_state;
+
+-- One row per event. `commit_seq` is the inserting transaction's id: transactions commit in
+-- any order, so the feed (`GET /api/v1/events`) reads by (commit_seq, id) and only up to the
+-- oldest transaction still running, which makes its cursor never skip an event committed late.
+CREATE TABLE events (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    commit_seq  BIGINT NOT NULL DEFAULT (pg_current_xact_id()::text::bigint),
+    user_id     BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    store_id    BIGINT NOT NULL REFERENCES stores (id) ON DELETE CASCADE,
+    type        TEXT NOT NULL,
+    -- What the event is about, for ordering: `order:<our id>` or `stock`. Deliveries of one
+    -- subject to one subscription go out one at a time, in event order.
+    subject     TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+CREATE INDEX events_feed ON events (user_id, commit_seq, id);
+CREATE INDEX events_all_feed ON events (commit_seq, id);
+CREATE INDEX events_created ON events (created_at);
+
+-- A merchant's endpoint: the URL, the event types it wants ('' = all, else ',a,b,'), an
+-- optional store, and its signing secret sealed with the hub's key. After a failure the
+-- subscription pauses (`paused_until`), doubling up to an hour while it keeps failing.
+CREATE TABLE event_subscriptions (
+    id                    BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id               BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    store_id              BIGINT REFERENCES stores (id) ON DELETE CASCADE,
+    url                   TEXT NOT NULL,
+    event_types           TEXT NOT NULL DEFAULT '',
+    secret                BYTEA NOT NULL,
+    created_at            BIGINT NOT NULL,
+    failures_in_a_row     INTEGER NOT NULL DEFAULT 0,
+    failing_since         BIGINT,
+    paused_until          BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX event_subscriptions_user ON event_subscriptions (user_id);
+
+-- One delivery of one event to one subscription: pending until the endpoint answers 2xx
+-- (delivered) or the hub gives up after a day of retries (failed; an operator may resend).
+CREATE TABLE event_deliveries (
+    id                BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    subscription_id   BIGINT NOT NULL REFERENCES event_subscriptions (id) ON DELETE CASCADE,
+    event_id          BIGINT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    subject           TEXT NOT NULL,
+    state             TEXT NOT NULL DEFAULT 'pending'
+                      CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    first_attempt_at  BIGINT,
+    next_attempt_at   BIGINT NOT NULL,
+    claimed_by        TEXT,
+    claimed_until     BIGINT,
+    last_status       INTEGER,
+    last_error        TEXT,
+    delivered_at      BIGINT,
+    updated_at        BIGINT NOT NULL
+);
+CREATE INDEX event_deliveries_due ON event_deliveries (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX event_deliveries_subject ON event_deliveries (subscription_id, subject, event_id)
+    WHERE state = 'pending';
+CREATE INDEX event_deliveries_list ON event_deliveries (subscription_id, id);
+CREATE INDEX event_deliveries_event ON event_deliveries (event_id);
