@@ -21,6 +21,9 @@
 //! | `cenports_jobs_oldest_seconds` | gauge | `store` | database: how long the oldest waiting job has waited (absent when none waits) |
 //! | `cenports_fleet_processes` | gauge | | database: live `serve`/`worker` processes (heartbeat within the lease period) |
 //! | `cenports_fleet_leases` | gauge | `process` | database: store leases each live process holds |
+//! | `cenports_event_deliveries` | gauge | `state` | database: deliveries of events to the warehouses' systems, pending (waiting or retrying), delivered, failed (given up after a day) |
+//! | `cenports_event_deliveries_oldest_pending_seconds` | gauge | | database: age of the oldest event still waiting for a delivery (0 when none) |
+//! | `cenports_event_subscriptions_failing` | gauge | | database: subscriptions whose last attempt failed (paused, retrying) |
 //! | `cenports_store_quota_left` | gauge | `store` | this process: the last `X-Rate-Limit-Requests-Left` any of its clients saw for the store (syncs, webhook fetches, outbox writes: they share the store's limiter) |
 //! | `cenports_webhook_receipts_total` | counter | `outcome` | this process: fed by the webhook receiver |
 //! | `cenports_api_syncs_total` | counter | `outcome` | this process: syncs triggered through the API |
@@ -31,7 +34,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
-use crate::storage::{FleetProcess, StoreFigures, StoreId};
+use crate::storage::{DeliveryCounts, FleetProcess, StoreFigures, StoreId};
 
 /// Counters only this process knows. Cheap to share (an `Arc` in the HTTP surfaces' state, the
 /// scheduler's configuration and the webhook receiver's counting layer).
@@ -111,6 +114,7 @@ impl Metrics {
         &self,
         figures: &[StoreFigures],
         fleet: &[FleetProcess],
+        deliveries: &DeliveryCounts,
         now: DateTime<Utc>,
     ) -> String {
         let mut out = String::with_capacity(4096);
@@ -271,6 +275,49 @@ impl Metrics {
                 process.leases as f64,
             );
         }
+        family(
+            &mut out,
+            "cenports_event_deliveries",
+            "gauge",
+            "Deliveries of events to the warehouses' systems, by state: pending (waiting or \
+             retrying), delivered, failed (given up after a day of failures).",
+        );
+        for (state, n) in [
+            ("pending", deliveries.pending),
+            ("delivered", deliveries.delivered),
+            ("failed", deliveries.failed),
+        ] {
+            sample(
+                &mut out,
+                "cenports_event_deliveries",
+                &[("state", state)],
+                n as f64,
+            );
+        }
+        family(
+            &mut out,
+            "cenports_event_deliveries_oldest_pending_seconds",
+            "gauge",
+            "Age of the oldest event still waiting for a delivery (0 when none waits).",
+        );
+        sample(
+            &mut out,
+            "cenports_event_deliveries_oldest_pending_seconds",
+            &[],
+            deliveries.oldest_pending_seconds,
+        );
+        family(
+            &mut out,
+            "cenports_event_subscriptions_failing",
+            "gauge",
+            "Event subscriptions whose last attempt failed (paused and retrying).",
+        );
+        sample(
+            &mut out,
+            "cenports_event_subscriptions_failing",
+            &[],
+            deliveries.failing_subscriptions as f64,
+        );
         family(
             &mut out,
             "cenports_store_quota_left",

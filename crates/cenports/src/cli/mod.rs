@@ -15,6 +15,7 @@ pub mod sandbox;
 pub mod serve;
 pub mod stock;
 pub mod stores;
+pub mod subscriptions;
 pub mod sync;
 pub mod user;
 pub mod worker;
@@ -134,6 +135,9 @@ pub enum Command {
     User(user::UserArgs),
     /// API keys: `api-key create --email E` prints a new key, once; `list`, `revoke`.
     ApiKey(user::ApiKeyArgs),
+    /// Events for the warehouse's system: `subscriptions add --email E --url URL [--event T]`
+    /// prints the signing secret once; `list`, `remove`, `deliveries`, `resend`.
+    Subscriptions(subscriptions::SubscriptionsArgs),
 }
 
 impl Command {
@@ -167,6 +171,9 @@ impl Command {
             }
             Command::User(args) => user::run(args, &Settings::load(overrides)?).await,
             Command::ApiKey(args) => user::run_api_key(args, &Settings::load(overrides)?).await,
+            Command::Subscriptions(args) => {
+                subscriptions::run(args, &Settings::load(overrides)?).await
+            }
         }
     }
 }

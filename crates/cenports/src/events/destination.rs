@@ -101,6 +101,9 @@ fn is_loopback_host(url: &Url) -> bool {
     }
 }
 
+/// How long a subscription's host may take to resolve when it is made.
+const LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 const ACCEPTED: &str = "give an https:// URL of the warehouse system (http:// is accepted only on \
                         localhost or 127.0.0.1, for a system on this machine)";
 
@@ -114,15 +117,21 @@ impl Destinations {
         let addresses: Vec<SocketAddr> = match url.host() {
             Some(Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
             Some(Host::Ipv6(ip)) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
-            _ => tokio::net::lookup_host((host.as_str(), port))
-                .await
-                .map_err(|e| {
-                    format!(
-                        "the URL's host {host} cannot be resolved ({e}); check the name, or use \
-                         the address of the warehouse system"
-                    )
-                })?
-                .collect(),
+            _ => {
+                let lookup = tokio::net::lookup_host((host.as_str(), port));
+                let resolved = tokio::time::timeout(LOOKUP_TIMEOUT, lookup)
+                    .await
+                    .map_err(|_| "the name server did not answer in time".to_owned())
+                    .and_then(|r| r.map_err(|e| e.to_string()));
+                resolved
+                    .map_err(|e| {
+                        format!(
+                            "the URL's host {host} cannot be resolved ({e}); check the name, or \
+                             use the address of the warehouse system"
+                        )
+                    })?
+                    .collect()
+            }
         };
         for address in &addresses {
             if let Some(reason) = refused_address(address.ip(), self.allow_private) {
@@ -181,10 +190,11 @@ pub fn check_form(text: &str) -> Result<Url, String> {
         other => return Err(format!("{url} has the scheme {other}://; {ACCEPTED}")),
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!(
-            "the URL carries a user name or password; remove them (each event is signed with \
-             the subscription's secret, which the receiver checks)"
-        ));
+        return Err(
+            "the URL carries a user name or password; remove them (each event is \
+                    signed with the subscription's secret, which the receiver checks)"
+                .to_owned(),
+        );
     }
     if url.fragment().is_some() {
         return Err("the URL has a #fragment; remove it".to_owned());
@@ -203,9 +213,7 @@ impl Resolve for GuardedResolver {
         let allow_private = self.allow_private;
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let allowed: Vec<SocketAddr> = all
                 .iter()
                 .copied()
@@ -280,10 +288,7 @@ mod tests {
             .check("https://10.0.0.5/hooks")
             .await
             .unwrap_err();
-        assert!(
-            error.contains("events_allow_private_networks"),
-            "{error}"
-        );
+        assert!(error.contains("events_allow_private_networks"), "{error}");
         Destinations {
             allow_private: true,
         }

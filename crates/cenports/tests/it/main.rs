@@ -16,6 +16,7 @@ mod cli_sandbox;
 mod cli_user;
 mod cli_webhooks;
 mod connect;
+mod events;
 mod fleet;
 mod fulfilment;
 mod kill_resume;

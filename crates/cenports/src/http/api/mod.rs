@@ -9,6 +9,7 @@
 //! writes only through that scope. Another tenant's store, and any id under it, is the same 404
 //! as an id that never existed.
 
+pub mod events;
 pub mod orders;
 pub mod shipments;
 pub mod stock;
@@ -98,6 +99,7 @@ pub struct OpenApiJson(pub Arc<String>);
         (name = "orders", description = "Imported orders"),
         (name = "shipments", description = "Shipments written back through the outbox"),
         (name = "stock", description = "On hand per SKU"),
+        (name = "events", description = "Events for the warehouse's systems: subscriptions, deliveries and the feed"),
         (name = "auth", description = "Sessions and the caller"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     ),
@@ -149,6 +151,17 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .routes(routes!(shipments::retry_shipment))
         .routes(routes!(shipments::import_shipments))
         .routes(routes!(stock::list_stock, stock::set_stock))
+        .routes(routes!(
+            events::list_subscriptions,
+            events::create_subscription
+        ))
+        .routes(routes!(
+            events::get_subscription,
+            events::remove_subscription
+        ))
+        .routes(routes!(events::list_deliveries))
+        .routes(routes!(events::resend_delivery))
+        .routes(routes!(events::event_feed))
         .routes(routes!(get_me))
         .routes(routes!(get_openapi))
         .routes(routes!(get_docs))
@@ -308,9 +321,10 @@ pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiE
         .storage()
         .fleet_processes(state.settings().lease_period)
         .await?;
+    let deliveries = state.storage().delivery_counts().await?;
     let text = state
         .metrics()
-        .render(&figures, &fleet, state.clock().now());
+        .render(&figures, &fleet, &deliveries, state.clock().now());
     Ok((
         StatusCode::OK,
         [(
