@@ -161,10 +161,15 @@ impl SellerAccount {
             ));
         }
         let lines: Vec<(String, u32)> = if new.items.is_empty() {
-            if self.listings.is_empty() {
-                return Err(RuleError::Invalid("The account has no listings.".into()));
+            let skus: Vec<String> = self
+                .listings
+                .values()
+                .filter(|l| channel == FulfillmentChannel::Afn || l.quantity > 0)
+                .map(|l| l.sku.clone())
+                .collect();
+            if skus.is_empty() {
+                return Err(RuleError::Invalid("No listing has stock to sell.".into()));
             }
-            let skus: Vec<String> = self.listings.keys().cloned().collect();
             let count = self.rng.gen_range(1..=3.min(skus.len()));
             let mut picked = Vec::new();
             while picked.len() < count {
@@ -358,9 +363,11 @@ impl SellerAccount {
                     "Order {id} is Canceled; a cancelled order cannot be shipped."
                 )))
             }
-            OrderStatus::Pending => return Err(RuleError::Invalid(format!(
+            OrderStatus::Pending => {
+                return Err(RuleError::Invalid(format!(
                 "Order {id} is Pending; it can be shipped once payment is authorised (Unshipped)."
-            ))),
+            )))
+            }
             OrderStatus::Shipped => {
                 return Err(RuleError::Invalid(format!(
                     "Order {id} is Shipped; every item has already been confirmed."
@@ -475,7 +482,7 @@ impl SellerAccount {
                     .map(|p| (o.amazon_order_id.clone(), p.clone()))
             })
             .collect();
-        all.sort_by(|a, b| a.1.confirmed_at.cmp(&b.1.confirmed_at));
+        all.sort_by_key(|(_, package)| package.confirmed_at);
         all
     }
 

@@ -174,7 +174,7 @@ impl TokenStore {
     pub fn new(seed: u64) -> TokenStore {
         TokenStore {
             tokens: HashMap::new(),
-            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x70c3_4e5),
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x070c_34e5),
         }
     }
 

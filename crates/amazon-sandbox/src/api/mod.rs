@@ -130,11 +130,7 @@ async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -
         .get(headers::ACCESS_TOKEN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let checked = state
-        .tokens
-        .lock()
-        .check(token.as_deref(), now)
-        .map(|issued| issued.clone());
+    let checked = state.tokens.lock().check(token.as_deref(), now).cloned();
 
     let mut record = RequestRecord {
         seq: 0,

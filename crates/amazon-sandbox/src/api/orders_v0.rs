@@ -222,11 +222,13 @@ pub fn parse_query(
     };
     let latest = now - Duration::seconds(SETTLE);
     let before = match before {
-        Some(before) if before > latest => return Err(errors::invalid_input(&format!(
+        Some(before) if before > latest => {
+            return Err(errors::invalid_input(&format!(
             "{before_name} ({}) must be at least two minutes before the time of the request ({}).",
             iso(before),
             iso(now)
-        ))),
+        )))
+        }
         Some(before) if before < after => {
             return Err(errors::invalid_input(&format!(
                 "{before_name} must be equal to or after {after_name}."
