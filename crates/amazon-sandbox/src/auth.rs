@@ -164,10 +164,17 @@ pub enum TokenProblem {
 }
 
 /// The tokens issued so far.
-#[derive(Debug)]
 pub struct TokenStore {
     tokens: HashMap<String, IssuedToken>,
     rng: ChaCha8Rng,
+}
+
+impl std::fmt::Debug for TokenStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenStore")
+            .field("tokens", &self.tokens.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl TokenStore {

@@ -68,7 +68,6 @@ impl Default for AmazonSandboxConfig {
 }
 
 /// State shared by every request of one sandbox server.
-#[derive(Debug)]
 pub struct SandboxState {
     /// `http://127.0.0.1:PORT`: the SP-API endpoint and the LWA host.
     pub base_url: String,
@@ -88,6 +87,17 @@ pub struct SandboxState {
     pub application_id: String,
     pub subscription_id: String,
     notifications: AtomicU64,
+}
+
+/// Settings and endpoint only: tokens, credentials and the sealing key stay out of logs.
+impl std::fmt::Debug for SandboxState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxState")
+            .field("base_url", &self.base_url)
+            .field("config", &self.config)
+            .field("apps", &self.apps)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SandboxState {

@@ -157,7 +157,8 @@ async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -
             }
         };
         let Some(operation) = operation else {
-            break 'answer next.run(request).await;
+            // An unknown path (404) or a method the path lacks (405), in Amazon's error JSON.
+            break 'answer json_rejection(next.run(request).await);
         };
         let Some(app) = state.app(&issued.profile) else {
             break 'answer errors::unauthorized(errors::TOKEN_INVALID);

@@ -264,3 +264,25 @@ async fn the_credentials_file_logs_every_profile_in() {
             .unwrap();
     assert_eq!(served, file);
 }
+
+#[tokio::test]
+async fn unknown_paths_and_methods_answer_in_amazons_error_shape() {
+    let sandbox = sandbox().await;
+    let api = Api::login(&sandbox, "full").await;
+    let unknown = api.get("/orders/v9/nothing").await;
+    assert_eq!((unknown.status, unknown.code()), (404, "NotFound"));
+    let listing = format!(
+        "/listings/2021-08-01/items/{}/{}?marketplaceIds={}",
+        sandbox.seller_id(),
+        sandbox.listings()[0].sku,
+        sandbox.marketplace_id()
+    );
+    let method = api.send(Method::DELETE, &listing, None).await;
+    assert_eq!((method.status, method.code()), (405, "MethodNotAllowed"));
+    // Without a token the path is not even looked at.
+    assert_eq!(
+        api.with_token("").get("/orders/v9/nothing").await.status,
+        403
+    );
+    assert!(!format!("{:?}", sandbox.state()).contains(&sandbox.app("full").unwrap().client_secret));
+}
