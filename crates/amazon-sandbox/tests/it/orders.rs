@@ -213,6 +213,28 @@ async fn a_paged_walk_returns_every_order_once_in_ascending_time() {
     assert!(only_mfn.iter().all(|o| o["FulfillmentChannel"] == "MFN"));
     assert!(only_mfn.len() < orders.len() && only_mfn.len() > orders.len() / 2);
 
+    // A valid status the sandbox has no orders in matches nothing (not everything).
+    let none = api
+        .get(&orders_path(
+            &sandbox,
+            &format!("CreatedAfter={after}&OrderStatuses=PendingAvailability"),
+        ))
+        .await;
+    assert_eq!(none.status, 200);
+    assert!(ids(&none).is_empty());
+    let shipped = api
+        .get(&orders_path(
+            &sandbox,
+            &format!("CreatedAfter={after}&OrderStatuses=Shipped,InvoiceUnconfirmed"),
+        ))
+        .await;
+    assert!(!ids(&shipped).is_empty());
+    assert!(shipped.body["payload"]["Orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|o| o["OrderStatus"] == "Shipped"));
+
     // A token of another search API, or edited, is refused.
     let page = api.get(&first).await;
     let token = page.body["payload"]["NextToken"]
