@@ -3,6 +3,7 @@
 
 mod auth;
 mod conformance;
+mod control;
 mod listings;
 mod orders;
 mod queue;
