@@ -942,3 +942,33 @@ async fn search_orders_2026_includes_the_datasets_asked_for() {
         assert_eq!(api.get(bad).await.status, 400, "{bad}");
     }
 }
+
+#[tokio::test]
+async fn concurrent_confirmations_of_one_package_ship_it_once() {
+    let sandbox = sandbox().await;
+    let api = Api::login(&sandbox, "full").await;
+    let m = sandbox.marketplace_id().to_string();
+    let order = unshipped_order(&sandbox, &[3]);
+    let item = order.items[0].order_item_id.clone();
+    let path = format!(
+        "/orders/v0/orders/{}/shipmentConfirmation",
+        order.amazon_order_id
+    );
+    let attempts = (0..8).map(|_| {
+        let api = api.clone();
+        let path = path.clone();
+        let body = confirmation(&m, "1", &[(&item, 1)]);
+        tokio::spawn(async move { api.send(Method::POST, &path, Some(body)).await.status })
+    });
+    let mut statuses: Vec<u16> = Vec::new();
+    for attempt in attempts {
+        statuses.push(attempt.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [204, 400, 400, 400, 400, 400, 400, 400]);
+    assert_eq!(
+        sandbox.order(&order.amazon_order_id).unwrap().items[0].quantity_shipped,
+        1
+    );
+    assert_eq!(sandbox.packages().len(), 1);
+}
