@@ -11,7 +11,8 @@
 # schema-valid requests are refused by business rules a schema cannot state (docs/API.md):
 # a shipment for an order with nothing left to ship (422 shipment_rejected), a stock set
 # naming a SKU twice (422 validation_failed) and a batch of shipments naming orders that are not
-# the store's (422 batch_refused); for those three operations 422 is listed as an
+# the store's (422 batch_refused) and a subscription URL whose host does not resolve to a public
+# address (422 validation_failed); for those four operations 422 is listed as an
 # expected status of positive_data_acceptance (schemathesis.toml below). Any other
 # non-conformance fails the script, and CI with it.
 #
@@ -105,6 +106,12 @@ checks.positive_data_acceptance.expected-statuses = ["2XX", "404", "409", "422"]
 [[operations]]
 include-name = "POST /api/v1/stores/{store_id}/shipments/batch"
 checks.positive_data_acceptance.expected-statuses = ["2XX", "404", "409", "422"]
+
+# A subscription URL must resolve to a public address (or be this machine's): generated hosts
+# do not resolve (422 validation_failed, naming the host), and an account has at most 20.
+[[operations]]
+include-name = "POST /api/v1/subscriptions"
+checks.positive_data_acceptance.expected-statuses = ["2XX", "404", "422"]
 
 # /logout takes a session or an API key, and the Authorization header wins (http/auth.rs). The
 # key is on every request here (--header), so a request with a broken session cookie is still

@@ -161,7 +161,6 @@ pub async fn feed(
     limit: u32,
 ) -> Result<(Vec<EventRecord>, Option<EventCursor>), ServiceError> {
     let after = after
-        .filter(|a| !a.trim().is_empty())
         .map(|a| a.parse::<EventCursor>())
         .transpose()
         .map_err(|e| ServiceError::InvalidQuery(format!("after: {e}")))?;

@@ -2674,3 +2674,151 @@ api_test!(
         assert_eq!(other.status, 404, "{other:?}");
     }
 );
+
+api_test!(
+    event_subscriptions_are_their_merchants_and_the_secret_is_shown_once,
+    |ctx| {
+        let app = start(&ctx).await;
+        let doc = app.get("/api/v1/openapi.json", &Auth::None).await.body;
+        let (a, b) = (&app.a, &app.b);
+        let subscribe =
+            |url: &str| json!({"url": url, "events": ["order.cancelled", "order.ready"]});
+
+        // Where events may not go: private and link-local addresses, plain http elsewhere.
+        for (url, says) in [
+            ("https://10.1.2.3/hook", "events_allow_private_networks"),
+            ("https://169.254.169.254/latest", "link-local"),
+            ("http://wms.example.com/hook", "https://"),
+        ] {
+            let refused = app
+                .call(
+                    Method::POST,
+                    "/api/v1/subscriptions",
+                    &key(a),
+                    Some(subscribe(url)),
+                )
+                .await;
+            assert_eq!(
+                refused.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{refused:?}"
+            );
+            assert_eq!(refused.code(), "validation_failed");
+            assert!(
+                refused.body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains(says),
+                "{refused:?}"
+            );
+            conforms(&doc, "post", "/api/v1/subscriptions", &refused);
+        }
+        let unknown = app
+            .call(
+                Method::POST,
+                "/api/v1/subscriptions",
+                &key(a),
+                Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["order.shipped"]})),
+            )
+            .await;
+        assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{unknown:?}");
+
+        let created = app
+            .call(
+                Method::POST,
+                "/api/v1/subscriptions",
+                &key(a),
+                Some(subscribe("http://127.0.0.1:9/hook")),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+        conforms(&doc, "post", "/api/v1/subscriptions", &created);
+        assert_eq!(created.headers["cache-control"], "no-store");
+        let secret = created.body["secret"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("whsec_"), "{created:?}");
+        let id = created.body["subscription"]["id"].as_i64().unwrap();
+        assert_eq!(
+            created.body["subscription"]["events"],
+            json!(["order.ready", "order.cancelled"])
+        );
+
+        // Listed without its secret; the other merchant neither sees nor removes it.
+        let listed = app.get("/api/v1/subscriptions", &key(a)).await;
+        conforms(&doc, "get", "/api/v1/subscriptions", &listed);
+        assert_eq!(listed.body["subscriptions"].as_array().unwrap().len(), 1);
+        assert!(!listed.text.contains(&secret));
+        let one = app
+            .get(&format!("/api/v1/subscriptions/{id}"), &key(a))
+            .await;
+        assert_eq!(one.status, StatusCode::OK);
+        assert!(!one.text.contains("whsec_"));
+        let theirs = app.get("/api/v1/subscriptions", &key(b)).await;
+        assert_eq!(theirs.body["subscriptions"], json!([]));
+        for (method, path) in [
+            (Method::GET, format!("/api/v1/subscriptions/{id}")),
+            (Method::DELETE, format!("/api/v1/subscriptions/{id}")),
+            (
+                Method::GET,
+                format!("/api/v1/subscriptions/{id}/deliveries"),
+            ),
+        ] {
+            let hidden = app.call(method.clone(), &path, &key(b), None).await;
+            assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{method} {path}");
+            assert_eq!(hidden.code(), "subscription_not_found");
+        }
+        let everyone = app
+            .get(
+                "/api/v1/subscriptions",
+                &Auth::Key(app.operator_key.clone()),
+            )
+            .await;
+        assert_eq!(everyone.body["subscriptions"].as_array().unwrap().len(), 1);
+        // The secret is kept sealed: not in the database in clear.
+        let stored = app.storage.list_subscriptions(None).await.unwrap();
+        assert!(!String::from_utf8_lossy(&stored[0].sealed_secret).contains(&secret[6..]));
+
+        // The feed: the import announced each merchant's ready orders, to that merchant only.
+        let feed = app.get("/api/v1/events", &key(a)).await;
+        conforms(&doc, "get", "/api/v1/events", &feed);
+        let events = feed.body["events"].as_array().unwrap();
+        assert!(!events.is_empty(), "{feed:?}");
+        assert!(
+            events.iter().all(|e| e["store_id"] == a.store_id),
+            "{feed:?}"
+        );
+        assert!(events.iter().all(|e| e["type"] == "order.ready"));
+        let cursor = feed.body["next_cursor"].as_str().unwrap().to_owned();
+        let theirs = app.get("/api/v1/events", &key(b)).await;
+        assert!(theirs.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["store_id"] == b.store_id));
+        let nothing_new = app
+            .get(&format!("/api/v1/events?after={cursor}"), &key(a))
+            .await;
+        assert_eq!(nothing_new.body["events"], json!([]));
+        assert_eq!(nothing_new.body["next_cursor"], cursor.as_str());
+        for bad in ["", "12", "a-b"] {
+            let refused = app
+                .get(&format!("/api/v1/events?after={bad}"), &key(a))
+                .await;
+            assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad:?}");
+            conforms(&doc, "get", "/api/v1/events", &refused);
+        }
+
+        let removed = app
+            .call(
+                Method::DELETE,
+                &format!("/api/v1/subscriptions/{id}"),
+                &key(a),
+                None,
+            )
+            .await;
+        assert_eq!(removed.status, StatusCode::NO_CONTENT);
+        let gone = app
+            .get(&format!("/api/v1/subscriptions/{id}"), &key(a))
+            .await;
+        assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    }
+);
