@@ -1209,3 +1209,113 @@ contract_test!(
         );
     }
 );
+
+contract_test!(
+    an_import_announces_to_the_warehouse_what_it_must_act_on_and_nothing_else,
+    |ctx| {
+        let (user, store) = user_and_store(&ctx.storage, "a@example.com", "abc123").await;
+        let scope = store.scope();
+        let storage = &ctx.storage;
+        let feed = || async {
+            storage
+                .events_after(Some(user.id), None, 1000)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    (
+                        e.event_type.as_str(),
+                        e.data["order"]["number"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let on_hold = |mut o: NewOrderRecord| {
+            o.status_code = "1".into();
+            o.status_name = "Pending".into();
+            o.fulfilment_state = FulfilmentState::OnHold;
+            o
+        };
+        let cancelled = |mut o: NewOrderRecord| {
+            o.status_code = "5".into();
+            o.status_name = "Cancelled".into();
+            o.fulfilment_state = FulfilmentState::Cancelled;
+            o
+        };
+
+        // First seen: the ready order is announced, the held one is not (nothing to pick).
+        storage
+            .save_page(&scope, &[order(1, 10, 2), on_hold(order(2, 10, 1))], None)
+            .await
+            .unwrap();
+        assert_eq!(feed().await, [("order.ready", "1".to_owned())]);
+
+        // The same version again, and a newer one whose price alone changed: nothing.
+        let mut priced = order(1, 20, 2);
+        priced.lines[0].price = dec("12.0000");
+        priced.total = dec("34.4750");
+        storage
+            .save_page(&scope, &[order(1, 10, 2), priced], None)
+            .await
+            .unwrap();
+        assert_eq!(feed().await.len(), 1);
+
+        // A new shipping address: order.updated, with the new address in its data.
+        let mut moved = order(1, 30, 2);
+        moved.addresses[1].street_1 = "2 Difference Engine Rd".into();
+        storage.save_page(&scope, &[moved], None).await.unwrap();
+        let events = storage
+            .events_after(Some(user.id), None, 1000)
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1].event_type, EventType::OrderUpdated);
+        assert_eq!(
+            events[1].data["order"]["ship_to"][0]["street_1"],
+            "2 Difference Engine Rd"
+        );
+
+        // On hold, then cancelled. The order held from the start is announced cancelled too: a
+        // warehouse may have it from an export, and a cancellation too many costs nothing.
+        let mut held = on_hold(order(1, 40, 2));
+        held.addresses[1].street_1 = "2 Difference Engine Rd".into();
+        storage
+            .save_page(&scope, &[held.clone()], None)
+            .await
+            .unwrap();
+        let mut gone = cancelled(held);
+        gone.date_modified = t(50);
+        storage
+            .save_page(&scope, &[gone, cancelled(order(2, 50, 1))], None)
+            .await
+            .unwrap();
+        // A late, older version of order 1 changes nothing and announces nothing.
+        storage
+            .save_page(&scope, &[order(1, 35, 2)], None)
+            .await
+            .unwrap();
+        assert_eq!(
+            feed().await,
+            [
+                ("order.ready", "1".to_owned()),
+                ("order.updated", "1".to_owned()),
+                ("order.on_hold", "1".to_owned()),
+                ("order.cancelled", "1".to_owned()),
+                ("order.cancelled", "2".to_owned()),
+            ]
+        );
+        let last = storage
+            .events_after(Some(user.id), None, 1000)
+            .await
+            .unwrap();
+        assert_eq!(last[3].data["order"]["previous_state"], "on_hold");
+
+        // Another merchant's feed has none of it.
+        let (other, _) = user_and_store(storage, "b@example.com", "def456").await;
+        assert!(storage
+            .events_after(Some(other.id), None, 1000)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+);
