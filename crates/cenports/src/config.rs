@@ -398,7 +398,8 @@ impl Settings {
 
         let mut allow_private = Layered::default(None::<String>);
         allow_private.set(
-            file.events_allow_private_networks.map(|b| Some(b.to_string())),
+            file.events_allow_private_networks
+                .map(|b| Some(b.to_string())),
             file_origin(),
         );
         allow_private.set(

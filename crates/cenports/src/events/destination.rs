@@ -181,10 +181,11 @@ pub fn check_form(text: &str) -> Result<Url, String> {
         other => return Err(format!("{url} has the scheme {other}://; {ACCEPTED}")),
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!(
-            "the URL carries a user name or password; remove them (each event is signed with \
-             the subscription's secret, which the receiver checks)"
-        ));
+        return Err(
+            "the URL carries a user name or password; remove them (each event is \
+                    signed with the subscription's secret, which the receiver checks)"
+                .to_owned(),
+        );
     }
     if url.fragment().is_some() {
         return Err("the URL has a #fragment; remove it".to_owned());
@@ -203,9 +204,7 @@ impl Resolve for GuardedResolver {
         let allow_private = self.allow_private;
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let allowed: Vec<SocketAddr> = all
                 .iter()
                 .copied()
@@ -280,10 +279,7 @@ mod tests {
             .check("https://10.0.0.5/hooks")
             .await
             .unwrap_err();
-        assert!(
-            error.contains("events_allow_private_networks"),
-            "{error}"
-        );
+        assert!(error.contains("events_allow_private_networks"), "{error}");
         Destinations {
             allow_private: true,
         }

@@ -8,8 +8,8 @@ use super::{AppState, ServiceError};
 use crate::accounts::StoreAccess;
 use crate::events::{subscribe as record_subscription, Destinations, SubscribeError};
 use crate::storage::{
-    DeliveryId, DeliveryRecord, DeliveryState, EventCursor, EventRecord, EventType,
-    Subscription, SubscriptionId, UserId,
+    DeliveryId, DeliveryRecord, DeliveryState, EventCursor, EventRecord, EventType, Subscription,
+    SubscriptionId, UserId,
 };
 
 /// Most subscriptions one merchant may have.
@@ -51,7 +51,11 @@ pub async fn subscribe(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ServiceError::Invalid(format!("events: {e}")))?;
     let store = match request.store_id {
-        Some(id) => Some(super::stores::scope_for(state, access, id).await?.store_id()),
+        Some(id) => Some(
+            super::stores::scope_for(state, access, id)
+                .await?
+                .store_id(),
+        ),
         None => None,
     };
     if state.storage.list_subscriptions(Some(user)).await?.len() >= MAX_SUBSCRIPTIONS {

@@ -223,7 +223,6 @@ from_row_both!(LoginAttempts, |row| {
     })
 });
 
-
 /// How stale `last_used_at` may get before a use writes it again: a write per request would
 /// put every API call on SQLite's single writer.
 const LAST_USED_GRANULARITY: chrono::Duration = chrono::Duration::seconds(60);

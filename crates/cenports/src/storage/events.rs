@@ -24,9 +24,9 @@ use sha2::{Digest, Sha256};
 use sqlx::QueryBuilder;
 
 use super::error::Context;
+use super::orders::order_read_sql;
 use super::{from_millis, ms, Backend, Storage, StorageError};
 use super::{AddressKind, FulfilmentState, NewOrderAddress, NewOrderLine, NewOrderRecord};
-use super::orders::order_read_sql;
 use super::{OrderRecord, OrderSummary, StoreId, UserId};
 
 /// What happened. The stored and published spelling is [`EventType::as_str`].
@@ -213,7 +213,14 @@ fn types_column(types: &[EventType]) -> String {
     if types.is_empty() {
         String::new()
     } else {
-        format!(",{},", types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(","))
+        format!(
+            ",{},",
+            types
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        )
     }
 }
 
@@ -490,7 +497,11 @@ pub(crate) fn content_fingerprint(lines: &[NewOrderLine], addresses: &[NewOrderA
         }
     }
     let digest = hash.finalize();
-    i64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 digest has 8 bytes"))
+    i64::from_be_bytes(
+        digest[..8]
+            .try_into()
+            .expect("a SHA-256 digest has 8 bytes"),
+    )
 }
 
 /// What an order event says of its order.
@@ -974,7 +985,9 @@ from_row_both!(Subscription, |row| {
         sealed_secret: row.try_get("secret")?,
         created_at: from_millis(row.try_get("created_at")?),
         failures_in_a_row: row.try_get("failures_in_a_row")?,
-        failing_since: row.try_get::<Option<i64>, _>("failing_since")?.map(from_millis),
+        failing_since: row
+            .try_get::<Option<i64>, _>("failing_since")?
+            .map(from_millis),
         paused_until: (paused_until > 0).then(|| from_millis(paused_until)),
         pending: row.try_get("pending")?,
         delivered: row.try_get("delivered")?,
@@ -1029,7 +1042,9 @@ from_row_both!(DeliveryRecord, |row| {
             .transpose()?,
         last_status: row.try_get("last_status")?,
         last_error: row.try_get("last_error")?,
-        delivered_at: row.try_get::<Option<i64>, _>("delivered_at")?.map(from_millis),
+        delivered_at: row
+            .try_get::<Option<i64>, _>("delivered_at")?
+            .map(from_millis),
     })
 });
 
@@ -1373,9 +1388,8 @@ impl Storage {
              (SELECT subscription_id FROM event_deliveries WHERE id = $1 AND claimed_by = $2 \
               AND state = 'pending') RETURNING id, failures_in_a_row"
         );
-        let set_pause = format!(
-            "UPDATE event_subscriptions SET paused_until = {now_ms} + $1 WHERE id = $2"
-        );
+        let set_pause =
+            format!("UPDATE event_subscriptions SET paused_until = {now_ms} + $1 WHERE id = $2");
         let record = format!(
             "UPDATE event_deliveries SET \
              state = CASE WHEN first_attempt_at <= {now_ms} - $1 THEN 'failed' ELSE 'pending' END, \
@@ -1543,14 +1557,19 @@ impl Storage {
                 for chunk in ids.chunks(500) {
                     for table in ["event_deliveries", "events"] {
                         let column = if table == "events" { "id" } else { "event_id" };
-                        let mut qb =
-                            QueryBuilder::<Db>::new(format!("DELETE FROM {table} WHERE {column} IN ("));
+                        let mut qb = QueryBuilder::<Db>::new(format!(
+                            "DELETE FROM {table} WHERE {column} IN ("
+                        ));
                         let mut list = qb.separated(", ");
                         for id in chunk {
                             list.push_bind(*id);
                         }
                         qb.push(")");
-                        qb.build().persistent(false).execute(&mut *tx).await.op(OP)?;
+                        qb.build()
+                            .persistent(false)
+                            .execute(&mut *tx)
+                            .await
+                            .op(OP)?;
                     }
                 }
                 tx.commit().await.op(OP)?;
@@ -1568,8 +1587,18 @@ mod tests {
 
     #[test]
     fn a_new_order_is_announced_only_when_ready() {
-        assert_eq!(order_event(None, Ready, Some(1)), Some(EventType::OrderReady));
-        for state in [OnHold, Cancelled, Shipped, PartiallyShipped, Refunded, Other] {
+        assert_eq!(
+            order_event(None, Ready, Some(1)),
+            Some(EventType::OrderReady)
+        );
+        for state in [
+            OnHold,
+            Cancelled,
+            Shipped,
+            PartiallyShipped,
+            Refunded,
+            Other,
+        ] {
             assert_eq!(order_event(None, state, Some(1)), None, "{state:?}");
         }
     }
@@ -1577,9 +1606,18 @@ mod tests {
     #[test]
     fn state_changes_make_the_events_a_warehouse_acts_on() {
         let told = |s| Some((s, Some(7)));
-        assert_eq!(order_event(told(OnHold), Ready, Some(7)), Some(EventType::OrderReady));
-        assert_eq!(order_event(told(Other), Ready, Some(7)), Some(EventType::OrderReady));
-        assert_eq!(order_event(told(Ready), OnHold, Some(7)), Some(EventType::OrderOnHold));
+        assert_eq!(
+            order_event(told(OnHold), Ready, Some(7)),
+            Some(EventType::OrderReady)
+        );
+        assert_eq!(
+            order_event(told(Other), Ready, Some(7)),
+            Some(EventType::OrderReady)
+        );
+        assert_eq!(
+            order_event(told(Ready), OnHold, Some(7)),
+            Some(EventType::OrderOnHold)
+        );
         assert_eq!(order_event(told(Other), OnHold, Some(7)), None);
         assert_eq!(
             order_event(told(Ready), Cancelled, Some(7)),
@@ -1601,7 +1639,10 @@ mod tests {
             Some(EventType::OrderUpdated)
         );
         assert_eq!(order_event(Some((Ready, Some(1))), Ready, Some(1)), None);
-        assert_eq!(order_event(Some((Shipped, Some(1))), Shipped, Some(2)), None);
+        assert_eq!(
+            order_event(Some((Shipped, Some(1))), Shipped, Some(2)),
+            None
+        );
         // Unknown before (an order imported by an older release): no update on a guess.
         assert_eq!(order_event(Some((Ready, None)), Ready, Some(2)), None);
     }
@@ -1633,7 +1674,10 @@ mod tests {
         for t in EventType::ALL {
             assert_eq!(t.as_str().parse::<EventType>(), Ok(t));
         }
-        let error = "order.shipped".parse::<EventType>().unwrap_err().to_string();
+        let error = "order.shipped"
+            .parse::<EventType>()
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("order.cancelled"), "{error}");
     }
 }

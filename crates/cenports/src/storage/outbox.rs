@@ -322,7 +322,6 @@ pub(super) const OUTBOX_COLUMNS: &str =
      payload, state, attempts, next_attempt_at, lease_owner, locked_until, last_error, \
      remote_result, delivered_by, absent_since, created_at, updated_at, delivered_at";
 
-
 /// Milliseconds since the epoch: the unit of the lease and schedule columns.
 pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
