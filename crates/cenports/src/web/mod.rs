@@ -2,7 +2,8 @@
 //!
 //! [`router`] serves the merchant's and operator's pages: `/` (to `/stores`), `/connect`,
 //! `/stores`, `/stores/{id}` (with retry, disconnect), `/stores/{id}/orders`,
-//! `/stores/{id}/orders/{order}` (with "record a shipment"), `/stores/{id}/stock`, the one
+//! `/stores/{id}/orders/{order}` (with "record a shipment"), `/stores/{id}/stock`, `/events`
+//! (event subscriptions, the secret shown once, deliveries with a resend), the one
 //! stylesheet and script, and signing in and out: `/login` (the sign-in page, and sign-in with
 //! the form or JSON) and `/logout` (`web/login.rs`; scripts call these too, so [`openapi`]
 //! documents them for the API's OpenAPI document).
@@ -23,6 +24,7 @@
 //! Design notes: `docs/DASHBOARD.md`.
 
 mod connect;
+mod events;
 mod login;
 mod orders;
 mod setup;
@@ -42,7 +44,7 @@ use crate::accounts::{self, AuthError};
 use crate::edge::auth::{self, Principal, SESSION_COOKIE};
 use crate::metrics::Surface;
 use crate::service::{AppState, ServiceError};
-use crate::storage::{StorageError, StoreAccess};
+use crate::storage::{StorageError, StoreAccess, UserId};
 
 /// Where the stylesheet is served.
 pub const STYLESHEET_PATH: &str = "/static/dashboard.css";
@@ -109,6 +111,20 @@ pub fn router(state: AppState) -> Router {
             post(orders::import_shipments),
         )
         .route("/stores/{store_id}/stock", get(stores::show_stock))
+        .route("/events", get(events::show_events))
+        .route("/events/subscriptions", post(events::create_subscription))
+        .route(
+            "/events/subscriptions/{subscription_id}",
+            get(events::show_subscription),
+        )
+        .route(
+            "/events/subscriptions/{subscription_id}/remove",
+            post(events::remove_subscription),
+        )
+        .route(
+            "/events/deliveries/{delivery_id}/resend",
+            post(events::resend_delivery),
+        )
         .layer(middleware::map_response(plain_errors_as_pages))
         .layer(middleware::from_fn(page_headers));
     // Merged in this order, the pages' fallback (with the pages' headers) stays the router's.
@@ -214,6 +230,11 @@ impl WebUser {
     /// The account's email.
     pub fn email(&self) -> &str {
         &self.principal.account.user.email
+    }
+
+    /// The account's id (whose subscriptions a form makes).
+    pub fn user_id(&self) -> UserId {
+        self.principal.account.user.id
     }
 
     /// Whether this is an operator (sees every store).
@@ -391,6 +412,7 @@ pub fn layout(title: &str, user: Option<&WebUser>, content: Markup) -> Markup {
                         a.brand href="/stores" { "Cenports" }
                         @if let Some(user) = user {
                             a href="/stores" { "Stores" }
+                            a href="/events" { "Events" }
                             a href="/connect" { "Connect a store" }
                             span.who {
                                 (user.email())

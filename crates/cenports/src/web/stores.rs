@@ -176,7 +176,7 @@ pub async fn list_stores(
     Ok(layout("Stores", Some(&user), body).into_response())
 }
 
-fn display_name(store: &StoreRecord) -> String {
+pub(super) fn display_name(store: &StoreRecord) -> String {
     if store.profile.name.trim().is_empty() {
         format!("Store {}", store.remote_id)
     } else {

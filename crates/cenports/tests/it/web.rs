@@ -108,6 +108,8 @@ async fn start(ctx: &Ctx) -> App {
 struct Page {
     status: StatusCode,
     location: Option<String>,
+    /// The `Cache-Control` header, if any.
+    cache_control: Option<String>,
     html: String,
 }
 
@@ -198,6 +200,10 @@ impl Browser {
             location: response
                 .headers()
                 .get("location")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            cache_control: response
+                .headers()
+                .get("cache-control")
                 .map(|v| v.to_str().unwrap().to_owned()),
             html: response.text().await?,
         })
@@ -1472,5 +1478,499 @@ web_test!(
             .get(&format!("/stores/{}/export/orders.csv", app.b.store_id))
             .await;
         assert_eq!(other.status, StatusCode::NOT_FOUND, "{other:?}");
+    }
+);
+
+// ------------------------------------------------------------------ events
+
+/// The signing secret a "subscription added" page shows.
+fn shown_secret(page: &Page) -> String {
+    let marker = "id=\"signing-secret\">";
+    let start = page
+        .html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no secret in {page:?}"))
+        + marker.len();
+    let end = page.html[start..].find('<').unwrap() + start;
+    page.html[start..end].to_owned()
+}
+
+/// A warehouse system's endpoint on 127.0.0.1 answering every POST with the status it holds
+/// (500 until changed), counting the requests.
+struct Endpoint {
+    url: String,
+    status: Arc<std::sync::atomic::AtomicU16>,
+    hits: Arc<std::sync::atomic::AtomicUsize>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn endpoint() -> Endpoint {
+    use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+    let status = Arc::new(AtomicU16::new(500));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let (answer, count) = (status.clone(), hits.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let (answer, count) = (answer.clone(), count.clone());
+            async move {
+                count.fetch_add(1, Ordering::SeqCst);
+                axum::http::StatusCode::from_u16(answer.load(Ordering::SeqCst)).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Endpoint {
+        url: format!("http://{addr}/hook"),
+        status,
+        hits,
+        server,
+    }
+}
+
+/// Runs the events dispatcher (as `serve` does) until `done` holds of the subscription's
+/// deliveries, then stops it.
+async fn dispatch_until(
+    app: &App,
+    subscription: SubscriptionId,
+    done: impl Fn(&[DeliveryRecord]) -> bool,
+) -> Vec<DeliveryRecord> {
+    use cenports::events::dispatcher::{self, DispatcherConfig};
+    use cenports::events::Destinations;
+    let mut config = DispatcherConfig::new(
+        format!("web-events-{}", random_suffix()),
+        Destinations::default(),
+    );
+    config.idle_wait = Duration::from_millis(50);
+    config.timeout = Duration::from_secs(5);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(dispatcher::run(
+        app.storage.clone(),
+        app.channels.secret_box().clone(),
+        config,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let deliveries = loop {
+        let deliveries = app
+            .storage
+            .list_deliveries(None, Some(subscription), None, 100, None)
+            .await
+            .unwrap();
+        if done(&deliveries) {
+            break deliveries;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the dispatcher did not get there: {deliveries:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    stop.send(()).unwrap();
+    running.await.unwrap();
+    deliveries
+}
+
+web_test!(
+    a_merchant_adds_sees_and_removes_event_subscriptions,
+    |ctx| {
+        let app = start(&ctx).await;
+        let alice = Browser::signed_in(&app, &app.a.email).await;
+        let page = alice.get("/events").await;
+        assert_eq!(page.status, StatusCode::OK, "{page:?}");
+        assert!(page.html.contains("href=\"/events\""), "the nav links it");
+        for t in EventType::ALL {
+            assert!(
+                page.html.contains(&format!("value=\"{}\"", t.as_str())),
+                "a checkbox for {t}: {page:?}"
+            );
+        }
+        assert!(page.html.contains("No subscription yet"), "{page:?}");
+        let csrf = page.hidden("csrf_token");
+        let url = "http://127.0.0.1:9/hook";
+        let added = alice
+            .post(
+                "/events/subscriptions",
+                &[
+                    ("csrf_token", &csrf),
+                    ("url", url),
+                    ("events", "order.ready"),
+                    ("events", "order.cancelled"),
+                    ("store_id", ""),
+                ],
+            )
+            .await;
+        assert_eq!(added.status, StatusCode::OK, "{added:?}");
+        assert_eq!(added.cache_control.as_deref(), Some("no-store"));
+        let secret = shown_secret(&added);
+        assert!(secret.starts_with("whsec_"), "{secret}");
+        for words in [
+            "not shown again",
+            "webhook-id",
+            "webhook-timestamp",
+            "webhook-signature",
+            "https://www.standardwebhooks.com/",
+        ] {
+            assert!(added.html.contains(words), "{words}: {added:?}");
+        }
+        let alice_id = app.a.scope.user_id();
+        let recorded = app
+            .storage
+            .list_subscriptions(Some(alice_id))
+            .await
+            .unwrap();
+        assert_eq!(recorded.len(), 1);
+        let id = recorded[0].id.get();
+        assert_eq!(recorded[0].url, url);
+        assert_eq!(
+            recorded[0].event_types,
+            vec![EventType::OrderReady, EventType::OrderCancelled]
+        );
+
+        // The list shows the URL and what it gets, never the secret.
+        let list = alice.get("/events").await;
+        assert!(list.html.contains(url), "{list:?}");
+        assert!(
+            list.html.contains("order.ready, order.cancelled"),
+            "{list:?}"
+        );
+        assert!(list.html.contains(">OK<"), "{list:?}");
+        assert!(!list.html.contains(&secret) && !list.html.contains("whsec_"));
+        let own = alice.get(&format!("/events/subscriptions/{id}")).await;
+        assert_eq!(own.status, StatusCode::OK, "{own:?}");
+        assert!(own.html.contains(url) && !own.html.contains("whsec_"));
+        assert!(
+            own.html
+                .contains("No event has been sent to this subscription yet"),
+            "{own:?}"
+        );
+
+        // A private address is refused with what to do; the form keeps what was typed.
+        let refused = alice
+            .post(
+                "/events/subscriptions",
+                &[
+                    ("csrf_token", &csrf),
+                    ("url", "https://10.0.0.1/x"),
+                    ("events", "stock.pushed"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{refused:?}"
+        );
+        assert!(
+            refused.html.contains("The URL was refused")
+                && refused.html.contains("events_allow_private_networks"),
+            "{refused:?}"
+        );
+        assert!(refused.html.contains("role=\"alert\""), "{refused:?}");
+        assert!(
+            refused.html.contains("value=\"https://10.0.0.1/x\""),
+            "the URL kept: {refused:?}"
+        );
+        assert!(
+            refused.html.contains("value=\"stock.pushed\" checked"),
+            "the type kept: {refused:?}"
+        );
+        assert!(!refused.html.contains("whsec_"));
+        let unknown = alice
+            .post(
+                "/events/subscriptions",
+                &[
+                    ("csrf_token", &csrf),
+                    ("url", "http://127.0.0.1:9/other"),
+                    ("events", "order.shipped"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            unknown.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{unknown:?}"
+        );
+        assert!(unknown.html.contains("not an event type"), "{unknown:?}");
+        let plain = alice
+            .post(
+                "/events/subscriptions",
+                &[("csrf_token", &csrf), ("url", "http://wms.example.com/x")],
+            )
+            .await;
+        assert_eq!(plain.status, StatusCode::UNPROCESSABLE_ENTITY, "{plain:?}");
+        assert!(plain.html.contains("https://"), "{plain:?}");
+        // Without the token: 403, nothing recorded.
+        let forged = alice
+            .post("/events/subscriptions", &[("url", "http://127.0.0.1:9/x")])
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "{forged:?}");
+        assert_eq!(
+            app.storage
+                .list_subscriptions(Some(alice_id))
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "nothing recorded"
+        );
+
+        // Another merchant: the same 404 as a missing one, and nothing removed.
+        let bob = Browser::signed_in(&app, &app.b.email).await;
+        let missing = bob.get("/events/subscriptions/999999").await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        let other = bob.get(&format!("/events/subscriptions/{id}")).await;
+        assert_eq!(other.status, StatusCode::NOT_FOUND, "{other:?}");
+        assert_eq!(other.html, missing.html, "the same page");
+        assert!(!other.html.contains(url));
+        assert!(!bob.get("/events").await.html.contains(url));
+        let bob_csrf = bob.csrf().await;
+        let removal = bob
+            .post(
+                &format!("/events/subscriptions/{id}/remove"),
+                &[("csrf_token", &bob_csrf)],
+            )
+            .await;
+        assert_eq!(removal.status, StatusCode::NOT_FOUND, "{removal:?}");
+        // Nor through a store of Alice's.
+        let foreign_store = bob
+            .post(
+                "/events/subscriptions",
+                &[
+                    ("csrf_token", &bob_csrf),
+                    ("url", "http://127.0.0.1:9/bob"),
+                    ("store_id", &app.a.store_id.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(
+            foreign_store.status,
+            StatusCode::NOT_FOUND,
+            "{foreign_store:?}"
+        );
+        assert_eq!(app.storage.list_subscriptions(None).await.unwrap().len(), 1);
+
+        // The operator sees everyone's, with the owner.
+        let operator = Browser::signed_in(&app, "ops@example.com").await;
+        let all = operator.get("/events").await;
+        assert!(
+            all.html.contains(url) && all.html.contains(&format!("user {}", alice_id.get())),
+            "{all:?}"
+        );
+
+        // Removing: without the token refused, with it gone.
+        let forged = alice
+            .post(&format!("/events/subscriptions/{id}/remove"), &[])
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "{forged:?}");
+        let removed = alice
+            .post(
+                &format!("/events/subscriptions/{id}/remove"),
+                &[("csrf_token", &csrf)],
+            )
+            .await;
+        assert_eq!(removed.status, StatusCode::SEE_OTHER, "{removed:?}");
+        assert_eq!(removed.location.as_deref(), Some("/events?notice=removed"));
+        let after = alice.get("/events?notice=removed").await;
+        assert!(after.html.contains("was removed"), "{after:?}");
+        assert!(!after.html.contains(url), "{after:?}");
+        assert!(app
+            .storage
+            .list_subscriptions(None)
+            .await
+            .unwrap()
+            .is_empty());
+        let gone = alice.get(&format!("/events/subscriptions/{id}")).await;
+        assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    }
+);
+
+web_test!(
+    a_subscription_page_lists_deliveries_and_resends_them,
+    |ctx| {
+        let app = start(&ctx).await;
+        let endpoint = endpoint().await;
+        let alice = Browser::signed_in(&app, &app.a.email).await;
+        let csrf = alice.csrf().await;
+        let store = app.a.store_id.to_string();
+        let added = alice
+            .post(
+                "/events/subscriptions",
+                &[
+                    ("csrf_token", &csrf),
+                    ("url", &endpoint.url),
+                    ("events", "order.ready"),
+                    ("store_id", &store),
+                ],
+            )
+            .await;
+        assert_eq!(added.status, StatusCode::OK, "{added:?}");
+        let subscription = app
+            .storage
+            .list_subscriptions(Some(app.a.scope.user_id()))
+            .await
+            .unwrap()[0]
+            .id;
+        let page = format!("/events/subscriptions/{}", subscription.get());
+
+        // A new ready order comes in from the store: an order.ready event.
+        let at = Utc::now();
+        let order = NewOrderRecord {
+            remote_id: "9001".into(),
+            status_code: "11".into(),
+            status_name: "Awaiting Fulfillment".into(),
+            fulfilment_state: FulfilmentState::Ready,
+            customer_id: None,
+            email: Some("pat@example.com".into()),
+            currency: "USD".into(),
+            subtotal: Default::default(),
+            total: Default::default(),
+            tax: Default::default(),
+            payment_method: None,
+            payment_status: None,
+            date_created: at,
+            date_modified: at,
+            is_deleted: false,
+            raw_json: "{}".into(),
+            lines: vec![NewOrderLine {
+                remote_id: "90011".into(),
+                product_id: None,
+                variant_id: None,
+                sku: "MUG-1".into(),
+                name: "Mug".into(),
+                quantity: 1,
+                quantity_shipped: 0,
+                price: Default::default(),
+                address_remote_id: None,
+            }],
+            addresses: Vec::new(),
+        };
+        app.storage
+            .upsert_orders(&app.a.scope, &[order])
+            .await
+            .unwrap();
+        let order_id = app
+            .storage
+            .find_order_by_remote_id(&app.a.scope, "9001")
+            .await
+            .unwrap()
+            .unwrap()
+            .summary
+            .id
+            .get();
+
+        // The endpoint answers 500: the delivery stays pending, the subscription failing.
+        let deliveries = dispatch_until(&app, subscription, |d| {
+            d.len() == 1 && d[0].last_status == Some(500)
+        })
+        .await;
+        let delivery = &deliveries[0];
+        assert!(endpoint.hits.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+        let shown = alice.get(&page).await;
+        assert_eq!(shown.status, StatusCode::OK, "{shown:?}");
+        for text in [
+            delivery.id.to_string(),
+            format!("evt_{}", delivery.event.id),
+            "order.ready".to_owned(),
+            format!(
+                "href=\"/stores/{}/orders/{order_id}\">#9001<",
+                app.a.store_id
+            ),
+            format!("<td>{}</td>", delivery.attempts),
+            ">500<".to_owned(),
+            "failing since".to_owned(),
+            "pending".to_owned(),
+            "next attempt".to_owned(),
+            ">Resend<".to_owned(),
+        ] {
+            assert!(shown.html.contains(&text), "{text}: {shown:?}");
+        }
+        let events = alice.get("/events").await;
+        assert!(events.html.contains("failing since"), "{events:?}");
+        // The filter.
+        let delivered = alice.get(&format!("{page}?state=delivered")).await;
+        assert!(
+            delivered.html.contains("No delivery in this state")
+                && !delivered.html.contains(&delivery.id.to_string()),
+            "{delivered:?}"
+        );
+        let pending = alice.get(&format!("{page}?state=pending")).await;
+        assert!(
+            pending.html.contains(&delivery.id.to_string()),
+            "{pending:?}"
+        );
+        let older = alice
+            .get(&format!("{page}?before={}", delivery.id.get()))
+            .await;
+        assert!(older.html.contains("No older deliveries"), "{older:?}");
+        let bogus = alice.get(&format!("{page}?state=bogus")).await;
+        assert_eq!(bogus.status, StatusCode::BAD_REQUEST, "{bogus:?}");
+
+        // Another merchant cannot resend it.
+        let resend = format!("/events/deliveries/{}/resend", delivery.id.get());
+        let bob = Browser::signed_in(&app, &app.b.email).await;
+        let bob_csrf = bob.csrf().await;
+        let refused = bob.post(&resend, &[("csrf_token", &bob_csrf)]).await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND, "{refused:?}");
+        let forged = alice.post(&resend, &[]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "{forged:?}");
+
+        // Resend: queued again at once, attempts back to 0, back on the subscription's page.
+        let resent = alice
+            .post(&resend, &[("csrf_token", &csrf), ("state", "pending")])
+            .await;
+        assert_eq!(resent.status, StatusCode::SEE_OTHER, "{resent:?}");
+        assert_eq!(
+            resent.location.as_deref(),
+            Some(format!("{page}?state=pending&notice=resent#deliveries").as_str())
+        );
+        let requeued = &app
+            .storage
+            .list_deliveries(None, Some(subscription), None, 10, None)
+            .await
+            .unwrap()[0];
+        assert_eq!(
+            (requeued.state, requeued.attempts),
+            (DeliveryState::Pending, 0)
+        );
+        let shown = alice.get(&format!("{page}?notice=resent")).await;
+        assert!(shown.html.contains("Queued again"), "{shown:?}");
+        assert!(shown.html.contains("<td>0</td>"), "{shown:?}");
+
+        // The endpoint works again: delivered, the subscription OK, and "Send again".
+        endpoint
+            .status
+            .store(204, std::sync::atomic::Ordering::SeqCst);
+        dispatch_until(&app, subscription, |d| {
+            d.len() == 1 && d[0].state == DeliveryState::Delivered
+        })
+        .await;
+        let shown = alice.get(&format!("{page}?state=delivered")).await;
+        for text in [">delivered<", ">204<", ">Send again<", ">OK<"] {
+            assert!(shown.html.contains(text), "{text}: {shown:?}");
+        }
+        let again = alice.post(&resend, &[("csrf_token", &csrf)]).await;
+        assert_eq!(again.status, StatusCode::SEE_OTHER, "{again:?}");
+        let requeued = &app
+            .storage
+            .list_deliveries(None, Some(subscription), None, 10, None)
+            .await
+            .unwrap()[0];
+        assert_eq!(
+            (requeued.state, requeued.attempts),
+            (DeliveryState::Pending, 0)
+        );
     }
 );
