@@ -51,11 +51,20 @@ pub async fn subscribe(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ServiceError::Invalid(format!("events: {e}")))?;
     let store = match request.store_id {
-        Some(id) => Some(
-            super::stores::scope_for(state, access, id)
-                .await?
-                .store_id(),
-        ),
+        Some(id) => {
+            let scope = super::stores::scope_for(state, access, id).await?;
+            // Events go to the subscriptions of the store's owner: an operator limiting their
+            // own subscription to a merchant's store would never receive anything.
+            if scope.user_id() != user {
+                return Err(ServiceError::Invalid(
+                    "store_id: that store is another user's; its events go to its owner's \
+                     subscriptions (make the subscription for them with `cenports \
+                     subscriptions add --email OWNER`)"
+                        .to_owned(),
+                ));
+            }
+            Some(scope.store_id())
+        }
         None => None,
     };
     if state.storage.list_subscriptions(Some(user)).await?.len() >= MAX_SUBSCRIPTIONS {
