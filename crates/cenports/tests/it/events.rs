@@ -3,7 +3,9 @@
 //! delivery with the `standardwebhooks` crate, as a warehouse system would), `cenports serve`
 //! polls a sandbox store, and what happens at the store reaches the receiver:
 //!
-//! - an order cancelled at the store arrives once as `order.cancelled`, within seconds;
+//! - an order cancelled at the store arrives once as `order.cancelled`, within seconds; a
+//!   shipment written by `cenports ship` arrives as `shipment.delivered`, a `cenports stock
+//!   push` as `stock.pushed`;
 //! - while the receiver is down, an order goes on hold, back to ready and is cancelled, and the
 //!   hub is killed (SIGKILL) after committing those events and before delivering them; once
 //!   the receiver is back and the hub restarted, the three arrive, once each, in order.
@@ -351,6 +353,94 @@ both_backends!(
         ids.dedup();
         assert_eq!(ids.len(), all, "no event delivered twice");
         assert_eq!(s.deliveries(DeliveryState::Pending).await, 0);
+
+        // A shipment written to the store: shipment.delivered, with its tracking number.
+        let shipped = ready[1].to_string();
+        let out = command(
+            &s.vars,
+            &[
+                "ship",
+                "--email",
+                EMAIL,
+                "--store",
+                &s.hash,
+                "--order",
+                &shipped,
+                "--carrier",
+                "ups",
+                "--tracking",
+                "1Z999AA10123456784",
+            ],
+        )
+        .output()
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        wait_until(Duration::from_secs(20), "shipment.delivered", || {
+            let r = s.receiver.clone();
+            let shipped = shipped.clone();
+            async move {
+                r.of_order(&shipped)
+                    .iter()
+                    .any(|e| e["type"] == "shipment.delivered")
+            }
+        })
+        .await;
+        let delivered = s
+            .receiver
+            .of_order(&shipped)
+            .into_iter()
+            .find(|e| e["type"] == "shipment.delivered")
+            .unwrap();
+        assert_eq!(
+            delivered["data"]["shipment"]["tracking_number"],
+            "1Z999AA10123456784"
+        );
+        assert!(delivered["data"]["shipment"]["store_shipment_id"].is_string());
+
+        // A stock push: stock.pushed, with the level sent.
+        let sku = delivered["data"]["shipment"]["items"][0]["sku"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for args in [
+            vec![
+                "stock", "set", "--email", EMAIL, "--store", &s.hash, &sku, "40",
+            ],
+            vec!["stock", "push", "--email", EMAIL, "--store", &s.hash],
+        ] {
+            let out = command(&s.vars, &args).output().unwrap();
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        wait_until(Duration::from_secs(20), "stock.pushed", || {
+            let r = s.receiver.clone();
+            async move {
+                r.events
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e["type"] == "stock.pushed")
+            }
+        })
+        .await;
+        let pushed = s
+            .receiver
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|e| e["type"] == "stock.pushed")
+            .cloned()
+            .unwrap();
+        let skus = pushed["data"]["skus"].as_array().unwrap();
+        assert!(skus.iter().any(|k| k["sku"] == sku.as_str()), "{pushed}");
         s.storage.close().await;
     }
 );
