@@ -118,8 +118,17 @@ fn command(vars: &[(&'static str, String)], args: &[&str]) -> std::process::Comm
     command
 }
 
-/// `cenports serve`, polling every second, on a free port.
-fn serve(vars: &[(&'static str, String)], dir: &TempDir) -> Running {
+/// A free port: bound, read, released.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `cenports serve`, polling every second, on `port`.
+fn serve(vars: &[(&'static str, String)], dir: &TempDir, port: u16) -> Running {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -127,7 +136,13 @@ fn serve(vars: &[(&'static str, String)], dir: &TempDir) -> Running {
         .unwrap();
     let child = command(
         vars,
-        &["serve", "--listen", "127.0.0.1:0", "--interval", "1s"],
+        &[
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--interval",
+            "1s",
+        ],
     )
     .stdout(Stdio::null())
     .stderr(log)
@@ -285,7 +300,7 @@ both_backends!(
         let s = setup(&ctx.url, 31).await;
         let ready = s.orders_in(11);
         assert!(ready.len() >= 2, "the store has ready orders: {ready:?}");
-        let _hub = serve(&s.vars, &s.dir);
+        let _hub = serve(&s.vars, &s.dir, free_port());
 
         // The first import announces every ready order, once.
         wait_until(
@@ -451,7 +466,8 @@ both_backends!(
         let s = setup(&ctx.url, 32).await;
         let ready = s.orders_in(11);
         assert!(!ready.is_empty());
-        let mut hub = serve(&s.vars, &s.dir);
+        let port = free_port();
+        let mut hub = serve(&s.vars, &s.dir, port);
         wait_until(Duration::from_secs(60), "the import delivered", || {
             let r = s.receiver.clone();
             let n = ready.len();
@@ -485,12 +501,24 @@ both_backends!(
             .await
             .unwrap();
         assert!(subscription.failures_in_a_row >= 1, "{subscription:?}");
+        let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for line in [
+            "cenports_event_deliveries{state=\"pending\"} 3",
+            "cenports_event_subscriptions_failing 1",
+        ] {
+            assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+        }
 
         // SIGKILL: the events are committed, not delivered.
         hub.0.kill().unwrap();
         hub.0.wait().unwrap();
         s.receiver.up.store(true, Ordering::SeqCst);
-        let _hub = serve(&s.vars, &s.dir);
+        let _hub = serve(&s.vars, &s.dir, port);
         let took = wait_until(
             Duration::from_secs(40),
             "the three events after the restart",
