@@ -113,11 +113,7 @@ pub async fn run(
     loop {
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = tokio::time::Instant::now();
-            match storage.prune_events(EVENT_RETENTION).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(events.pruned = n, "events: old events pruned"),
-                Err(error) => tracing::warn!(error = %error, "events: could not prune old events"),
-            }
+            prune(&storage).await;
         }
         let free = config.concurrency.saturating_sub(in_flight.len());
         let claimed = if free > 0 {
@@ -178,6 +174,25 @@ pub async fn run(
         }
     }
     report
+}
+
+/// Deletes events past their retention, a batch at a time (short transactions), until none is
+/// left or a hundred batches went (the rest waits for the next hour).
+async fn prune(storage: &Storage) {
+    let mut total = 0;
+    for _ in 0..100 {
+        match storage.prune_events(EVENT_RETENTION).await {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(error) => {
+                tracing::warn!(error = %error, "events: could not prune old events");
+                break;
+            }
+        }
+    }
+    if total > 0 {
+        tracing::info!(events.pruned = total, "events: old events pruned");
+    }
 }
 
 /// A finished send: the HTTP status on success, or the status (if any) and the error.

@@ -1064,6 +1064,15 @@ from_row_both!(ClaimedDelivery, |row| {
 const DELIVERY_COLUMNS: &str = "d.id, d.subscription_id, d.state, d.attempts, \
      d.next_attempt_at, d.last_status, d.last_error, d.delivered_at";
 
+/// Makes a subscription's waiting deliveries due now (`$1` the subscription): after its pause
+/// ends early (a success, a resend), what [`Storage::delivery_failed`] held back goes out.
+fn release_sql(now_ms: &str) -> String {
+    format!(
+        "UPDATE event_deliveries SET next_attempt_at = {now_ms} WHERE subscription_id = $1 \
+         AND state = 'pending' AND next_attempt_at > {now_ms}"
+    )
+}
+
 impl Backend {
     /// The feed's upper bound: on PostgreSQL, only events of transactions older than every one
     /// still running (see the migration); SQLite commits in id order.
@@ -1341,6 +1350,7 @@ impl Storage {
              updated_at = {now_ms} WHERE id = $2 AND claimed_by = $3 AND state = 'pending' \
              RETURNING subscription_id"
         );
+        let release = release_sql(now_ms);
         with_pool!(self, |pool| {
             async {
                 let mut tx = pool.begin_with(BEGIN_WRITE).await.op(OP)?;
@@ -1352,14 +1362,26 @@ impl Storage {
                     .await
                     .op(OP)?;
                 if let Some(subscription) = subscription {
-                    sqlx::query::<Db>(
-                        "UPDATE event_subscriptions SET failures_in_a_row = 0, \
-                         failing_since = NULL, paused_until = 0 WHERE id = $1",
+                    let was_failing: i32 = sqlx::query_scalar::<Db, i32>(
+                        "SELECT failures_in_a_row FROM event_subscriptions WHERE id = $1",
                     )
                     .bind(subscription)
-                    .execute(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await
                     .op(OP)?;
+                    if was_failing > 0 {
+                        for sql in [
+                            "UPDATE event_subscriptions SET failures_in_a_row = 0, \
+                             failing_since = NULL, paused_until = 0 WHERE id = $1",
+                            release.as_str(),
+                        ] {
+                            sqlx::query::<Db>(sql)
+                                .bind(subscription)
+                                .execute(&mut *tx)
+                                .await
+                                .op(OP)?;
+                        }
+                    }
                 }
                 tx.commit().await.op(OP)?;
                 Ok::<bool, StorageError>(subscription.is_some())
@@ -1390,6 +1412,13 @@ impl Storage {
         );
         let set_pause =
             format!("UPDATE event_subscriptions SET paused_until = {now_ms} + $1 WHERE id = $2");
+        // The subscription's other waiting deliveries wait for the pause too, so the claim
+        // query's index on the due time skips them instead of reading them on every look.
+        let hold_back = format!(
+            "UPDATE event_deliveries SET next_attempt_at = {now_ms} + $1 WHERE subscription_id = $2 \
+             AND state = 'pending' AND next_attempt_at < {now_ms} + $1 \
+             AND (claimed_until IS NULL OR claimed_until <= {now_ms})"
+        );
         let record = format!(
             "UPDATE event_deliveries SET \
              state = CASE WHEN first_attempt_at <= {now_ms} - $1 THEN 'failed' ELSE 'pending' END, \
@@ -1410,12 +1439,14 @@ impl Storage {
                     return Ok(None);
                 };
                 let wait = ms(backoff(failures));
-                sqlx::query::<Db>(&set_pause)
-                    .bind(wait)
-                    .bind(subscription)
-                    .execute(&mut *tx)
-                    .await
-                    .op(OP)?;
+                for sql in [&set_pause, &hold_back] {
+                    sqlx::query::<Db>(sql)
+                        .bind(wait)
+                        .bind(subscription)
+                        .execute(&mut *tx)
+                        .await
+                        .op(OP)?;
+                }
                 let state: Option<String> = sqlx::query_scalar::<Db, String>(&record)
                     .bind(ms(give_up_after))
                     .bind(wait)
@@ -1451,6 +1482,7 @@ impl Storage {
              (SELECT id FROM event_subscriptions WHERE $2 IS NULL OR user_id = $2) \
              RETURNING subscription_id"
         );
+        let release = release_sql(now_ms);
         let subscription: Option<i64> = with_pool!(self, |pool| {
             async {
                 let mut tx = pool.begin_with(BEGIN_WRITE).await.op(OP)?;
@@ -1461,13 +1493,16 @@ impl Storage {
                     .await
                     .op(OP)?;
                 if let Some(subscription) = subscription {
-                    sqlx::query::<Db>(
+                    for sql in [
                         "UPDATE event_subscriptions SET paused_until = 0 WHERE id = $1",
-                    )
-                    .bind(subscription)
-                    .execute(&mut *tx)
-                    .await
-                    .op(OP)?;
+                        release.as_str(),
+                    ] {
+                        sqlx::query::<Db>(sql)
+                            .bind(subscription)
+                            .execute(&mut *tx)
+                            .await
+                            .op(OP)?;
+                    }
                 }
                 tx.commit().await.op(OP)?;
                 Ok::<_, StorageError>(subscription)
