@@ -10,12 +10,20 @@ ALTER TABLE orders ADD COLUMN announced_state TEXT;
 ALTER TABLE orders ADD COLUMN announced_hash BIGINT;
 UPDATE orders SET announced_state = fulfilment_state;
 
--- One row per event. `commit_seq` is the inserting transaction's id: transactions commit in
--- any order, so the feed (`GET /api/v1/events`) reads by (commit_seq, id) and only up to the
--- oldest transaction still running, which makes its cursor never skip an event committed late.
+-- One row per event. `commit_seq` orders the feed (`GET /api/v1/events`): it is taken from
+-- `event_counter` in the inserting transaction, whose row lock is held until that transaction
+-- commits, so sequence numbers become visible in order and a cursor never passes an event that
+-- commits later (transaction ids would not do: they are the whole server's, and one long
+-- transaction of another database would hold the feed back).
+CREATE TABLE event_counter (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    last_seq  BIGINT NOT NULL
+);
+INSERT INTO event_counter (id, last_seq) VALUES (1, 0);
+
 CREATE TABLE events (
     id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    commit_seq  BIGINT NOT NULL DEFAULT (pg_current_xact_id()::text::bigint),
+    commit_seq  BIGINT NOT NULL,
     user_id     BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     store_id    BIGINT NOT NULL REFERENCES stores (id) ON DELETE CASCADE,
     type        TEXT NOT NULL,
@@ -25,8 +33,8 @@ CREATE TABLE events (
     payload     TEXT NOT NULL,
     created_at  BIGINT NOT NULL
 );
-CREATE INDEX events_feed ON events (user_id, commit_seq, id);
-CREATE INDEX events_all_feed ON events (commit_seq, id);
+CREATE INDEX events_feed ON events (user_id, commit_seq);
+CREATE UNIQUE INDEX events_all_feed ON events (commit_seq);
 CREATE INDEX events_created ON events (created_at);
 
 -- A merchant's endpoint: the URL, the event types it wants ('' = all, else ',a,b,'), an

@@ -10,11 +10,20 @@ ALTER TABLE orders ADD COLUMN announced_state TEXT;
 ALTER TABLE orders ADD COLUMN announced_hash INTEGER;
 UPDATE orders SET announced_state = fulfilment_state;
 
--- One row per event. `commit_seq` is 0 here: SQLite has one writer at a time, so ids are
--- allocated in commit order and the feed (`GET /api/v1/events`) reads by id alone.
+-- One row per event. `commit_seq` orders the feed (`GET /api/v1/events`): it is taken from
+-- `event_counter` in the inserting transaction, whose row lock is held until that transaction
+-- commits, so sequence numbers become visible in order and a cursor never passes an event that
+-- commits later (transaction ids would not do: they are the whole server's, and one long
+-- transaction of another database would hold the feed back).
+CREATE TABLE event_counter (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    last_seq  INTEGER NOT NULL
+);
+INSERT INTO event_counter (id, last_seq) VALUES (1, 0);
+
 CREATE TABLE events (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    commit_seq  INTEGER NOT NULL DEFAULT 0,
+    commit_seq  INTEGER NOT NULL,
     user_id     INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     store_id    INTEGER NOT NULL REFERENCES stores (id) ON DELETE CASCADE,
     type        TEXT NOT NULL,
@@ -24,8 +33,8 @@ CREATE TABLE events (
     payload     TEXT NOT NULL,
     created_at  INTEGER NOT NULL
 );
-CREATE INDEX events_feed ON events (user_id, commit_seq, id);
-CREATE INDEX events_all_feed ON events (commit_seq, id);
+CREATE INDEX events_feed ON events (user_id, commit_seq);
+CREATE UNIQUE INDEX events_all_feed ON events (commit_seq);
 CREATE INDEX events_created ON events (created_at);
 
 -- A merchant's endpoint: the URL, the event types it wants ('' = all, else ',a,b,'), an

@@ -299,35 +299,26 @@ impl EventRecord {
     }
 }
 
-/// A position in the event feed: after `(commit_seq, id)`. Opaque to clients (`12-345`).
+/// A position in the event feed: after this sequence number. Opaque to clients (`4182`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct EventCursor {
-    commit_seq: i64,
-    id: i64,
-}
+pub struct EventCursor(i64);
 
 impl fmt::Display for EventCursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.commit_seq, self.id)
+        write!(f, "{}", self.0)
     }
 }
 
 impl FromStr for EventCursor {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || {
-            format!(
+        match s.trim().parse::<i64>() {
+            Ok(seq) if seq >= 0 => Ok(EventCursor(seq)),
+            _ => Err(format!(
                 "{s:?} is not an event cursor; give the next_cursor of an earlier answer, or \
                  leave it out to start from the oldest event kept"
-            )
-        };
-        let (seq, id) = s.trim().split_once('-').ok_or_else(bad)?;
-        let commit_seq: i64 = seq.parse().map_err(|_| bad())?;
-        let id: i64 = id.parse().map_err(|_| bad())?;
-        if commit_seq < 0 || id < 0 {
-            return Err(bad());
+            )),
         }
-        Ok(EventCursor { commit_seq, id })
     }
 }
 
@@ -810,19 +801,30 @@ where
         return Ok(());
     }
     let now = Utc::now().timestamp_millis();
+    // The feed's sequence numbers, from the one counter row: its lock is held until this
+    // transaction commits, so numbers become visible in order (see the migration).
+    let (last,): (i64,) = sqlx::query_as::<DB, (i64,)>(
+        "UPDATE event_counter SET last_seq = last_seq + $1 WHERE id = 1 RETURNING last_seq",
+    )
+    .bind(events.len() as i64)
+    .fetch_one(&mut *conn)
+    .await?;
+    let mut seq = last - events.len() as i64;
     let mut ids: Vec<i64> = Vec::with_capacity(events.len());
     for chunk in events.chunks(250) {
         let rows: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(1 + i * 6, 6)))
+            .map(|i| format!("({})", placeholders(1 + i * 7, 7)))
             .collect();
         let sql = format!(
-            "INSERT INTO events (user_id, store_id, type, subject, payload, created_at) \
-             VALUES {} RETURNING id",
+            "INSERT INTO events (commit_seq, user_id, store_id, type, subject, payload, \
+             created_at) VALUES {} RETURNING id",
             rows.join(", ")
         );
         let mut query = sqlx::query_as::<DB, (i64,)>(&sql).persistent(false);
         for e in chunk {
+            seq += 1;
             query = query
+                .bind(seq)
                 .bind(user.0)
                 .bind(store.0)
                 .bind(e.event_type.as_str())
@@ -1010,10 +1012,7 @@ where
     let payload: String = row.try_get("payload")?;
     Ok(EventRecord {
         id,
-        cursor: EventCursor {
-            commit_seq: row.try_get("commit_seq")?,
-            id,
-        },
+        cursor: EventCursor(row.try_get("commit_seq")?),
         store_id: StoreId(row.try_get("event_store_id")?),
         event_type: event_type
             .parse()
@@ -1071,19 +1070,6 @@ fn release_sql(now_ms: &str) -> String {
         "UPDATE event_deliveries SET next_attempt_at = {now_ms} WHERE subscription_id = $1 \
          AND state = 'pending' AND next_attempt_at > {now_ms}"
     )
-}
-
-impl Backend {
-    /// The feed's upper bound: on PostgreSQL, only events of transactions older than every one
-    /// still running (see the migration); SQLite commits in id order.
-    fn feed_horizon(&self) -> &'static str {
-        match self {
-            Backend::Sqlite(_) => "",
-            Backend::Postgres(_) => {
-                " AND e.commit_seq < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-            }
-        }
-    }
 }
 
 impl Storage {
@@ -1201,8 +1187,8 @@ impl Storage {
     }
 
     /// Up to `limit` events after `after` (from the oldest kept when `None`), of `user`'s
-    /// stores (`None`: every store), in feed order. On PostgreSQL the feed stops before the
-    /// oldest transaction still running, so a cursor never passes an event that commits later.
+    /// stores (`None`: every store), in feed order: their sequence numbers, which become
+    /// visible in order, so a cursor never passes an event that commits later.
     pub async fn events_after(
         &self,
         user: Option<UserId>,
@@ -1212,15 +1198,12 @@ impl Storage {
         let after = after.unwrap_or_default();
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events e WHERE ($1 IS NULL OR e.user_id = $1) \
-             AND (e.commit_seq > $2 OR (e.commit_seq = $2 AND e.id > $3)){horizon} \
-             ORDER BY e.commit_seq, e.id LIMIT $4",
-            horizon = self.backend.feed_horizon()
+             AND e.commit_seq > $2 ORDER BY e.commit_seq LIMIT $3"
         );
         with_pool!(self, |pool| {
             sqlx::query_as::<Db, EventRecord>(&sql)
                 .bind(user.map(|u| u.0))
-                .bind(after.commit_seq)
-                .bind(after.id)
+                .bind(after.0)
                 .bind(i64::from(limit.clamp(1, 1000)))
                 .persistent(false)
                 .fetch_all(pool)
@@ -1695,13 +1678,11 @@ mod tests {
 
     #[test]
     fn cursors_read_back_what_they_print() {
-        let cursor = EventCursor {
-            commit_seq: 812,
-            id: 40,
-        };
+        let cursor = EventCursor(812);
         assert_eq!(cursor.to_string().parse::<EventCursor>(), Ok(cursor));
-        assert!("40".parse::<EventCursor>().is_err());
-        assert!("-1-2".parse::<EventCursor>().is_err());
+        assert!("".parse::<EventCursor>().is_err());
+        assert!("-1".parse::<EventCursor>().is_err());
+        assert!("1-2".parse::<EventCursor>().is_err());
     }
 
     #[test]

@@ -828,16 +828,6 @@ impl super::Storage {
                 let Some((store, order_id)) = closed else {
                     return Ok(false);
                 };
-                // The warehouse's `shipment.delivered`, committed with the delivery.
-                super::events::shipment_event::<Db>(
-                    &mut *tx,
-                    id.0,
-                    EventType::ShipmentDelivered,
-                    Some(remote_result),
-                    None,
-                )
-                .await
-                .op(OP)?;
                 // The parcel's units leave on hand as they stop being reserved (docs/STOCK.md).
                 super::stock::take_shipped_units(&mut tx, id.0, now)
                     .await
@@ -892,6 +882,18 @@ impl super::Storage {
                             .op(OP)?;
                     }
                 }
+                // The warehouse's `shipment.delivered`, committed with the delivery. After the
+                // order's row: every transaction that makes events locks an order (if any)
+                // before the event counter, never the other way round.
+                super::events::shipment_event::<Db>(
+                    &mut *tx,
+                    id.0,
+                    EventType::ShipmentDelivered,
+                    Some(remote_result),
+                    None,
+                )
+                .await
+                .op(OP)?;
                 tx.commit().await.op(OP)?;
                 Ok::<bool, StorageError>(true)
             }

@@ -1690,7 +1690,7 @@ api_test!(
 );
 
 /// Every (method, path) the router serves, as the OpenAPI document must list it.
-const ROUTES: [(&str, &str); 25] = [
+const ROUTES: [(&str, &str); 32] = [
     ("get", "/api/v1/stores"),
     ("get", "/api/v1/stores/{store_id}"),
     ("get", "/api/v1/stores/{store_id}/sync"),
@@ -1713,6 +1713,13 @@ const ROUTES: [(&str, &str); 25] = [
     ),
     ("get", "/api/v1/stores/{store_id}/stock"),
     ("put", "/api/v1/stores/{store_id}/stock"),
+    ("get", "/api/v1/subscriptions"),
+    ("post", "/api/v1/subscriptions"),
+    ("get", "/api/v1/subscriptions/{subscription_id}"),
+    ("delete", "/api/v1/subscriptions/{subscription_id}"),
+    ("get", "/api/v1/subscriptions/{subscription_id}/deliveries"),
+    ("post", "/api/v1/deliveries/{delivery_id}/resend"),
+    ("get", "/api/v1/events"),
     ("get", "/api/v1/me"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/docs"),
@@ -2799,7 +2806,7 @@ api_test!(
             .await;
         assert_eq!(nothing_new.body["events"], json!([]));
         assert_eq!(nothing_new.body["next_cursor"], cursor.as_str());
-        for bad in ["", "12", "a-b"] {
+        for bad in ["", "1-2", "-1", "a"] {
             let refused = app
                 .get(&format!("/api/v1/events?after={bad}"), &key(a))
                 .await;

@@ -476,7 +476,7 @@ pub async fn resend_delivery(
 #[into_params(parameter_in = Query)]
 pub struct FeedQuery {
     /// `next_cursor` of the previous answer; absent: from the oldest event kept (30 days).
-    #[param(pattern = "^[0-9]{1,19}-[0-9]{1,19}$")]
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub after: Option<String>,
     /// Events per answer, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
