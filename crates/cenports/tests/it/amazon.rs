@@ -550,3 +550,135 @@ both_backends!(a_stock_push_sets_the_listing_quantity, |ctx| {
         .unwrap();
     assert_eq!(again.write_requests, 0, "nothing changed: {again:?}");
 });
+
+/// The figures of `docs/AMAZON.md`: the cost of importing the sandbox's merchant-fulfilled
+/// orders by each walk at Amazon's own usage plans (rate scale 1), through the channel's client
+/// and its token buckets. Minutes long, so run by hand:
+/// `cargo test -p cenports --test it amazon::measure -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "minutes long at Amazon's real rates; run by hand for docs/AMAZON.md"]
+async fn measure_the_two_walks_at_amazons_rates() {
+    use cenports::channel::amazon::{Auth, Operation, SellerLimiter, SpApi};
+    use cenports::channel::Credentials;
+    let orders: usize = std::env::var("AMAZON_MEASURE_ORDERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(150);
+    let sandbox = start(orders).await;
+    sandbox.set_rate_scale(1.0);
+    after_the_horizon(&sandbox);
+    let amazon = channel(&sandbox);
+    let app = sandbox.app("full").unwrap();
+    let credentials = Credentials {
+        client_id: app.client_id.clone(),
+        client_secret: SecretString::from(app.client_secret.clone()),
+        access_token: SecretString::from(app.refresh_token.clone()),
+    };
+    let config = amazon.client_config(&sandbox.seller_id(), sandbox.marketplace_id(), &credentials);
+    let marketplace = sandbox.marketplace_id().to_owned();
+    let since = "2015-01-01T00:00:00Z".to_owned();
+
+    // getOrders (v0) pages of 100, then getOrderItems for each merchant-fulfilled order.
+    let api = SpApi::new(config.clone(), Arc::new(SellerLimiter::default())).unwrap();
+    api.login().await.unwrap();
+    let started = std::time::Instant::now();
+    let (mut requests, mut found, mut token) = (0u64, 0usize, None::<String>);
+    loop {
+        let mut query = vec![("MarketplaceIds", marketplace.clone())];
+        match &token {
+            Some(next) => query.push(("NextToken", next.clone())),
+            None => {
+                query.push(("LastUpdatedAfter", since.clone()));
+                query.push(("FulfillmentChannels", "MFN".into()));
+            }
+        }
+        let page = api
+            .call(
+                Operation::GetOrders,
+                reqwest::Method::GET,
+                "/orders/v0/orders",
+                &query,
+                None,
+                Auth::Access,
+            )
+            .await
+            .unwrap();
+        requests += 1;
+        let listed = page.body["payload"]["Orders"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for order in &listed {
+            let id = order["AmazonOrderId"].as_str().unwrap();
+            let path = format!("/orders/v0/orders/{id}/orderItems");
+            api.call(
+                Operation::GetOrderItems,
+                reqwest::Method::GET,
+                &path,
+                &[],
+                None,
+                Auth::Access,
+            )
+            .await
+            .unwrap();
+            requests += 1;
+            found += 1;
+        }
+        token = page.body["payload"]["NextToken"]
+            .as_str()
+            .map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    let v0 = started.elapsed();
+    eprintln!(
+        "getOrders + getOrderItems: {found} orders, {requests} requests, {:.1} s",
+        v0.as_secs_f64()
+    );
+
+    // searchOrders (2026-01-01) pages of 100 with items and recipients included.
+    let api = SpApi::new(config, Arc::new(SellerLimiter::default())).unwrap();
+    api.login().await.unwrap();
+    let started = std::time::Instant::now();
+    let (mut requests, mut found, mut token) = (0u64, 0usize, None::<String>);
+    loop {
+        let mut query = vec![
+            ("marketplaceIds", marketplace.clone()),
+            (
+                "includedData",
+                "BUYER,RECIPIENT,FULFILLMENT,PROCEEDS".to_owned(),
+            ),
+        ];
+        match &token {
+            Some(next) => query.push(("paginationToken", next.clone())),
+            None => {
+                query.push(("lastUpdatedAfter", since.clone()));
+                query.push(("fulfilledBy", "MERCHANT".into()));
+            }
+        }
+        let page = api
+            .call(
+                Operation::SearchOrders,
+                reqwest::Method::GET,
+                "/orders/2026-01-01/orders",
+                &query,
+                None,
+                Auth::Restricted,
+            )
+            .await
+            .unwrap();
+        requests += 1;
+        found += page.body["orders"].as_array().map_or(0, Vec::len);
+        token = page.body["pagination"]["nextToken"]
+            .as_str()
+            .map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    eprintln!(
+        "searchOrders with includedData: {found} orders, {requests} requests (+1 restricted data token), {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}

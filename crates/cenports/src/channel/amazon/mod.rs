@@ -40,7 +40,7 @@ use super::{
 };
 use crate::storage::StoreRecord;
 
-pub use client::{AmazonError, SpApi, SpApiConfig};
+pub use client::{AmazonError, Answer, Auth, SpApi, SpApiConfig};
 pub use limiter::{Operation, SellerLimiter};
 
 /// The channel's name in `stores.channel`.
