@@ -242,7 +242,7 @@ fn api_url_key(setting: &ApiUrlSetting) -> String {
 }
 
 /// The environment variable of a channel's host setting, by its name in [`ApiUrls`]:
-/// `CENPORTS_{KEY}` (`CENPORTS_BIGCOMMERCE_API_URL`, `CENPORTS_AMAZON_AUTH_URL`).
+/// `CENPORTS_{KEY}` (`CENPORTS_AMAZON_API_URL`, `CENPORTS_AMAZON_AUTH_URL`).
 pub fn api_url_env(channel: &str) -> String {
     match API_URL_SETTINGS.iter().find(|s| s.channel == channel) {
         Some(setting) => format!("CENPORTS_{}", setting.key.to_ascii_uppercase()),
