@@ -643,3 +643,31 @@ fn backoff(attempt: u32) -> Duration {
     let jitter = rand::random::<f64>() * 0.25;
     base.mul_f64(1.0 + jitter)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_leaves_the_secrets_out() {
+        let config = SpApiConfig {
+            endpoint: Url::parse("https://sellingpartnerapi-na.amazon.com").unwrap(),
+            auth_url: Url::parse("https://api.amazon.com").unwrap(),
+            seller_id: "A1".into(),
+            marketplace_id: "A2EUQ1WTGCTBG2".into(),
+            client_id: "amzn1.application-oa2-client.x".into(),
+            client_secret: SecretString::from("the-client-secret".to_owned()),
+            refresh_token: SecretString::from("Atzr|the-refresh-token".to_owned()),
+            timeout: Duration::from_secs(1),
+            max_retries: 0,
+            max_quota_retries: 0,
+        };
+        let api = SpApi::new(config, Arc::default()).unwrap();
+        let shown = format!("{api:?}");
+        assert!(shown.contains("amzn1.application-oa2-client.x"), "{shown}");
+        assert!(
+            !shown.contains("the-client-secret") && !shown.contains("Atzr|"),
+            "{shown}"
+        );
+    }
+}
