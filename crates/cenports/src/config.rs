@@ -238,12 +238,16 @@ pub enum ConfigError {
 
 /// The config file key of a channel's API host.
 fn api_url_key(setting: &ApiUrlSetting) -> String {
-    format!("{}_api_url", setting.channel)
+    setting.key.to_owned()
 }
 
-/// The environment variable of a channel's API host: `CENPORTS_{CHANNEL}_API_URL`.
+/// The environment variable of a channel's host setting, by its name in [`ApiUrls`]:
+/// `CENPORTS_{KEY}` (`CENPORTS_AMAZON_API_URL`, `CENPORTS_AMAZON_AUTH_URL`).
 pub fn api_url_env(channel: &str) -> String {
-    format!("CENPORTS_{}_API_URL", channel.to_ascii_uppercase())
+    match API_URL_SETTINGS.iter().find(|s| s.channel == channel) {
+        Some(setting) => format!("CENPORTS_{}", setting.key.to_ascii_uppercase()),
+        None => format!("CENPORTS_{}_API_URL", channel.to_ascii_uppercase()),
+    }
 }
 
 fn api_url_keys() -> Vec<String> {

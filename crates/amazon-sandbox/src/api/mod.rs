@@ -104,7 +104,28 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/o2/token", post(lwa::create_token))
         .nest("/_sandbox", control::routes())
         .merge(sp_api)
+        .layer(middleware::map_response_with_state(
+            state.clone(),
+            stamp_date,
+        ))
         .with_state(state)
+}
+
+/// Every answer carries the sandbox clock's time in `Date`, as Amazon's carry Amazon's: a
+/// client that needs the channel's "now" (the two-minute rule is relative to it) reads it
+/// there, and a test that advances the clock moves it too.
+async fn stamp_date(State(state): State<AppState>, mut response: Response) -> Response {
+    let date = state
+        .clock
+        .now()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    if let Ok(value) = HeaderValue::from_str(&date) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::DATE, value);
+    }
+    response
 }
 
 async fn unknown_path() -> Response {

@@ -39,6 +39,7 @@
 //! incremental walks, `Backfill` bulk walks); each channel honours the class in its own pacing
 //! (see [`priority`]).
 
+pub mod amazon;
 pub mod bigcommerce;
 pub mod carriers;
 pub mod connect;
@@ -359,6 +360,14 @@ pub trait OrdersIn: Send + Sync {
     /// The store's clock now: windows end at it minus a settle delay, so the hub's clock never
     /// matters.
     async fn now(&self) -> Result<DateTime<Utc>, ChannelError>;
+
+    /// How far behind the channel's [`OrdersIn::now`] every window must end, when the channel
+    /// itself imposes a horizon (Amazon refuses a `LastUpdatedBefore` later than two minutes
+    /// before the request, and its listings settle in that time). The core ends each window at
+    /// `now − max(settle, horizon)`. Zero (the default): only the core's settle delay.
+    fn horizon(&self) -> Duration {
+        Duration::ZERO
+    }
 
     /// Most orders per page.
     fn max_page_size(&self) -> u32;

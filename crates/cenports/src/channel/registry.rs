@@ -20,27 +20,45 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use url::Url;
 
+use super::amazon::{self, Amazon};
 use super::bigcommerce::{self, BigCommerce};
 use super::credentials::{decrypt_credentials, CredentialsError, PURPOSE_CLIENT_SECRET};
 use super::{Channel, Limiters, OpenOptions, Priority, StoreClient};
 use crate::secrets::SecretBox;
 use crate::storage::{EncryptedSecret, Storage, StoreId, StoreRecord};
 
-/// A channel's API host setting: `{channel}_api_url` in the config file,
-/// `CENPORTS_{CHANNEL}_API_URL` in the environment.
+/// A channel's host setting: `key` in the config file (`{channel}_api_url` for its API host),
+/// `CENPORTS_{KEY}` in the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApiUrlSetting {
-    /// The channel's name.
+    /// The name the URL is kept under in [`ApiUrls`]: the channel's name for its API host, or
+    /// `{channel}_{what}` for another host of the channel (Amazon's Login with Amazon host is
+    /// `amazon_auth`).
     pub channel: &'static str,
-    /// Its public API host.
+    /// The config file's key (`bigcommerce_api_url`, `amazon_auth_url`).
+    pub key: &'static str,
+    /// Its public host.
     pub default: &'static str,
 }
 
-/// Every built-in channel's API host setting.
-pub const API_URL_SETTINGS: [ApiUrlSetting; 1] = [ApiUrlSetting {
-    channel: bigcommerce::CHANNEL,
-    default: bigcommerce::DEFAULT_API_URL,
-}];
+/// Every built-in channel's host settings.
+pub const API_URL_SETTINGS: [ApiUrlSetting; 3] = [
+    ApiUrlSetting {
+        channel: bigcommerce::CHANNEL,
+        key: "bigcommerce_api_url",
+        default: bigcommerce::DEFAULT_API_URL,
+    },
+    ApiUrlSetting {
+        channel: amazon::CHANNEL,
+        key: "amazon_api_url",
+        default: amazon::DEFAULT_API_URL,
+    },
+    ApiUrlSetting {
+        channel: amazon::AUTH_URL_NAME,
+        key: "amazon_auth_url",
+        default: amazon::DEFAULT_AUTH_URL,
+    },
+];
 
 /// The API host of each built-in channel, as configured.
 pub type ApiUrls = BTreeMap<&'static str, Url>;
@@ -53,7 +71,13 @@ pub fn builtin(api_urls: &ApiUrls) -> Vec<Arc<dyn Channel>> {
             .cloned()
             .unwrap_or_else(|| Url::parse(setting.default).expect("a default URL is valid"))
     };
-    vec![Arc::new(BigCommerce::new(url(&API_URL_SETTINGS[0])))]
+    vec![
+        Arc::new(BigCommerce::new(url(&API_URL_SETTINGS[0]))),
+        Arc::new(Amazon::new(
+            url(&API_URL_SETTINGS[1]),
+            url(&API_URL_SETTINGS[2]),
+        )),
+    ]
 }
 
 /// Runs `future` in `priority` for each built-in channel that takes the class from a scope of

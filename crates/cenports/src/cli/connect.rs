@@ -30,9 +30,10 @@ use cenports::channel::bigcommerce::connect::{
 use cenports::channel::bigcommerce::webhooks::HOOK_SCOPES;
 use cenports::channel::bigcommerce::{CHANNEL, DEFAULT_API_URL};
 use cenports::channel::credentials::save_verified;
-use cenports::channel::Channels;
+use cenports::channel::{Channels, ConnectSubmission, PermissionCheck};
 use cenports::config::Settings;
 use cenports::storage::{Storage, StoreRecord, StoreStatus};
+use std::collections::BTreeMap;
 
 use super::shown;
 use cenports::webhooks::registration::{register_hooks, remove_hooks};
@@ -49,10 +50,15 @@ pub const CLIENT_SECRET_ENV: &str = "CENPORTS_CLIENT_SECRET";
 /// Options of `cenports connect`.
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
+    /// The channel: bigcommerce, or amazon (which takes its amazon-merchant.json through
+    /// --credentials-file).
+    #[arg(long, default_value = "bigcommerce")]
+    pub channel: String,
     /// The email you log into Cenports with; the store is saved under it.
     #[arg(long)]
     pub email: String,
-    /// The credentials .txt BigCommerce downloads when the API account is created.
+    /// The credentials .txt BigCommerce downloads when the API account is created (with
+    /// --channel amazon: the amazon-merchant.json of the app authorisation).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["store_url", "client_id", "client_secret", "access_token"])]
     pub credentials_file: Option<PathBuf>,
     /// The store's Permanent Address (https://store-XXXX.mybigcommerce.com), its API path, or
@@ -85,6 +91,9 @@ pub struct DisconnectArgs {
 
 /// Runs `cenports connect`.
 pub async fn run(args: ConnectArgs, settings: &Settings) -> Result<()> {
+    if args.channel != CHANNEL {
+        return run_channel(&args, settings).await;
+    }
     let input = match &args.credentials_file {
         Some(path) => input_from_credentials_file(&args.email, path)?,
         None => input_from_flags(&args)?,
@@ -131,6 +140,85 @@ pub async fn run(args: ConnectArgs, settings: &Settings) -> Result<()> {
         shown(args.email.trim()),
         shown(&store.remote_id)
     )?;
+    Ok(())
+}
+
+/// `cenports connect --channel NAME --credentials-file FILE` for a channel other than
+/// BigCommerce: the file goes to the channel's own check, each permission
+/// is printed with its verdict and fix, and the store is saved only if the check passed.
+async fn run_channel(args: &ConnectArgs, settings: &Settings) -> Result<()> {
+    let channels = settings.channels()?;
+    let Some(channel) = channels.get(&args.channel).cloned() else {
+        let names: Vec<&str> = channels.all().iter().map(|c| c.name()).collect();
+        bail!(
+            "{:?} is not a channel of this hub: use one of {}",
+            args.channel,
+            names.join(", ")
+        );
+    };
+    let Some(path) = &args.credentials_file else {
+        bail!(
+            "connecting a {} seller takes --credentials-file (its credentials JSON); the \
+             dashboard's connect page takes the fields one by one",
+            channel.display_name()
+        );
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("could not read the credentials file {}", path.display()))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Checking the {} credentials ...",
+        channel.display_name()
+    )?;
+    let submission = ConnectSubmission {
+        email: args.email.clone(),
+        fields: BTreeMap::new(),
+        file: Some(SecretString::from(text)),
+    };
+    let verified = match channel.check(submission).await {
+        Ok(verified) => verified,
+        Err(refused) => {
+            print_permissions(&mut out, &refused.permissions)?;
+            bail!("{}", refused.message);
+        }
+    };
+    print_permissions(&mut out, &verified.permissions)?;
+    let storage = open_storage(settings).await?;
+    let store = save_verified(&storage, channels.secret_box(), &verified)
+        .await
+        .context("the check passed but the store could not be saved")?;
+    writeln!(
+        out,
+        "Connected {} store {} \"{}\" (id {}) for {}; its credentials are stored encrypted.",
+        channel.display_name(),
+        shown(&store.remote_id),
+        shown(&store.profile.name),
+        store.id().get(),
+        shown(verified.email.trim())
+    )?;
+    writeln!(
+        out,
+        "Next: `cenports sync --email {} --store {}` imports its orders.",
+        shown(verified.email.trim()),
+        shown(&store.remote_id)
+    )?;
+    Ok(())
+}
+
+/// One line per permission: `ok` or `MISSING` with the fix.
+fn print_permissions(out: &mut impl Write, permissions: &[PermissionCheck]) -> Result<()> {
+    for permission in permissions {
+        if permission.granted {
+            writeln!(out, "  ok       {} ({})", permission.label, permission.code)?;
+        } else {
+            writeln!(
+                out,
+                "  MISSING  {} ({}): {}",
+                permission.label, permission.code, permission.fix
+            )?;
+        }
+    }
     Ok(())
 }
 

@@ -1,5 +1,10 @@
-//! `cenports sandbox`: runs the BigCommerce sandbox as a server, for demos, manual testing and
-//! benchmarks.
+//! `cenports sandbox`: runs the BigCommerce sandbox (or, with `--channel amazon`, the Amazon
+//! Selling Partner API sandbox) as a server, for demos, manual testing and benchmarks.
+//!
+//! With `--channel amazon` it builds one seller account (`--orders` historical orders from
+//! `--seed`), writes `DIR/amazon-merchant.json` with `--credentials-dir` (what `cenports connect
+//! --channel amazon --credentials-file` reads), and serves SP-API, Login with Amazon and the
+//! control API on one port.
 //!
 //! It builds one store (catalog and order history generated from `--seed`), prints where it
 //! listens and the credentials of every API account profile in the layout of the `.txt` file
@@ -30,6 +35,9 @@ use tokio::net::TcpListener;
 /// Options of `cenports sandbox`.
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
+    /// Which channel to emulate: bigcommerce or amazon.
+    #[arg(long, default_value = "bigcommerce", value_parser = ["bigcommerce", "amazon"])]
+    pub channel: String,
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 8090)]
     pub port: u16,
@@ -79,6 +87,9 @@ pub(crate) fn parse_plan(value: &str) -> Result<Plan, String> {
 
 /// Builds the sandbox and its store, prints the banner, then serves until a shutdown signal.
 pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
+    if args.channel == "amazon" {
+        return run_amazon(args).await;
+    }
     if !(args.webhook_retry_scale.is_finite() && args.webhook_retry_scale > 0.0) {
         bail!("--webhook-retry-scale must be a number above 0 (1 = BigCommerce's schedule)");
     }
@@ -179,6 +190,71 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
     let signal = shutdown_signal().await?;
     tracing::info!(signal, "shutting down");
     sandbox.state().live.stop_all();
+    sandbox.shutdown();
+    Ok(())
+}
+
+/// `cenports sandbox --channel amazon`: one seller account, its credentials file, until a
+/// shutdown signal.
+async fn run_amazon(args: SandboxArgs) -> anyhow::Result<()> {
+    use amazon_sandbox::{AmazonSandbox, AmazonSandboxConfig, LiveSettings};
+    if args.tls {
+        bail!("--tls is not offered for the Amazon sandbox; it serves plain HTTP on loopback");
+    }
+    let addr = SocketAddr::new(args.bind, args.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|error| listen_error(addr, error))?;
+    let config = AmazonSandboxConfig {
+        seed: args.seed,
+        orders: args.orders,
+        ..AmazonSandboxConfig::default()
+    };
+    let started = Instant::now();
+    let sandbox = AmazonSandbox::start(listener, config)
+        .await
+        .with_context(|| format!("could not start the Amazon sandbox on {addr}"))?;
+    println!("Sandbox listening on {}", sandbox.endpoint());
+    println!(
+        "Seller account built: {} orders in {:.2} s (seed {})",
+        args.orders,
+        started.elapsed().as_secs_f64(),
+        args.seed
+    );
+    println!("SP-API endpoint: {}", sandbox.endpoint());
+    println!("Login with Amazon: {}", sandbox.auth_endpoint());
+    println!("Seller ID: {}", sandbox.seller_id());
+    println!("Marketplace ID: {}", sandbox.marketplace_id());
+    for app in sandbox.apps() {
+        println!("Profile {}: {}", app.profile, app.description);
+    }
+    if let Some(dir) = &args.credentials_dir {
+        let file = sandbox
+            .write_credentials(dir)
+            .context("could not write the credentials file")?;
+        println!("Credentials written to {}", file.display());
+        println!(
+            "Connect with: CENPORTS_AMAZON_API_URL={0} CENPORTS_AMAZON_AUTH_URL={0} cenports \
+             connect --channel amazon --email you@example.com --credentials-file {1}",
+            sandbox.endpoint(),
+            file.display()
+        );
+    }
+    if let Some(rate) = args.live {
+        let settings = LiveSettings {
+            rate,
+            seed: Some(args.seed),
+        };
+        sandbox
+            .start_live(settings)
+            .map_err(anyhow::Error::msg)
+            .context("--live could not start live mode")?;
+        println!("Live mode: {rate} events per second");
+    }
+    println!("Control API: {}/_sandbox", sandbox.endpoint());
+    println!("Press Ctrl-C to stop.");
+    let signal = shutdown_signal().await?;
+    tracing::info!(signal, "shutting down");
     sandbox.shutdown();
     Ok(())
 }

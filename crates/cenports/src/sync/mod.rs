@@ -206,18 +206,17 @@ impl SyncError {
     }
 }
 
-/// The store's clock minus the settle delay: the end of the next window.
+/// The store's clock minus the settle delay, or minus the channel's horizon when that is
+/// longer ([`crate::channel::OrdersIn::horizon`]): the end of the next window.
 async fn window_end(
     client: &dyn StoreClient,
     options: &SyncOptions,
     stream: &str,
 ) -> Result<DateTime<Utc>, SyncError> {
-    let now = client
-        .orders()
-        .now()
-        .await
-        .map_err(SyncError::api(stream, client))?;
-    Ok(now - options.settle())
+    let orders = client.orders();
+    let now = orders.now().await.map_err(SyncError::api(stream, client))?;
+    let horizon = chrono::Duration::from_std(orders.horizon()).unwrap_or_default();
+    Ok(now - options.settle().max(horizon))
 }
 
 /// A sync that writes at least this many orders refreshes the planner's statistics.

@@ -265,7 +265,11 @@ pub async fn create_connection(
         // polling imports orders meanwhile.
         let registered = async {
             let client = state.channels().client(state.storage(), &store).await?;
-            Ok::<_, anyhow::Error>(
+            // A channel that calls nobody back (Amazon) is polled only.
+            if client.hooks().is_none() {
+                return Ok::<_, anyhow::Error>(None);
+            }
+            Ok(Some(
                 crate::webhooks::registration::register_hooks(
                     state.storage(),
                     &secret_box,
@@ -274,7 +278,7 @@ pub async fn create_connection(
                     public_url,
                 )
                 .await?,
-            )
+            ))
         }
         .await;
         if let Err(error) = registered {

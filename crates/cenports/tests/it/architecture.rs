@@ -68,6 +68,35 @@ fn only_the_cli_the_registry_and_the_channel_folder_name_bigcommerce() {
     );
 }
 
+#[test]
+fn only_the_cli_the_registry_and_the_channel_folder_use_the_amazon_channel_or_its_sandbox() {
+    let root = crate_src("cenports");
+    let mut all = Vec::new();
+    files(&root, &root, &mut all);
+    let allowed = |relative: &str| {
+        relative.starts_with("cli/")
+            || relative.starts_with("channel/amazon/")
+            || relative == "channel/registry.rs"
+    };
+    let mut offenders = Vec::new();
+    for (relative, path) in all.iter().filter(|(r, _)| !allowed(r)) {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if code.contains("amazon::") || code.contains("amazon_sandbox") {
+                offenders.push(format!("{relative}:{}: {}", number + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "the Amazon channel is used outside cli/, channel/amazon/ and channel/registry.rs:\n{}",
+        offenders.join("\n")
+    );
+}
+
 /// The module path of a source file (`sync/orders.rs` → `["sync", "orders"]`, `sync/mod.rs` →
 /// `["sync"]`, `lib.rs` → `[]`).
 fn module_path(relative: &str) -> Vec<String> {

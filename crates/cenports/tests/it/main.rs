@@ -6,6 +6,7 @@
 mod common;
 
 mod accounts_storage;
+mod amazon;
 mod api;
 mod architecture;
 mod browser;
