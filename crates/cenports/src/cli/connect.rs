@@ -30,7 +30,7 @@ use cenports::channel::bigcommerce::connect::{
 use cenports::channel::bigcommerce::webhooks::HOOK_SCOPES;
 use cenports::channel::bigcommerce::{CHANNEL, DEFAULT_API_URL};
 use cenports::channel::credentials::save_verified;
-use cenports::channel::{Channels, ConnectSubmission, PermissionCheck};
+use cenports::channel::{Channel, Channels, ConnectSubmission, PermissionCheck, VerifiedStore};
 use cenports::config::Settings;
 use cenports::storage::{Storage, StoreRecord, StoreStatus};
 use std::collections::BTreeMap;
@@ -163,27 +163,8 @@ async fn run_channel(args: &ConnectArgs, settings: &Settings) -> Result<()> {
             channel.display_name()
         );
     };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("could not read the credentials file {}", path.display()))?;
     let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "Checking the {} credentials ...",
-        channel.display_name()
-    )?;
-    let submission = ConnectSubmission {
-        email: args.email.clone(),
-        fields: BTreeMap::new(),
-        file: Some(SecretString::from(text)),
-    };
-    let verified = match channel.check(submission).await {
-        Ok(verified) => verified,
-        Err(refused) => {
-            print_permissions(&mut out, &refused.permissions)?;
-            bail!("{}", refused.message);
-        }
-    };
-    print_permissions(&mut out, &verified.permissions)?;
+    let verified = check_credentials_file(channel.as_ref(), &args.email, path, &mut out).await?;
     let storage = open_storage(settings).await?;
     let store = save_verified(&storage, channels.secret_box(), &verified)
         .await
@@ -204,6 +185,40 @@ async fn run_channel(args: &ConnectArgs, settings: &Settings) -> Result<()> {
         shown(&store.remote_id)
     )?;
     Ok(())
+}
+
+/// What `cenports connect --channel NAME --credentials-file FILE` checks before saving: the file
+/// goes to the channel's own check ([`Channel::check`]) and each permission is printed to `out`
+/// with its verdict and fix. A refusal is an error carrying the channel's message; nothing is
+/// saved here.
+pub async fn check_credentials_file(
+    channel: &dyn Channel,
+    email: &str,
+    path: &Path,
+    out: &mut impl Write,
+) -> Result<VerifiedStore> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("could not read the credentials file {}", path.display()))?;
+    writeln!(
+        out,
+        "Checking the {} credentials ...",
+        channel.display_name()
+    )?;
+    let submission = ConnectSubmission {
+        email: email.to_owned(),
+        fields: BTreeMap::new(),
+        file: Some(SecretString::from(text)),
+    };
+    match channel.check(submission).await {
+        Ok(verified) => {
+            print_permissions(out, &verified.permissions)?;
+            Ok(verified)
+        }
+        Err(refused) => {
+            print_permissions(out, &refused.permissions)?;
+            bail!("{}", refused.message);
+        }
+    }
 }
 
 /// One line per permission: `ok` or `MISSING` with the fix.

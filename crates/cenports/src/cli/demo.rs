@@ -14,6 +14,14 @@
 //! `--no-serve`, it creates an operator account and a sign-in for the demo merchant (random
 //! passwords printed once) and serves the hub ([`cenports::server::App`]) on `--listen` until
 //! Ctrl-C or SIGTERM.
+//!
+//! Beside the BigCommerce store it starts an in-process Amazon emulator (`amazon-sandbox`: a
+//! seller account with `--amazon-orders` orders, its usage plans scaled up by
+//! [`AMAZON_RATE_SCALE`] so the demo does not wait minutes for Amazon's buckets) and connects it
+//! for the same merchant as `cenports connect --channel amazon --credentials-file` does: its
+//! `amazon-merchant.json` goes to the channel's own check (`Channel::check`, every role probed),
+//! the store is saved, then imported like any store. The summary and the served dashboard show
+//! both stores.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::OpenOptions;
@@ -22,11 +30,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use amazon_sandbox::{AmazonSandbox, AmazonSandboxConfig, FulfillmentChannel};
 use anyhow::{Context, Result};
 use bigcommerce_sandbox::credentials::credentials_txt;
 use bigcommerce_sandbox::{Plan, Sandbox, SandboxConfig, StoreInfo, StoreSpec};
 use cenports::accounts::{self, tokens, AccountError, Role};
 use cenports::channel::bigcommerce::CHANNEL;
+use cenports::channel::credentials::save_verified;
 use cenports::channel::Channels;
 use cenports::config::{Overrides, Settings};
 use cenports::fulfilment::worker::{drain, WorkerConfig};
@@ -42,8 +52,13 @@ use url::Url;
 
 use crate::cli::{connect, sync};
 
-/// The Cenports user the demo store is connected for.
+/// The Cenports user the demo stores are connected for.
 const DEMO_EMAIL: &str = "demo@cenports.example";
+
+/// How much faster than Amazon's usage plans the demo's Amazon emulator refills its buckets
+/// (bursts unchanged): at Amazon's own rates reading the listings of the SKUs ordered alone
+/// would take seconds per ten SKUs, and a served hub's polling would wait minutes per search.
+pub const AMAZON_RATE_SCALE: f64 = 100.0;
 
 /// Options of `cenports demo`.
 #[derive(Debug, Args)]
@@ -67,6 +82,9 @@ pub struct DemoArgs {
     /// Ctrl-C.
     #[arg(long)]
     pub no_serve: bool,
+    /// Historical orders of the demo's Amazon seller account (merchant- and Amazon-fulfilled).
+    #[arg(long, default_value_t = 300)]
+    pub amazon_orders: usize,
 }
 
 /// A temporary directory removed when the demo ends, however it ends.
@@ -119,8 +137,14 @@ fn write_credentials(
 }
 
 /// The hub's settings for the demo: its own database and key file in the demo directory (or
-/// the configuration, with `--database-url`), and the sandbox as the API host.
-fn demo_settings(dir: &Path, sandbox: &Sandbox, overrides: &Overrides) -> Result<Settings> {
+/// the configuration, with `--database-url`), and the sandboxes as the API hosts (the Amazon
+/// emulator serves SP-API and Login with Amazon on one address).
+fn demo_settings(
+    dir: &Path,
+    sandbox: &Sandbox,
+    amazon: &AmazonSandbox,
+    overrides: &Overrides,
+) -> Result<Settings> {
     let mut settings = if overrides.database_url.is_some() {
         Settings::load(overrides)?
     } else {
@@ -133,6 +157,13 @@ fn demo_settings(dir: &Path, sandbox: &Sandbox, overrides: &Overrides) -> Result
         CHANNEL,
         Url::parse(sandbox.base_url()).context("the sandbox's base URL")?,
     );
+    let amazon_url = Url::parse(amazon.endpoint()).context("the Amazon emulator's address")?;
+    settings
+        .channel_api_urls
+        .insert(cenports::channel::amazon::CHANNEL, amazon_url.clone());
+    settings
+        .channel_api_urls
+        .insert(cenports::channel::amazon::AUTH_URL_NAME, amazon_url);
     Ok(settings)
 }
 
@@ -144,12 +175,32 @@ pub async fn run(args: DemoArgs, overrides: &Overrides) -> Result<()> {
     let sandbox = Sandbox::start(listener, SandboxConfig::default())
         .await
         .context("could not start the demo sandbox")?;
-    let result = demo(&args, overrides, &sandbox).await;
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("could not listen on a loopback port for the demo's Amazon emulator")?;
+    let amazon = AmazonSandbox::start(
+        listener,
+        AmazonSandboxConfig {
+            seed: args.seed,
+            orders: args.amazon_orders,
+            rate_scale: AMAZON_RATE_SCALE,
+            ..AmazonSandboxConfig::default()
+        },
+    )
+    .await
+    .context("could not start the demo's Amazon emulator")?;
+    let result = demo(&args, overrides, &sandbox, &amazon).await;
+    amazon.shutdown();
     sandbox.shutdown();
     result
 }
 
-async fn demo(args: &DemoArgs, overrides: &Overrides, sandbox: &Sandbox) -> Result<()> {
+async fn demo(
+    args: &DemoArgs,
+    overrides: &Overrides,
+    sandbox: &Sandbox,
+    amazon: &AmazonSandbox,
+) -> Result<()> {
     let spec = StoreSpec {
         seed: args.seed,
         products: args.products,
@@ -181,7 +232,7 @@ async fn demo(args: &DemoArgs, overrides: &Overrides, sandbox: &Sandbox) -> Resu
     );
 
     let dir = DemoDir::create()?;
-    let settings = demo_settings(&dir.0, sandbox, overrides)?;
+    let settings = demo_settings(&dir.0, sandbox, amazon, overrides)?;
     let guide = write_credentials(&dir.0, sandbox, &store, "merchant-guide")?;
     let storage = Storage::open(&settings.database_url)
         .await
@@ -300,6 +351,16 @@ async fn demo(args: &DemoArgs, overrides: &Overrides, sandbox: &Sandbox) -> Resu
         if stores_after == 1 { "" } else { "s" }
     );
     debug_assert_eq!(stores_before, stores_after);
+
+    let seller = connect_amazon(&channels, &storage, amazon, &dir.0).await?;
+    print_stores(
+        &storage,
+        &[
+            (&saved, first.report.api_requests),
+            (&seller.record, seller.requests),
+        ],
+    )
+    .await?;
     if args.no_serve {
         storage.close().await;
         return Ok(());
@@ -307,6 +368,139 @@ async fn demo(args: &DemoArgs, overrides: &Overrides, sandbox: &Sandbox) -> Resu
     let logins = demo_logins(&storage).await;
     storage.close().await;
     serve(&settings, args.listen, logins?).await
+}
+
+/// The demo's Amazon store, connected and imported.
+struct AmazonSeller {
+    record: StoreRecord,
+    /// Requests of its first import.
+    requests: u64,
+}
+
+/// Connects the Amazon emulator's seller for the demo merchant through the merchant's path
+/// (`amazon-merchant.json` to the channel's check, then saved encrypted) and imports it.
+async fn connect_amazon(
+    channels: &Channels,
+    storage: &Storage,
+    amazon: &AmazonSandbox,
+    dir: &Path,
+) -> Result<AmazonSeller> {
+    let file = amazon
+        .write_credentials(dir)
+        .context("could not write the Amazon emulator's credentials file")?;
+    let (generated, merchant_fulfilled) = {
+        let account = amazon.state().account.read();
+        let orders = account.orders();
+        let mfn = orders
+            .iter()
+            .filter(|o| o.fulfillment_channel == FulfillmentChannel::Mfn)
+            .count();
+        (orders.len(), mfn)
+    };
+    println!();
+    println!(
+        "Amazon: an in-process emulator of Amazon's Selling Partner API at {} (seller {}, \
+         marketplace {}; {generated} orders over the last 30 days, {merchant_fulfilled} of them \
+         merchant-fulfilled). Its usage plans run {AMAZON_RATE_SCALE:.0} times faster than \
+         Amazon's so that the demo stays quick (bursts as Amazon's).",
+        amazon.endpoint(),
+        amazon.seller_id(),
+        amazon.marketplace_id(),
+    );
+    // Amazon's search ends two minutes before the request: past that horizon every generated
+    // order is searchable, so the import can be checked against the account.
+    amazon.advance_clock(chrono::Duration::seconds(150));
+    println!(
+        "Connecting it for the same merchant (cenports connect --channel amazon --email \
+         {DEMO_EMAIL} --credentials-file {}):",
+        file.display()
+    );
+    let channel = channels
+        .get(cenports::channel::amazon::CHANNEL)
+        .context("the hub has no Amazon channel")?
+        .clone();
+    let verified = connect::check_credentials_file(
+        channel.as_ref(),
+        DEMO_EMAIL,
+        &file,
+        &mut std::io::stdout(),
+    )
+    .await?;
+    let record = save_verified(storage, channels.secret_box(), &verified)
+        .await
+        .context("the Amazon check passed but the store could not be saved")?;
+    println!(
+        "Connected Amazon store {} \"{}\" (id {}) for {DEMO_EMAIL}; its credentials are stored \
+         encrypted.",
+        record.remote_id,
+        record.profile.name,
+        record.id().get()
+    );
+
+    println!();
+    println!(
+        "Importing it (cenports sync --store {}): searchOrders with items, recipient and totals \
+         included, 100 merchant-fulfilled orders a page, open orders first; then the listings of \
+         the SKUs ordered...",
+        record.remote_id
+    );
+    let before = amazon.state().log.lock().counters();
+    let synced = sync::sync_one(channels, storage, &record, None).await?;
+    let after = amazon.state().log.lock().counters();
+    print_sync("sync", &synced.report);
+    let scope = record.scope();
+    let orders = storage.count_orders(&scope).await?;
+    println!(
+        "  {orders} orders in the hub of the {merchant_fulfilled} merchant-fulfilled ones \
+         (Amazon ships the Amazon-fulfilled ones itself: not imported)"
+    );
+    let by_operation: Vec<String> = after
+        .by_operation
+        .iter()
+        .filter_map(|(operation, count)| {
+            let sent = count - before.by_operation.get(operation).copied().unwrap_or(0);
+            let name = if operation == "unknown" {
+                "Login with Amazon"
+            } else {
+                operation.as_str()
+            };
+            (sent > 0).then(|| format!("{name} {sent}"))
+        })
+        .collect();
+    println!(
+        "  requests at the emulator: {} ({}); {} answered 429",
+        after.total - before.total,
+        by_operation.join(", "),
+        after.by_status.get(&429).copied().unwrap_or(0)
+            - before.by_status.get(&429).copied().unwrap_or(0)
+    );
+    println!("  by fulfilment state:");
+    for (state, count) in storage.count_orders_by_fulfilment_state(&scope).await? {
+        println!("    {:<28} {:>7}", state.as_str(), count);
+    }
+    Ok(AmazonSeller {
+        record,
+        requests: synced.report.api_requests,
+    })
+}
+
+/// The summary of both stores: orders read back from the hub's database, requests of each
+/// first import.
+async fn print_stores(storage: &Storage, imported: &[(&StoreRecord, u64)]) -> Result<()> {
+    println!();
+    println!("The merchant's stores in the hub ({DEMO_EMAIL}; orders counted in its database)");
+    println!(
+        "  {:<12} {:<30} {:<28} {:>7} {:>9}",
+        "channel", "store", "name", "orders", "requests"
+    );
+    for (store, requests) in imported {
+        let orders = storage.count_orders(&store.scope()).await?;
+        println!(
+            "  {:<12} {:<30} {:<28} {:>7} {:>9}",
+            store.channel, store.remote_id, store.profile.name, orders, requests
+        );
+    }
+    Ok(())
 }
 
 /// The operator account of the demo's hub.
@@ -361,7 +555,7 @@ async fn serve(
     })?;
     let local = listener.local_addr()?;
     println!();
-    println!("The hub is serving the demo store at http://{local} (Ctrl-C to stop):");
+    println!("The hub is serving both demo stores at http://{local} (Ctrl-C to stop):");
     println!("  sign in:  http://{local}/login");
     println!("  API docs: http://{local}/api/v1/docs");
     println!("  health:   http://{local}/healthz");
@@ -369,7 +563,7 @@ async fn serve(
     for (email, role, password) in &logins {
         let role = match role {
             Role::Operator => "operator, every store",
-            Role::Merchant => "merchant, the demo store",
+            Role::Merchant => "merchant, both demo stores",
         };
         println!(
             "  login: {email} password: {} ({role})",

@@ -1,7 +1,9 @@
 //! `cenports demo` runs end to end through the merchant's code path: sandbox, connect with the
 //! credentials file, sync into the hub's database, a shipment and a stock push written back, and
-//! the missing-scope message on connect; then, unless `--no-serve`, it serves the hub with the
-//! logins it printed.
+//! the missing-scope message on connect; an Amazon emulator's seller connected for the same
+//! merchant (its credentials file through the channel's check) and imported; then, unless
+//! `--no-serve`, it serves the hub with the logins it printed, both stores on the merchant's
+//! dashboard.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -84,6 +86,48 @@ fn the_demo_imports_every_order_and_explains_a_missing_scope() {
         count(rows, " outbox row(s)"),
         "one BigCommerce shipment per outbox row:\n{stdout}"
     );
+
+    // The Amazon seller: every role checked, connected for the same merchant, and every
+    // merchant-fulfilled order imported once.
+    for role in [
+        "ok       Inventory and Order Tracking (orders)",
+        "ok       Product Listing (listings)",
+        "ok       Direct-to-Consumer Shipping (restricted) (restricted data)",
+    ] {
+        assert!(stdout.contains(role), "{role}:\n{stdout}");
+    }
+    assert!(
+        stdout.contains("Connected Amazon store ") && stdout.contains("for demo@cenports.example"),
+        "{stdout}"
+    );
+    let merchant_fulfilled = count(
+        stdout
+            .lines()
+            .find(|l| l.contains("merchant-fulfilled). Its usage plans"))
+            .expect("the Amazon banner"),
+        " of them",
+    );
+    assert!(
+        stdout.contains(&format!(
+            "  {merchant_fulfilled} orders in the hub of the {merchant_fulfilled} \
+             merchant-fulfilled ones"
+        )),
+        "{stdout}"
+    );
+    // The summary: one row per store, orders counted in the hub.
+    let stores: Vec<Vec<&str>> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("The merchant's stores in the hub"))
+        .skip(2)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let channels: Vec<&str> = stores.iter().map(|row| row[0]).collect();
+    assert_eq!(channels, ["bigcommerce", "amazon"], "{stdout}");
+    let orders = |row: &Vec<&str>| -> u64 { row[row.len() - 2].parse().unwrap() };
+    assert_eq!(orders(&stores[0]), 600, "{stdout}");
+    assert_eq!(orders(&stores[1]), merchant_fulfilled, "{stdout}");
+    assert!(merchant_fulfilled > 0, "{stdout}");
 }
 
 /// A `cenports demo` serving its hub: the process (killed when dropped), the URL it printed,
@@ -128,7 +172,7 @@ fn serve_demo(args: &[&str], envs: &[(&str, &str)]) -> ServingDemo {
             .unwrap_or_else(|_| panic!("the demo stopped printing before its logins:\n{printed}"));
         printed.push_str(&line);
         printed.push('\n');
-        if let Some(rest) = line.split("serving the demo store at ").nth(1) {
+        if let Some(rest) = line.split("serving both demo stores at ").nth(1) {
             url = Some(rest.split_whitespace().next().unwrap().to_string());
         }
         if let Some(rest) = line.trim().strip_prefix("login: ") {
@@ -193,6 +237,40 @@ fn the_demo_then_serves_the_hub_and_its_printed_logins_sign_in() {
             };
             assert_eq!(body["user"]["role"], role, "{body}");
         }
+        // The merchant's dashboard lists both stores, each with its channel.
+        let (email, password) = &logins[1];
+        let signed_in = http
+            .post(format!("{url}/login"))
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        let cookie = signed_in
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.strip_prefix("cenports_session="))
+            .and_then(|v| v.split(';').next())
+            .expect("a session cookie")
+            .to_string();
+        let stores: serde_json::Value = http
+            .get(format!("{url}/api/v1/stores"))
+            .header("cookie", format!("cenports_session={cookie}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut channels: Vec<&str> = stores["stores"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{stores}"))
+            .iter()
+            .map(|s| s["channel"].as_str().unwrap())
+            .collect();
+        channels.sort_unstable();
+        assert_eq!(channels, ["amazon", "bigcommerce"], "{stores}");
         // A wrong password is refused: the printed one is what signs in.
         let refused = http
             .post(format!("{url}/login"))
@@ -252,7 +330,7 @@ async fn the_demo_runs_twice_on_one_database(database_url: String) {
     assert!(
         second
             .printed
-            .contains("The hub is serving the demo store at"),
+            .contains("The hub is serving both demo stores at"),
         "{}",
         second.printed
     );

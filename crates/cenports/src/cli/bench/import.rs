@@ -63,6 +63,15 @@ pub struct ImportArgs {
     /// Skip SQLite: PostgreSQL only.
     #[arg(long)]
     pub postgres_only: bool,
+    /// The channel: bigcommerce, or amazon (the Amazon emulator in process, the hub's walk and
+    /// a naive getOrders + getOrderItems client, their time computed at Amazon's usage plans:
+    /// `cli/bench/amazon.rs`; SQLite only).
+    #[arg(long, default_value = "bigcommerce", value_parser = ["bigcommerce", "amazon"])]
+    pub channel: String,
+    /// --channel amazon: the emulator's rates are Amazon's times this (bursts unchanged), so
+    /// the run takes minutes, not hours.
+    #[arg(long, default_value_t = 200.0)]
+    pub rate_scale: f64,
 }
 
 /// One row of the table.
@@ -81,6 +90,9 @@ struct Row {
 
 /// Runs `cenports bench import`.
 pub(super) async fn run_import(args: ImportArgs, overrides: &Overrides) -> Result<()> {
+    if args.channel == cenports::channel::amazon::CHANNEL {
+        return super::amazon::run(&args).await;
+    }
     let dir = TempDir::create("bench")?;
     let started = Instant::now();
     let sandbox = start_sandbox(&dir.0, args.orders, args.seed, "unlimited").await?;

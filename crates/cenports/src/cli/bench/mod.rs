@@ -7,6 +7,7 @@
 //! integration tests (temporary directories, the `cenports sandbox` child process, scratch
 //! PostgreSQL databases) is the `cenports-harness` crate. No bench imports this module.
 
+mod amazon;
 mod api;
 mod export;
 mod fleet;
@@ -32,7 +33,9 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// Backfill a sandbox store (a child process, unthrottled) into SQLite and PostgreSQL and
     /// print throughput, API requests and peak memory. The global --database-url names the
-    /// PostgreSQL server to use (a fresh database is created on it and dropped).
+    /// PostgreSQL server to use (a fresh database is created on it and dropped). With
+    /// `--channel amazon`, an Amazon seller's first import under Amazon's usage plans
+    /// (`cli/bench/amazon.rs`).
     Import(import::ImportArgs),
     /// Time from connect to the first ready-to-ship order visible in the hub, on a store with a
     /// large history and a rate-limited plan (Standard by default): the open-orders-first
