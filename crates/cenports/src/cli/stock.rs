@@ -44,10 +44,11 @@ pub struct StockArgs {
 /// What to do with stock.
 #[derive(Debug, Subcommand)]
 pub enum StockAction {
-    /// Set on hand of one SKU (absolute, not an adjustment).
+    /// Set on hand of one SKU (absolute, not an adjustment): the merchant's figure, shared by
+    /// all the stores of the user who owns the store named.
     Set(SetArgs),
-    /// Set on hand from a CSV file `sku,on_hand` (with that header); a bad line rejects the
-    /// whole file, with every bad line listed by number.
+    /// Set on hand from a CSV file `sku,on_hand` (with that header), for all the merchant's
+    /// stores; a bad line rejects the whole file, with every bad line listed by number.
     Import(ImportArgs),
     /// Set the store's safety buffer: units held back from every SKU's available quantity.
     Buffer(BufferArgs),
@@ -142,8 +143,8 @@ pub async fn run(args: StockArgs, settings: &Settings) -> Result<()> {
                 .set_stock(&store.scope(), &[(sku.to_owned(), set.qty)])
                 .await?;
             println!(
-                "Store {}: {sku} on hand set to {}. Run `cenports stock push --store {}` to \
-                 update the store.",
+                "Store {}: {sku} on hand set to {} for all the merchant's stores. Run \
+                 `cenports stock push --store {}` to update the store.",
                 store.remote_id, set.qty, store.remote_id
             );
             Ok(())

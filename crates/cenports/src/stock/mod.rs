@@ -1,12 +1,12 @@
 //! # Stock: what a store may sell, pushed in the fewest requests
 //!
-//! The hub holds **on hand** per SKU per store (set absolutely: `cenports stock set`, a CSV
-//! import, or the API's `PUT …/stock`). What the store may sell is
+//! The hub holds **on hand** per SKU per merchant, shared by all their stores (set absolutely:
+//! `cenports stock set`, a CSV import, or the API's `PUT …/stock`). What a store may sell is
 //!
 //! ```text
 //! available = max(0, on_hand − reserved − safety_buffer)
-//! reserved  = Σ (quantity − quantity_shipped) over the SKU's lines of imported orders that are
-//!             not cancelled, refunded or shipped (and not archived)
+//! reserved  = Σ (quantity − quantity_shipped) over the SKU's lines of the imported orders of all
+//!             the merchant's stores that are not cancelled, refunded or shipped (nor archived)
 //! ```
 //!
 //! `reserved` is one SQL aggregate ([`crate::storage::Storage::stock_rows`]). The merchant's

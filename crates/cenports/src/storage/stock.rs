@@ -1,6 +1,7 @@
-//! Stock storage (docs/STOCK.md): on hand per SKU, the level the store last reported, the
-//! outcome of the last push, the per-store safety buffer, and the one aggregate that gives the
-//! quantity still owed to imported orders.
+//! Stock storage (docs/STOCK.md): the merchant's on hand per SKU (one figure shared by all the
+//! stores of the user who owns them), the level each store last reported, the outcome of each
+//! store's last push, the per-store safety buffer, and the one aggregate that gives the quantity
+//! still owed to the imported orders of all the merchant's stores.
 //!
 //! A child module of `storage`, so it shares the private `Backend` and the `with_pool!` macro:
 //! every body below is written once and checked against both drivers.
@@ -33,12 +34,14 @@ pub const NON_RESERVING_STATES: [&str; 3] = ["cancelled", "refunded", "shipped"]
 pub struct StockRow {
     /// The SKU.
     pub sku: String,
-    /// On hand, as last set (CLI, CSV import, later the API).
+    /// The merchant's on hand, as last set (CLI, CSV import, API, dashboard, through any of
+    /// their stores) or lowered by a delivered shipment: the same figure for all their stores.
     pub on_hand: i64,
-    /// Units on imported orders that are not cancelled, refunded or shipped, minus what was
-    /// already shipped of them (`quantity - quantity_shipped`, summed over the SKU's lines).
+    /// Units on the imported orders of all the merchant's stores that are not cancelled,
+    /// refunded or shipped, minus what was already shipped of them (`quantity -
+    /// quantity_shipped`, summed over the SKU's lines).
     pub reserved: i64,
-    /// When on hand was last changed here.
+    /// When the merchant's on hand was last changed.
     pub updated_at: DateTime<Utc>,
     /// The SKU in the store's catalog index, if the store has it.
     pub catalog: Option<CatalogStock>,
@@ -78,7 +81,7 @@ pub struct LastPush {
 /// What a push learned about one SKU, to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushRecord {
-    /// The SKU (must have a stock row; others are ignored).
+    /// The SKU (must be in the merchant's stock; others are ignored).
     pub sku: String,
     /// The level sent, if any.
     pub level_sent: Option<i64>,
@@ -191,22 +194,28 @@ fn stock_row(
     })
 }
 
-/// The whole stock view of a store in one statement: stock rows, the reserved quantity from
-/// one aggregate over open order lines, and the catalog index entry. `$1` is the store, `$2`
-/// `false` (not archived).
-const STOCK_VIEW: &str = "SELECT s.sku, s.on_hand, s.updated_at, s.last_push_level, \
+/// The whole stock view of a store in one statement: the merchant's on hand, the reserved
+/// quantity from one aggregate over the open order lines of all the merchant's stores, this
+/// store's last push and its catalog index entry. `$1` is the store, `$2` its user, `$3` `false`
+/// (not archived).
+///
+/// A store lists the merchant's SKUs that are in its catalog index or that were set through it
+/// (a `stock_levels` row): a SKU sold on one channel only is not reported `not_in_catalog` by
+/// every other store of the merchant, and one set through a store that lacks it still is.
+const STOCK_VIEW: &str = "SELECT h.sku, h.on_hand, h.updated_at, s.last_push_level, \
      s.last_push_status, s.last_push_message, s.last_push_at, \
      COALESCE(r.reserved, 0) AS reserved, k.product_remote_id, k.variant_remote_id, \
      k.stock_tracking, k.inventory_level, k.inventory_reported_at \
-     FROM stock_levels s \
+     FROM stock_on_hand h \
+     LEFT JOIN stock_levels s ON s.store_id = $1 AND s.sku = h.sku \
+     LEFT JOIN skus k ON k.store_id = $1 AND k.sku = h.sku \
      LEFT JOIN (SELECT l.sku AS sku, SUM(CASE WHEN l.quantity > l.quantity_shipped \
          THEN l.quantity - l.quantity_shipped ELSE 0 END) AS reserved \
        FROM orders o JOIN order_lines l ON l.order_id = o.id AND l.store_id = o.store_id \
-       WHERE o.store_id = $1 AND o.is_deleted = $2 \
+       WHERE o.store_id IN (SELECT id FROM stores WHERE user_id = $2) AND o.is_deleted = $3 \
        AND o.fulfilment_state NOT IN ('cancelled', 'refunded', 'shipped') \
-       GROUP BY l.sku) r ON r.sku = s.sku \
-     LEFT JOIN skus k ON k.store_id = s.store_id AND k.sku = s.sku \
-     WHERE s.store_id = $1 ORDER BY s.sku";
+       GROUP BY l.sku) r ON r.sku = h.sku \
+     WHERE h.user_id = $2 AND (s.id IS NOT NULL OR k.sku IS NOT NULL) ORDER BY h.sku";
 
 /// What the stock needs of a shipment row's payload: when the parcel left and how many units
 /// of each order line it holds. The payload is `channel::fulfilment::ShipmentPayload` as the
@@ -233,7 +242,7 @@ impl ShippedItem {
     }
 }
 
-/// Lowers on hand by the units of a delivered shipment (docs/STOCK.md, "Shipments and counts"),
+/// Lowers the merchant's on hand by the units of a delivered shipment (docs/STOCK.md, "Shipments and counts"),
 /// inside the transaction that closes its outbox row (`Storage::complete_outbox`), so the units
 /// stop being reserved and leave on hand in one commit.
 ///
@@ -277,9 +286,9 @@ where
     let shipped_at = parcel.shipped_at.timestamp_millis();
     for item in parcel.items.iter().filter(|item| item.quantity > 0) {
         sqlx::query::<DB>(
-            "UPDATE stock_levels SET \
+            "UPDATE stock_on_hand SET \
              on_hand = CASE WHEN on_hand > $1 THEN on_hand - $1 ELSE 0 END, updated_at = $2 \
-             WHERE store_id = $3 AND counted_at <= $4 \
+             WHERE user_id = (SELECT user_id FROM stores WHERE id = $3) AND counted_at <= $4 \
              AND sku = (SELECT l.sku FROM order_lines l \
                  WHERE l.store_id = $3 AND l.order_id = $5 AND l.remote_id = $6)",
         )
@@ -296,11 +305,13 @@ where
 }
 
 impl Storage {
-    /// Sets on hand (absolute) for each `(sku, on_hand)` in one transaction: all or nothing.
-    /// This is a count: every SKU given is dated now (`counted_at`), even when its figure is
-    /// unchanged (docs/STOCK.md, "Shipments and counts"). A SKU given twice keeps its last
-    /// value. Returns how many rows were inserted or changed (a value equal to the stored one
-    /// is not written).
+    /// Sets the merchant's on hand (absolute) for each `(sku, on_hand)` in one transaction: all
+    /// or nothing. The figure is the user's who owns the store, shared by all their stores; the
+    /// store named only lists the SKU from now on, even if its catalog lacks it (so its push
+    /// says so). This is a count: every SKU given is dated now (`counted_at`), even when its
+    /// figure is unchanged (docs/STOCK.md, "Shipments and counts"). A SKU given twice keeps its
+    /// last value. Returns how many figures were inserted or changed (a value equal to the
+    /// stored one is not written).
     pub async fn set_stock(
         &self,
         scope: &StoreScope,
@@ -308,6 +319,7 @@ impl Storage {
     ) -> Result<u64, StorageError> {
         const OP: &str = "setting stock";
         let store = scope.store_id;
+        let user = scope.user_id.0;
         let mut index: HashMap<&str, usize> = HashMap::with_capacity(levels.len());
         let mut unique: Vec<(&str, i64)> = Vec::with_capacity(levels.len());
         for (sku, level) in levels {
@@ -326,19 +338,19 @@ impl Storage {
             let mut written = 0;
             for chunk in unique.chunks(CHILD_CHUNK) {
                 let mut qb = QueryBuilder::<Db>::new(
-                    "INSERT INTO stock_levels (store_id, sku, on_hand, updated_at, counted_at) ",
+                    "INSERT INTO stock_on_hand (user_id, sku, on_hand, updated_at, counted_at) ",
                 );
                 qb.push_values(chunk, |mut b, (sku, level)| {
-                    b.push_bind(store.0)
+                    b.push_bind(user)
                         .push_bind(*sku)
                         .push_bind(*level)
                         .push_bind(now)
                         .push_bind(counted_at);
                 });
                 qb.push(
-                    " ON CONFLICT (store_id, sku) DO UPDATE SET on_hand = excluded.on_hand, \
+                    " ON CONFLICT (user_id, sku) DO UPDATE SET on_hand = excluded.on_hand, \
                      updated_at = excluded.updated_at \
-                     WHERE stock_levels.on_hand <> excluded.on_hand",
+                     WHERE stock_on_hand.on_hand <> excluded.on_hand",
                 );
                 written += qb
                     .build()
@@ -349,9 +361,9 @@ impl Storage {
                     .rows_affected();
                 // A count equal to the figure held is still a count: every SKU of it is dated,
                 // so that shipments whose parcel left before it are not subtracted from it.
-                let mut qb = QueryBuilder::<Db>::new("UPDATE stock_levels SET counted_at = ");
+                let mut qb = QueryBuilder::<Db>::new("UPDATE stock_on_hand SET counted_at = ");
                 qb.push_bind(counted_at);
-                qb.push(" WHERE store_id = ").push_bind(store.0);
+                qb.push(" WHERE user_id = ").push_bind(user);
                 qb.push(" AND sku IN (");
                 let mut list = qb.separated(", ");
                 for (sku, _) in chunk {
@@ -363,19 +375,33 @@ impl Storage {
                     .execute(&mut *tx)
                     .await
                     .op_store(OP, store)?;
+                // The store named lists the SKU (and keeps its push state) from now on.
+                let mut qb = QueryBuilder::<Db>::new("INSERT INTO stock_levels (store_id, sku) ");
+                qb.push_values(chunk, |mut b, (sku, _)| {
+                    b.push_bind(store.0).push_bind(*sku);
+                });
+                qb.push(" ON CONFLICT (store_id, sku) DO NOTHING");
+                qb.build()
+                    .persistent(persistent(chunk.len(), CHILD_CHUNK))
+                    .execute(&mut *tx)
+                    .await
+                    .op_store(OP, store)?;
             }
             tx.commit().await.op_store(OP, store)?;
             Ok::<_, StorageError>(written)
         })
     }
 
-    /// Every SKU the store holds stock for, by SKU, with its reserved quantity (one aggregate
-    /// over the lines of open orders), its catalog entry and its last push.
+    /// Every SKU of the merchant's stock the store lists (in its catalog index or set through
+    /// it), by SKU, with the merchant's on hand, its reserved quantity (one aggregate over the
+    /// lines of the open orders of all the merchant's stores), the store's catalog entry and
+    /// the store's last push.
     pub async fn stock_rows(&self, scope: &StoreScope) -> Result<Vec<StockRow>, StorageError> {
         let store = scope.store_id;
         with_pool!(self, |pool| {
             sqlx::query_as::<Db, StockRow>(STOCK_VIEW)
                 .bind(store.0)
+                .bind(scope.user_id.0)
                 .bind(false)
                 .fetch_all(pool)
                 .await
@@ -473,8 +499,8 @@ impl Storage {
         })
     }
 
-    /// Records what a push did for each SKU (the last push columns of its stock row) and, where
-    /// the store was read back, the level it reported. One transaction.
+    /// Records what a push did for each SKU (the store's last push columns) and, where the store
+    /// was read back, the level it reported. One transaction.
     pub async fn record_push(
         &self,
         scope: &StoreScope,
@@ -486,9 +512,16 @@ impl Storage {
         with_pool!(self, |pool| {
             let mut tx = pool.begin_with(BEGIN_WRITE).await.op_store(OP, store)?;
             for record in records {
+                // The store's row, made if the SKU is listed through its catalog only.
                 sqlx::query::<Db>(
-                    "UPDATE stock_levels SET last_push_level = $3, last_push_status = $4, \
-                     last_push_message = $5, last_push_at = $6 WHERE store_id = $1 AND sku = $2",
+                    "INSERT INTO stock_levels (store_id, sku, last_push_level, last_push_status, \
+                     last_push_message, last_push_at) SELECT $1, $2, $3, $4, $5, $6 \
+                     WHERE EXISTS (SELECT 1 FROM stock_on_hand WHERE user_id = $7 AND sku = $2) \
+                     ON CONFLICT (store_id, sku) DO UPDATE SET \
+                     last_push_level = excluded.last_push_level, \
+                     last_push_status = excluded.last_push_status, \
+                     last_push_message = excluded.last_push_message, \
+                     last_push_at = excluded.last_push_at",
                 )
                 .bind(store.0)
                 .bind(&record.sku)
@@ -496,6 +529,7 @@ impl Storage {
                 .bind(&record.status)
                 .bind(&record.message)
                 .bind(now)
+                .bind(scope.user_id.0)
                 .execute(&mut *tx)
                 .await
                 .op_store(OP, store)?;

@@ -499,7 +499,7 @@ pub async fn show_stock(
     let stock = stock_service::list_stock(&state, user.access(), id).await?;
     let body = html! {
         (store_nav(id))
-        p.muted { "Safety buffer: " (stock.safety_buffer) " units held back from every tracked SKU." }
+        p.muted { "On hand is the merchant's, shared by all their stores; reserved counts the open orders of all of them. Safety buffer of this store: " (stock.safety_buffer) " units held back from every tracked SKU." }
         @if stock.items.is_empty() {
             p { "No stock levels yet: set them with the API (PUT /api/v1/stores/" (id) "/stock) or `cenports stock set`." }
         } @else {

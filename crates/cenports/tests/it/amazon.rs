@@ -684,3 +684,126 @@ async fn measure_the_two_walks_at_amazons_rates() {
         started.elapsed().as_secs_f64()
     );
 }
+
+both_backends!(
+    a_merchant_selling_one_sku_on_bigcommerce_and_amazon_is_told_on_both_what_orders_on_both_leave,
+    |ctx| {
+        use bigcommerce_sandbox::model::InventoryTracking;
+        use bigcommerce_sandbox::{fixtures, StoreSpec};
+        use cenports::sync::{sync_catalog, sync_orders};
+
+        // The seller's Amazon account, and their BigCommerce store selling the same SKU.
+        let seller = connect(&ctx.storage, 0).await;
+        let amazon = &seller.sandbox;
+        let amazon_scope = seller.record.scope();
+        let sku = amazon
+            .listings()
+            .into_iter()
+            .find(|l| l.quantity >= 5)
+            .expect("a stocked listing")
+            .sku;
+        let sandbox = crate::common::start_sandbox().await;
+        let info = sandbox.create_store(StoreSpec {
+            products: 0,
+            orders: 0,
+            ..StoreSpec::default()
+        });
+        let bc = crate::common::connect_store_for(
+            &ctx.storage,
+            "seller@cenports.example",
+            sandbox,
+            &info,
+            |_| {},
+        )
+        .await;
+        assert_eq!(bc.scope.user_id(), amazon_scope.user_id(), "one merchant");
+        bc.sandbox
+            .with_store(&bc.hash, |data, _| {
+                data.add_product(fixtures::product(
+                    "Mug",
+                    &sku,
+                    InventoryTracking::Product,
+                    20,
+                    vec![],
+                ));
+            })
+            .unwrap();
+        sync_catalog(&ctx.storage, &bc.scope, &bc.channel, &options(), |_| {})
+            .await
+            .unwrap();
+
+        // The warehouse counts 40, once, through the BigCommerce store.
+        ctx.storage
+            .set_stock(&bc.scope, &[(sku.clone(), 40)])
+            .await
+            .unwrap();
+
+        // 3 bought on BigCommerce, 2 on Amazon; both imported.
+        bc.sandbox
+            .with_store(&bc.hash, |data, events| {
+                data.place_order(fixtures::order(1, &[(sku.as_str(), 3, 0)]), events)
+            })
+            .unwrap()
+            .unwrap();
+        amazon
+            .place_order(NewOrder {
+                fulfillment_channel: Some(FulfillmentChannel::Mfn),
+                items: vec![NewOrderItem {
+                    sku: sku.clone(),
+                    quantity: 2,
+                }],
+                status: Some(OrderStatus::Unshipped),
+                purchase_date: None,
+            })
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        sync_orders(&ctx.storage, &bc.scope, &bc.channel, &options(), |_| {})
+            .await
+            .unwrap();
+        after_the_horizon(amazon);
+        sync_store(
+            &ctx.storage,
+            &amazon_scope,
+            seller.client.as_ref(),
+            &options(),
+            |_| {},
+        )
+        .await
+        .unwrap();
+
+        // Each channel is told 40 − 3 − 2, read back from each.
+        let pushed = push_stock(&ctx.storage, &bc.scope, &bc.channel)
+            .await
+            .unwrap();
+        let outcome = pushed.outcomes.iter().find(|o| o.sku == sku).unwrap();
+        assert_eq!(
+            (outcome.status.as_str(), outcome.level),
+            ("ok", 35),
+            "{pushed:?}"
+        );
+        let level = bc
+            .sandbox
+            .with_store(&bc.hash, |data, _| {
+                data.products
+                    .values()
+                    .find(|p| p.variants.iter().any(|v| v.sku == sku))
+                    .map(|p| p.inventory_level)
+            })
+            .unwrap();
+        assert_eq!(level, Some(35), "the BigCommerce product's level");
+        let pushed = push_stock(&ctx.storage, &amazon_scope, seller.client.as_ref())
+            .await
+            .unwrap();
+        let outcome = pushed.outcomes.iter().find(|o| o.sku == sku).unwrap();
+        assert_eq!(
+            (outcome.status.as_str(), outcome.level),
+            ("ok", 35),
+            "{pushed:?}"
+        );
+        assert_eq!(
+            amazon.listing(&sku).unwrap().quantity,
+            35,
+            "the Amazon listing"
+        );
+    }
+);

@@ -77,6 +77,20 @@ on_both_backends!(
     super::ids_continue_above_the_old_ones
 );
 
+/// A merchant with two stores whose figures for one SKU differ: after the migration the
+/// merchant holds the most recently counted one, and both stores show it.
+mod two_stores_of_one_merchant_keep_the_most_recently_counted_on_hand {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::two_stores_keep_the_latest_count(crate::common::Kind::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::two_stores_keep_the_latest_count(crate::common::Kind::Postgres).await
+    }
+}
+
 // ------------------------------------------------------------------ raw rows, either backend
 
 /// A value as stored, whatever the backend.
@@ -274,6 +288,14 @@ impl Raw {
                 .map(postgres_row)
                 .collect(),
         }
+    }
+
+    async fn execute(&self, sql: &str) {
+        match self {
+            Raw::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+            Raw::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     async fn close(&self) {
@@ -510,10 +532,11 @@ fn converted(table: &str, old: &Row) -> Row {
             row.insert("absent_since".into(), absent);
         }
         "stock_levels" => {
-            // Added later by 20261206000300_stock_counted_at: the last change of on hand, to
-            // the second, in epoch milliseconds.
-            let counted = old.time("updated_at").timestamp() * 1000;
-            row.insert("counted_at".into(), Cell::Int(counted));
+            // 20261206000800_merchant_stock: on hand, its count time (20261206000300) and its
+            // last change moved to the merchant's `stock_on_hand`; the store keeps its pushes.
+            for column in ["on_hand", "updated_at"] {
+                row.remove(column);
+            }
         }
         _ => {}
     }
@@ -616,7 +639,8 @@ async fn every_row_survives_with_only_the_intended_conversions(m: Migrated) {
     // The same tables, plus the fleet's (migration 20261206000600) and the events'
     // (20261206000700), which start empty (the event counter at 0); in each old table, the
     // same rows, converted as intended and otherwise unchanged.
-    const ADDED: [&str; 7] = [
+    const ADDED: [&str; 8] = [
+        "stock_on_hand",
         "hub_processes",
         "jobs",
         "store_leases",
@@ -633,7 +657,42 @@ async fn every_row_survives_with_only_the_intended_conversions(m: Migrated) {
             .collect::<Vec<_>>(),
         "the same tables"
     );
-    for table in ADDED.iter().filter(|t| **t != "event_counter") {
+    // The merchant's on hand (20261206000800): the fixture's one store is its merchant's only
+    // one, so each of its stock rows becomes the merchant's figure as it was, counted when it
+    // last changed (20261206000300_stock_counted_at, to the second).
+    let user_id = old.table("stores")[0].int("user_id");
+    let mut want: Vec<Row> = old
+        .table("stock_levels")
+        .iter()
+        .map(|level| {
+            Row::from([
+                ("user_id".to_owned(), Cell::Int(user_id)),
+                ("sku".to_owned(), level.cell("sku").clone()),
+                ("on_hand".to_owned(), level.cell("on_hand").clone()),
+                (
+                    "counted_at".to_owned(),
+                    Cell::Int(level.time("updated_at").timestamp() * 1000),
+                ),
+                ("updated_at".to_owned(), level.cell("updated_at").clone()),
+            ])
+        })
+        .collect();
+    let mut got: Vec<Row> = new
+        .table("stock_on_hand")
+        .iter()
+        .map(|row| {
+            let mut row = row.clone();
+            row.remove("id");
+            row
+        })
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(want, got, "the merchant's on hand");
+    for table in ADDED
+        .iter()
+        .filter(|t| !["event_counter", "stock_on_hand"].contains(*t))
+    {
         assert!(new.table(table).is_empty(), "{table} starts empty");
     }
     assert_eq!(new.table("event_counter").len(), 1);
@@ -1630,4 +1689,95 @@ async fn ids_continue_above_the_old_ones(m: Migrated) {
         assert_eq!(rows.len(), 1);
         assert!(rows[0].int("id") > above(table), "{table}");
     }
+}
+
+// ------------------------------------------------------------------ two stores, one merchant
+
+/// The release's database with a second store of the same merchant, which holds two of the
+/// first store's SKUs with other figures: one counted a day after the first store's, one a day
+/// before. Each SKU keeps the later count.
+async fn two_stores_keep_the_latest_count(kind: Kind) {
+    run_with_url(kind, |url| async move {
+        load_dump(&url).await;
+        let raw = Raw::open(&url).await;
+        let first = raw.rows("SELECT id, user_id FROM stores").await;
+        assert_eq!(first.len(), 1, "the fixture has one store");
+        let (first_id, user_id) = (first[0].int("id"), first[0].int("user_id"));
+        let levels = raw
+            .rows(&format!(
+                "SELECT sku, on_hand, updated_at FROM stock_levels WHERE store_id = {first_id} \
+                 ORDER BY sku"
+            ))
+            .await;
+        assert!(levels.len() >= 2, "the fixture's store holds stock");
+        let (later, earlier) = (&levels[0], &levels[1]);
+        raw.execute(&format!(
+            "INSERT INTO stores (user_id, channel, remote_id, api_base_url, status, updated_at) \
+             SELECT user_id, channel, 'second-store', api_base_url, status, updated_at \
+             FROM stores WHERE id = {first_id}"
+        ))
+        .await;
+        let second_id = raw
+            .rows("SELECT id FROM stores WHERE remote_id = 'second-store'")
+            .await[0]
+            .int("id");
+        let day = chrono::Duration::days(1);
+        let stamp = |row: &Row, shift: chrono::Duration| {
+            (row.time("updated_at") + shift).to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+        };
+        for (row, shift, on_hand) in [
+            (later, day, later.int("on_hand") + 7),
+            (earlier, -day, earlier.int("on_hand") + 5),
+        ] {
+            raw.execute(&format!(
+                "INSERT INTO stock_levels (store_id, sku, on_hand, updated_at) \
+                 VALUES ({second_id}, '{}', {on_hand}, '{}')",
+                row.text("sku"),
+                stamp(row, shift)
+            ))
+            .await;
+        }
+        raw.close().await;
+
+        let storage = Storage::open(&url)
+            .await
+            .expect("today's code opens (and migrates) the database");
+        let stores = storage.list_all_stores().await.unwrap();
+        assert_eq!(stores.len(), 2);
+        let expected = [
+            (later.text("sku"), later.int("on_hand") + 7),
+            (earlier.text("sku"), earlier.int("on_hand")),
+        ];
+        for store in &stores {
+            let rows: HashMap<String, StockRow> = storage
+                .stock_rows(&store.scope())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|row| (row.sku.clone(), row))
+                .collect();
+            for (sku, on_hand) in &expected {
+                assert_eq!(
+                    rows[sku].on_hand,
+                    *on_hand,
+                    "{sku} in store {}: the most recently counted figure",
+                    store.id().get()
+                );
+            }
+        }
+        let raw = Raw::open(&url).await;
+        let merchant = raw
+            .rows(&format!(
+                "SELECT sku FROM stock_on_hand WHERE user_id = {user_id}"
+            ))
+            .await;
+        assert_eq!(
+            merchant.len(),
+            levels.len(),
+            "one figure per SKU: {merchant:?}"
+        );
+        raw.close().await;
+        storage.close().await;
+    })
+    .await
 }

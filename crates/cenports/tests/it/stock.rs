@@ -61,9 +61,15 @@ async fn let_the_store_settle() {
 /// A store with a known catalog: a T-shirt tracked per variant (TEE-S, TEE-M, TEE-L at 5), a
 /// mug and a pen tracked per product (20 and 3), a gift card not tracked (CARD).
 async fn catalog_store(ctx: &Ctx) -> Hub {
+    catalog_store_seeded(ctx, StoreSpec::default().seed).await
+}
+
+/// [`catalog_store`] with another seed: another store (its own hash) of the same merchant.
+async fn catalog_store_seeded(ctx: &Ctx, seed: u64) -> Hub {
     let hub = connect(
         ctx,
         StoreSpec {
+            seed,
             products: 0,
             orders: 0,
             ..StoreSpec::default()
@@ -239,6 +245,61 @@ fn mug(rows: &HashMap<String, StockRow>) -> (i64, i64) {
 }
 
 // ------------------------------------------------------------------ tests
+
+stock_test!(
+    two_stores_of_one_merchant_share_on_hand_and_each_is_told_what_orders_on_both_leave,
+    |ctx| {
+        // One merchant, two stores selling the same mug; the warehouse counts 40 once, through
+        // the first store.
+        let first = catalog_store(&ctx).await;
+        let second = catalog_store_seeded(&ctx, 2).await;
+        assert_ne!(first.scope.store_id(), second.scope.store_id());
+        assert_eq!(
+            first.scope.user_id(),
+            second.scope.user_id(),
+            "one merchant"
+        );
+        first
+            .storage
+            .set_stock(&first.scope, &stock(&[("MUG", 40)]))
+            .await
+            .unwrap();
+        assert_eq!(
+            mug(&rows_by_sku(&second).await),
+            (40, 0),
+            "the merchant's figure"
+        );
+
+        // A shopper buys 3 in the first store, another 2 in the second; both are imported.
+        buy_mugs(&first, 3).await;
+        buy_mugs(&second, 2).await;
+        for hub in [&first, &second] {
+            assert_eq!(
+                mug(&rows_by_sku(hub).await),
+                (40, 5),
+                "reserved on both stores"
+            );
+        }
+
+        // Each store is told what is left to sell: 40 − 3 − 2.
+        for hub in [&first, &second] {
+            let report = push(hub).await;
+            assert_eq!(outcome(&report, "MUG").level, 35, "{report:?}");
+            assert_eq!(store_levels(hub)["MUG"], 35);
+        }
+
+        // Each store's buffer is its own: the second holds 1 back, the first still shows 35.
+        first
+            .storage
+            .set_stock_buffer(&second.scope, 1)
+            .await
+            .unwrap();
+        push(&first).await;
+        push(&second).await;
+        assert_eq!(store_levels(&first)["MUG"], 35);
+        assert_eq!(store_levels(&second)["MUG"], 34);
+    }
+);
 
 stock_test!(
     a_shipped_order_leaves_on_hand_so_the_store_shows_what_remains_and_a_later_count_is_not_lowered_again,
@@ -734,20 +795,21 @@ stock_test!(
 );
 
 stock_test!(
-    setting_stock_is_absolute_idempotent_and_scoped_to_its_store,
+    setting_stock_is_absolute_idempotent_and_scoped_to_its_merchant,
     |ctx| {
         let a = catalog_store(&ctx).await;
-        let b = connect(
-            &ctx,
-            StoreSpec {
-                seed: 2,
-                products: 0,
-                orders: 0,
-                ..StoreSpec::default()
-            },
-        )
-        .await;
-        assert_ne!(a.scope.store_id(), b.scope.store_id());
+        // Another merchant's store (on hand is the merchant's, shared by their own stores).
+        let sandbox = common::start_sandbox().await;
+        let info = sandbox.create_store(StoreSpec {
+            seed: 2,
+            products: 0,
+            orders: 0,
+            ..StoreSpec::default()
+        });
+        let b =
+            common::connect_store_for(&ctx.storage, "other@example.com", sandbox, &info, |_| {})
+                .await;
+        assert_ne!(a.scope.user_id(), b.scope.user_id());
         let first = stock(&[("MUG", 4), ("TEE-S", 2), ("MUG", 5)]);
         assert_eq!(a.storage.set_stock(&a.scope, &first).await.unwrap(), 2);
         // The same values again write nothing; one change writes one row.
@@ -762,7 +824,7 @@ stock_test!(
         let rows = rows_by_sku(&a).await;
         assert_eq!((rows["MUG"].on_hand, rows["TEE-S"].on_hand), (5, 0));
 
-        // Store B sees none of A's stock, buffer or catalog.
+        // Store B, another merchant's, sees none of A's stock, buffer or catalog.
         assert!(b.storage.stock_rows(&b.scope).await.unwrap().is_empty());
         a.storage.set_stock_buffer(&a.scope, 2).await.unwrap();
         assert_eq!(b.storage.stock_buffer(&b.scope).await.unwrap(), 0);

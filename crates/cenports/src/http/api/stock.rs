@@ -20,9 +20,11 @@ use crate::service::AppState;
 pub struct StockItemView {
     /// The SKU.
     pub sku: String,
-    /// On hand, as last set.
+    /// The merchant's on hand, as last set through any of their stores (shared by all of
+    /// them).
     pub on_hand: i64,
-    /// Units on imported orders not yet shipped (not cancelled or refunded).
+    /// Units on the imported orders of all the merchant's stores not yet shipped (not cancelled
+    /// or refunded).
     pub reserved: i64,
     /// What the store may sell: on hand − reserved − the safety buffer, at least 0.
     pub available: i64,
@@ -34,7 +36,7 @@ pub struct StockItemView {
     pub tracking: Option<String>,
     /// The last push that concerned it.
     pub last_push: Option<LastPushView>,
-    /// When on hand was last set.
+    /// When the merchant's on hand last changed.
     pub updated_at: DateTime<Utc>,
 }
 
@@ -108,7 +110,7 @@ pub async fn list_stock(
     }))
 }
 
-/// On hand for many SKUs, absolute.
+/// The merchant's on hand for many SKUs, absolute (shared by all the merchant's stores).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetStock {
@@ -144,8 +146,10 @@ pub struct StockSet {
     pub changed: u64,
 }
 
-/// Sets on hand for many SKUs in one transaction: every item is checked first, and one bad
-/// item rejects the whole request (the message lists each bad item by index).
+/// Sets the merchant's on hand for many SKUs in one transaction, whichever of their stores
+/// is named: every store of the merchant is pushed that figure minus what the open orders of
+/// all of them reserve. Every item is checked first, and one bad item rejects the whole request
+/// (the message lists each bad item by index).
 #[utoipa::path(
     put,
     path = "/api/v1/stores/{store_id}/stock",

@@ -238,6 +238,17 @@ pub async fn connect_store(
     store: &bigcommerce_sandbox::StoreInfo,
     tune: impl FnOnce(&mut bigcommerce_client::ClientConfig),
 ) -> ConnectedStore {
+    connect_store_for(storage, "ops@example.com", sandbox, store, tune).await
+}
+
+/// [`connect_store`] for the user `email` (a merchant who also sells on another channel).
+pub async fn connect_store_for(
+    storage: &cenports::storage::Storage,
+    email: &str,
+    sandbox: bigcommerce_sandbox::Sandbox,
+    store: &bigcommerce_sandbox::StoreInfo,
+    tune: impl FnOnce(&mut bigcommerce_client::ClientConfig),
+) -> ConnectedStore {
     use cenports::channel::bigcommerce::{BigCommerce, BigCommerceStore};
     use cenports::channel::credentials::open_store_credentials;
     use std::time::Duration;
@@ -248,7 +259,7 @@ pub async fn connect_store(
         .expect("merchant-guide account")
         .access_token
         .clone();
-    let record = save_store(storage, sandbox.base_url(), store, &token, &KEY).await;
+    let record = save_store_for(storage, email, sandbox.base_url(), store, &token, &KEY).await;
     let channel = BigCommerce::new(url::Url::parse(sandbox.base_url()).unwrap());
     let secret_box = cenports::secrets::SecretBox::from_key_bytes(&KEY).unwrap();
     let stored = storage
