@@ -1388,13 +1388,18 @@ impl Storage {
         const OP: &str = "recording a failed event delivery";
         let now_ms = self.backend.now_ms();
         let pause = format!(
-            "UPDATE event_subscriptions SET failures_in_a_row = failures_in_a_row + 1, \
+            "UPDATE event_subscriptions SET failures_in_a_row = CASE \
+             WHEN paused_until > {now_ms} THEN failures_in_a_row ELSE failures_in_a_row + 1 END, \
              failing_since = COALESCE(failing_since, {now_ms}) WHERE id = \
              (SELECT subscription_id FROM event_deliveries WHERE id = $1 AND claimed_by = $2 \
               AND state = 'pending') RETURNING id, failures_in_a_row"
         );
-        let set_pause =
-            format!("UPDATE event_subscriptions SET paused_until = {now_ms} + $1 WHERE id = $2");
+        // Attempts that were in flight together fail together: only the first failure of a
+        // round counts and sets the pause; the others find it paused and leave it as it is.
+        let set_pause = format!(
+            "UPDATE event_subscriptions SET paused_until = CASE WHEN paused_until > {now_ms} \
+             THEN paused_until ELSE {now_ms} + $1 END WHERE id = $2"
+        );
         // The subscription's other waiting deliveries wait for the pause too, so the claim
         // query's index on the due time skips them instead of reading them on every look.
         let hold_back = format!(
