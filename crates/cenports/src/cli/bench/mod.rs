@@ -2,13 +2,15 @@
 //!
 //! This module holds the subcommand's arguments and the dispatch only. Each bench owns its
 //! options and its table (`import.rs`: `import` and `first-order`; `api.rs`; `stock.rs`;
-//! `webhooks.rs`; `fleet.rs`); what they share of the product (connecting a store through the merchant
-//! path, which PostgreSQL to use) is in `setup.rs`, and the scaffolding they share with the
-//! integration tests (temporary directories, the `cenports sandbox` child process, scratch
-//! PostgreSQL databases) is the `cenports-harness` crate. No bench imports this module.
+//! `webhooks.rs`; `fleet.rs`; `events.rs`); what they share of the product (connecting a store
+//! through the merchant path, which PostgreSQL to use) is in `setup.rs`, and the scaffolding
+//! they share with the integration tests (temporary directories, the `cenports sandbox` child
+//! process, scratch PostgreSQL databases) is the `cenports-harness` crate. No bench imports
+//! this module.
 
 mod amazon;
 mod api;
+mod events;
 mod export;
 mod fleet;
 mod import;
@@ -61,6 +63,12 @@ pub enum BenchCommand {
     /// stores per worker, sync lag p50/p99, API requests and hub CPU per store per hour,
     /// connections, and a killed worker's stores synced again (`cli/bench/fleet.rs`).
     Fleet(fleet::FleetArgs),
+    /// Events for the warehouse's systems on SQLite and PostgreSQL: what they cost an import
+    /// (orders/s and CPU per 1,000 orders without events, with events and no subscription,
+    /// with two subscriptions), the dispatcher's deliveries/s and latency to a local receiver
+    /// that verifies each signature, and an outage ridden out with back-off; every event
+    /// checked to arrive once and in order per order (`cli/bench/events.rs`).
+    Events(events::EventsBenchArgs),
 }
 
 /// Runs `cenports bench ...`.
@@ -73,5 +81,6 @@ pub async fn run(args: BenchArgs, overrides: &Overrides) -> Result<()> {
         BenchCommand::Api(args) => api::run(args, overrides).await,
         BenchCommand::Export(args) => export::run(args, overrides).await,
         BenchCommand::Fleet(args) => fleet::run(args, overrides).await,
+        BenchCommand::Events(args) => events::run(args, overrides).await,
     }
 }
