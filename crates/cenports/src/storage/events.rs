@@ -27,7 +27,7 @@ use super::error::Context;
 use super::orders::order_read_sql;
 use super::{from_millis, ms, Backend, Storage, StorageError};
 use super::{AddressKind, FulfilmentState, NewOrderAddress, NewOrderLine, NewOrderRecord};
-use super::{OrderRecord, OrderSummary, StoreId, UserId};
+use super::{DeliveryId, OrderRecord, OrderSummary, StoreId, SubscriptionId, UserId};
 
 /// What happened. The stored and published spelling is [`EventType::as_str`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,48 +100,6 @@ impl FromStr for EventType {
             .into_iter()
             .find(|t| t.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| UnknownEventType(s.to_owned()))
-    }
-}
-
-/// Our id of a subscription.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SubscriptionId(pub(crate) i64);
-
-impl SubscriptionId {
-    /// The raw id.
-    pub fn get(self) -> i64 {
-        self.0
-    }
-    /// Wraps a raw id (from a URL or a CLI argument); grants nothing by itself.
-    pub fn from_raw(id: i64) -> Self {
-        Self(id)
-    }
-}
-
-impl fmt::Display for SubscriptionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sub_{}", self.0)
-    }
-}
-
-/// Our id of a delivery (one event to one subscription).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct DeliveryId(pub(crate) i64);
-
-impl DeliveryId {
-    /// The raw id.
-    pub fn get(self) -> i64 {
-        self.0
-    }
-    /// Wraps a raw id; grants nothing by itself.
-    pub fn from_raw(id: i64) -> Self {
-        Self(id)
-    }
-}
-
-impl fmt::Display for DeliveryId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "dlv_{}", self.0)
     }
 }
 

@@ -419,9 +419,9 @@ pub use accounts::*;
 // Events for the warehouse's systems: the log, subscriptions and deliveries (docs/EVENTS.md).
 mod events;
 pub use events::{
-    backoff, event_public_id, subscription_aad, ClaimedDelivery, DeliveryCounts, DeliveryId,
-    DeliveryRecord, DeliveryState, EventCursor, EventRecord, EventType, NewSubscription,
-    Subscription, SubscriptionId, UnknownEventType, EVENT_RETENTION, GIVE_UP_AFTER,
+    backoff, event_public_id, subscription_aad, ClaimedDelivery, DeliveryCounts, DeliveryRecord,
+    DeliveryState, EventCursor, EventRecord, EventType, NewSubscription, Subscription,
+    UnknownEventType, EVENT_RETENTION, GIVE_UP_AFTER,
 };
 
 // The sync history (one row per sync of a store).

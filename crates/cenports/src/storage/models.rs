@@ -49,6 +49,31 @@ id_newtype!(
     "order"
 );
 
+id_newtype!(
+    /// Our id of an event subscription.
+    SubscriptionId,
+    "sub"
+);
+id_newtype!(
+    /// Our id of a delivery (one event to one subscription).
+    DeliveryId,
+    "dlv"
+);
+
+impl SubscriptionId {
+    /// Wraps a raw id (from a URL or a CLI argument); grants nothing by itself.
+    pub fn from_raw(id: i64) -> Self {
+        Self(id)
+    }
+}
+
+impl DeliveryId {
+    /// Wraps a raw id; grants nothing by itself.
+    pub fn from_raw(id: i64) -> Self {
+        Self(id)
+    }
+}
+
 impl StoreId {
     /// Wraps a raw id, e.g. one parsed from a CLI flag or a URL. Wrapping grants nothing: it
     /// must still go through [`crate::storage::Storage::store_scope`] with its owner.
