@@ -52,11 +52,13 @@ pub async fn select_stores(
     let Some(wanted) = store else {
         return Ok(stores);
     };
-    let wanted = wanted.trim().to_ascii_lowercase();
+    // Store keys are matched without regard to case: a BigCommerce hash is lower case, an
+    // Amazon seller and marketplace upper case, and people type either.
+    let wanted = wanted.trim();
     let matching: Vec<StoreRecord> = stores
         .iter()
         .filter(|s| {
-            s.remote_id == wanted
+            s.remote_id.eq_ignore_ascii_case(wanted)
                 || s.id().to_string() == wanted
                 || s.id().get().to_string() == wanted
         })
