@@ -121,6 +121,12 @@ impl AmazonSandbox {
         format!("{}/auth/o2/token", self.state.base_url)
     }
 
+    /// The `ORDER_CHANGE` queue stand-in's base URL (in place of an SQS queue URL): receive,
+    /// delete and change visibility are below it.
+    pub fn queue_url(&self) -> String {
+        format!("{}/_sandbox/queue", self.state.base_url)
+    }
+
     pub fn seller_id(&self) -> String {
         self.state.seller_id()
     }

@@ -417,6 +417,9 @@ impl Settings {
             .unwrap_or_else(|| default_key_file(&database_url));
         let mut channel_api_urls = ApiUrls::new();
         for (setting, url) in api_urls {
+            if setting.optional() && url.value.trim().is_empty() {
+                continue;
+            }
             channel_api_urls.insert(setting.channel, validate_api_url(setting, url)?);
         }
         Ok(Settings {
@@ -444,6 +447,7 @@ impl Settings {
             database_url: database_url.into(),
             channel_api_urls: API_URL_SETTINGS
                 .iter()
+                .filter(|s| !s.optional())
                 .map(|s| {
                     (
                         s.channel,
@@ -587,10 +591,14 @@ fn validate_database_url(value: Layered<String>) -> Result<String, ConfigError> 
 
 fn validate_api_url(setting: &ApiUrlSetting, value: Layered<String>) -> Result<Url, ConfigError> {
     let key = api_url_key(setting);
-    let fix = format!(
-        "use {} (the default) or the base URL a sandbox prints, e.g. http://127.0.0.1:8090",
-        setting.default
-    );
+    let fix = if setting.optional() {
+        "leave it unset, or use the URL the sandbox prints for it".to_owned()
+    } else {
+        format!(
+            "use {} (the default) or the base URL a sandbox prints, e.g. http://127.0.0.1:8090",
+            setting.default
+        )
+    };
     let url = Url::parse(value.value.trim()).map_err(|error| {
         invalid(
             key.clone(),
@@ -876,7 +884,7 @@ mod tests {
     fn defaults_apply_when_nothing_is_configured() {
         let settings = load(&[], &Overrides::default()).unwrap();
         assert_eq!(settings.database_url, "cenports.db");
-        for setting in &API_URL_SETTINGS {
+        for setting in API_URL_SETTINGS.iter().filter(|s| !s.optional()) {
             assert_eq!(
                 settings.api_url(setting.channel).unwrap().as_str(),
                 Url::parse(setting.default).unwrap().as_str()

@@ -15,6 +15,9 @@
 //!   fetches, or walks when a store's backlog is too long;
 //! - the fulfilment outbox worker ([`crate::fulfilment::worker::run`]) delivering shipments
 //!   and status changes exactly once;
+//! - the queue reader ([`crate::webhooks::queue`]) of each channel whose notifications go to a
+//!   queue the operator configured (Amazon's `ORDER_CHANGE`), queueing the same jobs as the
+//!   webhook receiver;
 //! - the event dispatcher ([`crate::events::dispatcher`]) delivering events to the merchants'
 //!   subscriptions (the warehouses' systems) from the database queue;
 //! - the sync scheduler ([`crate::sync::scheduler`]), polling every store and reconciling it
@@ -38,6 +41,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::Router;
+use futures::FutureExt;
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -53,6 +57,7 @@ use crate::fulfilment::worker::run as run_outbox;
 use crate::service::AppState;
 use crate::storage::Storage;
 use crate::sync::scheduler::{run_scheduler_with, SchedulerConfig};
+use crate::webhooks::queue::QueueReader;
 use crate::webhooks::receiver::{self, ReceiverState};
 use crate::webhooks::registration::repair_all;
 use crate::webhooks::worker::{run_worker, Processed, WorkerConfig, WorkerContext};
@@ -454,6 +459,22 @@ impl Roles {
                     crate::events::dispatcher::run(storage, secret_box, config, shutdown).await;
                 tracing::info!(events = ?report, "serve: the event dispatcher stopped");
             });
+        }
+
+        for channel in self.channels.all() {
+            // Notifications a channel sends to a queue (Amazon's), read by every process: a
+            // queue hands each message to one reader at a time.
+            let Some(queue) = channel.queue() else {
+                continue;
+            };
+            let reader = QueueReader {
+                storage: self.storage.clone(),
+                channel: channel.clone(),
+                queue,
+                wake: self.wake.clone(),
+                max_hints: options.max_hints_per_store,
+            };
+            tasks.spawn(reader.run(stop_requested(stopped.clone())).map(|_| ()));
         }
 
         if options.poll {

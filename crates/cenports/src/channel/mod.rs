@@ -78,7 +78,9 @@ pub use registry::{
     API_URL_SETTINGS,
 };
 pub use stock::{Target, Write, WriteKind, WriteOutcome};
-pub use webhooks::{Callback, CallbackError, Hint, HookReport};
+pub use webhooks::{
+    Callback, CallbackError, Hint, HookReport, QueueIn, QueuedCallback, QueuedMessage,
+};
 
 /// How an error of the channel should be treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,6 +285,13 @@ pub trait Channel: Send + Sync {
     /// enters the outbox).
     fn refuses_shipment(&self, status_code: &str) -> bool;
 
+    /// Why the channel takes no change of an order's status to `to` through its API, said so
+    /// that a person knows where to make it instead; `None` when it takes the change. Checked
+    /// before a status change enters the outbox.
+    fn refuses_status_change(&self, _to: StatusTarget) -> Option<String> {
+        None
+    }
+
     /// Authenticates one callback (signature over the raw `body`, replay window) with the
     /// store's client secret, then reads what it hints at. Called only after the core checked
     /// its own per-store header secret.
@@ -292,6 +301,14 @@ pub trait Channel: Send + Sync {
         headers: &axum::http::HeaderMap,
         body: &[u8],
     ) -> Result<Callback, CallbackError>;
+
+    /// The queue the channel sends its notifications to, when it sends them to a queue the hub
+    /// reads instead of calling back over HTTP, and the operator configured one (Amazon's
+    /// `ORDER_CHANGE` notifications go to an SQS queue): every `serve` and `worker` process
+    /// long-polls it (`crate::webhooks::queue`). `None` otherwise.
+    fn queue(&self) -> Option<Arc<dyn QueueIn>> {
+        None
+    }
 }
 
 /// How a store's limiter has paced the requests to the store (every client of the process on

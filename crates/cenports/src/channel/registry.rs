@@ -37,12 +37,20 @@ pub struct ApiUrlSetting {
     pub channel: &'static str,
     /// The config file's key (`bigcommerce_api_url`, `amazon_auth_url`).
     pub key: &'static str,
-    /// Its public host.
+    /// Its public host; empty for an optional host that has none (Amazon's notification
+    /// queue): unset, it is left out of [`ApiUrls`].
     pub default: &'static str,
 }
 
+impl ApiUrlSetting {
+    /// Whether the host may be left unset.
+    pub fn optional(&self) -> bool {
+        self.default.is_empty()
+    }
+}
+
 /// Every built-in channel's host settings.
-pub const API_URL_SETTINGS: [ApiUrlSetting; 3] = [
+pub const API_URL_SETTINGS: [ApiUrlSetting; 4] = [
     ApiUrlSetting {
         channel: bigcommerce::CHANNEL,
         key: "bigcommerce_api_url",
@@ -58,12 +66,18 @@ pub const API_URL_SETTINGS: [ApiUrlSetting; 3] = [
         key: "amazon_auth_url",
         default: amazon::DEFAULT_AUTH_URL,
     },
+    ApiUrlSetting {
+        channel: amazon::QUEUE_URL_NAME,
+        key: "amazon_queue_url",
+        default: "",
+    },
 ];
 
 /// The API host of each built-in channel, as configured.
 pub type ApiUrls = BTreeMap<&'static str, Url>;
 
-/// The built-in channels on their configured API hosts (the default host where none is set).
+/// The built-in channels on their configured API hosts (the default host where none is set;
+/// an optional host only where one is set).
 pub fn builtin(api_urls: &ApiUrls) -> Vec<Arc<dyn Channel>> {
     let url = |setting: &ApiUrlSetting| {
         api_urls
@@ -73,10 +87,10 @@ pub fn builtin(api_urls: &ApiUrls) -> Vec<Arc<dyn Channel>> {
     };
     vec![
         Arc::new(BigCommerce::new(url(&API_URL_SETTINGS[0]))),
-        Arc::new(Amazon::new(
-            url(&API_URL_SETTINGS[1]),
-            url(&API_URL_SETTINGS[2]),
-        )),
+        Arc::new(
+            Amazon::new(url(&API_URL_SETTINGS[1]), url(&API_URL_SETTINGS[2]))
+                .with_queue(api_urls.get(API_URL_SETTINGS[3].channel).cloned()),
+        ),
     ]
 }
 

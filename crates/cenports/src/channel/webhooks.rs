@@ -1,7 +1,14 @@
-//! Webhooks in: what a verified callback hints at, and what registering hooks did.
+//! Webhooks in: what a verified callback hints at, what registering hooks did, and the
+//! notification queue of a channel that sends its callbacks to a queue instead.
 //!
 //! Callbacks are hints, not data (`docs/HARD-PROBLEMS.md` note 5): the core
 //! fetches what a hint names through the store's client, so a hint carries ids only.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::ChannelError;
 
 /// What a callback asks the hub to fetch.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -58,4 +65,43 @@ impl HookReport {
     pub fn changed(&self) -> bool {
         self.created + self.reactivated + self.updated + self.deleted > 0
     }
+}
+
+/// A message read from a channel's notification queue ([`QueueIn`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMessage {
+    /// What deletes the message once it is handled (SQS's receipt handle): the latest
+    /// receipt of a message, which changes each time the queue hands it out again.
+    pub receipt: String,
+    /// The message, read; or why it could not be read (it is deleted all the same: reading it
+    /// again cannot help, and the store's polling covers what it was about).
+    pub content: Result<QueuedCallback, String>,
+}
+
+/// A queued notification about one store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedCallback {
+    /// The channel's key of the store the message is about (`stores.remote_id`): a queue is
+    /// the app's, shared by every store connected to it.
+    pub store_key: String,
+    /// The notification as a callback: its id (the same on a duplicate delivery), its kind
+    /// and what to fetch.
+    pub callback: Callback,
+}
+
+/// A channel's notification queue (Amazon's `ORDER_CHANGE` notifications go to an SQS queue
+/// the app owns, never to an HTTP callback). Delivery is at least once: a message not deleted
+/// within its visibility timeout comes back, and the same notification may come twice, so the
+/// core records each message id once ([`Callback::message_id`]) before deleting it.
+#[async_trait]
+pub trait QueueIn: Send + Sync {
+    /// Waits up to `wait` (a long poll) for the next messages, at most the queue's own limit
+    /// per call; an empty list when none came.
+    async fn receive(&self, wait: Duration) -> Result<Vec<QueuedMessage>, ChannelError>;
+
+    /// Deletes a handled message by its receipt.
+    async fn delete(&self, receipt: &str) -> Result<(), ChannelError>;
+
+    /// Where the queue is, for logs (no secret in it).
+    fn describe(&self) -> String;
 }

@@ -161,6 +161,10 @@ fn demo_settings(
     settings
         .channel_api_urls
         .insert(cenports::channel::amazon::CHANNEL, amazon_url.clone());
+    settings.channel_api_urls.insert(
+        cenports::channel::amazon::QUEUE_URL_NAME,
+        Url::parse(&amazon.queue_url()).context("the Amazon emulator's queue")?,
+    );
     settings
         .channel_api_urls
         .insert(cenports::channel::amazon::AUTH_URL_NAME, amazon_url);

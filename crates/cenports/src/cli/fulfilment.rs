@@ -37,10 +37,10 @@ pub struct WorkerArgs {
     /// Rows delivered in parallel.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub concurrency: usize,
-    /// How long a worker holds a row (e.g. 180s, 3m). Must outlast one BigCommerce request.
+    /// How long a worker holds a row (e.g. 180s, 3m). Must outlast one request to the store.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub lease: Option<Duration>,
-    /// Per-request timeout towards BigCommerce (e.g. 30s, 1500ms).
+    /// Per-request timeout towards the store's channel (e.g. 30s, 1500ms).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub request_timeout: Option<Duration>,
     /// First retry delay after a failed attempt, doubled per attempt (e.g. 1s, 200ms).
@@ -92,13 +92,14 @@ pub fn parse_duration_ms(text: &str) -> Result<Duration, String> {
 /// Options of `cenports ship`.
 #[derive(Debug, Args)]
 pub struct ShipArgs {
-    /// The store (its hash; see `cenports stores`).
-    #[arg(long, value_name = "HASH")]
+    /// The store (its key: a BigCommerce store hash, an Amazon SELLER.MARKETPLACE; see
+    /// `cenports stores`).
+    #[arg(long, value_name = "KEY")]
     pub store: String,
     /// The Cenports user owning the store (needed only when several users connected it).
     #[arg(long)]
     pub email: Option<String>,
-    /// The BigCommerce order id.
+    /// The channel's order id (BigCommerce: 118; Amazon: 902-3159896-1390916).
     #[arg(long, value_name = "N")]
     pub order: String,
     /// canada-post, ups, fedex, usps, dhl, purolator, or custom:NAME.
@@ -107,14 +108,15 @@ pub struct ShipArgs {
     /// The carrier's tracking number (at most 50 characters).
     #[arg(long, value_name = "T")]
     pub tracking: String,
-    /// A tracking link of your own (instead of the one BigCommerce generates).
+    /// A tracking link of your own (instead of the one the channel generates, where it does).
     #[arg(long, value_name = "URL")]
     pub tracking_link: Option<String>,
     /// What ships, by SKU: `--item MUG-1=2`, repeatable. With neither --item nor --line,
     /// everything that remains ships.
     #[arg(long = "item", value_name = "SKU=QTY", value_parser = parse_sku_item)]
     pub items: Vec<ItemSpec>,
-    /// What ships, by BigCommerce order line (order_product_id): `--line 41=1`, repeatable.
+    /// What ships, by the channel's order line id (BigCommerce's order_product_id, Amazon's
+    /// OrderItemId): `--line 41=1`, repeatable.
     #[arg(long = "line", value_name = "LINE=QTY", value_parser = parse_line_item)]
     pub lines: Vec<ItemSpec>,
     /// When the parcel left (YYYY-MM-DD or RFC 3339; default now).
@@ -176,8 +178,9 @@ fn split_item<'a>(text: &'a str, what: &str) -> Result<(&'a str, i32), String> {
 /// Options of `cenports ship-import`.
 #[derive(Debug, Args)]
 pub struct ShipImportArgs {
-    /// The store (its hash; see `cenports stores`).
-    #[arg(long, value_name = "HASH")]
+    /// The store (its key: a BigCommerce store hash, an Amazon SELLER.MARKETPLACE; see
+    /// `cenports stores`).
+    #[arg(long, value_name = "KEY")]
     pub store: String,
     /// The Cenports user owning the store (needed only when several users connected it).
     #[arg(long)]
@@ -203,13 +206,13 @@ pub struct ShipImportArgs {
 /// Options of `cenports order-status`.
 #[derive(Debug, Args)]
 pub struct OrderStatusArgs {
-    /// The store (its hash).
-    #[arg(long, value_name = "HASH")]
+    /// The store (its key; see `cenports stores`).
+    #[arg(long, value_name = "KEY")]
     pub store: String,
     /// The Cenports user owning the store (needed only when several users connected it).
     #[arg(long)]
     pub email: Option<String>,
-    /// The BigCommerce order id.
+    /// The channel's order id (BigCommerce: 118; Amazon: 902-3159896-1390916).
     #[arg(long, value_name = "N")]
     pub order: String,
     /// cancelled, on-hold, awaiting-shipment or completed.
@@ -231,8 +234,8 @@ pub struct OrderStatusArgs {
 /// Options of `cenports outbox`.
 #[derive(Debug, Args)]
 pub struct OutboxArgs {
-    /// Only this store (its hash).
-    #[arg(long, value_name = "HASH")]
+    /// Only this store (its key).
+    #[arg(long, value_name = "KEY")]
     pub store: Option<String>,
     /// Only the stores of this Cenports user.
     #[arg(long)]

@@ -88,11 +88,11 @@ pub enum Command {
     /// The main job on the embedded default: an in-process sandbox store, connected, imported
     /// and summarised through the same code path a merchant's store takes.
     Demo(demo::DemoArgs),
-    /// Run a BigCommerce sandbox: an emulated store with generated catalog and orders, and
-    /// API credentials for every scope profile.
+    /// Run a sandbox: an emulated BigCommerce store (or, with --channel amazon, an Amazon
+    /// seller account) with generated catalog and orders, and credentials for every profile.
     Sandbox(sandbox::SandboxArgs),
-    /// Connect (or reconnect) a BigCommerce store: check its API account on the spot and save
-    /// it only if every required scope is there.
+    /// Connect (or reconnect) a store (BigCommerce, or Amazon with --channel amazon): check
+    /// its credentials on the spot and save them only if every permission needed is there.
     Connect(connect::ConnectArgs),
     /// Disconnect a store: forget its access token and client secret (its orders stay).
     Disconnect(connect::DisconnectArgs),
@@ -109,8 +109,9 @@ pub enum Command {
     /// scheduler (polling and reconciliation) and the webhook health check, until Ctrl-C or
     /// SIGTERM. Several serve and worker processes on one database split the stores.
     Serve(serve::ServeArgs),
-    /// Run the background roles only, no HTTP listener: the job worker (webhook hints), the
-    /// outbox worker (shipments and status changes to the store) and the sync scheduler, until
+    /// Run the background roles only, no HTTP listener: the job worker (webhook and queue
+    /// hints), the outbox worker (shipments and status changes to the store), the event
+    /// dispatcher, the notification queue readers and the sync scheduler, until
     /// Ctrl-C or SIGTERM. Several serve and worker processes on one database split the stores
     /// between them (docs/OPERATIONS.md).
     Worker(worker::WorkerArgs),
@@ -121,15 +122,15 @@ pub enum Command {
     /// Benchmarks: `bench import` backfills a sandbox store into SQLite and PostgreSQL and
     /// prints throughput, API requests and peak memory.
     Bench(bench::BenchArgs),
-    /// Record a shipment and write it to BigCommerce exactly once (through the outbox).
+    /// Record a shipment and write it to the store's channel exactly once (through the outbox).
     Ship(fulfilment::ShipArgs),
     /// Record many shipments from a CSV (order,carrier,tracking[,sku,quantity,…]): every row
     /// checked first, a bad row refuses the whole file; re-importing ships nothing twice.
     ShipImport(fulfilment::ShipImportArgs),
-    /// Change an order's status in BigCommerce (cancelled, on-hold, awaiting-shipment,
-    /// completed) through the outbox.
+    /// Change an order's status at the store (cancelled, on-hold, awaiting-shipment,
+    /// completed) through the outbox, where the channel allows it (Amazon does not).
     OrderStatus(fulfilment::OrderStatusArgs),
-    /// Show the outbox of writes to BigCommerce; --drain delivers what is due.
+    /// Show the outbox of writes to the stores; --drain delivers what is due.
     Outbox(fulfilment::OutboxArgs),
     /// Accounts: `user add --email E --role merchant|operator`, `user list`.
     User(user::UserArgs),

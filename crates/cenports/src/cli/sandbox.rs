@@ -240,6 +240,11 @@ async fn run_amazon(args: SandboxArgs) -> anyhow::Result<()> {
             file.display()
         );
     }
+    println!(
+        "Notifications: set CENPORTS_AMAZON_QUEUE_URL={} for serve and worker to read \
+         ORDER_CHANGE from the queue stand-in",
+        sandbox.queue_url()
+    );
     if let Some(rate) = args.live {
         let settings = LiveSettings {
             rate,

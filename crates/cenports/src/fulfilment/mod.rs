@@ -389,6 +389,9 @@ pub async fn request_status_change(
             channel.display_name()
         )));
     }
+    if let Some(reason) = channel.refuses_status_change(to) {
+        return Err(FulfilmentError::Rejected(reason));
+    }
     let key = request_key.unwrap_or_else(|| {
         format!(
             "status:{order_remote_id}:{to}:{}",

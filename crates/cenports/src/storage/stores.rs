@@ -257,6 +257,27 @@ impl Storage {
         })
     }
 
+    /// The connected stores with this channel's key (several users may connect one seller's
+    /// account), by id: whom a channel's queued notification is for.
+    pub async fn connected_stores_with_key(
+        &self,
+        channel: &str,
+        remote_id: &str,
+    ) -> Result<Vec<StoreRecord>, StorageError> {
+        let sql = format!(
+            "SELECT {STORE_COLUMNS} FROM stores WHERE channel = $1 AND remote_id = $2 \
+             AND status = 'connected' ORDER BY id"
+        );
+        with_pool!(self, |pool| {
+            sqlx::query_as::<Db, StoreRecord>(&sql)
+                .bind(channel)
+                .bind(remote_id)
+                .fetch_all(pool)
+                .await
+                .op("finding the stores of a channel's key")
+        })
+    }
+
     /// Replaces the store profile (e.g. after re-reading `/v2/store`).
     pub async fn update_store_profile(
         &self,

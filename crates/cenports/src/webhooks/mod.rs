@@ -15,6 +15,9 @@
 //!   bytes ([`crate::channel::Channel::read_callback`]), refuses oversized or malformed bodies,
 //!   de-duplicates by the message id and queues a job in the database, in one transaction, and
 //!   answers `200` at once.
+//! - [`queue`] reads the notification queue of a channel that sends its notifications to a
+//!   queue instead of calling back (Amazon's `ORDER_CHANGE` on SQS), in every process, and
+//!   records each message as the receiver records a callback.
 //! - [`worker`] runs the jobs of the stores whose lease its process holds: targeted fetches
 //!   ([`crate::sync::targeted`]: one order with its lines, or one product with its SKUs, saved
 //!   through the sync's own save path), or one walk when a store's backlog is too long for
@@ -23,15 +26,19 @@
 //! Polling stays on as the safety net and reconciliation ([`crate::sync::reconcile`]) repairs
 //! drift. The design, the failure modes and the costs are in `docs/WEBHOOKS.md`.
 
+pub mod queue;
 pub mod receiver;
 pub mod registration;
 pub mod worker;
 
 use std::time::Duration;
 
+use chrono::Utc;
+use tokio::sync::Notify;
 use url::Url;
 
-use crate::storage::StoreRecord;
+use crate::channel::{Callback, Hint};
+use crate::storage::{Accepted, JobKind, Storage, StorageError, StoreId, StoreRecord};
 
 /// The custom header carrying the per-store secret (lower case, as HTTP/2 and axum see it).
 pub const HEADER_HOOK_KEY: &str = "x-cenports-hook-key";
@@ -70,4 +77,37 @@ pub fn receiver_path(store: &StoreRecord) -> String {
     RECEIVER_ROUTE
         .replace("{channel}", &store.channel)
         .replace("{store_id}", &store.id().get().to_string())
+}
+
+/// Records an authenticated callback for `store` and queues what it hints at, in one
+/// transaction ([`Storage::accept_callback`]): a message id already accepted queues nothing,
+/// and past `max_hints` waiting hints one walk waits instead. Rings `wake` (this process's job
+/// worker) when a job was queued. Shared by the HTTP receiver and the queue reader.
+pub async fn accept(
+    storage: &Storage,
+    store: StoreId,
+    callback: &Callback,
+    max_hints: i64,
+    wake: &Notify,
+) -> Result<Accepted, StorageError> {
+    let expires_at =
+        Utc::now() + chrono::Duration::from_std(RECEIPT_TTL).unwrap_or(chrono::Duration::days(3));
+    let hint = callback.hint.as_ref().map(|hint| match hint {
+        Hint::Order(order) => (JobKind::Order, order.as_str()),
+        Hint::Product(product) => (JobKind::Product, product.as_str()),
+    });
+    let outcome = storage
+        .accept_callback(
+            store,
+            &callback.message_id,
+            &callback.scope,
+            expires_at,
+            hint,
+            max_hints,
+        )
+        .await?;
+    if matches!(outcome, Accepted::Queued | Accepted::Walk) {
+        wake.notify_one();
+    }
+    Ok(outcome)
 }

@@ -31,16 +31,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use chrono::Utc;
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
 
-use super::{
-    HEADER_HOOK_KEY, MAX_BODY_BYTES, MAX_HINTS_PER_STORE, PURPOSE_HEADER_SECRET, RECEIPT_TTL,
-};
-use crate::channel::{CallbackError, Channels, Hint};
-use crate::storage::{Accepted, JobKind, Storage, StoreId, StoreStatus};
+use super::{HEADER_HOOK_KEY, MAX_BODY_BYTES, MAX_HINTS_PER_STORE, PURPOSE_HEADER_SECRET};
+use crate::channel::{CallbackError, Channels};
+use crate::storage::{Accepted, Storage, StoreId, StoreStatus};
 
 /// What the handler needs: the database, the channels (which open the stored secrets and
 /// verify each channel's callbacks), and the bell of this process's job worker.
@@ -241,23 +238,14 @@ pub async fn receive_webhook(
 
     // 4. The receipt and the job in one transaction: a duplicate queues nothing, and a
     //    callback is never recorded as received without its job.
-    let expires_at =
-        Utc::now() + chrono::Duration::from_std(RECEIPT_TTL).unwrap_or(chrono::Duration::days(3));
-    let hint = callback.hint.as_ref().map(|hint| match hint {
-        Hint::Order(order) => (JobKind::Order, order.as_str()),
-        Hint::Product(product) => (JobKind::Product, product.as_str()),
-    });
-    let outcome = match state
-        .storage
-        .accept_callback(
-            store,
-            &message_id,
-            &callback.scope,
-            expires_at,
-            hint,
-            state.max_hints,
-        )
-        .await
+    let outcome = match super::accept(
+        &state.storage,
+        store,
+        &callback,
+        state.max_hints,
+        &state.wake,
+    )
+    .await
     {
         Ok(outcome) => outcome,
         Err(error) => {
@@ -271,14 +259,8 @@ pub async fn receive_webhook(
             accepted("duplicate")
         }
         Accepted::Ignored => accepted("ignored"),
-        Accepted::Queued => {
-            state.wake.notify_one();
-            accepted("queued")
-        }
+        Accepted::Queued => accepted("queued"),
         Accepted::Coalesced => accepted("coalesced"),
-        Accepted::Walk => {
-            state.wake.notify_one();
-            accepted("walk")
-        }
+        Accepted::Walk => accepted("walk"),
     }
 }

@@ -92,16 +92,20 @@ fn delivered(row: OutboxId, order: Option<OrderAfterDelivery>) -> Delivered {
     }
 }
 
-fn unsupported(to: StatusTarget) -> ChannelError {
-    ChannelError::new(
-        DISPLAY_NAME,
-        ErrorKind::Rejected,
-        format!(
-            "Amazon does not let a seller set a merchant-fulfilled order to {to} through its \
-             API: cancel an order in Seller Central (Orders › Manage Orders › Cancel order); \
-             Amazon marks an order shipped when its shipment is confirmed"
-        ),
+/// Why Amazon takes no status change: the core refuses one before it is queued
+/// ([`crate::channel::Channel::refuses_status_change`]), and a row queued by an older version
+/// fails with the same words.
+pub fn status_change_refusal(to: StatusTarget) -> String {
+    format!(
+        "Amazon does not let a seller set a merchant-fulfilled order to {to} through its API: \
+         cancel an order in Seller Central (Orders › Manage Orders › Cancel order); Amazon \
+         marks an order shipped when its shipment is confirmed, and the hub follows Amazon's \
+         status on its next sync"
     )
+}
+
+fn unsupported(to: StatusTarget) -> ChannelError {
+    ChannelError::new(DISPLAY_NAME, ErrorKind::Rejected, status_change_refusal(to))
 }
 
 #[async_trait]

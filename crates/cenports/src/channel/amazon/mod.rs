@@ -13,15 +13,18 @@
 //! | `orders.rs` | orders in (`searchOrders` windows by `NextToken`), catalog in (listings by SKU) |
 //! | `fulfilment.rs` | fulfilment out: `confirmShipment` with the outbox row as package reference |
 //! | `stock.rs` | stock out: `patchListingsItem` per SKU, read back with `getListingsItem` |
+//! | `notifications.rs` | `ORDER_CHANGE` notifications from the app's queue, as hints |
 //!
-//! Amazon calls nobody back over HTTP (its notifications go to a queue), so a seller has no
-//! [`HooksOut`] and polling keeps the hub current.
+//! Amazon calls nobody back over HTTP: a seller has no [`HooksOut`]. Its notifications go to
+//! the app's queue, which every hub process reads when one is configured ([`Channel::queue`]);
+//! polling stays the safety net.
 
 mod client;
 pub mod connect;
 mod fulfilment;
 mod limiter;
 pub mod mapping;
+pub mod notifications;
 mod orders;
 mod stock;
 
@@ -36,7 +39,7 @@ use url::Url;
 use super::{
     Callback, CallbackError, CatalogIn, Channel, ChannelError, ConnectForm, ConnectRefused,
     ConnectSubmission, Credentials, ErrorKind, FulfilmentOut, HooksOut, Limiters, OpenOptions,
-    OrdersIn, Pacing, StockOut, StoreClient, VerifiedStore,
+    OrdersIn, Pacing, QueueIn, StatusTarget, StockOut, StoreClient, VerifiedStore,
 };
 use crate::storage::StoreRecord;
 
@@ -65,6 +68,10 @@ pub const API_URL_ENV: &str = "CENPORTS_AMAZON_API_URL";
 /// The environment variable of the Login with Amazon host.
 pub const AUTH_URL_ENV: &str = "CENPORTS_AMAZON_AUTH_URL";
 
+/// The name of the notification queue among the channels' hosts (`amazon_queue_url`,
+/// `CENPORTS_AMAZON_QUEUE_URL`); unset, no queue is read.
+pub const QUEUE_URL_NAME: &str = "amazon_queue";
+
 /// The longest tracking number the hub sends (Amazon documents none; carriers' numbers are far
 /// shorter).
 pub const MAX_TRACKING_NUMBER: usize = 100;
@@ -72,18 +79,29 @@ pub const MAX_TRACKING_NUMBER: usize = 100;
 /// Time allowed for each request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Amazon as a channel: the SP-API and Login with Amazon hosts every request goes to (the
-/// operator's choice, never the merchant's).
+/// Amazon as a channel: the SP-API and Login with Amazon hosts every request goes to, and the
+/// queue its notifications arrive on, if any (the operator's choice, never the merchant's).
 #[derive(Debug, Clone)]
 pub struct Amazon {
     api_url: Url,
     auth_url: Url,
+    queue: Option<Arc<notifications::AmazonQueue>>,
 }
 
 impl Amazon {
-    /// The channel on these hosts.
+    /// The channel on these hosts, without a notification queue.
     pub fn new(api_url: Url, auth_url: Url) -> Self {
-        Amazon { api_url, auth_url }
+        Amazon {
+            api_url,
+            auth_url,
+            queue: None,
+        }
+    }
+
+    /// Reads `ORDER_CHANGE` notifications from the queue at `url` (see [`notifications`]).
+    pub fn with_queue(mut self, url: Option<Url>) -> Self {
+        self.queue = url.map(|url| Arc::new(notifications::AmazonQueue::new(url)));
+        self
     }
 
     /// The SP-API host.
@@ -243,7 +261,12 @@ impl Channel for Amazon {
         fulfilment::refuses_shipment(status_code)
     }
 
-    /// Amazon sends no HTTP callbacks: its notifications go to an SQS queue or EventBridge.
+    fn refuses_status_change(&self, to: StatusTarget) -> Option<String> {
+        Some(fulfilment::status_change_refusal(to))
+    }
+
+    /// Amazon sends no HTTP callbacks: its notifications go to an SQS queue or EventBridge
+    /// ([`Channel::queue`]).
     fn read_callback(
         &self,
         _client_secret: &SecretString,
@@ -251,8 +274,12 @@ impl Channel for Amazon {
         _body: &[u8],
     ) -> Result<Callback, CallbackError> {
         Err(CallbackError::Malformed(
-            "Amazon does not call back over HTTP; its orders are polled".into(),
+            "Amazon does not call back over HTTP; its notifications are read from a queue".into(),
         ))
+    }
+
+    fn queue(&self) -> Option<Arc<dyn QueueIn>> {
+        self.queue.clone().map(|queue| queue as Arc<dyn QueueIn>)
     }
 }
 
