@@ -31,6 +31,7 @@ mod stock;
 mod stock_cli;
 mod storage_contract;
 mod sync;
+mod third_party_amazon_client;
 mod third_party_python_client;
 mod web;
 mod webhooks;

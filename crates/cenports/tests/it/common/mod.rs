@@ -5,6 +5,7 @@
 //! the hub's own helpers (a connected store, the binary under test).
 
 pub mod tenant;
+pub mod third_party;
 
 /// Writes a test once and runs it on both backends: `NAME!(name, |ctx| { … })` expands into
 /// `name::sqlite` (a fresh SQLite file) and `name::postgres` (a fresh database on
