@@ -302,6 +302,13 @@ pub trait Channel: Send + Sync {
         body: &[u8],
     ) -> Result<Callback, CallbackError>;
 
+    /// Whether the channel calls the hub back over HTTP (webhooks registered per store, read
+    /// with [`Channel::read_callback`]). A channel that does not (Amazon) is told of changes
+    /// through its [`Channel::queue`], if any, and polling.
+    fn calls_back(&self) -> bool {
+        true
+    }
+
     /// The queue the channel sends its notifications to, when it sends them to a queue the hub
     /// reads instead of calling back over HTTP, and the operator configured one (Amazon's
     /// `ORDER_CHANGE` notifications go to an SQS queue): every `serve` and `worker` process

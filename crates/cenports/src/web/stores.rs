@@ -66,7 +66,15 @@ async fn health(state: &AppState, user: &WebUser, store: StoreRecord) -> Result<
     let errors = stores_service::store_problems(state, user.access(), id.get()).await?;
     let open_errors = errors.outbox.len() + errors.stock.len() + usize::from(errors.sync.is_some());
     let endpoint = state.storage().get_webhook_endpoint(&scope).await?;
+    // A channel that calls nobody back (Amazon) has no webhooks to miss: its notifications
+    // come from a queue, when one is configured.
+    let channel = state.channels().of(&store).ok();
+    let calls_back = channel.is_none_or(|c| c.calls_back());
     let webhooks = match (&endpoint, &state.settings().public_url) {
+        _ if !calls_back => match channel.and_then(|c| c.queue()) {
+            Some(_) => "none; notifications from the queue".to_owned(),
+            None => "none; polling (no notification queue set)".to_owned(),
+        },
         (Some(_), _) => "registered".to_owned(),
         (None, Some(_)) => "not registered".to_owned(),
         (None, None) => "off (polling)".to_owned(),
@@ -85,7 +93,7 @@ async fn health(state: &AppState, user: &WebUser, store: StoreRecord) -> Result<
     if open_errors > 0 {
         problems.push("errors");
     }
-    if endpoint.is_none() && state.settings().public_url.is_some() {
+    if calls_back && endpoint.is_none() && state.settings().public_url.is_some() {
         problems.push("no webhooks");
     }
     Ok(Health {

@@ -271,6 +271,37 @@ fn the_demo_then_serves_the_hub_and_its_printed_logins_sign_in() {
             .collect();
         channels.sort_unstable();
         assert_eq!(channels, ["amazon", "bigcommerce"], "{stores}");
+        // The Amazon store works through the same dashboard and API: its page says its
+        // notifications come from the queue (no webhooks to miss), its orders are listed.
+        let amazon = stores["stores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["channel"] == "amazon")
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let get = |path: String| {
+            http.get(format!("{url}{path}"))
+                .header("cookie", format!("cenports_session={cookie}"))
+                .send()
+        };
+        let page = get(format!("/stores/{amazon}")).await.unwrap();
+        assert_eq!(page.status(), 200);
+        let page = page.text().await.unwrap();
+        assert!(page.contains("notifications from the queue"), "{page}");
+        assert!(!page.contains("no webhooks"), "{page}");
+        let orders: serde_json::Value = get(format!("/api/v1/stores/{amazon}/orders?limit=5"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            orders["orders"].as_array().map(Vec::len),
+            Some(5),
+            "{orders}"
+        );
         // A wrong password is refused: the printed one is what signs in.
         let refused = http
             .post(format!("{url}/login"))

@@ -278,6 +278,10 @@ impl Channel for Amazon {
         ))
     }
 
+    fn calls_back(&self) -> bool {
+        false
+    }
+
     fn queue(&self) -> Option<Arc<dyn QueueIn>> {
         self.queue.clone().map(|queue| queue as Arc<dyn QueueIn>)
     }
