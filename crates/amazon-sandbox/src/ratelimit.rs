@@ -180,7 +180,14 @@ impl RateLimiter {
                 tokens: burst,
                 at: now,
             });
-        let elapsed = (now - bucket.at).num_milliseconds().max(0) as f64 / 1000.0;
+        // To the microsecond: whole milliseconds, with `at` moved to `now` on every take, lost
+        // up to a millisecond per request, which at a scaled rate of 500/s halved the refill
+        // and made a client that paced itself right see 429s.
+        let elapsed = (now - bucket.at)
+            .num_microseconds()
+            .unwrap_or(i64::MAX)
+            .max(0) as f64
+            / 1_000_000.0;
         bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
         bucket.at = now;
         let allowed = bucket.tokens >= 1.0;
@@ -219,6 +226,24 @@ mod tests {
         let later = t0 + chrono::Duration::milliseconds(500);
         assert!(limiter.take("a", Operation::ConfirmShipment, later).allowed);
         assert!(!limiter.take("a", Operation::ConfirmShipment, later).allowed);
+    }
+
+    #[test]
+    fn requests_spaced_at_the_rate_are_all_allowed_however_fine_the_spacing() {
+        // getListingsItem at 100 times Amazon's rate: 500/s, a token every 2 ms. Requests
+        // arriving 1.9 ms and 2.2 ms apart in turn (2.05 ms on average, within the rate) must
+        // never be refused. They were, when the time between takes was cut to whole
+        // milliseconds (1 ms and 2 ms: three quarters of the rate).
+        let mut limiter = RateLimiter::new(100.0);
+        let mut at = Utc::now();
+        let mut refused = 0;
+        for i in 0..2_000 {
+            if !limiter.take("a", Operation::GetListingsItem, at).allowed {
+                refused += 1;
+            }
+            at += chrono::Duration::microseconds(if i % 2 == 0 { 1_900 } else { 2_200 });
+        }
+        assert_eq!(refused, 0);
     }
 
     #[test]
