@@ -398,6 +398,9 @@ impl Roles {
     /// - the fulfilment outbox worker: shipments and status changes of the held stores,
     ///   recorded by `cenports ship` / `order-status`, the API or the dashboard (any process on
     ///   the same database); leases on the rows keep two processes from sending one twice;
+    /// - the event dispatcher: events to the merchants' subscriptions, from the database queue;
+    /// - a queue reader per channel with a configured notification queue (Amazon's
+    ///   `ORDER_CHANGE`), queueing jobs as the webhook receiver does;
     /// - the sync scheduler (polling, reconciliation, and the stock push after each sync) of
     ///   the held stores, when [`ServeOptions::poll`] is on.
     ///
