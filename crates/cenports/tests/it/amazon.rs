@@ -497,6 +497,27 @@ both_backends!(
             1
         );
 
+        // Another row for the order, now shipped in full (say, in Seller Central after the
+        // hub's last sync): Amazon refuses it, and the refusal stands. It is not taken for
+        // this row's package, which Amazon does not have.
+        let other_row = cenports::storage::OutboxId::from_raw(requested.rows[0].id.get() + 1000);
+        let refused = seller
+            .client
+            .fulfilment()
+            .create_shipment(
+                &order.amazon_order_id,
+                other_row,
+                &serde_json::from_str(&row.payload).unwrap(),
+            )
+            .await
+            .expect_err("a package Amazon refused is not delivered");
+        assert_eq!(
+            refused.kind(),
+            cenports::channel::ErrorKind::Rejected,
+            "{refused}"
+        );
+        assert!(refused.to_string().contains("is Shipped"), "{refused}");
+
         // A status change Amazon cannot make is refused in its words.
         let refused = seller
             .client
