@@ -7,6 +7,7 @@ mod common;
 
 mod accounts_storage;
 mod amazon;
+mod amazon_soak;
 mod api;
 mod architecture;
 mod browser;
