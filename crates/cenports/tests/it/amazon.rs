@@ -1,8 +1,10 @@
 //! The Amazon channel against the Amazon sandbox over loopback, through the core's own paths:
 //! connect (each role named when missing, a foreign host refused), the import of every
-//! merchant-fulfilled order with its lines and address (changes during the walk included), a
-//! buyer's cancellation on the next sync, a shipment confirmed once through the outbox although
-//! its answer was lost, and a stock push. Usage plans are scaled up (`set_rate_scale`) so the
+//! merchant-fulfilled order with its lines and address (changes during the walk included), the
+//! churn (hundreds of orders placed and changed while a sync walks, then exactly the seller's
+//! merchant-fulfilled orders in the hub), a buyer's cancellation on the next sync, a shipment
+//! confirmed once through the outbox although its answer was lost, and a stock push. The
+//! write-back soak is `amazon_soak.rs`. Usage plans are scaled up (`set_rate_scale`) so the
 //! tests do not wait minutes for Amazon's buckets; the hub follows the rate the sandbox reports.
 
 use std::collections::BTreeMap;
