@@ -1,5 +1,5 @@
-//! Faults on demand, in the BigCommerce sandbox's manner: server errors, throttling, latency
-//! and dropped connections, each with a probability, an optional count and a filter on method
+//! Faults on demand, in the BigCommerce sandbox's manner: server errors, throttling, latency,
+//! hangs and dropped connections, each with a probability, an optional count and a filter on method
 //! and path. A fault strikes *before* the request is handled (nothing changed) or *after* (the
 //! change is made and the answer lost: `after_effect`), which is what leaves a client unsure
 //! whether its `confirmShipment` went through.
@@ -22,6 +22,10 @@ pub enum FaultKind {
     Latency,
     /// Drops the connection without an answer.
     Reset,
+    /// Holds the request `latency_ms` (default 60 s: past any sane client timeout), then drops
+    /// the connection. Before the effect nothing is done; after it the change is made and its
+    /// answer never comes: the client's timeout is all it learns.
+    Hang,
 }
 
 /// One fault rule.
@@ -43,7 +47,7 @@ pub struct FaultRule {
     /// Strike after the request was handled: the change is made, the answer lost.
     #[serde(default)]
     pub after_effect: bool,
-    /// For `latency`.
+    /// For `latency` and `hang`.
     #[serde(default)]
     pub latency_ms: Option<u64>,
 }

@@ -153,16 +153,19 @@ async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -
         .map(str::to_string);
     let checked = state.tokens.lock().check(token.as_deref(), now).cloned();
 
-    let mut record = RequestRecord {
-        seq: 0,
-        at_ms: now.timestamp_millis(),
-        method: method.clone(),
-        path: path.clone(),
-        query,
-        operation: operation.map(|op| op.name().to_string()),
-        status: 0,
-        profile: checked.as_ref().ok().map(|t| t.profile.clone()),
-        fault: None,
+    let mut logged = Logged {
+        state: state.clone(),
+        record: RequestRecord {
+            seq: 0,
+            at_ms: now.timestamp_millis(),
+            method: method.clone(),
+            path: path.clone(),
+            query,
+            operation: operation.map(|op| op.name().to_string()),
+            status: CLIENT_GAVE_UP,
+            profile: checked.as_ref().ok().map(|t| t.profile.clone()),
+            fault: None,
+        },
     };
     let mut rate_header = None;
 
@@ -224,23 +227,23 @@ async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -
         });
         let before = state.faults.lock().pick(&method, &path, false);
         if let Some(rule) = &before {
-            record.fault = Some(format!("{:?}", rule.kind));
+            logged.record.fault = Some(format!("{:?}", rule.kind));
             if rule.kind == FaultKind::Latency {
                 tokio::time::sleep(Duration::from_millis(rule.latency_ms.unwrap_or(100))).await;
             } else {
-                break 'answer fault_response(rule);
+                break 'answer fault_response(rule).await;
             }
         }
         let response = json_rejection(next.run(request).await);
         let after = state.faults.lock().pick(&method, &path, true);
         match after {
             Some(rule) => {
-                record.fault = Some(format!("{:?} after effect", rule.kind));
+                logged.record.fault = Some(format!("{:?} after effect", rule.kind));
                 if rule.kind == FaultKind::Latency {
                     tokio::time::sleep(Duration::from_millis(rule.latency_ms.unwrap_or(100))).await;
                     response
                 } else {
-                    fault_response(&rule)
+                    fault_response(&rule).await
                 }
             }
             None => response,
@@ -259,9 +262,24 @@ async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -
         headers::REQUEST_ID,
         HeaderValue::from_str(&request_id).expect("hex"),
     );
-    record.status = response.status().as_u16();
-    state.log.lock().push(record);
+    logged.record.status = response.status().as_u16();
     response
+}
+
+/// The status logged for a request whose client went away before the answer (nginx's 499).
+const CLIENT_GAVE_UP: u16 = 499;
+
+/// A request's log entry, written when the request ends however it ends: a client that gives
+/// up on a hung request drops the handler mid-way, and its entry is still kept (status 499).
+struct Logged {
+    state: AppState,
+    record: RequestRecord,
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        self.state.log.lock().push(self.record.clone());
+    }
 }
 
 /// Every handler answers JSON; a rejection of axum's own (a body that is not JSON, a path that
@@ -294,26 +312,32 @@ fn json_rejection(response: Response) -> Response {
 }
 
 /// The answer a fault gives instead of the real one.
-fn fault_response(rule: &FaultRule) -> Response {
+async fn fault_response(rule: &FaultRule) -> Response {
     match rule.kind {
         FaultKind::Error500 => errors::internal_failure(),
         FaultKind::Error503 => errors::service_unavailable(),
         FaultKind::QuotaExceeded => errors::quota_exceeded(),
         FaultKind::Latency => StatusCode::NO_CONTENT.into_response(),
-        FaultKind::Reset => {
-            // A body that fails before its first byte makes the server drop the connection.
-            let stream = futures::stream::once(async {
-                Err::<Bytes, std::io::Error>(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "sandbox fault: connection reset",
-                ))
-            });
-            Response::builder()
-                .status(StatusCode::OK)
-                .body(Body::from_stream(stream))
-                .expect("static response")
+        FaultKind::Hang => {
+            tokio::time::sleep(Duration::from_millis(rule.latency_ms.unwrap_or(60_000))).await;
+            dropped_connection()
         }
+        FaultKind::Reset => dropped_connection(),
     }
+}
+
+/// A body that fails before its first byte makes the server drop the connection.
+fn dropped_connection() -> Response {
+    let stream = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "sandbox fault: connection reset",
+        ))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .body(Body::from_stream(stream))
+        .expect("static response")
 }
 
 /// A JSON response of a serializable value.

@@ -1,8 +1,10 @@
 //! The Amazon channel against the Amazon sandbox over loopback, through the core's own paths:
 //! connect (each role named when missing, a foreign host refused), the import of every
-//! merchant-fulfilled order with its lines and address (changes during the walk included), a
-//! buyer's cancellation on the next sync, a shipment confirmed once through the outbox although
-//! its answer was lost, and a stock push. Usage plans are scaled up (`set_rate_scale`) so the
+//! merchant-fulfilled order with its lines and address (changes during the walk included), the
+//! churn (hundreds of orders placed and changed while a sync walks, then exactly the seller's
+//! merchant-fulfilled orders in the hub), a buyer's cancellation on the next sync, a shipment
+//! confirmed once through the outbox although its answer was lost, and a stock push. The
+//! write-back soak is `amazon_soak.rs`. Usage plans are scaled up (`set_rate_scale`) so the
 //! tests do not wait minutes for Amazon's buckets; the hub follows the rate the sandbox reports.
 
 use std::collections::BTreeMap;
@@ -343,6 +345,282 @@ both_backends!(
     }
 );
 
+/// What the churn did to the seller's account, counted by when.
+#[derive(Debug, Default)]
+struct Churn {
+    /// Changes of any kind (new orders included).
+    total: u32,
+    /// Changes made after the walk's first page was committed and before the sync returned.
+    during_walk: u32,
+    /// Of those, changes to orders that were already in the walk's window (placed before the
+    /// sync began).
+    in_walked_window: u32,
+    /// Merchant-fulfilled orders placed during the walk.
+    placed_during_walk: u32,
+}
+
+/// One change a seller's buyers or Amazon make, at random: a new order (merchant- or
+/// Amazon-fulfilled), a payment authorised, a cancellation, a buyer asking to cancel, Amazon
+/// shipping one of its own orders. Returns the order changed, or `None` when no order fits.
+fn churn_once(sandbox: &AmazonSandbox, rng: &mut rand::rngs::StdRng, sku: &str) -> Option<String> {
+    use rand::Rng;
+    let pick = |wanted: &dyn Fn(&amazon_sandbox::Order) -> bool, rng: &mut rand::rngs::StdRng| {
+        let account = sandbox.state().account.read();
+        let fits: Vec<String> = account
+            .orders()
+            .iter()
+            .filter(|o| wanted(o))
+            .map(|o| o.amazon_order_id.clone())
+            .collect();
+        (!fits.is_empty()).then(|| fits[rng.gen_range(0..fits.len())].clone())
+    };
+    let mfn = |o: &amazon_sandbox::Order| o.fulfillment_channel == FulfillmentChannel::Mfn;
+    let new_order = |channel, status| {
+        sandbox
+            .place_order(NewOrder {
+                fulfillment_channel: Some(channel),
+                items: vec![NewOrderItem {
+                    sku: sku.to_owned(),
+                    quantity: 1,
+                }],
+                status: Some(status),
+                purchase_date: None,
+            })
+            .ok()
+            .map(|o| o.amazon_order_id)
+    };
+    match rng.gen_range(0..6) {
+        0 => new_order(FulfillmentChannel::Mfn, OrderStatus::Pending),
+        1 => new_order(FulfillmentChannel::Afn, OrderStatus::Unshipped),
+        2 => {
+            let id = pick(&|o| mfn(o) && o.status == OrderStatus::Pending, rng)?;
+            sandbox.advance_order(&id).ok().map(|o| o.amazon_order_id)
+        }
+        3 => {
+            let id = pick(
+                &|o| mfn(o) && matches!(o.status, OrderStatus::Pending | OrderStatus::Unshipped),
+                rng,
+            )?;
+            sandbox.cancel_order(&id).ok().map(|o| o.amazon_order_id)
+        }
+        4 => {
+            let id = pick(
+                &|o| {
+                    mfn(o) && o.status == OrderStatus::Unshipped && o.buyer_cancel_reason.is_none()
+                },
+                rng,
+            )?;
+            sandbox
+                .request_cancellation(&id, "Order placed by mistake")
+                .ok()
+                .map(|o| o.amazon_order_id)
+        }
+        _ => {
+            let id = pick(&|o| !mfn(o) && o.status == OrderStatus::Unshipped, rng)?;
+            sandbox.advance_order(&id).ok().map(|o| o.amazon_order_id)
+        }
+    }
+}
+
+both_backends!(
+    orders_changed_and_placed_during_a_walk_are_neither_missed_nor_duplicated,
+    |ctx| {
+        use rand::SeedableRng;
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        let seller = connect(&ctx.storage, 300).await;
+        let sandbox = seller.sandbox.clone();
+        let scope = seller.record.scope();
+        sandbox.set_rate_scale(1000.0);
+        let sku = sandbox.listings()[0].sku.clone();
+        let listings = sandbox.listings();
+        {
+            let now = sandbox.state().clock.now();
+            let mut account = sandbox.state().account.write();
+            for listing in listings {
+                account.set_quantity(&listing.sku, 100_000, now).unwrap();
+            }
+        }
+        // Open orders for the churn to change (the generated history is mostly shipped).
+        for (channel, status, count) in [
+            (FulfillmentChannel::Mfn, OrderStatus::Pending, 40),
+            (FulfillmentChannel::Mfn, OrderStatus::Unshipped, 30),
+            (FulfillmentChannel::Afn, OrderStatus::Unshipped, 20),
+        ] {
+            for _ in 0..count {
+                sandbox
+                    .place_order(NewOrder {
+                        fulfillment_channel: Some(channel),
+                        items: vec![NewOrderItem {
+                            sku: sku.clone(),
+                            quantity: 1,
+                        }],
+                        status: Some(status),
+                        purchase_date: None,
+                    })
+                    .unwrap();
+            }
+        }
+        after_the_horizon(&sandbox);
+        let before: std::collections::BTreeSet<String> = sandbox
+            .state()
+            .account
+            .read()
+            .orders()
+            .iter()
+            .map(|o| o.amazon_order_id.clone())
+            .collect();
+        // Every search page takes 150 ms, so the walk (pages of 20) lasts seconds and the churn
+        // lands between its pages, inside the window being walked.
+        sandbox.add_fault(FaultRule {
+            method: Some("GET".into()),
+            path_contains: Some("/orders/2026-01-01/orders".into()),
+            latency_ms: Some(150),
+            ..FaultRule::always(FaultKind::Latency)
+        });
+        let walking = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicBool::new(false));
+        let churn = {
+            let (sandbox, walking, done, before) = (
+                sandbox.clone(),
+                walking.clone(),
+                done.clone(),
+                before.clone(),
+            );
+            tokio::spawn(async move {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(17);
+                let mut churn = Churn::default();
+                while !done.load(Ordering::SeqCst) {
+                    if let Some(id) = churn_once(&sandbox, &mut rng, &sku) {
+                        churn.total += 1;
+                        if walking.load(Ordering::SeqCst) {
+                            churn.during_walk += 1;
+                            if before.contains(&id) {
+                                churn.in_walked_window += 1;
+                            } else if sandbox
+                                .order(&id)
+                                .is_some_and(|o| o.fulfillment_channel == FulfillmentChannel::Mfn)
+                            {
+                                churn.placed_during_walk += 1;
+                            }
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                churn
+            })
+        };
+        let pages = SyncOptions {
+            page_size: 20,
+            ..options()
+        };
+        let first = sync_store(&ctx.storage, &scope, seller.client.as_ref(), &pages, |_| {
+            walking.store(true, Ordering::SeqCst)
+        })
+        .await
+        .unwrap();
+        done.store(true, Ordering::SeqCst);
+        let churn = churn.await.unwrap();
+        eprintln!(
+            "amazon churn: {churn:?} over a {}-page first sync of {:?}",
+            first.pages, first.elapsed
+        );
+        assert!(
+            churn.in_walked_window >= 20 && churn.placed_during_walk >= 5,
+            "the churn must land inside the walk: {churn:?}"
+        );
+        sandbox.clear_faults();
+
+        // Past the horizon and sync again until a run finds nothing new.
+        let mut runs = 1;
+        loop {
+            after_the_horizon(&sandbox);
+            let again = sync_store(&ctx.storage, &scope, seller.client.as_ref(), &pages, |_| {})
+                .await
+                .unwrap();
+            runs += 1;
+            if again.inserted + again.updated == 0 || runs > 5 {
+                break;
+            }
+        }
+        assert!(runs <= 3, "quiescent after {runs} runs");
+
+        let expected = merchant_orders(&sandbox);
+        assert_eq!(
+            ctx.storage.count_orders(&scope).await.unwrap(),
+            expected.len() as i64,
+            "every merchant-fulfilled order, once"
+        );
+        for order in &expected {
+            let id = &order.amazon_order_id;
+            let held = ctx
+                .storage
+                .find_order_by_remote_id(&scope, id)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{id} was not imported"));
+            assert_eq!(held.summary.status_code, order.status.as_str(), "{id}");
+            let lines: Vec<(&str, &str, u32)> = held
+                .lines
+                .iter()
+                .map(|l| (l.remote_id.as_str(), l.sku.as_str(), l.quantity as u32))
+                .collect();
+            let items: Vec<(&str, &str, u32)> = order
+                .items
+                .iter()
+                .map(|i| {
+                    (
+                        i.order_item_id.as_str(),
+                        i.seller_sku.as_str(),
+                        i.quantity_ordered,
+                    )
+                })
+                .collect();
+            assert_eq!(lines, items, "{id}");
+            let shipping: Vec<_> = held
+                .addresses
+                .iter()
+                .filter(|a| a.kind == AddressKind::Shipping)
+                .collect();
+            if order.status == OrderStatus::Pending {
+                assert!(
+                    shipping.is_empty(),
+                    "{id}: a pending order has no address yet"
+                );
+            } else {
+                assert_eq!(shipping.len(), 1, "{id}");
+                assert_eq!(
+                    (shipping[0].street_1.as_str(), shipping[0].zip.as_str()),
+                    (
+                        order.address.address_line1.as_str(),
+                        order.address.postal_code.as_str()
+                    ),
+                    "{id}"
+                );
+            }
+        }
+        let amazon_fulfilled: Vec<String> = sandbox
+            .state()
+            .account
+            .read()
+            .orders()
+            .iter()
+            .filter(|o| o.fulfillment_channel == FulfillmentChannel::Afn)
+            .map(|o| o.amazon_order_id.clone())
+            .collect();
+        for id in &amazon_fulfilled {
+            assert!(
+                ctx.storage
+                    .find_order_by_remote_id(&scope, id)
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "{id} is fulfilled by Amazon: not imported"
+            );
+        }
+    }
+);
+
 both_backends!(
     an_order_cancelled_by_the_buyer_reaches_the_hub_as_cancelled_on_the_next_sync,
     |ctx| {
@@ -496,6 +774,27 @@ both_backends!(
                 .len(),
             1
         );
+
+        // Another row for the order, now shipped in full (say, in Seller Central after the
+        // hub's last sync): Amazon refuses it, and the refusal stands. It is not taken for
+        // this row's package, which Amazon does not have.
+        let other_row = cenports::storage::OutboxId::from_raw(requested.rows[0].id.get() + 1000);
+        let refused = seller
+            .client
+            .fulfilment()
+            .create_shipment(
+                &order.amazon_order_id,
+                other_row,
+                &serde_json::from_str(&row.payload).unwrap(),
+            )
+            .await
+            .expect_err("a package Amazon refused is not delivered");
+        assert_eq!(
+            refused.kind(),
+            cenports::channel::ErrorKind::Rejected,
+            "{refused}"
+        );
+        assert!(refused.to_string().contains("is Shipped"), "{refused}");
 
         // A status change Amazon cannot make is refused in its words.
         let refused = seller

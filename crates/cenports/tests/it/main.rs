@@ -8,6 +8,7 @@ mod common;
 mod accounts_storage;
 mod amazon;
 mod amazon_cli;
+mod amazon_soak;
 mod api;
 mod architecture;
 mod browser;

@@ -9,8 +9,9 @@
 //!   ("packageReferenceId N has already been confirmed"). Before any retry of an attempt whose
 //!   outcome is unknown, the outbox asks [`FulfilmentOut::find_shipment`], which reads the
 //!   order's packages (`getOrder` with `PACKAGES`) for the row's reference; and should a retry
-//!   be sent anyway, Amazon's refusal of the repeated reference is read as "delivered". Either
-//!   way one row ships its quantities once.
+//!   be sent anyway, Amazon refuses it (by the reference, or because the order "is Shipped"),
+//!   and a refusal is believed only once that read finds no package of the row. Either way one
+//!   row ships its quantities once, and a refused row is never taken for delivered.
 //! - Amazon offers a seller no API to cancel, hold or complete a merchant-fulfilled order (a
 //!   seller cancels in Seller Central): those status changes are refused by name.
 
@@ -54,10 +55,10 @@ pub fn package_reference(row: OutboxId) -> String {
     row.get().to_string()
 }
 
-/// Whether Amazon's refusal says this package reference was already confirmed.
-fn already_confirmed(error: &AmazonError) -> bool {
-    matches!(error, AmazonError::Invalid { status: 400, message, .. }
-        if message.contains("has already been confirmed"))
+/// Whether Amazon refused a confirmation (400): it applied nothing of this request, though an
+/// earlier attempt of the row may have been applied.
+fn refused(error: &AmazonError) -> bool {
+    matches!(error, AmazonError::Invalid { status: 400, .. })
 }
 
 /// The datasets a read-back needs.
@@ -150,18 +151,25 @@ impl FulfilmentOut for AmazonStore {
             )
             .await;
         match sent {
-            Ok(_) => {}
-            // An earlier attempt of this row was applied and its answer lost.
-            Err(error) if already_confirmed(&error) => {
-                tracing::info!(
-                    order.id = order,
-                    outbox.id = row.get(),
-                    "outbox: Amazon already holds this package; delivered"
-                );
-            }
-            Err(error) => return Err(api_error(error)),
+            Ok(_) => Ok(delivered(row, self.snapshot(order).await)),
+            // Amazon refuses a package reference it already holds, but it may say so in other
+            // words first (an order the package shipped in full "is Shipped"), and the same
+            // words refuse a package that is not ours. So a refusal is checked against the
+            // order's packages: this row's package there is an earlier attempt of the row,
+            // applied with its answer lost; otherwise the refusal stands.
+            Err(error) if refused(&error) => match self.find_shipment(order, row).await? {
+                Some(found) => {
+                    tracing::info!(
+                        order.id = order,
+                        outbox.id = row.get(),
+                        "outbox: Amazon already holds this package; delivered"
+                    );
+                    Ok(found)
+                }
+                None => Err(api_error(error)),
+            },
+            Err(error) => Err(api_error(error)),
         }
-        Ok(delivered(row, self.snapshot(order).await))
     }
 
     async fn find_shipment(
@@ -229,7 +237,7 @@ mod tests {
         assert_eq!(package_reference(OutboxId::from_raw(42)), "42");
         assert!(refuses_shipment("Canceled"));
         assert!(!refuses_shipment("Unshipped"));
-        assert!(already_confirmed(&AmazonError::Invalid {
+        assert!(refused(&AmazonError::Invalid {
             operation: "confirmShipment",
             status: 400,
             code: "InvalidInput".into(),
