@@ -9,22 +9,21 @@
 //!
 //! It prints its figures (`--nocapture`); `CENPORTS_SOAK_ORDERS=1500` makes a long run.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use amazon_sandbox::{
     AmazonSandbox, AmazonSandboxConfig, FaultKind, FaultRule, FulfillmentChannel, NewOrder,
     NewOrderItem, OrderStatus,
 };
-use rand::{Rng, SeedableRng};
 use url::Url;
 
 use cenports::channel::amazon::Amazon;
 use cenports::channel::ShipmentPayload;
 use cenports::fulfilment::{request_shipment, Carrier, ItemSpec, ShipmentRequest};
-use cenports::storage::{DeliveredBy, OutboxState};
+use cenports::storage::DeliveredBy;
 
+use crate::common::soak::{self, Drainer, Kills};
 use crate::common::{self, both_backends, TempDir};
 
 /// Orders in the soak (every third in two packages, so about 1.33 packages each);
@@ -51,12 +50,6 @@ fn confirm_fault(kind: FaultKind, probability: f64, after_effect: bool) -> Fault
         latency_ms: Some(1_500),
         ..FaultRule::always(kind)
     }
-}
-
-/// A running `cenports outbox --drain` process; its pid is in the owner of its leases.
-struct Drainer {
-    child: std::process::Child,
-    pid: u32,
 }
 
 both_backends!(
@@ -219,100 +212,34 @@ both_backends!(
             sandbox.add_fault(rule);
         }
 
-        // Unknown outcomes are read back 1.2 s later (a hung confirmation is over by then),
-        // then again 200 ms after a first "not found".
-        let drain_args = [
-            "outbox",
-            "--drain",
-            "--json",
-            "--concurrency",
-            "4",
-            "--lease",
-            "2s",
-            "--request-timeout",
-            "600ms",
-            "--retry-base",
-            "50ms",
-            "--patience",
-            "5s",
-            "--quiet-period",
-            "1200ms",
-            "--recheck-gap",
-            "200ms",
-            "--limit",
-            "1",
-        ];
-        let spawn = || {
-            let child = command(&drain_args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            Drainer {
-                pid: child.id(),
-                child,
-            }
-        };
-        let started = Instant::now();
-        let deadline = started + Duration::from_secs(300);
-        let mut drainers = [spawn(), spawn()];
-        let (mut kills, mut crash_window_hits) = (0, 0);
-        let mut faults_on = true;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(order_count as u64);
-        loop {
-            tokio::time::sleep(Duration::from_millis(rng.gen_range(150..900))).await;
-            let counts = ctx.storage.count_outbox(None).await.unwrap();
-            assert!(Instant::now() < deadline, "stuck at {counts:?}");
-            if faults_on && counts.delivered * 10 >= expected_rows as i64 * 7 {
-                // The faults and the kills stop at 70 %; the rest drains in calm.
-                sandbox.clear_faults();
-                faults_on = false;
-            }
-            if faults_on {
-                let victim = &mut drainers[rng.gen_range(0..2)];
-                if victim.child.try_wait().unwrap().is_none() {
-                    victim.child.kill().unwrap(); // SIGKILL: no clean-up of any kind.
-                    victim.child.wait().unwrap();
-                    kills += 1;
-                    // Rows the dead process had confirmed but not recorded: `sending`, in its
-                    // lease, with a package of their reference at Amazon.
-                    let confirmed: BTreeSet<(String, String)> = sandbox
-                        .packages()
-                        .into_iter()
-                        .map(|(order, p)| (order, p.package_reference_id))
-                        .collect();
-                    let owner = format!("-{}-", victim.pid);
-                    crash_window_hits += ctx
-                        .storage
-                        .list_outbox(None, true, 100_000)
-                        .await
-                        .unwrap()
-                        .iter()
-                        .filter(|r| {
-                            r.state == OutboxState::Sending
-                                && r.locked_until.is_some()
-                                && r.lease_owner.as_deref().is_some_and(|o| o.contains(&owner))
-                                && confirmed
-                                    .contains(&(r.order_remote_id.clone(), r.id.get().to_string()))
-                        })
-                        .count();
-                }
-            }
-            if !faults_on && counts.open() == 0 {
-                break;
-            }
-            // A process that was killed, or whose drain ended, is started again.
-            for drainer in &mut drainers {
-                if drainer.child.try_wait().unwrap().is_some() {
-                    *drainer = spawn();
-                }
-            }
-        }
-        for drainer in &mut drainers {
-            let _ = drainer.child.kill();
-            let _ = drainer.child.wait();
-        }
-        let elapsed = started.elapsed();
+        // Two drainers, one killed now and then, until every row is delivered. A row caught
+        // between its confirmation and its commit has a package of its reference at Amazon.
+        let Kills {
+            kills,
+            caught_between_send_and_commit: crash_window_hits,
+            elapsed,
+        } = soak::drain_with_kills(
+            &ctx.storage,
+            expected_rows,
+            order_count as u64,
+            || {
+                let child = command(&soak::DRAIN_ARGS)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap();
+                Drainer::new(child)
+            },
+            || sandbox.clear_faults(),
+            || {
+                sandbox
+                    .packages()
+                    .into_iter()
+                    .filter_map(|(_, p)| p.package_reference_id.parse().ok())
+                    .collect()
+            },
+        )
+        .await;
 
         // No row failed, none left open.
         let counts = ctx.storage.count_outbox(None).await.unwrap();

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{self, TempDir};
+use crate::common::{self, soak, TempDir};
 use bigcommerce_sandbox::credentials::credentials_txt;
 use bigcommerce_sandbox::model::InventoryTracking as SbTracking;
 use bigcommerce_sandbox::{
@@ -25,7 +25,7 @@ use cenports::channel::bigcommerce::BigCommerce;
 use cenports::fulfilment::{request_shipment, Carrier, ItemSpec, ShipmentRequest};
 use cenports::storage::{OutboxState, Storage};
 use chrono::{Duration as ChronoDuration, Utc};
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -526,12 +526,6 @@ fn soak_orders() -> usize {
         .unwrap_or(200)
 }
 
-/// A running `cenports outbox --drain` process and the owner prefix its leases carry.
-struct Drainer {
-    child: std::process::Child,
-    pid: u32,
-}
-
 /// The soak of the exactly-once promise: a few hundred shipments queued, then delivered by two `cenports outbox
 /// --drain` processes on one database while the sandbox loses answers to applied POSTs, answers
 /// 5xx, resets, hangs and applies POSTs late after a 504, and one of the processes is SIGKILLed
@@ -623,104 +617,44 @@ async fn soak_under_faults_and_kills(postgres: bool) {
             hub.fault(rule);
         }
 
-        // Unknown outcomes are read back 1.2 s later (the late applications land 800 ms after
-        // their 504), then again 200 ms after a first "not found". Without the quiet period and
-        // the gap, the read-backs would come before the late applications and POST again.
-        let drain_args = [
-            "outbox",
-            "--drain",
-            "--json",
-            "--concurrency",
-            "4",
-            "--lease",
-            "2s",
-            "--request-timeout",
-            "600ms",
-            "--retry-base",
-            "50ms",
-            "--patience",
-            "5s",
-            "--quiet-period",
-            "1200ms",
-            "--recheck-gap",
-            "200ms",
-            "--limit",
-            "1",
-        ];
-        let spawn = || {
-            let child = hub
-                .command(&drain_args)
-                .env("CENPORTS_LOG", "warn")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            Drainer {
-                pid: child.id(),
-                child,
-            }
-        };
-        let started = Instant::now();
-        let deadline = started + Duration::from_secs(300);
-        let mut drainers = [spawn(), spawn()];
-        let mut kills = 0;
-        let mut crash_window_hits = 0;
-        let mut faults_on = true;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(order_count as u64);
-        loop {
-            tokio::time::sleep(Duration::from_millis(rng.gen_range(150..900))).await;
-            let counts = storage.count_outbox(None).await.unwrap();
-            assert!(Instant::now() < deadline, "stuck at {counts:?}");
-            if faults_on && counts.delivered * 10 >= expected_rows as i64 * 7 {
-                // The faults and the kills stop at 70 %; the rest drains in calm.
+        // Two drainers, one killed now and then, until every row is delivered. A row caught
+        // between its send and its commit has a shipment carrying its marker. Without the
+        // quiet period and the recheck gap, the read-backs would come before the late
+        // applications and POST again.
+        let soak::Kills {
+            kills,
+            caught_between_send_and_commit: crash_window_hits,
+            elapsed,
+        } = soak::drain_with_kills(
+            &storage,
+            expected_rows,
+            order_count as u64,
+            || {
+                let child = hub
+                    .command(&soak::DRAIN_ARGS)
+                    .env("CENPORTS_LOG", "warn")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap();
+                soak::Drainer::new(child)
+            },
+            || {
                 hub.sandbox
                     .store(&hub.store.hash)
                     .unwrap()
                     .faults
                     .lock()
-                    .clear();
-                faults_on = false;
-            }
-            if faults_on {
-                let victim = &mut drainers[rng.gen_range(0..2)];
-                if victim.child.try_wait().unwrap().is_none() {
-                    victim.child.kill().unwrap(); // SIGKILL: no clean-up of any kind.
-                    victim.child.wait().unwrap();
-                    kills += 1;
-                    // Rows the dead process had sent but not recorded: `sending`, still in its
-                    // lease, with a shipment carrying their marker.
-                    let marked: BTreeSet<String> =
-                        hub.shipments().into_iter().map(|s| s.2).collect();
-                    let owner = format!("-{}-", victim.pid);
-                    crash_window_hits += storage
-                        .list_outbox(None, true, 100_000)
-                        .await
-                        .unwrap()
-                        .iter()
-                        .filter(|r| {
-                            r.state == OutboxState::Sending
-                                && r.locked_until.is_some()
-                                && r.lease_owner.as_deref().is_some_and(|o| o.contains(&owner))
-                                && marked.contains(&format!("cenports:{}", r.id.get()))
-                        })
-                        .count();
-                }
-            }
-            if !faults_on && counts.open() == 0 {
-                break;
-            }
-            // A process that was killed, or whose drain ended, is started again.
-            for drainer in &mut drainers {
-                if drainer.child.try_wait().unwrap().is_some() {
-                    *drainer = spawn();
-                }
-            }
-        }
-        for drainer in &mut drainers {
-            let _ = drainer.child.kill();
-            let _ = drainer.child.wait();
-        }
-        let elapsed = started.elapsed();
+                    .clear()
+            },
+            || {
+                hub.shipments()
+                    .into_iter()
+                    .filter_map(|s| s.2.strip_prefix("cenports:")?.parse().ok())
+                    .collect()
+            },
+        )
+        .await;
 
         // No row failed, none left.
         let counts = storage.count_outbox(None).await.unwrap();

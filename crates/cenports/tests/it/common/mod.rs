@@ -4,6 +4,7 @@
 //! too; what is here adds the tests' ways (a failed setup panics, both backends per test) and
 //! the hub's own helpers (a connected store, the binary under test).
 
+pub mod soak;
 pub mod tenant;
 pub mod third_party;
 
