@@ -139,7 +139,8 @@ fn merchant_orders(sandbox: &AmazonSandbox) -> Vec<amazon_sandbox::Order> {
         .collect()
 }
 
-fn place(sandbox: &AmazonSandbox, status: OrderStatus) -> amazon_sandbox::Order {
+/// A merchant-fulfilled order of two units of a stocked listing, placed in `status`.
+pub(crate) fn place(sandbox: &AmazonSandbox, status: OrderStatus) -> amazon_sandbox::Order {
     let sku = sandbox
         .listings()
         .into_iter()

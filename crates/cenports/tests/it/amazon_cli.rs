@@ -17,9 +17,7 @@
 
 use std::time::{Duration, Instant};
 
-use amazon_sandbox::{
-    AmazonSandbox, AmazonSandboxConfig, FulfillmentChannel, NewOrder, NewOrderItem, OrderStatus,
-};
+use amazon_sandbox::{AmazonSandbox, AmazonSandboxConfig, OrderStatus};
 use base64::Engine;
 use cenports::storage::{FulfilmentState, Storage, StoreRecord};
 use serde_json::Value;
@@ -62,21 +60,7 @@ fn run(vars: &[(&'static str, String)], args: &[&str]) -> String {
 }
 
 fn place(sandbox: &AmazonSandbox, status: OrderStatus) -> String {
-    let sku = sandbox
-        .listings()
-        .into_iter()
-        .find(|l| l.quantity >= 5)
-        .expect("a stocked listing")
-        .sku;
-    sandbox
-        .place_order(NewOrder {
-            fulfillment_channel: Some(FulfillmentChannel::Mfn),
-            items: vec![NewOrderItem { sku, quantity: 1 }],
-            status: Some(status),
-            purchase_date: None,
-        })
-        .unwrap()
-        .amazon_order_id
+    crate::amazon::place(sandbox, status).amazon_order_id
 }
 
 /// The order's state in the hub, once `done` says it is what the test waits for; the time it
