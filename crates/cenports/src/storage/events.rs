@@ -563,10 +563,17 @@ impl<'a> OrderFacts<'a> {
     }
 }
 
-/// `$first, $first+1, …` (`count` placeholders), for lists bound one value each: the
-/// generic functions below build their SQL as text, as `QueryBuilder` cannot be borrowed across
-/// their executor bounds.
+/// `count` placeholders for the parameters `first`, `first + 1`, …, for lists bound one value
+/// each: the generic functions below build their SQL as text, as `QueryBuilder` cannot be
+/// borrowed across their executor bounds. PostgreSQL's are `$first, …`; SQLite's are plain `?`,
+/// numbered by position, so a statement that uses them must take **all** its parameters from
+/// here, in order. (SQLite looks a `$N` up by name in a list, at parse and at every bind: with
+/// the 1,750 of an events page that cost 15% of an import's CPU, `docs/PERFORMANCE.md`,
+/// "Events".)
 fn placeholders<DB: sqlx::Database>(first: usize, count: usize) -> String {
+    if DB::NAME == "SQLite" {
+        return vec!["?"; count].join(", ");
+    }
     (first..first + count)
         .map(|n| format!("${n}"))
         .collect::<Vec<_>>()
