@@ -10,8 +10,12 @@
 //!
 //! Deliveries of one subject (one order, or a store's stock) to one subscription go out one at a
 //! time, in event order: a delivery is claimable only when no earlier one of its subject is
-//! still pending ([`Storage::claim_deliveries`]). A failure pauses the whole subscription with a
-//! doubling back-off (1 s up to an hour); a delivery is given up after a day of failures.
+//! still pending ([`Storage::claim_deliveries`]). Each delivery row says so itself
+//! (`next_in_line`: the pending one with the smallest event id of its subject and
+//! subscription), kept in the transactions that record deliveries ([`record_events`]), deliver
+//! them, give them up and resend them ([`LINE_UP`]), so the claim reads one index however long
+//! the queue. A failure pauses the whole subscription with a doubling back-off (1 s up to an
+//! hour); a delivery is given up after a day of failures.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -25,7 +29,7 @@ use sqlx::QueryBuilder;
 
 use super::error::Context;
 use super::orders::order_read_sql;
-use super::{from_millis, ms, Backend, Storage, StorageError};
+use super::{from_millis, ms, Backend, IdList, Storage, StorageError};
 use super::{AddressKind, FulfilmentState, NewOrderAddress, NewOrderLine, NewOrderRecord};
 use super::{DeliveryId, OrderRecord, OrderSummary, StoreId, SubscriptionId, UserId};
 
@@ -559,14 +563,27 @@ impl<'a> OrderFacts<'a> {
     }
 }
 
-/// `$first, $first+1, …` (`count` placeholders), for lists bound one value each: the
-/// generic functions below build their SQL as text, as `QueryBuilder` cannot be borrowed across
-/// their executor bounds.
-fn placeholders(first: usize, count: usize) -> String {
+/// `count` placeholders for the parameters `first`, `first + 1`, …, for lists bound one value
+/// each: the generic functions below build their SQL as text, as `QueryBuilder` cannot be
+/// borrowed across their executor bounds. PostgreSQL's are `$first, …`; SQLite's are plain `?`,
+/// numbered by position, so a statement that uses them must take **all** its parameters from
+/// here, in order. (SQLite looks a `$N` up by name in a list, at parse and at every bind: with
+/// the 1,750 of an events page that cost 15% of an import's CPU, `docs/PERFORMANCE.md`,
+/// "Events".)
+fn placeholders<DB: sqlx::Database>(first: usize, count: usize) -> String {
+    if DB::NAME == "SQLite" {
+        return vec!["?"; count].join(", ");
+    }
     (first..first + count)
         .map(|n| format!("${n}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Whether `DB` is PostgreSQL, whose concurrent transactions need the row locks that SQLite's
+/// single writer makes unnecessary (and does not parse).
+fn is_postgres<DB: sqlx::Database>() -> bool {
+    DB::NAME == "PostgreSQL"
 }
 
 /// One order a page save wrote, for [`announce_orders`].
@@ -612,16 +629,17 @@ where
         .collect();
     for chunk in existing.chunks(500) {
         let sql = format!(
-            "SELECT id, announced_state, announced_hash FROM orders WHERE store_id = $1 \
-             AND id IN ({})",
-            placeholders(2, chunk.len())
+            "SELECT id, announced_state, announced_hash FROM orders WHERE id IN ({}) \
+             AND store_id = {}",
+            placeholders::<DB>(1, chunk.len()),
+            placeholders::<DB>(1 + chunk.len(), 1)
         );
-        let mut query = sqlx::query_as::<DB, (i64, Option<String>, Option<i64>)>(&sql)
-            .bind(store.0)
-            .persistent(false);
+        let mut query =
+            sqlx::query_as::<DB, (i64, Option<String>, Option<i64>)>(&sql).persistent(false);
         for id in chunk {
             query = query.bind(*id);
         }
+        query = query.bind(store.0);
         let rows = query.fetch_all(&mut *conn).await?;
         for (id, state, fingerprint) in rows {
             let state = state.and_then(|s| s.parse::<FulfilmentState>().ok());
@@ -771,7 +789,7 @@ where
     let mut ids: Vec<i64> = Vec::with_capacity(events.len());
     for chunk in events.chunks(250) {
         let rows: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(1 + i * 7, 7)))
+            .map(|i| format!("({})", placeholders::<DB>(1 + i * 7, 7)))
             .collect();
         let sql = format!(
             "INSERT INTO events (commit_seq, user_id, store_id, type, subject, payload, \
@@ -793,15 +811,38 @@ where
         let rows = query.fetch_all(&mut *conn).await?;
         ids.extend(rows.into_iter().map(|(id,)| id));
     }
+    if is_postgres::<DB>() {
+        // Whether a new delivery is next in line depends on the pending ones of its subject; the
+        // dispatcher changes those under the subscription's row lock ([`lock_subscription`]).
+        // Holding it in share mode until this transaction commits keeps a delivery that is
+        // being delivered from being taken as still pending, and one being resent from being
+        // missed: either way the new delivery would be wrongly in line or wrongly not.
+        sqlx::query::<DB>(
+            "SELECT id FROM event_subscriptions WHERE user_id = $1 ORDER BY id FOR SHARE",
+        )
+        .bind(user.0)
+        .execute(&mut *conn)
+        .await?;
+    }
     for chunk in ids.chunks(500) {
+        // Each delivery waits for the subscription's pause, if any, like those already
+        // waiting ([`Storage::delivery_failed`]). It is next in line when it is the first of
+        // its subject among these and none of its subject is pending already (the statement
+        // reads the table as it was before it, on both backends).
         let sql = format!(
             "INSERT INTO event_deliveries (subscription_id, event_id, subject, next_attempt_at, \
-             updated_at) SELECT s.id, e.id, e.subject, e.created_at, e.created_at \
+             updated_at, next_in_line) SELECT s.id, e.id, e.subject, \
+             CASE WHEN s.paused_until > e.created_at THEN s.paused_until ELSE e.created_at END, \
+             e.created_at, \
+             CASE WHEN ROW_NUMBER() OVER (PARTITION BY s.id, e.subject ORDER BY e.id) = 1 \
+                 AND NOT EXISTS (SELECT 1 FROM event_deliveries p WHERE p.subscription_id = s.id \
+                     AND p.subject = e.subject AND p.state = 'pending') \
+             THEN 1 ELSE 0 END \
              FROM events e JOIN event_subscriptions s ON s.user_id = e.user_id \
              AND (s.store_id IS NULL OR s.store_id = e.store_id) \
              AND (s.event_types = '' OR s.event_types LIKE '%,' || e.type || ',%') \
              WHERE e.id IN ({}) ORDER BY e.id, s.id",
-            placeholders(1, chunk.len())
+            placeholders::<DB>(1, chunk.len())
         );
         let mut query = sqlx::query::<DB>(&sql).persistent(false);
         for id in chunk {
@@ -1030,6 +1071,28 @@ fn release_sql(now_ms: &str) -> String {
     )
 }
 
+/// Puts the first pending delivery of one subject for one subscription (`$1`, `$2`) next in
+/// line, and no other: run after a delivery of theirs leaves the pending state (delivered,
+/// given up) or joins it again (resent). It writes only the rows whose flag is wrong, flipping
+/// them.
+const LINE_UP: &str = "UPDATE event_deliveries SET next_in_line = 1 - next_in_line \
+     WHERE subscription_id = $1 AND subject = $2 AND state = 'pending' \
+     AND next_in_line <> CASE WHEN event_id = (SELECT MIN(p.event_id) FROM event_deliveries p \
+         WHERE p.subscription_id = $1 AND p.subject = $2 AND p.state = 'pending') \
+     THEN 1 ELSE 0 END";
+
+/// What ends the statement that reads a delivery's subscription (aliased `s`) before its
+/// deliveries' states change: on PostgreSQL it locks the subscription's row until the
+/// transaction ends, so that a page recording new deliveries for it ([`record_events`], which
+/// holds the row in share mode) sees the change whole or not at all, and so sets `next_in_line`
+/// right. Nothing on SQLite, whose write transactions run one at a time.
+fn lock_subscription(backend: &Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite(_) => "",
+        Backend::Postgres(_) => " FOR UPDATE OF s",
+    }
+}
+
 impl Storage {
     /// Records a subscription; returns it.
     pub async fn create_subscription(
@@ -1203,9 +1266,14 @@ impl Storage {
     }
 
     /// Takes up to `limit` deliveries that are due, for `owner`, until `lease` from now: pending,
-    /// not held by a live claim, of a subscription that is not paused, and the oldest pending
-    /// one of their subject for their subscription (so one subject's events go out in order).
-    /// Each claim counts an attempt.
+    /// next in line (no earlier delivery of their subject is pending for their subscription, so
+    /// one subject's events go out in order), not held by a live claim, of a subscription that
+    /// is not paused; the longest due first. Each claim counts an attempt.
+    ///
+    /// One index answers it, the due times of the deliveries next in line, whatever the length
+    /// of the queue. "Now" is the database's clock, read once and bound: PostgreSQL can bound
+    /// an index scan with a value, not with `clock_timestamp()` (`docs/PERFORMANCE.md`,
+    /// "Events").
     pub async fn claim_deliveries(
         &self,
         owner: &str,
@@ -1213,7 +1281,7 @@ impl Storage {
         lease: Duration,
     ) -> Result<Vec<ClaimedDelivery>, StorageError> {
         const OP: &str = "claiming event deliveries";
-        let now_ms = self.backend.now_ms();
+        let clock = format!("SELECT {}", self.backend.now_ms());
         let skip_locked = match self.backend {
             Backend::Sqlite(_) => "",
             Backend::Postgres(_) => " FOR UPDATE OF d SKIP LOCKED",
@@ -1221,52 +1289,57 @@ impl Storage {
         let pick = format!(
             "SELECT d.id FROM event_deliveries d \
              JOIN event_subscriptions s ON s.id = d.subscription_id \
-             WHERE d.state = 'pending' AND d.next_attempt_at <= {now_ms} \
-             AND (d.claimed_until IS NULL OR d.claimed_until <= {now_ms}) \
-             AND s.paused_until <= {now_ms} \
-             AND NOT EXISTS (SELECT 1 FROM event_deliveries p \
-                 WHERE p.subscription_id = d.subscription_id AND p.subject = d.subject \
-                 AND p.state = 'pending' AND p.event_id < d.event_id) \
-             ORDER BY d.event_id LIMIT $1{skip_locked}"
-        );
-        let claim = format!(
-            "UPDATE event_deliveries SET claimed_by = $1, claimed_until = {now_ms} + $2, \
-             attempts = attempts + 1, first_attempt_at = COALESCE(first_attempt_at, {now_ms}), \
-             updated_at = {now_ms} WHERE id = $3 AND state = 'pending'"
+             WHERE d.state = 'pending' AND d.next_in_line = 1 AND d.next_attempt_at <= $1 \
+             AND (d.claimed_until IS NULL OR d.claimed_until <= $1) \
+             AND s.paused_until <= $1 \
+             ORDER BY d.next_attempt_at, d.event_id LIMIT $2{skip_locked}"
         );
         let read = format!(
             "SELECT d.id, d.subscription_id, d.attempts, s.user_id, s.url, s.secret, \
              {EVENT_COLUMNS} FROM event_deliveries d \
              JOIN event_subscriptions s ON s.id = d.subscription_id \
-             JOIN events e ON e.id = d.event_id WHERE d.id = $1 AND d.claimed_by = $2"
+             JOIN events e ON e.id = d.event_id WHERE d.claimed_by = "
         );
         with_pool!(self, |pool| {
             async {
                 let mut tx = pool.begin_with(BEGIN_WRITE).await.op(OP)?;
+                let now: i64 = sqlx::query_scalar::<Db, i64>(&clock)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .op(OP)?;
                 let ids: Vec<i64> = sqlx::query_scalar::<Db, i64>(&pick)
+                    .bind(now)
                     .bind(i64::from(limit.max(1)))
                     .fetch_all(&mut *tx)
                     .await
                     .op(OP)?;
-                let mut claimed = Vec::with_capacity(ids.len());
-                for id in ids {
-                    sqlx::query::<Db>(&claim)
-                        .bind(owner)
-                        .bind(ms(lease))
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .op(OP)?;
-                    if let Some(row) = sqlx::query_as::<Db, ClaimedDelivery>(&read)
-                        .bind(id)
-                        .bind(owner)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .op(OP)?
-                    {
-                        claimed.push(row);
-                    }
+                if ids.is_empty() {
+                    tx.commit().await.op(OP)?;
+                    return Ok(Vec::new());
                 }
+                let mut claim =
+                    QueryBuilder::<Db>::new("UPDATE event_deliveries SET claimed_by = ");
+                claim
+                    .push_bind(owner)
+                    .push(", claimed_until = ")
+                    .push_bind(now + ms(lease))
+                    .push(
+                        ", attempts = attempts + 1, first_attempt_at = COALESCE(first_attempt_at, ",
+                    )
+                    .push_bind(now)
+                    .push("), updated_at = ")
+                    .push_bind(now)
+                    .push(" WHERE state = 'pending'");
+                Db::push_id_list(&mut claim, "id", ids.clone());
+                claim.build().execute(&mut *tx).await.op(OP)?;
+                let mut read = QueryBuilder::<Db>::new(&read);
+                read.push_bind(owner);
+                Db::push_id_list(&mut read, "d.id", ids);
+                let claimed: Vec<ClaimedDelivery> = read
+                    .build_query_as::<ClaimedDelivery>()
+                    .fetch_all(&mut *tx)
+                    .await
+                    .op(OP)?;
                 tx.commit().await.op(OP)?;
                 Ok::<_, StorageError>(claimed)
             }
@@ -1285,47 +1358,65 @@ impl Storage {
     ) -> Result<bool, StorageError> {
         const OP: &str = "recording an event delivery";
         let now_ms = self.backend.now_ms();
+        let held = format!(
+            "SELECT d.subscription_id, d.subject, s.failures_in_a_row FROM event_deliveries d \
+             JOIN event_subscriptions s ON s.id = d.subscription_id \
+             WHERE d.id = $1 AND d.claimed_by = $2 AND d.state = 'pending'{}",
+            lock_subscription(&self.backend)
+        );
         let done = format!(
             "UPDATE event_deliveries SET state = 'delivered', delivered_at = {now_ms}, \
              last_status = $1, last_error = NULL, claimed_by = NULL, claimed_until = NULL, \
-             updated_at = {now_ms} WHERE id = $2 AND claimed_by = $3 AND state = 'pending' \
-             RETURNING subscription_id"
+             next_in_line = 0, updated_at = {now_ms} \
+             WHERE id = $2 AND claimed_by = $3 AND state = 'pending'"
         );
         let release = release_sql(now_ms);
         with_pool!(self, |pool| {
             async {
                 let mut tx = pool.begin_with(BEGIN_WRITE).await.op(OP)?;
-                let subscription: Option<i64> = sqlx::query_scalar::<Db, i64>(&done)
+                let held: Option<(i64, String, i32)> =
+                    sqlx::query_as::<Db, (i64, String, i32)>(&held)
+                        .bind(id.0)
+                        .bind(owner)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .op(OP)?;
+                let Some((subscription, subject, was_failing)) = held else {
+                    return Ok(false);
+                };
+                let updated = sqlx::query::<Db>(&done)
                     .bind(i32::from(status))
                     .bind(id.0)
                     .bind(owner)
-                    .fetch_optional(&mut *tx)
+                    .execute(&mut *tx)
                     .await
-                    .op(OP)?;
-                if let Some(subscription) = subscription {
-                    let was_failing: i32 = sqlx::query_scalar::<Db, i32>(
-                        "SELECT failures_in_a_row FROM event_subscriptions WHERE id = $1",
-                    )
+                    .op(OP)?
+                    .rows_affected();
+                if updated == 0 {
+                    return Ok(false);
+                }
+                // The next delivery of its subject, if any, may go now.
+                sqlx::query::<Db>(LINE_UP)
                     .bind(subscription)
-                    .fetch_one(&mut *tx)
+                    .bind(&subject)
+                    .execute(&mut *tx)
                     .await
                     .op(OP)?;
-                    if was_failing > 0 {
-                        for sql in [
-                            "UPDATE event_subscriptions SET failures_in_a_row = 0, \
-                             failing_since = NULL, paused_until = 0 WHERE id = $1",
-                            release.as_str(),
-                        ] {
-                            sqlx::query::<Db>(sql)
-                                .bind(subscription)
-                                .execute(&mut *tx)
-                                .await
-                                .op(OP)?;
-                        }
+                if was_failing > 0 {
+                    for sql in [
+                        "UPDATE event_subscriptions SET failures_in_a_row = 0, \
+                         failing_since = NULL, paused_until = 0 WHERE id = $1",
+                        release.as_str(),
+                    ] {
+                        sqlx::query::<Db>(sql)
+                            .bind(subscription)
+                            .execute(&mut *tx)
+                            .await
+                            .op(OP)?;
                     }
                 }
                 tx.commit().await.op(OP)?;
-                Ok::<bool, StorageError>(subscription.is_some())
+                Ok::<bool, StorageError>(true)
             }
             .await
         })
@@ -1345,6 +1436,8 @@ impl Storage {
     ) -> Result<Option<DeliveryState>, StorageError> {
         const OP: &str = "recording a failed event delivery";
         let now_ms = self.backend.now_ms();
+        // Its first statement updates the subscription's row, which locks it before the
+        // delivery's state changes, as [`lock_subscription`] does elsewhere.
         let pause = format!(
             "UPDATE event_subscriptions SET failures_in_a_row = CASE \
              WHEN paused_until > {now_ms} THEN failures_in_a_row ELSE failures_in_a_row + 1 END, \
@@ -1368,9 +1461,11 @@ impl Storage {
         let record = format!(
             "UPDATE event_deliveries SET \
              state = CASE WHEN first_attempt_at <= {now_ms} - $1 THEN 'failed' ELSE 'pending' END, \
+             next_in_line = CASE WHEN first_attempt_at <= {now_ms} - $1 THEN 0 \
+                 ELSE next_in_line END, \
              next_attempt_at = {now_ms} + $2, last_status = $3, last_error = $4, \
              claimed_by = NULL, claimed_until = NULL, updated_at = {now_ms} \
-             WHERE id = $5 AND claimed_by = $6 AND state = 'pending' RETURNING state"
+             WHERE id = $5 AND claimed_by = $6 AND state = 'pending' RETURNING state, subject"
         );
         with_pool!(self, |pool| {
             async {
@@ -1393,18 +1488,30 @@ impl Storage {
                         .await
                         .op(OP)?;
                 }
-                let state: Option<String> = sqlx::query_scalar::<Db, String>(&record)
-                    .bind(ms(give_up_after))
-                    .bind(wait)
-                    .bind(status.map(i32::from))
-                    .bind(error)
-                    .bind(id.0)
-                    .bind(owner)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .op(OP)?;
+                let recorded: Option<(String, String)> =
+                    sqlx::query_as::<Db, (String, String)>(&record)
+                        .bind(ms(give_up_after))
+                        .bind(wait)
+                        .bind(status.map(i32::from))
+                        .bind(error)
+                        .bind(id.0)
+                        .bind(owner)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .op(OP)?;
+                let state: Option<DeliveryState> =
+                    recorded.as_ref().and_then(|(state, _)| state.parse().ok());
+                if let (Some(DeliveryState::Failed), Some((_, subject))) = (state, &recorded) {
+                    // Given up: it no longer holds back the later events of its subject.
+                    sqlx::query::<Db>(LINE_UP)
+                        .bind(subscription)
+                        .bind(subject)
+                        .execute(&mut *tx)
+                        .await
+                        .op(OP)?;
+                }
                 tx.commit().await.op(OP)?;
-                Ok::<_, StorageError>(state.and_then(|s| s.parse().ok()))
+                Ok::<_, StorageError>(state)
             }
             .await
         })
@@ -1421,37 +1528,55 @@ impl Storage {
     ) -> Result<DeliveryRecord, StorageError> {
         const OP: &str = "resending an event delivery";
         let now_ms = self.backend.now_ms();
+        let find = format!(
+            "SELECT d.subscription_id, d.subject FROM event_deliveries d \
+             JOIN event_subscriptions s ON s.id = d.subscription_id \
+             WHERE d.id = $1 AND ($2 IS NULL OR s.user_id = $2){}",
+            lock_subscription(&self.backend)
+        );
         let requeue = format!(
             "UPDATE event_deliveries SET state = 'pending', attempts = 0, \
              first_attempt_at = NULL, next_attempt_at = {now_ms}, claimed_by = NULL, \
-             claimed_until = NULL, updated_at = {now_ms} WHERE id = $1 AND subscription_id IN \
-             (SELECT id FROM event_subscriptions WHERE $2 IS NULL OR user_id = $2) \
-             RETURNING subscription_id"
+             claimed_until = NULL, updated_at = {now_ms} WHERE id = $1"
         );
         let release = release_sql(now_ms);
         let subscription: Option<i64> = with_pool!(self, |pool| {
             async {
                 let mut tx = pool.begin_with(BEGIN_WRITE).await.op(OP)?;
-                let subscription: Option<i64> = sqlx::query_scalar::<Db, i64>(&requeue)
+                let found: Option<(i64, String)> = sqlx::query_as::<Db, (i64, String)>(&find)
                     .bind(id.0)
                     .bind(user.map(|u| u.0))
                     .fetch_optional(&mut *tx)
                     .await
                     .op(OP)?;
-                if let Some(subscription) = subscription {
-                    for sql in [
-                        "UPDATE event_subscriptions SET paused_until = 0 WHERE id = $1",
-                        release.as_str(),
-                    ] {
-                        sqlx::query::<Db>(sql)
-                            .bind(subscription)
-                            .execute(&mut *tx)
-                            .await
-                            .op(OP)?;
-                    }
+                let Some((subscription, subject)) = found else {
+                    return Ok(None);
+                };
+                sqlx::query::<Db>(&requeue)
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .op(OP)?;
+                // Pending again, it goes before the later events of its subject, and after the
+                // earlier ones still pending.
+                sqlx::query::<Db>(LINE_UP)
+                    .bind(subscription)
+                    .bind(&subject)
+                    .execute(&mut *tx)
+                    .await
+                    .op(OP)?;
+                for sql in [
+                    "UPDATE event_subscriptions SET paused_until = 0 WHERE id = $1",
+                    release.as_str(),
+                ] {
+                    sqlx::query::<Db>(sql)
+                        .bind(subscription)
+                        .execute(&mut *tx)
+                        .await
+                        .op(OP)?;
                 }
                 tx.commit().await.op(OP)?;
-                Ok::<_, StorageError>(subscription)
+                Ok::<_, StorageError>(Some(subscription))
             }
             .await
         })?;

@@ -91,6 +91,21 @@ mod two_stores_of_one_merchant_keep_the_most_recently_counted_on_hand {
     }
 }
 
+/// A database with pending event deliveries, made by the release before the claim's index
+/// (`20261206000900_events_next_in_line`): after the migration the claim takes the first pending
+/// delivery of each order, and only those.
+mod pending_deliveries_are_lined_up_by_order {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::pending_deliveries_lined_up(crate::common::Kind::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::pending_deliveries_lined_up(crate::common::Kind::Postgres).await
+    }
+}
+
 // ------------------------------------------------------------------ raw rows, either backend
 
 /// A value as stored, whatever the backend.
@@ -1777,6 +1792,128 @@ async fn two_stores_keep_the_latest_count(kind: Kind) {
             "one figure per SKU: {merchant:?}"
         );
         raw.close().await;
+        storage.close().await;
+    })
+    .await
+}
+
+// ------------------------------------------------------------------ deliveries lined up by order
+
+/// The migration that lines pending deliveries up by order.
+const NEXT_IN_LINE: i64 = 20261206000900;
+
+/// The release's database brought up to the migration before [`NEXT_IN_LINE`] (the schema's
+/// own files, run by sqlx's migrator from a copy of the directory without the later ones), given
+/// one subscription with deliveries in every state, then opened by today's code.
+async fn pending_deliveries_lined_up(kind: Kind) {
+    run_with_url(kind, |url| async move {
+        load_dump(&url).await;
+        let backend = if url.starts_with("sqlite://") {
+            "sqlite"
+        } else {
+            "postgres"
+        };
+        let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend);
+        let before = crate::common::TempDir::create("migrations").unwrap();
+        for file in std::fs::read_dir(&source).unwrap() {
+            let file = file.unwrap();
+            let name = file.file_name().into_string().unwrap();
+            let version: i64 = name.split('_').next().unwrap().parse().unwrap();
+            if version < NEXT_IN_LINE {
+                std::fs::copy(file.path(), before.path().join(&name)).unwrap();
+            }
+        }
+        let migrator = sqlx::migrate::Migrator::new(before.path()).await.unwrap();
+        let raw = Raw::open(&url).await;
+        match &raw {
+            Raw::Sqlite(pool) => migrator.run(pool).await,
+            Raw::Postgres(pool) => migrator.run(pool).await,
+        }
+        .expect("the migrations before the one under test run");
+
+        // One subscription; order 1 has a delivered event, then two pending; order 2 a given-up
+        // event, then a pending one; order 3 one pending.
+        let store = raw.rows("SELECT id, user_id FROM stores").await;
+        let (store_id, user_id) = (store[0].int("id"), store[0].int("user_id"));
+        let secret = if raw.is_sqlite() {
+            "X'00'"
+        } else {
+            "'\\x00'::bytea"
+        };
+        raw.execute(&format!(
+            "INSERT INTO event_subscriptions (user_id, url, secret, created_at) \
+             VALUES ({user_id}, 'https://wms.example.com/events', {secret}, 1)"
+        ))
+        .await;
+        let subscription = raw.rows("SELECT id FROM event_subscriptions").await[0].int("id");
+        let mut events = Vec::new();
+        for (seq, (order, state)) in [
+            (1, "delivered"),
+            (1, "pending"),
+            (1, "pending"),
+            (2, "failed"),
+            (2, "pending"),
+            (3, "pending"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let payload = format!(r#"{{"order":{{"id":{order},"number":"{order}"}}}}"#);
+            raw.execute(&format!(
+                "INSERT INTO events (commit_seq, user_id, store_id, type, subject, payload, \
+                 created_at) VALUES ({}, {user_id}, {store_id}, 'order.updated', \
+                 'order:{order}', '{payload}', 1)",
+                seq + 1
+            ))
+            .await;
+            let event = raw
+                .rows(&format!(
+                    "SELECT id FROM events WHERE commit_seq = {}",
+                    seq + 1
+                ))
+                .await[0]
+                .int("id");
+            raw.execute(&format!(
+                "INSERT INTO event_deliveries (subscription_id, event_id, subject, state, \
+                 next_attempt_at, updated_at) VALUES ({subscription}, {event}, 'order:{order}', \
+                 '{state}', 1, 1)"
+            ))
+            .await;
+            events.push(event);
+        }
+        raw.close().await;
+
+        let storage = Storage::open(&url)
+            .await
+            .expect("today's code opens (and migrates) the database");
+        let lease = std::time::Duration::from_secs(60);
+        let claimed = |claimed: Vec<cenports::storage::ClaimedDelivery>| {
+            let mut ids: Vec<i64> = claimed.iter().map(|d| d.event.id).collect();
+            ids.sort();
+            ids
+        };
+        // The first pending of each order: order 1's second event, order 2's second (the
+        // given-up one no longer holds it back), order 3's.
+        assert_eq!(
+            claimed(storage.claim_deliveries("p1", 100, lease).await.unwrap()),
+            [events[1], events[4], events[5]]
+        );
+        // Delivered, order 1's first pending one lets its next go.
+        let held = storage
+            .list_deliveries(None, None, None, 100, None)
+            .await
+            .unwrap();
+        let second = held.iter().find(|d| d.event.id == events[1]).unwrap();
+        assert!(storage
+            .delivery_succeeded(second.id, "p1", 200)
+            .await
+            .unwrap());
+        assert_eq!(
+            claimed(storage.claim_deliveries("p1", 100, lease).await.unwrap()),
+            [events[2]]
+        );
         storage.close().await;
     })
     .await

@@ -1319,3 +1319,187 @@ contract_test!(
             .is_empty());
     }
 );
+
+contract_test!(
+    a_delivery_goes_only_when_no_earlier_one_of_its_order_is_pending_for_its_subscription,
+    |ctx| {
+        // docs/EVENTS.md, "Order, retries, giving up": each transition a delivery goes through
+        // (recorded, claimed, delivered, failed, given up, resent, its subscription removed)
+        // keeps the next one of its order waiting, or lets it go.
+        let storage = &ctx.storage;
+        let (user, store) = user_and_store(storage, "a@example.com", "abc123").await;
+        let scope = store.scope();
+        let subscribe = |url: &'static str| NewSubscription {
+            user_id: user.id,
+            store_id: None,
+            url: url.into(),
+            event_types: Vec::new(),
+            sealed_secret: vec![7; 48],
+        };
+        let a = storage
+            .create_subscription(&subscribe("https://a.example.com/events"))
+            .await
+            .unwrap()
+            .id;
+        let b = storage
+            .create_subscription(&subscribe("https://b.example.com/events"))
+            .await
+            .unwrap()
+            .id;
+        let name = |s: SubscriptionId| if s == a { "A" } else { "B" };
+        let on_hold = |mut o: NewOrderRecord| {
+            o.status_code = "1".into();
+            o.status_name = "Pending".into();
+            o.fulfilment_state = FulfilmentState::OnHold;
+            o
+        };
+        let cancelled = |mut o: NewOrderRecord| {
+            o.status_code = "5".into();
+            o.status_name = "Cancelled".into();
+            o.fulfilment_state = FulfilmentState::Cancelled;
+            o
+        };
+        // What a dispatcher takes now: "A order.ready 1" and so on, sorted; the claims by name.
+        let lease = std::time::Duration::from_secs(60);
+        let mut held: std::collections::HashMap<String, ClaimedDelivery> = Default::default();
+        macro_rules! claim {
+            () => {{
+                let mut taken: Vec<String> = Vec::new();
+                for d in storage.claim_deliveries("p1", 100, lease).await.unwrap() {
+                    let label = format!(
+                        "{} {} {}",
+                        name(d.subscription_id),
+                        d.event.event_type,
+                        d.event.data["order"]["number"].as_str().unwrap()
+                    );
+                    taken.push(label.clone());
+                    held.insert(label, d);
+                }
+                taken.sort();
+                taken
+            }};
+        }
+        let day = std::time::Duration::from_secs(24 * 60 * 60);
+        let now = std::time::Duration::ZERO;
+
+        // Order 1 is ready, held, ready again; order 2 is ready: four events, each for A and B.
+        storage
+            .save_page(&scope, &[order(1, 10, 1)], None)
+            .await
+            .unwrap();
+        storage
+            .save_page(&scope, &[on_hold(order(1, 20, 1))], None)
+            .await
+            .unwrap();
+        storage
+            .save_page(&scope, &[order(1, 30, 1), order(2, 30, 1)], None)
+            .await
+            .unwrap();
+
+        // Only the first event of each order goes, to each subscription; the rest wait.
+        assert_eq!(
+            claim!(),
+            [
+                "A order.ready 1",
+                "A order.ready 2",
+                "B order.ready 1",
+                "B order.ready 2"
+            ]
+        );
+        assert_eq!(claim!(), Vec::<String>::new(), "claimed, or waiting");
+        let first_ready = held["A order.ready 1"].event.id;
+
+        // Delivered: the next of its order goes, to that subscription only.
+        let d = &held["A order.ready 1"];
+        assert!(storage.delivery_succeeded(d.id, "p1", 200).await.unwrap());
+        assert_eq!(claim!(), ["A order.on_hold 1"]);
+
+        // Failed: it stays first in line, and its subscription pauses.
+        let d = &held["A order.on_hold 1"];
+        let state = storage
+            .delivery_failed(d.id, "p1", Some(503), "down", day)
+            .await
+            .unwrap();
+        assert_eq!(state, Some(DeliveryState::Pending));
+        assert_eq!(claim!(), Vec::<String>::new(), "A is paused");
+        // A success to the same subscription lifts the pause: the failed one goes again,
+        // still before the later event of its order.
+        let d = &held["A order.ready 2"];
+        assert!(storage.delivery_succeeded(d.id, "p1", 200).await.unwrap());
+        assert_eq!(claim!(), ["A order.on_hold 1"]);
+        assert_eq!(held["A order.on_hold 1"].attempt, 2);
+
+        // Given up: it no longer holds the later events of its order back.
+        let d = &held["B order.ready 1"];
+        let state = storage
+            .delivery_failed(d.id, "p1", None, "refused", now)
+            .await
+            .unwrap();
+        assert_eq!(state, Some(DeliveryState::Failed));
+        let d = &held["B order.ready 2"];
+        assert!(storage.delivery_succeeded(d.id, "p1", 200).await.unwrap());
+        assert_eq!(claim!(), ["B order.on_hold 1"]);
+
+        // A given-up delivery resent goes before the later events of its order again.
+        let d = &held["A order.on_hold 1"];
+        let state = storage
+            .delivery_failed(d.id, "p1", None, "refused", now)
+            .await
+            .unwrap();
+        assert_eq!(state, Some(DeliveryState::Failed));
+        let resent = storage
+            .resend_delivery(Some(user.id), held["A order.on_hold 1"].id)
+            .await
+            .unwrap();
+        assert_eq!(resent.state, DeliveryState::Pending);
+        assert_eq!(claim!(), ["A order.on_hold 1"]);
+        let d = &held["A order.on_hold 1"];
+        assert!(storage.delivery_succeeded(d.id, "p1", 200).await.unwrap());
+        // So does a delivered one resent, before the event now first in line.
+        storage
+            .resend_delivery(None, held["A order.ready 1"].id)
+            .await
+            .unwrap();
+        assert_eq!(claim!(), ["A order.ready 1"]);
+        assert_eq!(held["A order.ready 1"].event.id, first_ready);
+        let d = &held["A order.ready 1"];
+        assert!(storage.delivery_succeeded(d.id, "p1", 200).await.unwrap());
+        assert_eq!(
+            claim!(),
+            ["A order.ready 1"],
+            "the third event, ready again"
+        );
+        assert!(held["A order.ready 1"].event.id > first_ready);
+
+        // A new event of an order with a delivery in flight waits for it; one of an order with
+        // nothing pending goes at once.
+        storage
+            .save_page(
+                &scope,
+                &[cancelled(order(1, 40, 1)), cancelled(order(2, 40, 1))],
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(claim!(), ["A order.cancelled 2", "B order.cancelled 2"]);
+        let d = &held["A order.ready 1"];
+        assert!(storage.delivery_succeeded(d.id, "p1", 200).await.unwrap());
+        assert_eq!(claim!(), ["A order.cancelled 1"]);
+
+        // A removed subscription's deliveries go with it; the other's are untouched.
+        storage.remove_subscription(Some(user.id), b).await.unwrap();
+        let d = &held["B order.on_hold 1"];
+        assert!(!storage.delivery_succeeded(d.id, "p1", 200).await.unwrap());
+        assert_eq!(claim!(), Vec::<String>::new());
+        for label in ["A order.cancelled 1", "A order.cancelled 2"] {
+            let d = &held[label];
+            assert!(storage.delivery_succeeded(d.id, "p1", 200).await.unwrap());
+        }
+        let counts = storage.delivery_counts().await.unwrap();
+        assert_eq!(
+            (counts.pending, counts.delivered, counts.failed),
+            (0, 6, 0),
+            "{counts:?}"
+        );
+    }
+);

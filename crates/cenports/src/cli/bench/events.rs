@@ -1274,14 +1274,15 @@ async fn deliver(
         ));
     }
     // What the documented back-off allows: one round (at most 16 in flight) per pause of 1 s,
-    // 2 s, 4 s, … while down; after it, the pause in effect plus the queue drained at the
-    // backlog's rate.
+    // 2 s, 4 s, … while down, for each subscription (each pauses on its own failures, and a
+    // dispatcher fills its free slots with the first that is due again); after it, the pause in
+    // effect plus the queue drained at the backlog's rate.
     let (mut rounds, mut elapsed) = (1i32, Duration::ZERO);
     while elapsed + backoff(rounds) < down_for {
         elapsed += backoff(rounds);
         rounds += 1;
     }
-    let attempts_allowed = rounds as u64 * IN_FLIGHT;
+    let attempts_allowed = SUBSCRIPTIONS as u64 * rounds as u64 * IN_FLIGHT;
     let catch_up_allowed = backoff(rounds)
         + Duration::from_secs_f64(
             events.len() as f64 * SUBSCRIPTIONS as f64 / backlog_rate.max(1.0),
@@ -1345,7 +1346,7 @@ async fn deliver(
         failures.push(format!(
             "{backend}, outage: {attempts} attempts while the receiver was down {} s; the \
              back-off (1 s, 2 s, 4 s, … per subscription) allows {rounds} rounds of at most \
-             {IN_FLIGHT}: {attempts_allowed}",
+             {IN_FLIGHT} for each of {SUBSCRIPTIONS} subscriptions: {attempts_allowed}",
             args.down
         ));
     }
