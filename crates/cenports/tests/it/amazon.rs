@@ -25,8 +25,9 @@ use cenports::fulfilment::worker::{drain, WorkerConfig};
 use cenports::fulfilment::{request_shipment, Carrier, ShipmentRequest};
 use cenports::secrets::SecretBox;
 use cenports::stock::push_stock;
+use cenports::storage::STREAM_ORDERS;
 use cenports::storage::{AddressKind, FulfilmentState, OutboxState, Storage, StoreRecord};
-use cenports::sync::{sync_store, SyncOptions};
+use cenports::sync::{sync_orders, sync_store, SyncOptions};
 
 use crate::common::both_backends;
 
@@ -619,6 +620,97 @@ both_backends!(
                 "{id} is fulfilled by Amazon: not imported"
             );
         }
+    }
+);
+
+both_backends!(
+    an_interrupted_import_resumes_at_amazons_next_token_without_reading_again,
+    |ctx| {
+        let seller = connect(&ctx.storage, 1_000).await;
+        let sandbox = &seller.sandbox;
+        let scope = seller.record.scope();
+        let options = SyncOptions {
+            page_size: 100,
+            ..options()
+        };
+        let total = merchant_orders(sandbox).len();
+        after_the_horizon(sandbox);
+        // After the third committed page every search fails (the client's retries included),
+        // so the walk stops with its checkpoint.
+        let failed = sync_orders(
+            &ctx.storage,
+            &scope,
+            seller.client.as_ref(),
+            &options,
+            |p| {
+                if p.pages == 3 {
+                    sandbox.add_fault(FaultRule {
+                        path_contains: Some("/orders/2026-01-01/orders".into()),
+                        ..FaultRule::always(FaultKind::Error500)
+                    });
+                }
+            },
+        )
+        .await;
+        assert!(failed.is_err(), "the walk stops on persistent 500s");
+        let checkpoint = ctx
+            .storage
+            .get_checkpoint(&scope, STREAM_ORDERS)
+            .await
+            .unwrap()
+            .expect("a checkpoint was committed with the pages");
+        assert_eq!(checkpoint.completed_at, None, "the window is not finished");
+        let token = checkpoint
+            .cursor
+            .expect("Amazon's nextToken, kept with the pages");
+        let held = ctx.storage.count_orders(&scope).await.unwrap() as usize;
+        assert!(
+            held >= 300 && held < total,
+            "whole pages committed, not all: {held} of {total}"
+        );
+
+        sandbox.clear_faults();
+        let seq = sandbox.state().log.lock().counters().total;
+        let resumed = sync_orders(
+            &ctx.storage,
+            &scope,
+            seller.client.as_ref(),
+            &options,
+            |_| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(resumed.inserted as usize, total - held, "{resumed:?}");
+        assert_eq!(
+            ctx.storage.count_orders(&scope).await.unwrap() as usize,
+            total
+        );
+        // The walk went on from the token it had committed: its first search is that page,
+        // and it read no page twice.
+        let searches: Vec<_> = sandbox
+            .state()
+            .log
+            .lock()
+            .since(seq)
+            .into_iter()
+            .filter(|r| r.operation.as_deref() == Some("searchOrders") && r.status == 200)
+            .collect();
+        let first = url::form_urlencoded::parse(searches[0].query.as_bytes())
+            .find(|(name, _)| name == "paginationToken")
+            .map(|(_, value)| value.into_owned());
+        assert_eq!(first.as_deref(), Some(token.as_str()), "{:?}", searches[0]);
+        assert_eq!(
+            searches.len(),
+            (total - held).div_ceil(100),
+            "one search per remaining page"
+        );
+        let checkpoint = ctx
+            .storage
+            .get_checkpoint(&scope, STREAM_ORDERS)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(checkpoint.completed_at.is_some());
     }
 );
 
