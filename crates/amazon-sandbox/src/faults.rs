@@ -26,6 +26,10 @@ pub enum FaultKind {
     /// the connection. Before the effect nothing is done; after it the change is made and its
     /// answer never comes: the client's timeout is all it learns.
     Hang,
+    /// Answers `503` at once, then makes the change `latency_ms` later (default 800 ms), as a
+    /// request that timed out inside Amazon and still went through: a client that sends it
+    /// again before then makes the change twice. Before the effect only (after it, a `503`).
+    LateApply,
 }
 
 /// One fault rule.
@@ -47,7 +51,7 @@ pub struct FaultRule {
     /// Strike after the request was handled: the change is made, the answer lost.
     #[serde(default)]
     pub after_effect: bool,
-    /// For `latency` and `hang`.
+    /// For `latency`, `hang` and `late_apply`.
     #[serde(default)]
     pub latency_ms: Option<u64>,
 }

@@ -228,10 +228,20 @@ async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -
         let before = state.faults.lock().pick(&method, &path, false);
         if let Some(rule) = &before {
             logged.record.fault = Some(format!("{:?}", rule.kind));
-            if rule.kind == FaultKind::Latency {
-                tokio::time::sleep(Duration::from_millis(rule.latency_ms.unwrap_or(100))).await;
-            } else {
-                break 'answer fault_response(rule).await;
+            match rule.kind {
+                FaultKind::Latency => {
+                    tokio::time::sleep(Duration::from_millis(rule.latency_ms.unwrap_or(100))).await;
+                }
+                FaultKind::LateApply => {
+                    // The answer now, the change later.
+                    let delay = Duration::from_millis(rule.latency_ms.unwrap_or(800));
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = next.run(request).await;
+                    });
+                    break 'answer errors::service_unavailable();
+                }
+                _ => break 'answer fault_response(rule).await,
             }
         }
         let response = json_rejection(next.run(request).await);
@@ -315,7 +325,7 @@ fn json_rejection(response: Response) -> Response {
 async fn fault_response(rule: &FaultRule) -> Response {
     match rule.kind {
         FaultKind::Error500 => errors::internal_failure(),
-        FaultKind::Error503 => errors::service_unavailable(),
+        FaultKind::Error503 | FaultKind::LateApply => errors::service_unavailable(),
         FaultKind::QuotaExceeded => errors::quota_exceeded(),
         FaultKind::Latency => StatusCode::NO_CONTENT.into_response(),
         FaultKind::Hang => {

@@ -862,6 +862,44 @@ async fn a_lost_answer_to_a_confirmation_is_found_applied_on_retry() {
 }
 
 #[tokio::test]
+async fn a_late_applied_confirmation_answers_503_and_ships_a_moment_later() {
+    let sandbox = sandbox().await;
+    let api = Api::login(&sandbox, "full").await;
+    let m = sandbox.marketplace_id().to_string();
+    let order = unshipped_order(&sandbox, &[1]);
+    let item = order.items[0].order_item_id.clone();
+    let path = format!(
+        "/orders/v0/orders/{}/shipmentConfirmation",
+        order.amazon_order_id
+    );
+    sandbox.add_fault(FaultRule {
+        count: Some(1),
+        path_contains: Some("/shipmentConfirmation".into()),
+        latency_ms: Some(300),
+        ..FaultRule::always(FaultKind::LateApply)
+    });
+    let answer = api
+        .send(
+            Method::POST,
+            &path,
+            Some(confirmation(&m, "1", &[(&item, 1)])),
+        )
+        .await;
+    assert_eq!((answer.status, answer.code()), (503, "ServiceUnavailable"));
+    // Nothing yet: a client reading back now finds no package.
+    assert_eq!(
+        sandbox.order(&order.amazon_order_id).unwrap().status,
+        OrderStatus::Unshipped
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(
+        sandbox.order(&order.amazon_order_id).unwrap().status,
+        OrderStatus::Shipped
+    );
+    assert_eq!(sandbox.packages().len(), 1);
+}
+
+#[tokio::test]
 async fn search_orders_2026_includes_the_datasets_asked_for() {
     let sandbox = sandbox().await;
     let api = Api::login(&sandbox, "full").await;

@@ -188,9 +188,10 @@ both_backends!(
         assert_eq!(rows.len(), expected_rows);
 
         // Faults on confirmShipment: answers lost after the package was confirmed (500, 503,
-        // a dropped connection, a hang past the workers' timeout), and the same before it
-        // (nothing confirmed); and a slow read of the order between a confirmation and its
-        // commit, so that kills land in that window.
+        // a dropped connection, a hang past the workers' timeout), the same before it (nothing
+        // confirmed), and a 503 whose package Amazon confirms 800 ms later (before the
+        // drainers' 1.2 s quiet period ends); and a slow read of the order between a
+        // confirmation and its commit, so that kills land in that window.
         let faults = [
             confirm_fault(FaultKind::Error500, 0.04, true),
             confirm_fault(FaultKind::Error503, 0.03, true),
@@ -200,6 +201,10 @@ both_backends!(
             confirm_fault(FaultKind::Error503, 0.03, false),
             confirm_fault(FaultKind::Reset, 0.03, false),
             confirm_fault(FaultKind::Hang, 0.02, false),
+            FaultRule {
+                latency_ms: Some(800),
+                ..confirm_fault(FaultKind::LateApply, 0.08, false)
+            },
             FaultRule {
                 probability: 0.5,
                 method: Some("GET".into()),
@@ -359,6 +364,10 @@ both_backends!(
         assert!(
             after_effect > 0,
             "answers lost after the effect must have been injected: {confirm_faults:?}"
+        );
+        assert!(
+            confirm_faults.contains_key("LateApply"),
+            "late confirmations must have been injected: {confirm_faults:?}"
         );
         assert!(
             found > 0,
