@@ -296,8 +296,11 @@ impl Storage {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        // No idle timeout and no lifetime: see `open_postgres`.
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_with(options)
             .await
             .map_err(|source| StorageError::OpenSqlite {
@@ -330,6 +333,12 @@ impl Storage {
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(Duration::from_secs(10))
+            // No idle timeout and no lifetime: with either, sqlx 0.8 runs a maintenance task
+            // whose loop over the idle count spins a core without yielding when that count
+            // races below zero (seen in a test: a process stuck at 100 % CPU at shutdown).
+            // Connections are kept instead; a broken one is replaced when it fails.
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_with(options)
             .await
             .map_err(|source| StorageError::ConnectPostgres { target, source })?;

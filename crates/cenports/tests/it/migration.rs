@@ -268,6 +268,8 @@ impl Raw {
             Some(path) => Raw::Sqlite(
                 sqlx::sqlite::SqlitePoolOptions::new()
                     .max_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
                     .connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(path))
                     .await
                     .expect("open the SQLite file"),
@@ -275,6 +277,8 @@ impl Raw {
             None => Raw::Postgres(
                 sqlx::postgres::PgPoolOptions::new()
                     .max_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
                     .connect(url)
                     .await
                     .expect("connect to PostgreSQL"),
