@@ -805,6 +805,30 @@ async fn drain(
     Ok((report, complete))
 }
 
+/// Drains the deliveries of `events` (each to every subscription) with `running` until
+/// `deadline`, then analyses them ([`analyse`], from the dispatcher's start): the scenario's row,
+/// and whether every delivery arrived.
+#[allow(clippy::too_many_arguments)]
+async fn drain_and_analyse(
+    db: &Db,
+    backend: &'static str,
+    scenario: &Scenario<'_>,
+    events: &[EventSeen],
+    running: Running,
+    deadline: Instant,
+    outage: Option<(u64, Option<DateTime<Utc>>)>,
+    failures: &mut Vec<String>,
+) -> Result<(DeliveryRow, bool)> {
+    let from = running.started_at;
+    let expected = events.len() * SUBSCRIPTIONS;
+    let (report, complete) = drain(db, scenario, running, expected, deadline).await?;
+    let row = analyse(
+        db, backend, scenario, events, from, report, complete, outage, failures,
+    )
+    .await?;
+    Ok((row, complete))
+}
+
 /// Checks and measures what the receiver got for `events` (the scenario's new events).
 #[allow(clippy::too_many_arguments)]
 async fn analyse(
@@ -1145,18 +1169,9 @@ async fn deliver(
     receiver.reset();
     reset_peak_rss();
     let running = start_dispatcher(db, secret_box);
-    let from = running.started_at;
     let deadline = running.started + args.timeout;
-    let (report, complete) = drain(
-        db,
-        &scenario,
-        running,
-        events.len() * SUBSCRIPTIONS,
-        deadline,
-    )
-    .await?;
-    let row = analyse(
-        db, backend, &scenario, &events, from, report, complete, None, failures,
+    let (row, complete) = drain_and_analyse(
+        db, backend, &scenario, &events, running, deadline, None, failures,
     )
     .await?;
     let backlog_rate = row.rate;
@@ -1177,21 +1192,12 @@ async fn deliver(
     receiver.reset();
     reset_peak_rss();
     let running = start_dispatcher(db, secret_box);
-    let from = running.started_at;
     feed(db, next_number, args.live_orders, args.live_rate).await?;
     next_number += args.live_orders as u64;
     let events = db.new_events().await?;
     let deadline = Instant::now() + scenario.timeout;
-    let (report, complete) = drain(
-        db,
-        &scenario,
-        running,
-        events.len() * SUBSCRIPTIONS,
-        deadline,
-    )
-    .await?;
-    let row = analyse(
-        db, backend, &scenario, &events, from, report, complete, None, failures,
+    let (row, complete) = drain_and_analyse(
+        db, backend, &scenario, &events, running, deadline, None, failures,
     )
     .await?;
     delivered_before += row.deliveries as i64;
@@ -1223,21 +1229,12 @@ async fn deliver(
         receiver.state.latency_ms.store(latency, Ordering::SeqCst);
         reset_peak_rss();
         let running = start_dispatcher(db, secret_box);
-        let from = running.started_at;
         let deadline = running.started + scenario.timeout;
-        let (report, complete) = drain(
-            db,
-            &scenario,
-            running,
-            events.len() * SUBSCRIPTIONS,
-            deadline,
+        let (row, complete) = drain_and_analyse(
+            db, backend, &scenario, &events, running, deadline, None, failures,
         )
         .await?;
         receiver.state.latency_ms.store(0, Ordering::SeqCst);
-        let row = analyse(
-            db, backend, &scenario, &events, from, report, complete, None, failures,
-        )
-        .await?;
         delivered_before += row.deliveries as i64;
         rows.push(row);
         ensure!(complete, "{SKIPPED}");
@@ -1258,7 +1255,6 @@ async fn deliver(
     receiver.state.up.store(false, Ordering::SeqCst);
     let down_for = Duration::from_secs(args.down);
     let running = start_dispatcher(db, secret_box);
-    let from = running.started_at;
     let rate = args.outage_orders as f64 / (down_for.as_secs_f64() * 0.8);
     feed(db, next_number, args.outage_orders, rate).await?;
     tokio::time::sleep_until((running.started + down_for).into()).await;
@@ -1319,22 +1315,13 @@ async fn deliver(
         } else {
             Duration::from_secs(60)
         };
-    let (report, complete) = drain(
-        db,
-        &scenario,
-        running,
-        events.len() * SUBSCRIPTIONS,
-        deadline,
-    )
-    .await?;
-    let mut row = analyse(
+    let (mut row, _complete) = drain_and_analyse(
         db,
         backend,
         &scenario,
         &events,
-        from,
-        report,
-        complete,
+        running,
+        deadline,
         Some((attempts, Some(up_at))),
         failures,
     )
